@@ -1,0 +1,15 @@
+FROM python:3.11-slim
+WORKDIR /app
+ENV HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false \
+    QA_INDEX_DIR=/app/index QA_HOST=0.0.0.0 QA_PORT=8000
+# torch first, pinned, so sentence-transformers does not pick another build. Pass
+# --build-arg TORCH_INDEX_URL=<a CPU wheel index> to avoid the large CUDA build.
+ARG TORCH_INDEX_URL=""
+RUN pip install --no-cache-dir torch==2.13.0 ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"}
+COPY pyproject.toml README.md ./
+COPY qa ./qa
+COPY examples ./examples
+RUN pip install --no-cache-dir .
+EXPOSE 8000
+HEALTHCHECK CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz')"
+CMD ["qa", "serve", "--ingest", "examples/docs"]

@@ -1,0 +1,5 @@
+"""qa: retrieval-augmented question answering with exact character citations."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

@@ -1,0 +1,402 @@
+"""HTTP API (FastAPI). Routes translate domain errors into 4xx JSON; nothing else does."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import asdict
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from qa import __version__
+from qa.config import Settings
+from qa.errors import InvalidInput, QAError, TooLarge, UnsupportedFileType
+from qa.parse import parse_bytes
+from qa.service import QAService
+from qa.store import DocumentInfo
+from qa.types import Document, Passage, content_hash
+
+log = logging.getLogger(__name__)
+
+Scalar = str | int | float | bool
+
+
+# -- request and response models -----------------------------------------------------------
+
+
+class QuestionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    question: str = Field(..., description="The question, in natural language.", examples=["Who met in Paris?"])
+    k: int | None = Field(None, description="Passages to retrieve (1..QA_MAX_K; default QA_DEFAULT_K).")
+    filters: dict[str, Scalar | list[str]] | None = Field(
+        None,
+        description="Exact-match filters on document metadata fields, e.g. {\"topic\": \"ranking\"}; "
+        "the key `doc_id` takes one id or a list of ids.",
+    )
+
+
+class PassageOut(BaseModel):
+    chunk_id: int
+    doc_id: str
+    title: str
+    text: str
+    start: int = Field(..., description="Offset of the passage in the document text.")
+    end: int
+    score: float
+    ordinal: int
+    heading: str | None
+    metadata: dict[str, Any]
+
+
+class SearchOut(BaseModel):
+    question: str
+    passages: list[PassageOut]
+
+
+class CitationOut(BaseModel):
+    n: int
+    doc_id: str
+    title: str
+    start: int
+    end: int
+    quote: str = Field(..., description="Exactly the document text at [start:end].")
+
+
+class AskOut(BaseModel):
+    question: str
+    answer: str
+    found: bool
+    score: float
+    citations: list[CitationOut]
+    passages: list[PassageOut]
+
+
+class DocumentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str | None = Field(None, description="Stable id; derived from the content when omitted.")
+    title: str = ""
+    text: str
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class DocumentsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    documents: list[DocumentIn] = Field(..., min_length=1, max_length=10_000)
+
+
+class IngestOut(BaseModel):
+    id: str
+    status: str = Field(..., description="added, updated or unchanged")
+    chunks: int
+
+
+class IngestResponse(BaseModel):
+    results: list[IngestOut]
+
+
+class DocumentOut(BaseModel):
+    id: str
+    title: str
+    metadata: dict[str, Any]
+    source: str | None
+    content_hash: str
+    n_chunks: int
+    chars: int
+    created_at: float
+    updated_at: float
+    text: str | None = None
+
+
+class DocumentList(BaseModel):
+    documents: list[DocumentOut]
+    total: int
+    offset: int
+    limit: int
+
+
+class ErrorOut(BaseModel):
+    error: str = Field(..., description="Error type, e.g. invalid_input, not_found.")
+    message: str = Field(..., description="What was wrong and how to fix it.")
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorOut} for code in (400, 404, 409, 413, 415, 422, 503)
+}
+
+
+def _passage(p: Passage) -> PassageOut:
+    return PassageOut(**asdict(p))
+
+
+def _doc(info: DocumentInfo, text: str | None = None) -> DocumentOut:
+    fields = asdict(info)
+    fields.pop("chunker")
+    return DocumentOut(**fields, text=text)
+
+
+def _error(status: int, kind: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": kind, "message": message}, status_code=status)
+
+
+_ERROR_KIND = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 409: "index_mismatch",
+               413: "too_large", 415: "unsupported_media_type", 422: "invalid_input", 503: "unavailable"}
+
+
+def _validation_message(exc: RequestValidationError | ValidationError) -> tuple[int, str]:
+    errors = exc.errors()
+    if any(e.get("type") == "json_invalid" for e in errors):
+        ctx = errors[0].get("ctx", {})
+        return 400, f"request body is not valid JSON ({ctx.get('error', 'parse error')}); send a JSON object"
+    parts = []
+    for e in errors[:5]:
+        loc = ".".join(str(x) for x in e.get("loc", ()) if x != "body") or "body"
+        parts.append(f"{loc}: {e.get('msg')}")
+    return 422, "; ".join(parts)
+
+
+# -- app --------------------------------------------------------------------------------------
+
+
+def get_service(request: Request) -> QAService:
+    return request.app.state.service  # type: ignore[no-any-return]
+
+
+Service = Annotated[QAService, Depends(get_service)]
+
+
+def create_app(settings: Settings | None = None, service: QAService | None = None) -> FastAPI:
+    """Build the app. Pass ``service`` to share an already-loaded one (tests do)."""
+    settings = settings or (service.settings if service else Settings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = app.state.service is None
+        if owned:
+            app.state.service = QAService(settings)
+        # Load the model and open the index before the first request, never per request.
+        await run_in_threadpool(app.state.service.warm)
+        yield
+        if owned:
+            app.state.service.close()
+
+    app = FastAPI(
+        title="qa",
+        version=__version__,
+        description="Retrieval-augmented question answering with exact character citations.",
+        lifespan=lifespan,
+    )
+    app.state.service = service
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next: Any) -> Any:
+        length = request.headers.get("content-length")
+        if length is not None:
+            if not length.isdigit():
+                return _error(400, "bad_request", f"invalid Content-Length header {length!r}")
+            if int(length) > settings.max_request_bytes:
+                return _error(
+                    413, "too_large",
+                    f"request body is {length} bytes, over the limit of {settings.max_request_bytes} "
+                    "(QA_MAX_REQUEST_BYTES)",
+                )
+        return await call_next(request)
+
+    @app.exception_handler(QAError)
+    async def qa_error(request: Request, exc: QAError) -> JSONResponse:
+        return _error(exc.status_code, _ERROR_KIND.get(exc.status_code, "error"), str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        status, message = _validation_message(exc)
+        return _error(status, _ERROR_KIND[status], message)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        message = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
+        if exc.status_code == 404 and message == "Not Found":
+            message = f"no route {request.method} {request.url.path}; see /docs for the API"
+        return _error(exc.status_code, _ERROR_KIND.get(exc.status_code, "error"), message)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Last resort: log the traceback server-side, never send it.
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return _error(500, "internal", "internal error; the server log has details")
+
+    @app.get("/healthz", tags=["service"])
+    def healthz(svc: Service) -> dict[str, Any]:
+        stats = svc.stats()
+        return {"status": "ok", "documents": stats["documents"], "chunks": stats["chunks"], "model": stats["model"]}
+
+    @app.get("/v1/stats", tags=["service"])
+    def stats(svc: Service) -> dict[str, Any]:
+        return svc.stats()
+
+    @app.post("/v1/search", response_model=SearchOut, responses=ERRORS, tags=["questions"])
+    def search(body: QuestionIn, svc: Service) -> SearchOut:
+        passages = svc.search(body.question, body.k, body.filters)
+        return SearchOut(question=body.question, passages=[_passage(p) for p in passages])
+
+    @app.post("/v1/ask", response_model=AskOut, responses=ERRORS, tags=["questions"])
+    def ask(body: QuestionIn, svc: Service) -> AskOut:
+        a = svc.ask(body.question, body.k, body.filters)
+        return AskOut(
+            question=body.question,
+            answer=a.answer,
+            found=a.found,
+            score=a.score,
+            citations=[CitationOut(**asdict(c)) for c in a.citations],
+            passages=[_passage(p) for p in a.passages],
+        )
+
+    @app.get("/v1/documents", response_model=DocumentList, responses=ERRORS, tags=["documents"])
+    def list_documents(
+        svc: Service,
+        offset: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    ) -> DocumentList:
+        docs, total = svc.list(offset, limit)
+        return DocumentList(documents=[_doc(d) for d in docs], total=total, offset=offset, limit=limit)
+
+    @app.get("/v1/documents/{doc_id:path}", response_model=DocumentOut, responses=ERRORS, tags=["documents"])
+    def get_document(doc_id: str, svc: Service, include_text: bool = False) -> DocumentOut:
+        info = svc.get(doc_id)
+        return _doc(info, svc.store.get_text(doc_id) if include_text else None)
+
+    @app.delete("/v1/documents/{doc_id:path}", responses=ERRORS, tags=["documents"])
+    def delete_document(doc_id: str, svc: Service) -> dict[str, str]:
+        svc.delete(doc_id)
+        return {"deleted": doc_id}
+
+    @app.post(
+        "/v1/documents",
+        status_code=201,
+        response_model=IngestResponse,
+        responses=ERRORS,
+        tags=["documents"],
+        openapi_extra={"requestBody": _documents_body()},
+    )
+    async def add_documents(request: Request, svc: Service) -> IngestResponse:
+        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if ctype == "multipart/form-data":
+            docs = await _from_multipart(request, settings)
+        elif ctype in ("application/json", ""):
+            docs = _from_json(await request.body())
+        else:
+            raise UnsupportedFileType(
+                f"content type {ctype!r} is not accepted: send application/json or multipart/form-data"
+            )
+        results = await run_in_threadpool(svc.add_documents, docs)
+        return IngestResponse(results=[IngestOut(id=r.id, status=r.status, chunks=r.chunks) for r in results])
+
+    def custom_openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for model in (DocumentIn, DocumentsIn):
+            body = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            components.update(body.pop("$defs", {}))
+            components[model.__name__] = body
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = custom_openapi  # type: ignore[method-assign]
+    return app
+
+
+def _documents_body() -> dict[str, Any]:
+    return {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "oneOf": [
+                        {"$ref": "#/components/schemas/DocumentIn"},
+                        {"$ref": "#/components/schemas/DocumentsIn"},
+                    ]
+                }
+            },
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary", "description": ".txt .md .html .pdf .jsonl"},
+                        "id": {"type": "string", "description": "Document id (default: the file name)."},
+                        "title": {"type": "string"},
+                        "metadata": {"type": "string", "description": "A JSON object, as a string."},
+                    },
+                }
+            },
+        },
+    }
+
+
+def _from_json(raw: bytes) -> list[Document]:
+    if not raw.strip():
+        raise InvalidInput("request body is empty: send a document {\"text\": ...} or {\"documents\": [...]}")
+    try:
+        payload = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise QAError(f"request body is not valid JSON ({exc}); send a JSON object") from exc
+    try:
+        if isinstance(payload, dict) and "documents" in payload:
+            items = DocumentsIn.model_validate(payload).documents
+        else:
+            items = [DocumentIn.model_validate(payload)]
+    except ValidationError as exc:
+        raise InvalidInput(_validation_message(exc)[1]) from exc
+    docs = []
+    for item in items:
+        doc_id = item.id if item.id is not None else "doc-" + content_hash(item.title, item.text, item.metadata)[:16]
+        docs.append(Document(id=doc_id, title=item.title, text=item.text, metadata=item.metadata))
+    return docs
+
+
+async def _from_multipart(request: Request, settings: Settings) -> list[Document]:
+    try:
+        form = await request.form(max_files=100, max_fields=100)
+    except Exception as exc:  # python-multipart raises several types on malformed bodies
+        raise QAError(f"malformed multipart body: {exc}") from exc
+    files = [v for v in form.getlist("file") if isinstance(v, UploadFile)]
+    if not files:
+        raise InvalidInput("multipart upload needs a 'file' field with the document")
+    meta_raw = form.get("metadata")
+    metadata: dict[str, Any] = {}
+    if isinstance(meta_raw, str) and meta_raw.strip():
+        try:
+            metadata = json.loads(meta_raw)
+        except json.JSONDecodeError as exc:
+            raise InvalidInput(f"form field 'metadata' is not valid JSON: {exc}") from exc
+        if not isinstance(metadata, dict):
+            raise InvalidInput("form field 'metadata' must be a JSON object")
+    doc_id, title = form.get("id"), form.get("title")
+    if len(files) > 1 and isinstance(doc_id, str):
+        raise InvalidInput("form field 'id' can only be used with a single file")
+    docs = []
+    for f in files:
+        data = await f.read(settings.max_document_bytes + 1)
+        if len(data) > settings.max_document_bytes:
+            raise TooLarge(
+                f"file {f.filename!r} is over the limit of {settings.max_document_bytes} bytes (QA_MAX_DOCUMENT_BYTES)"
+            )
+        docs += parse_bytes(
+            data,
+            f.filename or "upload.txt",
+            doc_id=doc_id if isinstance(doc_id, str) and doc_id else None,
+            title=title if isinstance(title, str) and title else None,
+            metadata=metadata,
+            max_bytes=settings.max_document_bytes,
+        )
+    return docs

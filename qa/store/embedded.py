@@ -1,0 +1,423 @@
+"""The embedded store: SQLite for documents, chunks and vectors; FAISS for search.
+
+On disk (``index/<name>/``, see index/README.md):
+
+- ``qa.sqlite``: the source of truth. Every write is one SQLite transaction (WAL,
+  ``synchronous=FULL``), so a killed process leaves the previous or the new state.
+  Each write bumps ``manifest.generation``.
+- ``vectors.faiss`` + ``vectors.json``: a FAISS ``IndexIDMap2(IndexFlatIP)`` whose ids are
+  chunk row ids, and the generation it reflects. It is derived data: when it is missing,
+  unreadable, or of another generation (the process died between the SQLite commit and the
+  FAISS save, or another process wrote), it is rebuilt from the vectors in SQLite.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+
+from qa.errors import IndexCorrupt, IndexMismatch, InvalidInput
+from qa.store import FORMAT_VERSION, DocumentInfo, Manifest, Write
+from qa.types import Metadata, Passage
+
+log = logging.getLogger(__name__)
+
+DB_FILE = "qa.sqlite"
+FAISS_FILE = "vectors.faiss"
+FAISS_META = "vectors.json"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS manifest (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+    id TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    text TEXT NOT NULL,
+    metadata TEXT NOT NULL,
+    source TEXT,
+    content_hash TEXT NOT NULL,
+    chunker TEXT NOT NULL,
+    n_chunks INTEGER NOT NULL,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+-- AUTOINCREMENT: row ids are FAISS ids and must never be reused after a delete.
+CREATE TABLE IF NOT EXISTS chunks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    doc_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    ordinal INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    "end" INTEGER NOT NULL,
+    heading TEXT,
+    vector BLOB NOT NULL,
+    UNIQUE (doc_id, ordinal)
+);
+CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
+"""
+
+_FIELD = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+
+
+def _atomic_write(path: Path, write: Any) -> None:
+    """Write via a temp file + fsync + rename, so readers see the old or the new file."""
+    tmp = path.with_name(path.name + ".tmp")
+    write(str(tmp))
+    with open(tmp, "rb+") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+class EmbeddedStore:
+    """FAISS + SQLite in one directory. Thread-safe: one lock serializes access."""
+
+    def __init__(self, path: Path, model: str, dim: int, extra: dict[str, Any] | None = None) -> None:
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        try:
+            self.db = sqlite3.connect(self.path / DB_FILE, check_same_thread=False, isolation_level=None, timeout=30)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self.db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise IndexCorrupt(f"index database {self.path / DB_FILE} cannot be opened: {exc}") from exc
+        self.manifest = self._check_manifest(model, dim, extra or {})
+        self.generation = -1
+        self.index = self._new_index()
+        self._load_or_rebuild()
+
+    @staticmethod
+    def stored_dim(path: Path) -> int | None:
+        """The vector dimension of an existing index at ``path``, or None if there is none yet."""
+        db_path = Path(path) / DB_FILE
+        if not db_path.exists():
+            return None
+        try:
+            db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=30)
+            try:
+                row = db.execute("SELECT value FROM manifest WHERE key = 'dim'").fetchone()
+            finally:
+                db.close()
+        except sqlite3.DatabaseError:
+            return None  # the store's own open reports what is wrong with the file
+        return int(row[0]) if row else None
+
+    # -- manifest -------------------------------------------------------------------------
+
+    def _check_manifest(self, model: str, dim: int, extra: dict[str, Any]) -> Manifest:
+        rows = dict(self.db.execute("SELECT key, value FROM manifest").fetchall())
+        if not rows:
+            manifest = Manifest(model=model, dim=dim, extra=extra)
+            with self._txn():
+                values = {
+                    "format_version": str(FORMAT_VERSION),
+                    "model": model,
+                    "dim": str(dim),
+                    "normalized": "true",
+                    "metric": manifest.metric,
+                    "generation": "0",
+                    "created_at": str(time.time()),
+                    "extra": json.dumps(extra, sort_keys=True),
+                }
+                self.db.executemany("INSERT INTO manifest(key, value) VALUES (?, ?)", values.items())
+            return manifest
+        version = int(rows.get("format_version", "0"))
+        if version != FORMAT_VERSION:
+            raise IndexMismatch(
+                f"index {self.path} has format version {version}, this qa reads version {FORMAT_VERSION}; "
+                "rebuild it into a new QA_INDEX_NAME"
+            )
+        if rows["model"] != model or int(rows["dim"]) != dim:
+            raise IndexMismatch(
+                f"index {self.path} was built with model {rows['model']!r} (dim {rows['dim']}), "
+                f"not {model!r} (dim {dim}); set QA_MODEL={rows['model']} or use another QA_INDEX_NAME"
+            )
+        return Manifest(model=model, dim=dim, extra=json.loads(rows.get("extra", "{}")))
+
+    # -- FAISS ------------------------------------------------------------------------------
+
+    def _new_index(self) -> faiss.IndexIDMap2:
+        # Inner product equals cosine similarity on normalized vectors.
+        return faiss.IndexIDMap2(faiss.IndexFlatIP(self.manifest.dim))
+
+    def _db_generation(self) -> int:
+        row = self.db.execute("SELECT value FROM manifest WHERE key = 'generation'").fetchone()
+        return int(row[0])
+
+    def _load_or_rebuild(self) -> None:
+        gen = self._db_generation()
+        n_chunks = self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+        meta_path, faiss_path = self.path / FAISS_META, self.path / FAISS_FILE
+        try:
+            meta = json.loads(meta_path.read_text())
+            if meta.get("generation") == gen and faiss_path.exists():
+                index = faiss.read_index(str(faiss_path))
+                if index.ntotal == n_chunks and index.d == self.manifest.dim:
+                    self.index, self.generation = index, gen
+                    return
+                log.warning("FAISS file %s does not match the database; rebuilding", faiss_path)
+        except FileNotFoundError:
+            pass
+        except (ValueError, RuntimeError, OSError) as exc:
+            # A truncated or corrupt FAISS file: SQLite holds the vectors, so rebuild.
+            log.warning("FAISS file %s is unreadable (%s); rebuilding from SQLite", faiss_path, exc)
+        self._rebuild(gen)
+
+    def _rebuild(self, gen: int) -> None:
+        index = self._new_index()
+        cur = self.db.execute("SELECT id, vector FROM chunks ORDER BY id")
+        while rows := cur.fetchmany(4096):
+            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
+            if vecs.shape[1] != self.manifest.dim:
+                raise IndexCorrupt(f"stored vectors in {self.path} have dim {vecs.shape[1]}, expected {self.manifest.dim}")
+            index.add_with_ids(vecs, ids)
+        self.index, self.generation = index, gen
+        self._dirty = True
+        self.save()
+
+    def _sync(self) -> None:
+        """Pick up writes made by another process (e.g. `qa index` while `qa serve` runs)."""
+        gen = self._db_generation()
+        if gen != self.generation:
+            self._load_or_rebuild()
+
+    def save(self) -> None:
+        with self._lock:
+            if not getattr(self, "_dirty", False):
+                return
+            _atomic_write(self.path / FAISS_FILE, lambda p: faiss.write_index(self.index, p))
+            meta = json.dumps({"generation": self.generation, "ntotal": int(self.index.ntotal)})
+            _atomic_write(self.path / FAISS_META, lambda p: Path(p).write_text(meta))
+            self._dirty = False
+
+    # -- writes -----------------------------------------------------------------------------
+
+    def _txn(self) -> Any:
+        store = self
+
+        class _Txn:
+            def __enter__(self) -> None:
+                store.db.execute("BEGIN IMMEDIATE")
+
+            def __exit__(self, exc_type: Any, *_: Any) -> None:
+                store.db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+        return _Txn()
+
+    def _bump_generation(self) -> int:
+        """Inside a write transaction: advance the generation; return the one before."""
+        before = self._db_generation()
+        self.db.execute("UPDATE manifest SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
+        return before
+
+    def write(self, writes: list[Write]) -> None:
+        if not writes:
+            return
+        with self._lock:
+            self._sync()
+            now = time.time()
+            removed: list[int] = []
+            added: list[tuple[np.ndarray, np.ndarray]] = []
+            with self._txn():
+                before = self._bump_generation()
+                for w in writes:
+                    if w.vectors.shape != (len(w.chunks), self.manifest.dim):
+                        raise InvalidInput(f"vectors shape {w.vectors.shape} does not match {len(w.chunks)} chunks")
+                    removed += [r[0] for r in self.db.execute("SELECT id FROM chunks WHERE doc_id = ?", (w.doc.id,))]
+                    created = self.db.execute("SELECT created_at FROM documents WHERE id = ?", (w.doc.id,)).fetchone()
+                    self.db.execute("DELETE FROM chunks WHERE doc_id = ?", (w.doc.id,))
+                    self.db.execute(
+                        "INSERT OR REPLACE INTO documents(id, title, text, metadata, source, content_hash, chunker,"
+                        " n_chunks, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            w.doc.id,
+                            w.doc.title,
+                            w.doc.text,
+                            json.dumps(w.doc.metadata, ensure_ascii=False, sort_keys=True),
+                            w.doc.source,
+                            w.doc.content_hash,
+                            w.chunker,
+                            len(w.chunks),
+                            created[0] if created else now,
+                            now,
+                        ),
+                    )
+                    vecs = np.ascontiguousarray(w.vectors, dtype=np.float32)
+                    ids = []
+                    for c, v in zip(w.chunks, vecs, strict=True):
+                        cur = self.db.execute(
+                            'INSERT INTO chunks(doc_id, ordinal, start, "end", heading, vector) VALUES (?, ?, ?, ?, ?, ?)',
+                            (w.doc.id, c.ordinal, c.start, c.end, c.heading, v.tobytes()),
+                        )
+                        ids.append(cur.lastrowid)
+                    if ids:
+                        added.append((np.asarray(ids, dtype=np.int64), vecs))
+            self._apply(before, removed, added)
+
+    def delete(self, doc_id: str) -> bool:
+        with self._lock:
+            self._sync()
+            with self._txn():
+                ids = [r[0] for r in self.db.execute("SELECT id FROM chunks WHERE doc_id = ?", (doc_id,))]
+                cur = self.db.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
+                if cur.rowcount == 0:
+                    # Nothing changed; the ROLLBACK-free commit below is empty.
+                    return False
+                before = self._bump_generation()
+            self._apply(before, ids, [])
+            return True
+
+    def _apply(self, before: int, removed: list[int], added: list[tuple[np.ndarray, np.ndarray]]) -> None:
+        """Mirror a committed write into the in-memory FAISS index."""
+        if before != self.generation:
+            # Another process wrote between our sync and our commit: reload everything.
+            self._rebuild(before + 1)
+            return
+        if removed:
+            self.index.remove_ids(np.asarray(removed, dtype=np.int64))
+        for ids, vecs in added:
+            self.index.add_with_ids(vecs, ids)
+        self.generation = before + 1
+        self._dirty = True
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def _info(self, row: tuple[Any, ...]) -> DocumentInfo:
+        return DocumentInfo(
+            id=row[0],
+            title=row[1],
+            metadata=json.loads(row[2]),
+            source=row[3],
+            content_hash=row[4],
+            chunker=row[5],
+            n_chunks=row[6],
+            chars=row[7],
+            created_at=row[8],
+            updated_at=row[9],
+        )
+
+    _INFO_COLS = "id, title, metadata, source, content_hash, chunker, n_chunks, length(text), created_at, updated_at"
+
+    def get(self, doc_id: str) -> DocumentInfo | None:
+        with self._lock:
+            row = self.db.execute(f"SELECT {self._INFO_COLS} FROM documents WHERE id = ?", (doc_id,)).fetchone()
+        return self._info(row) if row else None
+
+    def get_text(self, doc_id: str) -> str | None:
+        with self._lock:
+            row = self.db.execute("SELECT text FROM documents WHERE id = ?", (doc_id,)).fetchone()
+        return row[0] if row else None
+
+    def list(self, offset: int = 0, limit: int = 50) -> tuple[list[DocumentInfo], int]:
+        with self._lock:
+            total = self.db.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
+            rows = self.db.execute(
+                f"SELECT {self._INFO_COLS} FROM documents ORDER BY id LIMIT ? OFFSET ?", (limit, offset)
+            ).fetchall()
+        return [self._info(r) for r in rows], total
+
+    def _filter_ids(self, filters: Metadata) -> np.ndarray:
+        clauses, params = [], []
+        for key, value in filters.items():
+            if key == "doc_id":
+                values = value if isinstance(value, list) else [value]
+                clauses.append(f"d.id IN ({','.join('?' * len(values))})")
+                params += [str(v) for v in values]
+                continue
+            if not _FIELD.match(key):
+                raise InvalidInput(f"filter field {key!r} is not a valid metadata field name (letters, digits, _.:-)")
+            if not isinstance(value, (str, int, float, bool)) or value is None:
+                raise InvalidInput(f"filter {key!r} must be a string, number or boolean, got {value!r}")
+            clauses.append(f"json_extract(d.metadata, '$.\"{key}\"') = ?")
+            params.append(int(value) if isinstance(value, bool) else value)
+        sql = "SELECT c.id FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE " + " AND ".join(clauses)
+        return np.asarray([r[0] for r in self.db.execute(sql, params)], dtype=np.int64)
+
+    def search(self, vector: np.ndarray, k: int, filters: Metadata | None = None) -> list[Passage]:
+        query = np.ascontiguousarray(vector, dtype=np.float32).reshape(1, -1)
+        with self._lock:
+            self._sync()
+            if self.index.ntotal == 0:
+                return []
+            params = None
+            if filters:
+                allowed = self._filter_ids(filters)
+                if allowed.size == 0:
+                    return []
+                params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
+            scores, ids = self.index.search(query, min(k, self.index.ntotal), params=params)
+            hits = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+            return self._passages(hits)
+
+    def _passages(self, hits: list[tuple[int, float]]) -> list[Passage]:
+        if not hits:
+            return []
+        marks = ",".join("?" * len(hits))
+        rows = self.db.execute(
+            f'SELECT c.id, c.doc_id, d.title, substr(d.text, c.start + 1, c."end" - c.start), c.start, c."end",'
+            f" c.ordinal, c.heading, d.metadata FROM chunks c JOIN documents d ON d.id = c.doc_id"
+            f" WHERE c.id IN ({marks})",
+            [h[0] for h in hits],
+        ).fetchall()
+        by_id = {r[0]: r for r in rows}
+        out = []
+        for chunk_id, score in hits:
+            r = by_id.get(chunk_id)
+            if r is None:  # cannot happen while FAISS mirrors SQLite; never cite a ghost
+                continue
+            out.append(
+                Passage(
+                    chunk_id=r[0],
+                    doc_id=r[1],
+                    title=r[2],
+                    text=r[3],
+                    start=r[4],
+                    end=r[5],
+                    score=score,
+                    ordinal=r[6],
+                    heading=r[7],
+                    metadata=json.loads(r[8]),
+                )
+            )
+        return out
+
+    def stats(self) -> dict[str, Any]:
+        with self._lock:
+            self._sync()
+            docs = self.db.execute("SELECT COUNT(*), COALESCE(SUM(length(text)), 0) FROM documents").fetchone()
+            chunks = self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+            size = sum(f.stat().st_size for f in self.path.iterdir() if f.is_file())
+            return {
+                "store": "embedded",
+                "path": str(self.path),
+                "documents": docs[0],
+                "chars": docs[1],
+                "chunks": chunks,
+                "vectors": int(self.index.ntotal),
+                "model": self.manifest.model,
+                "dim": self.manifest.dim,
+                "format_version": self.manifest.format_version,
+                "generation": self.generation,
+                "bytes_on_disk": size,
+            }
+
+    def close(self) -> None:
+        with self._lock:
+            self.save()
+            self.db.close()
