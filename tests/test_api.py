@@ -76,7 +76,12 @@ def test_search_filters_on_metadata(client: TestClient) -> None:
 
 
 def test_json_documents_lifecycle(client: TestClient) -> None:
-    doc = {"id": "notes/kiln", "title": "Kiln", "text": "The kiln in the studio fires at 1240 degrees.", "metadata": {"team": "ceramics"}}
+    doc = {
+        "id": "notes/kiln",
+        "title": "Kiln",
+        "text": "The kiln in the studio fires at 1240 degrees.",
+        "metadata": {"team": "ceramics"},
+    }
     r = client.post("/v1/documents", json=doc)
     assert r.status_code == 201 and r.json()["results"] == [{"id": "notes/kiln", "status": "added", "chunks": 1}]
     assert client.post("/v1/documents", json=doc).json()["results"][0]["status"] == "unchanged"
@@ -89,7 +94,9 @@ def test_json_documents_lifecycle(client: TestClient) -> None:
     assert [p["text"] for p in hits["passages"]] == ["The kiln now fires at 1300 degrees."]
     assert client.delete("/v1/documents/notes/kiln").json() == {"deleted": "notes/kiln"}
     error(client.get("/v1/documents/notes/kiln"), 404)
-    assert client.post("/v1/search", json={"question": "kiln", "filters": {"team": "ceramics"}}).json()["passages"] == []
+    assert (
+        client.post("/v1/search", json={"question": "kiln", "filters": {"team": "ceramics"}}).json()["passages"] == []
+    )
     client.delete(f"/v1/documents/{results[1]['id']}")
 
 
@@ -149,7 +156,9 @@ def test_document_errors(client: TestClient) -> None:
     assert "text" in error(client.post("/v1/documents", json={"id": "x"}), 422)
     assert "no text" in error(client.post("/v1/documents", json={"id": "x", "text": "  "}), 422)
     assert "file" in error(client.post("/v1/documents", data={"id": "x"}, files={"other": ("a.txt", b"hi")}), 422)
-    assert "content type" in error(client.post("/v1/documents", content=b"hi", headers={"content-type": "text/plain"}), 415)
+    assert "content type" in error(
+        client.post("/v1/documents", content=b"hi", headers={"content-type": "text/plain"}), 415
+    )
     assert "200000" in error(client.post("/v1/documents", json={"id": "big", "text": "word " * 50_000}), 413)
     assert "400000" in error(client.post("/v1/documents", json={"id": "huge", "text": "w" * 500_000}), 413)
     assert "offset" in error(client.get("/v1/documents", params={"offset": -1}), 422)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -35,7 +34,7 @@ CONFIGS: list[dict[str, Any]] = [
     {"max_tokens": 60, "overlap": 12, "window": wordish, "window_limit": 25},
 ]
 CHUNKERS = [Chunker(**c) for c in CONFIGS]
-PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 SENTENCES = [
     "The cell membrane regulates transport.",
@@ -66,7 +65,7 @@ def documents(draw: st.DrawFn) -> str:
     """Text assembled from sentences, headings, very long words and noise, joined by assorted whitespace."""
     pieces = draw(st.lists(st.tuples(parts, st.sampled_from(SEPARATORS)), max_size=25))
     text = "".join(p + sep for p, sep in pieces)
-    # A heading must be on a line of its own to count as one; put newlines around the heading parts.
+    # A heading counts only at the start of a line: sometimes move every heading part onto a new line.
     return re.sub(r"(?m)[ \t]*(#{1,6} )", r"\n\1", text) if draw(st.booleans()) else text
 
 
@@ -238,15 +237,6 @@ def test_tiktoken_counter_is_cached_and_never_raises_on_special_tokens() -> None
     assert COUNT("<|endoftext|> and <|fim_prefix|>") > 2
     with pytest.raises(InvalidInput, match="no-such-encoding"):
         tiktoken_counter("no-such-encoding")
-
-
-def test_fast_on_many_abstracts() -> None:
-    abstract = " ".join(SENTENCES[:6] * 8)[:1500]
-    docs = [Document(str(i), abstract.replace("cell", f"cell{i}")) for i in range(500)]
-    chunker = Chunker()
-    t0 = time.perf_counter()
-    assert all(chunker.chunk(d) for d in docs)
-    assert time.perf_counter() - t0 < 5  # about 0.3 s; 5,000 documents take a few seconds
 
 
 SCIENTIFIC = (

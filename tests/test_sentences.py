@@ -37,13 +37,19 @@ def test_news_sentence_with_month_and_acronym_is_not_split() -> None:
         ("Use a tool, e.g. A hammer. Or i.e. This one.", ["Use a tool, e.g. A hammer.", "Or i.e. This one."]),
         ("See Fig. 3 for details. It is clear.", ["See Fig. 3 for details.", "It is clear."]),
         ("Smith et al. Found it. Really.", ["Smith et al. Found it.", "Really."]),
-        ("Acme Inc. And Foo Ltd. Merged with Bar Co. And Baz Corp. Today.", ["Acme Inc. And Foo Ltd. Merged with "
-                                                                           "Bar Co. And Baz Corp. Today."]),
-        ("The U.S. Army and the U.K. Navy met. The U.N. Agreed.", ["The U.S. Army and the U.K. Navy met.",
-                                                                  "The U.N. Agreed."]),
+        (
+            "Acme Inc. And Foo Ltd. Merged with Bar Co. And Baz Corp. Today.",
+            ["Acme Inc. And Foo Ltd. Merged with Bar Co. And Baz Corp. Today."],
+        ),
+        (
+            "The U.S. Army and the U.K. Navy met. The U.N. Agreed.",
+            ["The U.S. Army and the U.K. Navy met.", "The U.N. Agreed."],
+        ),
         ("Report No. 5 is out. I said no. Then I left.", ["Report No. 5 is out.", "I said no.", "Then I left."]),
-        ("It opened on Jan. 5 and closed on Sept. 30. Nobody came.",
-         ["It opened on Jan. 5 and closed on Sept. 30.", "Nobody came."]),
+        (
+            "It opened on Jan. 5 and closed on Sept. 30. Nobody came.",
+            ["It opened on Jan. 5 and closed on Sept. 30.", "Nobody came."],
+        ),
         ("It happened in Dec. Then we left.", ["It happened in Dec.", "Then we left."]),
         ("J. Smith and J.R.R. Tolkien wrote. They did.", ["J. Smith and J.R.R. Tolkien wrote.", "They did."]),
     ],

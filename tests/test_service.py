@@ -79,7 +79,9 @@ def test_unchanged_document_does_no_work_and_changed_one_replaces(
 
 def test_delete_removes_document_from_results(make_service: Callable[..., QAService]) -> None:
     svc = make_service()
-    svc.add_documents([Document(id="x", text="Otters hold hands while they sleep."), Document(id="y", text="Cats nap.")])
+    svc.add_documents(
+        [Document(id="x", text="Otters hold hands while they sleep."), Document(id="y", text="Cats nap.")]
+    )
     assert "x" in {p.doc_id for p in svc.search("sleeping otters")}
     svc.delete("x")
     assert "x" not in {p.doc_id for p in svc.search("sleeping otters")}

@@ -125,6 +125,6 @@ def test_opening_with_another_model_is_a_clear_error(tmp_path: Path) -> None:
 def test_list_pages_in_id_order(store: EmbeddedStore) -> None:
     for i in range(5):
         write_doc(store, f"d{i}", "word", [i])
-    page, total = store.list(offset=1, limit=2)
+    page, total = store.list_documents(offset=1, limit=2)
     assert total == 5 and [d.id for d in page] == ["d1", "d2"]
     assert page[0].n_chunks == 1 and page[0].chars == 4

@@ -98,7 +98,7 @@ class EmbeddedStore:
             raise IndexCorrupt(f"index database {self.path / DB_FILE} cannot be opened: {exc}") from exc
         self.manifest = self._check_manifest(model, dim, extra or {})
         self.generation = -1
-        self.index = self._new_index()
+        self.index: faiss.Index = self._new_index()
         self._load_or_rebuild()
 
     @staticmethod
@@ -151,7 +151,7 @@ class EmbeddedStore:
 
     # -- FAISS ------------------------------------------------------------------------------
 
-    def _new_index(self) -> faiss.IndexIDMap2:
+    def _new_index(self) -> faiss.Index:
         # Inner product equals cosine similarity on normalized vectors.
         return faiss.IndexIDMap2(faiss.IndexFlatIP(self.manifest.dim))
 
@@ -185,7 +185,9 @@ class EmbeddedStore:
             ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
             vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
             if vecs.shape[1] != self.manifest.dim:
-                raise IndexCorrupt(f"stored vectors in {self.path} have dim {vecs.shape[1]}, expected {self.manifest.dim}")
+                raise IndexCorrupt(
+                    f"stored vectors in {self.path} have dim {vecs.shape[1]}, expected {self.manifest.dim}"
+                )
             index.add_with_ids(vecs, ids)
         self.index, self.generation = index, gen
         self._dirty = True
@@ -262,7 +264,8 @@ class EmbeddedStore:
                     ids = []
                     for c, v in zip(w.chunks, vecs, strict=True):
                         cur = self.db.execute(
-                            'INSERT INTO chunks(doc_id, ordinal, start, "end", heading, vector) VALUES (?, ?, ?, ?, ?, ?)',
+                            'INSERT INTO chunks(doc_id, ordinal, start, "end", heading, vector)'
+                            " VALUES (?, ?, ?, ?, ?, ?)",
                             (w.doc.id, c.ordinal, c.start, c.end, c.heading, v.tobytes()),
                         )
                         ids.append(cur.lastrowid)
@@ -290,7 +293,7 @@ class EmbeddedStore:
             self._rebuild(before + 1)
             return
         if removed:
-            self.index.remove_ids(np.asarray(removed, dtype=np.int64))
+            self.index.remove_ids(faiss.IDSelectorBatch(np.asarray(removed, dtype=np.int64)))
         for ids, vecs in added:
             self.index.add_with_ids(vecs, ids)
         self.generation = before + 1
@@ -324,7 +327,7 @@ class EmbeddedStore:
             row = self.db.execute("SELECT text FROM documents WHERE id = ?", (doc_id,)).fetchone()
         return row[0] if row else None
 
-    def list(self, offset: int = 0, limit: int = 50) -> tuple[list[DocumentInfo], int]:
+    def list_documents(self, offset: int = 0, limit: int = 50) -> tuple[list[DocumentInfo], int]:
         with self._lock:
             total = self.db.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
             rows = self.db.execute(
@@ -333,7 +336,8 @@ class EmbeddedStore:
         return [self._info(r) for r in rows], total
 
     def _filter_ids(self, filters: Metadata) -> np.ndarray:
-        clauses, params = [], []
+        clauses: list[str] = []
+        params: list[Any] = []
         for key, value in filters.items():
             if key == "doc_id":
                 values = value if isinstance(value, list) else [value]
@@ -360,7 +364,9 @@ class EmbeddedStore:
                 allowed = self._filter_ids(filters)
                 if allowed.size == 0:
                     return []
-                params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
+                selector = faiss.IDSelectorBatch(allowed)  # must outlive the search call
+                params = faiss.SearchParameters()
+                params.sel = selector
             scores, ids = self.index.search(query, min(k, self.index.ntotal), params=params)
             hits = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
             return self._passages(hits)
