@@ -11,8 +11,8 @@ from pathlib import Path
 from .conftest import EXAMPLES
 
 
-def qa(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "QA_INDEX_DIR": str(tmp_path / "index"), "HF_HUB_OFFLINE": "1"}
+def qa(tmp_path: Path, *args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "QA_INDEX_DIR": str(tmp_path / "index"), "HF_HUB_OFFLINE": "1", **extra_env}
     return subprocess.run(
         [sys.executable, "-m", "qa", *args], capture_output=True, text=True, env=env, timeout=300, check=False
     )
@@ -62,6 +62,16 @@ def test_errors_are_one_line_with_exit_code(tmp_path: Path) -> None:
         lines = [line for line in r.stderr.splitlines() if line.strip()]
         assert any(needle in line for line in lines), (args, r.stderr)
         assert len([line for line in lines if line.startswith(("error", "skipped"))]) == 1, (args, r.stderr)
+
+
+def test_index_built_with_another_model_is_refused(tmp_path: Path) -> None:
+    from qa.config import DEFAULT_MODEL
+    from qa.store.embedded import EmbeddedStore
+
+    EmbeddedStore(tmp_path / "index" / "default", model=DEFAULT_MODEL, dim=384).close()
+    r = qa(tmp_path, "stats", QA_MODEL="some-org/another-model")
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert f"was built with model {DEFAULT_MODEL!r}" in r.stderr and "QA_MODEL" in r.stderr
 
 
 def test_help_for_every_command(tmp_path: Path) -> None:
