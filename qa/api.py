@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import asdict
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
@@ -21,7 +24,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from qa import __version__
 from qa.config import Settings
 from qa.errors import InvalidInput, QAError, TooLarge, UnsupportedFileType
+from qa.observability import Metrics, access_log, new_request_id, request_id
 from qa.parse import parse_bytes
+from qa.security import check_key, needs_key, parse_keys
 from qa.service import QAService
 from qa.store import DocumentInfo
 from qa.types import Document, Passage, content_hash
@@ -38,6 +43,9 @@ class QuestionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     question: str = Field(..., description="The question, in natural language.", examples=["Who met in Paris?"])
     k: int | None = Field(None, description="Passages to retrieve (1..QA_MAX_K; default QA_DEFAULT_K).")
+    mode: Literal["dense", "lexical", "hybrid"] | None = Field(
+        None, description="Retrieval mode for this request (default QA_RETRIEVAL_MODE)."
+    )
     filters: dict[str, Scalar | list[str]] | None = Field(
         None,
         description='Exact-match filters on document metadata fields, e.g. {"topic": "ranking"}; '
@@ -148,6 +156,8 @@ def _error(status: int, kind: str, message: str) -> JSONResponse:
 
 _ERROR_KIND = {
     400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
     409: "index_mismatch",
@@ -202,6 +212,39 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
         lifespan=lifespan,
     )
     app.state.service = service
+    # The chat page at `/`, /v1/chat and the OpenAI-compatible routes (qa/chat_api.py imports this module).
+    from qa.chat_api import router as chat_router
+
+    app.include_router(chat_router)
+
+    keys = parse_keys(settings.api_keys)
+    metrics = Metrics(lambda: app.state.service.store.stats())
+    app.state.metrics = metrics
+
+    @app.get("/metrics", include_in_schema=False)
+    def prometheus_metrics() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.middleware("http")
+    async def require_key(request: Request, call_next: Any) -> Any:
+        if needs_key(request.method, request.url.path, keys, settings.require_key_for_read):
+            try:
+                check_key(request.headers.get("authorization"), keys)
+            except QAError as exc:
+                status = exc.status_code
+                headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+                return JSONResponse(
+                    {"error": _ERROR_KIND[status], "message": str(exc)}, status_code=status, headers=headers
+                )
+        return await call_next(request)
+
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(parse_keys(settings.cors_origins)),
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
 
     @app.middleware("http")
     async def limit_body(request: Request, call_next: Any) -> Any:
@@ -217,6 +260,25 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
                     "(QA_MAX_REQUEST_BYTES)",
                 )
         return await call_next(request)
+
+    @app.middleware("http")
+    async def observe(request: Request, call_next: Any) -> Any:
+        # Added after the other middleware, so it is the outermost: it sees every response,
+        # 401s and 413s included, and sets the request id every log line of this request carries.
+        started = time.perf_counter()
+        rid = new_request_id(request.headers.get("x-request-id"))
+        token = request_id.set(rid)
+        status = 500
+        try:
+            response = await call_next(request)
+            status = response.status_code
+            response.headers["X-Request-ID"] = rid
+            return response
+        finally:
+            route = getattr(request.scope.get("route"), "path", "unmatched")
+            metrics.observe(request.method, route, status, time.perf_counter() - started)
+            access_log(request.method, request.url.path, route, status, started)
+            request_id.reset(token)
 
     @app.exception_handler(QAError)
     async def qa_error(request: Request, exc: QAError) -> JSONResponse:
@@ -251,12 +313,12 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
 
     @app.post("/v1/search", response_model=SearchOut, responses=ERRORS, tags=["questions"])
     def search(body: QuestionIn, svc: Service) -> SearchOut:
-        passages = svc.search(body.question, body.k, body.filters)
+        passages = svc.search(body.question, body.k, body.filters, body.mode)
         return SearchOut(question=body.question, passages=[_passage(p) for p in passages])
 
     @app.post("/v1/ask", response_model=AskOut, responses=ERRORS, tags=["questions"])
     def ask(body: QuestionIn, svc: Service) -> AskOut:
-        a = svc.ask(body.question, body.k, body.filters)
+        a = svc.ask(body.question, body.k, body.filters, body.mode)
         return AskOut(
             question=body.question,
             answer=a.answer,
@@ -304,6 +366,10 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
                 f"content type {ctype!r} is not accepted: send application/json or multipart/form-data"
             )
         results = await run_in_threadpool(svc.add_documents, docs)
+        for r in results:
+            request.app.state.metrics.ingested.labels(r.status).inc()
+            if r.status != "unchanged":
+                request.app.state.metrics.ingested_chunks.inc(r.chunks)
         return IngestResponse(results=[IngestOut(id=r.id, status=r.status, chunks=r.chunks) for r in results])
 
     def custom_openapi() -> dict[str, Any]:

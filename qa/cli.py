@@ -16,6 +16,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from qa.config import Settings
 from qa.errors import InvalidInput, QAError
+from qa.observability import configure_logging
+from qa.security import is_loopback, parse_keys
 
 app = typer.Typer(
     help="Retrieval-augmented question answering with exact character citations.",
@@ -68,12 +70,14 @@ def main_options(
         _State.overrides["index_name"] = index_name
 
 
-def _index_paths(svc: Any, paths: list[Path], follow_symlinks: bool, show_progress: bool) -> dict[str, Any]:
+def _index_paths(
+    svc: Any, paths: list[Path], follow_symlinks: bool, show_progress: bool, shard: Any = None
+) -> dict[str, Any]:
     from qa.parse import iter_files, load_path
 
     files = iter_files(paths, follow_symlinks=follow_symlinks)
     counts = {"added": 0, "updated": 0, "unchanged": 0}
-    chunks, failed = 0, []
+    chunks, failed, other = 0, [], 0
     progress = Progress(
         TextColumn("[bold]indexing"),
         BarColumn(),
@@ -89,7 +93,11 @@ def _index_paths(svc: Any, paths: list[Path], follow_symlinks: bool, show_progre
         for path, root in files:
             try:
                 docs = load_path(path, root, max_bytes=svc.settings.max_document_bytes)
-                results = svc.add_documents(docs)
+                if shard is not None:
+                    mine = [d for d in docs if shard.owns(d.id)]
+                    other += len(docs) - len(mine)
+                    docs = mine
+                results = svc.add_documents(docs) if docs else []
             except QAError as exc:
                 failed.append({"path": str(path), "error": str(exc)})
                 progress.console.print(f"skipped {path}: {exc}", markup=False, highlight=False)
@@ -98,19 +106,32 @@ def _index_paths(svc: Any, paths: list[Path], follow_symlinks: bool, show_progre
                     counts[r.status] += 1
                     chunks += r.chunks if r.status != "unchanged" else 0
             progress.update(task, advance=1, status=f"{sum(counts.values())} docs, {chunks} new chunks")
-    return {"files": len(files), **counts, "chunks_written": chunks, "failed": failed}
+    summary = {"files": len(files), **counts, "chunks_written": chunks, "failed": failed}
+    if shard is not None:
+        summary |= {"shard": str(shard), "other_shards": other}
+    return summary
 
 
 @app.command()
 def index(
     paths: Annotated[list[Path], typer.Argument(help="Files or directories (recursive): .txt .md .html .pdf .jsonl")],
     follow_symlinks: Annotated[bool, typer.Option(help="Follow symlinks that lead outside the given roots.")] = False,
+    shard: Annotated[
+        str | None,
+        typer.Option(
+            help="Worker i of n (e.g. 0/2): index only the documents whose id hashes to i. Run n workers, "
+            "anywhere, on the same paths and QA_STORE; rerun a killed one to finish its share."
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Index files and directories. Unchanged documents are skipped; changed ones replaced."""
+    from qa.shard import parse_shard
+
+    part = parse_shard(shard) if shard is not None else None
     svc = service()
     try:
-        summary = _index_paths(svc, paths, follow_symlinks, show_progress=not as_json)
+        summary = _index_paths(svc, paths, follow_symlinks, show_progress=not as_json, shard=part)
     finally:
         svc.close()
     if as_json:
@@ -119,7 +140,8 @@ def index(
         out.print(
             f"{summary['files']} files: {summary['added']} added, {summary['updated']} updated, "
             f"{summary['unchanged']} unchanged, {len(summary['failed'])} failed; "
-            f"{summary['chunks_written']} chunks written",
+            f"{summary['chunks_written']} chunks written"
+            + (f"; shard {part}: {summary['other_shards']} documents left to other shards" if part else ""),
             markup=False,
         )
     if summary["failed"]:
@@ -141,17 +163,28 @@ def _filters(pairs: list[str] | None) -> dict[str, Any] | None:
     return filters
 
 
+def _mode(mode: str | None) -> Any:
+    if mode is not None and mode not in ("dense", "lexical", "hybrid"):
+        raise InvalidInput(f"--mode must be dense, lexical or hybrid, not {mode!r}")
+    return mode
+
+
 KOpt = Annotated[int | None, typer.Option("-k", help="Passages to retrieve.")]
+ModeOpt = Annotated[
+    str | None, typer.Option("--mode", help="Retrieval: dense, lexical or hybrid [env QA_RETRIEVAL_MODE].")
+]
 FilterOpt = Annotated[
     list[str] | None, typer.Option("--filter", "-f", help="Metadata filter field=value (repeatable).")
 ]
 
 
 @app.command()
-def search(question: str, k: KOpt = None, filter: FilterOpt = None, as_json: JsonOpt = False) -> None:
+def search(
+    question: str, k: KOpt = None, filter: FilterOpt = None, mode: ModeOpt = None, as_json: JsonOpt = False
+) -> None:
     """Show the passages that best match a question."""
     svc = service()
-    passages = svc.search(question, k, _filters(filter))
+    passages = svc.search(question, k, _filters(filter), _mode(mode))
     if as_json:
         emit({"question": question, "passages": [asdict(p) for p in passages]})
         return
@@ -164,10 +197,12 @@ def search(question: str, k: KOpt = None, filter: FilterOpt = None, as_json: Jso
 
 
 @app.command()
-def ask(question: str, k: KOpt = None, filter: FilterOpt = None, as_json: JsonOpt = False) -> None:
+def ask(
+    question: str, k: KOpt = None, filter: FilterOpt = None, mode: ModeOpt = None, as_json: JsonOpt = False
+) -> None:
     """Answer a question from the indexed documents, with citations."""
     svc = service()
-    a = svc.ask(question, k, _filters(filter))
+    a = svc.ask(question, k, _filters(filter), _mode(mode))
     if as_json:
         emit({"question": question, **asdict(a)})
         return
@@ -221,6 +256,50 @@ def stats(as_json: JsonOpt = False) -> None:
         out.print(f"{key}: {value}", markup=False)
 
 
+@app.command("export")
+def export_command(
+    path: Annotated[Path, typer.Argument(help="File to write (.jsonl, or .jsonl.gz to compress).")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Write the index (documents, chunks and their vectors) to a file that `qa import` reads."""
+    from qa.transfer import export_index
+
+    svc = service()
+    try:
+        summary = export_index(svc.store, path)  # type: ignore[arg-type]
+    finally:
+        svc.close()
+    if as_json:
+        emit(summary)
+    else:
+        out.print(f"exported {summary['documents']} documents, {summary['chunks']} chunks to {path}", markup=False)
+
+
+@app.command("import")
+def import_command(
+    path: Annotated[Path, typer.Argument(help="A file written by `qa export`.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Load an export into the index (QA_STORE / QA_INDEX_NAME), keeping its vectors: no re-embedding."""
+    from qa.transfer import import_index, read_manifest
+
+    if not path.is_file():
+        fail(f"{path} does not exist; make one with `qa export {path}`")
+    manifest = read_manifest(path)
+    svc = service()
+    if svc.model_name != manifest.model:
+        fail(f"{path} was exported from model {manifest.model!r}; set QA_MODEL={manifest.model} to import it")
+    svc.new_index_dim = manifest.dim
+    try:
+        summary = import_index(svc.store, path)
+    finally:
+        svc.close()
+    if as_json:
+        emit(summary)
+    else:
+        out.print(f"imported {summary['documents']} documents, {summary['chunks']} chunks from {path}", markup=False)
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address [env QA_HOST, default 127.0.0.1].")] = None,
@@ -228,6 +307,7 @@ def serve(
     ingest: Annotated[
         list[Path] | None, typer.Option(help="Index these paths before serving (unchanged files are skipped).")
     ] = None,
+    insecure: Annotated[bool, typer.Option(help="Allow a non-loopback address with no QA_API_KEYS.")] = False,
 ) -> None:
     """Run the HTTP API (OpenAPI docs at /docs)."""
     import uvicorn
@@ -235,6 +315,13 @@ def serve(
     from qa.api import create_app
 
     cfg = settings()
+    bind_host, bind_port = host or cfg.host, port or cfg.port
+    if not is_loopback(bind_host) and not parse_keys(cfg.api_keys) and not insecure:
+        fail(
+            f"refusing to serve on {bind_host} with no API keys: anyone who can reach it could change the index. "
+            "Set QA_API_KEYS, bind 127.0.0.1, or pass --insecure"
+        )
+    configure_logging(cfg.log_format)
     svc = service()
     svc.warm()
     if ingest:
@@ -244,10 +331,56 @@ def serve(
             f"{summary['unchanged']} unchanged, {len(summary['failed'])} failed",
             markup=False,
         )
-    bind_host, bind_port = host or cfg.host, port or cfg.port
     err.print(f"serving on http://{bind_host}:{bind_port} (docs at /docs)", markup=False)
-    uvicorn.run(create_app(cfg, service=svc), host=bind_host, port=bind_port, log_level="info")
+    # Our middleware writes one access line per request, with its request id; uvicorn's own
+    # loggers propagate to the same root handler.
+    uvicorn.run(create_app(cfg, service=svc), host=bind_host, port=bind_port, log_config=None, access_log=False)
     svc.close()
+
+
+@app.command("eval")
+def eval_command(
+    dataset: Annotated[Path, typer.Option(help="Dataset directory: corpus.jsonl + queries.jsonl.")],
+    limit: Annotated[int | None, typer.Option(min=1, help="Score only the first N queries.")] = None,
+    corpus_limit: Annotated[
+        int | None, typer.Option(min=1, help="Index N documents: the queries' gold ones, then others in order.")
+    ] = None,
+    k: Annotated[int, typer.Option(min=1, help="Passages `ask` answers from.")] = 10,
+    answers: Annotated[
+        bool, typer.Option(help="Also run `ask` (answer + citation metrics); --no-answers scores retrieval only.")
+    ] = True,
+    config: Annotated[
+        list[str] | None, typer.Option(help="Configuration to score (repeatable); see evals/configs.py.")
+    ] = None,
+    threads: Annotated[int | None, typer.Option(min=1, help="torch threads (1 is faster on a busy machine).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Report directory (default: evals/reports/<dataset>).")] = None,
+    cache_dir: Annotated[Path | None, typer.Option(help="Where eval indexes live (default: --index-dir).")] = None,
+    check: Annotated[bool, typer.Option(help="Exit 1 when a score drops below evals/expected/<dataset>.json.")] = False,
+    pin: Annotated[bool, typer.Option(help="Write this run's scores into evals/expected/<dataset>.json.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Score retrieval, answers and citations on a dataset; write a run file and reports (evals/README.md)."""
+    try:
+        from evals.cli import run_eval
+    except ImportError as exc:  # evals/ lives in the repository, beside qa/
+        fail(f"qa eval needs the evals/ package of the repository checkout ({exc})")
+    code = run_eval(
+        settings(),
+        dataset,
+        limit,
+        corpus_limit,
+        k,
+        config,
+        out,
+        cache_dir,
+        check,
+        pin,
+        as_json,
+        sys.argv,
+        answers=answers,
+        threads=threads,
+    )
+    raise typer.Exit(code)
 
 
 def main() -> None:

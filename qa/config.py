@@ -6,6 +6,7 @@ The README's settings table is generated from / checked against this class (test
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -44,9 +45,58 @@ class Settings(BaseSettings):
         0.35,
         description="Evidence below this score (cosine of question and best sentence) answers 'not found'.",
     )
+    retrieval_mode: Literal["dense", "lexical", "hybrid"] = Field(
+        "hybrid",
+        description="Default retrieval: `dense`, `lexical` (BM25) or `hybrid` (both, fused); per request `mode`.",
+    )
+    fusion: Literal["rrf", "convex"] = Field(
+        "rrf", description="Hybrid fusion: `rrf` (reciprocal rank) or `convex` (min-max normalized scores)."
+    )
+    fusion_alpha: float = Field(0.5, ge=0, le=1, description="Convex fusion: weight of the dense score.")
+    rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
+    hybrid_candidates: int = Field(50, ge=1, le=1000, description="Candidates each side contributes to fusion.")
+    lexical_stemmer: Literal["porter", "none"] = Field(
+        "porter", description="Stemming of the BM25 index (changing it rebuilds the lexical index)."
+    )
+    lexical_stopwords: bool = Field(True, description="Drop English stop words from BM25 queries.")
+    api_keys: str = Field(
+        "",
+        repr=False,
+        description="Comma-separated API keys. When set, writes (POST/DELETE under /v1/documents) need "
+        "`Authorization: Bearer <key>`.",
+    )
+    require_key_for_read: bool = Field(False, description="With API keys set, every /v1/ route needs a key.")
+    cors_origins: str = Field("", description="Comma-separated origins allowed by CORS; empty allows none.")
+    log_format: Literal["json", "text"] = Field(
+        "json", description="`qa serve` logs: one JSON object per line (with request_id), or plain text."
+    )
     host: str = Field("127.0.0.1", description="Address `qa serve` binds to.")
     port: int = Field(8000, ge=1, le=65535, description="Port `qa serve` listens on.")
+    store: str = Field(
+        "",
+        pattern=r"^(|postgres(ql)?://.*)$",
+        description="Where indexes live. Empty: the embedded FAISS + SQLite store in `<index_dir>/<index_name>/`. "
+        "A `postgresql://user:password@host:5432/db` URL: the Postgres + pgvector store, shared by every "
+        "replica and worker, with each index in the schema `qa_<index_name>`.",
+    )
+    pg_ef_search: int = Field(
+        100,
+        ge=1,
+        le=1000,
+        description="Postgres store: HNSW candidate list per search (`hnsw.ef_search`, raised to `k` when "
+        "smaller). Higher is more exact and slower.",
+    )
+    pg_pool_size: int = Field(8, ge=1, le=256, description="Postgres store: connections per process.")
 
     @property
     def index_path(self) -> Path:
         return self.index_dir / self.index_name
+
+    @property
+    def index_location(self) -> str:
+        """Where the index lives, for messages: a directory, or a Postgres schema (password hidden)."""
+        if not self.store:
+            return str(self.index_path)
+        from qa.store.postgres import redact, schema_name
+
+        return f"{redact(self.store)} schema {schema_name(self.index_name)}"

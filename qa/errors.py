@@ -40,3 +40,15 @@ class IndexMismatch(QAError):
 
 class IndexCorrupt(QAError):
     status_code = 503
+
+
+class Unauthorized(QAError):
+    """No API key where one is required."""
+
+    status_code = 401
+
+
+class Forbidden(QAError):
+    """An API key that is not one of the configured keys."""
+
+    status_code = 403

@@ -1,22 +1,52 @@
 """Retrieval: a question in, ranked passages out.
 
-A retriever implements ``search``; the dense retriever embeds the question and asks the
-store for its nearest chunks. Lexical retrieval and fusion plug in behind the same protocol.
+Three retrievers behind one protocol: dense (embedding cosine), lexical (BM25 over the same
+chunks) and hybrid, which fuses the two candidate lists with reciprocal rank fusion or with
+normalized-score (convex) fusion.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+import re
+from dataclasses import replace
+from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 
 from qa.embed import Embedder
+from qa.errors import InvalidInput
 from qa.store import Store
 from qa.types import Metadata, Passage
+
+Mode = Literal["dense", "lexical", "hybrid"]
+Fusion = Literal["rrf", "convex"]
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+# Short English stop-word list (query side only: BM25's idf already discounts them in documents,
+# but dropping them from an OR query avoids matching every chunk on "the").
+STOPWORDS = frozenset(
+    "a about an and are as at be been but by can could did do does for from had has have how i if in into is it"
+    " its me my no not of on or our she so such than that the their them then there these they this those to"
+    " was we were what when where which while who whom whose why will with would you your he her his him".split()
+)
+
+
+@runtime_checkable
+class LexicalStore(Protocol):
+    def lexical_search(self, terms: list[str], k: int, filters: Metadata | None = None) -> list[Passage]: ...
 
 
 class Retriever(Protocol):
     def search(self, question: str, k: int, filters: Metadata | None = None) -> list[Passage]: ...
+
+
+def query_terms(question: str, stopwords: bool = True) -> list[str]:
+    """Lower-cased word terms of a question, in order, without duplicates (and stop words)."""
+    seen: dict[str, None] = {}
+    for t in _WORD.findall(question.lower()):
+        if not (stopwords and t in STOPWORDS):
+            seen.setdefault(t, None)
+    return list(seen)
 
 
 class DenseRetriever:
@@ -31,3 +61,73 @@ class DenseRetriever:
 
     def search(self, question: str, k: int, filters: Metadata | None = None) -> list[Passage]:
         return self.store.search(self.embed_query(question), k, filters)
+
+
+class LexicalRetriever:
+    """BM25 over chunk text, through the store's full-text index."""
+
+    def __init__(self, store: Store, stopwords: bool = True) -> None:
+        if not isinstance(store, LexicalStore):
+            raise InvalidInput(f"the {type(store).__name__} store has no lexical index; use mode 'dense'")
+        self.store: LexicalStore = store
+        self.stopwords = stopwords
+
+    def search(self, question: str, k: int, filters: Metadata | None = None) -> list[Passage]:
+        return self.store.lexical_search(query_terms(question, self.stopwords), k, filters)
+
+
+def rrf(lists: list[list[Passage]], k: int, rrf_k: int = 60) -> list[Passage]:
+    """Reciprocal rank fusion: score = sum over lists of 1 / (rrf_k + rank), rank from 1."""
+    scores: dict[int, float] = {}
+    by_id: dict[int, Passage] = {}
+    for passages in lists:
+        for rank, p in enumerate(passages, 1):
+            scores[p.chunk_id] = scores.get(p.chunk_id, 0.0) + 1.0 / (rrf_k + rank)
+            by_id.setdefault(p.chunk_id, p)
+    order = sorted(scores, key=lambda c: (-scores[c], c))[:k]
+    return [replace(by_id[c], score=scores[c]) for c in order]
+
+
+def _minmax(passages: list[Passage]) -> dict[int, float]:
+    if not passages:
+        return {}
+    lo, hi = min(p.score for p in passages), max(p.score for p in passages)
+    return {p.chunk_id: (p.score - lo) / (hi - lo) if hi > lo else 1.0 for p in passages}
+
+
+def convex(dense: list[Passage], lexical: list[Passage], k: int, alpha: float = 0.5) -> list[Passage]:
+    """Normalized-score fusion: alpha * minmax(dense) + (1 - alpha) * minmax(lexical); absent = 0."""
+    d, lx = _minmax(dense), _minmax(lexical)
+    by_id = {p.chunk_id: p for p in lexical} | {p.chunk_id: p for p in dense}
+    scores = {c: alpha * d.get(c, 0.0) + (1 - alpha) * lx.get(c, 0.0) for c in by_id}
+    order = sorted(scores, key=lambda c: (-scores[c], c))[:k]
+    return [replace(by_id[c], score=scores[c]) for c in order]
+
+
+class HybridRetriever:
+    """Dense and lexical candidates fused into one ranking."""
+
+    def __init__(
+        self,
+        dense: DenseRetriever,
+        lexical: LexicalRetriever,
+        fusion: Fusion = "rrf",
+        candidates: int = 50,
+        alpha: float = 0.5,
+        rrf_k: int = 60,
+    ) -> None:
+        self.dense, self.lexical = dense, lexical
+        self.fusion, self.candidates, self.alpha, self.rrf_k = fusion, candidates, alpha, rrf_k
+
+    def search(self, question: str, k: int, filters: Metadata | None = None) -> list[Passage]:
+        return self.search_vector(question, self.dense.embed_query(question), k, filters)
+
+    def search_vector(
+        self, question: str, vector: np.ndarray, k: int, filters: Metadata | None = None
+    ) -> list[Passage]:
+        n = max(k, self.candidates)
+        dense = self.dense.store.search(vector, n, filters)
+        lexical = self.lexical.search(question, n, filters)
+        if self.fusion == "rrf":
+            return rrf([dense, lexical], k, self.rrf_k)
+        return convex(dense, lexical, k, self.alpha)

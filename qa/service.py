@@ -8,13 +8,15 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any, Literal
 
+import numpy as np
+
 from qa.answer import ExtractiveAnswerer
 from qa.chunk import Chunker, tiktoken_counter
 from qa.config import Settings
 from qa.embed import PREFIX_TOKENS, Embedder, SentenceTransformerEmbedder, embedding_text
 from qa.errors import IndexMismatch, InvalidInput, NotFound, TooLarge
 from qa.parse import normalize_text
-from qa.retrieve import DenseRetriever
+from qa.retrieve import DenseRetriever, HybridRetriever, LexicalRetriever, Mode
 from qa.store import DocumentInfo, Store, Write
 from qa.store.embedded import EmbeddedStore
 from qa.types import Answer, Document, Metadata, Passage
@@ -40,6 +42,8 @@ class QAService:
         self._embedder = embedder
         self._store = store
         self._lock = threading.Lock()
+        # Dimension for a new index when it is known without the model (`qa import` sets it).
+        self.new_index_dim: int | None = None
         self.model_name = embedder.name if embedder else settings.model
         # Everything that shapes chunks and their vectors; a document indexed under another
         # signature is re-chunked even if its content is unchanged.
@@ -57,7 +61,7 @@ class QAService:
             embedder = self._embedder
         if self._store is not None and self._store.manifest.dim != embedder.dim:
             raise IndexMismatch(
-                f"index {self.settings.index_path} holds {self._store.manifest.dim}-dim vectors but model "
+                f"index {self.settings.index_location} holds {self._store.manifest.dim}-dim vectors but model "
                 f"{self.model_name!r} makes {embedder.dim}-dim ones; use another QA_INDEX_NAME"
             )
         return embedder
@@ -65,15 +69,44 @@ class QAService:
     @property
     def store(self) -> Store:
         if self._store is None:
-            path = self.settings.index_path
-            # An existing index knows its dimension; only a new one needs the model to tell.
-            dim = EmbeddedStore.stored_dim(path)
-            if dim is None:
-                dim = self.embedder.dim
-            with self._lock:
-                if self._store is None:
-                    self._store = EmbeddedStore(path, model=self.model_name, dim=dim)
+            if self.settings.store:
+                self._open_postgres()
+            else:
+                path = self.settings.index_path
+                # An existing index knows its dimension; only a new one needs the model to tell.
+                dim = EmbeddedStore.stored_dim(path)
+                if dim is None:
+                    dim = self.new_index_dim or self.embedder.dim
+                with self._lock:
+                    if self._store is None:
+                        self._store = EmbeddedStore(
+                            path, model=self.model_name, dim=dim, lexical_tokenizer=self._fts_tokenizer()
+                        )
+        assert self._store is not None
         return self._store
+
+    def _fts_tokenizer(self) -> str:
+        base = "unicode61 remove_diacritics 2"
+        return f"porter {base}" if self.settings.lexical_stemmer == "porter" else base
+
+    def _open_postgres(self) -> None:
+        # Imported here: the embedded default needs no Postgres driver.
+        from qa.store.postgres import PostgresStore
+
+        s = self.settings
+        dim = PostgresStore.stored_dim(s.store, s.index_name)
+        if dim is None:
+            dim = self.new_index_dim or self.embedder.dim
+        with self._lock:
+            if self._store is None:
+                self._store = PostgresStore(
+                    s.store,
+                    model=self.model_name,
+                    dim=dim,
+                    index_name=s.index_name,
+                    ef_search=s.pg_ef_search,
+                    pool_size=s.pg_pool_size,
+                )
 
     @cached_property
     def chunker(self) -> Chunker:
@@ -95,12 +128,38 @@ class QAService:
         return DenseRetriever(self.store, self.embedder)
 
     @cached_property
+    def lexical(self) -> LexicalRetriever:
+        return LexicalRetriever(self.store, stopwords=self.settings.lexical_stopwords)
+
+    @cached_property
+    def hybrid(self) -> HybridRetriever:
+        s = self.settings
+        return HybridRetriever(self.retriever, self.lexical, s.fusion, s.hybrid_candidates, s.fusion_alpha, s.rrf_k)
+
+    def retrieve(
+        self, question: str, k: int, filters: Metadata | None, mode: Mode | None, vector: np.ndarray | None = None
+    ) -> list[Passage]:
+        """Passages by the chosen mode; ``vector`` is the question's embedding when already known."""
+        mode = mode or self.settings.retrieval_mode
+        if mode == "lexical":
+            return self.lexical.search(question, k, filters)
+        if vector is None:
+            vector = self.retriever.embed_query(question)
+        if mode == "dense":
+            return self.store.search(vector, k, filters)
+        if mode == "hybrid":
+            return self.hybrid.search_vector(question, vector, k, filters)
+        raise InvalidInput(f"mode must be 'dense', 'lexical' or 'hybrid', got {mode!r}")
+
+    @cached_property
     def answerer(self) -> ExtractiveAnswerer:
         return ExtractiveAnswerer(self.embedder, min_score=self.settings.min_answer_score)
 
     def warm(self) -> None:
         """Load the model, open the index and build every stage now rather than on first request."""
         _ = self.store, self.chunker, self.retriever, self.answerer
+        if self.settings.retrieval_mode != "dense":
+            _ = self.hybrid
 
     # -- ingestion --------------------------------------------------------------------------
 
@@ -186,15 +245,28 @@ class QAService:
             raise InvalidInput(f"k must be between 1 and {self.settings.max_k} (QA_MAX_K), got {k}")
         return q, k
 
-    def search(self, question: str, k: int | None = None, filters: Metadata | None = None) -> list[Passage]:
+    def search(
+        self, question: str, k: int | None = None, filters: Metadata | None = None, mode: Mode | None = None
+    ) -> list[Passage]:
         q, k = self._check(question, k)
-        return self.retriever.search(q, k, filters)
+        return self.retrieve(q, k, filters, mode)
 
-    def ask(self, question: str, k: int | None = None, filters: Metadata | None = None) -> Answer:
+    def ask(
+        self, question: str, k: int | None = None, filters: Metadata | None = None, mode: Mode | None = None
+    ) -> Answer:
         q, k = self._check(question, k)
         vector = self.retriever.embed_query(q)
-        passages = self.store.search(vector, k, filters)
-        return self.answerer.answer(q, passages, query_vector=vector)
+        passages = self.retrieve(q, k, filters, mode, vector)
+        return self.answer(q, passages, vector)
+
+    def answer(self, question: str, passages: list[Passage], vector: np.ndarray | None = None) -> Answer:
+        """The best sentence of ``passages`` for ``question``, cited by its exact span.
+
+        Passages count by their stored vectors' cosine with the question (where the store keeps
+        vectors), so the answer does not depend on the scale of the retrieval mode's scores."""
+        get = getattr(self.store, "vectors", None)
+        vectors = get([p.chunk_id for p in passages]) if get else None
+        return self.answerer.answer(question, passages, query_vector=vector, passage_vectors=vectors)
 
     def stats(self) -> dict[str, Any]:
         return {**self.store.stats(), "chunker": self.chunker_signature}

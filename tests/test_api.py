@@ -69,6 +69,12 @@ def test_search_returns_ranked_passages_with_spans(client: TestClient) -> None:
     assert text[passages[0]["start"] : passages[0]["end"]] == passages[0]["text"]
 
 
+@pytest.mark.parametrize("mode", ["dense", "lexical", "hybrid"])
+def test_every_mode_answers_the_canonical_question(client: TestClient, mode: str) -> None:
+    a = client.post("/v1/ask", json={"question": "Who met in Paris?", "mode": mode}).json()
+    assert "al-Shaibani" in a["answer"] and "Dermer" in a["answer"], mode
+
+
 def test_search_filters_on_metadata(client: TestClient) -> None:
     r = client.post("/v1/search", json={"question": "ranking", "k": 10, "filters": {"topic": "ranking"}})
     ids = {p["doc_id"] for p in r.json()["passages"]}
@@ -133,6 +139,7 @@ def test_multipart_upload_with_id_title_and_metadata(client: TestClient) -> None
         ({"question": "ok", "surprise": 1}, 422, "surprise"),
         ({"question": "ok", "filters": {"bad'key": "x"}}, 422, "bad'key"),
         ({"question": 5}, 422, "question"),
+        ({"question": "ok", "mode": "fuzzy"}, 422, "mode"),
     ],
 )
 @pytest.mark.parametrize("route", ["/v1/search", "/v1/ask"])

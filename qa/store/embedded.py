@@ -28,7 +28,7 @@ import numpy as np
 
 from qa.errors import IndexCorrupt, IndexMismatch, InvalidInput
 from qa.store import FORMAT_VERSION, DocumentInfo, Manifest, Write
-from qa.types import Metadata, Passage
+from qa.types import Chunk, Metadata, Passage
 
 log = logging.getLogger(__name__)
 
@@ -64,12 +64,19 @@ CREATE TABLE IF NOT EXISTS chunks (
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
 """
 
+# SQLite FTS5 tokenizer for the lexical side: Porter stemming over unicode61 words (diacritics
+# folded). "unicode61 remove_diacritics 2" alone turns stemming off (QA_LEXICAL_STEMMER=none).
+DEFAULT_TOKENIZER = "porter unicode61 remove_diacritics 2"
+# BM25 column weights: chunk body counts fully, the title/heading column half.
+BM25_WEIGHTS = (0.5, 1.0)
+
 _FIELD = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 
 
 def _atomic_write(path: Path, write: Any) -> None:
     """Write via a temp file + fsync + rename, so readers see the old or the new file."""
-    tmp = path.with_name(path.name + ".tmp")
+    # A temp name per process and thread: two writers of one index must not rename each other's file.
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     write(str(tmp))
     with open(tmp, "rb+") as fh:
         os.fsync(fh.fileno())
@@ -84,10 +91,20 @@ def _atomic_write(path: Path, write: Any) -> None:
 class EmbeddedStore:
     """FAISS + SQLite in one directory. Thread-safe: one lock serializes access."""
 
-    def __init__(self, path: Path, model: str, dim: int, extra: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        model: str,
+        dim: int,
+        extra: dict[str, Any] | None = None,
+        lexical_tokenizer: str = DEFAULT_TOKENIZER,
+    ) -> None:
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
+        # One query at a time is searched here; FAISS's OpenMP threads only add overhead for a
+        # single vector (measured 47 ms vs 16 ms p50 at 20k chunks on this 2-core machine).
+        faiss.omp_set_num_threads(1)
         try:
             self.db = sqlite3.connect(self.path / DB_FILE, check_same_thread=False, isolation_level=None, timeout=30)
             self.db.execute("PRAGMA journal_mode=WAL")
@@ -100,6 +117,7 @@ class EmbeddedStore:
         self.generation = -1
         self.index: faiss.Index = self._new_index()
         self._load_or_rebuild()
+        self._ensure_lexical(lexical_tokenizer)
 
     @staticmethod
     def stored_dim(path: Path) -> int | None:
@@ -208,6 +226,62 @@ class EmbeddedStore:
             _atomic_write(self.path / FAISS_META, lambda p: Path(p).write_text(meta))
             self._dirty = False
 
+    # -- lexical side (SQLite FTS5) ----------------------------------------------------------
+
+    def _ensure_lexical(self, tokenizer: str) -> None:
+        """Create the FTS5 table, or rebuild it when the tokenizer changed or it is out of step."""
+        if not re.fullmatch(r"[a-z0-9_ ]+", tokenizer):
+            raise InvalidInput(f"lexical tokenizer {tokenizer!r} is not a valid FTS5 tokenizer spec")
+        with self._lock:
+            row = self.db.execute("SELECT value FROM manifest WHERE key = 'lexical_tokenizer'").fetchone()
+            exists = self.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'chunks_fts'").fetchone()
+            fresh = row is None or row[0] != tokenizer or not exists
+            if not fresh:
+                n_fts = self.db.execute("SELECT COUNT(*) FROM chunks_fts").fetchone()[0]
+                fresh = n_fts != self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+            if not fresh:
+                return
+            with self._txn():
+                self.db.execute("DROP TABLE IF EXISTS chunks_fts")
+                self.db.execute(f"CREATE VIRTUAL TABLE chunks_fts USING fts5(title, body, tokenize='{tokenizer}')")
+                self.db.execute(
+                    "INSERT INTO chunks_fts(rowid, title, body) SELECT c.id, d.title || ' ' || COALESCE(c.heading, ''),"
+                    ' substr(d.text, c.start + 1, c."end" - c.start) FROM chunks c JOIN documents d ON d.id = c.doc_id'
+                )
+                self.db.execute(
+                    "INSERT OR REPLACE INTO manifest(key, value) VALUES ('lexical_tokenizer', ?)", (tokenizer,)
+                )
+
+    def lexical_search(self, terms: list[str], k: int, filters: Metadata | None = None) -> list[Passage]:
+        """BM25 over chunk text (and title/heading), any of ``terms``; score = -bm25 (higher is better)."""
+        if not terms:
+            return []
+        # Quoted terms: FTS5 query syntax (AND, NEAR, *, :) in a question is never interpreted.
+        match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+        weights = ", ".join(str(w) for w in BM25_WEIGHTS)
+        sql = f"SELECT rowid, -bm25(chunks_fts, {weights}) AS s FROM chunks_fts WHERE chunks_fts MATCH ?"
+        params: list[Any] = [match]
+        with self._lock:
+            if filters:
+                allowed = self._filter_ids(filters)
+                if allowed.size == 0:
+                    return []
+                sql += " AND rowid IN (SELECT value FROM json_each(?))"
+                params.append(json.dumps(allowed.tolist()))
+            sql += " ORDER BY s DESC LIMIT ?"
+            params.append(k)
+            hits = [(int(r[0]), float(r[1])) for r in self.db.execute(sql, params)]
+            return self._passages(hits)
+
+    def vectors(self, chunk_ids: list[int]) -> dict[int, np.ndarray]:
+        """Stored vectors of the given chunks."""
+        if not chunk_ids:
+            return {}
+        marks = ",".join("?" * len(chunk_ids))
+        with self._lock:
+            rows = self.db.execute(f"SELECT id, vector FROM chunks WHERE id IN ({marks})", chunk_ids).fetchall()
+        return {r[0]: np.frombuffer(r[1], dtype=np.float32) for r in rows}
+
     # -- writes -----------------------------------------------------------------------------
 
     def _txn(self) -> Any:
@@ -243,6 +317,7 @@ class EmbeddedStore:
                         raise InvalidInput(f"vectors shape {w.vectors.shape} does not match {len(w.chunks)} chunks")
                     removed += [r[0] for r in self.db.execute("SELECT id FROM chunks WHERE doc_id = ?", (w.doc.id,))]
                     created = self.db.execute("SELECT created_at FROM documents WHERE id = ?", (w.doc.id,)).fetchone()
+                    self._delete_lexical(w.doc.id)
                     self.db.execute("DELETE FROM chunks WHERE doc_id = ?", (w.doc.id,))
                     self.db.execute(
                         "INSERT OR REPLACE INTO documents(id, title, text, metadata, source, content_hash, chunker,"
@@ -269,6 +344,10 @@ class EmbeddedStore:
                             (w.doc.id, c.ordinal, c.start, c.end, c.heading, v.tobytes()),
                         )
                         ids.append(cur.lastrowid)
+                        self.db.execute(
+                            "INSERT INTO chunks_fts(rowid, title, body) VALUES (?, ?, ?)",
+                            (cur.lastrowid, f"{w.doc.title} {c.heading or ''}", c.text),
+                        )
                     if ids:
                         added.append((np.asarray(ids, dtype=np.int64), vecs))
             self._apply(before, removed, added)
@@ -278,6 +357,7 @@ class EmbeddedStore:
             self._sync()
             with self._txn():
                 ids = [r[0] for r in self.db.execute("SELECT id FROM chunks WHERE doc_id = ?", (doc_id,))]
+                self._delete_lexical(doc_id)
                 cur = self.db.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
                 if cur.rowcount == 0:
                     # Nothing changed; the ROLLBACK-free commit below is empty.
@@ -285,6 +365,11 @@ class EmbeddedStore:
                 before = self._bump_generation()
             self._apply(before, ids, [])
             return True
+
+    def _delete_lexical(self, doc_id: str) -> None:
+        """Inside a write transaction: drop a document's chunks from FTS, leaving no terms behind."""
+        if self.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'chunks_fts'").fetchone():
+            self.db.execute("DELETE FROM chunks_fts WHERE rowid IN (SELECT id FROM chunks WHERE doc_id = ?)", (doc_id,))
 
     def _apply(self, before: int, removed: list[int], added: list[tuple[np.ndarray, np.ndarray]]) -> None:
         """Mirror a committed write into the in-memory FAISS index."""
@@ -422,6 +507,19 @@ class EmbeddedStore:
                 "generation": self.generation,
                 "bytes_on_disk": size,
             }
+
+    def document_chunks(self, doc_id: str) -> tuple[list[Chunk], np.ndarray]:
+        """A document's chunks in order with their stored vectors (for `qa export`)."""
+        with self._lock:
+            rows = self.db.execute(
+                'SELECT c.ordinal, c.start, c."end", c.heading, c.vector,'
+                ' substr(d.text, c.start + 1, c."end" - c.start)'
+                " FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE c.doc_id = ? ORDER BY c.ordinal",
+                (doc_id,),
+            ).fetchall()
+        chunks = [Chunk(doc_id, r[0], r[1], r[2], r[5], r[3]) for r in rows]
+        vecs = np.frombuffer(b"".join(r[4] for r in rows), dtype=np.float32).reshape(len(rows), self.manifest.dim)
+        return chunks, vecs
 
     def close(self) -> None:
         with self._lock:

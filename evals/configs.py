@@ -1,0 +1,57 @@
+"""Named configurations the harness can score side by side.
+
+A configuration is a set of ``Settings`` overrides (``QA_*`` fields) applied on top of the
+settings the command runs with. ``default`` overrides nothing: it is what the service ships,
+and the one whose scores the regression gate pins, so a change of defaults that costs quality
+fails the gate. Configurations that differ only in retrieval share one index.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from qa.config import Settings
+
+DEFAULT_CONFIG = "default"
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    name: str
+    description: str
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+CONFIGS: dict[str, EvalConfig] = {
+    c.name: c
+    for c in [
+        EvalConfig("default", "the service's defaults, whatever they are (QA_* environment included)"),
+        EvalConfig("dense", "dense retrieval only (embedding cosine)", {"retrieval_mode": "dense"}),
+        EvalConfig("lexical", "BM25 only", {"retrieval_mode": "lexical"}),
+        EvalConfig("hybrid", "dense + BM25, reciprocal rank fusion", {"retrieval_mode": "hybrid", "fusion": "rrf"}),
+        EvalConfig(
+            "hybrid-convex",
+            "dense + BM25, min-max normalized score fusion",
+            {"retrieval_mode": "hybrid", "fusion": "convex"},
+        ),
+        EvalConfig(
+            "dense-128",
+            "dense retrieval, smaller chunks (128 tokens, 16 overlap; its own index)",
+            {"retrieval_mode": "dense", "chunk_tokens": 128, "chunk_overlap": 16},
+        ),
+    ]
+}
+
+
+def get(name: str) -> EvalConfig:
+    """The configuration called ``name``; its overrides must all be real settings."""
+    try:
+        config = CONFIGS[name]
+    except KeyError:
+        raise ValueError(f"unknown configuration {name!r}; choose from {', '.join(CONFIGS)}") from None
+    # Settings ignores unknown fields, so a renamed setting would silently score the defaults.
+    unknown = set(config.settings) - set(Settings.model_fields)
+    if unknown:
+        raise ValueError(f"configuration {name!r} sets unknown settings {sorted(unknown)}; see qa/config.py")
+    return config

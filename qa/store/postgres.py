@@ -1,0 +1,513 @@
+"""The postgres store: documents, chunks and vectors in PostgreSQL with pgvector.
+
+Picked with ``QA_STORE=postgresql://user:pass@host:5432/db``. Many processes (API replicas,
+ingestion workers) share one database; every read sees every committed write, so a document
+ingested through one replica is searchable through another as soon as the ingest returns.
+
+Each index (``QA_INDEX_NAME``) lives in its own schema, ``qa_<index_name>``:
+
+- ``manifest (key, value)``: model, dim, format version, metric, text search config.
+- ``schema_migrations (version, name, applied_at)``: the migrations below that ran.
+- ``documents``: id, title, text (the canonical text every offset refers to), metadata ``jsonb``
+  (GIN index, for exact-match filters), source, content_hash, chunker, n_chunks, timestamps.
+- ``chunks``: an identity id (never reused), doc_id -> documents ON DELETE CASCADE, ordinal,
+  start, end, heading, ``embedding vector(dim)`` under an HNSW index (inner product), and
+  ``tsv tsvector`` under a GIN index with ``lex_len`` (its length) for the lexical side (BM25).
+
+A chunk's text is not stored: passages read ``substr(documents.text, start + 1, end - start)``,
+and Postgres counts characters as Python does, so a passage can never drift from its source.
+Each ``write`` and ``delete`` is one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import numpy as np
+import psycopg
+from pgvector.psycopg import register_vector
+from psycopg import sql
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from qa.errors import IndexMismatch, InvalidInput, QAError
+from qa.store import FORMAT_VERSION, DocumentInfo, Manifest, Write
+from qa.types import Chunk, Metadata, Passage
+
+# Postgres full-text configuration for the lexical side (stemmed English, like BM25 setups).
+TEXT_SEARCH_CONFIG = "english"
+# BM25 parameters of the lexical side (SQLite FTS5's, so both stores rank alike).
+BM25_K1 = 1.2
+BM25_B = 0.75
+# HNSW build parameters (pgvector defaults); search breadth is a setting (QA_PG_EF_SEARCH).
+HNSW_M = 16
+HNSW_EF_CONSTRUCTION = 64
+# pgvector's HNSW returns at most ef_search rows per scan, and caps it at 1000.
+MAX_EF_SEARCH = 1000
+# Serializes schema set-up across processes: replicas started together must not race.
+BOOTSTRAP_LOCK = 0x7161_7374  # "qast"
+
+_FIELD = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+
+# Versioned migrations, applied in order inside the bootstrap transaction. Never edit one that
+# has shipped: add the next version instead. ``{dim}`` is the manifest's vector dimension.
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (
+        1,
+        "documents, chunks, vectors (HNSW), full text (GIN)",
+        """
+        CREATE TABLE documents (
+            id text PRIMARY KEY,
+            title text NOT NULL,
+            text text NOT NULL,
+            metadata jsonb NOT NULL,
+            source text,
+            content_hash text NOT NULL,
+            chunker text NOT NULL,
+            n_chunks integer NOT NULL,
+            created_at double precision NOT NULL,
+            updated_at double precision NOT NULL
+        );
+        CREATE INDEX documents_metadata ON documents USING gin (metadata jsonb_path_ops);
+        CREATE TABLE chunks (
+            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            doc_id text NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+            ordinal integer NOT NULL,
+            start integer NOT NULL,
+            "end" integer NOT NULL,
+            heading text,
+            embedding vector({dim}) NOT NULL,
+            tsv tsvector NOT NULL,
+            UNIQUE (doc_id, ordinal)
+        );
+        CREATE INDEX chunks_embedding ON chunks USING hnsw (embedding vector_ip_ops)
+            WITH (m = {m}, ef_construction = {ef_construction});
+        CREATE INDEX chunks_tsv ON chunks USING gin (tsv);
+        """,
+    ),
+    (
+        2,
+        "chunk lengths in lexemes, for BM25",
+        """
+        CREATE FUNCTION tsvector_length(tsvector) RETURNS integer LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+            AS $$ SELECT COALESCE(sum(array_length(positions, 1)), 0)::integer FROM unnest($1) $$;
+        ALTER TABLE chunks ADD COLUMN lex_len integer GENERATED ALWAYS AS (tsvector_length(tsv)) STORED;
+        """,
+    ),
+]
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
+class StoreUnavailable(QAError):
+    """The database cannot be reached, refused the connection, or has no connection free."""
+
+    status_code = 503
+
+
+def redact(url: str) -> str:
+    """The URL with its password replaced, for logs, stats and error messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def schema_name(index_name: str) -> str:
+    name = f"qa_{index_name}"
+    if len(name.encode()) > 63:
+        raise InvalidInput(f"index name {index_name!r} is too long for a Postgres schema (at most 60 bytes)")
+    return name
+
+
+def _connect(url: str) -> psycopg.Connection[Any]:
+    try:
+        return psycopg.connect(url, connect_timeout=10)
+    except psycopg.OperationalError as exc:
+        raise StoreUnavailable(f"cannot connect to QA_STORE={redact(url)}: {str(exc).strip()}") from exc
+
+
+class PostgresStore:
+    """One index in one Postgres schema. Thread-safe: each call takes a pooled connection."""
+
+    def __init__(
+        self,
+        url: str,
+        model: str,
+        dim: int,
+        index_name: str = "default",
+        extra: dict[str, Any] | None = None,
+        ef_search: int = 100,
+        pool_size: int = 8,
+    ) -> None:
+        self.url = url
+        self.schema = schema_name(index_name)
+        self.ef_search = ef_search
+        with _connect(url) as conn:
+            self.manifest = self._bootstrap(conn, model, dim, extra or {})
+        self.pool = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=pool_size,
+            configure=self._configure,
+            open=True,
+            name=f"qa-{self.schema}",
+        )
+
+    @contextmanager
+    def _conn(self) -> Iterator[psycopg.Connection[Any]]:
+        """A pooled connection, in a transaction committed on success; lost connections are 503s."""
+        try:
+            with self.pool.connection(timeout=30) as conn:
+                yield conn
+        except PoolTimeout as exc:
+            raise StoreUnavailable(f"no free connection to {redact(self.url)} in 30 s (QA_PG_POOL_SIZE)") from exc
+        except psycopg.OperationalError as exc:
+            raise StoreUnavailable(f"lost the connection to {redact(self.url)}: {str(exc).strip()}") from exc
+
+    def _configure(self, conn: psycopg.Connection[Any]) -> None:
+        register_vector(conn)
+        conn.execute(sql.SQL("SET search_path TO {}, public").format(sql.Identifier(self.schema)))
+        conn.commit()
+
+    @staticmethod
+    def stored_dim(url: str, index_name: str = "default") -> int | None:
+        """The vector dimension of an existing index, or None if there is none yet."""
+        schema = schema_name(index_name)
+        with _connect(url) as conn:
+            found = conn.execute("SELECT to_regclass(%s)", (f'"{schema}".manifest',)).fetchone()
+            if not found or found[0] is None:
+                return None
+            row = conn.execute(
+                sql.SQL("SELECT value FROM {}.manifest WHERE key = 'dim'").format(sql.Identifier(schema))
+            ).fetchone()
+        return int(row[0]) if row else None
+
+    # -- schema and manifest ------------------------------------------------------------------
+
+    def _bootstrap(self, conn: psycopg.Connection[Any], model: str, dim: int, extra: dict[str, Any]) -> Manifest:
+        """Create the schema, check the manifest and run pending migrations, in one transaction."""
+        s = sql.Identifier(self.schema)
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (BOOTSTRAP_LOCK,))
+            conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(s))
+            conn.execute(sql.SQL("SET LOCAL search_path TO {}, public").format(s))
+            conn.execute("CREATE TABLE IF NOT EXISTS manifest (key text PRIMARY KEY, value text NOT NULL)")
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL,"
+                " applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            rows = dict(conn.execute("SELECT key, value FROM manifest").fetchall())
+            where = f"index {self.schema} in {redact(self.url)}"
+            if not rows:
+                manifest = Manifest(model=model, dim=dim, extra=extra)
+                values = {
+                    "format_version": str(FORMAT_VERSION),
+                    "model": model,
+                    "dim": str(dim),
+                    "normalized": "true",
+                    "metric": manifest.metric,
+                    "text_search_config": TEXT_SEARCH_CONFIG,
+                    "created_at": str(time.time()),
+                    "extra": json.dumps(extra, sort_keys=True),
+                }
+                with conn.cursor() as cur:
+                    cur.executemany("INSERT INTO manifest(key, value) VALUES (%s, %s)", list(values.items()))
+            else:
+                version = int(rows.get("format_version", "0"))
+                if version != FORMAT_VERSION:
+                    raise IndexMismatch(
+                        f"{where} has format version {version}, this qa reads version {FORMAT_VERSION}; "
+                        "rebuild it into a new QA_INDEX_NAME"
+                    )
+                if rows["model"] != model or int(rows["dim"]) != dim:
+                    raise IndexMismatch(
+                        f"{where} was built with model {rows['model']!r} (dim {rows['dim']}), "
+                        f"not {model!r} (dim {dim}); set QA_MODEL={rows['model']} or use another QA_INDEX_NAME"
+                    )
+                manifest = Manifest(model=model, dim=dim, extra=json.loads(rows.get("extra", "{}")))
+            applied = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
+            if applied and max(applied) > SCHEMA_VERSION:
+                raise IndexMismatch(
+                    f"{where} has schema version {max(applied)}, newer than this qa's {SCHEMA_VERSION}; upgrade qa"
+                )
+            for version, name, ddl in MIGRATIONS:
+                if version in applied:
+                    continue
+                conn.execute(ddl.format(dim=manifest.dim, m=HNSW_M, ef_construction=HNSW_EF_CONSTRUCTION))
+                conn.execute("INSERT INTO schema_migrations(version, name) VALUES (%s, %s)", (version, name))
+        return manifest
+
+    def schema_version(self) -> int:
+        with self._conn() as conn:
+            row = conn.execute("SELECT max(version) FROM schema_migrations").fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
+
+    def save(self) -> None:
+        """Nothing to do: data is durable at commit and the HNSW index is maintained by Postgres."""
+
+    # -- writes -------------------------------------------------------------------------------
+
+    def write(self, writes: list[Write]) -> None:
+        if not writes:
+            return
+        for w in writes:
+            if w.vectors.shape != (len(w.chunks), self.manifest.dim):
+                raise InvalidInput(f"vectors shape {w.vectors.shape} does not match {len(w.chunks)} chunks")
+        # The last version of an id wins, and rows are locked in id order so that two
+        # concurrent batches over the same documents cannot deadlock.
+        latest = {w.doc.id: w for w in writes}
+        now = time.time()
+        with self._conn() as conn, conn.transaction(), conn.cursor() as cur:
+            for doc_id in sorted(latest):
+                w = latest[doc_id]
+                # Upsert first: it takes the document's row lock, so a concurrent writer of the
+                # same id waits here and then replaces our chunks rather than adding to them.
+                cur.execute(
+                    "INSERT INTO documents(id, title, text, metadata, source, content_hash, chunker, n_chunks,"
+                    " created_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                    " ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title, text = EXCLUDED.text,"
+                    " metadata = EXCLUDED.metadata, source = EXCLUDED.source,"
+                    " content_hash = EXCLUDED.content_hash, chunker = EXCLUDED.chunker,"
+                    " n_chunks = EXCLUDED.n_chunks, updated_at = EXCLUDED.updated_at",
+                    (
+                        w.doc.id,
+                        w.doc.title,
+                        w.doc.text,
+                        Jsonb(w.doc.metadata),
+                        w.doc.source,
+                        w.doc.content_hash,
+                        w.chunker,
+                        len(w.chunks),
+                        now,
+                        now,
+                    ),
+                )
+                cur.execute("DELETE FROM chunks WHERE doc_id = %s", (w.doc.id,))
+                if not w.chunks:
+                    continue
+                vecs = np.ascontiguousarray(w.vectors, dtype=np.float32)
+                # Full text: the chunk body weighted A, the title and heading weighted B.
+                cur.executemany(
+                    'INSERT INTO chunks(doc_id, ordinal, start, "end", heading, embedding, tsv)'
+                    f" VALUES (%s, %s, %s, %s, %s, %s, setweight(to_tsvector('{TEXT_SEARCH_CONFIG}', %s), 'A')"
+                    f" || setweight(to_tsvector('{TEXT_SEARCH_CONFIG}', %s), 'B'))",
+                    [
+                        (w.doc.id, c.ordinal, c.start, c.end, c.heading, v, c.text, f"{w.doc.title} {c.heading or ''}")
+                        for c, v in zip(w.chunks, vecs, strict=True)
+                    ],
+                )
+
+    def delete(self, doc_id: str) -> bool:
+        with self._conn() as conn:
+            cur = conn.execute("DELETE FROM documents WHERE id = %s", (doc_id,))
+            return cur.rowcount > 0
+
+    # -- reads --------------------------------------------------------------------------------
+
+    _INFO_COLS = "id, title, metadata, source, content_hash, chunker, n_chunks, length(text), created_at, updated_at"
+
+    @staticmethod
+    def _info(row: tuple[Any, ...]) -> DocumentInfo:
+        return DocumentInfo(
+            id=row[0],
+            title=row[1],
+            metadata=row[2],
+            source=row[3],
+            content_hash=row[4],
+            chunker=row[5],
+            n_chunks=row[6],
+            chars=row[7],
+            created_at=row[8],
+            updated_at=row[9],
+        )
+
+    def get(self, doc_id: str) -> DocumentInfo | None:
+        with self._conn() as conn:
+            row = conn.execute(f"SELECT {self._INFO_COLS} FROM documents WHERE id = %s", (doc_id,)).fetchone()
+        return self._info(row) if row else None
+
+    def get_text(self, doc_id: str) -> str | None:
+        with self._conn() as conn:
+            row = conn.execute("SELECT text FROM documents WHERE id = %s", (doc_id,)).fetchone()
+        return row[0] if row else None
+
+    def list_documents(self, offset: int = 0, limit: int = 50) -> tuple[list[DocumentInfo], int]:
+        with self._conn() as conn:
+            total = conn.execute("SELECT count(*) FROM documents").fetchone()[0]  # type: ignore[index]
+            rows = conn.execute(
+                f"SELECT {self._INFO_COLS} FROM documents ORDER BY id LIMIT %s OFFSET %s", (limit, offset)
+            ).fetchall()
+        return [self._info(r) for r in rows], total
+
+    @staticmethod
+    def _conditions(filters: Metadata | None) -> tuple[list[str], list[Any]]:
+        """Exact-match metadata filters as SQL conditions on ``c`` (chunks) and ``d`` (documents);
+        ``doc_id`` matches one id or any of a list."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        match: dict[str, Any] = {}
+        for key, value in (filters or {}).items():
+            if key == "doc_id":
+                values = value if isinstance(value, list) else [value]
+                clauses.append("c.doc_id = ANY(%s)")
+                params.append([str(v) for v in values])
+                continue
+            if not _FIELD.match(key):
+                raise InvalidInput(f"filter field {key!r} is not a valid metadata field name (letters, digits, _.:-)")
+            if not isinstance(value, (str, int, float, bool)) or value is None:
+                raise InvalidInput(f"filter {key!r} must be a string, number or boolean, got {value!r}")
+            match[key] = value
+        if match:
+            # Containment of scalars is equality of each key's value (and uses the GIN index).
+            clauses.append("d.metadata @> %s")
+            params.append(Jsonb(match))
+        return clauses, params
+
+    @classmethod
+    def _where(cls, filters: Metadata | None) -> tuple[str, list[Any]]:
+        clauses, params = cls._conditions(filters)
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+    def search(self, vector: np.ndarray, k: int, filters: Metadata | None = None) -> list[Passage]:
+        query = np.ascontiguousarray(vector, dtype=np.float32).reshape(-1)
+        if query.shape != (self.manifest.dim,):
+            raise InvalidInput(f"query vector has shape {query.shape}, expected ({self.manifest.dim},)")
+        where, params = self._where(filters)
+        ef = min(MAX_EF_SEARCH, max(self.ef_search, k))
+        with self._conn() as conn, conn.transaction():
+            conn.execute(f"SET LOCAL hnsw.ef_search = {int(ef)}")
+            # With a filter, keep scanning the graph until k rows pass it (pgvector >= 0.8).
+            conn.execute("SET LOCAL hnsw.iterative_scan = strict_order")
+            rows = conn.execute(
+                'SELECT c.id, c.doc_id, d.title, substr(d.text, c.start + 1, c."end" - c.start), c.start,'
+                ' c."end", c.ordinal, c.heading, d.metadata, -(c.embedding <#> %s) AS score'
+                f" FROM chunks c JOIN documents d ON d.id = c.doc_id{where}"
+                " ORDER BY c.embedding <#> %s LIMIT %s",
+                [query, *params, query, k],
+            ).fetchall()
+        return self._rows(rows)
+
+    @staticmethod
+    def _rows(rows: list[tuple[Any, ...]]) -> list[Passage]:
+        return [
+            Passage(
+                chunk_id=r[0],
+                doc_id=r[1],
+                title=r[2],
+                text=r[3],
+                start=r[4],
+                end=r[5],
+                score=float(r[9]),
+                ordinal=r[6],
+                heading=r[7],
+                metadata=r[8],
+            )
+            for r in rows
+        ]
+
+    def lexical_search(self, terms: list[str], k: int, filters: Metadata | None = None) -> list[Passage]:
+        """BM25 over chunk text and title/heading, any of ``terms``; higher scores are better.
+
+        The same formula as the embedded store's SQLite FTS5 ``bm25()`` (k1 1.2, b 0.75, idf
+        ``ln((N - df + 0.5) / (df + 0.5))`` floored at 1e-6, body words weigh 1.0 and title/heading
+        words 0.5), computed from the ``tsvector`` (stemmed English). The GIN index finds the
+        matching chunks; scoring reads each match's lexemes, and N and the mean length are counted
+        per query, so the cost grows with the number of matches and, mildly, with the corpus.
+        """
+        text = " ".join(t for t in terms if t.strip())
+        if not text:
+            return []
+        conds, params = self._conditions(filters)
+        extra = "".join(f" AND {c}" for c in conds)
+        with self._conn() as conn:
+            rows = conn.execute(
+                f"""
+                WITH terms AS (
+                    SELECT DISTINCT lexeme FROM unnest(to_tsvector('{TEXT_SEARCH_CONFIG}', %s))
+                ), query AS (
+                    SELECT string_agg(quote_literal(lexeme), ' | ')::tsquery AS q FROM terms
+                ), stats AS (
+                    SELECT count(*)::float8 AS n, COALESCE(avg(lex_len), 0)::float8 AS avgdl FROM chunks
+                ), idf AS (
+                    SELECT t.lexeme, GREATEST(ln((s.n - f.df + 0.5) / (f.df + 0.5)), 1e-6) AS idf
+                    FROM terms t CROSS JOIN stats s CROSS JOIN LATERAL (
+                        SELECT count(*)::float8 AS df FROM chunks c WHERE c.tsv @@ quote_literal(t.lexeme)::tsquery
+                    ) f
+                ), hits AS (
+                    SELECT c.id, c.lex_len, u.lexeme,
+                        (SELECT sum(CASE w WHEN 'A' THEN 1.0 ELSE 0.5 END) FROM unnest(u.weights) w) AS tf
+                    FROM query, chunks c JOIN documents d ON d.id = c.doc_id
+                    CROSS JOIN LATERAL unnest(c.tsv) u
+                    WHERE c.tsv @@ query.q AND u.lexeme IN (SELECT lexeme FROM terms){extra}
+                ), scored AS (
+                    SELECT h.id, sum(i.idf * h.tf * ({BM25_K1} + 1)
+                        / (h.tf + {BM25_K1} * (1 - {BM25_B} + {BM25_B} * h.lex_len / GREATEST(s.avgdl, 1e-9)))) AS score
+                    FROM hits h JOIN idf i USING (lexeme) CROSS JOIN stats s GROUP BY h.id
+                )
+                SELECT c.id, c.doc_id, d.title, substr(d.text, c.start + 1, c."end" - c.start), c.start,
+                    c."end", c.ordinal, c.heading, d.metadata, sc.score
+                FROM scored sc JOIN chunks c ON c.id = sc.id JOIN documents d ON d.id = c.doc_id
+                ORDER BY sc.score DESC, c.id LIMIT %s
+                """,
+                [text, *params, k],
+            ).fetchall()
+        return self._rows(rows)
+
+    def vectors(self, chunk_ids: list[int]) -> dict[int, np.ndarray]:
+        """Stored vectors of the given chunks."""
+        if not chunk_ids:
+            return {}
+        with self._conn() as conn:
+            rows = conn.execute("SELECT id, embedding FROM chunks WHERE id = ANY(%s)", (list(chunk_ids),)).fetchall()
+        return {r[0]: np.asarray(r[1].to_numpy(), dtype=np.float32) for r in rows}
+
+    def document_chunks(self, doc_id: str) -> tuple[list[Chunk], np.ndarray]:
+        """A document's chunks in order with their stored vectors (for `qa export`)."""
+        with self._conn() as conn:
+            rows = conn.execute(
+                'SELECT c.ordinal, c.start, c."end", c.heading, c.embedding,'
+                ' substr(d.text, c.start + 1, c."end" - c.start)'
+                " FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE c.doc_id = %s ORDER BY c.ordinal",
+                (doc_id,),
+            ).fetchall()
+        chunks = [Chunk(doc_id, r[0], r[1], r[2], r[5], r[3]) for r in rows]
+        vecs = np.asarray([r[4].to_numpy() for r in rows], dtype=np.float32).reshape(len(rows), self.manifest.dim)
+        return chunks, vecs
+
+    def stats(self) -> dict[str, Any]:
+        with self._conn() as conn:
+            docs = conn.execute("SELECT count(*), COALESCE(sum(length(text)), 0) FROM documents").fetchone()
+            chunks = conn.execute("SELECT count(*) FROM chunks").fetchone()
+            size = conn.execute(
+                "SELECT COALESCE(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c"
+                " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relkind = 'r'",
+                (self.schema,),
+            ).fetchone()
+            version = conn.execute("SELECT max(version) FROM schema_migrations").fetchone()
+        assert docs and chunks and size and version
+        return {
+            "store": "postgres",
+            "url": redact(self.url),
+            "schema": self.schema,
+            "documents": docs[0],
+            "chars": int(docs[1]),
+            "chunks": chunks[0],
+            "vectors": chunks[0],
+            "model": self.manifest.model,
+            "dim": self.manifest.dim,
+            "format_version": self.manifest.format_version,
+            "schema_version": version[0],
+            "ef_search": self.ef_search,
+            "bytes_on_disk": int(size[0]),
+        }
+
+    def close(self) -> None:
+        self.pool.close()

@@ -1,0 +1,61 @@
+"""A real uvicorn server on 127.0.0.1 and a free port, in a thread of the test process, so it can
+share the session's already-loaded model. Clients talk to it over real sockets."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+
+from qa.api import create_app
+from qa.service import QAService
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def live_server(svc: QAService) -> Iterator[str]:
+    """Serve ``svc`` until the block ends; yields the base URL."""
+    with serve(create_app(svc.settings, service=svc)) as base:
+        yield base
+
+
+@contextmanager
+def serve(app: Any) -> Iterator[str]:
+    """Serve any ASGI app until the block ends; yields the base URL."""
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError(f"test server on port {port} did not start")
+        time.sleep(0.05)
+    try:
+        yield base
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def upload_dir(base: str, directory: Path, key: str | None = None) -> None:
+    """Index every file of a directory through the real upload route."""
+    headers = {"authorization": f"Bearer {key}"} if key else {}
+    with httpx.Client(base_url=base, timeout=120, headers=headers) as client:
+        for path in sorted(directory.iterdir()):
+            r = client.post("/v1/documents", files={"file": (path.name, path.read_bytes())})
+            assert r.status_code == 201, r.text

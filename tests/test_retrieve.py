@@ -1,0 +1,138 @@
+"""Lexical retrieval (SQLite FTS5 BM25) and fusion, with the real store."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa.embed import HashEmbedder
+from qa.errors import InvalidInput
+from qa.retrieve import LexicalRetriever, convex, query_terms, rrf
+from qa.service import QAService
+from qa.store.embedded import EmbeddedStore
+from qa.types import Document, Passage
+
+
+def p(cid: int, score: float) -> Passage:
+    return Passage(chunk_id=cid, doc_id=f"d{cid}", title="", text="t", start=0, end=1, score=score)
+
+
+def test_rrf_by_hand() -> None:
+    fused = rrf([[p(1, 9), p(2, 8)], [p(2, 5), p(3, 4)]], k=3, rrf_k=60)
+    # chunk 2: 1/62 + 1/61; chunk 1: 1/61; chunk 3: 1/62
+    assert [x.chunk_id for x in fused] == [2, 1, 3]
+    assert fused[0].score == pytest.approx(1 / 62 + 1 / 61)
+    assert fused[2].score == pytest.approx(1 / 62)
+
+
+def test_convex_by_hand() -> None:
+    dense = [p(1, 0.9), p(2, 0.5), p(3, 0.1)]  # minmax: 1, 0.5, 0
+    lexical = [p(3, 12.0), p(4, 2.0)]  # minmax: 1, 0
+    fused = convex(dense, lexical, k=4, alpha=0.6)
+    scores = {x.chunk_id: x.score for x in fused}
+    assert scores == pytest.approx({1: 0.6, 2: 0.3, 3: 0.4, 4: 0.0})
+    assert [x.chunk_id for x in fused] == [1, 3, 2, 4]
+
+
+def test_query_terms() -> None:
+    assert query_terms("Who met in Paris? Paris!") == ["met", "paris"]
+    assert query_terms("Who is the one?", stopwords=False) == ["who", "is", "the", "one"]
+
+
+@pytest.fixture
+def lexical_service(tmp_path: Path) -> QAService:
+    from qa.config import Settings
+
+    return QAService(Settings(index_dir=tmp_path), embedder=HashEmbedder())
+
+
+def test_bm25_finds_rare_terms_and_stems(lexical_service: QAService) -> None:
+    svc = lexical_service
+    svc.add_documents(
+        [
+            Document(id="a", title="Kilns", text="The kiln fires stoneware at 1240 degrees."),
+            Document(id="b", title="Glazes", text="Celadon glazes turn green in reduction firing."),
+            Document(id="c", title="Clay", text="Porcelain is a white clay body."),
+        ]
+    )
+    assert [x.doc_id for x in svc.search("celadon", mode="lexical")] == ["b"]
+    assert svc.search("firing", mode="lexical")[0].doc_id in {"a", "b"}  # "fires" stems like "firing"
+    assert {x.doc_id for x in svc.search("fired kilns", mode="lexical")} >= {"a"}
+    # Query syntax in a question is never interpreted (quotes, operators, column filters, prefixes).
+    for q in ['"kiln', "kiln AND NOT", "title:kiln", "kil*", "NEAR(kiln fires)", "()", "-"]:
+        svc.search(q, mode="lexical")
+    assert svc.search("the of and", mode="lexical") == []  # only stop words: nothing to match
+
+
+def test_deleted_and_replaced_documents_leave_no_lexical_terms(lexical_service: QAService) -> None:
+    svc = lexical_service
+    svc.add_documents([Document(id="a", text="Zanzibar xylophones quietly hum.")])
+    svc.add_documents([Document(id="a", text="Completely different words now.")])
+    store = svc.store
+    assert isinstance(store, EmbeddedStore)
+    store.db.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.vocab USING fts5vocab(main, chunks_fts, row)")
+    terms = {r[0] for r in store.db.execute("SELECT term FROM temp.vocab")}
+    assert "zanzibar" not in terms and "complet" in terms
+    svc.delete("a")
+    assert not list(store.db.execute("SELECT term FROM temp.vocab"))
+    assert svc.search("different", mode="lexical") == []
+
+
+def test_stemmer_setting_rebuilds_the_lexical_index(tmp_path: Path) -> None:
+    from qa.config import Settings
+
+    svc = QAService(Settings(index_dir=tmp_path), embedder=HashEmbedder())
+    svc.add_documents([Document(id="a", text="Runners were running.")])
+    assert svc.search("run", mode="lexical")
+    svc.close()
+    plain = QAService(Settings(index_dir=tmp_path, lexical_stemmer="none"), embedder=HashEmbedder())
+    assert plain.search("run", mode="lexical") == []
+    assert plain.search("running", mode="lexical")[0].doc_id == "a"
+
+
+def test_lexical_filters_and_hybrid_modes(make_service: Callable[..., QAService]) -> None:
+    svc = make_service()
+    svc.add_documents(
+        [
+            Document(
+                id="bm25",
+                text="BM25 ranks documents by term frequency and inverse document frequency.",
+                metadata={"topic": "ranking"},
+            ),
+            Document(
+                id="dense",
+                text="Dense retrieval embeds queries and passages as vectors.",
+                metadata={"topic": "retrieval"},
+            ),
+        ]
+    )
+    assert [x.doc_id for x in svc.search("term frequency", mode="lexical", filters={"topic": "retrieval"})] == []
+    for mode in ("dense", "lexical", "hybrid"):
+        hits = svc.search("How does BM25 rank documents?", k=2, mode=mode)  # type: ignore[arg-type]
+        assert hits[0].doc_id == "bm25", mode
+    a = svc.ask("How does BM25 rank documents?", mode="lexical")
+    assert a.found and a.citations[0].doc_id == "bm25"
+    with pytest.raises(InvalidInput, match="mode"):
+        svc.search("x", mode="fuzzy")  # type: ignore[arg-type]
+
+
+def test_lexical_retriever_needs_a_lexical_store() -> None:
+    class NoLexical:
+        pass
+
+    with pytest.raises(InvalidInput, match="no lexical index"):
+        LexicalRetriever(NoLexical())  # type: ignore[arg-type]
+
+
+def test_store_returns_stored_vectors(tmp_path: Path) -> None:
+    store = EmbeddedStore(tmp_path / "i", model="m", dim=4)
+    from qa.store import Write
+    from qa.types import Chunk
+
+    v = np.array([[1, 0, 0, 0]], dtype=np.float32)
+    store.write([Write(Document(id="a", text="hello"), [Chunk("a", 0, 0, 5, "hello")], v, "x")])
+    got = store.vectors([1, 99])
+    assert list(got) == [1] and np.array_equal(got[1], v[0])
