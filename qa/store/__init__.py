@@ -6,11 +6,13 @@ per chunk, and answers nearest-neighbour queries. Writes are all-or-nothing per 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
 
+from qa.errors import IndexMismatch
 from qa.types import Chunk, Document, Metadata, Passage
 
 FORMAT_VERSION = 1
@@ -26,6 +28,26 @@ class Manifest:
     normalized: bool = True
     metric: str = "inner_product"
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def check_manifest(rows: dict[str, str], where: str, model: str, dim: int) -> Manifest:
+    """The manifest stored in ``rows``, if this qa can open it with ``model`` and ``dim``.
+
+    Raises:
+        IndexMismatch: another format version, model or dimension.
+    """
+    version = int(rows.get("format_version", "0"))
+    if version != FORMAT_VERSION:
+        raise IndexMismatch(
+            f"{where} has format version {version}, this qa reads version {FORMAT_VERSION}; "
+            "rebuild it into a new QA_INDEX_NAME"
+        )
+    if rows["model"] != model or int(rows["dim"]) != dim:
+        raise IndexMismatch(
+            f"{where} was built with model {rows['model']!r} (dim {rows['dim']}), "
+            f"not {model!r} (dim {dim}); set QA_MODEL={rows['model']} or use another QA_INDEX_NAME"
+        )
+    return Manifest(model=model, dim=dim, extra=json.loads(rows.get("extra", "{}")))
 
 
 @dataclass(frozen=True)

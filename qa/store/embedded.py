@@ -26,8 +26,8 @@ from typing import Any
 import faiss
 import numpy as np
 
-from qa.errors import IndexCorrupt, IndexMismatch, InvalidInput
-from qa.store import FORMAT_VERSION, DocumentInfo, Manifest, Write
+from qa.errors import IndexCorrupt, InvalidInput
+from qa.store import FORMAT_VERSION, DocumentInfo, Manifest, Write, check_manifest
 from qa.types import Chunk, Metadata, Passage
 
 log = logging.getLogger(__name__)
@@ -154,18 +154,7 @@ class EmbeddedStore:
                 }
                 self.db.executemany("INSERT INTO manifest(key, value) VALUES (?, ?)", values.items())
             return manifest
-        version = int(rows.get("format_version", "0"))
-        if version != FORMAT_VERSION:
-            raise IndexMismatch(
-                f"index {self.path} has format version {version}, this qa reads version {FORMAT_VERSION}; "
-                "rebuild it into a new QA_INDEX_NAME"
-            )
-        if rows["model"] != model or int(rows["dim"]) != dim:
-            raise IndexMismatch(
-                f"index {self.path} was built with model {rows['model']!r} (dim {rows['dim']}), "
-                f"not {model!r} (dim {dim}); set QA_MODEL={rows['model']} or use another QA_INDEX_NAME"
-            )
-        return Manifest(model=model, dim=dim, extra=json.loads(rows.get("extra", "{}")))
+        return check_manifest(rows, f"index {self.path}", model, dim)
 
     # -- FAISS ------------------------------------------------------------------------------
 

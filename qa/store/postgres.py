@@ -37,7 +37,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from qa.errors import IndexMismatch, InvalidInput, QAError
-from qa.store import FORMAT_VERSION, DocumentInfo, Manifest, Write
+from qa.store import FORMAT_VERSION, DocumentInfo, Manifest, Write, check_manifest
 from qa.types import Chunk, Metadata, Passage
 
 # Postgres full-text configuration for the lexical side (stemmed English, like BM25 setups).
@@ -221,18 +221,7 @@ class PostgresStore:
                 with conn.cursor() as cur:
                     cur.executemany("INSERT INTO manifest(key, value) VALUES (%s, %s)", list(values.items()))
             else:
-                version = int(rows.get("format_version", "0"))
-                if version != FORMAT_VERSION:
-                    raise IndexMismatch(
-                        f"{where} has format version {version}, this qa reads version {FORMAT_VERSION}; "
-                        "rebuild it into a new QA_INDEX_NAME"
-                    )
-                if rows["model"] != model or int(rows["dim"]) != dim:
-                    raise IndexMismatch(
-                        f"{where} was built with model {rows['model']!r} (dim {rows['dim']}), "
-                        f"not {model!r} (dim {dim}); set QA_MODEL={rows['model']} or use another QA_INDEX_NAME"
-                    )
-                manifest = Manifest(model=model, dim=dim, extra=json.loads(rows.get("extra", "{}")))
+                manifest = check_manifest(rows, where, model, dim)
             applied = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
             if applied and max(applied) > SCHEMA_VERSION:
                 raise IndexMismatch(
