@@ -27,18 +27,32 @@ CONFIGS: dict[str, EvalConfig] = {
     c.name: c
     for c in [
         EvalConfig("default", "the service's defaults, whatever they are (QA_* environment included)"),
-        EvalConfig("dense", "dense retrieval only (embedding cosine)", {"retrieval_mode": "dense"}),
-        EvalConfig("lexical", "BM25 only", {"retrieval_mode": "lexical"}),
-        EvalConfig("hybrid", "dense + BM25, reciprocal rank fusion", {"retrieval_mode": "hybrid", "fusion": "rrf"}),
+        EvalConfig("dense", "dense retrieval only (embedding cosine)", {"retrieval_mode": "dense", "rerank": False}),
+        EvalConfig("lexical", "BM25 only", {"retrieval_mode": "lexical", "rerank": False}),
+        EvalConfig(
+            "hybrid",
+            "dense + BM25, reciprocal rank fusion",
+            {"retrieval_mode": "hybrid", "fusion": "rrf", "rerank": False},
+        ),
         EvalConfig(
             "hybrid-convex",
             "dense + BM25, min-max normalized score fusion",
-            {"retrieval_mode": "hybrid", "fusion": "convex"},
+            {"retrieval_mode": "hybrid", "fusion": "convex", "rerank": False},
+        ),
+        EvalConfig(
+            "hybrid-rrf-rerank",
+            "dense + BM25, reciprocal rank fusion, then the sentence-evidence second stage",
+            {"retrieval_mode": "hybrid", "fusion": "rrf", "rerank": True},
+        ),
+        EvalConfig(
+            "hybrid-convex-rerank",
+            "dense + BM25, normalized score fusion, then the sentence-evidence second stage",
+            {"retrieval_mode": "hybrid", "fusion": "convex", "rerank": True},
         ),
         EvalConfig(
             "dense-128",
             "dense retrieval, smaller chunks (128 tokens, 16 overlap; its own index)",
-            {"retrieval_mode": "dense", "chunk_tokens": 128, "chunk_overlap": 16},
+            {"retrieval_mode": "dense", "rerank": False, "chunk_tokens": 128, "chunk_overlap": 16},
         ),
     ]
 }

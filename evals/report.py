@@ -16,6 +16,7 @@ COLUMNS = [
     ("em", "EM"),
     ("f1", "F1"),
     ("answer_contains_gold", "answer sentence holds gold"),
+    ("short_answers", "short answers given"),
     ("citation_precision", "citation precision"),
     ("citation_exactness", "citation exactness"),
 ]

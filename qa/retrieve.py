@@ -8,6 +8,7 @@ normalized-score (convex) fusion.
 from __future__ import annotations
 
 import re
+from contextlib import nullcontext
 from dataclasses import replace
 from typing import Literal, Protocol, runtime_checkable
 
@@ -126,8 +127,12 @@ class HybridRetriever:
         self, question: str, vector: np.ndarray, k: int, filters: Metadata | None = None
     ) -> list[Passage]:
         n = max(k, self.candidates)
-        dense = self.dense.store.search(vector, n, filters)
-        lexical = self.lexical.search(question, n, filters)
+        # Both lists from one state of the index: a write landing between them could otherwise
+        # fuse passages of a document with those of the document that replaced or followed it.
+        snapshot = getattr(self.dense.store, "snapshot", None)
+        with snapshot() if snapshot else nullcontext():
+            dense = self.dense.store.search(vector, n, filters)
+            lexical = self.lexical.search(question, n, filters)
         if self.fusion == "rrf":
             return rrf([dense, lexical], k, self.rrf_k)
         return convex(dense, lexical, k, self.alpha)

@@ -92,9 +92,21 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class Short:
+    """The shortest span that answers (a name, a date, a number), inside the cited sentence:
+    ``doc.text[start:end] == text``."""
+
+    text: str
+    doc_id: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
 class Answer:
     answer: str
     found: bool
     citations: tuple[Citation, ...]
     passages: tuple[Passage, ...]
     score: float = 0.0
+    short: Short | None = None

@@ -72,6 +72,9 @@ class Write:
     chunks: list[Chunk]
     vectors: np.ndarray
     chunker: str
+    # Per chunk: hash of (embedder, exact text embedded), the key of the embedding cache; None
+    # when unknown (then no later write can reuse these vectors).
+    text_hashes: list[str] | None = None
 
 
 class Store(Protocol):

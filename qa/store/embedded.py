@@ -13,6 +13,7 @@ On disk (``index/<name>/``, see index/README.md):
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -20,6 +21,8 @@ import re
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -59,10 +62,18 @@ CREATE TABLE IF NOT EXISTS chunks (
     "end" INTEGER NOT NULL,
     heading TEXT,
     vector BLOB NOT NULL,
+    text_hash TEXT,
     UNIQUE (doc_id, ordinal)
 );
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
 """
+
+# Indexes made before the embedding cache have no ``chunks.text_hash``: added on open (their
+# chunks have none, so they are re-embedded once when their document next changes).
+MIGRATE_TEXT_HASH = "ALTER TABLE chunks ADD COLUMN text_hash TEXT"
+TEXT_HASH_INDEX = "CREATE INDEX IF NOT EXISTS chunks_text_hash ON chunks(text_hash)"
+# Hashes per SQL lookup: below SQLite's limit of bound parameters.
+LOOKUP_BATCH = 500
 
 # SQLite FTS5 tokenizer for the lexical side: Porter stemming over unicode61 words (diacritics
 # folded). "unicode61 remove_diacritics 2" alone turns stemming off (QA_LEXICAL_STEMMER=none).
@@ -88,6 +99,13 @@ def _atomic_write(path: Path, write: Any) -> None:
         os.close(dir_fd)
 
 
+def _corrupt(db_path: Path, exc: Exception) -> IndexCorrupt:
+    return IndexCorrupt(
+        f"index database {db_path} cannot be opened: {exc}; restore it from a backup "
+        "(README, Operations) or re-index into a new QA_INDEX_NAME"
+    )
+
+
 class EmbeddedStore:
     """FAISS + SQLite in one directory. Thread-safe: one lock serializes access."""
 
@@ -111,10 +129,20 @@ class EmbeddedStore:
             self.db.execute("PRAGMA synchronous=FULL")
             self.db.execute("PRAGMA foreign_keys=ON")
             self.db.executescript(SCHEMA)
+            columns = {r[1] for r in self.db.execute("PRAGMA table_info(chunks)")}
+            if "text_hash" not in columns:
+                try:
+                    self.db.execute(MIGRATE_TEXT_HASH)
+                except sqlite3.OperationalError as exc:  # another process migrated it first
+                    if "duplicate column" not in str(exc):
+                        raise
+            self.db.execute(TEXT_HASH_INDEX)
         except sqlite3.DatabaseError as exc:
-            raise IndexCorrupt(f"index database {self.path / DB_FILE} cannot be opened: {exc}") from exc
+            raise _corrupt(self.path / DB_FILE, exc) from exc
         self.manifest = self._check_manifest(model, dim, extra or {})
         self.generation = -1
+        # What was wrong with the FAISS file when it was last found damaged and rebuilt (`qa repair` reports it).
+        self.faiss_problem: str | None = None
         self.index: faiss.Index = self._new_index()
         self._load_or_rebuild()
         self._ensure_lexical(lexical_tokenizer)
@@ -131,8 +159,11 @@ class EmbeddedStore:
                 row = db.execute("SELECT value FROM manifest WHERE key = 'dim'").fetchone()
             finally:
                 db.close()
-        except sqlite3.DatabaseError:
-            return None  # the store's own open reports what is wrong with the file
+        except sqlite3.OperationalError:
+            return None  # e.g. locked: the store's own open reports what is wrong
+        except sqlite3.DatabaseError as exc:
+            # Not a database, or a damaged one: say so now, before anyone loads a model for it.
+            raise _corrupt(db_path, exc) from exc
         return int(row[0]) if row else None
 
     # -- manifest -------------------------------------------------------------------------
@@ -169,21 +200,49 @@ class EmbeddedStore:
     def _load_or_rebuild(self) -> None:
         gen = self._db_generation()
         n_chunks = self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+        index, problem = self._read_faiss(gen, n_chunks)
+        if index is not None:
+            self.index, self.generation = index, gen
+            return
+        if problem:
+            # Damaged, not merely stale: say so (the CLI prints warnings; the server logs them).
+            self.faiss_problem = problem
+            log.warning("%s; rebuilding it from the vectors in %s", problem, self.path / DB_FILE)
+        self._rebuild(gen)
+
+    def _read_faiss(self, gen: int, n_chunks: int) -> tuple[faiss.Index | None, str | None]:
+        """The FAISS file if it is whole and reflects generation ``gen``; else None and, when the
+        file is damaged (not just missing or of another generation), what is wrong with it."""
         meta_path, faiss_path = self.path / FAISS_META, self.path / FAISS_FILE
         try:
             meta = json.loads(meta_path.read_text())
-            if meta.get("generation") == gen and faiss_path.exists():
-                index = faiss.read_index(str(faiss_path))
-                if index.ntotal == n_chunks and index.d == self.manifest.dim:
-                    self.index, self.generation = index, gen
-                    return
-                log.warning("FAISS file %s does not match the database; rebuilding", faiss_path)
+            if not isinstance(meta, dict):
+                raise ValueError("not a JSON object")
         except FileNotFoundError:
-            pass
-        except (ValueError, RuntimeError, OSError) as exc:
-            # A truncated or corrupt FAISS file: SQLite holds the vectors, so rebuild.
-            log.warning("FAISS file %s is unreadable (%s); rebuilding from SQLite", faiss_path, exc)
-        self._rebuild(gen)
+            return None, None
+        except (ValueError, OSError) as exc:
+            return None, f"FAISS metadata {meta_path} is unreadable ({exc})"
+        if meta.get("generation") != gen:
+            return None, None  # stale: killed between commit and save, or another process wrote
+        try:
+            raw = faiss_path.read_bytes()
+        except FileNotFoundError:
+            return None, f"FAISS file {faiss_path} is missing"
+        except OSError as exc:
+            return None, f"FAISS file {faiss_path} is unreadable ({exc})"
+        # Files written before checksums were recorded have none; their size and count still are checked.
+        if "sha256" in meta and hashlib.sha256(raw).hexdigest() != meta["sha256"]:
+            return None, f"FAISS file {faiss_path} is corrupt (checksum mismatch, {len(raw)} bytes)"
+        try:
+            index = faiss.deserialize_index(np.frombuffer(raw, dtype=np.uint8))
+        except (ValueError, RuntimeError) as exc:
+            return None, f"FAISS file {faiss_path} is corrupt or truncated ({len(raw)} bytes: {exc})"
+        if index.ntotal != n_chunks or index.d != self.manifest.dim:
+            return None, (
+                f"FAISS file {faiss_path} does not match the database "
+                f"({index.ntotal} vectors of dim {index.d}, expected {n_chunks} of dim {self.manifest.dim})"
+            )
+        return index, None
 
     def _rebuild(self, gen: int) -> None:
         index = self._new_index()
@@ -206,12 +265,94 @@ class EmbeddedStore:
         if gen != self.generation:
             self._load_or_rebuild()
 
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Hold the index still: every read inside sees the same committed state (this process's
+        writes wait; another process's commits are picked up at the next snapshot)."""
+        with self._lock:
+            self._sync()
+            yield
+
+    # -- checking and repair ----------------------------------------------------------------
+
+    def verify(self) -> list[str]:
+        """Problems found in the index: SQLite integrity, chunks without a document, half-written
+        documents, and FAISS or FTS entries that do not match the chunk rows. Empty when sound."""
+        problems: list[str] = []
+        with self._lock:
+            self._sync()
+            result = [r[0] for r in self.db.execute("PRAGMA integrity_check")]
+            if result != ["ok"]:
+                problems.append(f"SQLite integrity check failed: {'; '.join(result[:5])}")
+            orphans = self.db.execute(
+                "SELECT COUNT(*) FROM chunks WHERE doc_id NOT IN (SELECT id FROM documents)"
+            ).fetchone()[0]
+            if orphans:
+                problems.append(f"{orphans} chunks have no document")
+            half = self.db.execute(
+                "SELECT d.id, d.n_chunks, COUNT(c.id) FROM documents d LEFT JOIN chunks c ON c.doc_id = d.id"
+                " GROUP BY d.id HAVING COUNT(c.id) != d.n_chunks LIMIT 5"
+            ).fetchall()
+            problems += [f"document {i!r} has {n} of its {want} chunks; re-index it" for i, want, n in half]
+            chunk_ids = {r[0] for r in self.db.execute("SELECT id FROM chunks")}
+            faiss_ids = {int(self.index.id_map.at(i)) for i in range(self.index.ntotal)}  # type: ignore[attr-defined]
+            if faiss_ids != chunk_ids:
+                problems.append(
+                    f"vector index has {len(faiss_ids - chunk_ids)} ids without a chunk row and misses "
+                    f"{len(chunk_ids - faiss_ids)} chunks"
+                )
+            if self.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'chunks_fts'").fetchone():
+                fts_ids = {r[0] for r in self.db.execute("SELECT rowid FROM chunks_fts")}
+                if fts_ids != chunk_ids:
+                    problems.append(f"lexical index has {len(fts_ids)} entries for {len(chunk_ids)} chunks")
+        return problems
+
+    def repair(self) -> dict[str, Any]:
+        """Rebuild the derived parts (FAISS file, lexical index) from SQLite, drop chunks whose
+        document is gone, and report what was wrong before and what is still wrong after.
+
+        Half-written documents cannot be repaired without the source (re-index them); a damaged
+        SQLite file cannot be opened at all (restore it from a backup)."""
+        with self._lock:
+            found = ([self.faiss_problem] if self.faiss_problem else []) + self.verify()
+            row = self.db.execute("SELECT value FROM manifest WHERE key = 'lexical_tokenizer'").fetchone()
+            with self._txn():
+                self.db.execute("DELETE FROM chunks WHERE doc_id NOT IN (SELECT id FROM documents)")
+                # Forgetting the tokenizer makes the next step rebuild the FTS table, in one
+                # transaction, so readers in other processes never find it missing.
+                self.db.execute("DELETE FROM manifest WHERE key = 'lexical_tokenizer'")
+                self._bump_generation()
+            self._ensure_lexical(row[0] if row else DEFAULT_TOKENIZER)
+            self._rebuild(self._db_generation())
+            self.faiss_problem = None
+            remaining = self.verify()
+            docs, chunks = self.db.execute(
+                "SELECT (SELECT COUNT(*) FROM documents), (SELECT COUNT(*) FROM chunks)"
+            ).fetchone()
+        return {
+            "path": str(self.path),
+            "found": found,
+            "rebuilt": [FAISS_FILE, "lexical index (chunks_fts)"],
+            "remaining": remaining,
+            "documents": docs,
+            "chunks": chunks,
+        }
+
     def save(self) -> None:
         with self._lock:
             if not getattr(self, "_dirty", False):
                 return
-            _atomic_write(self.path / FAISS_FILE, lambda p: faiss.write_index(self.index, p))
-            meta = json.dumps({"generation": self.generation, "ntotal": int(self.index.ntotal)})
+            # A uint8 array, written and hashed through a memoryview: no second copy of the index.
+            data = faiss.serialize_index(self.index).data
+            _atomic_write(self.path / FAISS_FILE, lambda p: Path(p).write_bytes(data))
+            # The checksum catches a damaged file that still parses (a flipped bit in a vector).
+            meta = json.dumps(
+                {
+                    "generation": self.generation,
+                    "ntotal": int(self.index.ntotal),
+                    "sha256": hashlib.sha256(data).hexdigest(),
+                }
+            )
             _atomic_write(self.path / FAISS_META, lambda p: Path(p).write_text(meta))
             self._dirty = False
 
@@ -271,6 +412,20 @@ class EmbeddedStore:
             rows = self.db.execute(f"SELECT id, vector FROM chunks WHERE id IN ({marks})", chunk_ids).fetchall()
         return {r[0]: np.frombuffer(r[1], dtype=np.float32) for r in rows}
 
+    def vectors_by_hash(self, hashes: list[str]) -> dict[str, np.ndarray]:
+        """Stored vectors of chunks whose embedding text has one of ``hashes`` (the embedding cache)."""
+        out: dict[str, np.ndarray] = {}
+        unique = list(dict.fromkeys(hashes))
+        with self._lock:
+            for i in range(0, len(unique), LOOKUP_BATCH):
+                part = unique[i : i + LOOKUP_BATCH]
+                marks = ",".join("?" * len(part))
+                for h, vec in self.db.execute(
+                    f"SELECT text_hash, vector FROM chunks WHERE text_hash IN ({marks})", part
+                ):
+                    out.setdefault(h, np.frombuffer(vec, dtype=np.float32))
+        return out
+
     # -- writes -----------------------------------------------------------------------------
 
     def _txn(self) -> Any:
@@ -325,12 +480,13 @@ class EmbeddedStore:
                         ),
                     )
                     vecs = np.ascontiguousarray(w.vectors, dtype=np.float32)
+                    hashes: list[str | None] = list(w.text_hashes) if w.text_hashes else [None] * len(w.chunks)
                     ids = []
-                    for c, v in zip(w.chunks, vecs, strict=True):
+                    for c, v, h in zip(w.chunks, vecs, hashes, strict=True):
                         cur = self.db.execute(
-                            'INSERT INTO chunks(doc_id, ordinal, start, "end", heading, vector)'
-                            " VALUES (?, ?, ?, ?, ?, ?)",
-                            (w.doc.id, c.ordinal, c.start, c.end, c.heading, v.tobytes()),
+                            'INSERT INTO chunks(doc_id, ordinal, start, "end", heading, vector, text_hash)'
+                            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                            (w.doc.id, c.ordinal, c.start, c.end, c.heading, v.tobytes(), h),
                         )
                         ids.append(cur.lastrowid)
                         self.db.execute(

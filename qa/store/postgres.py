@@ -100,6 +100,14 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE chunks ADD COLUMN lex_len integer GENERATED ALWAYS AS (tsvector_length(tsv)) STORED;
         """,
     ),
+    (
+        3,
+        "hash of each chunk's embedding text, the key of the embedding cache",
+        """
+        ALTER TABLE chunks ADD COLUMN IF NOT EXISTS text_hash text;
+        CREATE INDEX IF NOT EXISTS chunks_text_hash ON chunks (text_hash);
+        """,
+    ),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -284,13 +292,17 @@ class PostgresStore:
                     continue
                 vecs = np.ascontiguousarray(w.vectors, dtype=np.float32)
                 # Full text: the chunk body weighted A, the title and heading weighted B.
+                hashes: list[str | None] = list(w.text_hashes) if w.text_hashes else [None] * len(w.chunks)
                 cur.executemany(
-                    'INSERT INTO chunks(doc_id, ordinal, start, "end", heading, embedding, tsv)'
-                    f" VALUES (%s, %s, %s, %s, %s, %s, setweight(to_tsvector('{TEXT_SEARCH_CONFIG}', %s), 'A')"
+                    'INSERT INTO chunks(doc_id, ordinal, start, "end", heading, embedding, text_hash, tsv)'
+                    f" VALUES (%s, %s, %s, %s, %s, %s, %s, setweight(to_tsvector('{TEXT_SEARCH_CONFIG}', %s), 'A')"
                     f" || setweight(to_tsvector('{TEXT_SEARCH_CONFIG}', %s), 'B'))",
                     [
-                        (w.doc.id, c.ordinal, c.start, c.end, c.heading, v, c.text, f"{w.doc.title} {c.heading or ''}")
-                        for c, v in zip(w.chunks, vecs, strict=True)
+                        (
+                            *(w.doc.id, c.ordinal, c.start, c.end, c.heading, v, h),
+                            *(c.text, f"{w.doc.title} {c.heading or ''}"),
+                        )
+                        for c, v, h in zip(w.chunks, vecs, hashes, strict=True)
                     ],
                 )
 
@@ -456,6 +468,17 @@ class PostgresStore:
             return {}
         with self._conn() as conn:
             rows = conn.execute("SELECT id, embedding FROM chunks WHERE id = ANY(%s)", (list(chunk_ids),)).fetchall()
+        return {r[0]: np.asarray(r[1].to_numpy(), dtype=np.float32) for r in rows}
+
+    def vectors_by_hash(self, hashes: list[str]) -> dict[str, np.ndarray]:
+        """Stored vectors of chunks whose embedding text has one of ``hashes`` (the embedding cache)."""
+        if not hashes:
+            return {}
+        with self._conn() as conn:
+            rows = conn.execute(
+                "SELECT DISTINCT ON (text_hash) text_hash, embedding FROM chunks WHERE text_hash = ANY(%s)",
+                (list(dict.fromkeys(hashes)),),
+            ).fetchall()
         return {r[0]: np.asarray(r[1].to_numpy(), dtype=np.float32) for r in rows}
 
     def document_chunks(self, doc_id: str) -> tuple[list[Chunk], np.ndarray]:

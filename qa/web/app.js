@@ -132,6 +132,14 @@ async function ask(question) {
         } else if (name === "delta") {
           answerText += data.text;
           turn.answer.textContent = answerText;
+        } else if (name === "answer") {
+          // A generated answer, checked: it replaces the preview the deltas showed.
+          answerText = data.text;
+          turn.answer.textContent = answerText;
+          if (data.note) {
+            turn.status.hidden = false;
+            turn.status.textContent = data.note;
+          }
         } else if (name === "citations") {
           for (const c of data.citations) turn.cites.append(" ", citationButton(c));
         } else if (name === "error") {

@@ -1,0 +1,278 @@
+"""Load test: many concurrent clients asking and searching a running `qa serve`, for a bounded time.
+
+Each client is a coroutine on one httpx.AsyncClient that sends a request, waits for the answer,
+and sends the next one (closed loop, no think time): a mix of `POST /v1/search` and
+`POST /v1/ask`, questions drawn from a file, in a fixed-seed random order. Only loopback URLs are
+accepted: this is a test of the service, not a tool to load someone else's.
+
+    qa serve --port 8000 &
+    python -m bench.load --url http://127.0.0.1:8000                        # 60 s, 32 clients
+    python -m bench.load --url http://127.0.0.1:8000 --questions ../shared/datasets/scifact/queries.jsonl
+
+Writes bench/results/load.json (throughput, latency percentiles per route, error rate, status
+counts, load average) and bench/results/load.md. The client runs on the same machine as the
+server, so the numbers are for the pair; the load average is recorded beside them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import httpx
+import numpy as np
+
+OUT = Path(__file__).parent / "results" / "load"
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+# Questions about the sample documents (examples/docs), used when no --questions file is given.
+DEFAULT_QUESTIONS = [
+    "Who met in Paris?",
+    "What did the ministers discuss?",
+    "How long should sourdough proof?",
+    "What is a sourdough starter?",
+    "What does FAISS do?",
+    "Which index does exact inner product search?",
+    "Which planet is the largest?",
+    "How far is Mars from the sun?",
+    "What is BM25?",
+    "What is a glossary entry?",
+]
+
+
+@dataclass
+class Results:
+    started: float = 0.0
+    finished: float = 0.0
+    latencies: dict[str, list[float]] = field(default_factory=lambda: {"search": [], "ask": []})
+    statuses: Counter[str] = field(default_factory=Counter)
+    errors: list[str] = field(default_factory=list)
+
+
+def load_questions(path: Path | None) -> list[str]:
+    """Questions from a file: JSON Lines with `question` or `text`, or one question per line."""
+    if path is None:
+        return list(DEFAULT_QUESTIONS)
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        if line.startswith("{"):
+            row = json.loads(line)
+            q = row.get("question") or row.get("text")
+            if q:
+                out.append(str(q))
+        else:
+            out.append(line)
+    if not out:
+        raise SystemExit(f"error: no questions in {path}")
+    return out
+
+
+async def client(
+    http: httpx.AsyncClient,
+    questions: list[str],
+    ask_ratio: float,
+    k: int,
+    deadline: float,
+    max_requests: int,
+    sent: list[int],
+    rng: random.Random,
+    results: Results,
+) -> None:
+    while time.monotonic() < deadline and sent[0] < max_requests:
+        sent[0] += 1
+        route = "ask" if rng.random() < ask_ratio else "search"
+        body = {"question": rng.choice(questions), "k": k}
+        t0 = time.perf_counter()
+        try:
+            r = await http.post(f"/v1/{route}", json=body)
+        except httpx.HTTPError as exc:
+            results.statuses[type(exc).__name__] += 1
+            results.errors.append(f"{route}: {type(exc).__name__}: {exc}")
+            continue
+        elapsed = time.perf_counter() - t0
+        results.statuses[str(r.status_code)] += 1
+        if r.status_code != 200:
+            results.errors.append(f"{route} {r.status_code}: {r.text[:200]}")
+            continue
+        results.latencies[route].append(elapsed)
+
+
+async def run_load(
+    url: str,
+    duration: float,
+    clients: int,
+    questions: list[str],
+    ask_ratio: float = 0.5,
+    k: int = 5,
+    seed: int = 0,
+    key: str | None = None,
+    max_requests: int = 1_000_000,
+) -> tuple[Results, dict[str, Any]]:
+    headers = {"authorization": f"Bearer {key}"} if key else {}
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    results = Results()
+    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=120, limits=limits) as http:
+        stats = (await http.get("/v1/stats")).raise_for_status().json()
+        # One of each first: the server's first answer may load what it loads lazily.
+        for route in ("search", "ask"):
+            (await http.post(f"/v1/{route}", json={"question": questions[0], "k": k})).raise_for_status()
+        sent = [0]
+        results.started = time.monotonic()
+        deadline = results.started + duration
+        await asyncio.gather(
+            *(
+                client(http, questions, ask_ratio, k, deadline, max_requests, sent, random.Random(seed + i), results)
+                for i in range(clients)
+            )
+        )
+        results.finished = time.monotonic()
+    return results, stats
+
+
+def percentiles(values: list[float]) -> dict[str, float | None]:
+    if not values:
+        return {"p50_ms": None, "p95_ms": None, "p99_ms": None, "mean_ms": None, "max_ms": None}
+    a = np.asarray(values) * 1000
+    p50, p95, p99 = np.percentile(a, [50, 95, 99])
+    return {
+        "p50_ms": round(float(p50), 1),
+        "p95_ms": round(float(p95), 1),
+        "p99_ms": round(float(p99), 1),
+        "mean_ms": round(float(a.mean()), 1),
+        "max_ms": round(float(a.max()), 1),
+    }
+
+
+def report(
+    results: Results, stats: dict[str, Any], args: dict[str, Any], load_before: tuple[float, ...]
+) -> dict[str, Any]:
+    elapsed = results.finished - results.started
+    ok = sum(len(v) for v in results.latencies.values())
+    total = ok + len(results.errors)
+    return {
+        "benchmark": "load",
+        "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+        **args,
+        "index": {"documents": stats.get("documents"), "chunks": stats.get("chunks"), "model": stats.get("model")},
+        "elapsed_s": round(elapsed, 2),
+        "requests": total,
+        "ok": ok,
+        "errors": len(results.errors),
+        "error_rate": round(len(results.errors) / total, 6) if total else None,
+        "throughput_rps": round(ok / elapsed, 2) if elapsed > 0 else None,
+        "latency": {
+            "all": percentiles(results.latencies["search"] + results.latencies["ask"]),
+            **{route: {"requests": len(v), **percentiles(v)} for route, v in results.latencies.items()},
+        },
+        "statuses": dict(results.statuses),
+        "first_errors": results.errors[:5],
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "load_average_before": [round(x, 2) for x in load_before],
+            "load_average_after": [round(x, 2) for x in os.getloadavg()],
+        },
+    }
+
+
+def markdown(rep: dict[str, Any]) -> str:
+    lat = rep["latency"]
+    m = rep["machine"]
+    lines = [
+        "# Load test",
+        "",
+        f"{rep['date']}: `python -m bench.load` against {rep['url']}, {rep['clients']} clients for "
+        f"{rep['duration_s']} s, {int(rep['ask_ratio'] * 100)}% ask / {100 - int(rep['ask_ratio'] * 100)}% search, "
+        f"k = {rep['k']}, {rep['questions']} distinct questions. Index: {rep['index']['documents']} documents, "
+        f"{rep['index']['chunks']} chunks.",
+        "",
+        f"**{rep['throughput_rps']} requests/s**, {rep['requests']} requests, {rep['errors']} errors "
+        f"(error rate {rep['error_rate']}).",
+        "",
+        "| route | requests | p50 ms | p95 ms | p99 ms | mean ms | max ms |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name in ("all", "search", "ask"):
+        row = lat[name]
+        n = row.get("requests", rep["ok"])
+        cells = [row[c] for c in ("p50_ms", "p95_ms", "p99_ms", "mean_ms", "max_ms")]
+        lines.append(f"| {name} | {n} | " + " | ".join("-" if c is None else str(c) for c in cells) + " |")
+    lines += [
+        "",
+        f"Machine: {m['cpus']} CPUs, {m['platform']}, Python {m['python']}; load average (1, 5, 15 min) "
+        f"{m['load_average_before']} before, {m['load_average_after']} after. The clients run on the same "
+        "machine as the server and share its CPUs.",
+        "",
+        f"Status counts: {rep['statuses']}.",
+    ]
+    if rep["first_errors"]:
+        lines += ["", "First errors:", ""] + [f"- `{e}`" for e in rep["first_errors"]]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--url", default="http://127.0.0.1:8000", help="a running `qa serve` (loopback only)")
+    parser.add_argument("--duration", type=float, default=60.0, help="seconds of load (default 60)")
+    parser.add_argument("--clients", type=int, default=32, help="concurrent clients (default 32)")
+    parser.add_argument("--ask-ratio", type=float, default=0.5, help="share of /v1/ask among requests (default 0.5)")
+    parser.add_argument("-k", type=int, default=5, help="passages per request (default 5)")
+    parser.add_argument("--questions", type=Path, help="JSON Lines (`question` or `text`) or one question a line")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-requests", type=int, default=1_000_000, help="stop after this many requests too")
+    parser.add_argument("--out", type=Path, default=OUT, help="report path without extension (.json and .md)")
+    args = parser.parse_args(argv)
+    host = urlparse(args.url).hostname or ""
+    if host not in LOOPBACK:
+        parser.error(f"--url must be on this machine (127.0.0.1, localhost or ::1), not {host!r}")
+    if not (0 < args.duration <= 3600 and 1 <= args.clients <= 1024 and 0 <= args.ask_ratio <= 1):
+        parser.error("--duration must be in (0, 3600], --clients in 1..1024, --ask-ratio in [0, 1]")
+    questions = load_questions(args.questions)
+    key = os.environ.get("BENCH_API_KEY") or None  # a Bearer key, when the server needs one for reads
+    load_before = os.getloadavg()
+    results, stats = asyncio.run(
+        run_load(
+            args.url, args.duration, args.clients, questions, args.ask_ratio, args.k, args.seed, key, args.max_requests
+        )
+    )
+    rep = report(
+        results,
+        stats,
+        {
+            "url": args.url,
+            "duration_s": args.duration,
+            "clients": args.clients,
+            "ask_ratio": args.ask_ratio,
+            "k": args.k,
+            "questions": len(set(questions)),
+            "seed": args.seed,
+        },
+        load_before,
+    )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.with_suffix(".json").write_text(json.dumps(rep, indent=2) + "\n")
+    args.out.with_suffix(".md").write_text(markdown(rep))
+    print(
+        f"{rep['throughput_rps']} req/s, p50 {rep['latency']['all']['p50_ms']} ms, "
+        f"p95 {rep['latency']['all']['p95_ms']} ms, p99 {rep['latency']['all']['p99_ms']} ms, "
+        f"error rate {rep['error_rate']}; wrote {args.out.with_suffix('.json')} and .md"
+    )
+    return 0 if rep["errors"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,166 @@
+"""Short answers: the shortest span of an answer sentence that answers the question.
+
+No extractive reader model ships with weights on PyPI (see ../shared/MODELS.md), so the span comes
+from the question's expected answer type and the sentence's surface form:
+
+- who / whom / whose, where, which + Capitalized noun: a run of capitalized words (a name), with
+  name particles ("al-Shaibani", "de", "van") and coordinated names ("A and his counterpart B") joined;
+- when, what year / date / century: a date, a month, a year or a decade;
+- how many / much / long / far / old / big, what percentage: a number with its unit or noun.
+
+Candidates that only repeat the question ("Paris" in "Who met in Paris?") are skipped, and the one
+nearest the question's words in the sentence wins. When the question has no recognised type, or the
+sentence holds no candidate of that type, there is no short answer: the cited sentence stands alone,
+rather than a guessed span.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+Kind = Literal["name", "date", "number"]
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+_MONTHS = (
+    "January|February|March|April|May|June|July|August|September|October|November|December"
+    "|Jan\\.|Feb\\.|Mar\\.|Apr\\.|Jun\\.|Jul\\.|Aug\\.|Sep\\.|Sept\\.|Oct\\.|Nov\\.|Dec\\."
+)
+_DATE = re.compile(
+    rf"\b(?:(?:\d{{1,2}}\s+)?(?:{_MONTHS})(?:\s+\d{{1,2}}(?:st|nd|rd|th)?)?(?:,?\s+\d{{3,4}})?"
+    r"|\d{3,4}s?(?:\s*(?:BC|BCE|AD|CE))?"
+    r"|(?:the\s+)?\d{1,2}(?:st|nd|rd|th)\s+century)(?![\w-])"
+)
+_NUMBER_WORDS = (
+    "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen"
+    "|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand"
+    "|million|billion|trillion|dozen|half|hundreds|thousands|millions|billions|dozens"
+)
+_NUMBER = re.compile(
+    rf"(?<![\w.])(?:[$€£¥]\s?)?(?:\d[\d,]*(?:\.\d+)?|(?:{_NUMBER_WORDS})(?:[\s-](?:{_NUMBER_WORDS}))*)(?!\w)"
+    r"(?:\s?(?:%|percent|per cent))?"
+    r"(?:\s+(?:million|billion|trillion|thousand|hundred))?"
+    r"(?:[\s-]+(?!and\b|or\b|of\b|in\b|to\b|the\b|a\b)[a-z][a-z]+){0,2}",
+    re.IGNORECASE,
+)
+# A name word: capitalized ("Dermer", "U.N.-monitored" starts so too), or a lower-case particle
+# glued to one ("al-Shaibani", "bin-Talal"), or a particle between name words ("Ludwig van Beethoven").
+_CAP = r"(?:[A-Z][\w'’.-]*|[a-z]{1,3}-[A-Z][\w'’.-]*|\d+(?:st|nd|rd|th)?)"
+_PARTICLE = r"(?:of|the|de|da|del|der|van|von|bin|ibn|al|la|le|du|y)"
+_NAME = re.compile(rf"(?<![\w-]){_CAP}(?:\s+(?:{_PARTICLE}\s+)?{_CAP})*")
+# What may sit between two names of one coordinated answer: "and", "and his Israeli counterpart", ", ".
+_JOIN = re.compile(r"^(?:\s*,)?\s+(?:and|or|&)\s+(?:(?:his|her|their|its|the)\s+)?$|^\s*,\s*$|^\s+[a-z]+\s+$")
+
+_HOW = re.compile(r"\bhow\s+(many|much|long|far|old|big|large|tall|high|often|fast)\b")
+_WHEN = re.compile(r"\b(when|what\s+(?:year|date|day|month|decade|century|time)|which\s+(?:year|century|decade))\b")
+_NUMBER_Q = re.compile(r"\bwhat\s+(?:percentage|percent|number|amount|proportion|fraction)\b")
+_WHO = re.compile(r"\b(who|whom|whose|where)\b")
+_NAME_NOUNS = (
+    "team|company|city|country|state|group|person|player|band|organization|university|school|river|party|king"
+    "|president|language|nation|league|network|newspaper|book|film|song|album|county|man|woman|artist|author"
+)
+_WHICH_NAME = re.compile(rf"\b(?:which|what)\s+(?:[a-z]+\s+)?(?:{_NAME_NOUNS})\b")
+
+
+def answer_kind(question: str) -> Kind | None:
+    """The kind of span that answers ``question``, or None when it is not clear."""
+    q = question.lower()
+    if _HOW.search(q) or _NUMBER_Q.search(q):
+        return "number"
+    if _WHEN.search(q):
+        return "date"
+    if _WHO.search(q) or _WHICH_NAME.search(q):
+        return "name"
+    return None
+
+
+@dataclass(frozen=True)
+class Span:
+    start: int  # offsets into the sentence
+    end: int
+
+
+def _candidates(sentence: str, kind: Kind) -> list[Span]:
+    if kind == "date":
+        return [Span(m.start(), m.end()) for m in _DATE.finditer(sentence)]
+    if kind == "number":
+        return [Span(m.start(), m.end()) for m in _NUMBER.finditer(sentence) if any(ch.isalnum() for ch in m.group())]
+    names = []
+    for m in _NAME.finditer(sentence):
+        start, end = m.start(), m.end()
+        words = m.group().split()
+        # A sentence's first word is capitalized whatever it is; "The" heads names it is not part of.
+        while words and words[0].lower() in _COMMON_STARTS:
+            start += len(words[0]) + (len(m.group()[len(words[0]) :]) - len(m.group()[len(words[0]) :].lstrip()))
+            words = words[1:]
+        if words and not all(w.rstrip(".,").lower() in _CALENDAR or w.rstrip(".,").isdigit() for w in words):
+            names.append(Span(start, end))
+    return _join(sentence, names)
+
+
+_CALENDAR = frozenset(
+    "january february march april may june july august september october november december jan feb mar apr"
+    " jun jul aug sep sept oct nov dec monday tuesday wednesday thursday friday saturday sunday".split()
+)
+_COMMON_STARTS = frozenset(
+    "the a an in on at after before during since when while this that these those it he she they we i his her"
+    " their its there however although though as by for from with of to".split()
+)
+
+
+def _join(sentence: str, names: list[Span]) -> list[Span]:
+    """Merge names joined by a coordination ("A and B", "A and his counterpart B") into one span."""
+    out: list[Span] = []
+    for s in names:
+        if out and _JOIN.match(sentence[out[-1].end : s.start]):
+            out[-1] = Span(out[-1].start, s.end)
+        else:
+            out.append(s)
+    return out
+
+
+def _terms(text: str) -> set[str]:
+    return {t.lower() for t in _WORD.findall(text)}
+
+
+def shortest_span(question: str, sentence: str) -> tuple[int, int] | None:
+    """Offsets into ``sentence`` of the short answer to ``question``, or None."""
+    kind = answer_kind(question)
+    if kind is None:
+        return None
+    q_terms = _terms(question)
+    spans = [
+        s
+        for s in _candidates(sentence, kind)
+        if not _terms(sentence[s.start : s.end]) <= q_terms and _acronym(sentence[s.start : s.end]) not in q_terms
+    ]
+    if not spans:
+        return None
+    # Where the question's words are in the sentence: the answer sits next to them.
+    anchors = [
+        m.start()
+        for m in _WORD.finditer(sentence)
+        if m.group().lower() in q_terms and m.group().lower() not in _COMMON_STARTS and len(m.group()) > 2
+    ]
+    if not anchors:
+        best = spans[0]
+    else:
+        best = min(spans, key=lambda s: (min(_distance(s, a) for a in anchors), s.start))
+    start, end = best.start, best.end
+    # Trailing punctuation is not part of the answer.
+    while end > start and sentence[end - 1] in ",.;:'’\"”)":
+        end -= 1
+    return (start, end) if end > start else None
+
+
+def _acronym(text: str) -> str:
+    """A span that spells out a question's acronym ("American Football Conference", "AFC") repeats it."""
+    words = [w for w in _WORD.findall(text) if w[0].isupper()]
+    return "".join(w[0] for w in words).lower() if len(words) > 1 else ""
+
+
+def _distance(span: Span, at: int) -> int:
+    if span.start <= at < span.end:
+        return 0
+    return span.start - at if at < span.start else at - span.end

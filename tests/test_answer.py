@@ -1,0 +1,50 @@
+"""The answerer's sentence-vector cache and feature rows, with the real model."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from qa.answer import FEATURES, ExtractiveAnswerer, SentenceVectors
+from qa.embed import SentenceTransformerEmbedder
+from qa.types import Passage
+
+
+class Counting:
+    """The real embedder, counting the texts it is asked to embed."""
+
+    def __init__(self, inner: SentenceTransformerEmbedder) -> None:
+        self.inner, self.texts = inner, 0
+        self.dim, self.name, self.max_tokens = inner.dim, inner.name, inner.max_tokens
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        self.texts += len(texts)
+        return self.inner.embed(texts)
+
+    def count_tokens(self, text: str) -> int:
+        return self.inner.count_tokens(text)
+
+
+def test_sentence_vectors_are_cached_and_equal_to_fresh_ones(embedder: SentenceTransformerEmbedder) -> None:
+    counting = Counting(embedder)
+    cache = SentenceVectors(counting, size=3)  # type: ignore[arg-type]
+    texts = ["Ron Dermer met al-Shaibani.", "They met in Paris.", "They met in Paris."]
+    first = cache.embed(texts)
+    assert counting.texts == 2  # the repeated sentence is embedded once
+    again = cache.embed(texts[:2])
+    assert counting.texts == 2 and np.allclose(again, first[:2])
+    assert np.allclose(first, embedder.embed(texts), atol=1e-5)
+    cache.embed(["a", "b", "c"])  # evicts the two oldest
+    cache.embed(texts[:1])
+    assert counting.texts == 6
+
+
+def test_feature_rows_and_not_found(embedder: SentenceTransformerEmbedder) -> None:
+    text = "The kiln fires at 1200 degrees. Glaze melts into glass at that heat. Potters sell mugs."
+    p = Passage(1, "kiln", "Kilns", text, 0, len(text), 1.0)
+    answerer = ExtractiveAnswerer(embedder)
+    cands, rows = answerer.score("At what temperature does the kiln fire?", [p])
+    assert rows.shape == (3, len(FEATURES)) and len(cands) == 3
+    assert rows[0, FEATURES.index("coverage")] > rows[2, FEATURES.index("coverage")]
+    a = answerer.answer("At what temperature does the kiln fire?", [p])
+    assert a.found and a.answer == "The kiln fires at 1200 degrees." and a.citations[0].quote == a.answer
+    assert not answerer.answer("Who painted the Mona Lisa?", [p]).found

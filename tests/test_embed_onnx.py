@@ -1,0 +1,110 @@
+"""The ONNX backends: exported once from the bundled model, cached, and close to torch."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa.config import Settings
+from qa.embed import Embedder, embedding_key
+from qa.embed_onnx import FP32_FILE, INT8_FILE, OnnxEmbedder
+from qa.service import QAService
+from qa.types import Document
+
+from .conftest import ROOT, SHARED
+
+pytestmark = pytest.mark.slow
+
+SCIFACT = SHARED / "datasets" / "scifact" / "corpus.jsonl"
+
+
+def passages(n: int = 12) -> list[str]:
+    out = []
+    with open(SCIFACT, encoding="utf-8") as fh:
+        for line in fh:
+            d = json.loads(line)
+            out.append(f"{d['title']}\n{d['text']}")
+            if len(out) == n:
+                break
+    # Short texts too: queries are short, and a batch mixes lengths (padding must not matter).
+    return [*out, "Who met in Paris?", "vitamin D", "héllo wörld, ünïcode and 日本語"]
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("onnx")
+
+
+@pytest.fixture(scope="module")
+def onnx_fp32(cache_dir: Path) -> OnnxEmbedder:
+    return OnnxEmbedder(cache_dir=cache_dir)
+
+
+@pytest.fixture(scope="module")
+def onnx_int8(cache_dir: Path, onnx_fp32: OnnxEmbedder) -> OnnxEmbedder:
+    return OnnxEmbedder(cache_dir=cache_dir, quantized=True)
+
+
+def test_onnx_matches_torch(embedder: Embedder, onnx_fp32: OnnxEmbedder) -> None:
+    texts = passages()
+    vecs = onnx_fp32.embed(texts)
+    cos = np.sum(embedder.embed(texts) * vecs, axis=1)
+    assert cos.min() > 0.9999, cos
+    # Batches sorted by length pad less; a text's vector is the same alone or in any batch.
+    alone = np.vstack([onnx_fp32.embed([t]) for t in texts[-4:]])
+    assert np.allclose(alone, vecs[-4:], atol=1e-5)
+    assert onnx_fp32.dim == embedder.dim and onnx_fp32.max_tokens == embedder.max_tokens
+
+
+def test_onnx_int8_stays_close_to_torch(embedder: Embedder, onnx_int8: OnnxEmbedder) -> None:
+    texts = passages()
+    vecs = onnx_int8.embed(texts)
+    cos = np.sum(embedder.embed(texts) * vecs, axis=1)
+    assert cos.mean() >= 0.99 and cos.min() >= 0.98, cos
+    assert np.allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-5)
+    # A text's vector does not depend on the other texts embedded with it.
+    alone = np.vstack([onnx_int8.embed([t]) for t in texts[-4:]])
+    assert np.allclose(alone, vecs[-4:], atol=1e-5)
+
+
+def test_token_counts_and_cuts_match_the_torch_tokenizer(embedder: Embedder, onnx_fp32: OnnxEmbedder) -> None:
+    for text in passages(6):
+        assert onnx_fp32.count_tokens(text) == embedder.count_tokens(text)
+        for n in (0, 1, 7, 300):
+            assert onnx_fp32.truncate(text, n) == embedder.truncate(text, n)
+
+
+def test_second_load_reuses_the_cached_files_without_torch(cache_dir: Path, onnx_int8: OnnxEmbedder) -> None:
+    files = onnx_int8.files
+    before = {f: (files / f).stat().st_mtime_ns for f in (FP32_FILE, INT8_FILE)}
+    # A fresh process: exporting would need torch, so torch not being imported proves the cache was used.
+    code = (
+        "import sys; from pathlib import Path; from qa.embed_onnx import OnnxEmbedder;"
+        f"e = OnnxEmbedder(cache_dir=Path({str(cache_dir)!r}), quantized=True);"
+        "v = e.embed(['Who met in Paris?']); print(v.shape, 'torch' in sys.modules)"
+    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["(1,", "384)", "False"]
+    assert before == {f: (files / f).stat().st_mtime_ns for f in (FP32_FILE, INT8_FILE)}
+
+
+def test_service_on_onnx_int8_indexes_and_answers(tmp_path: Path, cache_dir: Path, seed_article: Path) -> None:
+    settings = Settings(index_dir=tmp_path / "index", embed_backend="onnx-int8", onnx_cache_dir=str(cache_dir))
+    svc = QAService(settings)
+    try:
+        svc.add_documents([Document(id="paris", text=seed_article.read_text(encoding="utf-8"))])
+        assert svc.embedder.backend == "onnx-int8"  # type: ignore[attr-defined]
+        answer = svc.ask("Who met in Paris?")
+        assert answer.found and "Dermer" in answer.answer
+        # Vectors from another backend are never reused as if they were this one's.
+        assert embedding_key(svc.embedder, "x") != embedding_key(OnnxEmbedder(cache_dir=cache_dir), "x")
+    finally:
+        svc.close()

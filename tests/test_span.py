@@ -1,0 +1,68 @@
+"""Short answers: the span of the cited sentence that answers the question's type."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa.span import answer_kind, shortest_span
+
+PARIS = (
+    "Last month, Syrian state media reported that Syrian Foreign Minister Assaad al-Shaibani and his Israeli "
+    "counterpart Ron Dermer had met in Paris to discuss de-escalation and the situation in the Syrian province "
+    "of Sweida."
+)
+
+
+def short(question: str, sentence: str) -> str | None:
+    span = shortest_span(question, sentence)
+    return None if span is None else sentence[span[0] : span[1]]
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("Who met in Paris?", "name"),
+        ("Where was the game played?", "name"),
+        ("Which team won the AFC title?", "name"),
+        ("When did the war end?", "date"),
+        ("In what year was the treaty signed?", "date"),
+        ("How many airstrikes were there?", "number"),
+        ("What percentage of voters agreed?", "number"),
+        ("Why did they meet?", None),
+        ("What did they discuss?", None),
+    ],
+)
+def test_answer_kind(question: str, kind: str | None) -> None:
+    assert answer_kind(question) == kind
+
+
+def test_who_gives_the_coordinated_names_and_skips_what_the_question_says() -> None:
+    assert short("Who met in Paris?", PARIS) == (
+        "Syrian Foreign Minister Assaad al-Shaibani and his Israeli counterpart Ron Dermer"
+    )
+
+
+def test_acronym_of_a_question_word_is_not_the_answer() -> None:
+    sentence = (
+        "The American Football Conference (AFC) champion Denver Broncos defeated the National Football "
+        "Conference (NFC) champion Carolina Panthers 24–10."
+    )
+    assert short("Which NFL team represented the AFC at Super Bowl 50?", sentence) == "Denver Broncos"
+
+
+def test_dates_and_numbers() -> None:
+    s = "When forces toppled the regime on Dec. 8, Israel deployed troops in the buffer zone."
+    assert short("When did Israel deploy troops?", s) == "Dec. 8"
+    assert short("In what year did it open?", "The bridge opened to traffic in 1937 after four years.") == "1937"
+    assert short("How many airstrikes has Israel carried out?", "Israel has carried out hundreds of airstrikes.") == (
+        "hundreds"
+    )
+    got = short("How many people live there?", "About 3.5 million people live in the city.")
+    assert got is not None and got.startswith("3.5 million")
+
+
+def test_no_span_without_a_clear_type_or_a_candidate() -> None:
+    assert short("Why did they meet?", PARIS) is None
+    assert short("When did they meet?", "They met to discuss the border.") is None
+    # Every name in the sentence is already in the question: nothing new to answer with.
+    assert short("Who is Ron Dermer?", "Ron Dermer spoke.") is None
