@@ -50,6 +50,16 @@ CONFIGS: dict[str, EvalConfig] = {
             {"retrieval_mode": "hybrid", "fusion": "convex", "rerank": True},
         ),
         EvalConfig(
+            "rerank-0.25",
+            "the default with a lighter second stage (QA_RERANK_WEIGHT=0.25)",
+            {"rerank_weight": 0.25},
+        ),
+        EvalConfig(
+            "rerank-1.0",
+            "the default with a heavier second stage (QA_RERANK_WEIGHT=1.0)",
+            {"rerank_weight": 1.0},
+        ),
+        EvalConfig(
             "dense-128",
             "dense retrieval, smaller chunks (128 tokens, 16 overlap; its own index)",
             {"retrieval_mode": "dense", "rerank": False, "chunk_tokens": 128, "chunk_overlap": 16},
