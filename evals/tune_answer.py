@@ -83,8 +83,7 @@ def main(argv: list[str] | None = None) -> None:
     for q in queries:
         vector = svc.retriever.embed_query(q.question)
         passages = svc.retrieve(q.question, svc.settings.answer_passages, None, None, vector)
-        vectors = svc.store.vectors([p.chunk_id for p in passages]) if hasattr(svc.store, "vectors") else None
-        cands, rows = svc.answerer.score(q.question, passages, vector, vectors)
+        cands, rows = svc.answerer.score(q.question, passages, vector, svc.passage_vectors(passages))
         doc = np.array([c.passage.doc_id in q.gold for c in cands], dtype=bool)
         y = np.array([contains_answer(c.text, q.answers) for c in cands], dtype=bool) & doc
         groups.append((rows, y, doc))

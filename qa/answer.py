@@ -17,13 +17,12 @@ carries the shortest span that answers it (``Answer.short``; see ``qa.span``).
 from __future__ import annotations
 
 import re
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
 
 from qa.embed import Embedder
+from qa.query_embed import LRUCache
 from qa.rerank import coverage, idf, minmax, terms
 from qa.sentences import split_sentences
 from qa.span import answer_kind, shortest_span
@@ -111,24 +110,15 @@ class SentenceVectors:
 
     def __init__(self, embedder: Embedder, size: int = 20_000) -> None:
         self.embedder = embedder
-        self.size = size
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
+        self.cache = LRUCache(size)
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        with self._lock:
-            known = {t: self._cache[t] for t in texts if t in self._cache}
-            for t in known:
-                self._cache.move_to_end(t)
-        todo = list(dict.fromkeys(t for t in texts if t not in known))
+        known = {t: v for t in dict.fromkeys(texts) if (v := self.cache.get(t)) is not None}
+        todo = [t for t in dict.fromkeys(texts) if t not in known]
         if todo:
-            fresh = dict(zip(todo, self.embedder.embed(todo), strict=True))
-            known.update(fresh)
-            if self.size:
-                with self._lock:
-                    self._cache.update(fresh)
-                    while len(self._cache) > self.size:
-                        self._cache.popitem(last=False)
+            for t, v in zip(todo, self.embedder.embed(todo), strict=True):
+                known[t] = v
+                self.cache.put(t, v)
         if not texts:
             return np.zeros((0, self.embedder.dim), dtype=np.float32)
         return np.stack([known[t] for t in texts])

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -237,12 +237,17 @@ def generate(
     min_support: float = DEFAULT_MIN_SUPPORT,
 ) -> Generated:
     """The LLM's answer with checked citations; the extractive answer (with a note) on any failure."""
-    final = None
-    for item in generate_stream(llm, question, passages, embedder, extractive, min_support):
+    return final(generate_stream(llm, question, passages, embedder, extractive, min_support))
+
+
+def final(stream: Iterable[str | Generated]) -> Generated:
+    """The ``Generated`` that ends a generation stream (the text pieces before it dropped)."""
+    last = None
+    for item in stream:
         if isinstance(item, Generated):
-            final = item
-    assert final is not None
-    return final
+            last = item
+    assert last is not None, "a generation stream always ends with its Generated"
+    return last
 
 
 def _checked(text: str, passages: list[Passage], embedder: Embedder, min_support: float) -> Generated:

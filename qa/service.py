@@ -16,7 +16,7 @@ from qa.chunk import Chunker, tiktoken_counter
 from qa.config import Settings
 from qa.embed import PREFIX_TOKENS, Embedder, embedding_key, embedding_text, load_embedder
 from qa.errors import IndexMismatch, InvalidInput, NotFound, TooLarge
-from qa.generate import Generated, OpenAICompatibleLLM, generate_stream
+from qa.generate import Generated, OpenAICompatibleLLM, final, generate_stream
 from qa.parse import normalize_text
 from qa.query_embed import QueryEmbedder
 from qa.rerank import CrossEncoderReranker, Reranker, SentenceEvidenceReranker, diversify
@@ -362,9 +362,12 @@ class QAService:
 
         Passages count by their stored vectors' cosine with the question (where the store keeps
         vectors), so the answer does not depend on the scale of the retrieval mode's scores."""
+        return self.answerer.answer(question, passages, vector, self.passage_vectors(passages))
+
+    def passage_vectors(self, passages: list[Passage]) -> dict[int, np.ndarray] | None:
+        """The stored vectors of ``passages``' chunks, where the store keeps them."""
         get = getattr(self.store, "vectors", None)
-        vectors = get([p.chunk_id for p in passages]) if get else None
-        return self.answerer.answer(question, passages, query_vector=vector, passage_vectors=vectors)
+        return get([p.chunk_id for p in passages]) if get else None
 
     @cached_property
     def llm(self) -> OpenAICompatibleLLM | None:
@@ -387,8 +390,7 @@ class QAService:
         yield from generate_stream(self.llm, question, passages, self.embedder, extractive)
 
     def generate(self, question: str, passages: list[Passage], extractive: Answer) -> Generated:
-        final = [g for g in self.generate_stream(question, passages, extractive) if isinstance(g, Generated)]
-        return final[-1]
+        return final(self.generate_stream(question, passages, extractive))
 
     def stats(self) -> dict[str, Any]:
         return {**self.store.stats(), "chunker": self.chunker_signature}

@@ -7,6 +7,7 @@ per chunk, and answers nearest-neighbour queries. Writes are all-or-nothing per 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -62,6 +63,15 @@ class DocumentInfo:
     chars: int
     created_at: float
     updated_at: float
+
+
+# The documents columns a DocumentInfo is read from, in both stores, in this order.
+INFO_COLUMNS = "id, title, metadata, source, content_hash, chunker, n_chunks, length(text), created_at, updated_at"
+
+
+def document_info(row: Sequence[Any], metadata: Metadata) -> DocumentInfo:
+    """A ``DocumentInfo`` from a row of ``INFO_COLUMNS``, with its metadata already decoded."""
+    return DocumentInfo(row[0], row[1], metadata, *row[3:10])
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ import faiss
 import numpy as np
 
 from qa.errors import IndexCorrupt, InvalidInput
-from qa.store import FORMAT_VERSION, DocumentInfo, Manifest, Write, check_manifest
+from qa.store import FORMAT_VERSION, INFO_COLUMNS, DocumentInfo, Manifest, Write, check_manifest, document_info
 from qa.types import Chunk, Metadata, Passage
 
 log = logging.getLogger(__name__)
@@ -532,20 +532,9 @@ class EmbeddedStore:
     # -- reads ------------------------------------------------------------------------------
 
     def _info(self, row: tuple[Any, ...]) -> DocumentInfo:
-        return DocumentInfo(
-            id=row[0],
-            title=row[1],
-            metadata=json.loads(row[2]),
-            source=row[3],
-            content_hash=row[4],
-            chunker=row[5],
-            n_chunks=row[6],
-            chars=row[7],
-            created_at=row[8],
-            updated_at=row[9],
-        )
+        return document_info(row, json.loads(row[2]))
 
-    _INFO_COLS = "id, title, metadata, source, content_hash, chunker, n_chunks, length(text), created_at, updated_at"
+    _INFO_COLS = INFO_COLUMNS
 
     def get(self, doc_id: str) -> DocumentInfo | None:
         with self._lock:

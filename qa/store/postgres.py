@@ -37,7 +37,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from qa.errors import IndexMismatch, InvalidInput, QAError
-from qa.store import FORMAT_VERSION, DocumentInfo, Manifest, Write, check_manifest
+from qa.store import FORMAT_VERSION, INFO_COLUMNS, DocumentInfo, Manifest, Write, check_manifest, document_info
 from qa.types import Chunk, Metadata, Passage
 
 # Postgres full-text configuration for the lexical side (stemmed English, like BM25 setups).
@@ -313,22 +313,11 @@ class PostgresStore:
 
     # -- reads --------------------------------------------------------------------------------
 
-    _INFO_COLS = "id, title, metadata, source, content_hash, chunker, n_chunks, length(text), created_at, updated_at"
+    _INFO_COLS = INFO_COLUMNS
 
     @staticmethod
     def _info(row: tuple[Any, ...]) -> DocumentInfo:
-        return DocumentInfo(
-            id=row[0],
-            title=row[1],
-            metadata=row[2],
-            source=row[3],
-            content_hash=row[4],
-            chunker=row[5],
-            n_chunks=row[6],
-            chars=row[7],
-            created_at=row[8],
-            updated_at=row[9],
-        )
+        return document_info(row, row[2])  # jsonb arrives decoded
 
     def get(self, doc_id: str) -> DocumentInfo | None:
         with self._conn() as conn:
