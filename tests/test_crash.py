@@ -95,8 +95,11 @@ def test_sigkill_never_loses_acknowledged_documents_or_leaves_half_ones(tmp_path
                 chunk_id, blob = store.db.execute(
                     "SELECT id, vector FROM chunks WHERE doc_id = ? ORDER BY ordinal LIMIT 1", (doc_id,)
                 ).fetchone()
-                hits = store.search(np.frombuffer(blob, dtype=np.float32), 1)
-                assert hits and hits[0].doc_id == doc_id and hits[0].score > 0.999
+                hits = store.search(np.frombuffer(blob, dtype=np.float32), 10)
+                # The 64-dim hash embedder gives some documents identical vectors ("document 78" and
+                # "document 85" hash alike): the chunk must be among the hits tied at the top.
+                top = [h for h in hits if h.score > 0.999]
+                assert top and hits[0].score > 0.999 and doc_id in {h.doc_id for h in top}
         finally:
             store.close()
     assert len(present) >= WRITER_KILLS, "the writer never got going; the test proved nothing"
