@@ -1,7 +1,7 @@
 FROM python:3.11-slim
 WORKDIR /app
 ENV HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false \
-    QA_INDEX_DIR=/app/index QA_HOST=0.0.0.0 QA_PORT=8000
+    QA_INDEX_DIR=/app/index QA_HOST=0.0.0.0 QA_PORT=8000 QA_ONNX_CACHE_DIR=/opt/qa-onnx
 # torch first, pinned, so sentence-transformers does not pick another build. Pass
 # --build-arg TORCH_INDEX_URL=<a CPU wheel index> to avoid the large CUDA build.
 ARG TORCH_INDEX_URL=""
@@ -10,6 +10,9 @@ COPY pyproject.toml README.md ./
 COPY qa ./qa
 COPY examples ./examples
 RUN pip install --no-cache-dir .
+# The default backend (onnx-int8) exports and quantizes the model once; do it in the image, so
+# replicas start in seconds instead of each exporting on first start.
+RUN python -c "from qa.config import Settings; from qa.embed import load_embedder; load_embedder(Settings())"
 EXPOSE 8000
 HEALTHCHECK CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz')"
 CMD ["qa", "serve", "--ingest", "examples/docs"]

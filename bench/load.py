@@ -90,11 +90,12 @@ async def client(
     sent: list[int],
     rng: random.Random,
     results: Results,
+    extra: dict[str, Any],
 ) -> None:
     while time.monotonic() < deadline and sent[0] < max_requests:
         sent[0] += 1
         route = "ask" if rng.random() < ask_ratio else "search"
-        body = {"question": rng.choice(questions), "k": k}
+        body = {"question": rng.choice(questions), "k": k, **extra}
         t0 = time.perf_counter()
         try:
             r = await http.post(f"/v1/{route}", json=body)
@@ -120,7 +121,9 @@ async def run_load(
     seed: int = 0,
     key: str | None = None,
     max_requests: int = 1_000_000,
+    mode: str | None = None,
 ) -> tuple[Results, dict[str, Any]]:
+    extra: dict[str, Any] = {"mode": mode} if mode else {}
     headers = {"authorization": f"Bearer {key}"} if key else {}
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     results = Results()
@@ -128,13 +131,15 @@ async def run_load(
         stats = (await http.get("/v1/stats")).raise_for_status().json()
         # One of each first: the server's first answer may load what it loads lazily.
         for route in ("search", "ask"):
-            (await http.post(f"/v1/{route}", json={"question": questions[0], "k": k})).raise_for_status()
+            (await http.post(f"/v1/{route}", json={"question": questions[0], "k": k, **extra})).raise_for_status()
         sent = [0]
         results.started = time.monotonic()
         deadline = results.started + duration
         await asyncio.gather(
             *(
-                client(http, questions, ask_ratio, k, deadline, max_requests, sent, random.Random(seed + i), results)
+                client(
+                    http, questions, ask_ratio, k, deadline, max_requests, sent, random.Random(seed + i), results, extra
+                )
                 for i in range(clients)
             )
         )
@@ -197,7 +202,8 @@ def markdown(rep: dict[str, Any]) -> str:
         "",
         f"{rep['date']}: `python -m bench.load` against {rep['url']}, {rep['clients']} clients for "
         f"{rep['duration_s']} s, {int(rep['ask_ratio'] * 100)}% ask / {100 - int(rep['ask_ratio'] * 100)}% search, "
-        f"k = {rep['k']}, {rep['questions']} distinct questions. Index: {rep['index']['documents']} documents, "
+        f"k = {rep['k']}, mode {rep.get('mode', 'server default')}, {rep['questions']} distinct questions. "
+        f"Index: {rep['index']['documents']} documents, "
         f"{rep['index']['chunks']} chunks.",
         "",
         f"**{rep['throughput_rps']} requests/s**, {rep['requests']} requests, {rep['errors']} errors "
@@ -233,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-k", type=int, default=5, help="passages per request (default 5)")
     parser.add_argument("--questions", type=Path, help="JSON Lines (`question` or `text`) or one question a line")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--mode", choices=["dense", "lexical", "hybrid"], help="mode sent (default: the server's)")
     parser.add_argument("--max-requests", type=int, default=1_000_000, help="stop after this many requests too")
     parser.add_argument("--out", type=Path, default=OUT, help="report path without extension (.json and .md)")
     args = parser.parse_args(argv)
@@ -246,7 +253,16 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()
     results, stats = asyncio.run(
         run_load(
-            args.url, args.duration, args.clients, questions, args.ask_ratio, args.k, args.seed, key, args.max_requests
+            args.url,
+            args.duration,
+            args.clients,
+            questions,
+            args.ask_ratio,
+            args.k,
+            args.seed,
+            key,
+            args.max_requests,
+            args.mode,
         )
     )
     rep = report(
@@ -258,6 +274,7 @@ def main(argv: list[str] | None = None) -> int:
             "clients": args.clients,
             "ask_ratio": args.ask_ratio,
             "k": args.k,
+            "mode": args.mode or "server default",
             "questions": len(set(questions)),
             "seed": args.seed,
         },

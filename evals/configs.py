@@ -60,6 +60,16 @@ CONFIGS: dict[str, EvalConfig] = {
             {"rerank_weight": 1.0},
         ),
         EvalConfig(
+            "default-torch",
+            "the defaults with the model on torch fp32 instead of onnx-int8 (QA_EMBED_BACKEND=torch)",
+            {"embed_backend": "torch"},
+        ),
+        EvalConfig(
+            "dense-torch",
+            "dense retrieval only, the model on torch fp32",
+            {"retrieval_mode": "dense", "rerank": False, "embed_backend": "torch"},
+        ),
+        EvalConfig(
             "dense-128",
             "dense retrieval, smaller chunks (128 tokens, 16 overlap; its own index)",
             {"retrieval_mode": "dense", "rerank": False, "chunk_tokens": 128, "chunk_overlap": 16},

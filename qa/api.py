@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import asdict
@@ -25,12 +24,13 @@ from qa import __version__
 from qa.config import Settings
 from qa.errors import InvalidInput, QAError, TooLarge, UnsupportedFileType
 from qa.generate import Generated
-from qa.observability import Metrics, access_log, new_request_id, request_id
+from qa.middleware import Observe, RequireKey
+from qa.observability import Metrics, configure_logging
 from qa.parse import parse_bytes
-from qa.security import check_key, needs_key, parse_keys
+from qa.security import parse_keys
 from qa.service import MAX_OFFSET, QAService
 from qa.store import DocumentInfo
-from qa.types import Document, Passage, content_hash
+from qa.types import Answer, Document, Passage, content_hash
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,9 @@ class ShortOut(BaseModel):
     end: int
 
 
-class AskOut(BaseModel):
+class AnswerOut(BaseModel):
+    """Fields every answering route returns (``/v1/ask``, ``/v1/chat``); see ``_answer_fields``."""
+
     question: str
     answer: str
     found: bool
@@ -119,6 +121,10 @@ class AskOut(BaseModel):
     sentences: list[SentenceOut] | None = Field(
         None, description="Generated answers: each sentence with its checked citations."
     )
+
+
+class AskOut(AnswerOut):
+    """The answer to one question (``/v1/ask``)."""
 
 
 class DocumentIn(BaseModel):
@@ -185,6 +191,27 @@ def _sentences(g: Generated | None) -> list[SentenceOut] | None:
     return [SentenceOut(text=s.text, supported=s.supported, citations=list(s.citations)) for s in g.checked.sentences]
 
 
+def _short(a: Answer, g: Generated | None) -> ShortOut | None:
+    """The extractive answer's short span; none for a generated answer, which it may not match."""
+    return ShortOut(**asdict(a.short)) if a.short and not (g and g.generated) else None
+
+
+def _answer_fields(a: Answer, g: Generated | None) -> dict[str, Any]:
+    """The ``AnswerOut`` fields (all but ``question``) of an extractive answer ``a`` and, when an
+    LLM was asked, what it made of it ``g`` (the generated answer, or ``a`` again with a note)."""
+    return {
+        "answer": g.answer if g else a.answer,
+        "found": a.found,
+        "score": a.score,
+        "short_answer": _short(a, g),
+        "citations": [CitationOut(**asdict(c)) for c in (g.citations if g else a.citations)],
+        "passages": [_passage(p) for p in a.passages],
+        "generated": bool(g and g.generated),
+        "note": g.note if g else None,
+        "sentences": _sentences(g),
+    }
+
+
 def _doc(info: DocumentInfo, text: str | None = None) -> DocumentOut:
     fields = asdict(info)
     fields.pop("chunker")
@@ -231,6 +258,13 @@ def get_service(request: Request) -> QAService:
 Service = Annotated[QAService, Depends(get_service)]
 
 
+def worker_app() -> FastAPI:
+    """The app of one `qa serve --workers N` process: settings from the environment, own logging."""
+    settings = Settings()
+    configure_logging(settings.log_format)
+    return create_app(settings)
+
+
 def create_app(settings: Settings | None = None, service: QAService | None = None) -> FastAPI:
     """Build the app. Pass ``service`` to share an already-loaded one (tests do)."""
     settings = settings or (service.settings if service else Settings())
@@ -266,19 +300,9 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
     def prometheus_metrics() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    @app.middleware("http")
-    async def require_key(request: Request, call_next: Any) -> Any:
-        if needs_key(request.method, request.url.path, keys, settings.require_key_for_read):
-            try:
-                check_key(request.headers.get("authorization"), keys)
-            except QAError as exc:
-                status = exc.status_code
-                headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-                return JSONResponse(
-                    {"error": _ERROR_KIND[status], "message": str(exc)}, status_code=status, headers=headers
-                )
-        return await call_next(request)
-
+    # Innermost first: API keys, then CORS, then (outermost) request id, metrics, access log and
+    # the request-size limit, so every response is observed, 401s and 413s included.
+    app.add_middleware(RequireKey, keys=keys, for_read=settings.require_key_for_read)  # type: ignore[arg-type]
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -286,40 +310,7 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
             allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
         )
-
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next: Any) -> Any:
-        length = request.headers.get("content-length")
-        if length is not None:
-            if not length.isdigit():
-                return _error(400, "bad_request", f"invalid Content-Length header {length!r}")
-            if int(length) > settings.max_request_bytes:
-                return _error(
-                    413,
-                    "too_large",
-                    f"request body is {length} bytes, over the limit of {settings.max_request_bytes} "
-                    "(QA_MAX_REQUEST_BYTES)",
-                )
-        return await call_next(request)
-
-    @app.middleware("http")
-    async def observe(request: Request, call_next: Any) -> Any:
-        # Added after the other middleware, so it is the outermost: it sees every response,
-        # 401s and 413s included, and sets the request id every log line of this request carries.
-        started = time.perf_counter()
-        rid = new_request_id(request.headers.get("x-request-id"))
-        token = request_id.set(rid)
-        status = 500
-        try:
-            response = await call_next(request)
-            status = response.status_code
-            response.headers["X-Request-ID"] = rid
-            return response
-        finally:
-            route = getattr(request.scope.get("route"), "path", "unmatched")
-            metrics.observe(request.method, route, status, time.perf_counter() - started)
-            access_log(request.method, request.url.path, route, status, started)
-            request_id.reset(token)
+    app.add_middleware(Observe, metrics=metrics, max_request_bytes=settings.max_request_bytes)  # type: ignore[arg-type]
 
     @app.exception_handler(QAError)
     async def qa_error(request: Request, exc: QAError) -> JSONResponse:
@@ -361,18 +352,7 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
     def ask(body: QuestionIn, svc: Service) -> AskOut:
         a = svc.ask(body.question, body.k, body.filters, body.mode, body.rerank)
         g = None if body.extractive else svc.generate(body.question.strip(), list(a.passages), a)
-        return AskOut(
-            question=body.question,
-            answer=g.answer if g else a.answer,
-            found=a.found,
-            score=a.score,
-            short_answer=ShortOut(**asdict(a.short)) if a.short and not (g and g.generated) else None,
-            citations=[CitationOut(**asdict(c)) for c in (g.citations if g else a.citations)],
-            passages=[_passage(p) for p in a.passages],
-            generated=bool(g and g.generated),
-            note=g.note if g else None,
-            sentences=_sentences(g),
-        )
+        return AskOut(question=body.question, **_answer_fields(a, g))
 
     @app.get("/v1/documents", response_model=DocumentList, responses=ERRORS, tags=["documents"])
     def list_documents(

@@ -8,9 +8,9 @@ Server-sent events of ``POST /v1/chat`` with ``"stream": true``, in order::
 
     event: passages   {"question", "query", "rewritten", "passages": [...]}
     event: delta      {"text": "..."}            (repeated; joined they are the answer)
-    event: answer     {"text", "generated", "note", "sentences"}   (only with an LLM configured)
+    event: answer     {"text", "generated", "note", "sentences", "short_answer"}   (only with an LLM configured)
     event: citations  {"citations": [...]}
-    event: done       {"found": bool, "score": float, "generated": bool, "note": str | null}
+    event: done       {"found", "score", "short_answer", "generated", "note"}
     event: error      {"error": "<type>", "message": "..."}   (instead of the rest, on failure)
 
 With an LLM configured (``QA_LLM_BASE_URL``), the deltas are the LLM's text as it arrives with its
@@ -44,13 +44,14 @@ from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from qa.api import (
     _ERROR_KIND,
     ERRORS,
+    AnswerOut,
     CitationOut,
-    PassageOut,
     Scalar,
-    SentenceOut,
     Service,
+    _answer_fields,
     _passage,
     _sentences,
+    _short,
     _validation_message,
 )
 from qa.chat import SOURCES_HEADING, Resolved, Turn, answer, pieces, resolve, retrieve
@@ -119,22 +120,12 @@ class ChatIn(BaseModel):
     extractive: bool = Field(False, description="Answer extractively even when an LLM is configured (QA_LLM_BASE_URL).")
 
 
-class ChatOut(BaseModel):
+class ChatOut(AnswerOut):
+    """The answer to a conversation's last question, with what was searched for it."""
+
     question: str = Field(..., description="The user's last question, as asked.")
     query: str = Field(..., description="What was searched: the question, resolved against the conversation.")
     rewritten: bool = Field(..., description="True when the question was a follow-up and was rewritten.")
-    answer: str
-    found: bool
-    score: float
-    citations: list[CitationOut]
-    passages: list[PassageOut]
-    generated: bool = Field(False, description="True when an LLM wrote the answer (QA_LLM_BASE_URL).")
-    note: str | None = Field(
-        None, description="Why generation fell back to the extractive answer, or which citations the check removed."
-    )
-    sentences: list[SentenceOut] | None = Field(
-        None, description="Generated answers: each sentence with its checked citations."
-    )
 
 
 def _check_k(svc: QAService, k: int | None) -> None:
@@ -161,6 +152,15 @@ def _passages(passages: list[Passage] | tuple[Passage, ...]) -> list[dict[str, A
     return [_passage(p).model_dump() for p in passages]
 
 
+def _short_data(a: Answer, g: Generated | None) -> dict[str, Any] | None:
+    short = _short(a, g)
+    return short.model_dump() if short else None
+
+
+def _done(a: Answer, g: Generated | None) -> dict[str, Any]:
+    return {"found": a.found, "score": a.score, "short_answer": _short_data(a, g)}
+
+
 def _generates(svc: QAService, extractive: bool) -> bool:
     return svc.llm is not None and not extractive
 
@@ -179,7 +179,7 @@ async def _chat_events(
             for piece in pieces(a.answer):
                 yield _sse("delta", {"text": piece})
             yield _sse("citations", {"citations": _citations(a)})
-            yield _sse("done", {"found": a.found, "score": a.score, "generated": False, "note": None})
+            yield _sse("done", {**_done(a, None), "generated": False, "note": None})
             return
         g: Generated | None = None
         streamed = False
@@ -207,10 +207,11 @@ async def _chat_events(
                 "generated": g.generated,
                 "note": g.note,
                 "sentences": [s.model_dump() for s in _sentences(g) or []] or None,
+                "short_answer": _short_data(a, g),
             },
         )
         yield _sse("citations", {"citations": [CitationOut(**asdict(c)).model_dump() for c in g.citations]})
-        yield _sse("done", {"found": a.found, "score": a.score, "generated": g.generated, "note": g.note})
+        yield _sse("done", {**_done(a, g), "generated": g.generated, "note": g.note})
     except Exception as exc:  # reported in the stream: the status line has already gone out
         yield _sse("error", _error_data(exc))
 
@@ -236,17 +237,7 @@ async def chat(body: ChatIn, svc: Service) -> Any:
     a = await run_in_threadpool(answer, svc, resolved, passages)
     g = await run_in_threadpool(svc.generate, resolved.query, passages, a) if generate else None
     return ChatOut(
-        question=resolved.question,
-        query=resolved.query,
-        rewritten=resolved.rewritten,
-        answer=g.answer if g else a.answer,
-        found=a.found,
-        score=a.score,
-        citations=[CitationOut(**asdict(c)) for c in (g.citations if g else a.citations)],
-        passages=[_passage(p) for p in a.passages],
-        generated=bool(g and g.generated),
-        note=g.note if g else None,
-        sentences=_sentences(g),
+        question=resolved.question, query=resolved.query, rewritten=resolved.rewritten, **_answer_fields(a, g)
     )
 
 

@@ -355,6 +355,9 @@ def serve(
         list[Path] | None, typer.Option(help="Index these paths before serving (unchanged files are skipped).")
     ] = None,
     insecure: Annotated[bool, typer.Option(help="Allow a non-loopback address with no QA_API_KEYS.")] = False,
+    workers: Annotated[
+        int | None, typer.Option(min=1, max=64, help="Server processes [env QA_WORKERS, default 1].")
+    ] = None,
 ) -> None:
     """Run the HTTP API (OpenAPI docs at /docs)."""
     import uvicorn
@@ -378,11 +381,32 @@ def serve(
             f"{summary['unchanged']} unchanged, {len(summary['failed'])} failed",
             markup=False,
         )
-    err.print(f"serving on http://{bind_host}:{bind_port} (docs at /docs)", markup=False)
+    n = workers or cfg.workers
+    err.print(
+        f"serving on http://{bind_host}:{bind_port} (docs at /docs)" + (f", {n} processes" if n > 1 else ""),
+        markup=False,
+    )
     # Our middleware writes one access line per request, with its request id; uvicorn's own
     # loggers propagate to the same root handler.
-    uvicorn.run(create_app(cfg, service=svc), host=bind_host, port=bind_port, log_config=None, access_log=False)
+    if n == 1:
+        uvicorn.run(create_app(cfg, service=svc), host=bind_host, port=bind_port, log_config=None, access_log=False)
+        svc.close()
+        return
+    # Several processes: each worker builds its own service from the environment (this process's
+    # options are passed down through it) and shares the index through SQLite and the FAISS file,
+    # as several processes on one index always do (README "Concurrency model").
     svc.close()
+    for key, value in _State.overrides.items():
+        os.environ[f"QA_{key.upper()}"] = str(value)
+    uvicorn.run(
+        "qa.api:worker_app",
+        factory=True,
+        workers=n,
+        host=bind_host,
+        port=bind_port,
+        log_config=None,
+        access_log=False,
+    )
 
 
 @app.command("eval")

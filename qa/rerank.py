@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence, Set
 from dataclasses import replace
+from functools import lru_cache
 from typing import Any, Protocol
 
 from qa.sentences import split_sentences
@@ -34,16 +36,23 @@ def terms(text: str) -> set[str]:
     return {t for t in _TERM.findall(text.lower()) if t not in STOP}
 
 
-def idf(q_terms: set[str], sentence_terms: list[set[str]]) -> dict[str, float]:
+@lru_cache(maxsize=8192)
+def sentence_terms(text: str) -> tuple[frozenset[str], ...]:
+    """The terms of each sentence of a passage. Cached by text: the same chunks come back as
+    candidates for many questions, and splitting them is most of this stage's cost."""
+    return tuple(frozenset(terms(text[s:e])) for s, e in split_sentences(text))
+
+
+def idf(q_terms: Set[str], sentences: Sequence[Set[str]]) -> dict[str, float]:
     """Inverse document frequency of the question's terms over a set of sentences."""
-    n = len(sentence_terms)
-    return {t: math.log(1 + n / (1 + sum(t in st for st in sentence_terms))) for t in q_terms}
+    n = len(sentences)
+    return {t: math.log(1 + n / (1 + sum(t in st for st in sentences))) for t in q_terms}
 
 
-def coverage(q_terms: set[str], weights: dict[str, float], sentence_terms: set[str]) -> float:
+def coverage(q_terms: Set[str], weights: dict[str, float], sentence: Set[str]) -> float:
     """IDF-weighted share of the question's terms that a sentence contains, 0..1."""
     total = sum(weights.values())
-    return sum(weights[t] for t in q_terms & sentence_terms) / total if total else 0.0
+    return sum(weights[t] for t in q_terms & sentence) / total if total else 0.0
 
 
 def minmax(values: list[float]) -> list[float]:
@@ -67,7 +76,7 @@ class SentenceEvidenceReranker:
         if len(passages) < 2:
             return passages
         q_terms = terms(question)
-        sentences = [[terms(p.text[s:e]) for s, e in split_sentences(p.text)] for p in passages]
+        sentences = [sentence_terms(p.text) for p in passages]
         weights = idf(q_terms, [st for ss in sentences for st in ss])
         fused = minmax([p.score for p in passages])
         scores = [

@@ -23,6 +23,7 @@ from qa.rerank import CrossEncoderReranker, Reranker, SentenceEvidenceReranker, 
 from qa.retrieve import DenseRetriever, HybridRetriever, LexicalRetriever, Mode
 from qa.store import DocumentInfo, Store, Write
 from qa.store.embedded import EmbeddedStore
+from qa.store.faiss_index import index_options
 from qa.types import Answer, Document, Metadata, Passage
 
 MAX_ID_CHARS = 512
@@ -103,7 +104,11 @@ class QAService:
                 with self._lock:
                     if self._store is None:
                         self._store = EmbeddedStore(
-                            path, model=self.model_name, dim=dim, lexical_tokenizer=self._fts_tokenizer()
+                            path,
+                            model=self.model_name,
+                            dim=dim,
+                            lexical_tokenizer=self._fts_tokenizer(),
+                            index_options=index_options(self.settings),
                         )
         assert self._store is not None
         return self._store

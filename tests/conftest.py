@@ -13,7 +13,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from qa.config import Settings  # noqa: E402
-from qa.embed import SentenceTransformerEmbedder  # noqa: E402
+from qa.embed import Embedder, SentenceTransformerEmbedder, load_embedder  # noqa: E402
 from qa.service import QAService  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,13 +22,32 @@ SEED_ARTICLE = SHARED / "seed" / "paris_article.txt"
 EXAMPLES = ROOT / "examples" / "docs"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One ONNX export per test session, shared by every service and `qa` subprocess the tests start
+    (the default backend exports on first use; each fresh index directory would export again)."""
+    given = os.environ.get("QA_ONNX_CACHE_DIR")
+    path = Path(given) if given else tmp_path_factory.mktemp("onnx")
+    os.environ["QA_ONNX_CACHE_DIR"] = str(path)
+    yield path
+    if not given:
+        os.environ.pop("QA_ONNX_CACHE_DIR", None)
+
+
 @pytest.fixture(scope="session")
-def embedder() -> SentenceTransformerEmbedder:
+def embedder(onnx_cache: Path) -> Embedder:
+    """The model on the default backend (QA_EMBED_BACKEND), as the service loads it."""
+    return load_embedder(Settings())
+
+
+@pytest.fixture(scope="session")
+def torch_embedder() -> SentenceTransformerEmbedder:
+    """The model on torch, for tests about the torch backend itself."""
     return SentenceTransformerEmbedder()
 
 
 @pytest.fixture
-def make_service(tmp_path: Path, embedder: SentenceTransformerEmbedder) -> Iterator[Callable[..., QAService]]:
+def make_service(tmp_path: Path, embedder: Embedder) -> Iterator[Callable[..., QAService]]:
     """Build services over indexes in tmp_path, sharing the session's model; closes them after."""
     made: list[QAService] = []
 

@@ -34,10 +34,13 @@ def live_server(svc: QAService) -> Iterator[str]:
 @contextmanager
 def serve(app: Any) -> Iterator[str]:
     """Serve any ASGI app until the block ends; yields the base URL."""
-    port = free_port()
+    # Bound here and handed to uvicorn: no window in which another process can take the port.
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = int(sock.getsockname()[1])
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -50,6 +53,7 @@ def serve(app: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+        sock.close()
 
 
 def upload_dir(base: str, directory: Path, key: str | None = None) -> None:

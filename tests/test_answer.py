@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 from qa.answer import FEATURES, ExtractiveAnswerer, SentenceVectors
-from qa.embed import SentenceTransformerEmbedder
+from qa.embed import Embedder
 from qa.types import Passage
 
 
 class Counting:
     """The real embedder, counting the texts it is asked to embed."""
 
-    def __init__(self, inner: SentenceTransformerEmbedder) -> None:
+    def __init__(self, inner: Embedder) -> None:
         self.inner, self.texts = inner, 0
         self.dim, self.name, self.max_tokens = inner.dim, inner.name, inner.max_tokens
 
@@ -24,7 +24,7 @@ class Counting:
         return self.inner.count_tokens(text)
 
 
-def test_sentence_vectors_are_cached_and_equal_to_fresh_ones(embedder: SentenceTransformerEmbedder) -> None:
+def test_sentence_vectors_are_cached_and_equal_to_fresh_ones(embedder: Embedder) -> None:
     counting = Counting(embedder)
     cache = SentenceVectors(counting, size=3)  # type: ignore[arg-type]
     texts = ["Ron Dermer met al-Shaibani.", "They met in Paris.", "They met in Paris."]
@@ -38,7 +38,7 @@ def test_sentence_vectors_are_cached_and_equal_to_fresh_ones(embedder: SentenceT
     assert counting.texts == 6
 
 
-def test_feature_rows_and_not_found(embedder: SentenceTransformerEmbedder) -> None:
+def test_feature_rows_and_not_found(embedder: Embedder) -> None:
     text = "The kiln fires at 1200 degrees. Glaze melts into glass at that heat. Potters sell mugs."
     p = Passage(1, "kiln", "Kilns", text, 0, len(text), 1.0)
     answerer = ExtractiveAnswerer(embedder)

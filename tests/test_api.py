@@ -11,14 +11,14 @@ from fastapi.testclient import TestClient
 
 from qa.api import create_app
 from qa.config import Settings
-from qa.embed import SentenceTransformerEmbedder
+from qa.embed import Embedder
 from qa.service import QAService
 
 from .conftest import EXAMPLES
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder) -> Iterator[TestClient]:
+def client(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[TestClient]:
     settings = Settings(index_dir=tmp_path_factory.mktemp("api"), max_document_bytes=200_000, max_request_bytes=400_000)
     svc = QAService(settings, embedder=embedder)
     with TestClient(create_app(settings, service=svc)) as c:

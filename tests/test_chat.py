@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from qa.api import create_app
 from qa.chat import Turn, answer_text, is_follow_up, names, pieces, resolve
 from qa.config import Settings
-from qa.embed import SentenceTransformerEmbedder
+from qa.embed import Embedder
 from qa.errors import IndexCorrupt, InvalidInput, TooLarge
 from qa.service import QAService
 
@@ -125,7 +125,7 @@ def test_pieces_join_back_to_the_text(text: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder) -> Iterator[TestClient]:
+def client(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[TestClient]:
     settings = Settings(index_dir=tmp_path_factory.mktemp("chat"))
     svc = QAService(settings, embedder=embedder)
     with TestClient(create_app(settings, service=svc)) as c:
@@ -168,6 +168,12 @@ def test_chat_answers_a_question_with_citations(client: TestClient) -> None:
     assert a["found"] and "al-Shaibani" in a["answer"] and "Dermer" in a["answer"]
     assert a["citations"] and a["citations"][0]["n"] == 1 and a["passages"]
     check_quotes(client, a["citations"])
+    # The shortest span that answers, as /v1/ask gives it, exactly the document's characters.
+    short = a["short_answer"]
+    assert short == client.post("/v1/ask", json={"question": PARIS}).json()["short_answer"]
+    assert short["text"] == "Syrian Foreign Minister Assaad al-Shaibani and Israeli minister Ron Dermer"
+    doc = client.get(f"/v1/documents/{short['doc_id']}", params={"include_text": True}).json()
+    assert doc["text"][short["start"] : short["end"]] == short["text"]
 
 
 def test_follow_up_retrieves_the_de_escalation_and_sweida_passage(client: TestClient) -> None:
@@ -198,6 +204,7 @@ def test_stream_sends_passages_deltas_citations_done(client: TestClient) -> None
     plain = chat(client, PARIS)
     assert text == plain["answer"] and evs[-2][1]["citations"] == plain["citations"]
     assert evs[-1][1]["found"] is True
+    assert plain["short_answer"] is not None and evs[-1][1]["short_answer"] == plain["short_answer"]
 
 
 def test_stream_follow_up_reports_its_rewritten_query(client: TestClient) -> None:
@@ -278,7 +285,7 @@ class BrokenIndexService(QAService):
 
 
 def test_failures_mid_stream_are_reported_in_the_stream(
-    tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder
+    tmp_path_factory: pytest.TempPathFactory, embedder: Embedder
 ) -> None:
     settings = Settings(index_dir=tmp_path_factory.mktemp("broken"))
     svc = BrokenIndexService(settings, embedder=embedder)

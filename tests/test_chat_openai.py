@@ -11,7 +11,7 @@ import openai
 import pytest
 
 from qa.config import Settings
-from qa.embed import SentenceTransformerEmbedder
+from qa.embed import Embedder
 from qa.service import QAService
 
 from .conftest import EXAMPLES
@@ -19,7 +19,7 @@ from .live_server import live_server, upload_dir
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder) -> Iterator[str]:
+def server(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[str]:
     svc = QAService(Settings(index_dir=tmp_path_factory.mktemp("openai")), embedder=embedder)
     with live_server(svc) as base:
         upload_dir(base, EXAMPLES)

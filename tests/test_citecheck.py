@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from qa.citecheck import check
-from qa.embed import SentenceTransformerEmbedder
+from qa.embed import Embedder
 from qa.types import Passage
 
 from .conftest import EXAMPLES
@@ -31,7 +31,7 @@ def passages(doc_text: str) -> list[Passage]:
 
 
 def test_supported_sentences_keep_exact_citations(
-    passages: list[Passage], embedder: SentenceTransformerEmbedder, doc_text: str
+    passages: list[Passage], embedder: Embedder, doc_text: str
 ) -> None:
     text = (
         "Assaad al-Shaibani and Ron Dermer met in Paris [1]. "
@@ -50,7 +50,7 @@ def test_supported_sentences_keep_exact_citations(
     assert a.citations[2].quote.startswith("United States officials")
 
 
-def test_out_of_range_markers_are_removed(passages: list[Passage], embedder: SentenceTransformerEmbedder) -> None:
+def test_out_of_range_markers_are_removed(passages: list[Passage], embedder: Embedder) -> None:
     a = check("Al-Shaibani and Dermer met in Paris [1][7]. They talked [0].", passages, embedder)
     assert a.removed == (7, 0)
     assert a.text == "Al-Shaibani and Dermer met in Paris [1]. They talked."
@@ -59,7 +59,7 @@ def test_out_of_range_markers_are_removed(passages: list[Passage], embedder: Sen
 
 
 def test_unsupported_citations_are_dropped_and_flagged(
-    passages: list[Passage], embedder: SentenceTransformerEmbedder
+    passages: list[Passage], embedder: Embedder
 ) -> None:
     text = "A sourdough starter needs flour and water [1]. Sweida saw fighting in July 2025 [1]."
     a = check(text, passages, embedder)
@@ -68,12 +68,12 @@ def test_unsupported_citations_are_dropped_and_flagged(
     assert a.text == "A sourdough starter needs flour and water. Sweida saw fighting in July 2025."
 
 
-def test_markers_are_renumbered_in_order_of_use(passages: list[Passage], embedder: SentenceTransformerEmbedder) -> None:
+def test_markers_are_renumbered_in_order_of_use(passages: list[Passage], embedder: Embedder) -> None:
     a = check("Sweida saw deadly fighting in July 2025 [2]. They met in Paris in August 2025 [1].", passages, embedder)
     assert a.text == "Sweida saw deadly fighting in July 2025 [1]. They met in Paris in August 2025 [2]."
     assert a.citations[0].quote.startswith("Sweida") and a.citations[1].quote.startswith("Syrian Foreign")
 
 
-def test_uncited_text_is_left_alone(passages: list[Passage], embedder: SentenceTransformerEmbedder) -> None:
+def test_uncited_text_is_left_alone(passages: list[Passage], embedder: Embedder) -> None:
     a = check("I do not know.", passages, embedder)
     assert a.text == "I do not know." and a.citations == () and a.sentences[0].supported is None

@@ -37,8 +37,8 @@ def passages(n: int = 12) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("onnx")
+def cache_dir(onnx_cache: Path) -> Path:
+    return onnx_cache  # the session's export (the default backend already made it)
 
 
 @pytest.fixture(scope="module")
@@ -51,21 +51,21 @@ def onnx_int8(cache_dir: Path, onnx_fp32: OnnxEmbedder) -> OnnxEmbedder:
     return OnnxEmbedder(cache_dir=cache_dir, quantized=True)
 
 
-def test_onnx_matches_torch(embedder: Embedder, onnx_fp32: OnnxEmbedder) -> None:
+def test_onnx_matches_torch(torch_embedder: Embedder, onnx_fp32: OnnxEmbedder) -> None:
     texts = passages()
     vecs = onnx_fp32.embed(texts)
-    cos = np.sum(embedder.embed(texts) * vecs, axis=1)
+    cos = np.sum(torch_embedder.embed(texts) * vecs, axis=1)
     assert cos.min() > 0.9999, cos
     # Batches sorted by length pad less; a text's vector is the same alone or in any batch.
     alone = np.vstack([onnx_fp32.embed([t]) for t in texts[-4:]])
     assert np.allclose(alone, vecs[-4:], atol=1e-5)
-    assert onnx_fp32.dim == embedder.dim and onnx_fp32.max_tokens == embedder.max_tokens
+    assert onnx_fp32.dim == torch_embedder.dim and onnx_fp32.max_tokens == torch_embedder.max_tokens
 
 
-def test_onnx_int8_stays_close_to_torch(embedder: Embedder, onnx_int8: OnnxEmbedder) -> None:
+def test_onnx_int8_stays_close_to_torch(torch_embedder: Embedder, onnx_int8: OnnxEmbedder) -> None:
     texts = passages()
     vecs = onnx_int8.embed(texts)
-    cos = np.sum(embedder.embed(texts) * vecs, axis=1)
+    cos = np.sum(torch_embedder.embed(texts) * vecs, axis=1)
     assert cos.mean() >= 0.99 and cos.min() >= 0.98, cos
     assert np.allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-5)
     # A text's vector does not depend on the other texts embedded with it.
@@ -73,11 +73,11 @@ def test_onnx_int8_stays_close_to_torch(embedder: Embedder, onnx_int8: OnnxEmbed
     assert np.allclose(alone, vecs[-4:], atol=1e-5)
 
 
-def test_token_counts_and_cuts_match_the_torch_tokenizer(embedder: Embedder, onnx_fp32: OnnxEmbedder) -> None:
+def test_token_counts_and_cuts_match_the_torch_tokenizer(torch_embedder: Embedder, onnx_fp32: OnnxEmbedder) -> None:
     for text in passages(6):
-        assert onnx_fp32.count_tokens(text) == embedder.count_tokens(text)
+        assert onnx_fp32.count_tokens(text) == torch_embedder.count_tokens(text)
         for n in (0, 1, 7, 300):
-            assert onnx_fp32.truncate(text, n) == embedder.truncate(text, n)
+            assert onnx_fp32.truncate(text, n) == torch_embedder.truncate(text, n)
 
 
 def test_second_load_reuses_the_cached_files_without_torch(cache_dir: Path, onnx_int8: OnnxEmbedder) -> None:

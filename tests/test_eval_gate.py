@@ -17,7 +17,7 @@ import pytest
 
 from evals import harness
 from qa.config import Settings
-from qa.embed import SentenceTransformerEmbedder
+from qa.embed import Embedder
 
 from .conftest import ROOT, SHARED
 
@@ -25,7 +25,7 @@ HOTPOT = SHARED / "datasets" / "hotpotqa_500"
 
 
 @pytest.mark.slow
-def test_hotpotqa_subset_meets_pinned_scores(tmp_path: Path, embedder: SentenceTransformerEmbedder) -> None:
+def test_hotpotqa_subset_meets_pinned_scores(tmp_path: Path, embedder: Embedder) -> None:
     if not (HOTPOT / "queries.jsonl").is_file():
         pytest.fail(f"{HOTPOT} is missing: the gate reads ../shared/datasets beside the project")
     spec = harness.Spec(HOTPOT, limit=20, corpus_limit=60, k=5, threads=1)

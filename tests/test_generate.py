@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from qa.embed import SentenceTransformerEmbedder
+from qa.embed import Embedder
 from qa.generate import Generated, OpenAICompatibleLLM, generate, messages
 from qa.types import Answer, Citation, Passage
 
@@ -78,7 +78,7 @@ def extractive(passages: list[Passage]) -> Answer:
 
 
 def run(
-    llm_url: str, model: str, passages: list[Passage], extractive: Answer, embedder: SentenceTransformerEmbedder
+    llm_url: str, model: str, passages: list[Passage], extractive: Answer, embedder: Embedder
 ) -> Generated:
     llm = OpenAICompatibleLLM(llm_url, model, timeout=1.0)
     try:
@@ -97,7 +97,7 @@ def test_prompt_quotes_passages_as_data() -> None:
 
 
 def test_good_generation_keeps_checked_citations(
-    llm_url: str, passages: list[Passage], extractive: Answer, embedder: SentenceTransformerEmbedder
+    llm_url: str, passages: list[Passage], extractive: Answer, embedder: Embedder
 ) -> None:
     g = run(llm_url, "good", passages, extractive, embedder)
     assert g.generated and g.note is None
@@ -106,7 +106,7 @@ def test_good_generation_keeps_checked_citations(
 
 
 def test_out_of_range_citation_is_removed(
-    llm_url: str, passages: list[Passage], extractive: Answer, embedder: SentenceTransformerEmbedder
+    llm_url: str, passages: list[Passage], extractive: Answer, embedder: Embedder
 ) -> None:
     g = run(llm_url, "out-of-range", passages, extractive, embedder)
     assert g.generated and g.answer == "Al-Shaibani and Dermer met in Paris [1]."
@@ -114,7 +114,7 @@ def test_out_of_range_citation_is_removed(
 
 
 def test_unsupported_citation_is_dropped_and_flagged(
-    llm_url: str, passages: list[Passage], extractive: Answer, embedder: SentenceTransformerEmbedder
+    llm_url: str, passages: list[Passage], extractive: Answer, embedder: Embedder
 ) -> None:
     g = run(llm_url, "unsupported", passages, extractive, embedder)
     assert g.generated and g.checked is not None
@@ -136,7 +136,7 @@ def test_failures_fall_back_to_the_extractive_answer(
     llm_url: str,
     passages: list[Passage],
     extractive: Answer,
-    embedder: SentenceTransformerEmbedder,
+    embedder: Embedder,
     model: str,
     reason: str,
 ) -> None:

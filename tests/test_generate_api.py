@@ -29,7 +29,7 @@ from starlette.routing import Route
 
 from qa.citecheck import MARKER
 from qa.config import Settings
-from qa.embed import SentenceTransformerEmbedder
+from qa.embed import Embedder
 from qa.generate import MarkerFilter
 from qa.service import QAService
 
@@ -72,6 +72,10 @@ def scripted_answer(mode: str, user_message: str) -> str:
         return met.replace(f"[{n}]", f"[{n}][99]")
     if mode == "unsupported":
         return f"{met} A sourdough starter needs only flour and water [{n}]."
+    if mode == "mixed":  # one supported sentence with an out-of-range marker too, one unsupported
+        return f"{met.replace(f'[{n}]', f'[{n}][9]')} A sourdough starter needs only flour and water [{n}]."
+    if mode == "markup":  # an LLM that writes HTML: the page must show it as text
+        return f"{met} <img src=x onerror=\"window.__xss = 'llm'\"> Dermer met <b>al-Shaibani</b> in Paris [{n}]."
     if mode == "uncited":  # what SmolLM2-135M does: no markers at all
         return "The meeting in Paris was between two ministers."
     if mode == "all-unsupported":
@@ -131,7 +135,7 @@ def llm_settings(index_dir: Any, base_url: str) -> Settings:
 
 @pytest.fixture(scope="module")
 def qa_service(
-    tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder, llm_url: str
+    tmp_path_factory: pytest.TempPathFactory, embedder: Embedder, llm_url: str
 ) -> Iterator[QAService]:
     svc = QAService(llm_settings(tmp_path_factory.mktemp("generate"), llm_url), embedder=embedder)
     yield svc
@@ -280,7 +284,7 @@ def test_extractive_override_does_not_call_the_llm(qa_server: str, script: dict[
 
 def test_unreachable_llm_falls_back(
     tmp_path: Any,
-    embedder: SentenceTransformerEmbedder,
+    embedder: Embedder,
     qa_service: QAService,
     qa_server: str,
     caplog: pytest.LogCaptureFixture,
@@ -336,6 +340,7 @@ def test_chat_json_is_generated(qa_server: str, script: dict[str, Any]) -> None:
     r = httpx.post(f"{qa_server}/v1/chat", json=chat_body(), timeout=60)
     c = r.json()
     assert r.status_code == 200 and c["generated"] is True and c["answer"].endswith("met in Paris [1].")
+    assert c["short_answer"] is None  # the extractive span need not be what the LLM wrote
     assert_citations_point_somewhere(qa_server, c["answer"], c["citations"], c["passages"])
 
 
@@ -370,6 +375,10 @@ def test_chat_stream_failure_ends_with_the_extractive_answer(qa_server: str, scr
     answer = next(d for n, d, _ in got if n == "answer")
     assert answer["generated"] is False and "Generation failed" in answer["note"]
     assert "al-Shaibani" in answer["text"]
+    # The extractive answer comes with its short span, in the answer event and again in done.
+    short = answer["short_answer"]
+    assert short["text"] == "Syrian Foreign Minister Assaad al-Shaibani and Israeli minister Ron Dermer"
+    assert got[-1][1]["short_answer"] == answer["short_answer"]
     citations = next(d for n, d, _ in got if n == "citations")["citations"]
     assert citations and citations[0]["doc_id"] == "paris-talks.md"
     assert got[-1] == ("done", got[-1][1], got[-1][2]) and got[-1][1]["generated"] is False

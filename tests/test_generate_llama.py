@@ -27,7 +27,7 @@ import pytest
 
 from qa.citecheck import MARKER
 from qa.config import Settings
-from qa.embed import SentenceTransformerEmbedder
+from qa.embed import Embedder
 from qa.service import QAService
 from qa.types import Document
 
@@ -86,7 +86,7 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def qa_server(
     tmp_path_factory: pytest.TempPathFactory,
-    embedder: SentenceTransformerEmbedder,
+    embedder: Embedder,
     llama_server: str,
     seed_text: str,
 ) -> Iterator[str]:

@@ -15,7 +15,7 @@ import pytest
 
 from evals import harness
 from qa.config import Settings
-from qa.embed import SentenceTransformerEmbedder
+from qa.embed import Embedder
 
 from .conftest import SHARED
 from .pg import pg_url_fixture  # noqa: F401  (provides the pg_url fixture)
@@ -25,7 +25,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 SCIFACT = SHARED / "datasets" / "scifact"
 
 
-def test_eval_scores_match_between_stores(tmp_path: Path, pg_url: str, embedder: SentenceTransformerEmbedder) -> None:
+def test_eval_scores_match_between_stores(tmp_path: Path, pg_url: str, embedder: Embedder) -> None:
     if not (SCIFACT / "queries.jsonl").is_file():
         pytest.fail(f"{SCIFACT} is missing: the parity test reads ../shared/datasets beside the project")
     spec = harness.Spec(SCIFACT, limit=30, corpus_limit=120, configs=("default", "dense"), answers=False, threads=1)

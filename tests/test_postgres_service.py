@@ -20,7 +20,7 @@ import psycopg
 import pytest
 
 from qa.config import Settings
-from qa.embed import SentenceTransformerEmbedder
+from qa.embed import Embedder
 from qa.parse import iter_files, load_path
 from qa.service import QAService
 from qa.types import Document
@@ -38,7 +38,7 @@ def example_docs() -> list[Document]:
 
 
 def test_service_on_postgres_gives_the_embedded_results(
-    tmp_path: Path, pg_url: str, embedder: SentenceTransformerEmbedder
+    tmp_path: Path, pg_url: str, embedder: Embedder
 ) -> None:
     docs = example_docs()
     # Dense retrieval is the same computation on both stores (up to HNSW approximation, which a
@@ -74,7 +74,7 @@ def test_service_on_postgres_gives_the_embedded_results(
 
 
 def test_cli_switches_store_with_one_setting(
-    tmp_path: Path, pg_url: str, embedder: SentenceTransformerEmbedder
+    tmp_path: Path, pg_url: str, embedder: Embedder
 ) -> None:
     # Build the index through the service (the model is already loaded), then use the CLI
     # commands that need no model: they must find the same index through QA_STORE alone.

@@ -20,7 +20,7 @@ import pytest
 
 from qa.cli import _index_paths
 from qa.config import Settings
-from qa.embed import SentenceTransformerEmbedder
+from qa.embed import Embedder
 from qa.errors import InvalidInput
 from qa.service import QAService
 from qa.shard import parse_shard, shard_of
@@ -71,7 +71,7 @@ def _committed(url: str) -> set[str]:
 @pytest.mark.postgres
 @pytest.mark.slow
 def test_two_workers_one_killed_and_rerun_index_everything_once(
-    tmp_path: Path, pg_url: str, embedder: SentenceTransformerEmbedder
+    tmp_path: Path, pg_url: str, embedder: Embedder
 ) -> None:
     """Worker 0 is a real `qa index --shard 0/2` process, SIGKILLed part-way. Worker 1 and the rerun
     of worker 0 run the same indexing code in this process (sharing the session's model, to keep

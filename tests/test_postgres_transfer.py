@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from qa.config import Settings
-from qa.embed import SentenceTransformerEmbedder
+from qa.embed import Embedder
 from qa.errors import IndexMismatch, InvalidInput
 from qa.service import QAService
 from qa.store.embedded import EmbeddedStore
@@ -85,7 +85,7 @@ def test_bad_files_and_other_models_are_refused(tmp_path: Path) -> None:
 
 
 def test_cli_moves_an_index_into_postgres_without_the_model(
-    tmp_path: Path, pg_url: str, embedder: SentenceTransformerEmbedder
+    tmp_path: Path, pg_url: str, embedder: Embedder
 ) -> None:
     docs = example_docs()
     dense = {"retrieval_mode": "dense"}

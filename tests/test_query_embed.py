@@ -162,9 +162,10 @@ def test_service_queries_use_the_cache(tmp_path: Path, embedder: Embedder, seed_
         svc.close()
 
 
-def test_questions_embed_on_one_torch_thread_and_restore_the_count(embedder: Embedder) -> None:
+def test_questions_embed_on_one_torch_thread_and_restore_the_count(torch_embedder: Embedder) -> None:
     import torch
 
+    embedder = torch_embedder
     before = torch.get_num_threads()
     seen: list[int] = []
     # The model's forward runs inside encode: record the thread count it runs with.

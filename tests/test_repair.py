@@ -64,7 +64,7 @@ def test_damaged_faiss_file_is_detected_at_open_and_rebuilt(
     if not checksum:
         meta_path = tmp_path / "default" / FAISS_META
         meta = json.loads(meta_path.read_text())
-        del meta["sha256"]
+        del meta["xxh3_128"]
         meta_path.write_text(json.dumps(meta))
     caplog.set_level(logging.WARNING, logger="qa.store.embedded")
     store = open_store(tmp_path)

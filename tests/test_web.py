@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import Browser, Dialog, Locator, Page, expect, sync_playwright
 
 from qa.config import Settings
-from qa.embed import SentenceTransformerEmbedder
+from qa.embed import Embedder
 from qa.service import QAService
 
 from .conftest import EXAMPLES
@@ -47,7 +47,7 @@ INJECTED = "#log img, #log script, #log b, #viewer img, #viewer script, #viewer 
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder) -> Iterator[str]:
+def server(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[str]:
     svc = QAService(Settings(index_dir=tmp_path_factory.mktemp("web"), api_keys=KEY), embedder=embedder)
     with live_server(svc) as base:
         upload_dir(base, EXAMPLES, key=KEY)
@@ -104,6 +104,9 @@ def test_ask_cite_highlight_follow_up_and_screenshot(page: Page, tmp_path: Path)
     answer = first.locator(".answer")
     expect(answer).to_contain_text("al-Shaibani")
     expect(answer).to_contain_text("Dermer")
+    expect(first.locator(".short strong")).to_have_text(
+        "Syrian Foreign Minister Assaad al-Shaibani and Israeli minister Ron Dermer"
+    )
     cite = first.locator("button.cite")
     expect(cite).to_have_text("[1]")
     expect(cite).to_have_attribute(

@@ -54,13 +54,49 @@ function addUserTurn(text) {
 }
 
 function addAssistantTurn() {
-  const answer = el("p", { class: "text answer" });
   const status = el("p", { class: "status" }, "Searching…");
+  const short = el("p", { class: "short", hidden: "" });
+  const answer = el("p", { class: "text answer" });
   const cites = el("span", { class: "cites" });
+  const note = el("p", { class: "note", hidden: "" });
   const item = el("li", { class: "turn assistant", "aria-busy": "true" },
-    el("span", { class: "who" }, "qa"), status, answer, cites);
+    el("span", { class: "who" }, "qa"), status, short, answer, cites, note);
   $("log").append(item);
-  return { item, answer, status, cites };
+  return { item, status, short, answer, cites, note };
+}
+
+/** The shortest span that answers (a name, a date), bold above the answer sentence. */
+function showShort(turn, short) {
+  if (!short) return;
+  turn.short.replaceChildren("Short answer: ", el("strong", {}, short.text));
+  turn.short.hidden = false;
+}
+
+function showNote(turn, note) {
+  if (!note) return;
+  turn.note.textContent = `Note: ${note}`;
+  turn.note.hidden = false;
+}
+
+/** A generated answer as checked by the server, sentence by sentence: each kept citation is a
+ * marker after its sentence, and a sentence whose citations the check dropped (`supported:
+ * false`) is marked "unsupported". Replaces whatever the draft showed. */
+function showChecked(turn, sentences, citations) {
+  const byNumber = new Map(citations.map((c) => [c.n, c]));
+  const parts = [];
+  sentences.forEach((s, i) => {
+    if (i > 0) parts.push(" ");
+    if (s.supported === false) {
+      parts.push(el("span", { class: "unsupported", "aria-describedby": "unsupported-help" },
+        el("span", { class: "flag" }, "unsupported"), " ", s.text));
+    } else {
+      parts.push(el("span", { class: "sentence" }, s.text));
+    }
+    for (const n of s.citations) {
+      if (byNumber.has(n)) parts.push(" ", citationButton(byNumber.get(n)));
+    }
+  });
+  turn.answer.replaceChildren(...parts);
 }
 
 function citationButton(c) {
@@ -114,6 +150,7 @@ async function ask(question) {
   messages.push({ role: "user", content: question });
   const turn = addAssistantTurn();
   let answerText = "";
+  let sentences = null; // a generated answer's checked sentences, from its `answer` event
   let failed = null;
   try {
     const response = await fetch("/v1/chat", {
@@ -130,18 +167,26 @@ async function ask(question) {
           turn.status.hidden = !data.rewritten;
           turn.item.append(passagesDetails(data.passages));
         } else if (name === "delta") {
+          // A draft until the stream ends: a generated answer's text before its check.
           answerText += data.text;
+          turn.answer.classList.add("draft");
           turn.answer.textContent = answerText;
         } else if (name === "answer") {
-          // A generated answer, checked: it replaces the preview the deltas showed.
+          // The checked answer (generated, or the extractive one if generation failed) replaces
+          // the draft, so no sentence or marker the check took out stays on screen.
           answerText = data.text;
-          turn.answer.textContent = answerText;
-          if (data.note) {
-            turn.status.hidden = false;
-            turn.status.textContent = data.note;
-          }
+          turn.answer.classList.remove("draft");
+          sentences = data.generated && data.sentences ? data.sentences : null;
+          if (sentences) showChecked(turn, sentences, []);
+          else turn.answer.textContent = answerText;
+          showNote(turn, data.note);
         } else if (name === "citations") {
-          for (const c of data.citations) turn.cites.append(" ", citationButton(c));
+          if (sentences) showChecked(turn, sentences, data.citations);
+          else for (const c of data.citations) turn.cites.append(" ", citationButton(c));
+        } else if (name === "done") {
+          turn.answer.classList.remove("draft");
+          showShort(turn, data.short_answer);
+          showNote(turn, data.note);
         } else if (name === "error") {
           failed = data.message;
         }
@@ -153,6 +198,7 @@ async function ask(question) {
   turn.item.setAttribute("aria-busy", "false");
   if (failed !== null) {
     messages.pop(); // a question that got no answer is not part of the conversation
+    if (turn.answer.classList.contains("draft")) turn.answer.replaceChildren(); // never checked: not shown
     turn.status.hidden = false;
     turn.status.className = "status error";
     turn.status.textContent = `Error: ${failed}`;

@@ -1,0 +1,458 @@
+"""Scale test: the embedded store with 1M chunks on one machine.
+
+    python -m bench.scale --chunks 1000000
+
+The text store is real: documents made of real sentences (SciFact abstracts), four chunks each,
+written through ``EmbeddedStore.write`` in batches (SQLite rows, FTS5 index), then saved, which
+builds the FAISS index the chunk count calls for (HNSW past ``QA_FAISS_HNSW_THRESHOLD``).
+
+The vectors are synthetic but shaped like real ones: each is a real all-MiniLM-L6-v2 chunk vector
+of SciFact (from ``--base-vectors``, an index built by ``qa eval``), moved by Gaussian noise that
+follows the real vectors' own covariance (so it stays in the directions the model uses), then
+L2-normalized. A generated chunk keeps a cosine of about 0.84 with its source, like a paraphrase;
+queries are noisier (about 0.77). Without base vectors, a low-rank Gaussian mixture stands in.
+Blocks are generated from a seed, so exact search can stream over them again without keeping 1M
+vectors in memory.
+
+Reported: build time (text store vs vector index), peak RSS, disk, and from a fresh process the
+cold start (open the store, load the index, answer a first query) and query latency p50/p95
+(``EmbeddedStore.search``: FAISS plus fetching passages from SQLite), Recall@10 against exact
+search for a sweep of ``efSearch``, and exact flat search time by size (why the threshold).
+
+Writes bench/results/scale.json and scale.md (``--out`` to change).
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import platform
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = Path(__file__).parent / "results"
+CORPUS = ROOT.parent / "shared" / "datasets" / "scifact" / "corpus.jsonl"
+DIM = 384
+K = 10
+CHUNKS_PER_DOC = 4
+SENTENCES_PER_CHUNK = 2
+BATCH_DOCS = 64
+GEN_BLOCK = 8192
+DOC_NOISE, QUERY_NOISE = 0.7, 0.9
+SHARDS = 100
+MODEL = "bench-scale"
+
+
+def load_avg() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+class Vectors:
+    """Deterministic synthetic chunk vectors, generated block by block."""
+
+    def __init__(self, base: Path | None, seed: int = 0) -> None:
+        self.seed = seed
+        rng = np.random.default_rng(seed)
+        if base is not None:
+            import sqlite3
+
+            db = sqlite3.connect(f"file:{base}?mode=ro", uri=True)
+            rows = db.execute("SELECT vector FROM chunks").fetchall()
+            db.close()
+            self.sources = np.frombuffer(b"".join(r[0] for r in rows), dtype=np.float32).reshape(len(rows), -1)
+            self.kind = f"perturbed real all-MiniLM-L6-v2 vectors ({len(rows)} SciFact chunks from {base})"
+        else:
+            # A mixture of 4,000 centres in a 48-dim subspace: low intrinsic dimension, like embeddings.
+            basis = rng.normal(size=(48, DIM)).astype(np.float32)
+            centres = rng.normal(size=(4000, 48)).astype(np.float32) @ basis
+            self.sources = centres / np.linalg.norm(centres, axis=1, keepdims=True)
+            self.kind = "Gaussian mixture, 4,000 centres in a 48-dim subspace"
+        if self.sources.shape[1] != DIM:
+            raise SystemExit(f"base vectors have dim {self.sources.shape[1]}, expected {DIM}")
+        centred = self.sources - self.sources.mean(axis=0)
+        _, s, vt = np.linalg.svd(centred, full_matrices=False)
+        # Noise z @ diag(std) @ vt has the sources' covariance.
+        self.noise_basis = (s[:, None] / np.sqrt(len(centred)) * vt).astype(np.float32)
+
+    def _perturb(self, rng: np.random.Generator, n: int, scale: float) -> np.ndarray:
+        src = self.sources[rng.integers(0, len(self.sources), n)]
+        z = rng.normal(size=(n, len(self.noise_basis))).astype(np.float32)
+        x = src + scale * (z @ self.noise_basis)
+        return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+    def block(self, start: int, n: int) -> np.ndarray:
+        """Chunk vectors ``start`` to ``start + n`` (``start`` a multiple of GEN_BLOCK)."""
+        return self._perturb(np.random.default_rng([self.seed, start]), n, DOC_NOISE)
+
+    def blocks(self, total: int) -> Any:
+        for start in range(0, total, GEN_BLOCK):
+            yield start, self.block(start, min(GEN_BLOCK, total - start))
+
+    def queries(self, n: int) -> np.ndarray:
+        return self._perturb(np.random.default_rng([self.seed, 1 << 40]), n, QUERY_NOISE)
+
+
+def sentences(limit: int = 200_000) -> tuple[list[str], list[str]]:
+    """Real sentences and titles from the SciFact corpus."""
+    sents, titles = [], []
+    with open(CORPUS, encoding="utf-8") as fh:
+        for line in fh:
+            row = json.loads(line)
+            titles.append(row["title"])
+            sents += [s for s in re.split(r"(?<=[.!?])\s+", row["text"]) if 20 <= len(s) <= 400]
+            if len(sents) >= limit:
+                break
+    return sents, titles
+
+
+def build(path: Path, n_chunks: int, vectors: Vectors, options: Any) -> dict[str, Any]:
+    from qa.store import Write
+    from qa.store.embedded import EmbeddedStore
+    from qa.types import Chunk, Document
+
+    sents, titles = sentences()
+    rng = np.random.default_rng(1)
+    store = EmbeddedStore(path, model=MODEL, dim=DIM, index_options=options)
+    t0 = time.perf_counter()
+    batch: list[Write] = []
+    n_docs = 0
+    text_bytes = 0
+    for start, vecs in vectors.blocks(n_chunks):
+        for off in range(0, len(vecs), CHUNKS_PER_DOC):
+            doc_vecs = vecs[off : off + CHUNKS_PER_DOC]
+            picks = rng.integers(0, len(sents), len(doc_vecs) * SENTENCES_PER_CHUNK)
+            parts = [
+                " ".join(sents[p] for p in picks[i : i + SENTENCES_PER_CHUNK])
+                for i in range(0, len(picks), SENTENCES_PER_CHUNK)
+            ]
+            text = "\n\n".join(parts)
+            doc_id = f"d{n_docs:07d}"
+            doc = Document(
+                id=doc_id, text=text, title=titles[n_docs % len(titles)], metadata={"shard": n_docs % SHARDS}
+            )
+            chunks, pos = [], 0
+            for i, part in enumerate(parts):
+                chunks.append(Chunk(doc_id, i, pos, pos + len(part), part))
+                pos += len(part) + 2
+            batch.append(Write(doc, chunks, doc_vecs, "bench-scale"))
+            n_docs += 1
+            text_bytes += len(text.encode())
+            if len(batch) == BATCH_DOCS:
+                store.write(batch)
+                batch = []
+        if (start // GEN_BLOCK) % 16 == 0:
+            print(f"  {start + len(vecs):,} chunks written, {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    if batch:
+        store.write(batch)
+    text_s = time.perf_counter() - t0
+    print(f"  text store done in {text_s:.0f} s; building the vector index", file=sys.stderr)
+    t1 = time.perf_counter()
+    store.save()  # the FAISS index of the type the count calls for, written to vectors.faiss
+    index_s = time.perf_counter() - t1
+    stats = store.stats()
+    low, high, count = store.db.execute("SELECT MIN(id), MAX(id), COUNT(*) FROM chunks").fetchone()
+    store.close()
+    if (low, high, count) != (1, n_chunks, n_chunks):
+        raise SystemExit(f"chunk ids are not 1..{n_chunks}: {low}..{high}, {count}")
+    return {
+        "documents": n_docs,
+        "text_mb": round(text_bytes / 1e6, 1),
+        "text_store_s": round(text_s, 1),
+        "text_store_chunks_per_s": round(n_chunks / text_s),
+        "vector_index_s": round(index_s, 1),
+        "vector_index": stats["vector_index"],
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+    }
+
+
+def exact_top_k(vectors: Vectors, n_chunks: int, queries: np.ndarray) -> np.ndarray:
+    """Chunk ids (1-based, write order) of the exact top K per query, streamed over the blocks."""
+    best_s = np.full((len(queries), K), -np.inf, dtype=np.float32)
+    best_i = np.zeros((len(queries), K), dtype=np.int64)
+    for start, vecs in vectors.blocks(n_chunks):
+        s = queries @ vecs.T
+        ids = np.broadcast_to(np.arange(start + 1, start + 1 + len(vecs)), s.shape)
+        all_s, all_i = np.hstack([best_s, s]), np.hstack([best_i, ids])
+        top = np.argpartition(-all_s, K - 1, axis=1)[:, :K]
+        best_s, best_i = np.take_along_axis(all_s, top, 1), np.take_along_axis(all_i, top, 1)
+    return np.take_along_axis(best_i, np.argsort(-best_s, axis=1), 1)
+
+
+def flat_latency(vectors: Vectors, n_chunks: int, queries: np.ndarray) -> list[dict[str, Any]]:
+    """Exact (flat) FAISS search time by index size, one thread: where flat stops being fast."""
+    import faiss
+
+    faiss.omp_set_num_threads(1)
+    sizes = [s for s in (25_000, 50_000, 100_000, 200_000) if s <= n_chunks]
+    index = faiss.IndexFlatIP(DIM)
+    rows = []
+    for _start, block in vectors.blocks(max(sizes, default=0)):
+        vecs = block
+        while len(vecs):
+            # Add up to the next size exactly, measure there, go on with the rest of the block.
+            target = next(n for n in sizes if n > index.ntotal)
+            take = min(len(vecs), target - index.ntotal)
+            index.add(vecs[:take])
+            vecs = vecs[take:]
+            if index.ntotal < target:
+                continue
+            lat = []
+            for q in queries[:50]:
+                t = time.perf_counter()
+                index.search(q.reshape(1, -1), K)
+                lat.append((time.perf_counter() - t) * 1000)
+            rows.append({"chunks": int(index.ntotal), "p50_ms": round(float(np.median(lat)), 2)})
+    return rows
+
+
+def serve(args: argparse.Namespace) -> None:
+    """In a fresh process: cold start, then latency and recall of the saved index."""
+    from qa.store.embedded import EmbeddedStore
+    from qa.store.faiss_index import IndexOptions
+
+    t_imported = time.time()
+    queries, truth = np.load(args.serve_queries), np.load(args.serve_truth)
+    options = IndexOptions(**json.loads(args.serve_options))
+    t0 = time.perf_counter()
+    store = EmbeddedStore(Path(args.serve), model=MODEL, dim=DIM, index_options=options)
+    opened = time.perf_counter()
+    first = store.search(queries[0], K)
+    t_first = time.time()
+    out: dict[str, Any] = {
+        "open_and_load_s": round(opened - t0, 3),
+        "first_query_ms": round((time.perf_counter() - opened) * 1000, 2),
+        "first_query_at": t_first,
+        "imported_at": t_imported,
+        "first_query_hits": len(first),
+        "vector_index": store.stats()["vector_index"],
+        "mmap": store.stats()["mmap"],
+    }
+    sweep = []
+    for ef in args.ef:
+        store.options = replace(options, ef_search=ef)
+        lat, faiss_lat, hits = [], [], 0
+        for q, want in zip(queries, truth, strict=True):
+            t = time.perf_counter()
+            got = store.search(q, K)
+            lat.append((time.perf_counter() - t) * 1000)
+            hits += len({p.chunk_id for p in got} & set(want.tolist()))
+            # FAISS alone, without the passage fetch from SQLite.
+            t = time.perf_counter()
+            from qa.store.faiss_index import search_params
+
+            store.index.search(q.reshape(1, -1), K, params=search_params(store.index, K, ef, None))
+            faiss_lat.append((time.perf_counter() - t) * 1000)
+        sweep.append(
+            {
+                "ef_search": ef,
+                "recall_at_10": round(hits / (K * len(queries)), 4),
+                "p50_ms": round(float(np.percentile(lat, 50)), 2),
+                "p95_ms": round(float(np.percentile(lat, 95)), 2),
+                "faiss_p50_ms": round(float(np.percentile(faiss_lat, 50)), 2),
+            }
+        )
+    store.options = options
+    filtered = []
+    for i, q in enumerate(queries[:50]):
+        shard = i % SHARDS
+        t = time.perf_counter()
+        got = store.search(q, K, {"shard": shard})
+        filtered.append((time.perf_counter() - t) * 1000)
+        if len(got) != K or any(p.metadata.get("shard") != shard for p in got):
+            raise SystemExit(f"filtered search for shard {shard} returned {len(got)} hits or wrong shards")
+    out["filtered_p50_ms"] = round(float(np.percentile(filtered, 50)), 2)
+    out["sweep"] = sweep
+    status = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line)
+    for key in ("VmHWM", "VmRSS", "RssAnon", "RssFile"):
+        out[key] = round(int(status[key].split()[0]) / 1024)
+    store.close()
+    print(json.dumps(out))
+
+
+def report_md(r: dict[str, Any], command: str) -> str:
+    b, s, c = r["build"], r["serve"], r["chosen"]
+    gb = 1e9
+    lines = [
+        f"# Scale test: {r['chunks']:,} chunks, dim {DIM}, k = {K}",
+        "",
+        f"`{command}`, {r['date']}, {r['machine']}, load average {r['load_before']} before and "
+        f"{r['load_after']} after (shared machine: other jobs ran alongside)."
+        + (
+            f" The build was measured in {b['date']} (load average {b['load_after']} at its end)."
+            if r["reused"]
+            else ""
+        ),
+        "",
+        f"Vectors: {r['vectors']}. Text: {b['documents']:,} documents ({b['text_mb']} MB) of real SciFact "
+        "sentences, 4 chunks each, written through `EmbeddedStore.write` in batches of "
+        f"{BATCH_DOCS} documents (SQLite rows + FTS5). Index: `{b['vector_index']}` "
+        f"(`QA_FAISS_INDEX={r['options']['kind']}`, threshold {r['options']['hnsw_threshold']:,}, "
+        f"M {r['options']['hnsw_m']}, mmap {r['options']['mmap']}).",
+        "",
+        "| | value | target |",
+        "|---|---|---|",
+        f"| build: text store (SQLite + FTS5) | {b['text_store_s']} s ({b['text_store_chunks_per_s']:,} chunks/s) | |",
+        f"| build: vector index ({b['vector_index']}, from SQLite, saved) | {b['vector_index_s']} s | |",
+        f"| build: peak RSS | {b['peak_rss_mb']:,} MB | |",
+        f"| disk: qa.sqlite / vectors.faiss | {r['disk']['sqlite'] / gb:.2f} GB / {r['disk']['faiss'] / gb:.2f} GB | |",
+        f"| query p50 / p95 (`efSearch` {c['ef_search']}, FAISS + passage fetch) | "
+        f"{c['p50_ms']} / {c['p95_ms']} ms | p50 <= 30 ms |",
+        f"| Recall@10 vs exact, {r['queries']} queries | {c['recall_at_10']} | >= 0.95 |",
+        f"| filtered query p50 (1% of chunks match) | {s['filtered_p50_ms']} ms | |",
+        f"| serving process RSS: peak / anonymous / file-backed (mmap) | {s['VmHWM']:,} / {s['RssAnon']:,} / "
+        f"{s['RssFile']:,} MB | <= 4 GB |",
+        f"| cold start: process start to first answer (open {s['open_and_load_s']} s, first query "
+        f"{s['first_query_ms']} ms) | {r['cold_start_s']} s | <= 5 s |",
+        "",
+        "`efSearch` sweep (same queries; latency through the store, and FAISS alone):",
+        "",
+        "| efSearch | Recall@10 | p50 ms | p95 ms | FAISS p50 ms |",
+        "|---|---|---|---|---|",
+        *(
+            f"| {x['ef_search']} | {x['recall_at_10']} | {x['p50_ms']} | {x['p95_ms']} | {x['faiss_p50_ms']} |"
+            for x in s["sweep"]
+        ),
+        "",
+        "Exact flat search by size (FAISS alone, one thread): why `auto` switches to HNSW at "
+        f"{r['options']['hnsw_threshold']:,} chunks.",
+        "",
+        "| chunks | flat p50 ms |",
+        "|---|---|",
+        *(f"| {x['chunks']:,} | {x['p50_ms']} |" for x in r["flat_latency"]),
+        "",
+        "The query vectors are given: embedding a question (about 12 ms with torch, 2.3 ms with "
+        "onnx-int8, see bench/results/embed.md) comes on top. The files were in the page cache at "
+        "cold start (written just before).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--chunks", type=int, default=1_000_000)
+    ap.add_argument("--queries", type=int, default=200)
+    ap.add_argument("--ef", type=int, nargs="+", default=[16, 32, 64, 128, 256, 512], help="efSearch values to sweep.")
+    ap.add_argument(
+        "--base-vectors",
+        default="auto",
+        help="qa.sqlite of real vectors to perturb; 'auto': "
+        "index/eval-scifact-*/qa.sqlite if one exists; 'none': a Gaussian mixture.",
+    )
+    ap.add_argument("--work", type=Path, help="Where to build the index (default: a temporary directory).")
+    ap.add_argument("--keep", action="store_true", help="Keep the built index.")
+    ap.add_argument("--reuse", action="store_true", help="Measure an index kept by --keep in --work again.")
+    ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--serve", help=argparse.SUPPRESS)
+    ap.add_argument("--serve-queries", help=argparse.SUPPRESS)
+    ap.add_argument("--serve-truth", help=argparse.SUPPRESS)
+    ap.add_argument("--serve-options", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.serve:
+        serve(args)
+        return
+
+    from qa.config import Settings
+    from qa.store.faiss_index import index_options
+
+    options = index_options(Settings())
+    if args.base_vectors == "auto":
+        # The largest SciFact index qa eval has built (the whole corpus, not a subset).
+        found = sorted(glob.glob(str(ROOT / "index" / "eval-scifact-*" / "qa.sqlite")), key=os.path.getsize)
+        base = Path(found[-1]) if found else None
+    else:
+        base = None if args.base_vectors == "none" else Path(args.base_vectors)
+    vectors = Vectors(base)
+    load_before = load_avg()
+    work = args.work or Path(tempfile.mkdtemp(prefix="qa-scale-"))
+    path = work / "index"
+    if path.exists() and not args.reuse:
+        raise SystemExit(f"{path} exists; give another --work, or --reuse to measure it again")
+    try:
+        if args.reuse:
+            built = json.loads((work / "build.json").read_text())
+        else:
+            print(f"building {args.chunks:,} chunks in {path}", file=sys.stderr)
+            built = build(path, args.chunks, vectors, options)
+            built["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+            built["load_after"] = load_avg()
+            (work / "build.json").write_text(json.dumps(built))
+        queries = vectors.queries(args.queries)
+        truth = exact_top_k(vectors, args.chunks, queries)
+        np.save(work / "queries.npy", queries)
+        np.save(work / "truth.npy", truth)
+        flat = flat_latency(vectors, args.chunks, queries)
+        opts = {f: getattr(options, f) for f in ("kind", "hnsw_threshold", "hnsw_m", "ef_search", "mmap")}
+        spawned = time.time()
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "bench.scale",
+                "--serve",
+                str(path),
+                "--serve-queries",
+                str(work / "queries.npy"),
+                "--serve-truth",
+                str(work / "truth.npy"),
+                "--serve-options",
+                json.dumps(opts),
+                "--ef",
+                *map(str, sorted(set(args.ef) | {options.ef_search})),
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if proc.returncode != 0:
+            raise SystemExit(f"serving process failed:\n{proc.stderr[-3000:]}")
+        served = json.loads(proc.stdout.strip().splitlines()[-1])
+        disk = {
+            "sqlite": sum(f.stat().st_size for f in path.glob("qa.sqlite*")),
+            "faiss": (path / "vectors.faiss").stat().st_size,
+        }
+    finally:
+        if not (args.keep or args.reuse):
+            shutil.rmtree(work if args.work is None else path, ignore_errors=True)
+    chosen = next(x for x in served["sweep"] if x["ef_search"] == options.ef_search)
+    report = {
+        "chunks": args.chunks,
+        "queries": args.queries,
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cpus",
+        "load_before": load_before,
+        "load_after": load_avg(),
+        "vectors": vectors.kind,
+        "options": opts,
+        "build": built,
+        "disk": disk,
+        "serve": served,
+        "cold_start_s": round(served["first_query_at"] - spawned, 2),
+        "chosen": chosen,
+        "flat_latency": flat,
+        "reused": bool(args.reuse),
+    }
+    command = "python -m bench.scale " + " ".join(sys.argv[1:])
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "scale.json").write_text(json.dumps(report, indent=2) + "\n")
+    md = report_md(report, command.strip())
+    (args.out / "scale.md").write_text(md)
+    print(md)
+
+
+if __name__ == "__main__":
+    main()
