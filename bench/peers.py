@@ -307,6 +307,9 @@ def worker(args: argparse.Namespace) -> None:
         run = worker_langchain if system == "langchain" else worker_llamaindex
         result = run(records, model, args.threads)
     result["versions"] = versions()
+    if "torch" in sys.modules:
+        # Threads torch had when the work was done (something in the process may have changed them).
+        result["torch_threads"] = sys.modules["torch"].get_num_threads()
     result["python"] = sys.executable
     Path(args.worker_out).write_text(json.dumps(result))
 
@@ -496,6 +499,20 @@ NOTES = [
 ]
 
 
+def thread_notes(detail: list[dict[str, Any]], threads: int) -> list[str]:
+    """A note for every system whose torch ended with other than the threads it was given."""
+    notes = []
+    for system in dict.fromkeys(r["system"] for r in detail):
+        seen = sorted({r["torch_threads"] for r in detail if r["system"] == system and "torch_threads" in r})
+        if seen and seen != [threads]:
+            notes.append(
+                f"{system}: torch was set to {threads} threads but had {', '.join(map(str, seen))} after ingesting: "
+                "something in the process changed it (for ours: the embedded store calls faiss.omp_set_num_threads(1), "
+                "which torch shares)."
+            )
+    return notes
+
+
 def make_report(
     detail: list[dict[str, Any]],
     *,
@@ -526,7 +543,7 @@ def make_report(
             "llamaindex": "LlamaIndex",
         },
         "model": model,
-        "notes": NOTES,
+        "notes": NOTES + thread_notes(detail, threads),
         "summary": summarize(detail),
         "runs_detail": detail,
         "load_average_after": load_avg(),

@@ -336,8 +336,7 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
 
     @app.get("/healthz", tags=["service"])
     def healthz(svc: Service) -> dict[str, Any]:
-        stats = svc.stats()
-        return {"status": "ok", "documents": stats["documents"], "chunks": stats["chunks"], "model": stats["model"]}
+        return {"status": "ok", **svc.store.counts()}
 
     @app.get("/v1/stats", tags=["service"])
     def stats(svc: Service) -> dict[str, Any]:

@@ -88,6 +88,14 @@ class SentenceTransformerEmbedder:
         self.name = name
         self.backend = "torch"
         self.batch_size = batch_size
+        # Threads for bulk batches, set on every call: torch shares OpenMP's per-thread count with
+        # FAISS, which sets it to 1 for its searches (qa/store/embedded.py), and ingestion then ran
+        # on one thread (measured: 5.7 instead of 10.1 passages/s right after a FAISS call).
+        import torch
+
+        self.threads = max(
+            1, torch.get_num_threads(), len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+        )
         dim = self.model.get_embedding_dimension()
         assert dim is not None
         self.dim = int(dim)
@@ -115,8 +123,7 @@ class SentenceTransformerEmbedder:
             # 60 to 140 ms with 1 (load average 6 to 7 on 2 cores). Bulk batches keep all threads.
             threads = torch.get_num_threads()
             small = sum(len(t) for t in texts) <= SMALL_INPUT_CHARS
-            if small:
-                torch.set_num_threads(1)
+            torch.set_num_threads(1 if small else self.threads)
             try:
                 vecs = self.model.encode(
                     list(texts),
@@ -126,8 +133,7 @@ class SentenceTransformerEmbedder:
                     show_progress_bar=False,
                 )
             finally:
-                if small:
-                    torch.set_num_threads(threads)
+                torch.set_num_threads(threads)
         return np.ascontiguousarray(vecs, dtype=np.float32)
 
     def count_tokens(self, text: str) -> int:

@@ -6,6 +6,10 @@ different threads) are embedded together in one model call, which on a CPU costs
 than embedding one of them. Calls with many texts (ingestion, the answerer's sentences) go
 straight to the model.
 
+Embedders that run one text per model call (``batching_helps`` False: onnx-int8, whose dynamic
+quantization would otherwise make a vector depend on its batch) skip micro-batching: their
+questions run concurrently, each on one thread.
+
 Micro-batching has no thread of its own. The first caller to find no batch running becomes the
 leader: it takes the questions waiting (up to ``max_batch``), embeds them and hands each caller its
 vector, while questions arriving in the meantime wait for the next batch, whose leader is one of
@@ -158,6 +162,7 @@ class QueryEmbedder:
         self.max_tokens = base.max_tokens
         self.cache = LRUCache(cache_size)
         self.batcher = MicroBatcher(base.embed, max_batch=max_batch, max_wait=max_wait)
+        self.batching = bool(getattr(base, "batching_helps", True))
 
     def __getattr__(self, name: str) -> Any:
         # Only called for attributes not found here: the wrapped embedder's (e.g. backend, tokenizer).
@@ -171,7 +176,9 @@ class QueryEmbedder:
         text = texts[0]
         vec = self.cache.get(text)
         if vec is None:
-            vec = self.batcher.embed_one(text)
+            # An embedder that runs one text per model call anyway (onnx-int8) embeds concurrent
+            # questions on their own threads, in parallel; batching would only serialize them.
+            vec = self.batcher.embed_one(text) if self.batching else self.base.embed([text])[0]
             self.cache.put(text, vec)
         return vec.reshape(1, -1)
 

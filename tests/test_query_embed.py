@@ -178,3 +178,17 @@ def test_questions_embed_on_one_torch_thread_and_restore_the_count(torch_embedde
         hook.remove()
     assert seen == [1, before]
     assert torch.get_num_threads() == before
+
+
+def test_embedders_that_run_one_text_per_call_skip_micro_batching(embedder: Embedder) -> None:
+    """onnx-int8 embeds one text per model run anyway: concurrent questions then each run on their
+    own thread (in parallel) rather than queueing for one batch."""
+    counting = CountingEmbedder(embedder)
+    counting.batching_helps = False  # type: ignore[attr-defined]
+    q = QueryEmbedder(counting, cache_size=0)
+    got = run_concurrently(lambda text: q.embed([text])[0], QUESTIONS)
+    want = embedder.embed(QUESTIONS)
+    for i, text in enumerate(QUESTIONS):
+        assert float(got[text] @ want[i]) > 0.9999
+    assert sorted(map(tuple, counting.calls)) == sorted((t,) for t in QUESTIONS)
+    assert q.batcher.batches == []

@@ -19,7 +19,7 @@ def test_scale_bench_writes_a_sound_report(tmp_path: Path) -> None:
     env = {**os.environ, "QA_FAISS_HNSW_THRESHOLD": "2000", "QA_FAISS_EF_SEARCH": "64"}
     r = subprocess.run(
         [sys.executable, "-m", "bench.scale", "--chunks", "8000", "--ef", "16", "64", "--base-vectors", "none",
-         "--work", str(tmp_path / "work"), "--out", str(out)],
+         "--work", str(tmp_path / "work"), "--out", str(out), "--http"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert r.returncode == 0, r.stderr[-2000:]
@@ -42,3 +42,9 @@ def test_scale_bench_writes_a_sound_report(tmp_path: Path) -> None:
     md = (out / "scale.md").read_text()
     assert "# Scale test: 8,000 chunks" in md and f"| {sweep[64]['recall_at_10']} | >= 0.95 |" in md
     assert not (tmp_path / "work" / "index").exists()  # not kept without --keep
+    # `qa serve` on the built index (the real model embeds real questions) answered over HTTP.
+    http = rep["http"]
+    assert 0 < http["server_cold_start_s"] < 120 and http["questions"] > 0
+    for mode in ("dense", "hybrid"):
+        assert 0 < http[mode]["p50_ms"] <= http[mode]["p95_ms"]
+    assert "Through `qa serve`" in md

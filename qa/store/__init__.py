@@ -108,6 +108,10 @@ class Store(Protocol):
 
     def stats(self) -> dict[str, Any]: ...
 
+    def counts(self) -> dict[str, Any]:
+        """Documents, chunks and model: what a health check reports, cheap at any size."""
+        ...
+
     def save(self) -> None:
         """Persist derived structures (e.g. the FAISS file); data is durable at ``write``."""
         ...

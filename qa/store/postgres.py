@@ -483,6 +483,13 @@ class PostgresStore:
         vecs = np.asarray([r[4].to_numpy() for r in rows], dtype=np.float32).reshape(len(rows), self.manifest.dim)
         return chunks, vecs
 
+    def counts(self) -> dict[str, Any]:
+        with self._conn() as conn:
+            docs = conn.execute("SELECT count(*) FROM documents").fetchone()
+            chunks = conn.execute("SELECT count(*) FROM chunks").fetchone()
+        assert docs and chunks
+        return {"documents": docs[0], "chunks": chunks[0], "model": self.manifest.model}
+
     def stats(self) -> dict[str, Any]:
         with self._conn() as conn:
             docs = conn.execute("SELECT count(*), COALESCE(sum(length(text)), 0) FROM documents").fetchone()
