@@ -122,8 +122,11 @@ async def run_load(
     key: str | None = None,
     max_requests: int = 1_000_000,
     mode: str | None = None,
+    rerank: bool | None = None,
 ) -> tuple[Results, dict[str, Any]]:
     extra: dict[str, Any] = {"mode": mode} if mode else {}
+    if rerank is not None:
+        extra["rerank"] = rerank
     headers = {"authorization": f"Bearer {key}"} if key else {}
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     results = Results()
@@ -240,6 +243,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--questions", type=Path, help="JSON Lines (`question` or `text`) or one question a line")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--mode", choices=["dense", "lexical", "hybrid"], help="mode sent (default: the server's)")
+    parser.add_argument(
+        "--rerank", action=argparse.BooleanOptionalAction, default=None, help="second stage on/off (default: server's)"
+    )
     parser.add_argument("--max-requests", type=int, default=1_000_000, help="stop after this many requests too")
     parser.add_argument("--out", type=Path, default=OUT, help="report path without extension (.json and .md)")
     args = parser.parse_args(argv)
@@ -263,6 +269,7 @@ def main(argv: list[str] | None = None) -> int:
             key,
             args.max_requests,
             args.mode,
+            args.rerank,
         )
     )
     rep = report(
@@ -274,7 +281,8 @@ def main(argv: list[str] | None = None) -> int:
             "clients": args.clients,
             "ask_ratio": args.ask_ratio,
             "k": args.k,
-            "mode": args.mode or "server default",
+            "mode": (args.mode or "server default")
+            + ("" if args.rerank is None else f", rerank {str(args.rerank).lower()}"),
             "questions": len(set(questions)),
             "seed": args.seed,
         },

@@ -25,7 +25,8 @@ import shutil
 import threading
 import warnings
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -195,6 +196,10 @@ class OnnxEmbedder:
         # So concurrent questions gain nothing from being micro-batched (qa/query_embed.py): each
         # runs on its own thread instead.
         self.batching_helps = not quantized
+        # Bulk int8 embedding: this many one-thread runs at once (0: one per core).
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        self.parallel = (threads or cores) if quantized else 1
+        self._executor: ThreadPoolExecutor | None = None
         self.files = prepare(name, cache_dir, quantized)
         meta = json.loads((self.files / META_FILE).read_text())
         self.dim = int(meta["dim"])
@@ -229,21 +234,40 @@ class OnnxEmbedder:
         lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=n)
         order = np.argsort(lengths, kind="stable")
         small = sum(len(t) for t in texts) <= SMALL_INPUT_CHARS
-        with nullcontext() if small else self._lock:
-            session = self.small_session if small else self.session
-            for i in range(0, n, self.batch_size):
-                idx = order[i : i + self.batch_size]
-                width = int(lengths[idx].max())
-                feeds = {name: np.zeros((len(idx), width), dtype=np.int64) for name in INPUTS}
-                for row, j in enumerate(idx):
-                    e, m = encodings[j], int(lengths[j])
-                    feeds["input_ids"][row, :m] = e.ids
-                    feeds["attention_mask"][row, :m] = e.attention_mask
-                    feeds["token_type_ids"][row, :m] = e.type_ids
-                hidden = session.run(["last_hidden_state"], {k: feeds[k] for k in self._inputs})[0]
-                out[idx] = self._pool(hidden, feeds["attention_mask"])
+        if small:
+            self._run(self.small_session, order, encodings, lengths, out)
+        elif self.parallel > 1 and n > 1:
+            # One text per run (int8): as many one-thread runs at once as there are cores, rather
+            # than one run whose two threads meet after every operator (21.4 vs 17.0 passages/s
+            # on 2 cores, measured in one process). Each text's vector is the same either way.
+            with self._lock:
+                pool = self._pool_executor()
+                parts = [order[i :: self.parallel] for i in range(self.parallel)]
+                list(pool.map(lambda part: self._run(self.small_session, part, encodings, lengths, out), parts))
+        else:
+            with self._lock:
+                self._run(self.session, order, encodings, lengths, out)
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return np.ascontiguousarray(out / np.maximum(norms, 1e-12), dtype=np.float32)
+
+    def _run(self, session: Any, order: np.ndarray, encodings: list[Any], lengths: np.ndarray, out: np.ndarray) -> None:
+        """Embed the texts at ``order`` (sorted by length) in batches of ``batch_size`` into ``out``."""
+        for i in range(0, len(order), self.batch_size):
+            idx = order[i : i + self.batch_size]
+            width = int(lengths[idx].max())
+            feeds = {name: np.zeros((len(idx), width), dtype=np.int64) for name in INPUTS}
+            for row, j in enumerate(idx):
+                e, m = encodings[j], int(lengths[j])
+                feeds["input_ids"][row, :m] = e.ids
+                feeds["attention_mask"][row, :m] = e.attention_mask
+                feeds["token_type_ids"][row, :m] = e.type_ids
+            hidden = session.run(["last_hidden_state"], {k: feeds[k] for k in self._inputs})[0]
+            out[idx] = self._pool(hidden, feeds["attention_mask"])
+
+    def _pool_executor(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(self.parallel, thread_name_prefix="qa-embed")
+        return self._executor
 
     def _pool(self, hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
         if self.pooling == "cls":

@@ -108,3 +108,14 @@ def test_service_on_onnx_int8_indexes_and_answers(tmp_path: Path, cache_dir: Pat
         assert embedding_key(svc.embedder, "x") != embedding_key(OnnxEmbedder(cache_dir=cache_dir), "x")
     finally:
         svc.close()
+
+
+def test_int8_bulk_runs_in_parallel_with_the_same_vectors(cache_dir: Path) -> None:
+    """Bulk int8 embedding runs one-thread sessions side by side (one per core); every text's
+    vector is what one run gives it alone."""
+    texts = passages()
+    two = OnnxEmbedder(cache_dir=cache_dir, quantized=True, threads=2)
+    one = OnnxEmbedder(cache_dir=cache_dir, quantized=True, threads=1)
+    assert (two.parallel, one.parallel) == (2, 1)
+    assert np.allclose(two.embed(texts), one.embed(texts), atol=1e-5)
+    assert two._executor is not None  # the passages (over the small-input size) went through the pool
