@@ -251,7 +251,8 @@ def _validation_message(exc: RequestValidationError | ValidationError) -> tuple[
 # -- app --------------------------------------------------------------------------------------
 
 
-def get_service(request: Request) -> QAService:
+async def get_service(request: Request) -> QAService:
+    # async: FastAPI would run a plain function in the thread pool, one more hop per request.
     return request.app.state.service  # type: ignore[no-any-return]
 
 
