@@ -179,6 +179,36 @@ def worker_ours(corpus: Path, n: int, threads: int, workdir: Path) -> dict[str, 
     }
 
 
+def peer_result(
+    documents: int,
+    marks: tuple[float, float, float, float],
+    embed_s: float,
+    load_s: float,
+    settings: dict[str, Any],
+    model: str,
+    texts: list[str],
+) -> dict[str, Any]:
+    """A peer's run: ``marks`` are the times before parsing, chunking, indexing and after it; the
+    embedding inside indexing is ``embed_s``. Peers keep their index in memory."""
+    t0, t1, t2, t3 = marks
+    return {
+        "documents": documents,
+        "seconds": round(t3 - t0, 3),
+        "split_seconds": {
+            "parse": round(t1 - t0, 3),
+            "chunk": round(t2 - t1, 3),
+            "embed": round(embed_s, 3),
+            "index": round(t3 - t2 - embed_s, 3),
+        },
+        "model_load_s": round(load_s, 2),
+        "peak_rss_mb": peak_rss_mb(),
+        "index_on_disk": False,
+        "settings": settings,
+        "model_path": model,
+        "texts": [("", t) for t in texts],
+    }
+
+
 def worker_langchain(records: list[dict[str, str]], model: str, threads: int) -> dict[str, Any]:
     import torch
 
@@ -221,22 +251,15 @@ def worker_langchain(records: list[dict[str, str]], model: str, threads: int) ->
     store = FAISS.from_documents(chunks, Timed())
     t3 = time.perf_counter()
     assert store.index.ntotal == len(chunks), (store.index.ntotal, len(chunks))
-    return {
-        "documents": len(docs),
-        "seconds": round(t3 - t0, 3),
-        "split_seconds": {
-            "parse": round(t1 - t0, 3),
-            "chunk": round(t2 - t1, 3),
-            "embed": round(Timed.seconds, 3),
-            "index": round(t3 - t2 - Timed.seconds, 3),
-        },
-        "model_load_s": round(load_s, 2),
-        "peak_rss_mb": peak_rss_mb(),
-        "index_on_disk": False,
-        "settings": {"chunk_size": LANGCHAIN_CHUNK_SIZE, "chunk_overlap": LANGCHAIN_CHUNK_OVERLAP},
-        "model_path": model,
-        "texts": [("", c.page_content) for c in chunks],
-    }
+    return peer_result(
+        len(docs),
+        (t0, t1, t2, t3),
+        Timed.seconds,
+        load_s,
+        {"chunk_size": LANGCHAIN_CHUNK_SIZE, "chunk_overlap": LANGCHAIN_CHUNK_OVERLAP},
+        model,
+        [c.page_content for c in chunks],
+    )
 
 
 def worker_llamaindex(records: list[dict[str, str]], model: str, threads: int) -> dict[str, Any]:
@@ -279,22 +302,15 @@ def worker_llamaindex(records: list[dict[str, str]], model: str, threads: int) -
     t3 = time.perf_counter()
     stored = len(index.vector_store.to_dict()["embedding_dict"])  # type: ignore[attr-defined]
     assert stored == len(nodes), (stored, len(nodes))
-    return {
-        "documents": len(docs),
-        "seconds": round(t3 - t0, 3),
-        "split_seconds": {
-            "parse": round(t1 - t0, 3),
-            "chunk": round(t2 - t1, 3),
-            "embed": round(timer.seconds, 3),
-            "index": round(t3 - t2 - timer.seconds, 3),
-        },
-        "model_load_s": round(load_s, 2),
-        "peak_rss_mb": peak_rss_mb(),
-        "index_on_disk": False,
-        "settings": {"chunk_size": splitter.chunk_size, "chunk_overlap": splitter.chunk_overlap},
-        "model_path": model,
-        "texts": [("", n.get_content(metadata_mode=MetadataMode.EMBED)) for n in nodes],
-    }
+    return peer_result(
+        len(docs),
+        (t0, t1, t2, t3),
+        timer.seconds,
+        load_s,
+        {"chunk_size": splitter.chunk_size, "chunk_overlap": splitter.chunk_overlap},
+        model,
+        [n.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes],
+    )
 
 
 def worker(args: argparse.Namespace) -> None:

@@ -113,13 +113,17 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(index_dir: Path, env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str, float]:
+def start_server(
+    index_dir: Path, env: dict[str, str], log: Path, index_name: str = "bench", timeout: float = 180
+) -> tuple[subprocess.Popen[bytes], str, float]:
+    """`qa serve` on ``<index_dir>/<index_name>`` in a subprocess (query cache off unless ``env``
+    says otherwise); returns it, its URL and its cold start (process start to /healthz answering)."""
     port = free_port()
     server_env = {
         **os.environ,
         **env,
         "QA_INDEX_DIR": str(index_dir),
-        "QA_INDEX_NAME": "bench",
+        "QA_INDEX_NAME": index_name,
         "QA_PORT": str(port),
         "QA_LOG_FORMAT": "text",
         "QA_QUERY_CACHE_SIZE": env.get("QA_QUERY_CACHE_SIZE", "0"),
@@ -130,7 +134,7 @@ def start_server(index_dir: Path, env: dict[str, str], log: Path) -> tuple[subpr
     t = time.perf_counter()
     with open(log, "wb") as fh:
         proc = subprocess.Popen([sys.executable, "-m", "qa", "serve"], cwd=ROOT, env=server_env, stdout=fh, stderr=fh)
-    deadline = t + 180
+    deadline = t + timeout
     while time.perf_counter() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"server exited with {proc.returncode}: {log.read_text()[-2000:]}")
@@ -141,7 +145,15 @@ def start_server(index_dir: Path, env: dict[str, str], log: Path) -> tuple[subpr
             pass
         time.sleep(0.05)
     proc.kill()
-    raise RuntimeError(f"server did not answer /healthz in 180 s: {log.read_text()[-2000:]}")
+    raise RuntimeError(f"server did not answer /healthz in {timeout:.0f} s: {log.read_text()[-2000:]}")
+
+
+def stop_server(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
 
 
 def peak_rss_mb(pid: int) -> float | None:
@@ -283,11 +295,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             report["http"] = rows
             report["server"]["peak_rss_mb"] = peak_rss_mb(proc.pid)
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop_server(proc)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     report["load_average_after"] = load_avg()

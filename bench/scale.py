@@ -32,7 +32,6 @@ import platform
 import re
 import resource
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -291,41 +290,15 @@ def http(index_dir: Path, n_questions: int = 60) -> dict[str, Any]:
     (SciFact claims, embedded by the model), query cache off."""
     import httpx
 
+    from bench.run import start_server, stop_server
+
     questions = [json.loads(line)["question"] for line in QUESTIONS.open(encoding="utf-8")][:n_questions]
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    env = {
-        **os.environ,
-        "QA_INDEX_DIR": str(index_dir.parent),
-        "QA_INDEX_NAME": index_dir.name,
-        "QA_QUERY_CACHE_SIZE": "0",
-        "HF_HUB_OFFLINE": "1",
-    }
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "qa", "serve", "--port", str(port)],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
+    proc, url, cold = start_server(
+        index_dir.parent, {}, index_dir.parent / "serve.log", index_name=index_dir.name, timeout=300
     )
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {"server_cold_start_s": round(cold, 2)}
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
-            while True:
-                if proc.poll() is not None:
-                    raise SystemExit(f"qa serve exited: {(proc.stderr.read() if proc.stderr else '')[-2000:]}")
-                try:
-                    if client.get("/healthz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.perf_counter() - t0 > 300:
-                    raise SystemExit("qa serve did not answer /healthz within 300 s")
-                time.sleep(0.05)
-            out["server_cold_start_s"] = round(time.perf_counter() - t0, 2)
+        with httpx.Client(base_url=url, timeout=120) as client:
             for mode in ("dense", "hybrid"):
                 lat = []
                 for q in questions:
@@ -338,11 +311,7 @@ def http(index_dir: Path, n_questions: int = 60) -> dict[str, Any]:
                     "p95_ms": round(float(np.percentile(lat, 95)), 1),
                 }
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_server(proc)
     out["questions"] = len(questions)
     return out
 

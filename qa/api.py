@@ -24,7 +24,7 @@ from qa import __version__
 from qa.config import Settings
 from qa.errors import InvalidInput, QAError, TooLarge, UnsupportedFileType
 from qa.generate import Generated
-from qa.middleware import Observe, RequireKey
+from qa.middleware import ERROR_KIND, Observe, RequireKey
 from qa.observability import Metrics, configure_logging
 from qa.parse import parse_bytes
 from qa.security import parse_keys
@@ -222,20 +222,6 @@ def _error(status: int, kind: str, message: str) -> JSONResponse:
     return JSONResponse({"error": kind, "message": message}, status_code=status)
 
 
-_ERROR_KIND = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    409: "index_mismatch",
-    413: "too_large",
-    415: "unsupported_media_type",
-    422: "invalid_input",
-    503: "unavailable",
-}
-
-
 def _validation_message(exc: RequestValidationError | ValidationError) -> tuple[int, str]:
     errors = exc.errors()
     if any(e.get("type") == "json_invalid" for e in errors):
@@ -315,19 +301,19 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
 
     @app.exception_handler(QAError)
     async def qa_error(request: Request, exc: QAError) -> JSONResponse:
-        return _error(exc.status_code, _ERROR_KIND.get(exc.status_code, "error"), str(exc))
+        return _error(exc.status_code, ERROR_KIND.get(exc.status_code, "error"), str(exc))
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         status, message = _validation_message(exc)
-        return _error(status, _ERROR_KIND[status], message)
+        return _error(status, ERROR_KIND[status], message)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         message = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
         if exc.status_code == 404 and message == "Not Found":
             message = f"no route {request.method} {request.url.path}; see /docs for the API"
-        return _error(exc.status_code, _ERROR_KIND.get(exc.status_code, "error"), message)
+        return _error(exc.status_code, ERROR_KIND.get(exc.status_code, "error"), message)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

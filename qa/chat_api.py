@@ -42,7 +42,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
 from qa.api import (
-    _ERROR_KIND,
     ERRORS,
     AnswerOut,
     CitationOut,
@@ -57,6 +56,7 @@ from qa.api import (
 from qa.chat import SOURCES_HEADING, Resolved, Turn, answer, pieces, resolve, retrieve
 from qa.errors import InvalidInput, NotFound, QAError
 from qa.generate import Generated
+from qa.middleware import ERROR_KIND
 from qa.service import QAService
 from qa.types import Answer, Citation, Passage
 
@@ -139,7 +139,7 @@ def _sse(event: str, data: dict[str, Any]) -> str:
 
 def _error_data(exc: Exception) -> dict[str, str]:
     if isinstance(exc, QAError):
-        return {"error": _ERROR_KIND.get(exc.status_code, "error"), "message": str(exc)}
+        return {"error": ERROR_KIND.get(exc.status_code, "error"), "message": str(exc)}
     log.error("chat stream failed", exc_info=exc)
     return {"error": "internal", "message": "internal error; the server log has details"}
 
@@ -365,7 +365,7 @@ async def chat_completions(request: Request, svc: Service) -> Response:
         body = OpenAIChatIn.model_validate_json(await request.body())
     except ValidationError as exc:
         status, message = _validation_message(exc)
-        return _openai_error(400, message, _ERROR_KIND[status])
+        return _openai_error(400, message, ERROR_KIND[status])
     if body.model != MODEL_ID:
         return _openai_error(
             404, f"model {body.model!r} is not served here; use {MODEL_ID!r} (GET /v1/models)", "model_not_found"
@@ -373,7 +373,7 @@ async def chat_completions(request: Request, svc: Service) -> Response:
     try:
         resolved = resolve(_turns(body.messages), svc.settings.max_question_chars)
     except QAError as exc:
-        return _openai_error(400, str(exc), _ERROR_KIND.get(exc.status_code, "error"))
+        return _openai_error(400, str(exc), ERROR_KIND.get(exc.status_code, "error"))
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
     generate = _generates(svc, body.extractive)
@@ -388,7 +388,7 @@ async def chat_completions(request: Request, svc: Service) -> Response:
         a = await run_in_threadpool(answer, svc, resolved, passages)
         g = await run_in_threadpool(svc.generate, resolved.query, passages, a) if generate else None
     except QAError as exc:
-        return _openai_error(exc.status_code, str(exc), _ERROR_KIND.get(exc.status_code, "error"))
+        return _openai_error(exc.status_code, str(exc), ERROR_KIND.get(exc.status_code, "error"))
     content = _numbered(a, g)
     return JSONResponse(
         {

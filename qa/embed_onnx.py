@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from qa.config import DEFAULT_MODEL
-from qa.embed import SMALL_INPUT_CHARS, resolve_model
+from qa.embed import SMALL_INPUT_CHARS, resolve_model, usable_cores
 from qa.errors import InvalidInput
 
 FP32_FILE = "model.onnx"
@@ -197,8 +197,7 @@ class OnnxEmbedder:
         # runs on its own thread instead.
         self.batching_helps = not quantized
         # Bulk int8 embedding: this many one-thread runs at once (0: one per core).
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-        self.parallel = (threads or cores) if quantized else 1
+        self.parallel = (threads or usable_cores()) if quantized else 1
         self._executor: ThreadPoolExecutor | None = None
         self.files = prepare(name, cache_dir, quantized)
         meta = json.loads((self.files / META_FILE).read_text())

@@ -4,6 +4,7 @@ share the session's already-loaded model. Clients talk to it over real sockets."
 from __future__ import annotations
 
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -66,3 +67,13 @@ def upload_dir(base: str, directory: Path, key: str | None = None) -> None:
         for path in sorted(directory.iterdir()):
             r = client.post("/v1/documents", files={"file": (path.name, path.read_bytes())})
             assert r.status_code == 201, r.text
+
+
+def stop(proc: subprocess.Popen[Any], timeout: float = 30) -> None:
+    """End a server subprocess: SIGTERM, then SIGKILL if it has not exited within ``timeout``."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

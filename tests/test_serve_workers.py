@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .live_server import free_port
+from .live_server import free_port, stop
 
 pytestmark = pytest.mark.slow
 
@@ -73,10 +73,5 @@ def test_two_workers_share_one_index(tmp_path: Path, seed_article: Path) -> None
             assert "Dermer" in answer["answer"]
             assert answer["citations"][0]["doc_id"] == "paris"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
     assert proc.returncode is not None
