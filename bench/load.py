@@ -1,7 +1,8 @@
 """Load test: many concurrent clients asking and searching a running `qa serve`, for a bounded time.
 
-Each client is a coroutine on one httpx.AsyncClient that sends a request, waits for the answer,
-and sends the next one (closed loop, no think time): a mix of `POST /v1/search` and
+Each client is a coroutine on one aiohttp session (one keep-alive connection per client, on uvloop
+when it is installed) that sends a request, waits for the answer, and sends the next one (closed
+loop, no think time): a mix of `POST /v1/search` and
 `POST /v1/ask`, questions drawn from a file, in a fixed-seed random order. Only loopback URLs are
 accepted: this is a test of the service, not a tool to load someone else's.
 
@@ -11,7 +12,10 @@ accepted: this is a test of the service, not a tool to load someone else's.
 
 Writes bench/results/load.json (throughput, latency percentiles per route, error rate, status
 counts, load average) and bench/results/load.md. The client runs on the same machine as the
-server, so the numbers are for the pair; the load average is recorded beside them.
+server, so the numbers are for the pair; the load average is recorded beside them. The client is
+kept cheap for that reason: httpx's async client cost several ms of CPU per request here (dense
+search at SciFact scale measured 17 ms p50 through it, against about 11 ms through a plain
+synchronous client), which was charged to the server's latency and taken from its CPUs.
 """
 
 from __future__ import annotations
@@ -30,10 +34,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-import httpx
+import aiohttp
 import numpy as np
 
+try:
+    import uvloop
+except ImportError:  # pragma: no cover - uvloop is a dependency of the project on Linux and macOS
+    uvloop = None
+
 OUT = Path(__file__).parent / "results" / "load"
+JSON = {"content-type": "application/json"}
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 # Questions about the sample documents (examples/docs), used when no --questions file is given.
 DEFAULT_QUESTIONS = [
@@ -81,7 +91,7 @@ def load_questions(path: Path | None) -> list[str]:
 
 
 async def client(
-    http: httpx.AsyncClient,
+    http: aiohttp.ClientSession,
     questions: list[str],
     ask_ratio: float,
     k: int,
@@ -96,17 +106,19 @@ async def client(
         sent[0] += 1
         route = "ask" if rng.random() < ask_ratio else "search"
         body = {"question": rng.choice(questions), "k": k, **extra}
+        data = json.dumps(body).encode()
         t0 = time.perf_counter()
         try:
-            r = await http.post(f"/v1/{route}", json=body)
-        except httpx.HTTPError as exc:
+            async with http.post(f"/v1/{route}", data=data, headers=JSON) as r:
+                status, payload = r.status, await r.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
             results.statuses[type(exc).__name__] += 1
             results.errors.append(f"{route}: {type(exc).__name__}: {exc}")
             continue
         elapsed = time.perf_counter() - t0
-        results.statuses[str(r.status_code)] += 1
-        if r.status_code != 200:
-            results.errors.append(f"{route} {r.status_code}: {r.text[:200]}")
+        results.statuses[str(status)] += 1
+        if status != 200:
+            results.errors.append(f"{route} {status}: {payload[:200].decode(errors='replace')}")
             continue
         results.latencies[route].append(elapsed)
 
@@ -128,13 +140,23 @@ async def run_load(
     if rerank is not None:
         extra["rerank"] = rerank
     headers = {"authorization": f"Bearer {key}"} if key else {}
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     results = Results()
-    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=120, limits=limits) as http:
-        stats = (await http.get("/v1/stats")).raise_for_status().json()
+    # One connection per client, kept alive; no cookies (the API sets none).
+    connector = aiohttp.TCPConnector(limit=clients, limit_per_host=clients)
+    async with aiohttp.ClientSession(
+        base_url=url,
+        connector=connector,
+        headers=headers,
+        timeout=aiohttp.ClientTimeout(total=120),
+        cookie_jar=aiohttp.DummyCookieJar(),
+    ) as http:
+        async with http.get("/v1/stats", raise_for_status=True) as r:
+            stats = await r.json()
         # One of each first: the server's first answer may load what it loads lazily.
         for route in ("search", "ask"):
-            (await http.post(f"/v1/{route}", json={"question": questions[0], "k": k, **extra})).raise_for_status()
+            body = {"question": questions[0], "k": k, **extra}
+            async with http.post(f"/v1/{route}", json=body, raise_for_status=True) as r:
+                await r.read()
         sent = [0]
         results.started = time.monotonic()
         deadline = results.started + duration
@@ -257,21 +279,22 @@ def main(argv: list[str] | None = None) -> int:
     questions = load_questions(args.questions)
     key = os.environ.get("BENCH_API_KEY") or None  # a Bearer key, when the server needs one for reads
     load_before = os.getloadavg()
-    results, stats = asyncio.run(
-        run_load(
-            args.url,
-            args.duration,
-            args.clients,
-            questions,
-            args.ask_ratio,
-            args.k,
-            args.seed,
-            key,
-            args.max_requests,
-            args.mode,
-            args.rerank,
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop if uvloop else None) as runner:
+        results, stats = runner.run(
+            run_load(
+                args.url,
+                args.duration,
+                args.clients,
+                questions,
+                args.ask_ratio,
+                args.k,
+                args.seed,
+                key,
+                args.max_requests,
+                args.mode,
+                args.rerank,
+            )
         )
-    )
     rep = report(
         results,
         stats,

@@ -29,6 +29,17 @@ if TYPE_CHECKING:
 PREFIX_TOKENS = 32
 # Inputs up to this many characters in all (a question, a few micro-batched ones) embed on one thread.
 SMALL_INPUT_CHARS = 2000
+# Version of the ONNX export (qa/embed_onnx.py), bumped whenever the exported graph or its
+# quantization changes: it names the export's cache directory, and it is part of the vectors'
+# signature (``vector_backend``), so chunks an older graph embedded are embedded again instead
+# of being mixed with the new graph's vectors.
+ONNX_GRAPH_VERSION = 2
+
+
+def vector_backend(backend: str) -> str:
+    """The backend as far as it shapes vectors: ONNX backends carry their export's version;
+    torch (and "", an embedder with no backend) stays as it is, so older indexes keep theirs."""
+    return f"{backend}/g{ONNX_GRAPH_VERSION}" if backend.startswith("onnx") else backend
 
 
 class Embedder(Protocol):
@@ -204,7 +215,7 @@ def embedding_key(embedder: Embedder, text: str) -> str:
 
     Equal keys mean equal vectors, so a stored chunk's vector is reused for any chunk (of any
     document) whose embedding text is the same."""
-    backend = getattr(embedder, "backend", "")
+    backend = vector_backend(getattr(embedder, "backend", ""))
     h = hashlib.blake2b(digest_size=16)
     h.update(f"{embedder.name}\0{backend}\0".encode())
     h.update(text.encode("utf-8", "surrogatepass"))

@@ -6,6 +6,14 @@ weights to int8 per output channel (onnxruntime ``quantize_dynamic``; per-tensor
 much: cosine 0.91 with fp32 against 0.993). Later loads read only the cached files, with
 onnxruntime and tokenizers: torch is not imported at all.
 
+The export traces the model's plain ("eager") attention, not PyTorch's fused
+``scaled_dot_product_attention``: exported, the latter becomes masking operators (``Where``,
+``IsNaN``) over every head's score matrix, 13% of an int8 run's time, and the eager graph runs
+1.2 to 1.3 times faster with the same vectors. The int8 weights use 7 bits (``reduce_range``):
+on AVX2 the u8 x s8 multiply-add saturates 16-bit sums with full-range weights, so the reduced
+range is both faster and closer to fp32 (cosine 0.993 vs 0.992 mean, 0.990 vs 0.984 worst, on
+150 SciFact abstracts).
+
 Each text is tokenized once per ``embed``; texts are sorted by token count and batched, so a
 batch pads to the length of its own longest text, not of the longest text overall (``onnx-int8``
 runs one text at a time: see ``OnnxEmbedder``). Vectors are
@@ -33,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from qa.config import DEFAULT_MODEL
-from qa.embed import SMALL_INPUT_CHARS, resolve_model, usable_cores
+from qa.embed import ONNX_GRAPH_VERSION, SMALL_INPUT_CHARS, resolve_model, usable_cores
 from qa.errors import InvalidInput
 
 FP32_FILE = "model.onnx"
@@ -49,7 +57,7 @@ def export_key(name: str) -> str:
     and times, so a changed model on disk is exported again."""
     location = resolve_model(name)
     h = hashlib.blake2b(digest_size=8)
-    h.update(location.encode())
+    h.update(f"{location}\0graph {ONNX_GRAPH_VERSION}".encode())
     path = Path(location)
     if path.is_dir():
         for f in sorted(path.rglob("*")):
@@ -86,7 +94,7 @@ def export(name: str, target: Path) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     try:
-        st = SentenceTransformer(location, device="cpu")
+        st = SentenceTransformer(location, device="cpu", model_kwargs={"attn_implementation": "eager"})
     except Exception as exc:  # the library raises many types
         raise InvalidInput(f"cannot load embedding model {name!r} to export it to ONNX: {exc}") from exc
     transformer, pooling = st[0], st[1] if len(st) > 1 else None
@@ -134,14 +142,14 @@ def export(name: str, target: Path) -> None:
 
 
 def quantize(fp32: Path, int8: Path) -> None:
-    """int8 weights, one scale per output channel; activations quantized at run time."""
+    """int8 weights (7-bit range), one scale per output channel; activations quantized at run time."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     tmp = int8.with_name(f"{int8.name}.{os.getpid()}.tmp")
     # It logs a suggestion to pre-process the model first; measured without it: cosine 0.993.
     logging.disable(logging.WARNING)
     try:
-        quantize_dynamic(str(fp32), str(tmp), per_channel=True, weight_type=QuantType.QInt8)
+        quantize_dynamic(str(fp32), str(tmp), per_channel=True, reduce_range=True, weight_type=QuantType.QInt8)
     finally:
         logging.disable(logging.NOTSET)
     os.replace(tmp, int8)

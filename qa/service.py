@@ -14,7 +14,7 @@ import numpy as np
 from qa.answer import ExtractiveAnswerer
 from qa.chunk import Chunker, tiktoken_counter
 from qa.config import Settings
-from qa.embed import PREFIX_TOKENS, Embedder, embedding_key, embedding_text, load_embedder
+from qa.embed import PREFIX_TOKENS, Embedder, embedding_key, embedding_text, load_embedder, vector_backend
 from qa.errors import IndexMismatch, InvalidInput, NotFound, TooLarge
 from qa.generate import Generated, OpenAICompatibleLLM, final, generate_stream
 from qa.parse import normalize_text
@@ -61,11 +61,12 @@ class QAService:
         self.chunker_signature = (
             f"v1:{settings.encoding}:{settings.chunk_tokens}:{settings.chunk_overlap}:{self.model_name}:{PREFIX_TOKENS}"
         )
-        # The backend shapes vectors too (int8 ones differ a little); torch, the first, adds nothing,
-        # so indexes made before backends existed stay unchanged.
+        # The backend shapes vectors too (int8 ones differ a little, and so do two versions of an
+        # ONNX export); torch, the first, adds nothing, so indexes made before backends existed
+        # stay unchanged.
         backend = getattr(embedder, "backend", "torch") if embedder else settings.embed_backend
         if backend != "torch":
-            self.chunker_signature += f":{backend}"
+            self.chunker_signature += f":{vector_backend(backend)}"
 
     def _fast_queries(self, base: Embedder) -> Embedder:
         """``base`` with its single-text calls (questions) LRU-cached and micro-batched."""

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from qa.api import create_app
+from qa.api import AskOut, SearchOut, create_app
 from qa.config import Settings
 from qa.embed import Embedder
 from qa.service import QAService
@@ -171,3 +171,32 @@ def test_document_errors(client: TestClient) -> None:
     assert "offset" in error(client.get("/v1/documents", params={"offset": -1}), 422)
     assert "no route" in error(client.get("/v1/nothing"), 404)
     assert client.get("/healthz").json()["documents"] >= 8  # nothing above broke the index
+
+
+@pytest.mark.parametrize(("route", "model"), [("/v1/search", SearchOut), ("/v1/ask", AskOut)])
+def test_question_routes_send_exactly_their_response_model(client: TestClient, route: str, model: type) -> None:
+    # These routes serialize their model themselves (FastAPI's re-validation of it skipped): the
+    # bytes must be the documented model's JSON, as FastAPI would have sent them.
+    r = client.post(route, json={"question": "Who met in Paris?", "k": 3})
+    assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+    assert model.model_validate_json(r.content).model_dump_json().encode() == r.content
+    assert len(r.json()["passages"]) == 3
+
+
+def test_uvicorn_runs_on_httptools_and_uvloop() -> None:
+    # uvicorn's `auto` takes them when installed, else silently falls back to h11 and asyncio's
+    # loop, which cost more per request: the pins in pyproject.toml must keep them installed.
+    import uvicorn
+    import uvloop
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    config = uvicorn.Config(create_app(Settings()), log_config=None)
+    config.load()
+    assert config.http_protocol_class is HttpToolsProtocol
+    factory = config.get_loop_factory()
+    assert factory is not None
+    loop = factory()
+    try:
+        assert isinstance(loop, uvloop.Loop)
+    finally:
+        loop.close()

@@ -119,3 +119,42 @@ def test_int8_bulk_runs_in_parallel_with_the_same_vectors(cache_dir: Path) -> No
     assert (two.parallel, one.parallel) == (2, 1)
     assert np.allclose(two.embed(texts), one.embed(texts), atol=1e-5)
     assert two._executor is not None  # the passages (over the small-input size) went through the pool
+
+
+def test_export_traces_plain_attention(onnx_fp32: OnnxEmbedder) -> None:
+    """The graph has no masking operators over the attention scores (what PyTorch's fused
+    attention exports to, 13% of an int8 run), one softmax per layer."""
+    import onnx
+
+    graph = onnx.load(str(onnx_fp32.files / FP32_FILE), load_external_data=False).graph
+    ops = [n.op_type for n in graph.node]
+    assert ops.count("IsNaN") == 0
+    assert ops.count("Softmax") == 6  # MiniLM-L6: six layers
+
+
+def test_a_new_export_version_embeds_unchanged_documents_again(
+    tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Vectors of an older ONNX graph are never kept beside the new graph's: the export version
+    is part of the chunker signature and of the embedding cache key."""
+    import qa.embed
+
+    settings = Settings(index_dir=tmp_path / "index", embed_backend="onnx-int8", onnx_cache_dir=str(cache_dir))
+    doc = Document(id="d", title="Vitamin D", text="Vitamin D is made in the skin. " * 5)
+    svc = QAService(settings, embedder=OnnxEmbedder(cache_dir=cache_dir, quantized=True))
+    try:
+        svc.add_documents([doc])
+        first = svc.embedded_texts
+        key = embedding_key(svc.embedder, "x")
+        svc.add_documents([doc])
+        assert first > 0 and svc.embedded_texts == first  # unchanged: nothing embedded again
+    finally:
+        svc.close()
+    monkeypatch.setattr(qa.embed, "ONNX_GRAPH_VERSION", qa.embed.ONNX_GRAPH_VERSION + 1)
+    svc = QAService(settings, embedder=OnnxEmbedder(cache_dir=cache_dir, quantized=True))
+    try:
+        assert embedding_key(svc.embedder, "x") != key
+        svc.add_documents([doc])
+        assert svc.embedded_texts == first  # re-chunked and embedded again, not taken from the cache
+    finally:
+        svc.close()
