@@ -90,6 +90,8 @@ TEXT_HASH_INDEX = "CREATE INDEX IF NOT EXISTS chunks_text_hash ON chunks(text_ha
 LOOKUP_BATCH = 500
 # Vectors per FAISS add while rebuilding: large enough for HNSW to insert in parallel (about 100 MB).
 REBUILD_BATCH = 65536
+# A read that finds another process's commit loads it and starts over, at most this many times.
+SYNC_ATTEMPTS = 3
 
 # SQLite FTS5 tokenizer for the lexical side: Porter stemming over unicode61 words (diacritics
 # folded). "unicode61 remove_diacritics 2" alone turns stemming off (QA_LEXICAL_STEMMER=none).
@@ -122,8 +124,74 @@ def _corrupt(db_path: Path, exc: Exception) -> IndexCorrupt:
     )
 
 
+class ReadWriteLock:
+    """Many readers or one writer. The writer may re-enter; a waiting writer holds back new
+    readers, so a stream of searches cannot starve a write. Readers do not re-enter here (the
+    store counts a thread's nested reads itself): a nested acquire behind a waiting writer would
+    deadlock."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._readers = 0
+        self._writer: int | None = None  # thread ident
+        self._depth = 0
+        self._waiting = 0
+
+    def acquire_read(self) -> None:
+        with self._cond:
+            while self._writer is not None or self._waiting:
+                self._cond.wait()
+            self._readers += 1
+
+    def release_read(self) -> None:
+        with self._cond:
+            self._readers -= 1
+            if self._readers == 0:
+                self._cond.notify_all()
+
+    def acquire_write(self) -> None:
+        me = threading.get_ident()
+        with self._cond:
+            if self._writer == me:
+                self._depth += 1
+                return
+            self._waiting += 1
+            try:
+                while self._writer is not None or self._readers:
+                    self._cond.wait()
+            except BaseException:
+                self._waiting -= 1
+                self._cond.notify_all()  # readers held back by this writer may go on
+                raise
+            self._waiting -= 1
+            self._writer, self._depth = me, 1
+
+    def release_write(self) -> None:
+        with self._cond:
+            self._depth -= 1
+            if self._depth == 0:
+                self._writer = None
+                self._cond.notify_all()
+
+    def write_owned(self) -> bool:
+        """Whether the calling thread holds the write lock."""
+        return self._writer == threading.get_ident()
+
+    @property
+    def readers(self) -> int:
+        """Readers holding the lock now (for tests and diagnostics)."""
+        return self._readers
+
+    @property
+    def writers_waiting(self) -> int:
+        """Writers waiting for the lock now (for tests and diagnostics)."""
+        return self._waiting
+
+
 class EmbeddedStore:
-    """FAISS + SQLite in one directory. Thread-safe: one lock serializes access."""
+    """FAISS + SQLite in one directory. Thread-safe: reads run at the same time, each in a read
+    transaction on a pooled connection of its own, while writes (and reloading the FAISS index
+    after another process's commit) hold the store alone; see ``_reading``."""
 
     def __init__(
         self,
@@ -137,7 +205,14 @@ class EmbeddedStore:
         self.path = Path(path)
         self.options = index_options or IndexOptions()
         self.path.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.RLock()
+        self._lock = ReadWriteLock()
+        # Read connections, one per read in progress (reused; a write uses ``self.db``).
+        self._pool: list[sqlite3.Connection] = []
+        self._conns: list[sqlite3.Connection] = []
+        self._pool_lock = threading.Lock()
+        self._closed = False
+        # Per thread: the connection of the read it is inside, and how deeply nested.
+        self._local = threading.local()
         # One query at a time is searched here; FAISS's OpenMP threads only add overhead for a
         # single vector (measured 47 ms vs 16 ms p50 at 20k chunks on this 2-core machine). This
         # sets the opening thread's count; `search` sets it for each thread that searches.
@@ -409,11 +484,95 @@ class EmbeddedStore:
 
     @contextmanager
     def snapshot(self) -> Iterator[None]:
-        """Hold the index still: every read inside sees the same committed state (this process's
-        writes wait; another process's commits are picked up at the next snapshot)."""
-        with self._lock:
-            self._sync()
+        """Hold the index still: every read inside, in this thread, sees the same committed state
+        as the FAISS index (this process's writes wait; another process's commits are picked up
+        at the next snapshot). Other threads' reads run meanwhile."""
+        with self._reading():
             yield
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """The store alone: no read in progress; writes use ``self.db``. Re-entrant."""
+        if getattr(self._local, "depth", 0) and not self._lock.write_owned():
+            # Waiting for every reader, this one included, would never end.
+            raise RuntimeError("cannot write to the store inside a read or snapshot() of the same thread")
+        self._lock.acquire_write()
+        try:
+            yield
+        finally:
+            self._lock.release_write()
+
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        """A shared hold on the store and a connection in a read transaction whose committed state
+        is the FAISS index's generation: other threads read at the same time; writes wait.
+
+        Another process's commit found here is loaded under the write lock first (reloading the
+        FAISS index must not race searches), then the read starts over. Nested reads in the same
+        thread share the outer one's connection and state; a thread that writes reads ``self.db``."""
+        local = self._local
+        if self._lock.write_owned():
+            yield self.db
+            return
+        if getattr(local, "depth", 0):
+            local.depth += 1
+            try:
+                yield local.conn
+            finally:
+                local.depth -= 1
+            return
+        conn = self._checkout()
+        try:
+            for attempt in range(SYNC_ATTEMPTS):
+                self._lock.acquire_read()
+                try:
+                    conn.execute("BEGIN")
+                    gen = int(conn.execute("SELECT value FROM manifest WHERE key = 'generation'").fetchone()[0])
+                except BaseException:
+                    self._end_read(conn)
+                    raise
+                # After the last attempt (another process commits faster than we load), read on: a
+                # passage of a chunk deleted since is skipped, a chunk added since is not found.
+                if gen == self.generation or attempt == SYNC_ATTEMPTS - 1:
+                    break
+                self._end_read(conn)
+                with self._writing():
+                    self._sync()
+            local.conn, local.depth = conn, 1
+            try:
+                yield conn
+            finally:
+                local.conn, local.depth = None, 0
+                self._end_read(conn)
+        finally:
+            self._checkin(conn)
+
+    def _end_read(self, conn: sqlite3.Connection) -> None:
+        try:
+            if conn.in_transaction:
+                conn.execute("COMMIT")
+        finally:
+            self._lock.release_read()
+
+    def _checkout(self) -> sqlite3.Connection:
+        """A read connection from the pool, or a new one (the pool grows to the most reads at once)."""
+        with self._pool_lock:
+            if self._closed:
+                raise sqlite3.ProgrammingError("Cannot operate on a closed database.")
+            if self._pool:
+                return self._pool.pop()
+        conn = sqlite3.connect(self.path / DB_FILE, check_same_thread=False, isolation_level=None, timeout=30)
+        conn.execute("PRAGMA query_only=ON")
+        with self._pool_lock:
+            self._conns.append(conn)
+        return conn
+
+    def _checkin(self, conn: sqlite3.Connection) -> None:
+        with self._pool_lock:
+            if self._closed:
+                conn.close()
+            else:
+                self._pool.append(conn)
 
     # -- checking and repair ----------------------------------------------------------------
 
@@ -421,7 +580,7 @@ class EmbeddedStore:
         """Problems found in the index: SQLite integrity, chunks without a document, half-written
         documents, and FAISS or FTS entries that do not match the chunk rows. Empty when sound."""
         problems: list[str] = []
-        with self._lock:
+        with self._writing():  # rare, and it reads everything: alone, on self.db
             self._sync()
             result = [r[0] for r in self.db.execute("PRAGMA integrity_check")]
             if result != ["ok"]:
@@ -455,7 +614,7 @@ class EmbeddedStore:
 
         Half-written documents cannot be repaired without the source (re-index them); a damaged
         SQLite file cannot be opened at all (restore it from a backup)."""
-        with self._lock:
+        with self._writing():
             found = ([self.faiss_problem] if self.faiss_problem else []) + self.verify()
             row = self.db.execute("SELECT value FROM manifest WHERE key = 'lexical_tokenizer'").fetchone()
             with self._txn():
@@ -484,12 +643,12 @@ class EmbeddedStore:
         """Write the FAISS file if it changed. This is where the index changes type (the chunk
         count crossed ``QA_FAISS_HNSW_THRESHOLD``) or drops its tombstones: by a rebuild, once,
         here and not in the middle of a search."""
-        with self._lock:
+        with self._writing():
             self._save(force=False)
 
     def _save(self, force: bool) -> None:
         """``force``: write even if the file claims this generation (it was found damaged)."""
-        with self._lock:
+        with self._writing():
             if not self._dirty:
                 return
             on_disk, _ = self._read_meta()
@@ -528,7 +687,7 @@ class EmbeddedStore:
         """Create the FTS5 table, or rebuild it when the tokenizer changed or it is out of step."""
         if not re.fullmatch(r"[a-z0-9_ ]+", tokenizer):
             raise InvalidInput(f"lexical tokenizer {tokenizer!r} is not a valid FTS5 tokenizer spec")
-        with self._lock:
+        with self._writing():
             row = self.db.execute("SELECT value FROM manifest WHERE key = 'lexical_tokenizer'").fetchone()
             exists = self.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'chunks_fts'").fetchone()
             fresh = row is None or row[0] != tokenizer or not exists
@@ -562,38 +721,36 @@ class EmbeddedStore:
         weights = ", ".join(str(w) for w in BM25_WEIGHTS)
         sql = f"SELECT rowid, -bm25(chunks_fts, {weights}) AS s FROM chunks_fts WHERE chunks_fts MATCH ?"
         params: list[Any] = [match]
-        with self._lock:
+        with self._reading() as db:
             if filters:
-                allowed = self._filter_ids(filters)
+                allowed = self._filter_ids(db, filters)
                 if allowed.size == 0:
                     return []
                 sql += " AND rowid IN (SELECT value FROM json_each(?))"
                 params.append(json.dumps(allowed.tolist()))
             sql += " ORDER BY s DESC LIMIT ?"
             params.append(k)
-            hits = [(int(r[0]), float(r[1])) for r in self.db.execute(sql, params)]
-            return self._passages(hits)
+            hits = [(int(r[0]), float(r[1])) for r in db.execute(sql, params)]
+            return self._passages(db, hits)
 
     def vectors(self, chunk_ids: list[int]) -> dict[int, np.ndarray]:
         """Stored vectors of the given chunks."""
         if not chunk_ids:
             return {}
         marks = ",".join("?" * len(chunk_ids))
-        with self._lock:
-            rows = self.db.execute(f"SELECT id, vector FROM chunks WHERE id IN ({marks})", chunk_ids).fetchall()
+        with self._reading() as db:
+            rows = db.execute(f"SELECT id, vector FROM chunks WHERE id IN ({marks})", chunk_ids).fetchall()
         return {r[0]: np.frombuffer(r[1], dtype=np.float32) for r in rows}
 
     def vectors_by_hash(self, hashes: list[str]) -> dict[str, np.ndarray]:
         """Stored vectors of chunks whose embedding text has one of ``hashes`` (the embedding cache)."""
         out: dict[str, np.ndarray] = {}
         unique = list(dict.fromkeys(hashes))
-        with self._lock:
+        with self._reading() as db:
             for i in range(0, len(unique), LOOKUP_BATCH):
                 part = unique[i : i + LOOKUP_BATCH]
                 marks = ",".join("?" * len(part))
-                for h, vec in self.db.execute(
-                    f"SELECT text_hash, vector FROM chunks WHERE text_hash IN ({marks})", part
-                ):
+                for h, vec in db.execute(f"SELECT text_hash, vector FROM chunks WHERE text_hash IN ({marks})", part):
                     out.setdefault(h, np.frombuffer(vec, dtype=np.float32))
         return out
 
@@ -620,7 +777,7 @@ class EmbeddedStore:
     def write(self, writes: list[Write]) -> None:
         if not writes:
             return
-        with self._lock:
+        with self._writing():
             self._sync()
             now = time.time()
             removed: list[int] = []
@@ -669,7 +826,7 @@ class EmbeddedStore:
             self._apply(before, removed, added)
 
     def delete(self, doc_id: str) -> bool:
-        with self._lock:
+        with self._writing():
             self._sync()
             with self._txn():
                 ids = [r[0] for r in self.db.execute("SELECT id FROM chunks WHERE doc_id = ?", (doc_id,))]
@@ -724,24 +881,24 @@ class EmbeddedStore:
     _INFO_COLS = INFO_COLUMNS
 
     def get(self, doc_id: str) -> DocumentInfo | None:
-        with self._lock:
-            row = self.db.execute(f"SELECT {self._INFO_COLS} FROM documents WHERE id = ?", (doc_id,)).fetchone()
+        with self._reading() as db:
+            row = db.execute(f"SELECT {self._INFO_COLS} FROM documents WHERE id = ?", (doc_id,)).fetchone()
         return self._info(row) if row else None
 
     def get_text(self, doc_id: str) -> str | None:
-        with self._lock:
-            row = self.db.execute("SELECT text FROM documents WHERE id = ?", (doc_id,)).fetchone()
+        with self._reading() as db:
+            row = db.execute("SELECT text FROM documents WHERE id = ?", (doc_id,)).fetchone()
         return row[0] if row else None
 
     def list_documents(self, offset: int = 0, limit: int = 50) -> tuple[list[DocumentInfo], int]:
-        with self._lock:
-            total = self.db.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
-            rows = self.db.execute(
+        with self._reading() as db:
+            total = db.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
+            rows = db.execute(
                 f"SELECT {self._INFO_COLS} FROM documents ORDER BY id LIMIT ? OFFSET ?", (limit, offset)
             ).fetchall()
         return [self._info(r) for r in rows], total
 
-    def _filter_ids(self, filters: Metadata) -> np.ndarray:
+    def _filter_ids(self, db: sqlite3.Connection, filters: Metadata) -> np.ndarray:
         clauses: list[str] = []
         params: list[Any] = []
         for key, value in filters.items():
@@ -759,7 +916,7 @@ class EmbeddedStore:
         # Documents first (CROSS JOIN fixes the order), then their chunks by index: SQLite would
         # otherwise scan every chunk and look its document up (3 times slower at 1M chunks).
         sql = "SELECT c.id FROM documents d CROSS JOIN chunks c ON c.doc_id = d.id WHERE " + " AND ".join(clauses)
-        return np.asarray([r[0] for r in self.db.execute(sql, params)], dtype=np.int64)
+        return np.asarray([r[0] for r in db.execute(sql, params)], dtype=np.int64)
 
     def search(self, vector: np.ndarray, k: int, filters: Metadata | None = None) -> list[Passage]:
         query = np.ascontiguousarray(vector, dtype=np.float32).reshape(1, -1)
@@ -768,21 +925,20 @@ class EmbeddedStore:
         # search at SciFact scale, measured from a thread pool). One thread per query, every time.
         if faiss.omp_get_max_threads() != 1:
             faiss.omp_set_num_threads(1)
-        with self._lock:
-            self._sync()
+        with self._reading() as db:
             live = self.live_vectors
             if live == 0:
                 return []
             selector: faiss.IDSelector | None = None  # must outlive the search call
             if filters:
                 # Only live chunks match a filter, so tombstones are excluded too.
-                allowed = self._filter_ids(filters)
+                allowed = self._filter_ids(db, filters)
                 if allowed.size == 0:
                     return []
                 if allowed.size <= self.options.exact_filter_max:
                     exact = self._exact_among(query[0], allowed, k)
                     if exact is not None:
-                        return self._passages(exact)
+                        return self._passages(db, exact)
                 selector = faiss.IDSelectorBatch(allowed)
                 k = min(k, int(allowed.size))
             elif self.tombstones:
@@ -791,7 +947,7 @@ class EmbeddedStore:
             params = search_params(self.index, k, self.options.ef_search, selector)
             scores, ids = self.index.search(query, k, params=params)
             hits = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
-            return self._passages(hits)
+            return self._passages(db, hits)
 
     def _exact_among(self, query: np.ndarray, allowed: np.ndarray, k: int) -> list[tuple[int, float]] | None:
         """HNSW: the exact top ``k`` of the ``allowed`` chunks, scored over their stored vectors;
@@ -813,19 +969,21 @@ class EmbeddedStore:
         return [(int(ids[pos[i]]), float(scores[i])) for i in top]
 
     def _live_selector(self) -> faiss.IDSelector:
-        """Every id but the tombstones; kept until the tombstones change."""
-        if self._live_sel is None:
+        """Every id but the tombstones; kept until the tombstones change. Two readers may both
+        build it at first; each searches with the one it built."""
+        sel = self._live_sel
+        if sel is None:
             dead = faiss.IDSelectorBatch(np.fromiter(self.tombstones, dtype=np.int64, count=len(self.tombstones)))
             sel = faiss.IDSelectorNot(dead)
             sel.referenced = dead  # type: ignore[attr-defined]  # the Python object keeps the C++ one alive
             self._live_sel = sel
-        return self._live_sel
+        return sel
 
-    def _passages(self, hits: list[tuple[int, float]]) -> list[Passage]:
+    def _passages(self, db: sqlite3.Connection, hits: list[tuple[int, float]]) -> list[Passage]:
         if not hits:
             return []
         marks = ",".join("?" * len(hits))
-        rows = self.db.execute(
+        rows = db.execute(
             f'SELECT c.id, c.doc_id, d.title, substr(d.text, c.start + 1, c."end" - c.start), c.start, c."end",'
             f" c.ordinal, c.heading, d.metadata FROM chunks c JOIN documents d ON d.id = c.doc_id"
             f" WHERE c.id IN ({marks})",
@@ -854,30 +1012,29 @@ class EmbeddedStore:
         return out
 
     def counts(self) -> dict[str, Any]:
-        with self._lock:
-            self._sync()
-            docs = self.db.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
-            chunks = self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+        with self._reading() as db:
+            docs = db.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
+            chunks = db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
             return {"documents": docs, "chunks": chunks, "model": self.manifest.model}
 
-    def _chars(self) -> int:
+    def _chars(self, db: sqlite3.Connection) -> int:
         """Characters of all documents: reads every text (2.7 s at 1M chunks), so once per generation."""
         cached = self._chars_cache
         if cached is not None and cached[0] == self.generation:
             return cached[1]
-        chars = int(self.db.execute("SELECT COALESCE(SUM(length(text)), 0) FROM documents").fetchone()[0])
+        chars = int(db.execute("SELECT COALESCE(SUM(length(text)), 0) FROM documents").fetchone()[0])
         self._chars_cache = (self.generation, chars)
         return chars
 
     def stats(self) -> dict[str, Any]:
-        with self._lock:
+        with self._reading() as db:
             counts = self.counts()
             size = sum(f.stat().st_size for f in self.path.iterdir() if f.is_file())
             return {
                 "store": "embedded",
                 "path": str(self.path),
                 "documents": counts["documents"],
-                "chars": self._chars(),
+                "chars": self._chars(db),
                 "chunks": counts["chunks"],
                 "vectors": self.live_vectors,
                 "vector_index": kind_of(self.index),
@@ -892,8 +1049,8 @@ class EmbeddedStore:
 
     def document_chunks(self, doc_id: str) -> tuple[list[Chunk], np.ndarray]:
         """A document's chunks in order with their stored vectors (for `qa export`)."""
-        with self._lock:
-            rows = self.db.execute(
+        with self._reading() as db:
+            rows = db.execute(
                 'SELECT c.ordinal, c.start, c."end", c.heading, c.vector,'
                 ' substr(d.text, c.start + 1, c."end" - c.start)'
                 " FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE c.doc_id = ? ORDER BY c.ordinal",
@@ -904,8 +1061,14 @@ class EmbeddedStore:
         return chunks, vecs
 
     def close(self) -> None:
-        with self._lock:
+        with self._writing():
             self.save()
             self.db.close()
+            with self._pool_lock:
+                self._closed = True
+                for conn in self._conns:  # all idle: a read in progress would hold the lock
+                    conn.close()
+                self._pool.clear()
+                self._conns.clear()
             if self._mapped is not None:
                 self._mapped.close()

@@ -337,7 +337,12 @@ document.addEventListener("DOMContentLoaded", () => {
     loadDocuments();
   });
   $("viewer-close").addEventListener("click", () => $("viewer").close());
-  $("viewer").addEventListener("close", () => { if (lastTrigger) lastTrigger.focus(); });
+  // The browser may already have put focus back (and the user moved it on) before this event
+  // runs: focus the trigger only if focus is nowhere, never take it from where it went since.
+  $("viewer").addEventListener("close", () => {
+    const nowhere = !document.activeElement || document.activeElement === document.body;
+    if (lastTrigger && nowhere) lastTrigger.focus();
+  });
   $("docs-toggle").addEventListener("click", () => {
     const open = $("docs").classList.toggle("open");
     $("docs-toggle").setAttribute("aria-expanded", String(open));
