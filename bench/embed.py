@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import tempfile
 import time
@@ -22,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.machine import describe
 from qa.config import Settings
 from qa.embed import Embedder, load_embedder
 
@@ -76,7 +76,7 @@ def main() -> None:
     report: dict[str, Any] = {
         "passages": len(texts),
         "runs": args.runs,
-        "machine": f"{platform.machine()}, {os.cpu_count()} cpus",
+        "machine": describe(),
         "load_average_before": [round(x, 2) for x in os.getloadavg()],
         "backends": {},
     }

@@ -37,6 +37,8 @@ from urllib.parse import urlparse
 import aiohttp
 import numpy as np
 
+from bench.machine import describe
+
 try:
     import uvloop
 except ImportError:  # pragma: no cover - uvloop is a dependency of the project on Linux and macOS
@@ -212,6 +214,7 @@ def report(
         "machine": {
             "cpus": os.cpu_count(),
             "platform": platform.platform(),
+            "processor": describe(),
             "python": platform.python_version(),
             "load_average_before": [round(x, 2) for x in load_before],
             "load_average_after": [round(x, 2) for x in os.getloadavg()],

@@ -43,7 +43,6 @@ import importlib.metadata
 import importlib.util
 import json
 import os
-import platform
 import resource
 import shutil
 import sqlite3
@@ -84,6 +83,13 @@ VERSIONS = (
     "llama-index-core",
     "llama-index-embeddings-huggingface",
 )
+
+
+def machine_line() -> str:
+    """bench.machine.describe(), imported here: this file also runs as a script in the peers' venv."""
+    from bench.machine import describe
+
+    return describe()
 
 
 def load_avg() -> list[float]:
@@ -544,7 +550,7 @@ def make_report(
     backend = next((r.get("backend") for r in detail if r["system"] == "ours"), None)
     return {
         "command": command,
-        "machine": f"{platform.machine()}, {os.cpu_count()} cpus, Python {platform.python_version()}",
+        "machine": machine_line(),
         "cpus": os.cpu_count(),
         "started": started,
         "documents": documents,

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import shutil
 import socket
@@ -38,13 +37,11 @@ from typing import Any
 import httpx
 import numpy as np
 
+from bench.machine import describe, load_avg
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = Path(__file__).parent / "results"
 SCIFACT = ROOT.parent / "shared" / "datasets" / "scifact"
-
-
-def load_avg() -> list[float]:
-    return [round(x, 2) for x in os.getloadavg()]
 
 
 def corpus_bytes(path: Path, limit: int | None) -> bytes:
@@ -267,7 +264,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     report: dict[str, Any] = {
         "command": "python -m bench.run " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cpus, Python {platform.python_version()}",
+        "machine": describe(),
         "settings": {k: v for k, v in env.items() if k != "QA_API_KEYS"},
         "load_average_before": load_avg(),
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

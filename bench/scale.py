@@ -28,7 +28,6 @@ import argparse
 import glob
 import json
 import os
-import platform
 import re
 import resource
 import shutil
@@ -41,6 +40,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from bench.machine import describe
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = Path(__file__).parent / "results"
@@ -481,7 +482,7 @@ def main() -> None:
         "chunks": args.chunks,
         "queries": args.queries,
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cpus",
+        "machine": describe(),
         "load_before": load_before,
         "load_after": load_avg(),
         "vectors": vectors.kind,

@@ -1,7 +1,7 @@
 """`/v1/search` over HTTP at SciFact scale: the whole matrix of the performance targets in one run.
 
     qa eval --dataset ../shared/datasets/scifact --no-answers     # builds the index, once
-    python -m bench.search                                          # ~8 minutes
+    python -m bench.search                                          # ~12 minutes
 
 The index is the SciFact corpus as the evaluation harness builds it for the `default`
 configuration (all 5,183 abstracts, 11,002 chunks with the default settings), copied to a
@@ -11,7 +11,7 @@ SciFact claims as questions, k = 5:
 
 - one client, default mode (hybrid + second stage) and dense only without the second stage,
   ``--runs`` times each, interleaved; the medians are the numbers to quote;
-- 16 clients, both modes, with one server process and with ``--workers 2``.
+- 16 clients, both modes, ``--runs`` times each, with one server process and with ``--workers 2``.
 
 Writes one `bench.load` report per run (``<out>-<scenario>[-<run>].json/.md``) and a summary,
 ``<out>.json`` and ``<out>.md``, with every run's p50 and requests/s, their medians, and the
@@ -32,7 +32,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.run import ROOT, SCIFACT, load_avg, start_server, stop_server
+from bench.machine import describe, load_avg
+from bench.run import ROOT, SCIFACT, start_server, stop_server
 
 OUT = Path(__file__).parent / "results" / "search-scifact"
 MODES = {"default": [], "dense": ["--mode", "dense", "--no-rerank"]}
@@ -105,10 +106,13 @@ def main(argv: list[str] | None = None) -> int:
             env = {"QA_WORKERS": str(workers), "QA_ONNX_CACHE_DIR": onnx}
             proc, url, cold = start_server(work, env, work / f"server-{workers}.log", index_name="idx")
             try:
-                scenarios = []
-                if workers == 1:  # one client: interleaved runs of both modes
-                    scenarios += [(1, mode, run) for run in range(1, args.runs + 1) for mode in MODES]
-                scenarios += [(16, mode, 0) for mode in MODES]
+                # Interleaved runs of both modes; one client only with one server process.
+                scenarios = [
+                    (clients, mode, run)
+                    for clients in ([1, 16] if workers == 1 else [16])
+                    for run in range(1, args.runs + 1)
+                    for mode in MODES
+                ]
                 for clients, mode, run in scenarios:
                     label = f"{clients}client{'s' if clients > 1 else ''}"
                     label += f"-{workers}workers" if workers > 1 else ""
@@ -146,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         "cold_start_s": cold_starts,
         "summary": summary,
         "cpus": os.cpu_count(),
+        "machine": describe(),
     }
     args.out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
     args.out.with_suffix(".md").write_text(markdown(result))
@@ -180,7 +185,7 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         f"{result['date']}: `{result['command']}` on `{result['index']}` (copied), query cache off, the 300 "
         "SciFact claims as questions, k = 5. Medians over runs; every run's p50 is listed. The clients run on "
-        f"the same {result['cpus']} CPUs as the server.",
+        f"the same {result['cpus']} CPUs as the server. Machine: {result.get('machine', '-')}.",
         "",
         "| clients | server processes | mode | p50 ms (runs) | p50 / p95 ms | requests/s | load avg (1 min) | report |",
         "|---|---|---|---|---|---|---|---|",

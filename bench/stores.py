@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import tempfile
 import time
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.machine import describe
 from qa.store import Store, Write
 from qa.store.embedded import EmbeddedStore
 from qa.store.postgres import PostgresStore
@@ -127,7 +127,7 @@ def main() -> None:
         "chunks": args.chunks,
         "dim": DIM,
         "k": args.k,
-        "machine": f"{platform.machine()}, {__import__('os').cpu_count()} cpus",
+        "machine": describe(),
     }
     with tempfile.TemporaryDirectory() as tmp:
         emb = EmbeddedStore(Path(tmp) / "idx", model="bench", dim=DIM)

@@ -8,7 +8,7 @@ normalized-score (convex) fusion.
 from __future__ import annotations
 
 import re
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from typing import Literal, Protocol, runtime_checkable
 
@@ -17,7 +17,7 @@ import numpy as np
 from qa.embed import Embedder
 from qa.errors import InvalidInput
 from qa.store import Store
-from qa.types import Metadata, Passage
+from qa.types import Hit, Metadata, Passage
 
 Mode = Literal["dense", "lexical", "hybrid"]
 Fusion = Literal["rrf", "convex"]
@@ -35,6 +35,21 @@ STOPWORDS = frozenset(
 @runtime_checkable
 class LexicalStore(Protocol):
     def lexical_search(self, terms: list[str], k: int, filters: Metadata | None = None) -> list[Passage]: ...
+
+
+@runtime_checkable
+class HitStore(Protocol):
+    """A store that ranks without fetching text, and fetches passages for chosen hits, all inside
+    one ``snapshot()``: a hybrid search then fetches only the fused candidates' passages instead of
+    both lists' (100 passages for 50 candidates each side; 15 to 25% of a hybrid search's CPU)."""
+
+    def snapshot(self) -> AbstractContextManager[None]: ...
+
+    def search_hits(self, vector: np.ndarray, k: int, filters: Metadata | None = None) -> list[Hit]: ...
+
+    def lexical_hits(self, terms: list[str], k: int, filters: Metadata | None = None) -> list[Hit]: ...
+
+    def passages(self, hits: list[Hit]) -> list[Passage]: ...
 
 
 class Retriever(Protocol):
@@ -77,32 +92,49 @@ class LexicalRetriever:
         return self.store.lexical_search(query_terms(question, self.stopwords), k, filters)
 
 
-def rrf(lists: list[list[Passage]], k: int, rrf_k: int = 60) -> list[Passage]:
+def rrf_hits(lists: list[list[Hit]], k: int, rrf_k: int = 60) -> list[Hit]:
     """Reciprocal rank fusion: score = sum over lists of 1 / (rrf_k + rank), rank from 1."""
     scores: dict[int, float] = {}
-    by_id: dict[int, Passage] = {}
-    for passages in lists:
-        for rank, p in enumerate(passages, 1):
-            scores[p.chunk_id] = scores.get(p.chunk_id, 0.0) + 1.0 / (rrf_k + rank)
-            by_id.setdefault(p.chunk_id, p)
+    for hits in lists:
+        for rank, (chunk_id, _) in enumerate(hits, 1):
+            scores[chunk_id] = scores.get(chunk_id, 0.0) + 1.0 / (rrf_k + rank)
     order = sorted(scores, key=lambda c: (-scores[c], c))[:k]
-    return [replace(by_id[c], score=scores[c]) for c in order]
+    return [(c, scores[c]) for c in order]
 
 
-def _minmax(passages: list[Passage]) -> dict[int, float]:
-    if not passages:
+def _minmax(hits: list[Hit]) -> dict[int, float]:
+    if not hits:
         return {}
-    lo, hi = min(p.score for p in passages), max(p.score for p in passages)
-    return {p.chunk_id: (p.score - lo) / (hi - lo) if hi > lo else 1.0 for p in passages}
+    lo, hi = min(s for _, s in hits), max(s for _, s in hits)
+    return {c: (s - lo) / (hi - lo) if hi > lo else 1.0 for c, s in hits}
+
+
+def convex_hits(dense: list[Hit], lexical: list[Hit], k: int, alpha: float = 0.5) -> list[Hit]:
+    """Normalized-score fusion: alpha * minmax(dense) + (1 - alpha) * minmax(lexical); absent = 0."""
+    d, lx = _minmax(dense), _minmax(lexical)
+    ids = dict.fromkeys([c for c, _ in lexical] + [c for c, _ in dense])
+    scores = {c: alpha * d.get(c, 0.0) + (1 - alpha) * lx.get(c, 0.0) for c in ids}
+    order = sorted(scores, key=lambda c: (-scores[c], c))[:k]
+    return [(c, scores[c]) for c in order]
+
+
+def _hits(passages: list[Passage]) -> list[Hit]:
+    return [(p.chunk_id, p.score) for p in passages]
+
+
+def _rescored(lists: list[list[Passage]], fused: list[Hit]) -> list[Passage]:
+    by_id = {p.chunk_id: p for passages in lists for p in passages}
+    return [replace(by_id[c], score=s) for c, s in fused]
+
+
+def rrf(lists: list[list[Passage]], k: int, rrf_k: int = 60) -> list[Passage]:
+    """``rrf_hits`` over passages."""
+    return _rescored(lists, rrf_hits([_hits(p) for p in lists], k, rrf_k))
 
 
 def convex(dense: list[Passage], lexical: list[Passage], k: int, alpha: float = 0.5) -> list[Passage]:
-    """Normalized-score fusion: alpha * minmax(dense) + (1 - alpha) * minmax(lexical); absent = 0."""
-    d, lx = _minmax(dense), _minmax(lexical)
-    by_id = {p.chunk_id: p for p in lexical} | {p.chunk_id: p for p in dense}
-    scores = {c: alpha * d.get(c, 0.0) + (1 - alpha) * lx.get(c, 0.0) for c in by_id}
-    order = sorted(scores, key=lambda c: (-scores[c], c))[:k]
-    return [replace(by_id[c], score=scores[c]) for c in order]
+    """``convex_hits`` over passages."""
+    return _rescored([dense, lexical], convex_hits(_hits(dense), _hits(lexical), k, alpha))
 
 
 class HybridRetriever:
@@ -127,12 +159,22 @@ class HybridRetriever:
         self, question: str, vector: np.ndarray, k: int, filters: Metadata | None = None
     ) -> list[Passage]:
         n = max(k, self.candidates)
+        store = self.dense.store
         # Both lists from one state of the index: a write landing between them could otherwise
         # fuse passages of a document with those of the document that replaced or followed it.
-        snapshot = getattr(self.dense.store, "snapshot", None)
+        if isinstance(store, HitStore) and store is self.lexical.store:
+            with store.snapshot():
+                dense_hits = store.search_hits(vector, n, filters)
+                lexical_hits = store.lexical_hits(query_terms(question, self.lexical.stopwords), n, filters)
+                return store.passages(self.fuse(dense_hits, lexical_hits, k))
+        snapshot = getattr(store, "snapshot", None)
         with snapshot() if snapshot else nullcontext():
-            dense = self.dense.store.search(vector, n, filters)
+            dense = store.search(vector, n, filters)
             lexical = self.lexical.search(question, n, filters)
+        return _rescored([dense, lexical], self.fuse(_hits(dense), _hits(lexical), k))
+
+    def fuse(self, dense: list[Hit], lexical: list[Hit], k: int) -> list[Hit]:
+        """The top ``k`` of the two ranked lists by this retriever's fusion."""
         if self.fusion == "rrf":
-            return rrf([dense, lexical], k, self.rrf_k)
-        return convex(dense, lexical, k, self.alpha)
+            return rrf_hits([dense, lexical], k, self.rrf_k)
+        return convex_hits(dense, lexical, k, self.alpha)

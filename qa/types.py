@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 Metadata = dict[str, Any]
+# A search hit before its passage is fetched: (chunk id, score), higher scores first.
+Hit = tuple[int, float]
 
 
 def content_hash(title: str, text: str, metadata: Metadata) -> str:

@@ -10,7 +10,7 @@ import pytest
 
 from qa.embed import HashEmbedder
 from qa.errors import InvalidInput
-from qa.retrieve import LexicalRetriever, convex, query_terms, rrf
+from qa.retrieve import HitStore, LexicalRetriever, convex, query_terms, rrf
 from qa.service import QAService
 from qa.store.embedded import EmbeddedStore
 from qa.types import Document, Passage
@@ -136,3 +136,48 @@ def test_store_returns_stored_vectors(tmp_path: Path) -> None:
     store.write([Write(Document(id="a", text="hello"), [Chunk("a", 0, 0, 5, "hello")], v, "x")])
     got = store.vectors([1, 99])
     assert list(got) == [1] and np.array_equal(got[1], v[0])
+
+
+@pytest.mark.parametrize("fusion", ["convex", "rrf"])
+def test_hybrid_fetches_only_fused_passages_and_ranks_as_fusing_passages_does(
+    make_service: Callable[..., QAService], fusion: str
+) -> None:
+    """The embedded store's hybrid search fuses (chunk id, score) pairs and fetches passages for
+    the fused top k only; the result equals fusing both lists of full passages, scores included."""
+    svc = make_service(fusion=fusion, hybrid_candidates=8)
+    texts = [
+        "BM25 ranks documents by term frequency and inverse document frequency.",
+        "Dense retrieval embeds questions and passages as vectors in one space.",
+        "Reciprocal rank fusion adds one over sixty plus the rank from each list.",
+        "A kiln fires stoneware; glazes melt into glass on the clay body.",
+        "FAISS searches vectors exactly with a flat index or approximately with HNSW.",
+        "Sourdough rises from wild yeast and lactic bacteria in a starter.",
+    ]
+    svc.add_documents(
+        [Document(id=f"d{i}", text=t, metadata={"even": i % 2 == 0}) for i, t in enumerate(texts * 2)]
+    )
+    store = svc.store
+    assert isinstance(store, HitStore)
+    fetched: list[int] = []
+    real_passages = store.passages
+
+    def counting(hits: list[tuple[int, float]]) -> list[Passage]:
+        fetched.append(len(hits))
+        return real_passages(hits)
+
+    store.passages = counting  # type: ignore[method-assign]
+    for question, filters in [("How are vectors searched?", None), ("rank fusion of lists", {"even": True})]:
+        vector = svc.retriever.embed_query(question)
+        got = svc.hybrid.search_vector(question, vector, 3, filters)
+        dense = store.search(vector, 8, filters)
+        lexical = store.lexical_search(query_terms(question), 8, filters)
+        if fusion == "rrf":
+            want = rrf([dense, lexical], 3, svc.settings.rrf_k)
+        else:
+            want = convex(dense, lexical, 3, svc.settings.fusion_alpha)
+        assert got == want and len(got) == 3
+        assert fetched == [3]
+        assert all(svc.store.get_text(x.doc_id)[x.start : x.end] == x.text for x in got)  # type: ignore[index]
+        if filters:
+            assert all(x.metadata["even"] for x in got)
+        fetched.clear()

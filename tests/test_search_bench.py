@@ -27,7 +27,7 @@ def test_search_matrix_writes_runs_medians_and_markdown(make_service: Callable[.
         search.main(["--index", str(index), "--runs", "2", "--duration", "1", "--workers", "1", "--out", str(out)]) == 0
     )
     rep = json.loads(out.with_suffix(".json").read_text())
-    # Two interleaved one-client runs per mode, then 16 clients per mode.
+    # Two interleaved one-client runs per mode, then two interleaved 16-client runs per mode.
     assert [(r["clients"], r["mode"], r["run"]) for r in rep["runs"]] == [
         (1, "default", 1),
         (1, "dense", 1),
@@ -35,12 +35,16 @@ def test_search_matrix_writes_runs_medians_and_markdown(make_service: Callable[.
         (1, "dense", 2),
         (16, "default", 1),
         (16, "dense", 1),
+        (16, "default", 2),
+        (16, "dense", 2),
     ]
     assert all(r["errors"] == 0 and r["rps"] > 0 and 0 < r["p50_ms"] <= r["p95_ms"] for r in rep["runs"])
-    one = {s["mode"]: s for s in rep["summary"] if s["clients"] == 1}
-    for mode, s in one.items():
-        runs = [r["p50_ms"] for r in rep["runs"] if r["clients"] == 1 and r["mode"] == mode]
-        assert s["p50_ms_runs"] == runs and s["p50_ms"] == sum(runs) / 2  # the median of two
+    assert len(rep["summary"]) == 4
+    for s in rep["summary"]:
+        runs = [r for r in rep["runs"] if r["clients"] == s["clients"] and r["mode"] == s["mode"]]
+        p50s = [r["p50_ms"] for r in runs]
+        assert s["p50_ms_runs"] == p50s and s["p50_ms"] == sum(p50s) / 2  # the median of two
+        assert s["rps"] == sum(r["rps"] for r in runs) / 2
     assert 0 < rep["cold_start_s"]["1"] < 120
     for r in rep["runs"]:  # every run kept its own bench.load report
         assert (out.parent / r["report"]).is_file()

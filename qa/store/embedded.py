@@ -45,7 +45,7 @@ from qa.store.faiss_index import (
     stored_vectors,
     write_index,
 )
-from qa.types import Chunk, Metadata, Passage
+from qa.types import Chunk, Hit, Metadata, Passage
 
 log = logging.getLogger(__name__)
 
@@ -714,6 +714,11 @@ class EmbeddedStore:
 
     def lexical_search(self, terms: list[str], k: int, filters: Metadata | None = None) -> list[Passage]:
         """BM25 over chunk text (and title/heading), any of ``terms``; score = -bm25 (higher is better)."""
+        with self._reading() as db:
+            return self._passages(db, self.lexical_hits(terms, k, filters))
+
+    def lexical_hits(self, terms: list[str], k: int, filters: Metadata | None = None) -> list[Hit]:
+        """``lexical_search``'s (chunk id, score) pairs, without fetching the passages."""
         if not terms:
             return []
         # Quoted terms: FTS5 query syntax (AND, NEAR, *, :) in a question is never interpreted.
@@ -730,8 +735,7 @@ class EmbeddedStore:
                 params.append(json.dumps(allowed.tolist()))
             sql += " ORDER BY s DESC LIMIT ?"
             params.append(k)
-            hits = [(int(r[0]), float(r[1])) for r in db.execute(sql, params)]
-            return self._passages(db, hits)
+            return [(int(r[0]), float(r[1])) for r in db.execute(sql, params)]
 
     def vectors(self, chunk_ids: list[int]) -> dict[int, np.ndarray]:
         """Stored vectors of the given chunks."""
@@ -919,6 +923,11 @@ class EmbeddedStore:
         return np.asarray([r[0] for r in db.execute(sql, params)], dtype=np.int64)
 
     def search(self, vector: np.ndarray, k: int, filters: Metadata | None = None) -> list[Passage]:
+        with self._reading() as db:
+            return self._passages(db, self.search_hits(vector, k, filters))
+
+    def search_hits(self, vector: np.ndarray, k: int, filters: Metadata | None = None) -> list[Hit]:
+        """``search``'s (chunk id, score) pairs, best first, without fetching the passages."""
         query = np.ascontiguousarray(vector, dtype=np.float32).reshape(1, -1)
         # OpenMP's thread count belongs to the calling thread, and a server's request threads start
         # at the core count: FAISS then wakes a team for one vector (24 ms instead of 1.8 ms per
@@ -938,7 +947,7 @@ class EmbeddedStore:
                 if allowed.size <= self.options.exact_filter_max:
                     exact = self._exact_among(query[0], allowed, k)
                     if exact is not None:
-                        return self._passages(db, exact)
+                        return exact
                 selector = faiss.IDSelectorBatch(allowed)
                 k = min(k, int(allowed.size))
             elif self.tombstones:
@@ -946,8 +955,7 @@ class EmbeddedStore:
             k = min(k, live)
             params = search_params(self.index, k, self.options.ef_search, selector)
             scores, ids = self.index.search(query, k, params=params)
-            hits = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
-            return self._passages(db, hits)
+            return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
     def _exact_among(self, query: np.ndarray, allowed: np.ndarray, k: int) -> list[tuple[int, float]] | None:
         """HNSW: the exact top ``k`` of the ``allowed`` chunks, scored over their stored vectors;
@@ -979,7 +987,13 @@ class EmbeddedStore:
             self._live_sel = sel
         return sel
 
-    def _passages(self, db: sqlite3.Connection, hits: list[tuple[int, float]]) -> list[Passage]:
+    def passages(self, hits: list[Hit]) -> list[Passage]:
+        """The passages of (chunk id, score) pairs, in their order, each with its score. Inside a
+        ``snapshot()``, the same state as the hits it was given."""
+        with self._reading() as db:
+            return self._passages(db, hits)
+
+    def _passages(self, db: sqlite3.Connection, hits: list[Hit]) -> list[Passage]:
         if not hits:
             return []
         marks = ",".join("?" * len(hits))
