@@ -4,7 +4,7 @@ int8 embedding speed depends on the processor's int8 dot-product instructions mo
 clock: with AVX-512 VNNI (or AVX-VNNI, AMX) onnxruntime multiplies u8 x s8 in one instruction,
 on plain AVX2 in three that saturate, so the same int8 model runs several times slower relative
 to fp32. Reports name the processor and these flags, so numbers from two machines are not
-compared as if they came from one. Standard library only: the peers' virtualenv imports it too.
+compared as if they came from one. Standard library only.
 """
 
 from __future__ import annotations

@@ -86,14 +86,18 @@ VERSIONS = (
 
 
 def machine_line() -> str:
-    """bench.machine.describe(), imported here: this file also runs as a script in the peers' venv."""
+    """bench.machine.describe(), imported here: the workers run this file as a script in the peers'
+    venv, where `bench` is not importable; only the report side (our venv) calls this."""
     from bench.machine import describe
 
     return describe()
 
 
 def load_avg() -> list[float]:
-    return [round(x, 2) for x in os.getloadavg()]
+    """bench.machine.load_avg(), imported here for the same reason as ``machine_line``."""
+    from bench.machine import load_avg as machine_load_avg
+
+    return machine_load_avg()
 
 
 def read_corpus(path: Path, n: int) -> list[dict[str, str]]:
