@@ -97,8 +97,9 @@ class Settings(BaseSettings):
     answer_passages: int = Field(
         5, ge=1, le=100, description="Top passages whose sentences `ask` scores for the answer."
     )
-    lexical_stemmer: Literal["porter", "none"] = Field(
-        "porter", description="Stemming of the BM25 index (changing it rebuilds the lexical index)."
+    lexical_stemmer: Literal["english", "none"] = Field(
+        "english",
+        description="Stemming of the BM25 index: Snowball English, or none (changing it rebuilds the lexical index).",
     )
     lexical_stopwords: bool = Field(True, description="Drop English stop words from BM25 queries.")
     api_keys: str = Field(

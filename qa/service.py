@@ -108,15 +108,11 @@ class QAService:
                             path,
                             model=self.model_name,
                             dim=dim,
-                            lexical_tokenizer=self._fts_tokenizer(),
+                            lexical_stemmer=self.settings.lexical_stemmer,
                             index_options=index_options(self.settings),
                         )
         assert self._store is not None
         return self._store
-
-    def _fts_tokenizer(self) -> str:
-        base = "unicode61 remove_diacritics 2"
-        return f"porter {base}" if self.settings.lexical_stemmer == "porter" else base
 
     def _open_postgres(self) -> None:
         # Imported here: the embedded default needs no Postgres driver.

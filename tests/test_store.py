@@ -110,8 +110,10 @@ def test_other_process_writes_are_seen(tmp_path: Path) -> None:
     writer = EmbeddedStore(tmp_path / "idx", model="m", dim=DIM)
     write_doc(writer, "a", "alpha", [0])
     assert [h.doc_id for h in reader.search(vec(0), 1)] == ["a"]
+    assert [h.doc_id for h in reader.lexical_search(["alpha"], 1)] == ["a"]
     writer.delete("a")
     assert reader.search(vec(0), 1) == []
+    assert reader.lexical_search(["alpha"], 1) == []
 
 
 def test_opening_with_another_model_is_a_clear_error(tmp_path: Path) -> None:

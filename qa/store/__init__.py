@@ -7,8 +7,11 @@ per chunk, and answers nearest-neighbour queries. Writes are all-or-nothing per 
 from __future__ import annotations
 
 import json
+import os
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -117,3 +120,18 @@ class Store(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+def atomic_write(path: Path, write: Any) -> None:
+    """Write via a temp file + fsync + rename, so readers see the old or the new file."""
+    # A temp name per process and thread: two writers of one index must not rename each other's file.
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    write(str(tmp))
+    with open(tmp, "rb+") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)

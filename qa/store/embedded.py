@@ -11,6 +11,10 @@ On disk (``index/<name>/``, see index/README.md):
   rebuilt from the vectors in SQLite; when it is of an older generation (the process died between
   the SQLite commit and the FAISS save, or another process wrote), it is caught up with the rows
   added and deleted since.
+- ``lexical/`` + ``lexical.json``: the tantivy BM25 index of chunk text and title/heading (see
+  ``qa/store/lexical.py``), written inside each SQLite write transaction and committed just
+  before it; the generation it holds is recorded first, so a process killed between the two
+  commits leaves a record ahead of SQLite, and the next writer or opener rebuilds it from SQLite.
 """
 
 from __future__ import annotations
@@ -31,7 +35,16 @@ import faiss
 import numpy as np
 
 from qa.errors import IndexCorrupt, InvalidInput
-from qa.store import FORMAT_VERSION, INFO_COLUMNS, DocumentInfo, Manifest, Write, check_manifest, document_info
+from qa.store import (
+    FORMAT_VERSION,
+    INFO_COLUMNS,
+    DocumentInfo,
+    Manifest,
+    Write,
+    atomic_write,
+    check_manifest,
+    document_info,
+)
 from qa.store.faiss_index import (
     CHECKSUM,
     TOMBSTONE_REBUILD_FRACTION,
@@ -45,6 +58,7 @@ from qa.store.faiss_index import (
     stored_vectors,
     write_index,
 )
+from qa.store.lexical import LEXICAL_DIR, LexicalIndex
 from qa.types import Chunk, Hit, Metadata, Passage
 
 log = logging.getLogger(__name__)
@@ -93,28 +107,13 @@ REBUILD_BATCH = 65536
 # A read that finds another process's commit loads it and starts over, at most this many times.
 SYNC_ATTEMPTS = 3
 
-# SQLite FTS5 tokenizer for the lexical side: Porter stemming over unicode61 words (diacritics
-# folded). "unicode61 remove_diacritics 2" alone turns stemming off (QA_LEXICAL_STEMMER=none).
-DEFAULT_TOKENIZER = "porter unicode61 remove_diacritics 2"
-# BM25 column weights: chunk body counts fully, the title/heading column half.
-BM25_WEIGHTS = (0.5, 1.0)
+# The lexical side's text of every chunk (id, title + heading, body), for (re)building it.
+LEXICAL_ROWS = (
+    "SELECT c.id, d.title || ' ' || COALESCE(c.heading, ''), substr(d.text, c.start + 1, c.\"end\" - c.start)"
+    " FROM chunks c JOIN documents d ON d.id = c.doc_id"
+)
 
 _FIELD = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
-
-
-def _atomic_write(path: Path, write: Any) -> None:
-    """Write via a temp file + fsync + rename, so readers see the old or the new file."""
-    # A temp name per process and thread: two writers of one index must not rename each other's file.
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    write(str(tmp))
-    with open(tmp, "rb+") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def _corrupt(db_path: Path, exc: Exception) -> IndexCorrupt:
@@ -199,7 +198,7 @@ class EmbeddedStore:
         model: str,
         dim: int,
         extra: dict[str, Any] | None = None,
-        lexical_tokenizer: str = DEFAULT_TOKENIZER,
+        lexical_stemmer: str = "english",
         index_options: IndexOptions | None = None,
     ) -> None:
         self.path = Path(path)
@@ -246,7 +245,11 @@ class EmbeddedStore:
         self._dirty = False
         self.index: faiss.Index = self._new_index("flat")
         self._load_or_rebuild()
-        self._ensure_lexical(lexical_tokenizer)
+        try:
+            self.lexical = LexicalIndex(self.path, lexical_stemmer)
+        except ValueError as exc:
+            raise InvalidInput(str(exc)) from exc
+        self._ensure_lexical()
 
     @staticmethod
     def stored_dim(path: Path) -> int | None:
@@ -481,6 +484,8 @@ class EmbeddedStore:
         gen = self._db_generation()
         if gen != self.generation:
             self._load_or_rebuild()
+            # Another process committed: its lexical commit came first, so it is on disk.
+            self.lexical.reload()
 
     @contextmanager
     def snapshot(self) -> Iterator[None]:
@@ -578,7 +583,7 @@ class EmbeddedStore:
 
     def verify(self) -> list[str]:
         """Problems found in the index: SQLite integrity, chunks without a document, half-written
-        documents, and FAISS or FTS entries that do not match the chunk rows. Empty when sound."""
+        documents, and vector or lexical index entries that do not match the chunk rows. Empty when sound."""
         problems: list[str] = []
         with self._writing():  # rare, and it reads everything: alone, on self.db
             self._sync()
@@ -602,10 +607,16 @@ class EmbeddedStore:
                     f"vector index has {len(faiss_ids - chunk_ids)} ids without a chunk row and misses "
                     f"{len(chunk_ids - faiss_ids)} chunks"
                 )
-            if self.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'chunks_fts'").fetchone():
-                fts_ids = {r[0] for r in self.db.execute("SELECT rowid FROM chunks_fts")}
-                if fts_ids != chunk_ids:
-                    problems.append(f"lexical index has {len(fts_ids)} entries for {len(chunk_ids)} chunks")
+            self.lexical.reload()
+            lexical_ids = self.lexical.ids()
+            if lexical_ids != chunk_ids:
+                problems.append(
+                    f"lexical index has {len(lexical_ids - chunk_ids)} ids without a chunk row and misses "
+                    f"{len(chunk_ids - lexical_ids)} chunks"
+                )
+            recorded = (self.lexical.recorded() or {}).get("generation")
+            if recorded != self.generation:
+                problems.append(f"lexical index records generation {recorded}, the database is at {self.generation}")
         return problems
 
     def repair(self) -> dict[str, Any]:
@@ -616,14 +627,11 @@ class EmbeddedStore:
         SQLite file cannot be opened at all (restore it from a backup)."""
         with self._writing():
             found = ([self.faiss_problem] if self.faiss_problem else []) + self.verify()
-            row = self.db.execute("SELECT value FROM manifest WHERE key = 'lexical_tokenizer'").fetchone()
             with self._txn():
                 self.db.execute("DELETE FROM chunks WHERE doc_id NOT IN (SELECT id FROM documents)")
-                # Forgetting the tokenizer makes the next step rebuild the FTS table, in one
-                # transaction, so readers in other processes never find it missing.
-                self.db.execute("DELETE FROM manifest WHERE key = 'lexical_tokenizer'")
                 self._bump_generation()
-            self._ensure_lexical(row[0] if row else DEFAULT_TOKENIZER)
+                # One tantivy commit replaces the whole index: readers never find it missing.
+                self._rebuild_lexical(self._db_generation())
             self._rebuild()
             self.faiss_problem = None
             remaining = self.verify()
@@ -633,7 +641,7 @@ class EmbeddedStore:
         return {
             "path": str(self.path),
             "found": found,
-            "rebuilt": [FAISS_FILE, "lexical index (chunks_fts)"],
+            "rebuilt": [FAISS_FILE, f"lexical index ({LEXICAL_DIR}/)"],
             "remaining": remaining,
             "documents": docs,
             "chunks": chunks,
@@ -667,7 +675,7 @@ class EmbeddedStore:
                 nonlocal digest
                 digest = write_index(self.index, Path(path))
 
-            _atomic_write(self.path / FAISS_FILE, write)
+            atomic_write(self.path / FAISS_FILE, write)
             # The checksum catches a damaged file that still parses (a flipped bit in a vector).
             meta = json.dumps(
                 {
@@ -678,64 +686,61 @@ class EmbeddedStore:
                     "tombstones": sorted(self.tombstones),
                 }
             )
-            _atomic_write(self.path / FAISS_META, lambda p: Path(p).write_text(meta))
+            atomic_write(self.path / FAISS_META, lambda p: Path(p).write_text(meta))
             self._dirty = False
 
-    # -- lexical side (SQLite FTS5) ----------------------------------------------------------
+    # -- lexical side (tantivy, see qa/store/lexical.py) ------------------------------------
 
-    def _ensure_lexical(self, tokenizer: str) -> None:
-        """Create the FTS5 table, or rebuild it when the tokenizer changed or it is out of step."""
-        if not re.fullmatch(r"[a-z0-9_ ]+", tokenizer):
-            raise InvalidInput(f"lexical tokenizer {tokenizer!r} is not a valid FTS5 tokenizer spec")
+    def _ensure_lexical(self) -> None:
+        """Bring the lexical index to SQLite's state: rebuild it when it is missing, of another
+        spec, or not of SQLite's generation (a process died between its commit and SQLite's).
+        Indexes made before it existed also drop their SQLite FTS5 table here."""
         with self._writing():
-            row = self.db.execute("SELECT value FROM manifest WHERE key = 'lexical_tokenizer'").fetchone()
-            exists = self.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'chunks_fts'").fetchone()
-            fresh = row is None or row[0] != tokenizer or not exists
-            if not fresh:
-                # FTS5 keeps one row per entry in its docsize table: counting it is 50 times faster
-                # than counting the FTS table, which reads every stored text (3 s at 1M chunks).
-                sizes = self.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'chunks_fts_docsize'").fetchone()
-                n_fts = self.db.execute(
-                    f"SELECT COUNT(*) FROM {'chunks_fts_docsize' if sizes else 'chunks_fts'}"
-                ).fetchone()[0]
-                fresh = n_fts != self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
-            if not fresh:
+            if self._lexical_ok():
                 return
-            with self._txn():
+            with self._txn():  # SQLite's write lock: no other process's write is half done
+                if not self._lexical_ok():
+                    self._rebuild_lexical(self._db_generation())
                 self.db.execute("DROP TABLE IF EXISTS chunks_fts")
-                self.db.execute(f"CREATE VIRTUAL TABLE chunks_fts USING fts5(title, body, tokenize='{tokenizer}')")
-                self.db.execute(
-                    "INSERT INTO chunks_fts(rowid, title, body) SELECT c.id, d.title || ' ' || COALESCE(c.heading, ''),"
-                    ' substr(d.text, c.start + 1, c."end" - c.start) FROM chunks c JOIN documents d ON d.id = c.doc_id'
-                )
-                self.db.execute(
-                    "INSERT OR REPLACE INTO manifest(key, value) VALUES ('lexical_tokenizer', ?)", (tokenizer,)
-                )
+                self.db.execute("DELETE FROM manifest WHERE key = 'lexical_tokenizer'")
+
+    def _lexical_ok(self) -> bool:
+        legacy = self.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'chunks_fts'").fetchone()
+        n_chunks = self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+        return not legacy and self.lexical.in_step(self._db_generation(), n_chunks)
+
+    def _rebuild_lexical(self, generation: int) -> None:
+        """Inside a write transaction: the lexical index from SQLite's chunks, as ``generation``."""
+        t0 = time.perf_counter()
+        n = self.lexical.rebuild(generation, self.db.execute(LEXICAL_ROWS))
+        log.info("built the lexical index of %s: %d chunks in %.1f s", self.path, n, time.perf_counter() - t0)
+
+    def _lexical_before_write(self) -> int:
+        """Inside a write transaction, before changing anything: the generation SQLite is at, with
+        the lexical index brought to it if a killed writer left it elsewhere."""
+        gen = self._db_generation()
+        if (self.lexical.recorded() or {}).get("generation") != gen:
+            log.warning("lexical index of %s is not at generation %d; rebuilding it from SQLite", self.path, gen)
+            self._rebuild_lexical(gen)
+        return gen
 
     def lexical_search(self, terms: list[str], k: int, filters: Metadata | None = None) -> list[Passage]:
-        """BM25 over chunk text (and title/heading), any of ``terms``; score = -bm25 (higher is better)."""
+        """BM25 over chunk text (and title/heading), any of ``terms``; higher scores are better."""
         with self._reading() as db:
             return self._passages(db, self.lexical_hits(terms, k, filters))
 
     def lexical_hits(self, terms: list[str], k: int, filters: Metadata | None = None) -> list[Hit]:
-        """``lexical_search``'s (chunk id, score) pairs, without fetching the passages."""
+        """``lexical_search``'s (chunk id, score) pairs, without fetching the passages. Terms are
+        words, never query syntax: a question's quotes, colons or operators are just text."""
         if not terms:
             return []
-        # Quoted terms: FTS5 query syntax (AND, NEAR, *, :) in a question is never interpreted.
-        match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
-        weights = ", ".join(str(w) for w in BM25_WEIGHTS)
-        sql = f"SELECT rowid, -bm25(chunks_fts, {weights}) AS s FROM chunks_fts WHERE chunks_fts MATCH ?"
-        params: list[Any] = [match]
         with self._reading() as db:
+            allowed = None
             if filters:
                 allowed = self._filter_ids(db, filters)
                 if allowed.size == 0:
                     return []
-                sql += " AND rowid IN (SELECT value FROM json_each(?))"
-                params.append(json.dumps(allowed.tolist()))
-            sql += " ORDER BY s DESC LIMIT ?"
-            params.append(k)
-            return [(int(r[0]), float(r[1])) for r in db.execute(sql, params)]
+            return self.lexical.search(terms, k, allowed)
 
     def vectors(self, chunk_ids: list[int]) -> dict[int, np.ndarray]:
         """Stored vectors of the given chunks."""
@@ -786,14 +791,15 @@ class EmbeddedStore:
             now = time.time()
             removed: list[int] = []
             added: list[tuple[np.ndarray, np.ndarray]] = []
+            lexical_rows: list[tuple[int, str, str]] = []
             with self._txn():
+                self._lexical_before_write()
                 before = self._bump_generation()
                 for w in writes:
                     if w.vectors.shape != (len(w.chunks), self.manifest.dim):
                         raise InvalidInput(f"vectors shape {w.vectors.shape} does not match {len(w.chunks)} chunks")
                     removed += [r[0] for r in self.db.execute("SELECT id FROM chunks WHERE doc_id = ?", (w.doc.id,))]
                     created = self.db.execute("SELECT created_at FROM documents WHERE id = ?", (w.doc.id,)).fetchone()
-                    self._delete_lexical(w.doc.id)
                     self.db.execute("DELETE FROM chunks WHERE doc_id = ?", (w.doc.id,))
                     self.db.execute(
                         "INSERT OR REPLACE INTO documents(id, title, text, metadata, source, content_hash, chunker,"
@@ -820,33 +826,29 @@ class EmbeddedStore:
                             " VALUES (?, ?, ?, ?, ?, ?, ?)",
                             (w.doc.id, c.ordinal, c.start, c.end, c.heading, v.tobytes(), h),
                         )
-                        ids.append(cur.lastrowid)
-                        self.db.execute(
-                            "INSERT INTO chunks_fts(rowid, title, body) VALUES (?, ?, ?)",
-                            (cur.lastrowid, f"{w.doc.title} {c.heading or ''}", c.text),
-                        )
+                        chunk_id = int(cur.lastrowid or 0)
+                        ids.append(chunk_id)
+                        lexical_rows.append((chunk_id, f"{w.doc.title} {c.heading or ''}", c.text))
                     if ids:
                         added.append((np.asarray(ids, dtype=np.int64), vecs))
+                # Last before SQLite's commit: see the module docstring.
+                self.lexical.commit(before + 1, removed, lexical_rows)
             self._apply(before, removed, added)
 
     def delete(self, doc_id: str) -> bool:
         with self._writing():
             self._sync()
             with self._txn():
+                before = self._lexical_before_write()
                 ids = [r[0] for r in self.db.execute("SELECT id FROM chunks WHERE doc_id = ?", (doc_id,))]
-                self._delete_lexical(doc_id)
                 cur = self.db.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
                 if cur.rowcount == 0:
                     # Nothing changed; the ROLLBACK-free commit below is empty.
                     return False
-                before = self._bump_generation()
+                self._bump_generation()
+                self.lexical.commit(before + 1, ids, [])
             self._apply(before, ids, [])
             return True
-
-    def _delete_lexical(self, doc_id: str) -> None:
-        """Inside a write transaction: drop a document's chunks from FTS, leaving no terms behind."""
-        if self.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'chunks_fts'").fetchone():
-            self.db.execute("DELETE FROM chunks_fts WHERE rowid IN (SELECT id FROM chunks WHERE doc_id = ?)", (doc_id,))
 
     def _apply(self, before: int, removed: list[int], added: list[tuple[np.ndarray, np.ndarray]]) -> None:
         """Mirror a committed write into the in-memory FAISS index."""
@@ -1043,7 +1045,7 @@ class EmbeddedStore:
     def stats(self) -> dict[str, Any]:
         with self._reading() as db:
             counts = self.counts()
-            size = sum(f.stat().st_size for f in self.path.iterdir() if f.is_file())
+            size = sum(f.stat().st_size for f in self.path.iterdir() if f.is_file()) + self.lexical.bytes_on_disk()
             return {
                 "store": "embedded",
                 "path": str(self.path),

@@ -42,7 +42,7 @@ from qa.types import Chunk, Metadata, Passage
 
 # Postgres full-text configuration for the lexical side (stemmed English, like BM25 setups).
 TEXT_SEARCH_CONFIG = "english"
-# BM25 parameters of the lexical side (SQLite FTS5's, so both stores rank alike).
+# BM25 parameters of the lexical side (tantivy's and SQLite FTS5's defaults, so both stores rank alike).
 BM25_K1 = 1.2
 BM25_B = 0.75
 # HNSW build parameters (pgvector defaults); search breadth is a setting (QA_PG_EF_SEARCH).
@@ -406,9 +406,10 @@ class PostgresStore:
     def lexical_search(self, terms: list[str], k: int, filters: Metadata | None = None) -> list[Passage]:
         """BM25 over chunk text and title/heading, any of ``terms``; higher scores are better.
 
-        The same formula as the embedded store's SQLite FTS5 ``bm25()`` (k1 1.2, b 0.75, idf
-        ``ln((N - df + 0.5) / (df + 0.5))`` floored at 1e-6, body words weigh 1.0 and title/heading
-        words 0.5), computed from the ``tsvector`` (stemmed English). The GIN index finds the
+        SQLite FTS5's ``bm25()`` formula (k1 1.2, b 0.75, idf ``ln((N - df + 0.5) / (df + 0.5))``
+        floored at 1e-6, body words weigh 1.0 and title/heading words 0.5), computed from the
+        ``tsvector`` (stemmed English); the embedded store's tantivy BM25 (one field, idf
+        ``ln(1 + (N - df + 0.5) / (df + 0.5))``) ranks closely but not identically. The GIN index finds the
         matching chunks; scoring reads each match's lexemes, and N and the mean length are counted
         per query, so the cost grows with the number of matches and, mildly, with the corpus.
         """
