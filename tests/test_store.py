@@ -144,3 +144,40 @@ def test_backup_of_the_sqlite_file_alone_restores_the_index(tmp_path: Path) -> N
     restored = EmbeddedStore(tmp_path / "restored", model="m", dim=DIM)
     assert [h.text for h in restored.search(vec(1), 1)] == ["beta"]
     assert restored.stats()["documents"] == 1 and (tmp_path / "restored" / FAISS_FILE).exists()
+
+
+def test_metadata_filters_use_their_table_which_follows_replaces_and_deletes(store: EmbeddedStore) -> None:
+    write_doc(store, "a", "alpha", [0], topic="x", score=1.5, tags=["p", "q"])
+    write_doc(store, "a", "alpha", [0], topic="y")  # replaced: topic changes, score and tags go
+    assert [h.doc_id for h in store.search(vec(0), 5, {"topic": "y"})] == ["a"]
+    assert store.search(vec(0), 5, {"topic": "x"}) == [] and store.search(vec(0), 5, {"score": 1.5}) == []
+    rows = store.db.execute("SELECT doc_id, key, value FROM doc_meta").fetchall()
+    assert rows == [("a", "topic", "y")]  # lists and objects are never filter values
+    write_doc(store, "b", "beta", [0], topic="y", n=3)
+    assert [h.doc_id for h in store.search(vec(0), 5, {"topic": "y", "n": 3.0})] == ["b"]  # 3 == 3.0, as JSON
+    assert [h.doc_id for h in store.search(vec(0), 5, {"topic": "y", "doc_id": ["a"]})] == ["a"]
+    store.delete("a")
+    assert store.db.execute("SELECT COUNT(*) FROM doc_meta WHERE doc_id = 'a'").fetchone()[0] == 0
+    assert store.verify() == []
+
+
+def test_an_index_without_the_metadata_table_gets_it_filled_on_open(tmp_path: Path) -> None:
+    import sqlite3
+
+    s1 = EmbeddedStore(tmp_path / "idx", model="m", dim=DIM)
+    write_doc(s1, "a", "alpha", [0], topic="x", draft=True)
+    write_doc(s1, "b", "beta", [0], topic="y", draft=False)
+    s1.close()
+    db = sqlite3.connect(tmp_path / "idx" / "qa.sqlite")
+    db.execute("DROP TABLE doc_meta")  # as an index made by an earlier version
+    db.execute("DELETE FROM manifest WHERE key = 'doc_meta'")
+    db.commit()
+    db.close()
+    s2 = EmbeddedStore(tmp_path / "idx", model="m", dim=DIM)
+    assert [h.doc_id for h in s2.search(vec(0), 5, {"draft": True})] == ["a"]
+    assert [h.doc_id for h in s2.search(vec(0), 5, {"topic": "y"})] == ["b"]
+    # Damage it behind the store's back: verify names it, repair refills it.
+    s2.db.execute("DELETE FROM doc_meta WHERE doc_id = 'b'")
+    assert any("metadata filter table" in p for p in s2.verify())
+    assert s2.repair()["remaining"] == [] and [h.doc_id for h in s2.search(vec(0), 5, {"topic": "y"})] == ["b"]
+    s2.close()
