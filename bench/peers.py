@@ -510,8 +510,8 @@ def write_report(report: dict[str, Any], out: Path) -> str:
 
 
 NOTES = [
-    "ours writes SQLite + FAISS to disk (the index survives the process); the peers build in-memory "
-    "indexes (FAISS in LangChain, SimpleVectorStore in LlamaIndex) and save nothing.",
+    "ours writes SQLite, FAISS and the tantivy lexical index to disk (the index survives the process); "
+    "the peers build in-memory indexes (FAISS in LangChain, SimpleVectorStore in LlamaIndex) and save nothing.",
     "Chunk sizes differ by design: ours 200 tiktoken tokens (32 overlap), kept inside the model's window "
     "(the title prefix included); LangChain 1,000 characters (200 overlap, its RAG tutorial's setting); "
     "LlamaIndex 1,024 tokens (200 overlap, SentenceSplitter's default), so most abstracts are one chunk, "
