@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tantivy
 
 from qa.store import Write
 from qa.store.embedded import DB_FILE, EmbeddedStore
@@ -160,7 +161,7 @@ def test_a_failed_lexical_write_rolls_back_and_releases_the_writer_lock(tmp_path
     lex = LexicalIndex(tmp_path, "english")
     lex.rebuild(0, [(1, "", "first text")])
     with pytest.raises(RuntimeError, match="boom"), lex._writer(32_000_000, 1) as writer:
-        writer.add_document(__import__("tantivy").Document(id=2, text="never committed"))
+        writer.add_document(tantivy.Document(id=2, text="never committed"))
         raise RuntimeError("boom")
     # The lock is free again (a held one makes tantivy refuse a second writer), nothing was added.
     lex.commit(1, [1], [(3, "", "second text")])

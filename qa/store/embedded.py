@@ -106,15 +106,14 @@ CREATE TABLE IF NOT EXISTS doc_meta (
 CREATE INDEX IF NOT EXISTS doc_meta_kv ON doc_meta(key, value);
 """
 
-# doc_meta's rows of one document (``?`` = doc id, metadata JSON), or of all (migration, repair).
-DOC_META_OF = (
-    "INSERT INTO doc_meta(doc_id, key, value) SELECT ?, key, value FROM json_each(?)"
-    " WHERE type IN ('text', 'integer', 'real', 'true', 'false')"
-)
-DOC_META_ALL = (
-    "INSERT INTO doc_meta(doc_id, key, value) SELECT d.id, j.key, j.value FROM documents d, json_each(d.metadata) j"
+# What doc_meta holds: every document's top-level scalar metadata values (one definition for
+# filling it, per document or for all, and for checking it).
+DOC_META_VALUES = (
+    "SELECT d.id, j.key, j.value FROM documents d, json_each(d.metadata) j"
     " WHERE j.type IN ('text', 'integer', 'real', 'true', 'false')"
 )
+DOC_META_ALL = f"INSERT INTO doc_meta(doc_id, key, value) {DOC_META_VALUES}"
+DOC_META_OF = f"{DOC_META_ALL} AND d.id = ?"
 
 # Indexes made before the embedding cache have no ``chunks.text_hash``: added on open (their
 # chunks have none, so they are re-embedded once when their document next changes).
@@ -637,8 +636,7 @@ class EmbeddedStore:
             ).fetchall()
             problems += [f"document {i!r} has {n} of its {want} chunks; re-index it" for i, want, n in half]
             meta_rows, meta_want = self.db.execute(
-                "SELECT (SELECT COUNT(*) FROM doc_meta), (SELECT COUNT(*) FROM documents d, json_each(d.metadata) j"
-                " WHERE j.type IN ('text', 'integer', 'real', 'true', 'false'))"
+                f"SELECT (SELECT COUNT(*) FROM doc_meta), (SELECT COUNT(*) FROM ({DOC_META_VALUES}))"
             ).fetchone()
             if meta_rows != meta_want:
                 problems.append(f"metadata filter table has {meta_rows} rows for {meta_want} metadata values")
@@ -861,7 +859,7 @@ class EmbeddedStore:
                         ),
                     )
                     self.db.execute("DELETE FROM doc_meta WHERE doc_id = ?", (w.doc.id,))
-                    self.db.execute(DOC_META_OF, (w.doc.id, json.dumps(w.doc.metadata, ensure_ascii=False)))
+                    self.db.execute(DOC_META_OF, (w.doc.id,))
                     vecs = np.ascontiguousarray(w.vectors, dtype=np.float32)
                     hashes: list[str | None] = list(w.text_hashes) if w.text_hashes else [None] * len(w.chunks)
                     ids = []

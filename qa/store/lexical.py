@@ -125,10 +125,9 @@ class LexicalIndex:
         return self.index
 
     def _forget(self) -> None:
-        """Remove the index files and their record (the next check rebuilds from SQLite)."""
+        """Remove the index files and their record (``_open`` makes the directory again)."""
         shutil.rmtree(self.dir, ignore_errors=True)
         self.meta_path.unlink(missing_ok=True)
-        self.dir.mkdir(parents=True, exist_ok=True)
 
     # -- state -----------------------------------------------------------------------------
 
