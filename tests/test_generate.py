@@ -1,6 +1,7 @@
 """Generated answers against a small scripted OpenAI-compatible server that the tests start on
 127.0.0.1: checked citations, and every failure (timeout, 5xx, malformed stream) caught with
-the extractive answer and a note. (The llama.cpp end-to-end test is still to come.)"""
+the extractive answer and a note. The end-to-end test against a real llama.cpp server is
+tests/test_generate_llama.py."""
 
 from __future__ import annotations
 

