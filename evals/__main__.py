@@ -1,11 +1,8 @@
-"""`python -m evals ...` is `qa eval ...`: one command, one set of options."""
+"""`python -m evals ...` (`qa eval ...` runs this): score a dataset, write reports, gate on pinned scores."""
 
 from __future__ import annotations
 
-import sys
-
-from qa.cli import main
+from evals.cli import app
 
 if __name__ == "__main__":
-    sys.argv = [sys.argv[0], "eval", *sys.argv[1:]]
-    main()
+    app(prog_name="python -m evals")

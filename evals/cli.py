@@ -1,4 +1,4 @@
-"""`qa eval` / `python -m evals`: run the harness with a progress bar, print a summary, gate on pinned scores."""
+"""`python -m evals` (or its alias `qa eval`): run the harness with a progress bar, print a summary, gate on pinned scores."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+import typer
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -17,6 +19,8 @@ from evals import harness
 from qa.config import Settings
 
 err = Console(stderr=True, soft_wrap=True)
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 SUMMARY = ("recall@1", "recall@10", "mrr@10", "ndcg@10", "answer_in_passages@5", "f1", "citation_exactness")
 
 
@@ -110,3 +114,44 @@ def run_eval(
         else:
             print("check passed")
     return code
+
+
+@app.command()
+def main(
+    dataset: Annotated[Path, typer.Option(help="Dataset directory: corpus.jsonl + queries.jsonl.")],
+    limit: Annotated[int | None, typer.Option(min=1, help="Score only the first N queries.")] = None,
+    corpus_limit: Annotated[
+        int | None, typer.Option(min=1, help="Index N documents: the queries' gold ones, then others in order.")
+    ] = None,
+    k: Annotated[int, typer.Option(min=1, help="Passages `ask` answers from.")] = 10,
+    answers: Annotated[
+        bool, typer.Option(help="Also run `ask` (answer + citation metrics); --no-answers scores retrieval only.")
+    ] = True,
+    config: Annotated[
+        list[str] | None, typer.Option(help="Configuration to score (repeatable); see evals/configs.py.")
+    ] = None,
+    threads: Annotated[int | None, typer.Option(min=1, help="torch threads (1 is faster on a busy machine).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Report directory (default: evals/reports/<dataset>).")] = None,
+    cache_dir: Annotated[Path | None, typer.Option(help="Where eval indexes live (default: --index-dir).")] = None,
+    check: Annotated[bool, typer.Option(help="Exit 1 when a score drops below evals/expected/<dataset>.json.")] = False,
+    pin: Annotated[bool, typer.Option(help="Write this run's scores into evals/expected/<dataset>.json.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Score retrieval, answers and citations on a dataset; write a run file and reports (evals/README.md)."""
+    code = run_eval(
+        Settings(),
+        dataset,
+        limit,
+        corpus_limit,
+        k,
+        config,
+        out,
+        cache_dir,
+        check,
+        pin,
+        as_json,
+        sys.argv,
+        answers=answers,
+        threads=threads,
+    )
+    raise typer.Exit(code)

@@ -1,5 +1,118 @@
-"""qa: retrieval-augmented question answering with exact character citations."""
+"""qa: retrieval-augmented question answering with exact character citations.
+
+The public surface (pinned by tests/test_public_api.py)::
+
+    from qa import QAService, Settings, Document, Answer
+
+    svc = QAService(Settings(index_dir="index"))
+    svc.add_documents([Document(id="paris", text=open("paris.txt").read())])
+    answer = svc.ask("Who met in Paris?")
+    answer.citations[0].quote  # == the document's text[start:end]
+
+Names are imported on first use, so ``import qa.config`` (or ``qa --help``) does not load the
+model stack.
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
+
+__all__ = [
+    "__version__",
+    "QAService",
+    "Settings",
+    "Answer",
+    "CheckedSentence",
+    "Chunk",
+    "Citation",
+    "Document",
+    "Heading",
+    "IngestResult",
+    "Passage",
+    "Retrieved",
+    "Short",
+    "QAError",
+    "InvalidInput",
+    "UnsupportedFileType",
+    "TooLarge",
+    "NotFound",
+    "IndexMismatch",
+    "Unavailable",
+    "IndexCorrupt",
+    "Unauthorized",
+    "Forbidden",
+]
+
+# Where each public name is defined.
+_MODULES = {
+    "qa.service": ("QAService",),
+    "qa.config": ("Settings",),
+    "qa.types": (
+        "Answer",
+        "CheckedSentence",
+        "Chunk",
+        "Citation",
+        "Document",
+        "Heading",
+        "IngestResult",
+        "Passage",
+        "Retrieved",
+        "Short",
+    ),
+    "qa.errors": (
+        "QAError",
+        "InvalidInput",
+        "UnsupportedFileType",
+        "TooLarge",
+        "NotFound",
+        "IndexMismatch",
+        "Unavailable",
+        "IndexCorrupt",
+        "Unauthorized",
+        "Forbidden",
+    ),
+}
+_EXPORTS = {name: module for module, names in _MODULES.items() for name in names}
+
+if TYPE_CHECKING:
+    from qa.config import Settings
+    from qa.errors import (
+        Forbidden,
+        IndexCorrupt,
+        IndexMismatch,
+        InvalidInput,
+        NotFound,
+        QAError,
+        TooLarge,
+        Unauthorized,
+        Unavailable,
+        UnsupportedFileType,
+    )
+    from qa.service import QAService
+    from qa.types import (
+        Answer,
+        CheckedSentence,
+        Chunk,
+        Citation,
+        Document,
+        Heading,
+        IngestResult,
+        Passage,
+        Retrieved,
+        Short,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'qa' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -23,12 +23,11 @@ import numpy as np
 
 from qa.embed import Embedder
 from qa.query_embed import LRUCache
-from qa.rerank import coverage, idf, minmax, terms
-from qa.sentences import split_sentences
 from qa.span import answer_kind, shortest_span
+from qa.terms import coverage, idf, minmax, split_sentences, terms
 from qa.types import Answer, Citation, Passage, Short
 
-__all__ = ["FEATURES", "NOT_FOUND", "WEIGHTS", "Candidate", "ExtractiveAnswerer", "candidates", "features", "terms"]
+__all__ = ["FEATURES", "NOT_FOUND", "WEIGHTS", "Candidate", "ExtractiveAnswerer", "candidates", "features"]
 
 NOT_FOUND = "I could not find an answer to that in the indexed documents."
 

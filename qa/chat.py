@@ -1,4 +1,4 @@
-"""Conversation: resolve a follow-up question against the conversation, then answer it.
+"""Conversation: resolve a follow-up question against the conversation (pure: no retrieval here).
 
 A follow-up such as "What did they discuss?" says nothing on its own about *who*. Before
 retrieval it is rewritten into a standalone search query:
@@ -22,14 +22,12 @@ sentence about an agreement, not by a repeat of the previous answer.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from qa.answer import terms
 from qa.errors import InvalidInput, TooLarge
-from qa.service import QAService
-from qa.types import Answer, Metadata, Passage
+from qa.terms import terms
 
 Role = Literal["system", "user", "assistant"]
 
@@ -121,22 +119,3 @@ def resolve(turns: Sequence[Turn], max_chars: int) -> Resolved:
     if len(context) > room:
         context = context[:room].rsplit(" ", 1)[0]
     return Resolved(question, f"{question} ({context})", rewritten=True)
-
-
-def retrieve(svc: QAService, resolved: Resolved, k: int | None, filters: Metadata | None) -> list[Passage]:
-    """Passages for the standalone query."""
-    return svc.search(resolved.query, k, filters)
-
-
-def answer(svc: QAService, resolved: Resolved, passages: list[Passage]) -> Answer:
-    """Pick the answer sentence against the user's own words (the query when they carry no
-    content word, e.g. "Why?")."""
-    question = resolved.question if terms(resolved.question) else resolved.query
-    return svc.answer(question, passages)
-
-
-def pieces(text: str, words: int = 3) -> Iterator[str]:
-    """The answer in small pieces for streaming; joined they give back ``text`` exactly."""
-    tokens = re.findall(r"\s*\S+\s*", text) or [text]
-    for i in range(0, len(tokens), words):
-        yield "".join(tokens[i : i + words])

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import tiktoken
 
 from qa.errors import InvalidInput
-from qa.sentences import HEADING_LINE, PARAGRAPH_BREAK, split_sentences, strip_span
+from qa.terms import HEADING_LINE, PARAGRAPH_BREAK, split_sentences, strip_span
 from qa.types import Chunk, Document
 
 # Strength of the boundary after a piece; a chunk prefers to end at a strong one.

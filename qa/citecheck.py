@@ -23,23 +23,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qa.answer import Candidate, candidates, terms
+from qa.answer import Candidate, candidates
 from qa.embed import Embedder
-from qa.sentences import split_sentences
-from qa.types import Citation, Passage
+from qa.terms import split_sentences, terms
+from qa.types import CheckedSentence, Citation, Passage
 
 MARKER = re.compile(r"\s*\[(\d{1,4})\]")
 # Weights of the support score: meaning first, shared words as a check on it.
 W_COSINE, W_LEXICAL = 0.7, 0.3
 DEFAULT_MIN_SUPPORT = 0.45
-
-
-@dataclass(frozen=True)
-class CheckedSentence:
-    text: str  # without markers
-    citations: tuple[int, ...]  # numbers into CheckedAnswer.citations, after renumbering
-    supported: bool | None  # None: the sentence cited nothing
-    support: float  # best support score among its cited passages (0 if none)
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import os
@@ -70,14 +71,8 @@ def main_options(
         _State.overrides["index_name"] = index_name
 
 
-def _index_paths(
-    svc: Any, paths: list[Path], follow_symlinks: bool, show_progress: bool, shard: Any = None
-) -> dict[str, Any]:
-    from qa.parse import iter_files, load_path
-
-    files = iter_files(paths, follow_symlinks=follow_symlinks)
-    counts = {"added": 0, "updated": 0, "unchanged": 0}
-    chunks, failed, other = 0, [], 0
+def _index_paths(svc: Any, paths: list[Path], follow_symlinks: bool, show_progress: bool, shard: Any = None) -> Any:
+    """``svc.index_paths`` with a progress bar on stderr (one step per file)."""
     progress = Progress(
         TextColumn("[bold]indexing"),
         BarColumn(),
@@ -88,28 +83,22 @@ def _index_paths(
         disable=not show_progress,
         transient=False,
     )
+    task = progress.add_task("index", total=None, status="")
+
+    def on_file(path: Path, error: QAError | None, summary: Any) -> None:
+        if error is not None:
+            progress.console.print(f"skipped {path}: {error}", markup=False, highlight=False)
+        done = summary.added + summary.updated + summary.unchanged
+        progress.update(task, advance=1, status=f"{done} docs, {summary.chunks_written} new chunks")
+
     with progress:
-        task = progress.add_task("index", total=len(files), status="")
-        for path, root in files:
-            try:
-                docs = load_path(path, root, max_bytes=svc.settings.max_document_bytes)
-                if shard is not None:
-                    mine = [d for d in docs if shard.owns(d.id)]
-                    other += len(docs) - len(mine)
-                    docs = mine
-                results = svc.add_documents(docs) if docs else []
-            except QAError as exc:
-                failed.append({"path": str(path), "error": str(exc)})
-                progress.console.print(f"skipped {path}: {exc}", markup=False, highlight=False)
-            else:
-                for r in results:
-                    counts[r.status] += 1
-                    chunks += r.chunks if r.status != "unchanged" else 0
-            progress.update(task, advance=1, status=f"{sum(counts.values())} docs, {chunks} new chunks")
-    summary = {"files": len(files), **counts, "chunks_written": chunks, "failed": failed}
-    if shard is not None:
-        summary |= {"shard": str(shard), "other_shards": other}
-    return summary
+        return svc.index_paths(
+            paths,
+            follow_symlinks=follow_symlinks,
+            shard=shard,
+            on_start=lambda n: progress.update(task, total=n),
+            on_file=on_file,
+        )
 
 
 @app.command()
@@ -135,16 +124,16 @@ def index(
     finally:
         svc.close()
     if as_json:
-        emit(summary)
+        emit(summary.as_dict())
     else:
         out.print(
-            f"{summary['files']} files: {summary['added']} added, {summary['updated']} updated, "
-            f"{summary['unchanged']} unchanged, {len(summary['failed'])} failed; "
-            f"{summary['chunks_written']} chunks written"
-            + (f"; shard {part}: {summary['other_shards']} documents left to other shards" if part else ""),
+            f"{summary.files} files: {summary.added} added, {summary.updated} updated, "
+            f"{summary.unchanged} unchanged, {len(summary.failed)} failed; "
+            f"{summary.chunks_written} chunks written"
+            + (f"; shard {part}: {summary.other_shards} documents left to other shards" if part else ""),
             markup=False,
         )
-    if summary["failed"]:
+    if summary.failed:
         raise typer.Exit(1)
 
 
@@ -213,7 +202,7 @@ def ask(
 ) -> None:
     """Answer a question from the indexed documents, with citations."""
     svc = service()
-    a = svc.ask(question, k, _filters(filter), _mode(mode), rerank)
+    a = svc.ask(question, k, _filters(filter), _mode(mode), rerank, extractive=True)
     if as_json:
         emit({"question": question, **asdict(a)})
         return
@@ -377,8 +366,8 @@ def serve(
     if ingest:
         summary = _index_paths(svc, ingest, follow_symlinks=False, show_progress=sys.stderr.isatty())
         err.print(
-            f"ingested {summary['files']} files: {summary['added']} added, {summary['updated']} updated, "
-            f"{summary['unchanged']} unchanged, {len(summary['failed'])} failed",
+            f"ingested {summary.files} files: {summary.added} added, {summary.updated} updated, "
+            f"{summary.unchanged} unchanged, {len(summary.failed)} failed",
             markup=False,
         )
     n = workers or cfg.workers
@@ -422,49 +411,22 @@ def serve(
         pass
 
 
-@app.command("eval")
-def eval_command(
-    dataset: Annotated[Path, typer.Option(help="Dataset directory: corpus.jsonl + queries.jsonl.")],
-    limit: Annotated[int | None, typer.Option(min=1, help="Score only the first N queries.")] = None,
-    corpus_limit: Annotated[
-        int | None, typer.Option(min=1, help="Index N documents: the queries' gold ones, then others in order.")
-    ] = None,
-    k: Annotated[int, typer.Option(min=1, help="Passages `ask` answers from.")] = 10,
-    answers: Annotated[
-        bool, typer.Option(help="Also run `ask` (answer + citation metrics); --no-answers scores retrieval only.")
-    ] = True,
-    config: Annotated[
-        list[str] | None, typer.Option(help="Configuration to score (repeatable); see evals/configs.py.")
-    ] = None,
-    threads: Annotated[int | None, typer.Option(min=1, help="torch threads (1 is faster on a busy machine).")] = None,
-    out: Annotated[Path | None, typer.Option(help="Report directory (default: evals/reports/<dataset>).")] = None,
-    cache_dir: Annotated[Path | None, typer.Option(help="Where eval indexes live (default: --index-dir).")] = None,
-    check: Annotated[bool, typer.Option(help="Exit 1 when a score drops below evals/expected/<dataset>.json.")] = False,
-    pin: Annotated[bool, typer.Option(help="Write this run's scores into evals/expected/<dataset>.json.")] = False,
-    as_json: JsonOpt = False,
-) -> None:
-    """Score retrieval, answers and citations on a dataset; write a run file and reports (evals/README.md)."""
-    try:
-        from evals.cli import run_eval
-    except ImportError as exc:  # evals/ lives in the repository, beside qa/
-        fail(f"qa eval needs the evals/ package of the repository checkout ({exc})")
-    code = run_eval(
-        settings(),
-        dataset,
-        limit,
-        corpus_limit,
-        k,
-        config,
-        out,
-        cache_dir,
-        check,
-        pin,
-        as_json,
-        sys.argv,
-        answers=answers,
-        threads=threads,
-    )
-    raise typer.Exit(code)
+@app.command(
+    "eval",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def eval_command(ctx: typer.Context) -> None:
+    """Score retrieval, answers and citations on a dataset: runs `python -m evals` with the same
+    options (its --help lists them; evals/README.md)."""
+    # The evaluation harness (evals/, beside qa/ in the repository) imports qa, never the reverse:
+    # this alias runs it as its own program.
+    if importlib.util.find_spec("evals") is None:
+        fail("qa eval needs the evals/ package of the repository checkout (run it from there)")
+    for key, value in _State.overrides.items():
+        os.environ[f"QA_{key.upper()}"] = str(value)
+    sys.stdout.flush()
+    os.execv(sys.executable, [sys.executable, "-m", "evals", *ctx.args])
 
 
 def main() -> None:

@@ -1,12 +1,16 @@
-"""Domain errors. Only the API (HTTP status + JSON) and the CLI (exit code + one line) translate them.
+"""Domain errors: the whole tree. Only the API (HTTP status + JSON, ``qa.api.errors``) and the CLI
+(exit code + one line) translate them; nothing here knows about HTTP.
 
-QAError
- ├── InvalidInput            bad question, k, filter, or request         -> 422
- │    ├── UnsupportedFileType   extension or content we cannot parse       -> 415
- │    └── TooLarge              over a configured size limit               -> 413
- ├── NotFound                unknown document id                         -> 404
- ├── IndexMismatch           index built with another model/format       -> 409
- └── IndexCorrupt            index files unreadable                      -> 500-free: reported at open
+QAError                      what was wrong and what to do (a request the service cannot take)
+ ├── InvalidInput            bad question, k, filter, document or request
+ │    ├── UnsupportedFileType   extension or content we cannot parse
+ │    └── TooLarge              over a configured size limit
+ ├── NotFound                unknown document id (or route, asset)
+ ├── IndexMismatch           index built with another model or format version
+ ├── Unavailable             the index or its database cannot serve right now
+ │    └── IndexCorrupt          index files unreadable
+ ├── Unauthorized            no API key where one is required
+ └── Forbidden               an API key that is not one of the configured keys
 """
 
 from __future__ import annotations
@@ -15,40 +19,38 @@ from __future__ import annotations
 class QAError(Exception):
     """Base class: the message says what was wrong and what to do."""
 
-    status_code = 400
-
 
 class InvalidInput(QAError):
-    status_code = 422
+    """A request the service refuses as it is: the message quotes the bad value."""
 
 
 class UnsupportedFileType(InvalidInput):
-    status_code = 415
+    """A file whose extension or content cannot be parsed."""
 
 
 class TooLarge(InvalidInput):
-    status_code = 413
+    """Over a configured size limit (the message names the setting)."""
 
 
 class NotFound(QAError):
-    status_code = 404
+    """No such document."""
 
 
 class IndexMismatch(QAError):
-    status_code = 409
+    """The index was built with another model, dimension or format version."""
 
 
-class IndexCorrupt(QAError):
-    status_code = 503
+class Unavailable(QAError):
+    """The index or its database cannot serve right now (try again, or see the message)."""
+
+
+class IndexCorrupt(Unavailable):
+    """Index files are unreadable."""
 
 
 class Unauthorized(QAError):
     """No API key where one is required."""
 
-    status_code = 401
-
 
 class Forbidden(QAError):
     """An API key that is not one of the configured keys."""
-
-    status_code = 403

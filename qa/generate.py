@@ -20,14 +20,14 @@ import json
 import re
 import time
 from collections.abc import Generator, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import replace
 from typing import Any
 
 import httpx
 
-from qa.citecheck import DEFAULT_MIN_SUPPORT, CheckedAnswer, check
+from qa.citecheck import DEFAULT_MIN_SUPPORT, check
 from qa.embed import Embedder
-from qa.types import Answer, Citation, Passage
+from qa.types import Answer, Passage
 
 SYSTEM = (
     "You answer questions using only the numbered passages in the user's message. "
@@ -39,15 +39,6 @@ SYSTEM = (
 
 class LLMError(Exception):
     """The LLM gave no usable answer; the message says why."""
-
-
-@dataclass(frozen=True)
-class Generated:
-    answer: str
-    citations: tuple[Citation, ...]
-    generated: bool  # False: the extractive answer, because generation failed
-    note: str | None = None  # why generation failed, or what the check removed
-    checked: CheckedAnswer | None = field(default=None, repr=False)
 
 
 def messages(question: str, passages: list[Passage]) -> list[dict[str, str]]:
@@ -194,13 +185,13 @@ def generate_stream(
     embedder: Embedder,
     extractive: Answer,
     min_support: float = DEFAULT_MIN_SUPPORT,
-) -> Generator[str | Generated, None, None]:
-    """The LLM's text as it arrives (markers held back), then the final ``Generated``: its
-    checked answer, or the extractive answer with a note on any failure. What was streamed is a
-    preview; the ``Generated`` replaces it."""
+) -> Generator[str | Answer, None, None]:
+    """The LLM's text as it arrives (markers held back), then the final ``Answer``: its checked
+    answer, or ``extractive`` (with a note on any failure). What was streamed is a preview; the
+    ``Answer`` replaces it."""
     if not passages or not extractive.found:
         # Nothing relevant was retrieved: no LLM call, so nothing can be made up.
-        yield Generated(extractive.answer, extractive.citations, generated=False)
+        yield extractive
         return
     parts: list[str] = []
     shown = MarkerFilter()
@@ -214,16 +205,15 @@ def generate_stream(
         if not text:
             raise LLMError("the LLM server returned an empty answer")
     except LLMError as exc:
-        note = f"Generation failed ({exc}); this is the extractive answer."
-        yield Generated(extractive.answer, extractive.citations, generated=False, note=note)
+        yield replace(extractive, note=f"Generation failed ({exc}); this is the extractive answer.")
         return
     if rest := shown.flush():
         yield rest
-    generated = _checked(text, passages, embedder, min_support)
+    generated = _checked(text, passages, embedder, min_support, extractive)
     if not generated.citations:
         # Nothing it says is tied to a passage (small models often cite nothing): not an answer to show.
         note = "The generated answer cited no passage that supports it; this is the extractive answer."
-        yield Generated(extractive.answer, extractive.citations, generated=False, note=note)
+        yield replace(extractive, note=note)
         return
     yield generated
 
@@ -235,22 +225,22 @@ def generate(
     embedder: Embedder,
     extractive: Answer,
     min_support: float = DEFAULT_MIN_SUPPORT,
-) -> Generated:
+) -> Answer:
     """The LLM's answer with checked citations; the extractive answer (with a note) on any failure."""
     return final(generate_stream(llm, question, passages, embedder, extractive, min_support))
 
 
-def final(stream: Iterable[str | Generated]) -> Generated:
-    """The ``Generated`` that ends a generation stream (the text pieces before it dropped)."""
+def final(stream: Iterable[object]) -> Answer:
+    """The ``Answer`` that ends a stream of answer events (what comes before it dropped)."""
     last = None
     for item in stream:
-        if isinstance(item, Generated):
+        if isinstance(item, Answer):
             last = item
-    assert last is not None, "a generation stream always ends with its Generated"
+    assert last is not None, "a generation stream always ends with its Answer"
     return last
 
 
-def _checked(text: str, passages: list[Passage], embedder: Embedder, min_support: float) -> Generated:
+def _checked(text: str, passages: list[Passage], embedder: Embedder, min_support: float, extractive: Answer) -> Answer:
     checked = check(text, passages, embedder, min_support)
     notes = []
     if checked.removed:
@@ -258,4 +248,12 @@ def _checked(text: str, passages: list[Passage], embedder: Embedder, min_support
     if checked.dropped:
         notes.append(f"dropped {len(checked.dropped)} citation(s) whose passage does not support the sentence")
     summary = "; ".join(notes).capitalize() + "." if notes else None
-    return Generated(checked.text, checked.citations, generated=True, note=summary, checked=checked)
+    return replace(
+        extractive,
+        answer=checked.text,
+        citations=checked.citations,
+        short=None,  # the extractive short answer need not match what the LLM wrote
+        generated=True,
+        note=summary,
+        sentences=checked.sentences,
+    )

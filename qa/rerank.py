@@ -13,51 +13,11 @@ A user with a cross-encoder (any sentence-transformers ``CrossEncoder`` name or 
 
 from __future__ import annotations
 
-import math
-import re
-from collections.abc import Sequence, Set
 from dataclasses import replace
-from functools import lru_cache
 from typing import Any, Protocol
 
-from qa.sentences import split_sentences
+from qa.terms import coverage, idf, minmax, sentence_terms, terms
 from qa.types import Passage
-
-_TERM = re.compile(r"\w+", re.UNICODE)
-# Question words that carry no evidence (the answer sentence rarely repeats "what" or "did").
-STOP = frozenset(
-    "a an and are as at be by did do does for from had has have he her his how i in is it its of on or she"
-    " that the their them they this to was were what when where which who whom whose why will with you".split()
-)
-
-
-def terms(text: str) -> set[str]:
-    """Lower-cased word terms of ``text`` without stop words."""
-    return {t for t in _TERM.findall(text.lower()) if t not in STOP}
-
-
-@lru_cache(maxsize=8192)
-def sentence_terms(text: str) -> tuple[frozenset[str], ...]:
-    """The terms of each sentence of a passage. Cached by text: the same chunks come back as
-    candidates for many questions, and splitting them is most of this stage's cost."""
-    return tuple(frozenset(terms(text[s:e])) for s, e in split_sentences(text))
-
-
-def idf(q_terms: Set[str], sentences: Sequence[Set[str]]) -> dict[str, float]:
-    """Inverse document frequency of the question's terms over a set of sentences."""
-    n = len(sentences)
-    return {t: math.log(1 + n / (1 + sum(t in st for st in sentences))) for t in q_terms}
-
-
-def coverage(q_terms: Set[str], weights: dict[str, float], sentence: Set[str]) -> float:
-    """IDF-weighted share of the question's terms that a sentence contains, 0..1."""
-    total = sum(weights.values())
-    return sum(weights[t] for t in q_terms & sentence) / total if total else 0.0
-
-
-def minmax(values: list[float]) -> list[float]:
-    lo, hi = (min(values), max(values)) if values else (0.0, 0.0)
-    return [(v - lo) / (hi - lo) if hi > lo else 1.0 for v in values]
 
 
 class Reranker(Protocol):

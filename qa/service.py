@@ -1,48 +1,52 @@
-"""The service: ingestion, search and answering over one index. The API and the CLI both use it."""
+"""The service: the composition root and the one facade the API, the CLI and the evals use.
+
+It builds each stage from the settings (store, embedder, ingestion, retrieval, answering, the
+optional LLM) and answers in one call: ``ask``/``chat`` retrieve, pick the extractive answer and,
+when an LLM is configured, generate and check it, returning the finished ``Answer``. The model
+loads on first need: listing, stats, deletes and re-indexing unchanged documents never pay for it;
+``warm()`` loads it up front (the server does).
+"""
 
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable, Generator, Iterable, Iterator
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Generator, Iterable, Sequence
+from dataclasses import replace
 from functools import cached_property
-from typing import Any, Literal
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from qa.answer import ExtractiveAnswerer
-from qa.chunk import Chunker, tiktoken_counter
+from qa.chat import Turn, resolve
+from qa.chunk import Chunker
 from qa.config import Settings
-from qa.embed import PREFIX_TOKENS, Embedder, embedding_key, embedding_text, load_embedder, vector_backend
+from qa.embed import Embedder, load_embedder
 from qa.errors import IndexMismatch, InvalidInput, NotFound, TooLarge
-from qa.generate import Generated, OpenAICompatibleLLM, final, generate_stream
-from qa.parse import normalize_text
+from qa.generate import OpenAICompatibleLLM, final, generate_stream
+from qa.ingest import FileProgress, IndexSummary, Ingestor, chunker_signature, index_files, make_chunker, validate
+from qa.parse import iter_files
 from qa.query_embed import QueryEmbedder
-from qa.rerank import CrossEncoderReranker, Reranker, SentenceEvidenceReranker, diversify
-from qa.retrieve import DenseRetriever, HybridRetriever, LexicalRetriever, Mode
-from qa.store import DocumentInfo, Store, Write
+from qa.rerank import CrossEncoderReranker, Reranker, SentenceEvidenceReranker
+from qa.retrieve import Mode, Options, Retriever
+from qa.shard import Shard
+from qa.store import DocumentInfo, Store
 from qa.store.embedded import EmbeddedStore
 from qa.store.faiss_index import index_options
-from qa.types import Answer, Document, Metadata, Passage
+from qa.terms import terms
+from qa.types import Answer, Document, IngestResult, Metadata, Passage, Retrieved
 
-MAX_ID_CHARS = 512
 # Largest list offset: SQLite integers are 64-bit (a larger one was a 500, found by schemathesis).
 MAX_OFFSET = 2**63 - 1
-# Documents per write transaction (and per embedding round) during bulk ingestion.
-WRITE_GROUP_DOCS = 32
 
-
-@dataclass(frozen=True)
-class IngestResult:
-    id: str
-    status: Literal["added", "updated", "unchanged"]
-    chunks: int
+# What an answer stream yields: what was retrieved, then text pieces of a generated answer as the
+# LLM writes them (markers held back; a preview), then the finished ``Answer``.
+Event = Retrieved | str | Answer
 
 
 class QAService:
-    """One index with its embedder. The model loads on first need: listing, stats, deletes and
-    re-indexing unchanged documents never pay for it; `warm()` loads it up front (the server does)."""
+    """One index with its embedder, and every question and document operation on it."""
 
     def __init__(self, settings: Settings, embedder: Embedder | None = None, store: Store | None = None) -> None:
         self.settings = settings
@@ -51,38 +55,26 @@ class QAService:
         self._lock = threading.Lock()
         # Dimension for a new index when it is known without the model (`qa import` sets it).
         self.new_index_dim: int | None = None
-        # Texts the model embedded during ingestion (the rest came from the embedding cache).
-        self.embedded_texts = 0
-        # Wall time spent per ingestion stage (bench/run.py reports the split).
-        self.ingest_seconds = {"validate": 0.0, "chunk": 0.0, "embed": 0.0, "index": 0.0}
         self.model_name = embedder.name if embedder else settings.model
-        # Everything that shapes chunks and their vectors; a document indexed under another
-        # signature is re-chunked even if its content is unchanged.
-        self.chunker_signature = (
-            f"v1:{settings.encoding}:{settings.chunk_tokens}:{settings.chunk_overlap}:{self.model_name}:{PREFIX_TOKENS}"
-        )
-        # The backend shapes vectors too (int8 ones differ a little, and so do two versions of an
-        # ONNX export); torch, the first, adds nothing, so indexes made before backends existed
-        # stay unchanged.
         backend = getattr(embedder, "backend", "torch") if embedder else settings.embed_backend
-        if backend != "torch":
-            self.chunker_signature += f":{vector_backend(backend)}"
+        self.chunker_signature = chunker_signature(settings, self.model_name, backend)
 
-    def _fast_queries(self, base: Embedder) -> Embedder:
-        """``base`` with its single-text calls (questions) LRU-cached and micro-batched."""
-        if isinstance(base, QueryEmbedder):
-            return base
-        s = self.settings
-        return QueryEmbedder(
-            base, cache_size=s.query_cache_size, max_batch=s.query_batch_max, max_wait=s.query_batch_wait_ms / 1000
-        )
+    # -- the stages ---------------------------------------------------------------------------
 
     @property
     def embedder(self) -> Embedder:
         with self._lock:
             if self._embedder is None:
                 self._embedder = load_embedder(self.settings)
-            self._embedder = self._fast_queries(self._embedder)
+            if not isinstance(self._embedder, QueryEmbedder):
+                # Single-text calls (questions) LRU-cached and micro-batched.
+                s = self.settings
+                self._embedder = QueryEmbedder(
+                    self._embedder,
+                    cache_size=s.query_cache_size,
+                    max_batch=s.query_batch_max,
+                    max_wait=s.query_batch_wait_ms / 1000,
+                )
             embedder = self._embedder
         if self._store is not None and self._store.manifest.dim != embedder.dim:
             raise IndexMismatch(
@@ -135,75 +127,17 @@ class QAService:
 
     @cached_property
     def chunker(self) -> Chunker:
-        embedder = self.embedder
-        window_limit = None
-        if embedder.max_tokens is not None:
-            # Room for the title/heading prefix and the newline after it.
-            window_limit = embedder.max_tokens - PREFIX_TOKENS - 1
-        return Chunker(
-            max_tokens=self.settings.chunk_tokens,
-            overlap=self.settings.chunk_overlap,
-            count_tokens=tiktoken_counter(self.settings.encoding),
-            window=embedder.count_tokens if window_limit else None,
-            window_limit=window_limit,
+        return make_chunker(self.settings, self.embedder)
+
+    @cached_property
+    def ingestor(self) -> Ingestor:
+        return Ingestor(
+            self.store,
+            embedder=lambda: self.embedder,
+            chunker=lambda: self.chunker,
+            signature=self.chunker_signature,
+            max_document_bytes=self.settings.max_document_bytes,
         )
-
-    @cached_property
-    def retriever(self) -> DenseRetriever:
-        return DenseRetriever(self.store, self.embedder)
-
-    @cached_property
-    def lexical(self) -> LexicalRetriever:
-        return LexicalRetriever(self.store, stopwords=self.settings.lexical_stopwords)
-
-    @cached_property
-    def hybrid(self) -> HybridRetriever:
-        s = self.settings
-        return HybridRetriever(self.retriever, self.lexical, s.fusion, s.hybrid_candidates, s.fusion_alpha, s.rrf_k)
-
-    def retrieve(
-        self,
-        question: str,
-        k: int,
-        filters: Metadata | None,
-        mode: Mode | None,
-        vector: np.ndarray | None = None,
-        rerank: bool | None = None,
-    ) -> list[Passage]:
-        """The top ``k`` passages: first stage by ``mode``, then the second stage (unless
-        ``rerank`` is False), then near-duplicates stitched and at most ``max_per_doc`` per document.
-        ``vector`` is the question's embedding when already known."""
-        s = self.settings
-        rerank = s.rerank if rerank is None else rerank
-        # Stitching and the per-document cap drop passages: fetch more than k.
-        depth = max(2 * k, s.rerank_candidates if rerank else 0)
-        passages = self._first_stage(question, depth, filters, mode or s.retrieval_mode, vector)
-        if rerank:
-            passages = self._second_stage(question, passages)
-        return diversify(passages, k, s.max_per_doc)
-
-    def _first_stage(
-        self, question: str, n: int, filters: Metadata | None, mode: str, vector: np.ndarray | None
-    ) -> list[Passage]:
-        if mode == "lexical":
-            return self.lexical.search(question, n, filters)
-        if vector is None:
-            vector = self.retriever.embed_query(question)
-        if mode == "dense":
-            return self.store.search(vector, n, filters)
-        if mode == "hybrid":
-            return self.hybrid.search_vector(question, vector, n, filters)
-        raise InvalidInput(f"mode must be 'dense', 'lexical' or 'hybrid', got {mode!r}")
-
-    def _second_stage(self, question: str, passages: list[Passage]) -> list[Passage]:
-        """The top ``rerank_candidates`` rescored; the rest follow in first-stage order, scored
-        below every rescored one so scores stay decreasing."""
-        n = self.settings.rerank_candidates
-        head = self.reranker.rerank(question, passages[:n])
-        if not head or len(passages) <= n:
-            return head
-        floor = min(p.score for p in head)
-        return head + [replace(p, score=floor - (i + 1) * 1e-6) for i, p in enumerate(passages[n:])]
 
     @cached_property
     def reranker(self) -> Reranker:
@@ -213,95 +147,81 @@ class QAService:
         return SentenceEvidenceReranker(s.rerank_weight)
 
     @cached_property
+    def retriever(self) -> Retriever:
+        s = self.settings
+        options = Options(
+            mode=s.retrieval_mode,
+            fusion=s.fusion,
+            alpha=s.fusion_alpha,
+            rrf_k=s.rrf_k,
+            candidates=s.hybrid_candidates,
+            rerank=s.rerank,
+            rerank_candidates=s.rerank_candidates,
+            max_per_doc=s.max_per_doc,
+            stopwords=s.lexical_stopwords,
+        )
+        return Retriever(self.store, self.embedder, self.reranker, options)
+
+    @cached_property
     def answerer(self) -> ExtractiveAnswerer:
         return ExtractiveAnswerer(
             self.embedder, min_score=self.settings.min_answer_score, passages=self.settings.answer_passages
         )
 
+    @cached_property
+    def llm(self) -> OpenAICompatibleLLM | None:
+        """The LLM that writes generated answers; None (extractive only) without QA_LLM_BASE_URL."""
+        s = self.settings
+        if not s.llm_base_url:
+            return None
+        return OpenAICompatibleLLM(
+            s.llm_base_url, s.llm_model, s.llm_timeout, api_key=s.llm_api_key, max_tokens=s.llm_max_tokens
+        )
+
+    def generates(self, extractive: bool = False) -> bool:
+        """Whether an answer asked for with ``extractive`` is written by the LLM."""
+        return self.llm is not None and not extractive
+
     def warm(self) -> None:
         """Load the model, open the index and build every stage now rather than on first request."""
         _ = self.store, self.chunker, self.retriever, self.answerer
-        if self.settings.retrieval_mode != "dense":
-            _ = self.hybrid
 
-    # -- ingestion --------------------------------------------------------------------------
+    # -- documents ----------------------------------------------------------------------------
 
     def validate(self, doc: Document) -> Document:
         """Check id, size and text; return the document with normalized text."""
-        if not doc.id or not doc.id.strip() or len(doc.id) > MAX_ID_CHARS:
-            raise InvalidInput(f"document id {doc.id[:80]!r} must be 1 to {MAX_ID_CHARS} characters, not blank")
-        size = len(doc.text.encode("utf-8", "surrogatepass"))
-        if size > self.settings.max_document_bytes:
-            raise TooLarge(
-                f"document {doc.id!r} is {size} bytes, over the limit of {self.settings.max_document_bytes} "
-                "(QA_MAX_DOCUMENT_BYTES)"
-            )
-        text = normalize_text(doc.text)
-        if not text.strip():
-            raise InvalidInput(f"document {doc.id!r} has no text: nothing to index")
-        return replace(doc, text=text, title=normalize_text(doc.title), id=normalize_text(doc.id))
+        return validate(doc, self.settings.max_document_bytes)
 
     def add_documents(
         self, docs: Iterable[Document], progress: Callable[[int], None] | None = None
     ) -> list[IngestResult]:
         """Index documents: unchanged ones do no work, changed ones replace their old chunks."""
-        results: list[IngestResult] = []
-        for group in _groups(docs, WRITE_GROUP_DOCS):
-            t = time.perf_counter()
-            valid = [self.validate(d) for d in group]
-            self.ingest_seconds["validate"] += time.perf_counter() - t
-            results += self._add_group(valid)
-            if progress:
-                progress(len(group))
-        t = time.perf_counter()
-        self.store.save()
-        self.ingest_seconds["index"] += time.perf_counter() - t
-        return results
+        return self.ingestor.add_documents(docs, progress)
 
-    def _add_group(self, docs: list[Document]) -> list[IngestResult]:
-        results: dict[str, IngestResult] = {}
-        todo = []
-        started = time.perf_counter()
-        # The same id twice in one write would race with itself: the last version wins.
-        for doc in {d.id: d for d in docs}.values():
-            info = self.store.get(doc.id)
-            if info and info.content_hash == doc.content_hash and info.chunker == self.chunker_signature:
-                results[doc.id] = IngestResult(doc.id, "unchanged", info.n_chunks)
-                continue
-            chunks = self.chunker.chunk(doc)
-            todo.append((doc, chunks, info is not None))
-        chunked = time.perf_counter()
-        self.ingest_seconds["chunk"] += chunked - started
-        if not todo:
-            return [results[d.id] for d in docs]
-        texts = [embedding_text(d.title, c.heading, c.text, self.embedder) for d, cs, _ in todo for c in cs]
-        hashes = [embedding_key(self.embedder, t) for t in texts]
-        vectors = self._embed_cached(texts, hashes)
-        embedded = time.perf_counter()
-        self.ingest_seconds["embed"] += embedded - chunked
-        writes, offset = [], 0
-        for doc, chunks, existed in todo:
-            span = slice(offset, offset + len(chunks))
-            writes.append(Write(doc, chunks, vectors[span], self.chunker_signature, hashes[span]))
-            offset += len(chunks)
-            results[doc.id] = IngestResult(doc.id, "updated" if existed else "added", len(chunks))
-        self.store.write(writes)
-        self.ingest_seconds["index"] += time.perf_counter() - embedded
-        return [results[d.id] for d in docs]
+    def index_paths(
+        self,
+        paths: Sequence[str | Path],
+        follow_symlinks: bool = False,
+        shard: Shard | None = None,
+        on_start: Callable[[int], None] | None = None,
+        on_file: FileProgress | None = None,
+    ) -> IndexSummary:
+        """Index files and directories (recursively); a file that fails is recorded, the rest go on.
+        ``on_start`` gets the number of files found, ``on_file`` is called after each."""
+        files = iter_files(paths, follow_symlinks=follow_symlinks)
+        if on_start:
+            on_start(len(files))
+        return index_files(self.add_documents, files, self.settings.max_document_bytes, shard, on_file)
 
-    def _embed_cached(self, texts: list[str], hashes: list[str]) -> np.ndarray:
-        """Vectors of ``texts``: the embedding cache (vectors already stored under the same
-        hash of embedder and text) first, the model only for texts not seen before, once each."""
-        lookup = getattr(self.store, "vectors_by_hash", None)
-        known: dict[str, np.ndarray] = lookup(hashes) if lookup else {}
-        todo = {h: t for h, t in zip(hashes, texts, strict=True) if h not in known}
-        if todo:
-            fresh = self.embedder.embed(list(todo.values()))
-            known.update(zip(todo, fresh, strict=True))
-        self.embedded_texts += len(todo)
-        if not texts:
-            return np.zeros((0, self.embedder.dim), dtype=np.float32)
-        return np.stack([known[h] for h in hashes]).astype(np.float32, copy=False)
+    @property
+    def embedded_texts(self) -> int:
+        """Texts the model embedded during ingestion (the rest came from the embedding cache)."""
+        return self.ingestor.embedded_texts
+
+    @property
+    def ingest_seconds(self) -> dict[str, float]:
+        """Wall time spent per ingestion stage."""
+        return self.ingestor.seconds
 
     def delete(self, doc_id: str) -> None:
         if not self.store.delete(doc_id):
@@ -314,12 +234,18 @@ class QAService:
             raise NotFound(f"no document with id {doc_id!r}; list ids with GET /v1/documents or `qa stats`")
         return info
 
+    def get_text(self, doc_id: str) -> str:
+        text = self.store.get_text(doc_id)
+        if text is None:
+            raise NotFound(f"no document with id {doc_id!r}; list ids with GET /v1/documents or `qa stats`")
+        return text
+
     def list_documents(self, offset: int = 0, limit: int = 50) -> tuple[list[DocumentInfo], int]:
         if not 0 <= offset <= MAX_OFFSET or not 1 <= limit <= 1000:
             raise InvalidInput(f"offset must be 0..{MAX_OFFSET} and limit 1..1000, got offset={offset}, limit={limit}")
         return self.store.list_documents(offset, limit)
 
-    # -- questions --------------------------------------------------------------------------
+    # -- questions ----------------------------------------------------------------------------
 
     def _check(self, question: str, k: int | None) -> tuple[str, int]:
         q = question.strip() if isinstance(question, str) else ""
@@ -330,10 +256,13 @@ class QAService:
                 f"question is {len(q)} characters, over the limit of {self.settings.max_question_chars} "
                 "(QA_MAX_QUESTION_CHARS)"
             )
+        return q, self._check_k(k)
+
+    def _check_k(self, k: int | None) -> int:
         k = self.settings.default_k if k is None else k
         if not 1 <= k <= self.settings.max_k:
             raise InvalidInput(f"k must be between 1 and {self.settings.max_k} (QA_MAX_K), got {k}")
-        return q, k
+        return k
 
     def search(
         self,
@@ -343,8 +272,21 @@ class QAService:
         mode: Mode | None = None,
         rerank: bool | None = None,
     ) -> list[Passage]:
+        """The top ``k`` passages for ``question`` (see ``qa.retrieve``)."""
         q, k = self._check(question, k)
-        return self.retrieve(q, k, filters, mode, rerank=rerank)
+        return self.retriever.retrieve(q, k, filters, mode, rerank)
+
+    def retrieve(
+        self,
+        question: str,
+        k: int,
+        filters: Metadata | None = None,
+        mode: Mode | None = None,
+        vector: np.ndarray | None = None,
+        rerank: bool | None = None,
+    ) -> list[Passage]:
+        """``search`` without the request checks, for a question already checked (the evals)."""
+        return self.retriever.retrieve(question, k, filters, mode, rerank, vector)
 
     def ask(
         self,
@@ -353,63 +295,87 @@ class QAService:
         filters: Metadata | None = None,
         mode: Mode | None = None,
         rerank: bool | None = None,
+        extractive: bool = False,
     ) -> Answer:
+        """The finished answer to ``question``: the extractive one, or (with an LLM configured and
+        not ``extractive``) the generated one with checked citations."""
+        return final(self.ask_stream(question, k, filters, mode, rerank, extractive))
+
+    def ask_stream(
+        self,
+        question: str,
+        k: int | None = None,
+        filters: Metadata | None = None,
+        mode: Mode | None = None,
+        rerank: bool | None = None,
+        extractive: bool = False,
+    ) -> Generator[Event, None, None]:
+        """``ask`` as a stream of ``Event``s, ending with the finished ``Answer``. The request is
+        checked now (raising here); the work happens as the stream is read."""
         q, k = self._check(question, k)
-        vector = self.retriever.embed_query(q)
-        passages = self.retrieve(q, k, filters, mode, vector, rerank)
-        return self.answer(q, passages, vector)
+        return self._answer(q, q, k, filters, mode, rerank, extractive)
+
+    def chat(
+        self, turns: Sequence[Turn], k: int | None = None, filters: Metadata | None = None, extractive: bool = False
+    ) -> Answer:
+        """The finished answer to the conversation's last question, a follow-up resolved first."""
+        return final(self.chat_stream(turns, k, filters, extractive))
+
+    def chat_stream(
+        self, turns: Sequence[Turn], k: int | None = None, filters: Metadata | None = None, extractive: bool = False
+    ) -> Generator[Event, None, None]:
+        """``chat`` as a stream of ``Event``s, checked now and worked as read (see ``ask_stream``).
+        Retrieval searches the resolved query; the answer sentence is chosen against the user's
+        own words (the query when they carry no content word, e.g. "Why?")."""
+        resolved = resolve(turns, self.settings.max_question_chars)
+        k = self._check_k(k)
+        return self._answer(resolved.question, resolved.query, k, filters, None, None, extractive)
+
+    def _answer(
+        self,
+        question: str,
+        query: str,
+        k: int,
+        filters: Metadata | None,
+        mode: Mode | None,
+        rerank: bool | None,
+        extractive: bool,
+    ) -> Generator[Event, None, None]:
+        """The one answer path: retrieve for ``query``, pick the extractive answer to
+        ``question``, then generate and check when an LLM is configured."""
+        vector = self.retriever.embed_query(query)
+        passages = self.retriever.retrieve(query, k, filters, mode, rerank, vector)
+        yield Retrieved(question, query, tuple(passages))
+        against = question if question == query or terms(question) else query
+        a = self.answer(against, passages, vector if against == query else None)
+        a = replace(a, question=question, query=query)
+        if not self.generates(extractive) or self.llm is None:
+            yield a
+            return
+        yield from generate_stream(self.llm, query, passages, self.embedder, a)
 
     def answer(self, question: str, passages: list[Passage], vector: np.ndarray | None = None) -> Answer:
         """The best sentence of ``passages`` for ``question``, cited by its exact span.
 
-        Passages count by their stored vectors' cosine with the question (where the store keeps
-        vectors), so the answer does not depend on the scale of the retrieval mode's scores."""
+        Passages count by their stored vectors' cosine with the question, so the answer does not
+        depend on the scale of the retrieval mode's scores."""
         return self.answerer.answer(question, passages, vector, self.passage_vectors(passages))
 
-    def passage_vectors(self, passages: list[Passage]) -> dict[int, np.ndarray] | None:
-        """The stored vectors of ``passages``' chunks, where the store keeps them."""
-        get = getattr(self.store, "vectors", None)
-        return get([p.chunk_id for p in passages]) if get else None
+    def passage_vectors(self, passages: list[Passage]) -> dict[int, np.ndarray]:
+        """The stored vectors of ``passages``' chunks."""
+        return self.store.vectors([p.chunk_id for p in passages])
 
-    @cached_property
-    def llm(self) -> OpenAICompatibleLLM | None:
-        """The LLM that writes generated answers; None (extractive only) without QA_LLM_BASE_URL."""
-        s = self.settings
-        if not s.llm_base_url:
-            return None
-        return OpenAICompatibleLLM(
-            s.llm_base_url, s.llm_model, s.llm_timeout, api_key=s.llm_api_key, max_tokens=s.llm_max_tokens
-        )
-
-    def generate_stream(
-        self, question: str, passages: list[Passage], extractive: Answer
-    ) -> Generator[str | Generated, None, None]:
-        """The generated answer's text as the LLM writes it, then the checked ``Generated``
-        (the extractive answer with a note when generation fails; see ``qa.generate``)."""
-        if self.llm is None:
-            yield Generated(extractive.answer, extractive.citations, generated=False)
-            return
-        yield from generate_stream(self.llm, question, passages, self.embedder, extractive)
-
-    def generate(self, question: str, passages: list[Passage], extractive: Answer) -> Generated:
-        return final(self.generate_stream(question, passages, extractive))
+    # -- the index ----------------------------------------------------------------------------
 
     def stats(self) -> dict[str, Any]:
         return {**self.store.stats(), "chunker": self.chunker_signature}
+
+    def counts(self) -> dict[str, Any]:
+        """Documents, chunks and model: what a health check reports, cheap at any size."""
+        return self.store.counts()
 
     def close(self) -> None:
         if self._store is not None:
             self._store.close()
         if self.__dict__.get("llm") is not None:
             self.__dict__["llm"].close()
-
-
-def _groups(items: Iterable[Document], n: int) -> Iterator[list[Document]]:
-    group: list[Document] = []
-    for item in items:
-        group.append(item)
-        if len(group) == n:
-            yield group
-            group = []
-    if group:
-        yield group

@@ -9,7 +9,8 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from qa.api import AskOut, SearchOut, create_app
+from qa.api import create_app
+from qa.api.schemas import AskOut, SearchOut
 from qa.config import Settings
 from qa.embed import Embedder
 from qa.service import QAService

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from functools import cached_property
 from typing import Any
 
 import pytest
@@ -13,10 +14,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from qa.api import create_app
-from qa.chat import Turn, answer_text, is_follow_up, names, pieces, resolve
+from qa.api.sse import pieces
+from qa.chat import Turn, answer_text, is_follow_up, names, resolve
 from qa.config import Settings
 from qa.embed import Embedder
 from qa.errors import IndexCorrupt, InvalidInput, TooLarge
+from qa.retrieve import Retriever
 from qa.service import QAService
 
 from .conftest import EXAMPLES
@@ -280,8 +283,14 @@ def test_models_and_completion_errors_have_openai_shapes(client: TestClient) -> 
 class BrokenIndexService(QAService):
     """A service whose index fails at search time, as a damaged one would."""
 
-    def search(self, *args: Any, **kwargs: Any) -> Any:
-        raise IndexCorrupt("index files unreadable; rebuild the index with `qa index`")
+    @cached_property
+    def retriever(self) -> Retriever:
+        class Broken(Retriever):
+            def first_stage(self, *args: Any, **kwargs: Any) -> Any:
+                raise IndexCorrupt("index files unreadable; rebuild the index with `qa index`")
+
+        real = super().retriever
+        return Broken(real.store, real.embedder, real.reranker, real.options)
 
 
 def test_failures_mid_stream_are_reported_in_the_stream(

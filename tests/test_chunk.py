@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from qa.chunk import Chunker, tiktoken_counter
 from qa.errors import InvalidInput
-from qa.sentences import HEADING_LINE
+from qa.terms import HEADING_LINE
 from qa.types import Chunk, Document, Heading
 
 COUNT = tiktoken_counter()

@@ -22,7 +22,6 @@ from schemathesis.schemas import APIOperation
 from schemathesis.specs.openapi.checks import content_type_conformance, status_code_conformance
 
 from qa.api import create_app
-from qa.cli import _index_paths
 from qa.service import QAService
 
 DOCS = Path(__file__).resolve().parents[1] / "examples" / "docs"
@@ -48,7 +47,7 @@ def test_schemathesis_finds_no_server_errors_or_undocumented_statuses(
     make_service: Callable[..., QAService],
 ) -> None:
     svc = make_service("fuzz")
-    _index_paths(svc, [DOCS], False, False)
+    svc.index_paths([DOCS])
     schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(svc.settings, service=svc))
     sent: Counter[str] = Counter()
     statuses: Counter[int] = Counter()

@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from qa.embed import Embedder
-from qa.generate import Generated, OpenAICompatibleLLM, generate, messages
+from qa.generate import OpenAICompatibleLLM, generate, messages
 from qa.types import Answer, Citation, Passage
 
 from .conftest import EXAMPLES
@@ -80,7 +80,7 @@ def extractive(passages: list[Passage]) -> Answer:
 
 def run(
     llm_url: str, model: str, passages: list[Passage], extractive: Answer, embedder: Embedder
-) -> Generated:
+) -> Answer:
     llm = OpenAICompatibleLLM(llm_url, model, timeout=1.0)
     try:
         return generate(llm, "Who met in Paris, and what happened in Sweida?", passages, embedder, extractive)
@@ -118,8 +118,8 @@ def test_unsupported_citation_is_dropped_and_flagged(
     llm_url: str, passages: list[Passage], extractive: Answer, embedder: Embedder
 ) -> None:
     g = run(llm_url, "unsupported", passages, extractive, embedder)
-    assert g.generated and g.checked is not None
-    assert [s.supported for s in g.checked.sentences] == [True, False]
+    assert g.generated and g.sentences is not None
+    assert [s.supported for s in g.sentences] == [True, False]
     assert g.answer.endswith("needs flour and water.") and len(g.citations) == 1
     assert g.note and "does not support" in g.note
 

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from bench import load
-from qa.cli import _index_paths
 from qa.service import QAService
 from tests.live_server import live_server
 
@@ -18,7 +17,7 @@ DOCS = Path(__file__).resolve().parents[1] / "examples" / "docs"
 
 def test_short_load_run_writes_json_and_markdown(make_service: Callable[..., QAService], tmp_path: Path) -> None:
     svc = make_service("load")
-    _index_paths(svc, [DOCS], False, False)
+    svc.index_paths([DOCS])
     questions = tmp_path / "questions.jsonl"
     questions.write_text('{"question": "Who met in Paris?"}\n{"text": "What is BM25?"}\nWhat does FAISS do?\n')
     out = tmp_path / "report" / "load"

@@ -18,7 +18,6 @@ from typing import Any
 import psycopg
 import pytest
 
-from qa.cli import _index_paths
 from qa.config import Settings
 from qa.embed import Embedder
 from qa.errors import InvalidInput
@@ -91,7 +90,7 @@ def test_two_workers_one_killed_and_rerun_index_everything_once(
     def in_process(shard: str) -> dict[str, Any]:
         svc = QAService(Settings(store=pg_url), embedder=embedder)
         try:
-            return _index_paths(svc, [corpus], False, show_progress=False, shard=parse_shard(shard))
+            return svc.index_paths([corpus], shard=parse_shard(shard)).as_dict()
         finally:
             svc.close()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -10,31 +11,27 @@ import pytest
 
 from qa.embed import HashEmbedder
 from qa.errors import InvalidInput
-from qa.retrieve import HitStore, LexicalRetriever, convex, query_terms, rrf
+from qa.retrieve import convex_hits, rrf_hits
 from qa.service import QAService
 from qa.store.embedded import EmbeddedStore
+from qa.terms import query_terms
 from qa.types import Document, Passage
 
 
-def p(cid: int, score: float) -> Passage:
-    return Passage(chunk_id=cid, doc_id=f"d{cid}", title="", text="t", start=0, end=1, score=score)
-
-
 def test_rrf_by_hand() -> None:
-    fused = rrf([[p(1, 9), p(2, 8)], [p(2, 5), p(3, 4)]], k=3, rrf_k=60)
+    fused = rrf_hits([[(1, 9), (2, 8)], [(2, 5), (3, 4)]], k=3, rrf_k=60)
     # chunk 2: 1/62 + 1/61; chunk 1: 1/61; chunk 3: 1/62
-    assert [x.chunk_id for x in fused] == [2, 1, 3]
-    assert fused[0].score == pytest.approx(1 / 62 + 1 / 61)
-    assert fused[2].score == pytest.approx(1 / 62)
+    assert [c for c, _ in fused] == [2, 1, 3]
+    assert fused[0][1] == pytest.approx(1 / 62 + 1 / 61)
+    assert fused[2][1] == pytest.approx(1 / 62)
 
 
 def test_convex_by_hand() -> None:
-    dense = [p(1, 0.9), p(2, 0.5), p(3, 0.1)]  # minmax: 1, 0.5, 0
-    lexical = [p(3, 12.0), p(4, 2.0)]  # minmax: 1, 0
-    fused = convex(dense, lexical, k=4, alpha=0.6)
-    scores = {x.chunk_id: x.score for x in fused}
-    assert scores == pytest.approx({1: 0.6, 2: 0.3, 3: 0.4, 4: 0.0})
-    assert [x.chunk_id for x in fused] == [1, 3, 2, 4]
+    dense = [(1, 0.9), (2, 0.5), (3, 0.1)]  # minmax: 1, 0.5, 0
+    lexical = [(3, 12.0), (4, 2.0)]  # minmax: 1, 0
+    fused = convex_hits(dense, lexical, k=4, alpha=0.6)
+    assert dict(fused) == pytest.approx({1: 0.6, 2: 0.3, 3: 0.4, 4: 0.0})
+    assert [c for c, _ in fused] == [1, 3, 2, 4]
 
 
 def test_query_terms() -> None:
@@ -122,14 +119,6 @@ def test_lexical_filters_and_hybrid_modes(make_service: Callable[..., QAService]
         svc.search("x", mode="fuzzy")  # type: ignore[arg-type]
 
 
-def test_lexical_retriever_needs_a_lexical_store() -> None:
-    class NoLexical:
-        pass
-
-    with pytest.raises(InvalidInput, match="no lexical index"):
-        LexicalRetriever(NoLexical())  # type: ignore[arg-type]
-
-
 def test_store_returns_stored_vectors(tmp_path: Path) -> None:
     store = EmbeddedStore(tmp_path / "i", model="m", dim=4)
     from qa.store import Write
@@ -160,7 +149,6 @@ def test_hybrid_fetches_only_fused_passages_and_ranks_as_fusing_passages_does(
         [Document(id=f"d{i}", text=t, metadata={"even": i % 2 == 0}) for i, t in enumerate(texts * 2)]
     )
     store = svc.store
-    assert isinstance(store, HitStore)
     fetched: list[int] = []
     real_passages = store.passages
 
@@ -171,13 +159,16 @@ def test_hybrid_fetches_only_fused_passages_and_ranks_as_fusing_passages_does(
     store.passages = counting  # type: ignore[method-assign]
     for question, filters in [("How are vectors searched?", None), ("rank fusion of lists", {"even": True})]:
         vector = svc.retriever.embed_query(question)
-        got = svc.hybrid.search_vector(question, vector, 3, filters)
+        got = svc.retriever.hybrid(question, vector, 3, filters)
         dense = store.search(vector, 8, filters)
         lexical = store.lexical_search(query_terms(question), 8, filters)
+        by_id = {x.chunk_id: x for x in dense + lexical}
+        hits = ([(x.chunk_id, x.score) for x in dense], [(x.chunk_id, x.score) for x in lexical])
         if fusion == "rrf":
-            want = rrf([dense, lexical], 3, svc.settings.rrf_k)
+            fused = rrf_hits(list(hits), 3, svc.settings.rrf_k)
         else:
-            want = convex(dense, lexical, 3, svc.settings.fusion_alpha)
+            fused = convex_hits(*hits, 3, svc.settings.fusion_alpha)
+        want = [replace(by_id[c], score=s) for c, s in fused]
         assert got == want and len(got) == 3
         assert fetched == [3]
         assert all(svc.store.get_text(x.doc_id)[x.start : x.end] == x.text for x in got)  # type: ignore[index]

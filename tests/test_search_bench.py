@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from bench import search
-from qa.cli import _index_paths
 from qa.service import QAService
 
 DOCS = Path(__file__).resolve().parents[1] / "examples" / "docs"
@@ -19,7 +18,7 @@ pytestmark = pytest.mark.slow
 
 def test_search_matrix_writes_runs_medians_and_markdown(make_service: Callable[..., QAService], tmp_path: Path) -> None:
     svc = make_service("small")
-    _index_paths(svc, [DOCS], False, False)
+    svc.index_paths([DOCS])
     index = svc.settings.index_path
     svc.close()
     out = tmp_path / "results" / "search"

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qa.sentences import split_sentences
+from qa.terms import split_sentences
 
 
 def sentences(text: str, start: int = 0, end: int | None = None) -> list[str]:

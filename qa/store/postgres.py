@@ -36,7 +36,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from qa.errors import IndexMismatch, InvalidInput, QAError
+from qa.errors import IndexMismatch, InvalidInput, Unavailable
 from qa.store import FORMAT_VERSION, INFO_COLUMNS, DocumentInfo, Manifest, Write, check_manifest, document_info
 from qa.types import Chunk, Metadata, Passage
 
@@ -112,10 +112,8 @@ MIGRATIONS: list[tuple[int, str, str]] = [
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 
-class StoreUnavailable(QAError):
+class StoreUnavailable(Unavailable):
     """The database cannot be reached, refused the connection, or has no connection free."""
-
-    status_code = 503
 
 
 def redact(url: str) -> str:

@@ -20,6 +20,7 @@ from typing import Any
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import JSONResponse
 
+from qa.api.errors import error_response, qa_error_response
 from qa.errors import QAError
 from qa.observability import Metrics, access_log, new_request_id, request_id
 from qa.security import check_key, needs_key
@@ -29,24 +30,6 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-
-# The `error` field of every JSON error the API sends, by status.
-ERROR_KIND = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    409: "index_mismatch",
-    413: "too_large",
-    415: "unsupported_media_type",
-    422: "invalid_input",
-    503: "unavailable",
-}
-
-
-def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": ERROR_KIND[status], "message": message}, status_code=status, headers=headers)
 
 
 def _path(scope: Scope) -> str:
@@ -109,8 +92,6 @@ class RequireKey:
             try:
                 check_key(Headers(scope=scope).get("authorization"), self.keys)
             except QAError as exc:
-                status = exc.status_code
-                extra = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-                await error_response(status, str(exc), extra)(scope, receive, send)
+                await qa_error_response(exc)(scope, receive, send)
                 return
         await self.app(scope, receive, send)

@@ -1,0 +1,118 @@
+"""The HTTP app (FastAPI): the routes of ``qa.api.routes``, the middleware, and the handlers that
+turn every error into a JSON response (``qa.api.errors``); nothing else translates errors."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import version
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from qa.api.errors import error_response, kind_of, qa_error_response, validation_message
+from qa.api.middleware import Observe, RequireKey
+from qa.api.routes import chat, documents, openai, ops, questions, web
+from qa.api.schemas import DocumentIn, DocumentsIn, OpenAIChatIn
+from qa.config import Settings
+from qa.errors import QAError
+from qa.observability import Metrics, configure_logging
+from qa.security import parse_keys
+from qa.service import QAService
+
+log = logging.getLogger(__name__)
+
+
+def worker_app() -> FastAPI:
+    """The app of one `qa serve --workers N` process: settings from the environment, own logging."""
+    settings = Settings()
+    configure_logging(settings.log_format)
+    return create_app(settings)
+
+
+def create_app(settings: Settings | None = None, service: QAService | None = None) -> FastAPI:
+    """Build the app. Pass ``service`` to share an already-loaded one (tests do)."""
+    settings = settings or (service.settings if service else Settings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = app.state.service is None
+        if owned:
+            app.state.service = QAService(settings)
+        # Load the model and open the index before the first request, never per request.
+        await run_in_threadpool(app.state.service.warm)
+        yield
+        if owned:
+            app.state.service.close()
+
+    app = FastAPI(
+        title="qa",
+        version=version("qa"),
+        description="Retrieval-augmented question answering with exact character citations.",
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    for module in (web, chat, openai, ops, questions, documents):
+        app.include_router(module.router)
+
+    metrics = Metrics(lambda: app.state.service.stats())
+    app.state.metrics = metrics
+
+    # Innermost first: API keys, then CORS, then (outermost) request id, metrics, access log and
+    # the request-size limit, so every response is observed, 401s and 413s included.
+    keys = parse_keys(settings.api_keys)
+    app.add_middleware(RequireKey, keys=keys, for_read=settings.require_key_for_read)  # type: ignore[arg-type]
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(parse_keys(settings.cors_origins)),
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    app.add_middleware(Observe, metrics=metrics, max_request_bytes=settings.max_request_bytes)  # type: ignore[arg-type]
+
+    @app.exception_handler(QAError)
+    async def qa_error(request: Request, exc: QAError) -> JSONResponse:
+        return qa_error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        status, message = validation_message(exc)
+        return error_response(status, message)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        message = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
+        if exc.status_code == 404 and message == "Not Found":
+            message = f"no route {request.method} {request.url.path}; see /docs for the API"
+        return JSONResponse({"error": kind_of(exc.status_code), "message": message}, status_code=exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Last resort: log the traceback server-side, never send it.
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse({"error": "internal", "message": "internal error; the server log has details"}, 500)
+
+    def custom_openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        # Request bodies declared by hand (JSON or multipart; OpenAI's parsed by the route itself).
+        for model in (DocumentIn, DocumentsIn, OpenAIChatIn):
+            body = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            components.update(body.pop("$defs", {}))
+            components[model.__name__] = body
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = custom_openapi  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,87 @@
+"""The one translation of errors into HTTP: each domain error's status, the ``error`` kind of
+each status, and the two JSON shapes (qa's ``{error, message}``; OpenAI's
+``{error: {message, type, param, code}}`` under the OpenAI-compatible routes)."""
+
+from __future__ import annotations
+
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+from starlette.responses import JSONResponse
+
+from qa.errors import (
+    Forbidden,
+    IndexMismatch,
+    InvalidInput,
+    NotFound,
+    QAError,
+    TooLarge,
+    Unauthorized,
+    Unavailable,
+    UnsupportedFileType,
+)
+
+# Most specific first: the first class an error is an instance of decides its status.
+STATUS: tuple[tuple[type[QAError], int], ...] = (
+    (UnsupportedFileType, 415),
+    (TooLarge, 413),
+    (InvalidInput, 422),
+    (NotFound, 404),
+    (IndexMismatch, 409),
+    (Unavailable, 503),
+    (Unauthorized, 401),
+    (Forbidden, 403),
+    (QAError, 400),
+)
+
+# The `error` field of every JSON error the API sends, by status.
+ERROR_KIND = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "index_mismatch",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "invalid_input",
+    503: "unavailable",
+}
+
+
+def status_of(exc: QAError) -> int:
+    """The HTTP status of a domain error."""
+    return next(status for cls, status in STATUS if isinstance(exc, cls))
+
+
+def kind_of(status: int) -> str:
+    return ERROR_KIND.get(status, "error")
+
+
+def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    """qa's error shape: ``{"error": kind, "message": message}``."""
+    return JSONResponse({"error": kind_of(status), "message": message}, status_code=status, headers=headers)
+
+
+def qa_error_response(exc: QAError) -> JSONResponse:
+    status = status_of(exc)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return error_response(status, str(exc), headers)
+
+
+def openai_error(status: int, message: str, code: str) -> JSONResponse:
+    """OpenAI's error shape, so OpenAI clients show the message."""
+    kind = "invalid_request_error" if status < 500 else "server_error"
+    return JSONResponse({"error": {"message": message, "type": kind, "param": None, "code": code}}, status)
+
+
+def validation_message(exc: RequestValidationError | ValidationError) -> tuple[int, str]:
+    """Status and one readable message for a request body that does not validate."""
+    errors = exc.errors()
+    if any(e.get("type") == "json_invalid" for e in errors):
+        ctx = errors[0].get("ctx", {})
+        return 400, f"request body is not valid JSON ({ctx.get('error', 'parse error')}); send a JSON object"
+    parts = []
+    for e in errors[:5]:
+        loc = ".".join(str(x) for x in e.get("loc", ()) if x != "body") or "body"
+        parts.append(f"{loc}: {e.get('msg')}")
+    return 422, "; ".join(parts)

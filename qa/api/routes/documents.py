@@ -1,0 +1,170 @@
+"""Documents: ``GET/POST /v1/documents``, ``GET/DELETE /v1/documents/{id}``.
+
+``POST`` takes one document or ``{"documents": [...]}`` as JSON, or files as multipart (parsed by
+``qa.parse`` like files on disk).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from qa.api.deps import Service
+from qa.api.errors import validation_message
+from qa.api.schemas import (
+    ERRORS,
+    DocumentIn,
+    DocumentList,
+    DocumentOut,
+    DocumentsIn,
+    IngestOut,
+    IngestResponse,
+    document_out,
+)
+from qa.config import Settings
+from qa.errors import InvalidInput, QAError, TooLarge, UnsupportedFileType
+from qa.parse import parse_bytes
+from qa.service import MAX_OFFSET
+from qa.types import Document, content_hash
+
+router = APIRouter(tags=["documents"])
+
+
+def _documents_body() -> dict[str, Any]:
+    return {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "oneOf": [
+                        {"$ref": "#/components/schemas/DocumentIn"},
+                        {"$ref": "#/components/schemas/DocumentsIn"},
+                    ]
+                }
+            },
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary", "description": ".txt .md .html .pdf .jsonl"},
+                        "id": {"type": "string", "description": "Document id (default: the file name)."},
+                        "title": {"type": "string"},
+                        "metadata": {"type": "string", "description": "A JSON object, as a string."},
+                    },
+                }
+            },
+        },
+    }
+
+
+def _from_json(raw: bytes) -> list[Document]:
+    if not raw.strip():
+        raise InvalidInput('request body is empty: send a document {"text": ...} or {"documents": [...]}')
+    try:
+        payload = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise QAError(f"request body is not valid JSON ({exc}); send a JSON object") from exc
+    try:
+        if isinstance(payload, dict) and "documents" in payload:
+            items = DocumentsIn.model_validate(payload).documents
+        else:
+            items = [DocumentIn.model_validate(payload)]
+    except ValidationError as exc:
+        raise InvalidInput(validation_message(exc)[1]) from exc
+    docs = []
+    for item in items:
+        doc_id = item.id if item.id is not None else "doc-" + content_hash(item.title, item.text, item.metadata)[:16]
+        docs.append(Document(id=doc_id, title=item.title, text=item.text, metadata=item.metadata))
+    return docs
+
+
+async def _from_multipart(request: Request, settings: Settings) -> list[Document]:
+    try:
+        form = await request.form(max_files=100, max_fields=100)
+    except Exception as exc:  # python-multipart raises several types on malformed bodies
+        raise QAError(f"malformed multipart body: {exc}") from exc
+    files = [v for v in form.getlist("file") if isinstance(v, UploadFile)]
+    if not files:
+        raise InvalidInput("multipart upload needs a 'file' field with the document")
+    meta_raw = form.get("metadata")
+    metadata: dict[str, Any] = {}
+    if isinstance(meta_raw, str) and meta_raw.strip():
+        try:
+            metadata = json.loads(meta_raw)
+        except json.JSONDecodeError as exc:
+            raise InvalidInput(f"form field 'metadata' is not valid JSON: {exc}") from exc
+        if not isinstance(metadata, dict):
+            raise InvalidInput("form field 'metadata' must be a JSON object")
+    doc_id, title = form.get("id"), form.get("title")
+    if len(files) > 1 and isinstance(doc_id, str):
+        raise InvalidInput("form field 'id' can only be used with a single file")
+    docs = []
+    for f in files:
+        data = await f.read(settings.max_document_bytes + 1)
+        if len(data) > settings.max_document_bytes:
+            raise TooLarge(
+                f"file {f.filename!r} is over the limit of {settings.max_document_bytes} bytes (QA_MAX_DOCUMENT_BYTES)"
+            )
+        docs += parse_bytes(
+            data,
+            f.filename or "upload.txt",
+            doc_id=doc_id if isinstance(doc_id, str) and doc_id else None,
+            title=title if isinstance(title, str) and title else None,
+            metadata=metadata,
+            max_bytes=settings.max_document_bytes,
+        )
+    return docs
+
+
+@router.get("/v1/documents", response_model=DocumentList, responses=ERRORS)
+def list_documents(
+    svc: Service,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+) -> DocumentList:
+    docs, total = svc.list_documents(offset, limit)
+    return DocumentList(documents=[document_out(d) for d in docs], total=total, offset=offset, limit=limit)
+
+
+@router.get("/v1/documents/{doc_id:path}", response_model=DocumentOut, responses=ERRORS)
+def get_document(doc_id: str, svc: Service, include_text: bool = False) -> DocumentOut:
+    info = svc.get(doc_id)
+    return document_out(info, svc.get_text(doc_id) if include_text else None)
+
+
+@router.delete("/v1/documents/{doc_id:path}", responses=ERRORS)
+def delete_document(doc_id: str, svc: Service) -> dict[str, str]:
+    svc.delete(doc_id)
+    return {"deleted": doc_id}
+
+
+@router.post(
+    "/v1/documents",
+    status_code=201,
+    response_model=IngestResponse,
+    responses=ERRORS,
+    openapi_extra={"requestBody": _documents_body()},
+)
+async def add_documents(request: Request, svc: Service) -> IngestResponse:
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype == "multipart/form-data":
+        docs = await _from_multipart(request, svc.settings)
+    elif ctype in ("application/json", ""):
+        docs = _from_json(await request.body())
+    else:
+        raise UnsupportedFileType(
+            f"content type {ctype!r} is not accepted: send application/json or multipart/form-data"
+        )
+    results = await run_in_threadpool(svc.add_documents, docs)
+    metrics = request.app.state.metrics
+    for r in results:
+        metrics.ingested.labels(r.status).inc()
+        if r.status != "unchanged":
+            metrics.ingested_chunks.inc(r.chunks)
+    return IngestResponse(results=[IngestOut(id=r.id, status=r.status, chunks=r.chunks) for r in results])

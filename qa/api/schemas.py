@@ -1,0 +1,284 @@
+"""Request and response models of the HTTP API, and their conversion from the service's records.
+
+Every answering route (``/v1/ask``, ``/v1/chat``, and the extras of ``/v1/chat/completions``) builds
+its fields from one ``Answer`` with ``answer_fields``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from qa.store import DocumentInfo
+from qa.types import Answer, Citation, Passage
+
+Scalar = str | int | float | bool
+
+
+class QuestionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    question: str = Field(..., description="The question, in natural language.", examples=["Who met in Paris?"])
+    k: int | None = Field(None, description="Passages to retrieve (1..QA_MAX_K; default QA_DEFAULT_K).")
+    mode: Literal["dense", "lexical", "hybrid"] | None = Field(
+        None, description="Retrieval mode for this request (default QA_RETRIEVAL_MODE)."
+    )
+    filters: dict[str, Scalar | list[str]] | None = Field(
+        None,
+        description='Exact-match filters on document metadata fields, e.g. {"topic": "ranking"}; '
+        "the key `doc_id` takes one id or a list of ids.",
+    )
+    extractive: bool = Field(False, description="Answer extractively even when an LLM is configured (QA_LLM_BASE_URL).")
+    rerank: bool | None = Field(None, description="Second-stage scoring for this request (default QA_RERANK).")
+
+
+class PassageOut(BaseModel):
+    chunk_id: int
+    doc_id: str
+    title: str
+    text: str
+    start: int = Field(..., description="Offset of the passage in the document text.")
+    end: int
+    score: float
+    ordinal: int
+    heading: str | None
+    metadata: dict[str, Any]
+
+
+class SearchOut(BaseModel):
+    question: str
+    passages: list[PassageOut]
+
+
+class CitationOut(BaseModel):
+    n: int
+    doc_id: str
+    title: str
+    start: int
+    end: int
+    quote: str = Field(..., description="Exactly the document text at [start:end].")
+
+
+class SentenceOut(BaseModel):
+    text: str = Field(..., description="A sentence of the generated answer, without markers.")
+    supported: bool | None = Field(
+        ...,
+        description="false: it cited passages but none supports it (its citations were dropped); "
+        "null: it cited nothing.",
+    )
+    citations: list[int] = Field(..., description="Numbers of the citations that support it.")
+
+
+class ShortOut(BaseModel):
+    text: str
+    doc_id: str
+    start: int = Field(..., description="Offset in the document text; `text == document[start:end]`.")
+    end: int
+
+
+class AnswerOut(BaseModel):
+    """Fields every answering route returns (``/v1/ask``, ``/v1/chat``); see ``_answer_fields``."""
+
+    question: str
+    answer: str
+    found: bool
+    score: float
+    short_answer: ShortOut | None = Field(
+        None,
+        description="The shortest span that answers (a name for 'who', a date for 'when', a number for "
+        "'how many'), inside the cited sentence; absent when the question has no clear answer type.",
+    )
+    citations: list[CitationOut]
+    passages: list[PassageOut]
+    generated: bool = Field(False, description="True when an LLM wrote the answer (QA_LLM_BASE_URL).")
+    note: str | None = Field(
+        None, description="Why generation fell back to the extractive answer, or which citations the check removed."
+    )
+    sentences: list[SentenceOut] | None = Field(
+        None, description="Generated answers: each sentence with its checked citations."
+    )
+
+
+class AskOut(AnswerOut):
+    """The answer to one question (``/v1/ask``)."""
+
+
+class DocumentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str | None = Field(None, description="Stable id; derived from the content when omitted.")
+    title: str = ""
+    text: str
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class DocumentsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    documents: list[DocumentIn] = Field(..., min_length=1, max_length=10_000)
+
+
+class IngestOut(BaseModel):
+    id: str
+    status: str = Field(..., description="added, updated or unchanged")
+    chunks: int
+
+
+class IngestResponse(BaseModel):
+    results: list[IngestOut]
+
+
+class DocumentOut(BaseModel):
+    id: str
+    title: str
+    metadata: dict[str, Any]
+    source: str | None
+    content_hash: str
+    n_chunks: int
+    chars: int
+    created_at: float
+    updated_at: float
+    text: str | None = None
+
+
+class DocumentList(BaseModel):
+    documents: list[DocumentOut]
+    total: int
+    offset: int
+    limit: int
+
+
+class ErrorOut(BaseModel):
+    error: str = Field(..., description="Error type, e.g. invalid_input, not_found.")
+    message: str = Field(..., description="What was wrong and how to fix it.")
+
+
+# 401/403 only where QA_API_KEYS asks for a key (writes; reads too with QA_REQUIRE_KEY_FOR_READ).
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorOut} for code in (400, 401, 403, 404, 409, 413, 415, 422, 503)
+}
+
+
+# -- /v1/chat ----------------------------------------------------------------------------------
+
+
+class MessageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    role: Literal["system", "user", "assistant"]
+    content: str = Field(..., max_length=100_000)
+
+
+class ChatIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    messages: list[MessageIn] = Field(
+        ...,
+        min_length=1,
+        max_length=200,
+        description="The conversation so far, oldest first; the last message is the user's question.",
+        examples=[[{"role": "user", "content": "Who met in Paris?"}]],
+    )
+    stream: bool = Field(False, description="Answer as server-sent events: passages, delta, citations, done.")
+    k: int | None = Field(None, description="Passages to retrieve (1..QA_MAX_K; default QA_DEFAULT_K).")
+    filters: dict[str, Scalar | list[str]] | None = Field(
+        None, description="Exact-match filters on document metadata, as for /v1/search."
+    )
+    extractive: bool = Field(False, description="Answer extractively even when an LLM is configured (QA_LLM_BASE_URL).")
+
+
+class ChatOut(AnswerOut):
+    """The answer to a conversation's last question, with what was searched for it."""
+
+    question: str = Field(..., description="The user's last question, as asked.")
+    query: str = Field(..., description="What was searched: the question, resolved against the conversation.")
+    rewritten: bool = Field(..., description="True when the question was a follow-up and was rewritten.")
+
+
+# -- OpenAI-compatible --------------------------------------------------------------------------
+
+
+class ContentPart(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    type: str
+    text: str | None = None
+
+
+class OpenAIMessage(BaseModel):
+    # Clients send more than we use (name, tool_calls, ...): ignore it rather than refuse.
+    model_config = ConfigDict(extra="allow")
+    role: str
+    content: str | list[ContentPart] | None = None
+
+    def text(self) -> str:
+        if isinstance(self.content, list):
+            return "\n".join(p.text for p in self.content if p.type == "text" and p.text)
+        return self.content or ""
+
+
+class OpenAIChatIn(BaseModel):
+    # Sampling options (temperature, max_tokens, ...) mean nothing to an extractive answerer.
+    model_config = ConfigDict(extra="allow")
+    model: str
+    messages: list[OpenAIMessage] = Field(..., min_length=1, max_length=200)
+    stream: bool = False
+    extractive: bool = False  # not OpenAI's: answer extractively even with an LLM configured
+
+
+class OpenAIErrorDetail(BaseModel):
+    message: str
+    type: str = Field(..., description="invalid_request_error, or server_error.")
+    param: str | None = None
+    code: str
+
+
+class OpenAIErrorOut(BaseModel):
+    error: OpenAIErrorDetail
+
+
+# OpenAI's error shape, so OpenAI clients show the message: 400 for a request that does not parse,
+# 404 for an unknown model, and the service's own statuses for what it refuses.
+OPENAI_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": OpenAIErrorOut, "description": "An error, in OpenAI's shape."}
+    for code in (400, 404, 409, 413, 415, 422, 503)
+}
+
+
+# -- from the service's records ----------------------------------------------------------------
+
+
+def passage_out(p: Passage) -> PassageOut:
+    # Read off the dataclass's attributes: `asdict` deep-copies and cost 6x as much per passage.
+    return PassageOut.model_validate(p, from_attributes=True)
+
+
+def citation_out(c: Citation) -> CitationOut:
+    return CitationOut(**asdict(c))
+
+
+def sentences_out(a: Answer) -> list[SentenceOut] | None:
+    if a.sentences is None:
+        return None
+    return [SentenceOut(text=s.text, supported=s.supported, citations=list(s.citations)) for s in a.sentences]
+
+
+def short_out(a: Answer) -> ShortOut | None:
+    return ShortOut(**asdict(a.short)) if a.short else None
+
+
+def answer_fields(a: Answer) -> dict[str, Any]:
+    """The ``AnswerOut`` fields of an answer, all but ``question``."""
+    return {
+        "answer": a.answer,
+        "found": a.found,
+        "score": a.score,
+        "short_answer": short_out(a),
+        "citations": [citation_out(c) for c in a.citations],
+        "passages": [passage_out(p) for p in a.passages],
+        "generated": a.generated,
+        "note": a.note,
+        "sentences": sentences_out(a),
+    }
+
+
+def document_out(info: DocumentInfo, text: str | None = None) -> DocumentOut:
+    fields = asdict(info)
+    fields.pop("chunker")
+    return DocumentOut(**fields, text=text)
