@@ -133,3 +133,24 @@ def test_the_import_reader_sees_each_form(tmp_path: Path, source: str, expected:
     path = tmp_path / "mod.py"
     path.write_text(source)
     assert imports(path, "qa.mod") == expected
+
+
+def test_no_test_imports_a_private_name_from_qa() -> None:
+    """Tests use what the package makes public; a private helper they need is made public first."""
+    private = []
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "qa":
+                private += [
+                    f"{path.relative_to(ROOT)}: from {node.module} import {a.name}"
+                    for a in node.names
+                    if a.name.startswith("_") and not a.name.startswith("__")
+                ]
+            elif isinstance(node, ast.Import):
+                private += [
+                    f"{path.relative_to(ROOT)}: import {a.name}"
+                    for a in node.names
+                    if a.name.split(".")[0] == "qa"
+                    and any(p.startswith("_") and not p.startswith("__") for p in a.name.split("."))
+                ]
+    assert private == []
