@@ -16,35 +16,9 @@ model stack.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 __version__ = "0.1.0"
-
-__all__ = [
-    "__version__",
-    "QAService",
-    "Settings",
-    "Answer",
-    "CheckedSentence",
-    "Chunk",
-    "Citation",
-    "Document",
-    "Heading",
-    "IngestResult",
-    "Passage",
-    "Retrieved",
-    "Short",
-    "QAError",
-    "InvalidInput",
-    "UnsupportedFileType",
-    "TooLarge",
-    "NotFound",
-    "IndexMismatch",
-    "Unavailable",
-    "IndexCorrupt",
-    "Unauthorized",
-    "Forbidden",
-]
 
 # Where each public name is defined.
 _MODULES = {
@@ -77,33 +51,7 @@ _MODULES = {
 }
 _EXPORTS = {name: module for module, names in _MODULES.items() for name in names}
 
-if TYPE_CHECKING:
-    from qa.config import Settings
-    from qa.errors import (
-        Forbidden,
-        IndexCorrupt,
-        IndexMismatch,
-        InvalidInput,
-        NotFound,
-        QAError,
-        TooLarge,
-        Unauthorized,
-        Unavailable,
-        UnsupportedFileType,
-    )
-    from qa.service import QAService
-    from qa.types import (
-        Answer,
-        CheckedSentence,
-        Chunk,
-        Citation,
-        Document,
-        Heading,
-        IngestResult,
-        Passage,
-        Retrieved,
-        Short,
-    )
+__all__ = ["__version__", *_EXPORTS]
 
 
 def __getattr__(name: str) -> Any:

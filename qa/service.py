@@ -240,6 +240,11 @@ class QAService:
             raise NotFound(f"no document with id {doc_id!r}; list ids with GET /v1/documents or `qa stats`")
         return text
 
+    def document(self, doc_id: str, include_text: bool = False) -> tuple[DocumentInfo, str | None]:
+        """A document's record and, when asked for, its text (what citations' offsets index)."""
+        with self.store.snapshot():
+            return self.get(doc_id), self.get_text(doc_id) if include_text else None
+
     def list_documents(self, offset: int = 0, limit: int = 50) -> tuple[list[DocumentInfo], int]:
         if not 0 <= offset <= MAX_OFFSET or not 1 <= limit <= 1000:
             raise InvalidInput(f"offset must be 0..{MAX_OFFSET} and limit 1..1000, got offset={offset}, limit={limit}")

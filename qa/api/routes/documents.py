@@ -134,8 +134,7 @@ def list_documents(
 
 @router.get("/v1/documents/{doc_id:path}", response_model=DocumentOut, responses=ERRORS)
 def get_document(doc_id: str, svc: Service, include_text: bool = False) -> DocumentOut:
-    info = svc.get(doc_id)
-    return document_out(info, svc.get_text(doc_id) if include_text else None)
+    return document_out(*svc.document(doc_id, include_text))
 
 
 @router.delete("/v1/documents/{doc_id:path}", responses=ERRORS)
