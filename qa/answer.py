@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from qa.embed import Embedder
-from qa.query_embed import LRUCache
+from qa.embed.queries import LRUCache
 from qa.rerank import coverage, idf, minmax, terms
 from qa.sentences import split_sentences
 from qa.span import answer_kind, shortest_span

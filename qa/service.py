@@ -15,10 +15,10 @@ from qa.answer import ExtractiveAnswerer
 from qa.chunk import Chunker, tiktoken_counter
 from qa.config import Settings
 from qa.embed import PREFIX_TOKENS, Embedder, embedding_key, embedding_text, load_embedder, vector_backend
+from qa.embed.queries import QueryEmbedder
 from qa.errors import IndexMismatch, InvalidInput, NotFound, TooLarge
 from qa.generate import Generated, OpenAICompatibleLLM, final, generate_stream
 from qa.parse import normalize_text
-from qa.query_embed import QueryEmbedder
 from qa.rerank import CrossEncoderReranker, Reranker, SentenceEvidenceReranker, diversify
 from qa.retrieve import DenseRetriever, HybridRetriever, LexicalRetriever, Mode
 from qa.store import DocumentInfo, Store, Write

@@ -8,12 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.embed import HashEmbedder
 from qa.errors import InvalidInput
 from qa.retrieve import HitStore, LexicalRetriever, convex, query_terms, rrf
 from qa.service import QAService
 from qa.store.embedded import EmbeddedStore
 from qa.types import Document, Passage
+
+from .fakes import HashEmbedder
 
 
 def p(cid: int, score: float) -> Passage:
