@@ -16,6 +16,7 @@ without its document, and the FAISS ids are exactly the chunk rows.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -195,8 +196,8 @@ def _wait_for_rows(db_path: Path, proc: subprocess.Popen[str], at_least: int, ti
 def test_sigkill_qa_index_mid_run(tmp_path: Path, embedder: object) -> None:
     """`qa index` re-indexing a directory, killed at random points: the index stays whole each time,
     and a rerun finishes the job."""
-    from qa.cli import _index_paths
     from qa.config import Settings
+    from qa.parse import load_path
     from qa.service import QAService
 
     rng = random.Random(77)
@@ -207,9 +208,9 @@ def test_sigkill_qa_index_mid_run(tmp_path: Path, embedder: object) -> None:
     sent: dict[str, list[str]] = {f"note-{i:03}.txt": [_text(f"{i}v0")] for i in range(n_files)}
     # Acknowledged baseline: the first 10 files, indexed to completion in this process.
     svc = QAService(Settings(index_dir=index_dir), embedder=embedder)  # type: ignore[arg-type]
-    summary = _index_paths(svc, sorted(corpus.iterdir())[:10], False, False)
+    results = [r for f in sorted(corpus.iterdir())[:10] for r in svc.add_documents(load_path(f, corpus))]
     svc.close()
-    assert summary["added"] == 10
+    assert [r.status for r in results] == ["added"] * 10
     acked = {d: sent[d][0] for d in sorted(sent)[:10]}
     dim = 384
     for rnd in range(1, INDEX_KILLS + 1):
@@ -237,9 +238,15 @@ def test_sigkill_qa_index_mid_run(tmp_path: Path, embedder: object) -> None:
         store = check_whole(index_dir / "default", dim, sent, acked)
         store.close()
     # A rerun completes what the killed runs left, and then every file is there in its last version.
-    svc = QAService(Settings(index_dir=index_dir), embedder=embedder)  # type: ignore[arg-type]
-    summary = _index_paths(svc, [corpus], False, False)
-    svc.close()
+    rerun = subprocess.run(
+        [sys.executable, "-m", "qa", "index", str(corpus), "--json"],
+        capture_output=True,
+        text=True,
+        env=_cli_env(index_dir),
+        timeout=600,
+    )
+    assert rerun.returncode == 0, rerun.stderr
+    summary = json.loads(rerun.stdout)
     assert summary["failed"] == [] and summary["added"] + summary["updated"] + summary["unchanged"] == n_files
     store = check_whole(index_dir / "default", dim, sent, {d: v[-1] for d, v in sent.items()})
     store.close()

@@ -22,7 +22,7 @@ from schemathesis.schemas import APIOperation
 from schemathesis.specs.openapi.checks import content_type_conformance, status_code_conformance
 
 from qa.api import create_app
-from qa.cli import _index_paths
+from qa.parse import iter_files, load_path
 from qa.service import QAService
 
 DOCS = Path(__file__).resolve().parents[1] / "examples" / "docs"
@@ -48,7 +48,8 @@ def test_schemathesis_finds_no_server_errors_or_undocumented_statuses(
     make_service: Callable[..., QAService],
 ) -> None:
     svc = make_service("fuzz")
-    _index_paths(svc, [DOCS], False, False)
+    for path, root in iter_files([DOCS]):
+        svc.add_documents(load_path(path, root))
     schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(svc.settings, service=svc))
     sent: Counter[str] = Counter()
     statuses: Counter[int] = Counter()
