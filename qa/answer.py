@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from qa.embed import Embedder
-from qa.query_embed import LRUCache
+from qa.embed.queries import LRUCache
 from qa.span import answer_kind, shortest_span
 from qa.terms import coverage, idf, minmax, split_sentences, terms
 from qa.types import Answer, Citation, Passage, Short

@@ -23,11 +23,11 @@ from qa.chat import Turn, resolve
 from qa.chunk import Chunker
 from qa.config import Settings
 from qa.embed import Embedder, load_embedder
+from qa.embed.queries import QueryEmbedder
 from qa.errors import IndexMismatch, InvalidInput, NotFound, TooLarge
 from qa.generate import OpenAICompatibleLLM, final, generate_stream
 from qa.ingest import FileProgress, IndexSummary, Ingestor, chunker_signature, index_files, make_chunker, validate
 from qa.parse import iter_files
-from qa.query_embed import QueryEmbedder
 from qa.rerank import CrossEncoderReranker, Reranker, SentenceEvidenceReranker
 from qa.retrieve import Mode, Options, Retriever
 from qa.shard import Shard

@@ -27,15 +27,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.embed import HashEmbedder
 from qa.store.embedded import EmbeddedStore
+
+from .fakes import HashEmbedder
 
 WRITER_KILLS = 17
 
 CHILD = r"""
 import sys
 from qa.config import Settings
-from qa.embed import HashEmbedder
+from tests.fakes import HashEmbedder
 from qa.service import QAService
 from qa.types import Document
 

@@ -13,7 +13,7 @@ import pytest
 
 from qa.config import Settings
 from qa.embed import Embedder, embedding_key
-from qa.embed_onnx import FP32_FILE, INT8_FILE, OnnxEmbedder
+from qa.embed.onnx import FP32_FILE, INT8_FILE, OnnxEmbedder
 from qa.service import QAService
 from qa.types import Document
 
@@ -85,7 +85,7 @@ def test_second_load_reuses_the_cached_files_without_torch(cache_dir: Path, onnx
     before = {f: (files / f).stat().st_mtime_ns for f in (FP32_FILE, INT8_FILE)}
     # A fresh process: exporting would need torch, so torch not being imported proves the cache was used.
     code = (
-        "import sys; from pathlib import Path; from qa.embed_onnx import OnnxEmbedder;"
+        "import sys; from pathlib import Path; from qa.embed.onnx import OnnxEmbedder;"
         f"e = OnnxEmbedder(cache_dir=Path({str(cache_dir)!r}), quantized=True);"
         "v = e.embed(['Who met in Paris?']); print(v.shape, 'torch' in sys.modules)"
     )
@@ -137,7 +137,7 @@ def test_a_new_export_version_embeds_unchanged_documents_again(
 ) -> None:
     """Vectors of an older ONNX graph are never kept beside the new graph's: the export version
     is part of the chunker signature and of the embedding cache key."""
-    import qa.embed
+    import qa.embed.base
 
     settings = Settings(index_dir=tmp_path / "index", embed_backend="onnx-int8", onnx_cache_dir=str(cache_dir))
     doc = Document(id="d", title="Vitamin D", text="Vitamin D is made in the skin. " * 5)
@@ -150,7 +150,7 @@ def test_a_new_export_version_embeds_unchanged_documents_again(
         assert first > 0 and svc.embedded_texts == first  # unchanged: nothing embedded again
     finally:
         svc.close()
-    monkeypatch.setattr(qa.embed, "ONNX_GRAPH_VERSION", qa.embed.ONNX_GRAPH_VERSION + 1)
+    monkeypatch.setattr(qa.embed.base, "ONNX_GRAPH_VERSION", qa.embed.base.ONNX_GRAPH_VERSION + 1)
     svc = QAService(settings, embedder=OnnxEmbedder(cache_dir=cache_dir, quantized=True))
     try:
         assert embedding_key(svc.embedder, "x") != key

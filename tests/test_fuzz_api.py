@@ -102,7 +102,8 @@ def test_findings_stay_fixed(tmp_path: Path) -> None:
     from fastapi.testclient import TestClient
 
     from qa.config import Settings
-    from qa.embed import HashEmbedder
+
+    from .fakes import HashEmbedder
 
     settings = Settings(index_dir=tmp_path)
     app = create_app(settings, service=QAService(settings, embedder=HashEmbedder()))

@@ -19,7 +19,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("qa.types", "qa.errors", "qa.config"),
     ("qa.terms", "qa.span", "qa.security", "qa.observability", "qa.shard"),
     ("qa.parse", "qa.chunk"),
-    ("qa.embed", "qa.embed_onnx", "qa.query_embed"),
+    ("qa.embed",),
     ("qa.store", "qa.transfer"),
     ("qa.rerank",),
     ("qa.retrieve",),

@@ -12,9 +12,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from qa.api import create_app
 from qa.config import Settings
-from qa.embed import HashEmbedder
 from qa.observability import configure_logging
 from qa.service import QAService
+
+from .fakes import HashEmbedder
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from qa.embed import Embedder
-from qa.query_embed import LRUCache, MicroBatcher, QueryEmbedder
+from qa.embed.queries import LRUCache, MicroBatcher, QueryEmbedder
 from qa.service import QAService
 from qa.types import Document
 

@@ -15,10 +15,11 @@ import numpy as np
 import pytest
 
 from qa.config import Settings
-from qa.embed import HashEmbedder
 from qa.service import QAService
 from qa.store.embedded import DB_FILE, FAISS_FILE, FAISS_META, EmbeddedStore
 from qa.types import Document
+
+from .fakes import HashEmbedder
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = HashEmbedder().name

@@ -9,13 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.embed import HashEmbedder
 from qa.errors import InvalidInput
 from qa.retrieve import convex_hits, rrf_hits
 from qa.service import QAService
 from qa.store.embedded import EmbeddedStore
 from qa.terms import query_terms
 from qa.types import Document, Passage
+
+from .fakes import HashEmbedder
 
 
 def test_rrf_by_hand() -> None:

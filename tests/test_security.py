@@ -14,9 +14,10 @@ from fastapi.testclient import TestClient
 
 from qa.api import create_app
 from qa.config import Settings
-from qa.embed import HashEmbedder
 from qa.security import check_key, is_loopback, needs_key
 from qa.service import QAService
+
+from .fakes import HashEmbedder
 
 KEY = "s3cret-key-1"
 

@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from qa.config import DEFAULT_MODEL
-from qa.embed import ONNX_GRAPH_VERSION, SMALL_INPUT_CHARS, resolve_model, usable_cores
+from qa.embed.base import ONNX_GRAPH_VERSION, SMALL_INPUT_CHARS, resolve_model, usable_cores
 from qa.errors import InvalidInput
 
 FP32_FILE = "model.onnx"
@@ -201,7 +201,7 @@ class OnnxEmbedder:
         # text per run keeps vectors deterministic (the embedding cache relies on it), and was no
         # slower here: sorted, unpadded single runs vs batches of 32 (7.7 vs 6.8 passages/s).
         self.batch_size = 1 if quantized else batch_size
-        # So concurrent questions gain nothing from being micro-batched (qa/query_embed.py): each
+        # So concurrent questions gain nothing from being micro-batched (qa/embed/queries.py): each
         # runs on its own thread instead.
         self.batching_helps = not quantized
         # Bulk int8 embedding: this many one-thread runs at once (0: one per core).

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from qa.embed import Embedder
+from qa.embed.base import Embedder
 
 
 class LRUCache:

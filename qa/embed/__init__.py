@@ -1,0 +1,48 @@
+"""Embedders turn text into L2-normalized float32 vectors.
+
+``base`` holds the ``Embedder`` protocol and what every backend shares; one module per backend
+(``torch``: sentence-transformers, ``onnx``: the same model exported and run by onnxruntime);
+``queries`` puts an LRU cache and micro-batching in front of any embedder. The modules import
+``base`` (and ``queries`` only ``base``), never this one, which picks the backend the settings ask for.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from qa.embed.base import PREFIX_TOKENS, Embedder, embedding_key, embedding_text, resolve_model, vector_backend
+from qa.embed.queries import LRUCache, MicroBatcher, QueryEmbedder
+from qa.embed.torch import SentenceTransformerEmbedder
+
+if TYPE_CHECKING:
+    from qa.config import Settings
+
+__all__ = [
+    "PREFIX_TOKENS",
+    "Embedder",
+    "LRUCache",
+    "MicroBatcher",
+    "QueryEmbedder",
+    "SentenceTransformerEmbedder",
+    "embedding_key",
+    "embedding_text",
+    "load_embedder",
+    "resolve_model",
+    "vector_backend",
+]
+
+
+def load_embedder(settings: Settings) -> Embedder:
+    """The embedder the settings ask for: the model (``QA_MODEL``) on its backend (``QA_EMBED_BACKEND``)."""
+    if settings.embed_backend == "torch":
+        return SentenceTransformerEmbedder(settings.model, batch_size=settings.embed_batch_size)
+    from qa.embed.onnx import OnnxEmbedder  # onnxruntime loads only when asked for
+
+    cache = Path(settings.onnx_cache_dir) if settings.onnx_cache_dir else settings.index_dir / ".onnx"
+    return OnnxEmbedder(
+        settings.model,
+        quantized=settings.embed_backend == "onnx-int8",
+        cache_dir=cache,
+        batch_size=settings.embed_batch_size,
+    )

@@ -1,0 +1,125 @@
+"""Files on disk, safely: walking directories (hidden files, symlinks, loops, special files) and
+reading one file within the size limit."""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator, Sequence
+from pathlib import Path, PurePosixPath
+
+from qa.errors import InvalidInput, TooLarge
+from qa.parse.formats import SUPPORTED, check_extension, extension
+
+
+def _is_within(path: str, root: str) -> bool:
+    """True if real path ``path`` is ``root`` or inside it (both already resolved)."""
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _walk(root: Path, follow_symlinks: bool) -> Iterator[Path]:
+    """Supported, non-hidden regular files under ``root``, never leaving it unless following symlinks."""
+    real_root = os.path.realpath(root)
+    # Real directories are walked first and symlinked ones afterwards, so a file reachable both
+    # ways is listed under its real path; ``visited`` (by real path) stops loops and repeats.
+    visited: set[str] = set()
+    pending: list[Path] = [root]
+    linked: list[Path] = []
+    while pending or linked:
+        directory = pending.pop() if pending else linked.pop(0)
+        real_dir = os.path.realpath(directory)
+        if real_dir in visited:
+            continue
+        visited.add(real_dir)
+        try:
+            with os.scandir(directory) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as e:
+            raise InvalidInput(f"cannot read directory '{directory}': {e.strerror}; check its permissions") from None
+        subdirs: list[Path] = []
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            path = Path(entry.path)
+            is_link = entry.is_symlink()
+            if is_link:
+                target = os.path.realpath(path)
+                if not follow_symlinks and not _is_within(target, real_root):
+                    continue
+            try:
+                st = os.stat(path)  # follows links; raises for broken links and loops
+            except OSError:
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                (linked if is_link else subdirs).append(path)
+            elif stat.S_ISREG(st.st_mode) and extension(entry.name) in SUPPORTED:
+                # Only regular files: reading a FIFO or device would block or never end.
+                yield path
+        pending.extend(reversed(subdirs))
+
+
+def _sort_key(pair: tuple[Path, Path]) -> tuple[str, ...]:
+    """Order files of one root by their relative path components."""
+    file, root = pair
+    return file.relative_to(root).parts
+
+
+def iter_files(paths: Sequence[str | Path], follow_symlinks: bool = False) -> list[tuple[Path, Path]]:
+    """Expand files and directories into sorted, de-duplicated ``(file, root)`` pairs."""
+    result: list[tuple[Path, Path]] = []
+    seen: set[tuple[Path, Path]] = set()
+    for raw in paths:
+        path = Path(raw)
+        if not path.exists():
+            raise InvalidInput(f"path '{raw}' does not exist; check the spelling or give an existing file or directory")
+        if path.is_dir():
+            # Sort per root so the order does not depend on the walk's real-before-linked scheduling.
+            found = sorted(((f, path) for f in _walk(path, follow_symlinks)), key=_sort_key)
+        else:
+            # An explicit file is returned whatever its extension, so the caller reports why it is skipped.
+            found = [(path, path.parent)]
+        for pair in found:
+            if pair not in seen:
+                seen.add(pair)
+                result.append(pair)
+    return result
+
+
+def read_file(path: Path, root: Path, max_bytes: int | None = None) -> tuple[str, bytes]:
+    """The document id of ``path`` (its POSIX path relative to ``root``) and its bytes.
+
+    Raises:
+        UnsupportedFileType: the extension has no parser (checked before reading).
+        TooLarge: the file is over ``max_bytes``.
+        InvalidInput: the file is not a regular file or cannot be read.
+    """
+    path = Path(path)
+    try:
+        rel = path.relative_to(root)
+    except ValueError:
+        try:
+            rel = Path(os.path.realpath(path)).relative_to(os.path.realpath(root))
+        except ValueError:
+            rel = Path(path.name)
+    doc_id = PurePosixPath(*rel.parts).as_posix() if rel.parts else path.name
+    # Before reading: an unsupported file should say so, not that it is too large or unreadable.
+    check_extension(doc_id)
+    try:
+        # A FIFO or device named like a document would block the read forever.
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise InvalidInput(f"'{path}' is not a regular file; give a file or a directory of files")
+        with open(path, "rb") as f:
+            if max_bytes is not None:
+                size = os.fstat(f.fileno()).st_size
+                if size > max_bytes:
+                    raise TooLarge(
+                        f"'{doc_id}' is {size:,} bytes, over the limit of {max_bytes:,} bytes; "
+                        "split it into smaller files or raise QA_MAX_DOCUMENT_BYTES"
+                    )
+                # Read one byte past the limit so a file that grew since fstat is still caught.
+                data = f.read(max_bytes + 1)
+            else:
+                data = f.read()
+    except OSError as e:
+        raise InvalidInput(f"cannot read '{path}': {e.strerror}; check that it exists and is readable") from None
+    return doc_id, data
