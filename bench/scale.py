@@ -224,7 +224,7 @@ def flat_latency(vectors: Vectors, n_chunks: int, queries: np.ndarray) -> list[d
 def serve(args: argparse.Namespace) -> None:
     """In a fresh process: cold start, then latency and recall of the saved index."""
     from qa.store.embedded import EmbeddedStore
-    from qa.store.faiss_index import IndexOptions
+    from qa.store.embedded.faiss_index import IndexOptions
 
     t_imported = time.time()
     queries, truth = np.load(args.serve_queries), np.load(args.serve_truth)
@@ -254,7 +254,7 @@ def serve(args: argparse.Namespace) -> None:
             hits += len({p.chunk_id for p in got} & set(want.tolist()))
             # FAISS alone, without the passage fetch from SQLite.
             t = time.perf_counter()
-            from qa.store.faiss_index import search_params
+            from qa.store.embedded.faiss_index import search_params
 
             store.index.search(q.reshape(1, -1), K, params=search_params(store.index, K, ef, None))
             faiss_lat.append((time.perf_counter() - t) * 1000)
@@ -416,7 +416,7 @@ def main() -> None:
         return
 
     from qa.config import Settings
-    from qa.store.faiss_index import index_options
+    from qa.store.embedded.faiss_index import index_options
 
     options = index_options(Settings())
     if args.base_vectors == "auto":

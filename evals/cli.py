@@ -1,4 +1,4 @@
-"""`python -m evals` (or its alias `qa eval`): run the harness with a progress bar, print a summary, gate on pinned scores."""
+"""`python -m evals` (alias `qa eval`): run the harness with a progress bar, print a summary, gate on scores."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 

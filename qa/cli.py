@@ -263,7 +263,7 @@ def repair(as_json: JsonOpt = False) -> None:
     """Check the index and rebuild its derived files (FAISS vectors, lexical index) from SQLite.
 
     Exits 1 when problems remain that need the sources (a half-written document: re-index it)."""
-    from qa.store.embedded import DB_FILE, EmbeddedStore
+    from qa.store.embedded import DB_FILE
 
     cfg = settings()
     if cfg.store:
@@ -273,7 +273,6 @@ def repair(as_json: JsonOpt = False) -> None:
     svc = service()
     try:
         store = svc.store
-        assert isinstance(store, EmbeddedStore)
         report = store.repair()
     finally:
         svc.close()
@@ -298,11 +297,11 @@ def export_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Write the index (documents, chunks and their vectors) to a file that `qa import` reads."""
-    from qa.transfer import export_index
+    from qa.store.transfer import export_index
 
     svc = service()
     try:
-        summary = export_index(svc.store, path)  # type: ignore[arg-type]
+        summary = export_index(svc.store, path)
     finally:
         svc.close()
     if as_json:
@@ -317,7 +316,7 @@ def import_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Load an export into the index (QA_STORE / QA_INDEX_NAME), keeping its vectors: no re-embedding."""
-    from qa.transfer import import_index, read_manifest
+    from qa.store.transfer import import_index, read_manifest
 
     if not path.is_file():
         fail(f"{path} does not exist; make one with `qa export {path}`")

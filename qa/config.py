@@ -190,12 +190,3 @@ class Settings(BaseSettings):
     @property
     def index_path(self) -> Path:
         return self.index_dir / self.index_name
-
-    @property
-    def index_location(self) -> str:
-        """Where the index lives, for messages: a directory, or a Postgres schema (password hidden)."""
-        if not self.store:
-            return str(self.index_path)
-        from qa.store.postgres import redact, schema_name
-
-        return f"{redact(self.store)} schema {schema_name(self.index_name)}"

@@ -31,9 +31,7 @@ from qa.parse import iter_files
 from qa.rerank import CrossEncoderReranker, Reranker, SentenceEvidenceReranker
 from qa.retrieve import Mode, Options, Retriever
 from qa.shard import Shard
-from qa.store import DocumentInfo, Store
-from qa.store.embedded import EmbeddedStore
-from qa.store.faiss_index import index_options
+from qa.store import DocumentInfo, Store, describe_location, open_store
 from qa.terms import terms
 from qa.types import Answer, Document, IngestResult, Metadata, Passage, Retrieved
 
@@ -53,6 +51,7 @@ class QAService:
         self._embedder = embedder
         self._store = store
         self._lock = threading.Lock()
+        self._open_lock = threading.Lock()  # opening the store may take _lock (to load the model)
         # Dimension for a new index when it is known without the model (`qa import` sets it).
         self.new_index_dim: int | None = None
         self.model_name = embedder.name if embedder else settings.model
@@ -78,7 +77,7 @@ class QAService:
             embedder = self._embedder
         if self._store is not None and self._store.manifest.dim != embedder.dim:
             raise IndexMismatch(
-                f"index {self.settings.index_location} holds {self._store.manifest.dim}-dim vectors but model "
+                f"index {describe_location(self.settings)} holds {self._store.manifest.dim}-dim vectors but model "
                 f"{self.model_name!r} makes {embedder.dim}-dim ones; use another QA_INDEX_NAME"
             )
         return embedder
@@ -86,44 +85,13 @@ class QAService:
     @property
     def store(self) -> Store:
         if self._store is None:
-            if self.settings.store:
-                self._open_postgres()
-            else:
-                path = self.settings.index_path
-                # An existing index knows its dimension; only a new one needs the model to tell.
-                dim = EmbeddedStore.stored_dim(path)
-                if dim is None:
-                    dim = self.new_index_dim or self.embedder.dim
-                with self._lock:
-                    if self._store is None:
-                        self._store = EmbeddedStore(
-                            path,
-                            model=self.model_name,
-                            dim=dim,
-                            lexical_stemmer=self.settings.lexical_stemmer,
-                            index_options=index_options(self.settings),
-                        )
+            with self._open_lock:
+                if self._store is None:
+                    # Only a new index needs the model to tell its dimension.
+                    new_dim = lambda: self.new_index_dim or self.embedder.dim  # noqa: E731
+                    self._store = open_store(self.settings, self.model_name, new_dim)
         assert self._store is not None
         return self._store
-
-    def _open_postgres(self) -> None:
-        # Imported here: the embedded default needs no Postgres driver.
-        from qa.store.postgres import PostgresStore
-
-        s = self.settings
-        dim = PostgresStore.stored_dim(s.store, s.index_name)
-        if dim is None:
-            dim = self.new_index_dim or self.embedder.dim
-        with self._lock:
-            if self._store is None:
-                self._store = PostgresStore(
-                    s.store,
-                    model=self.model_name,
-                    dim=dim,
-                    index_name=s.index_name,
-                    ef_search=s.pg_ef_search,
-                    pool_size=s.pg_pool_size,
-                )
 
     @cached_property
     def chunker(self) -> Chunker:

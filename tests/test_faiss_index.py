@@ -14,7 +14,7 @@ import pytest
 from qa.service import QAService
 from qa.store import Write
 from qa.store.embedded import FAISS_FILE, FAISS_META, EmbeddedStore
-from qa.store.faiss_index import IndexOptions, ids_of, kind_of
+from qa.store.embedded.faiss_index import IndexOptions, ids_of, kind_of
 from qa.types import Chunk, Document
 
 DIM = 32

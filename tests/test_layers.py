@@ -20,7 +20,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("qa.terms", "qa.span", "qa.security", "qa.observability", "qa.shard"),
     ("qa.parse", "qa.chunk"),
     ("qa.embed",),
-    ("qa.store", "qa.transfer"),
+    ("qa.store",),
     ("qa.rerank",),
     ("qa.retrieve",),
     ("qa.answer",),

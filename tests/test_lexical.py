@@ -15,7 +15,7 @@ import tantivy
 
 from qa.store import Write
 from qa.store.embedded import DB_FILE, EmbeddedStore
-from qa.store.lexical import LEXICAL_DIR, LEXICAL_META, LexicalIndex, spec
+from qa.store.embedded.lexical import LEXICAL_DIR, LEXICAL_META, LexicalIndex, spec
 from qa.types import Chunk, Document
 
 DIM = 8

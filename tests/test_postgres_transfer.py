@@ -18,11 +18,11 @@ from qa.errors import IndexMismatch, InvalidInput
 from qa.service import QAService
 from qa.store.embedded import EmbeddedStore
 from qa.store.postgres import PostgresStore
-from qa.transfer import export_index, import_index
+from qa.store.transfer import export_index, import_index
 
 from .pg import pg_url_fixture  # noqa: F401  (provides the pg_url fixture)
 from .test_postgres_service import example_docs
-from .test_postgres_store import DIM, vec, words
+from .test_store_contract import DIM, vec, words
 
 pytestmark = pytest.mark.postgres
 

@@ -18,7 +18,7 @@ import pytest
 
 from qa.store import Write
 from qa.store.embedded import EmbeddedStore
-from qa.store.faiss_index import IndexOptions
+from qa.store.embedded.faiss_index import IndexOptions
 from qa.types import Chunk, Document, Passage
 
 DIM = 16

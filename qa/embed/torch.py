@@ -48,7 +48,7 @@ class SentenceTransformerEmbedder:
         self.backend = "torch"
         self.batch_size = batch_size
         # Threads for bulk batches, set on every call: torch shares OpenMP's per-thread count with
-        # FAISS, which sets it to 1 for its searches (qa/store/embedded.py), and ingestion then ran
+        # FAISS, which sets it to 1 for its searches (qa/store/embedded/vectors.py), and ingestion then ran
         # on one thread (measured: 5.7 instead of 10.1 passages/s right after a FAISS call).
         import torch
 

@@ -1,7 +1,14 @@
-"""Index stores: one protocol, one file per backend.
+"""Index stores: one protocol, one backend each.
 
 A store keeps documents, their chunks (as offsets into the document text) and one vector
-per chunk, and answers nearest-neighbour queries. Writes are all-or-nothing per call.
+per chunk, and answers nearest-neighbour and BM25 queries. Writes are all-or-nothing per call.
+
+- ``Store``: the protocol; everything a caller outside this package may use.
+- ``open_store``: the store the settings name; ``describe_location``: where it is, for messages.
+- ``embedded/``: SQLite + FAISS + tantivy in a directory (the default).
+- ``postgres.py``: PostgreSQL with pgvector (``QA_STORE=postgresql://...``).
+- ``filters.py``: metadata filters, checked once for both.
+- ``transfer.py``: `qa export` / `qa import` between stores.
 """
 
 from __future__ import annotations
@@ -9,15 +16,19 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from qa.errors import IndexMismatch
-from qa.types import Chunk, Document, Metadata, Passage
+from qa.types import Chunk, Document, Hit, Metadata, Passage
+
+if TYPE_CHECKING:
+    from qa.config import Settings
 
 FORMAT_VERSION = 1
 
@@ -91,6 +102,9 @@ class Write:
 
 
 class Store(Protocol):
+    """What every store does. Reads are safe from many threads at once; ``filters`` are metadata
+    filters (see ``filters.py``): an invalid one raises ``InvalidInput``."""
+
     manifest: Manifest
 
     def get(self, doc_id: str) -> DocumentInfo | None: ...
@@ -105,14 +119,54 @@ class Store(Protocol):
         """Remove a document and all its chunks; False when it did not exist."""
         ...
 
-    def list_documents(self, offset: int = 0, limit: int = 50) -> tuple[list[DocumentInfo], int]: ...
+    def list_documents(self, offset: int = 0, limit: int = 50) -> tuple[list[DocumentInfo], int]:
+        """A page of documents in id order, and how many there are in all."""
+        ...
 
-    def search(self, vector: np.ndarray, k: int, filters: Metadata | None = None) -> list[Passage]: ...
+    def search(self, vector: np.ndarray, k: int, filters: Metadata | None = None) -> list[Passage]:
+        """The ``k`` chunks nearest to ``vector`` (inner product), best first: ``passages(search_hits(...))``."""
+        ...
 
-    def stats(self) -> dict[str, Any]: ...
+    def search_hits(self, vector: np.ndarray, k: int, filters: Metadata | None = None) -> list[Hit]:
+        """``search``'s (chunk id, score) pairs, best first, without fetching the passages."""
+        ...
+
+    def lexical_search(self, terms: list[str], k: int, filters: Metadata | None = None) -> list[Passage]:
+        """BM25 over chunk text and title/heading, any of ``terms`` (words, never query syntax);
+        higher scores are better."""
+        ...
+
+    def lexical_hits(self, terms: list[str], k: int, filters: Metadata | None = None) -> list[Hit]:
+        """``lexical_search``'s (chunk id, score) pairs, best first, without fetching the passages."""
+        ...
+
+    def passages(self, hits: list[Hit]) -> list[Passage]:
+        """The passages of (chunk id, score) pairs, in their order, each with its score; a chunk
+        that no longer exists is left out."""
+        ...
+
+    def snapshot(self) -> AbstractContextManager[None]:
+        """Reads inside, in this thread, see one state of the index (see each store for how)."""
+        ...
+
+    def vectors(self, chunk_ids: list[int]) -> dict[int, np.ndarray]:
+        """Stored vectors of the given chunks (those that exist)."""
+        ...
+
+    def vectors_by_hash(self, hashes: list[str]) -> dict[str, np.ndarray]:
+        """Stored vectors of chunks whose embedding text has one of ``hashes`` (the embedding cache)."""
+        ...
+
+    def document_chunks(self, doc_id: str) -> tuple[list[Chunk], np.ndarray]:
+        """A document's chunks in order with their stored vectors (for `qa export`)."""
+        ...
 
     def counts(self) -> dict[str, Any]:
         """Documents, chunks and model: what a health check reports, cheap at any size."""
+        ...
+
+    def stats(self) -> dict[str, Any]:
+        """What the index holds and where (``store`` names the backend)."""
         ...
 
     def save(self) -> None:
@@ -120,6 +174,58 @@ class Store(Protocol):
         ...
 
     def close(self) -> None: ...
+
+    def verify(self) -> list[str]:
+        """Problems found in the index; empty when it is sound."""
+        ...
+
+    def repair(self) -> dict[str, Any]:
+        """Rebuild what can be rebuilt and report it: ``path``, ``found``, ``rebuilt``, ``remaining``
+        (problems left), ``documents``, ``chunks``.
+
+        Raises:
+            InvalidInput: the store has nothing this can rebuild (Postgres).
+        """
+        ...
+
+
+def open_store(settings: Settings, model: str, new_dim: Callable[[], int]) -> Store:
+    """The store ``settings`` name: Postgres when ``QA_STORE`` is a URL, else the embedded store
+    at ``settings.index_path``. An existing index knows its dimension; ``new_dim`` (which may load
+    the embedding model) is called only when the index does not exist yet."""
+    if settings.store:
+        # Imported here: the embedded default needs no Postgres driver.
+        from qa.store.postgres import PostgresStore
+
+        dim = PostgresStore.stored_dim(settings.store, settings.index_name)
+        return PostgresStore(
+            settings.store,
+            model=model,
+            dim=new_dim() if dim is None else dim,
+            index_name=settings.index_name,
+            ef_search=settings.pg_ef_search,
+            pool_size=settings.pg_pool_size,
+        )
+    from qa.store.embedded import EmbeddedStore, index_options
+
+    path = settings.index_path
+    dim = EmbeddedStore.stored_dim(path)
+    return EmbeddedStore(
+        path,
+        model=model,
+        dim=new_dim() if dim is None else dim,
+        lexical_stemmer=settings.lexical_stemmer,
+        index_options=index_options(settings),
+    )
+
+
+def describe_location(settings: Settings) -> str:
+    """Where the index lives, for messages: a directory, or a Postgres schema (password hidden)."""
+    if not settings.store:
+        return str(settings.index_path)
+    from qa.store.postgres import redact, schema_name
+
+    return f"{redact(settings.store)} schema {schema_name(settings.index_name)}"
 
 
 def atomic_write(path: Path, write: Any) -> None:

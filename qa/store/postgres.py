@@ -22,7 +22,6 @@ Each ``write`` and ``delete`` is one transaction.
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,7 +37,8 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from qa.errors import IndexMismatch, InvalidInput, Unavailable
 from qa.store import FORMAT_VERSION, INFO_COLUMNS, DocumentInfo, Manifest, Write, check_manifest, document_info
-from qa.types import Chunk, Metadata, Passage
+from qa.store.filters import parse_filters
+from qa.types import Chunk, Hit, Metadata, Passage
 
 # Postgres full-text configuration for the lexical side (stemmed English, like BM25 setups).
 TEXT_SEARCH_CONFIG = "english"
@@ -52,8 +52,6 @@ HNSW_EF_CONSTRUCTION = 64
 MAX_EF_SEARCH = 1000
 # Serializes schema set-up across processes: replicas started together must not race.
 BOOTSTRAP_LOCK = 0x7161_7374  # "qast"
-
-_FIELD = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 
 # Versioned migrations, applied in order inside the bootstrap transaction. Never edit one that
 # has shipped: add the next version instead. ``{dim}`` is the manifest's vector dimension.
@@ -110,6 +108,12 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     ),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+# What a passage is read from, on ``chunks c JOIN documents d``: a chunk's text is its span of the document's.
+PASSAGE_COLUMNS = (
+    'c.id, c.doc_id, d.title, substr(d.text, c.start + 1, c."end" - c.start), c.start, c."end",'
+    " c.ordinal, c.heading, d.metadata"
+)
 
 
 class StoreUnavailable(Unavailable):
@@ -339,24 +343,16 @@ class PostgresStore:
     def _conditions(filters: Metadata | None) -> tuple[list[str], list[Any]]:
         """Exact-match metadata filters as SQL conditions on ``c`` (chunks) and ``d`` (documents);
         ``doc_id`` matches one id or any of a list."""
+        parsed = parse_filters(filters)
         clauses: list[str] = []
         params: list[Any] = []
-        match: dict[str, Any] = {}
-        for key, value in (filters or {}).items():
-            if key == "doc_id":
-                values = value if isinstance(value, list) else [value]
-                clauses.append("c.doc_id = ANY(%s)")
-                params.append([str(v) for v in values])
-                continue
-            if not _FIELD.match(key):
-                raise InvalidInput(f"filter field {key!r} is not a valid metadata field name (letters, digits, _.:-)")
-            if not isinstance(value, (str, int, float, bool)) or value is None:
-                raise InvalidInput(f"filter {key!r} must be a string, number or boolean, got {value!r}")
-            match[key] = value
-        if match:
+        if parsed.doc_ids is not None:
+            clauses.append("c.doc_id = ANY(%s)")
+            params.append(list(parsed.doc_ids))
+        if parsed.match:
             # Containment of scalars is equality of each key's value (and uses the GIN index).
             clauses.append("d.metadata @> %s")
-            params.append(Jsonb(match))
+            params.append(Jsonb(dict(parsed.match)))
         return clauses, params
 
     @classmethod
@@ -364,7 +360,8 @@ class PostgresStore:
         clauses, params = cls._conditions(filters)
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
-    def search(self, vector: np.ndarray, k: int, filters: Metadata | None = None) -> list[Passage]:
+    def _nearest(self, columns: str, vector: np.ndarray, k: int, filters: Metadata | None) -> list[tuple[Any, ...]]:
+        """``columns`` and the score of the ``k`` chunks nearest to ``vector``, best first."""
         query = np.ascontiguousarray(vector, dtype=np.float32).reshape(-1)
         if query.shape != (self.manifest.dim,):
             raise InvalidInput(f"query vector has shape {query.shape}, expected ({self.manifest.dim},)")
@@ -374,32 +371,60 @@ class PostgresStore:
             conn.execute(f"SET LOCAL hnsw.ef_search = {int(ef)}")
             # With a filter, keep scanning the graph until k rows pass it (pgvector >= 0.8).
             conn.execute("SET LOCAL hnsw.iterative_scan = strict_order")
-            rows = conn.execute(
-                'SELECT c.id, c.doc_id, d.title, substr(d.text, c.start + 1, c."end" - c.start), c.start,'
-                ' c."end", c.ordinal, c.heading, d.metadata, -(c.embedding <#> %s) AS score'
+            return conn.execute(
+                f"SELECT {columns}, -(c.embedding <#> %s) AS score"
                 f" FROM chunks c JOIN documents d ON d.id = c.doc_id{where}"
                 " ORDER BY c.embedding <#> %s LIMIT %s",
                 [query, *params, query, k],
             ).fetchall()
-        return self._rows(rows)
+
+    def search(self, vector: np.ndarray, k: int, filters: Metadata | None = None) -> list[Passage]:
+        # One query for hits and passages: a round trip less than passages(search_hits(...)).
+        return [self._passage(r, float(r[9])) for r in self._nearest(PASSAGE_COLUMNS, vector, k, filters)]
+
+    def search_hits(self, vector: np.ndarray, k: int, filters: Metadata | None = None) -> list[Hit]:
+        """``search``'s (chunk id, score) pairs, best first, without fetching the passages."""
+        return [(int(r[0]), float(r[1])) for r in self._nearest("c.id", vector, k, filters)]
 
     @staticmethod
-    def _rows(rows: list[tuple[Any, ...]]) -> list[Passage]:
-        return [
-            Passage(
-                chunk_id=r[0],
-                doc_id=r[1],
-                title=r[2],
-                text=r[3],
-                start=r[4],
-                end=r[5],
-                score=float(r[9]),
-                ordinal=r[6],
-                heading=r[7],
-                metadata=r[8],
-            )
-            for r in rows
-        ]
+    def _passage(r: tuple[Any, ...], score: float) -> Passage:
+        """A passage from a row of ``PASSAGE_COLUMNS``."""
+        return Passage(
+            chunk_id=r[0],
+            doc_id=r[1],
+            title=r[2],
+            text=r[3],
+            start=r[4],
+            end=r[5],
+            score=score,
+            ordinal=r[6],
+            heading=r[7],
+            metadata=r[8],
+        )
+
+    def passages(self, hits: list[Hit]) -> list[Passage]:
+        """The passages of (chunk id, score) pairs, in their order, each with its score. Chunk ids
+        are never reused, so a hit whose chunk was deleted or replaced since is left out rather
+        than shown with other text."""
+        if not hits:
+            return []
+        with self._conn() as conn:
+            rows = conn.execute(
+                f"SELECT {PASSAGE_COLUMNS} FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE c.id = ANY(%s)",
+                ([int(h[0]) for h in hits],),
+            ).fetchall()
+        by_id = {r[0]: r for r in rows}
+        return [self._passage(by_id[chunk_id], score) for chunk_id, score in hits if chunk_id in by_id]
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """A no-op: each read is its own READ COMMITTED transaction and sees the latest commit.
+
+        Not a REPEATABLE READ transaction, because that would pin a pooled connection (and add a
+        round trip) for every search, while a hybrid search needs no more than this: chunk ids are
+        never reused, so ``passages`` of hits taken before a concurrent write either finds the very
+        chunks ranked or leaves out the ones that write removed; it never cites changed text."""
+        yield
 
     def lexical_search(self, terms: list[str], k: int, filters: Metadata | None = None) -> list[Passage]:
         """BM25 over chunk text and title/heading, any of ``terms``; higher scores are better.
@@ -411,13 +436,21 @@ class PostgresStore:
         matching chunks; scoring reads each match's lexemes, and N and the mean length are counted
         per query, so the cost grows with the number of matches and, mildly, with the corpus.
         """
+        return [self._passage(r, float(r[9])) for r in self._bm25(PASSAGE_COLUMNS, terms, k, filters)]
+
+    def lexical_hits(self, terms: list[str], k: int, filters: Metadata | None = None) -> list[Hit]:
+        """``lexical_search``'s (chunk id, score) pairs, best first, without fetching the passages."""
+        return [(int(r[0]), float(r[1])) for r in self._bm25("c.id", terms, k, filters)]
+
+    def _bm25(self, columns: str, terms: list[str], k: int, filters: Metadata | None) -> list[tuple[Any, ...]]:
+        """``columns`` and the BM25 score of the top ``k`` chunks for ``terms`` (see ``lexical_search``)."""
         text = " ".join(t for t in terms if t.strip())
         if not text:
             return []
         conds, params = self._conditions(filters)
         extra = "".join(f" AND {c}" for c in conds)
         with self._conn() as conn:
-            rows = conn.execute(
+            return conn.execute(
                 f"""
                 WITH terms AS (
                     SELECT DISTINCT lexeme FROM unnest(to_tsvector('{TEXT_SEARCH_CONFIG}', %s))
@@ -441,14 +474,12 @@ class PostgresStore:
                         / (h.tf + {BM25_K1} * (1 - {BM25_B} + {BM25_B} * h.lex_len / GREATEST(s.avgdl, 1e-9)))) AS score
                     FROM hits h JOIN idf i USING (lexeme) CROSS JOIN stats s GROUP BY h.id
                 )
-                SELECT c.id, c.doc_id, d.title, substr(d.text, c.start + 1, c."end" - c.start), c.start,
-                    c."end", c.ordinal, c.heading, d.metadata, sc.score
+                SELECT {columns}, sc.score
                 FROM scored sc JOIN chunks c ON c.id = sc.id JOIN documents d ON d.id = c.doc_id
                 ORDER BY sc.score DESC, c.id LIMIT %s
                 """,
                 [text, *params, k],
             ).fetchall()
-        return self._rows(rows)
 
     def vectors(self, chunk_ids: list[int]) -> dict[int, np.ndarray]:
         """Stored vectors of the given chunks."""
@@ -515,6 +546,33 @@ class PostgresStore:
             "ef_search": self.ef_search,
             "bytes_on_disk": int(size[0]),
         }
+
+    def verify(self) -> list[str]:
+        """Problems found in the index: documents whose chunk count is not the one written (each
+        write is one transaction, so only a change made behind the store's back does that) and a
+        schema version other than this qa's. Postgres checks its own files and indexes (amcheck)."""
+        with self._conn() as conn:
+            half = conn.execute(
+                "SELECT d.id, d.n_chunks, count(c.id) FROM documents d LEFT JOIN chunks c ON c.doc_id = d.id"
+                " GROUP BY d.id HAVING count(c.id) != d.n_chunks ORDER BY d.id LIMIT 5"
+            ).fetchall()
+            row = conn.execute("SELECT max(version) FROM schema_migrations").fetchone()
+        problems = [f"document {i!r} has {n} of its {want} chunks; re-index it" for i, want, n in half]
+        version = row[0] if row else None
+        if version != SCHEMA_VERSION:
+            problems.append(f"{self.schema} has schema version {version}, this qa expects {SCHEMA_VERSION}")
+        return problems
+
+    def repair(self) -> dict[str, Any]:
+        """Nothing here is derived data qa could rebuild: Postgres maintains its own indexes.
+
+        Raises:
+            InvalidInput: always, saying which tools repair a Postgres store.
+        """
+        raise InvalidInput(
+            "qa repair rebuilds the embedded store's derived files; a Postgres store (QA_STORE) is repaired "
+            "with Postgres' own tools (REINDEX, VACUUM, restoring a backup)"
+        )
 
     def close(self) -> None:
         self.pool.close()

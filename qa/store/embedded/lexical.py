@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import shutil
+import sqlite3
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -33,6 +34,7 @@ import tantivy
 
 from qa.errors import IndexCorrupt
 from qa.store import atomic_write
+from qa.store.embedded.schema import LEXICAL_ROWS, chunk_count, generation
 from qa.types import Hit
 
 log = logging.getLogger(__name__)
@@ -97,6 +99,7 @@ class LexicalIndex:
     """A tantivy BM25 index of chunks, kept in step with the store's SQLite generations."""
 
     def __init__(self, store_path: Path, stemmer: str) -> None:
+        self.store_path = Path(store_path)
         self.dir = Path(store_path) / LEXICAL_DIR
         self.meta_path = Path(store_path) / LEXICAL_META
         self.spec = spec(stemmer)
@@ -224,6 +227,27 @@ class LexicalIndex:
             writer.commit()
         self.reload()
         return n
+
+    # -- in step with SQLite ------------------------------------------------------------------
+
+    def in_step_with(self, db: sqlite3.Connection) -> bool:
+        """``in_step`` with SQLite's generation and chunk count, read from ``db``."""
+        return self.in_step(generation(db), chunk_count(db))
+
+    def rebuild_from(self, db: sqlite3.Connection, generation: int) -> None:
+        """Inside a write transaction on ``db``: the index from SQLite's chunks, as ``generation``."""
+        t0 = time.perf_counter()
+        n = self.rebuild(generation, db.execute(LEXICAL_ROWS))
+        log.info("built the lexical index of %s: %d chunks in %.1f s", self.store_path, n, time.perf_counter() - t0)
+
+    def before_write(self, db: sqlite3.Connection) -> int:
+        """Inside a write transaction on ``db``, before changing anything: the generation SQLite is
+        at, with the index brought to it if a killed writer left it elsewhere."""
+        gen = generation(db)
+        if (self.recorded() or {}).get("generation") != gen:
+            log.warning("lexical index of %s is not at generation %d; rebuilding it from SQLite", self.store_path, gen)
+            self.rebuild_from(db, gen)
+        return gen
 
     # -- reads -----------------------------------------------------------------------------
 

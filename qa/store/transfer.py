@@ -14,7 +14,7 @@ import gzip
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any
 
 import numpy as np
 
@@ -25,10 +25,6 @@ from qa.types import Chunk, Document
 FORMAT = "qa-export"
 VERSION = 1
 BATCH_DOCS = 64
-
-
-class Exportable(Store, Protocol):
-    def document_chunks(self, doc_id: str) -> tuple[list[Chunk], np.ndarray]: ...
 
 
 def _open(path: Path, mode: str) -> IO[str]:
@@ -47,7 +43,7 @@ def _ids(store: Store, page: int = 500) -> Iterator[str]:
             return
 
 
-def export_index(store: Exportable, path: Path, progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+def export_index(store: Store, path: Path, progress: Callable[[int], None] | None = None) -> dict[str, Any]:
     """Write every document of ``store`` with its chunks and vectors to ``path``."""
     m = store.manifest
     docs = chunks = 0

@@ -1,0 +1,148 @@
+"""Documents and chunks as SQLite rows: the SQL of the embedded store's reads and writes.
+
+Every function runs on a connection the store hands it: a pooled read connection inside a read
+transaction, or the write connection inside a ``Transaction``. A chunk's text is never stored:
+it is read as ``substr(documents.text, start + 1, end - start)``, so it cannot drift from its source.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+import numpy as np
+
+from qa.store import INFO_COLUMNS, DocumentInfo, Write, document_info
+from qa.store.embedded.schema import write_doc_meta
+from qa.types import Chunk, Hit, Passage
+
+# Hashes per SQL lookup: below SQLite's limit of bound parameters.
+LOOKUP_BATCH = 500
+
+# A chunk's row for the lexical index: id, title + heading, text.
+LexicalRow = tuple[int, str, str]
+
+
+def write_document(db: sqlite3.Connection, w: Write, now: float) -> tuple[list[int], list[int], list[LexicalRow]]:
+    """Inside a write transaction: replace the document of ``w`` with its chunks and vectors.
+
+    Returns the chunk ids removed, the chunk ids added (in chunk order) and the added chunks'
+    lexical rows."""
+    removed = [r[0] for r in db.execute("SELECT id FROM chunks WHERE doc_id = ?", (w.doc.id,))]
+    created = db.execute("SELECT created_at FROM documents WHERE id = ?", (w.doc.id,)).fetchone()
+    db.execute("DELETE FROM chunks WHERE doc_id = ?", (w.doc.id,))
+    db.execute(
+        "INSERT OR REPLACE INTO documents(id, title, text, metadata, source, content_hash, chunker,"
+        " n_chunks, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            w.doc.id,
+            w.doc.title,
+            w.doc.text,
+            json.dumps(w.doc.metadata, ensure_ascii=False, sort_keys=True),
+            w.doc.source,
+            w.doc.content_hash,
+            w.chunker,
+            len(w.chunks),
+            created[0] if created else now,
+            now,
+        ),
+    )
+    write_doc_meta(db, w.doc.id)
+    vecs = np.ascontiguousarray(w.vectors, dtype=np.float32)
+    hashes: list[str | None] = list(w.text_hashes) if w.text_hashes else [None] * len(w.chunks)
+    ids: list[int] = []
+    lexical_rows: list[LexicalRow] = []
+    for c, v, h in zip(w.chunks, vecs, hashes, strict=True):
+        cur = db.execute(
+            'INSERT INTO chunks(doc_id, ordinal, start, "end", heading, vector, text_hash)'
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (w.doc.id, c.ordinal, c.start, c.end, c.heading, v.tobytes(), h),
+        )
+        chunk_id = int(cur.lastrowid or 0)
+        ids.append(chunk_id)
+        lexical_rows.append((chunk_id, f"{w.doc.title} {c.heading or ''}", c.text))
+    return removed, ids, lexical_rows
+
+
+def _info(row: tuple[Any, ...]) -> DocumentInfo:
+    return document_info(row, json.loads(row[2]))
+
+
+def get_info(db: sqlite3.Connection, doc_id: str) -> DocumentInfo | None:
+    row = db.execute(f"SELECT {INFO_COLUMNS} FROM documents WHERE id = ?", (doc_id,)).fetchone()
+    return _info(row) if row else None
+
+
+def list_infos(db: sqlite3.Connection, offset: int, limit: int) -> tuple[list[DocumentInfo], int]:
+    total = db.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
+    rows = db.execute(f"SELECT {INFO_COLUMNS} FROM documents ORDER BY id LIMIT ? OFFSET ?", (limit, offset)).fetchall()
+    return [_info(r) for r in rows], total
+
+
+def passages(db: sqlite3.Connection, hits: list[Hit]) -> list[Passage]:
+    """The passages of (chunk id, score) pairs, in their order, each with its score."""
+    if not hits:
+        return []
+    marks = ",".join("?" * len(hits))
+    rows = db.execute(
+        f'SELECT c.id, c.doc_id, d.title, substr(d.text, c.start + 1, c."end" - c.start), c.start, c."end",'
+        f" c.ordinal, c.heading, d.metadata FROM chunks c JOIN documents d ON d.id = c.doc_id"
+        f" WHERE c.id IN ({marks})",
+        [h[0] for h in hits],
+    ).fetchall()
+    by_id = {r[0]: r for r in rows}
+    out = []
+    for chunk_id, score in hits:
+        r = by_id.get(chunk_id)
+        if r is None:  # cannot happen while FAISS mirrors SQLite; never cite a ghost
+            continue
+        out.append(
+            Passage(
+                chunk_id=r[0],
+                doc_id=r[1],
+                title=r[2],
+                text=r[3],
+                start=r[4],
+                end=r[5],
+                score=score,
+                ordinal=r[6],
+                heading=r[7],
+                metadata=json.loads(r[8]),
+            )
+        )
+    return out
+
+
+def vectors(db: sqlite3.Connection, chunk_ids: list[int]) -> dict[int, np.ndarray]:
+    """Stored vectors of the given chunks."""
+    if not chunk_ids:
+        return {}
+    marks = ",".join("?" * len(chunk_ids))
+    rows = db.execute(f"SELECT id, vector FROM chunks WHERE id IN ({marks})", chunk_ids).fetchall()
+    return {r[0]: np.frombuffer(r[1], dtype=np.float32) for r in rows}
+
+
+def vectors_by_hash(db: sqlite3.Connection, hashes: list[str]) -> dict[str, np.ndarray]:
+    """Stored vectors of chunks whose embedding text has one of ``hashes`` (the embedding cache)."""
+    out: dict[str, np.ndarray] = {}
+    unique = list(dict.fromkeys(hashes))
+    for i in range(0, len(unique), LOOKUP_BATCH):
+        part = unique[i : i + LOOKUP_BATCH]
+        marks = ",".join("?" * len(part))
+        for h, vec in db.execute(f"SELECT text_hash, vector FROM chunks WHERE text_hash IN ({marks})", part):
+            out.setdefault(h, np.frombuffer(vec, dtype=np.float32))
+    return out
+
+
+def document_chunks(db: sqlite3.Connection, doc_id: str, dim: int) -> tuple[list[Chunk], np.ndarray]:
+    """A document's chunks in order with their stored vectors."""
+    rows = db.execute(
+        'SELECT c.ordinal, c.start, c."end", c.heading, c.vector,'
+        ' substr(d.text, c.start + 1, c."end" - c.start)'
+        " FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE c.doc_id = ? ORDER BY c.ordinal",
+        (doc_id,),
+    ).fetchall()
+    chunks = [Chunk(doc_id, r[0], r[1], r[2], r[5], r[3]) for r in rows]
+    vecs = np.frombuffer(b"".join(r[4] for r in rows), dtype=np.float32).reshape(len(rows), dim)
+    return chunks, vecs
