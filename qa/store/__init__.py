@@ -3,7 +3,7 @@
 A store keeps documents, their chunks (as offsets into the document text) and one vector
 per chunk, and answers nearest-neighbour and BM25 queries. Writes are all-or-nothing per call.
 
-- ``Store``: the protocol; everything a caller outside this package may use.
+- ``base.py``: ``Store``, the protocol (everything a caller outside this package may use), and its records.
 - ``open_store``: the store the settings name; ``describe_location``: where it is, for messages.
 - ``embedded/``: SQLite + FAISS + tantivy in a directory (the default).
 - ``postgres.py``: PostgreSQL with pgvector (``QA_STORE=postgresql://...``).
@@ -13,180 +13,34 @@ per chunk, and answers nearest-neighbour and BM25 queries. Writes are all-or-not
 
 from __future__ import annotations
 
-import json
-import os
-import threading
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Callable
 
-import numpy as np
+from qa.config import Settings
+from qa.store.base import (
+    FORMAT_VERSION,
+    INFO_COLUMNS,
+    DocumentInfo,
+    Manifest,
+    Store,
+    Write,
+    atomic_write,
+    check_manifest,
+    document_info,
+)
 
-from qa.errors import IndexMismatch
-from qa.types import Chunk, Document, Hit, Metadata, Passage
-
-if TYPE_CHECKING:
-    from qa.config import Settings
-
-FORMAT_VERSION = 1
-
-
-@dataclass(frozen=True)
-class Manifest:
-    """What an index was built with. Opening it with another model is an error."""
-
-    model: str
-    dim: int
-    format_version: int = FORMAT_VERSION
-    normalized: bool = True
-    metric: str = "inner_product"
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-def check_manifest(rows: dict[str, str], where: str, model: str, dim: int) -> Manifest:
-    """The manifest stored in ``rows``, if this qa can open it with ``model`` and ``dim``.
-
-    Raises:
-        IndexMismatch: another format version, model or dimension.
-    """
-    version = int(rows.get("format_version", "0"))
-    if version != FORMAT_VERSION:
-        raise IndexMismatch(
-            f"{where} has format version {version}, this qa reads version {FORMAT_VERSION}; "
-            "rebuild it into a new QA_INDEX_NAME"
-        )
-    if rows["model"] != model or int(rows["dim"]) != dim:
-        raise IndexMismatch(
-            f"{where} was built with model {rows['model']!r} (dim {rows['dim']}), "
-            f"not {model!r} (dim {dim}); set QA_MODEL={rows['model']} or use another QA_INDEX_NAME"
-        )
-    return Manifest(model=model, dim=dim, extra=json.loads(rows.get("extra", "{}")))
-
-
-@dataclass(frozen=True)
-class DocumentInfo:
-    id: str
-    title: str
-    metadata: Metadata
-    source: str | None
-    content_hash: str
-    chunker: str
-    n_chunks: int
-    chars: int
-    created_at: float
-    updated_at: float
-
-
-# The documents columns a DocumentInfo is read from, in both stores, in this order.
-INFO_COLUMNS = "id, title, metadata, source, content_hash, chunker, n_chunks, length(text), created_at, updated_at"
-
-
-def document_info(row: Sequence[Any], metadata: Metadata) -> DocumentInfo:
-    """A ``DocumentInfo`` from a row of ``INFO_COLUMNS``, with its metadata already decoded."""
-    return DocumentInfo(row[0], row[1], metadata, *row[3:10])
-
-
-@dataclass(frozen=True)
-class Write:
-    """One document with its chunks and their vectors, written together or not at all."""
-
-    doc: Document
-    chunks: list[Chunk]
-    vectors: np.ndarray
-    chunker: str
-    # Per chunk: hash of (embedder, exact text embedded), the key of the embedding cache; None
-    # when unknown (then no later write can reuse these vectors).
-    text_hashes: list[str] | None = None
-
-
-class Store(Protocol):
-    """What every store does. Reads are safe from many threads at once; ``filters`` are metadata
-    filters (see ``filters.py``): an invalid one raises ``InvalidInput``."""
-
-    manifest: Manifest
-
-    def get(self, doc_id: str) -> DocumentInfo | None: ...
-
-    def get_text(self, doc_id: str) -> str | None: ...
-
-    def write(self, writes: list[Write]) -> None:
-        """Insert or replace documents with their chunks and vectors, atomically."""
-        ...
-
-    def delete(self, doc_id: str) -> bool:
-        """Remove a document and all its chunks; False when it did not exist."""
-        ...
-
-    def list_documents(self, offset: int = 0, limit: int = 50) -> tuple[list[DocumentInfo], int]:
-        """A page of documents in id order, and how many there are in all."""
-        ...
-
-    def search(self, vector: np.ndarray, k: int, filters: Metadata | None = None) -> list[Passage]:
-        """The ``k`` chunks nearest to ``vector`` (inner product), best first: ``passages(search_hits(...))``."""
-        ...
-
-    def search_hits(self, vector: np.ndarray, k: int, filters: Metadata | None = None) -> list[Hit]:
-        """``search``'s (chunk id, score) pairs, best first, without fetching the passages."""
-        ...
-
-    def lexical_search(self, terms: list[str], k: int, filters: Metadata | None = None) -> list[Passage]:
-        """BM25 over chunk text and title/heading, any of ``terms`` (words, never query syntax);
-        higher scores are better."""
-        ...
-
-    def lexical_hits(self, terms: list[str], k: int, filters: Metadata | None = None) -> list[Hit]:
-        """``lexical_search``'s (chunk id, score) pairs, best first, without fetching the passages."""
-        ...
-
-    def passages(self, hits: list[Hit]) -> list[Passage]:
-        """The passages of (chunk id, score) pairs, in their order, each with its score; a chunk
-        that no longer exists is left out."""
-        ...
-
-    def snapshot(self) -> AbstractContextManager[None]:
-        """Reads inside, in this thread, see one state of the index (see each store for how)."""
-        ...
-
-    def vectors(self, chunk_ids: list[int]) -> dict[int, np.ndarray]:
-        """Stored vectors of the given chunks (those that exist)."""
-        ...
-
-    def vectors_by_hash(self, hashes: list[str]) -> dict[str, np.ndarray]:
-        """Stored vectors of chunks whose embedding text has one of ``hashes`` (the embedding cache)."""
-        ...
-
-    def document_chunks(self, doc_id: str) -> tuple[list[Chunk], np.ndarray]:
-        """A document's chunks in order with their stored vectors (for `qa export`)."""
-        ...
-
-    def counts(self) -> dict[str, Any]:
-        """Documents, chunks and model: what a health check reports, cheap at any size."""
-        ...
-
-    def stats(self) -> dict[str, Any]:
-        """What the index holds and where (``store`` names the backend)."""
-        ...
-
-    def save(self) -> None:
-        """Persist derived structures (e.g. the FAISS file); data is durable at ``write``."""
-        ...
-
-    def close(self) -> None: ...
-
-    def verify(self) -> list[str]:
-        """Problems found in the index; empty when it is sound."""
-        ...
-
-    def repair(self) -> dict[str, Any]:
-        """Rebuild what can be rebuilt and report it: ``path``, ``found``, ``rebuilt``, ``remaining``
-        (problems left), ``documents``, ``chunks``.
-
-        Raises:
-            InvalidInput: the store has nothing this can rebuild (Postgres).
-        """
-        ...
+__all__ = [
+    "FORMAT_VERSION",
+    "INFO_COLUMNS",
+    "DocumentInfo",
+    "Manifest",
+    "Store",
+    "Write",
+    "atomic_write",
+    "check_manifest",
+    "describe_location",
+    "document_info",
+    "open_store",
+]
 
 
 def open_store(settings: Settings, model: str, new_dim: Callable[[], int]) -> Store:
@@ -226,18 +80,3 @@ def describe_location(settings: Settings) -> str:
     from qa.store.postgres import redact, schema_name
 
     return f"{redact(settings.store)} schema {schema_name(settings.index_name)}"
-
-
-def atomic_write(path: Path, write: Any) -> None:
-    """Write via a temp file + fsync + rename, so readers see the old or the new file."""
-    # A temp name per process and thread: two writers of one index must not rename each other's file.
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    write(str(tmp))
-    with open(tmp, "rb+") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)

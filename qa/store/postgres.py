@@ -36,7 +36,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from qa.errors import IndexMismatch, InvalidInput, Unavailable
-from qa.store import FORMAT_VERSION, INFO_COLUMNS, DocumentInfo, Manifest, Write, check_manifest, document_info
+from qa.store.base import FORMAT_VERSION, INFO_COLUMNS, DocumentInfo, Manifest, Write, check_manifest, document_info
 from qa.store.filters import parse_filters
 from qa.types import Chunk, Hit, Metadata, Passage
 

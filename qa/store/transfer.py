@@ -19,7 +19,7 @@ from typing import IO, Any
 import numpy as np
 
 from qa.errors import IndexMismatch, InvalidInput
-from qa.store import Manifest, Store, Write
+from qa.store.base import Manifest, Store, Write
 from qa.types import Chunk, Document
 
 FORMAT = "qa-export"

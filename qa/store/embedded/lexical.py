@@ -33,7 +33,7 @@ import numpy as np
 import tantivy
 
 from qa.errors import IndexCorrupt
-from qa.store import atomic_write
+from qa.store.base import atomic_write
 from qa.store.embedded.schema import LEXICAL_ROWS, chunk_count, generation
 from qa.types import Hit
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from qa.store import INFO_COLUMNS, DocumentInfo, Write, document_info
+from qa.store.base import INFO_COLUMNS, DocumentInfo, Write, document_info
 from qa.store.embedded.schema import write_doc_meta
 from qa.types import Chunk, Hit, Passage
 

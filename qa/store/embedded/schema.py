@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from qa.errors import IndexCorrupt
-from qa.store import FORMAT_VERSION, Manifest, check_manifest
+from qa.store.base import FORMAT_VERSION, Manifest, check_manifest
 from qa.store.filters import Filters
 
 DB_FILE = "qa.sqlite"

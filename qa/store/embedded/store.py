@@ -30,7 +30,7 @@ import faiss
 import numpy as np
 
 from qa.errors import InvalidInput
-from qa.store import DocumentInfo, Write
+from qa.store.base import DocumentInfo, Write
 from qa.store.embedded import repair as repair_
 from qa.store.embedded import rows, schema
 from qa.store.embedded.faiss_index import IndexOptions, kind_of

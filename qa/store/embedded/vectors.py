@@ -24,7 +24,7 @@ import faiss
 import numpy as np
 
 from qa.errors import IndexCorrupt
-from qa.store import atomic_write
+from qa.store.base import atomic_write
 from qa.store.embedded.faiss_index import (
     CHECKSUM,
     TOMBSTONE_REBUILD_FRACTION,
