@@ -175,6 +175,17 @@ class IndexSummary:
     shard: Shard | None = None
     other_shards: int = 0  # documents left to other shards
 
+    def record(self, result: IngestResult) -> None:
+        """Count one document's result."""
+        if result.status == "added":
+            self.added += 1
+        elif result.status == "updated":
+            self.updated += 1
+        else:
+            self.unchanged += 1
+        if result.status != "unchanged":
+            self.chunks_written += result.chunks
+
     def as_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
             "files": self.files,
@@ -217,8 +228,7 @@ def index_files(
             summary.failed.append({"path": str(path), "error": str(exc)})
         else:
             for r in results:
-                setattr(summary, r.status, getattr(summary, r.status) + 1)
-                summary.chunks_written += r.chunks if r.status != "unchanged" else 0
+                summary.record(r)
         if on_file:
             on_file(path, error, summary)
     return summary
