@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> None:
     t0 = time.perf_counter()
     for q in queries:
         vector = svc.retriever.embed_query(q.question)
-        passages = svc.retrieve(q.question, svc.settings.answer_passages, None, None, vector)
+        passages = svc.retriever.retrieve(q.question, svc.settings.answer_passages, vector=vector)
         cands, rows = svc.answerer.score(q.question, passages, vector, svc.passage_vectors(passages))
         doc = np.array([c.passage.doc_id in q.gold for c in cands], dtype=bool)
         y = np.array([contains_answer(c.text, q.answers) for c in cands], dtype=bool) & doc

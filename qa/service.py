@@ -249,18 +249,6 @@ class QAService:
         q, k = self._check(question, k)
         return self.retriever.retrieve(q, k, filters, mode, rerank)
 
-    def retrieve(
-        self,
-        question: str,
-        k: int,
-        filters: Metadata | None = None,
-        mode: Mode | None = None,
-        vector: np.ndarray | None = None,
-        rerank: bool | None = None,
-    ) -> list[Passage]:
-        """``search`` without the request checks, for a question already checked (the evals)."""
-        return self.retriever.retrieve(question, k, filters, mode, rerank, vector)
-
     def ask(
         self,
         question: str,

@@ -59,3 +59,19 @@ def test_eval_command_reports_a_missing_dataset(tmp_path: Path) -> None:
         check=False,
     )
     assert r.returncode == 2 and "has no queries.jsonl" in r.stderr, r.stderr
+
+
+def test_qa_eval_runs_the_harness_as_its_own_program(tmp_path: Path) -> None:
+    """`qa eval` is an alias of `python -m evals` (qa never imports evals): same options, same errors."""
+    r = subprocess.run(
+        [sys.executable, "-m", "qa", "eval", "--dataset", str(tmp_path / "nope")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+    )
+    assert r.returncode == 2 and "has no queries.jsonl" in r.stderr, r.stderr
+    assert "Usage: python -m evals" in subprocess.run(
+        [sys.executable, "-m", "qa", "eval", "--help"], capture_output=True, text=True, cwd=ROOT, check=True
+    ).stdout
