@@ -6,7 +6,7 @@ per chunk, and answers nearest-neighbour and BM25 queries. Writes are all-or-not
 - ``base.py``: ``Store``, the protocol (everything a caller outside this package may use), and its records.
 - ``open_store``: the store the settings name; ``describe_location``: where it is, for messages.
 - ``embedded/``: SQLite + FAISS + tantivy in a directory (the default).
-- ``postgres.py``: PostgreSQL with pgvector (``QA_STORE=postgresql://...``).
+- ``postgres/``: PostgreSQL with pgvector (``QA_STORE=postgresql://...``).
 - ``filters.py``: metadata filters, checked once for both.
 - ``transfer.py``: `qa export` / `qa import` between stores.
 """

@@ -1,32 +1,18 @@
-"""The postgres store: documents, chunks and vectors in PostgreSQL with pgvector.
+"""``PostgresStore``: one index in one Postgres schema (``schema.py``), shared by many processes.
 
-Picked with ``QA_STORE=postgresql://user:pass@host:5432/db``. Many processes (API replicas,
-ingestion workers) share one database; every read sees every committed write, so a document
-ingested through one replica is searchable through another as soon as the ingest returns.
-
-Each index (``QA_INDEX_NAME``) lives in its own schema, ``qa_<index_name>``:
-
-- ``manifest (key, value)``: model, dim, format version, metric, text search config.
-- ``schema_migrations (version, name, applied_at)``: the migrations below that ran.
-- ``documents``: id, title, text (the canonical text every offset refers to), metadata ``jsonb``
-  (GIN index, for exact-match filters), source, content_hash, chunker, n_chunks, timestamps.
-- ``chunks``: an identity id (never reused), doc_id -> documents ON DELETE CASCADE, ordinal,
-  start, end, heading, ``embedding vector(dim)`` under an HNSW index (inner product), and
-  ``tsv tsvector`` under a GIN index with ``lex_len`` (its length) for the lexical side (BM25).
-
-A chunk's text is not stored: passages read ``substr(documents.text, start + 1, end - start)``,
-and Postgres counts characters as Python does, so a passage can never drift from its source.
-Each ``write`` and ``delete`` is one transaction.
+Every read sees every committed write, so a document ingested through one API replica is
+searchable through another as soon as the ingest returns. A chunk's text is not stored: passages
+read ``substr(documents.text, start + 1, end - start)``, and Postgres counts characters as Python
+does, so a passage can never drift from its source. Each ``write`` and ``delete`` is one
+transaction. The SQL of the searches is in ``queries.py``.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 import psycopg
@@ -35,112 +21,12 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from qa.errors import IndexMismatch, InvalidInput, Unavailable
-from qa.store.base import FORMAT_VERSION, INFO_COLUMNS, DocumentInfo, Manifest, Write, check_manifest, document_info
-from qa.store.filters import parse_filters
+from qa.errors import InvalidInput
+from qa.store.base import INFO_COLUMNS, DocumentInfo, Write, document_info
+from qa.store.postgres import queries, schema
+from qa.store.postgres.queries import MAX_EF_SEARCH, PASSAGE_COLUMNS
+from qa.store.postgres.schema import SCHEMA_VERSION, TEXT_SEARCH_CONFIG, StoreUnavailable, redact, schema_name
 from qa.types import Chunk, Hit, Metadata, Passage
-
-# Postgres full-text configuration for the lexical side (stemmed English, like BM25 setups).
-TEXT_SEARCH_CONFIG = "english"
-# BM25 parameters of the lexical side (tantivy's and SQLite FTS5's defaults, so both stores rank alike).
-BM25_K1 = 1.2
-BM25_B = 0.75
-# HNSW build parameters (pgvector defaults); search breadth is a setting (QA_PG_EF_SEARCH).
-HNSW_M = 16
-HNSW_EF_CONSTRUCTION = 64
-# pgvector's HNSW returns at most ef_search rows per scan, and caps it at 1000.
-MAX_EF_SEARCH = 1000
-# Serializes schema set-up across processes: replicas started together must not race.
-BOOTSTRAP_LOCK = 0x7161_7374  # "qast"
-
-# Versioned migrations, applied in order inside the bootstrap transaction. Never edit one that
-# has shipped: add the next version instead. ``{dim}`` is the manifest's vector dimension.
-MIGRATIONS: list[tuple[int, str, str]] = [
-    (
-        1,
-        "documents, chunks, vectors (HNSW), full text (GIN)",
-        """
-        CREATE TABLE documents (
-            id text PRIMARY KEY,
-            title text NOT NULL,
-            text text NOT NULL,
-            metadata jsonb NOT NULL,
-            source text,
-            content_hash text NOT NULL,
-            chunker text NOT NULL,
-            n_chunks integer NOT NULL,
-            created_at double precision NOT NULL,
-            updated_at double precision NOT NULL
-        );
-        CREATE INDEX documents_metadata ON documents USING gin (metadata jsonb_path_ops);
-        CREATE TABLE chunks (
-            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-            doc_id text NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
-            ordinal integer NOT NULL,
-            start integer NOT NULL,
-            "end" integer NOT NULL,
-            heading text,
-            embedding vector({dim}) NOT NULL,
-            tsv tsvector NOT NULL,
-            UNIQUE (doc_id, ordinal)
-        );
-        CREATE INDEX chunks_embedding ON chunks USING hnsw (embedding vector_ip_ops)
-            WITH (m = {m}, ef_construction = {ef_construction});
-        CREATE INDEX chunks_tsv ON chunks USING gin (tsv);
-        """,
-    ),
-    (
-        2,
-        "chunk lengths in lexemes, for BM25",
-        """
-        CREATE FUNCTION tsvector_length(tsvector) RETURNS integer LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-            AS $$ SELECT COALESCE(sum(array_length(positions, 1)), 0)::integer FROM unnest($1) $$;
-        ALTER TABLE chunks ADD COLUMN lex_len integer GENERATED ALWAYS AS (tsvector_length(tsv)) STORED;
-        """,
-    ),
-    (
-        3,
-        "hash of each chunk's embedding text, the key of the embedding cache",
-        """
-        ALTER TABLE chunks ADD COLUMN IF NOT EXISTS text_hash text;
-        CREATE INDEX IF NOT EXISTS chunks_text_hash ON chunks (text_hash);
-        """,
-    ),
-]
-SCHEMA_VERSION = MIGRATIONS[-1][0]
-
-# What a passage is read from, on ``chunks c JOIN documents d``: a chunk's text is its span of the document's.
-PASSAGE_COLUMNS = (
-    'c.id, c.doc_id, d.title, substr(d.text, c.start + 1, c."end" - c.start), c.start, c."end",'
-    " c.ordinal, c.heading, d.metadata"
-)
-
-
-class StoreUnavailable(Unavailable):
-    """The database cannot be reached, refused the connection, or has no connection free."""
-
-
-def redact(url: str) -> str:
-    """The URL with its password replaced, for logs, stats and error messages."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
-def schema_name(index_name: str) -> str:
-    name = f"qa_{index_name}"
-    if len(name.encode()) > 63:
-        raise InvalidInput(f"index name {index_name!r} is too long for a Postgres schema (at most 60 bytes)")
-    return name
-
-
-def _connect(url: str) -> psycopg.Connection[Any]:
-    try:
-        return psycopg.connect(url, connect_timeout=10)
-    except psycopg.OperationalError as exc:
-        raise StoreUnavailable(f"cannot connect to QA_STORE={redact(url)}: {str(exc).strip()}") from exc
 
 
 class PostgresStore:
@@ -159,8 +45,8 @@ class PostgresStore:
         self.url = url
         self.schema = schema_name(index_name)
         self.ef_search = ef_search
-        with _connect(url) as conn:
-            self.manifest = self._bootstrap(conn, model, dim, extra or {})
+        with schema.connect(url) as conn:
+            self.manifest = schema.bootstrap(conn, self.schema, url, model, dim, extra or {})
         self.pool = ConnectionPool(
             url,
             min_size=1,
@@ -189,60 +75,9 @@ class PostgresStore:
     @staticmethod
     def stored_dim(url: str, index_name: str = "default") -> int | None:
         """The vector dimension of an existing index, or None if there is none yet."""
-        schema = schema_name(index_name)
-        with _connect(url) as conn:
-            found = conn.execute("SELECT to_regclass(%s)", (f'"{schema}".manifest',)).fetchone()
-            if not found or found[0] is None:
-                return None
-            row = conn.execute(
-                sql.SQL("SELECT value FROM {}.manifest WHERE key = 'dim'").format(sql.Identifier(schema))
-            ).fetchone()
-        return int(row[0]) if row else None
+        return schema.stored_dim(url, index_name)
 
     # -- schema and manifest ------------------------------------------------------------------
-
-    def _bootstrap(self, conn: psycopg.Connection[Any], model: str, dim: int, extra: dict[str, Any]) -> Manifest:
-        """Create the schema, check the manifest and run pending migrations, in one transaction."""
-        s = sql.Identifier(self.schema)
-        with conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (BOOTSTRAP_LOCK,))
-            conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
-            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(s))
-            conn.execute(sql.SQL("SET LOCAL search_path TO {}, public").format(s))
-            conn.execute("CREATE TABLE IF NOT EXISTS manifest (key text PRIMARY KEY, value text NOT NULL)")
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL,"
-                " applied_at timestamptz NOT NULL DEFAULT now())"
-            )
-            rows = dict(conn.execute("SELECT key, value FROM manifest").fetchall())
-            where = f"index {self.schema} in {redact(self.url)}"
-            if not rows:
-                manifest = Manifest(model=model, dim=dim, extra=extra)
-                values = {
-                    "format_version": str(FORMAT_VERSION),
-                    "model": model,
-                    "dim": str(dim),
-                    "normalized": "true",
-                    "metric": manifest.metric,
-                    "text_search_config": TEXT_SEARCH_CONFIG,
-                    "created_at": str(time.time()),
-                    "extra": json.dumps(extra, sort_keys=True),
-                }
-                with conn.cursor() as cur:
-                    cur.executemany("INSERT INTO manifest(key, value) VALUES (%s, %s)", list(values.items()))
-            else:
-                manifest = check_manifest(rows, where, model, dim)
-            applied = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
-            if applied and max(applied) > SCHEMA_VERSION:
-                raise IndexMismatch(
-                    f"{where} has schema version {max(applied)}, newer than this qa's {SCHEMA_VERSION}; upgrade qa"
-                )
-            for version, name, ddl in MIGRATIONS:
-                if version in applied:
-                    continue
-                conn.execute(ddl.format(dim=manifest.dim, m=HNSW_M, ef_construction=HNSW_EF_CONSTRUCTION))
-                conn.execute("INSERT INTO schema_migrations(version, name) VALUES (%s, %s)", (version, name))
-        return manifest
 
     def schema_version(self) -> int:
         with self._conn() as conn:
@@ -339,68 +174,26 @@ class PostgresStore:
             ).fetchall()
         return [self._info(r) for r in rows], total
 
-    @staticmethod
-    def _conditions(filters: Metadata | None) -> tuple[list[str], list[Any]]:
-        """Exact-match metadata filters as SQL conditions on ``c`` (chunks) and ``d`` (documents);
-        ``doc_id`` matches one id or any of a list."""
-        parsed = parse_filters(filters)
-        clauses: list[str] = []
-        params: list[Any] = []
-        if parsed.doc_ids is not None:
-            clauses.append("c.doc_id = ANY(%s)")
-            params.append(list(parsed.doc_ids))
-        if parsed.match:
-            # Containment of scalars is equality of each key's value (and uses the GIN index).
-            clauses.append("d.metadata @> %s")
-            params.append(Jsonb(dict(parsed.match)))
-        return clauses, params
-
-    @classmethod
-    def _where(cls, filters: Metadata | None) -> tuple[str, list[Any]]:
-        clauses, params = cls._conditions(filters)
-        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
-
     def _nearest(self, columns: str, vector: np.ndarray, k: int, filters: Metadata | None) -> list[tuple[Any, ...]]:
         """``columns`` and the score of the ``k`` chunks nearest to ``vector``, best first."""
         query = np.ascontiguousarray(vector, dtype=np.float32).reshape(-1)
         if query.shape != (self.manifest.dim,):
             raise InvalidInput(f"query vector has shape {query.shape}, expected ({self.manifest.dim},)")
-        where, params = self._where(filters)
+        statement, params = queries.nearest(columns, query, k, filters)
         ef = min(MAX_EF_SEARCH, max(self.ef_search, k))
         with self._conn() as conn, conn.transaction():
             conn.execute(f"SET LOCAL hnsw.ef_search = {int(ef)}")
             # With a filter, keep scanning the graph until k rows pass it (pgvector >= 0.8).
             conn.execute("SET LOCAL hnsw.iterative_scan = strict_order")
-            return conn.execute(
-                f"SELECT {columns}, -(c.embedding <#> %s) AS score"
-                f" FROM chunks c JOIN documents d ON d.id = c.doc_id{where}"
-                " ORDER BY c.embedding <#> %s LIMIT %s",
-                [query, *params, query, k],
-            ).fetchall()
+            return conn.execute(statement, params).fetchall()
 
     def search(self, vector: np.ndarray, k: int, filters: Metadata | None = None) -> list[Passage]:
         # One query for hits and passages: a round trip less than passages(search_hits(...)).
-        return [self._passage(r, float(r[9])) for r in self._nearest(PASSAGE_COLUMNS, vector, k, filters)]
+        return [queries.passage(r, float(r[9])) for r in self._nearest(PASSAGE_COLUMNS, vector, k, filters)]
 
     def search_hits(self, vector: np.ndarray, k: int, filters: Metadata | None = None) -> list[Hit]:
         """``search``'s (chunk id, score) pairs, best first, without fetching the passages."""
         return [(int(r[0]), float(r[1])) for r in self._nearest("c.id", vector, k, filters)]
-
-    @staticmethod
-    def _passage(r: tuple[Any, ...], score: float) -> Passage:
-        """A passage from a row of ``PASSAGE_COLUMNS``."""
-        return Passage(
-            chunk_id=r[0],
-            doc_id=r[1],
-            title=r[2],
-            text=r[3],
-            start=r[4],
-            end=r[5],
-            score=score,
-            ordinal=r[6],
-            heading=r[7],
-            metadata=r[8],
-        )
 
     def passages(self, hits: list[Hit]) -> list[Passage]:
         """The passages of (chunk id, score) pairs, in their order, each with its score. Chunk ids
@@ -414,7 +207,7 @@ class PostgresStore:
                 ([int(h[0]) for h in hits],),
             ).fetchall()
         by_id = {r[0]: r for r in rows}
-        return [self._passage(by_id[chunk_id], score) for chunk_id, score in hits if chunk_id in by_id]
+        return [queries.passage(by_id[chunk_id], score) for chunk_id, score in hits if chunk_id in by_id]
 
     @contextmanager
     def snapshot(self) -> Iterator[None]:
@@ -436,7 +229,7 @@ class PostgresStore:
         matching chunks; scoring reads each match's lexemes, and N and the mean length are counted
         per query, so the cost grows with the number of matches and, mildly, with the corpus.
         """
-        return [self._passage(r, float(r[9])) for r in self._bm25(PASSAGE_COLUMNS, terms, k, filters)]
+        return [queries.passage(r, float(r[9])) for r in self._bm25(PASSAGE_COLUMNS, terms, k, filters)]
 
     def lexical_hits(self, terms: list[str], k: int, filters: Metadata | None = None) -> list[Hit]:
         """``lexical_search``'s (chunk id, score) pairs, best first, without fetching the passages."""
@@ -444,42 +237,11 @@ class PostgresStore:
 
     def _bm25(self, columns: str, terms: list[str], k: int, filters: Metadata | None) -> list[tuple[Any, ...]]:
         """``columns`` and the BM25 score of the top ``k`` chunks for ``terms`` (see ``lexical_search``)."""
-        text = " ".join(t for t in terms if t.strip())
-        if not text:
+        query = queries.bm25(columns, terms, k, filters)
+        if query is None:
             return []
-        conds, params = self._conditions(filters)
-        extra = "".join(f" AND {c}" for c in conds)
         with self._conn() as conn:
-            return conn.execute(
-                f"""
-                WITH terms AS (
-                    SELECT DISTINCT lexeme FROM unnest(to_tsvector('{TEXT_SEARCH_CONFIG}', %s))
-                ), query AS (
-                    SELECT string_agg(quote_literal(lexeme), ' | ')::tsquery AS q FROM terms
-                ), stats AS (
-                    SELECT count(*)::float8 AS n, COALESCE(avg(lex_len), 0)::float8 AS avgdl FROM chunks
-                ), idf AS (
-                    SELECT t.lexeme, GREATEST(ln((s.n - f.df + 0.5) / (f.df + 0.5)), 1e-6) AS idf
-                    FROM terms t CROSS JOIN stats s CROSS JOIN LATERAL (
-                        SELECT count(*)::float8 AS df FROM chunks c WHERE c.tsv @@ quote_literal(t.lexeme)::tsquery
-                    ) f
-                ), hits AS (
-                    SELECT c.id, c.lex_len, u.lexeme,
-                        (SELECT sum(CASE w WHEN 'A' THEN 1.0 ELSE 0.5 END) FROM unnest(u.weights) w) AS tf
-                    FROM query, chunks c JOIN documents d ON d.id = c.doc_id
-                    CROSS JOIN LATERAL unnest(c.tsv) u
-                    WHERE c.tsv @@ query.q AND u.lexeme IN (SELECT lexeme FROM terms){extra}
-                ), scored AS (
-                    SELECT h.id, sum(i.idf * h.tf * ({BM25_K1} + 1)
-                        / (h.tf + {BM25_K1} * (1 - {BM25_B} + {BM25_B} * h.lex_len / GREATEST(s.avgdl, 1e-9)))) AS score
-                    FROM hits h JOIN idf i USING (lexeme) CROSS JOIN stats s GROUP BY h.id
-                )
-                SELECT {columns}, sc.score
-                FROM scored sc JOIN chunks c ON c.id = sc.id JOIN documents d ON d.id = c.doc_id
-                ORDER BY sc.score DESC, c.id LIMIT %s
-                """,
-                [text, *params, k],
-            ).fetchall()
+            return conn.execute(*query).fetchall()
 
     def vectors(self, chunk_ids: list[int]) -> dict[int, np.ndarray]:
         """Stored vectors of the given chunks."""

@@ -1,0 +1,88 @@
+"""`qa index`, `qa delete`, `qa list`, `qa stats`: what the index holds."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from qa.cli.common import JsonOpt, emit, index_paths, out, service
+
+
+def index(
+    paths: Annotated[list[Path], typer.Argument(help="Files or directories (recursive): .txt .md .html .pdf .jsonl")],
+    follow_symlinks: Annotated[bool, typer.Option(help="Follow symlinks that lead outside the given roots.")] = False,
+    shard: Annotated[
+        str | None,
+        typer.Option(
+            help="Worker i of n (e.g. 0/2): index only the documents whose id hashes to i. Run n workers, "
+            "anywhere, on the same paths and QA_STORE; rerun a killed one to finish its share."
+        ),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Index files and directories. Unchanged documents are skipped; changed ones replaced."""
+    from qa.shard import parse_shard
+
+    part = parse_shard(shard) if shard is not None else None
+    svc = service()
+    try:
+        summary = index_paths(svc, paths, follow_symlinks, show_progress=not as_json, shard=part)
+    finally:
+        svc.close()
+    if as_json:
+        emit(summary.as_dict())
+    else:
+        out.print(
+            f"{summary.files} files: {summary.added} added, {summary.updated} updated, "
+            f"{summary.unchanged} unchanged, {len(summary.failed)} failed; "
+            f"{summary.chunks_written} chunks written"
+            + (f"; shard {part}: {summary.other_shards} documents left to other shards" if part else ""),
+            markup=False,
+        )
+    if summary.failed:
+        raise typer.Exit(1)
+
+
+def delete(
+    doc_ids: Annotated[list[str], typer.Argument(help="Document ids to remove.")], as_json: JsonOpt = False
+) -> None:
+    """Remove documents and all their chunks."""
+    svc = service()
+    try:
+        for doc_id in doc_ids:
+            svc.delete(doc_id)
+    finally:
+        svc.close()
+    if as_json:
+        emit({"deleted": doc_ids})
+    else:
+        out.print(f"deleted {len(doc_ids)} document(s)")
+
+
+def list_documents(
+    offset: Annotated[int, typer.Option(min=0)] = 0,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+    as_json: JsonOpt = False,
+) -> None:
+    """List indexed documents."""
+    svc = service()
+    docs, total = svc.list_documents(offset, limit)
+    if as_json:
+        emit({"documents": [asdict(d) for d in docs], "total": total, "offset": offset, "limit": limit})
+        return
+    for d in docs:
+        out.print(f"{d.id}\t{d.n_chunks} chunks\t{d.title}", markup=False, highlight=False)
+    out.print(f"{len(docs)} of {total} documents")
+
+
+def stats(as_json: JsonOpt = False) -> None:
+    """Show what the index holds."""
+    data = service().stats()
+    if as_json:
+        emit(data)
+        return
+    for key, value in data.items():
+        out.print(f"{key}: {value}", markup=False)

@@ -1,0 +1,88 @@
+"""`qa serve`: the HTTP API, in one process or several."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from qa.cli.common import State, err, fail, index_paths, service, settings
+from qa.observability import configure_logging
+from qa.security import is_loopback, parse_keys
+
+
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address [env QA_HOST, default 127.0.0.1].")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [env QA_PORT, default 8000].")] = None,
+    ingest: Annotated[
+        list[Path] | None, typer.Option(help="Index these paths before serving (unchanged files are skipped).")
+    ] = None,
+    insecure: Annotated[bool, typer.Option(help="Allow a non-loopback address with no QA_API_KEYS.")] = False,
+    workers: Annotated[
+        int | None, typer.Option(min=1, max=64, help="Server processes [env QA_WORKERS, default 1].")
+    ] = None,
+) -> None:
+    """Run the HTTP API (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    from qa.api import create_app
+
+    cfg = settings()
+    bind_host, bind_port = host or cfg.host, port or cfg.port
+    if not is_loopback(bind_host) and not parse_keys(cfg.api_keys) and not insecure:
+        fail(
+            f"refusing to serve on {bind_host} with no API keys: anyone who can reach it could change the index. "
+            "Set QA_API_KEYS, bind 127.0.0.1, or pass --insecure"
+        )
+    configure_logging(cfg.log_format)
+    svc = service()
+    svc.warm()
+    if ingest:
+        summary = index_paths(svc, ingest, follow_symlinks=False, show_progress=sys.stderr.isatty())
+        err.print(
+            f"ingested {summary.files} files: {summary.added} added, {summary.updated} updated, "
+            f"{summary.unchanged} unchanged, {len(summary.failed)} failed",
+            markup=False,
+        )
+    n = workers or cfg.workers
+    err.print(
+        f"serving on http://{bind_host}:{bind_port} (docs at /docs)" + (f", {n} processes" if n > 1 else ""),
+        markup=False,
+    )
+    # Our middleware writes one access line per request, with its request id; uvicorn's own
+    # loggers propagate to the same root handler.
+    if n == 1:
+        uvicorn.run(create_app(cfg, service=svc), host=bind_host, port=bind_port, log_config=None, access_log=False)
+        svc.close()
+        return
+    # Several processes: each worker builds its own service from the environment (this process's
+    # options are passed down through it) and shares the index through SQLite and the FAISS file,
+    # as several processes on one index always do (README "Concurrency model").
+    svc.close()
+    for key, value in State.overrides.items():
+        os.environ[f"QA_{key.upper()}"] = str(value)
+    import socket
+
+    from uvicorn.supervisors import Multiprocess
+
+    config = uvicorn.Config(
+        "qa.api:worker_app",
+        factory=True,
+        workers=n,
+        host=bind_host,
+        port=bind_port,
+        log_config=None,
+        access_log=False,
+    )
+    # uvicorn binds the shared socket itself for workers, without TCP_NODELAY, which accepted
+    # connections inherit: every response then waited for the client's delayed ACK (44 ms for
+    # /healthz with 2 workers, measured). What `uvicorn.run` does for workers, with the option set.
+    sock = config.bind_socket()
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    try:
+        Multiprocess(config, sockets=[sock]).run()
+    except KeyboardInterrupt:
+        pass

@@ -1,0 +1,176 @@
+"""The postgres store's schema: connecting, the tables of one index, migrations and the manifest.
+
+Each index (``QA_INDEX_NAME``) lives in its own schema, ``qa_<index_name>``:
+
+- ``manifest (key, value)``: model, dim, format version, metric, text search config.
+- ``schema_migrations (version, name, applied_at)``: the migrations below that ran.
+- ``documents``: id, title, text (the canonical text every offset refers to), metadata ``jsonb``
+  (GIN index, for exact-match filters), source, content_hash, chunker, n_chunks, timestamps.
+- ``chunks``: an identity id (never reused), doc_id -> documents ON DELETE CASCADE, ordinal,
+  start, end, heading, ``embedding vector(dim)`` under an HNSW index (inner product), and
+  ``tsv tsvector`` under a GIN index with ``lex_len`` (its length) for the lexical side (BM25).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+
+from qa.errors import IndexMismatch, InvalidInput, Unavailable
+from qa.store.base import FORMAT_VERSION, Manifest, check_manifest
+
+# Postgres full-text configuration for the lexical side (stemmed English, like BM25 setups).
+TEXT_SEARCH_CONFIG = "english"
+# HNSW build parameters (pgvector defaults); search breadth is a setting (QA_PG_EF_SEARCH).
+HNSW_M = 16
+HNSW_EF_CONSTRUCTION = 64
+# Serializes schema set-up across processes: replicas started together must not race.
+BOOTSTRAP_LOCK = 0x7161_7374  # "qast"
+
+# Versioned migrations, applied in order inside the bootstrap transaction. Never edit one that
+# has shipped: add the next version instead. ``{dim}`` is the manifest's vector dimension.
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (
+        1,
+        "documents, chunks, vectors (HNSW), full text (GIN)",
+        """
+        CREATE TABLE documents (
+            id text PRIMARY KEY,
+            title text NOT NULL,
+            text text NOT NULL,
+            metadata jsonb NOT NULL,
+            source text,
+            content_hash text NOT NULL,
+            chunker text NOT NULL,
+            n_chunks integer NOT NULL,
+            created_at double precision NOT NULL,
+            updated_at double precision NOT NULL
+        );
+        CREATE INDEX documents_metadata ON documents USING gin (metadata jsonb_path_ops);
+        CREATE TABLE chunks (
+            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            doc_id text NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+            ordinal integer NOT NULL,
+            start integer NOT NULL,
+            "end" integer NOT NULL,
+            heading text,
+            embedding vector({dim}) NOT NULL,
+            tsv tsvector NOT NULL,
+            UNIQUE (doc_id, ordinal)
+        );
+        CREATE INDEX chunks_embedding ON chunks USING hnsw (embedding vector_ip_ops)
+            WITH (m = {m}, ef_construction = {ef_construction});
+        CREATE INDEX chunks_tsv ON chunks USING gin (tsv);
+        """,
+    ),
+    (
+        2,
+        "chunk lengths in lexemes, for BM25",
+        """
+        CREATE FUNCTION tsvector_length(tsvector) RETURNS integer LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+            AS $$ SELECT COALESCE(sum(array_length(positions, 1)), 0)::integer FROM unnest($1) $$;
+        ALTER TABLE chunks ADD COLUMN lex_len integer GENERATED ALWAYS AS (tsvector_length(tsv)) STORED;
+        """,
+    ),
+    (
+        3,
+        "hash of each chunk's embedding text, the key of the embedding cache",
+        """
+        ALTER TABLE chunks ADD COLUMN IF NOT EXISTS text_hash text;
+        CREATE INDEX IF NOT EXISTS chunks_text_hash ON chunks (text_hash);
+        """,
+    ),
+]
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
+class StoreUnavailable(Unavailable):
+    """The database cannot be reached, refused the connection, or has no connection free."""
+
+
+def redact(url: str) -> str:
+    """The URL with its password replaced, for logs, stats and error messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def schema_name(index_name: str) -> str:
+    name = f"qa_{index_name}"
+    if len(name.encode()) > 63:
+        raise InvalidInput(f"index name {index_name!r} is too long for a Postgres schema (at most 60 bytes)")
+    return name
+
+
+def connect(url: str) -> psycopg.Connection[Any]:
+    """A new connection to ``url`` (not pooled); an unreachable database is ``StoreUnavailable``."""
+    try:
+        return psycopg.connect(url, connect_timeout=10)
+    except psycopg.OperationalError as exc:
+        raise StoreUnavailable(f"cannot connect to QA_STORE={redact(url)}: {str(exc).strip()}") from exc
+
+
+def stored_dim(url: str, index_name: str = "default") -> int | None:
+    """The vector dimension of an existing index, or None if there is none yet."""
+    schema = schema_name(index_name)
+    with connect(url) as conn:
+        found = conn.execute("SELECT to_regclass(%s)", (f'"{schema}".manifest',)).fetchone()
+        if not found or found[0] is None:
+            return None
+        row = conn.execute(
+            sql.SQL("SELECT value FROM {}.manifest WHERE key = 'dim'").format(sql.Identifier(schema))
+        ).fetchone()
+    return int(row[0]) if row else None
+
+
+def bootstrap(
+    conn: psycopg.Connection[Any], schema: str, url: str, model: str, dim: int, extra: dict[str, Any]
+) -> Manifest:
+    """Create the schema, check the manifest and run pending migrations, in one transaction."""
+    s = sql.Identifier(schema)
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (BOOTSTRAP_LOCK,))
+        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(s))
+        conn.execute(sql.SQL("SET LOCAL search_path TO {}, public").format(s))
+        conn.execute("CREATE TABLE IF NOT EXISTS manifest (key text PRIMARY KEY, value text NOT NULL)")
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL,"
+            " applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        rows = dict(conn.execute("SELECT key, value FROM manifest").fetchall())
+        where = f"index {schema} in {redact(url)}"
+        if not rows:
+            manifest = Manifest(model=model, dim=dim, extra=extra)
+            values = {
+                "format_version": str(FORMAT_VERSION),
+                "model": model,
+                "dim": str(dim),
+                "normalized": "true",
+                "metric": manifest.metric,
+                "text_search_config": TEXT_SEARCH_CONFIG,
+                "created_at": str(time.time()),
+                "extra": json.dumps(extra, sort_keys=True),
+            }
+            with conn.cursor() as cur:
+                cur.executemany("INSERT INTO manifest(key, value) VALUES (%s, %s)", list(values.items()))
+        else:
+            manifest = check_manifest(rows, where, model, dim)
+        applied = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
+        if applied and max(applied) > SCHEMA_VERSION:
+            raise IndexMismatch(
+                f"{where} has schema version {max(applied)}, newer than this qa's {SCHEMA_VERSION}; upgrade qa"
+            )
+        for version, name, ddl in MIGRATIONS:
+            if version in applied:
+                continue
+            conn.execute(ddl.format(dim=manifest.dim, m=HNSW_M, ef_construction=HNSW_EF_CONSTRUCTION))
+            conn.execute("INSERT INTO schema_migrations(version, name) VALUES (%s, %s)", (version, name))
+    return manifest
