@@ -2,9 +2,9 @@
 
 The same as `qa eval --dataset ../shared/datasets/scifact --limit 30 --corpus-limit 120 --config
 default --config dense --no-answers`, once per store. Dense retrieval is the same computation on
-both (HNSW at this size is exact in practice); the lexical sides stem differently (Postgres
-Snowball, SQLite Porter), so the hybrid default may move by a query. The full-set parity run is in
-the README's scaling section.
+both (HNSW at this size is exact in practice); the lexical sides are two BM25 implementations
+(tantivy in the embedded store, a `tsvector` in Postgres; both Snowball English, tokenized apart),
+so the hybrid default may move by a query. The full-set parity run is in the README's scaling section.
 """
 
 from __future__ import annotations
