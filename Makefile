@@ -1,5 +1,6 @@
-# The two commands of the README: `make run` and `make test`. Each works on a fresh machine:
-# it creates .venv, installs torch==2.13.0 (CPU build) first, then the project, pinned.
+# The two commands of the README: `make run` and `make test` (the full suite, what CI runs). Each works on a
+# fresh machine: it creates .venv, installs torch==2.13.0 (CPU build) first, then the project, pinned.
+# `make quick`: the unit and api tiers only (no subprocess kills, browser, Postgres or llama.cpp).
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -9,7 +10,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: run test install lint clean
+.PHONY: run test quick install lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -26,8 +27,11 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+quick: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow" tests/unit tests/api
+
 lint: $(STAMP)
-	$(BIN)/ruff check qa tests
+	$(BIN)/ruff check qa tests evals
 	$(BIN)/mypy qa
 
 clean:

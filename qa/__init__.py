@@ -1,6 +1,6 @@
 """qa: retrieval-augmented question answering with exact character citations.
 
-The public surface (pinned by tests/test_public_api.py)::
+The public surface (pinned by tests/api/test_public_api.py)::
 
     from qa import QAService, Settings, Document, Answer
 

@@ -1,6 +1,6 @@
 """One settings object. Every field is a ``QA_*`` environment variable with a default and help text.
 
-The README's settings table is generated from / checked against this class (tests/test_config.py).
+The README's settings table is generated from / checked against this class (tests/unit/test_config.py).
 """
 
 from __future__ import annotations

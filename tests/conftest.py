@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,12 +24,37 @@ SEED_ARTICLE = SHARED / "seed" / "paris_article.txt"
 EXAMPLES = ROOT / "examples" / "docs"
 
 
+# What shapes an exported graph beyond the product's own cache key (qa/embed_onnx.py's export_key:
+# the model's location, its files' sizes and times, ONNX_GRAPH_VERSION): the exporting and quantizing
+# libraries, and the exporter's code. An export kept across runs is reused only while all of them match.
+EXPORTERS = ("torch", "transformers", "sentence-transformers", "onnx", "onnxruntime")
+
+
+def onnx_cache_default() -> Path:
+    """The tests' ONNX cache kept across runs, git-ignored: ``<repo>/.cache/onnx/<key>``, one
+    directory per exporter versions and exporter source."""
+    h = hashlib.blake2b(digest_size=8)
+    for dist in EXPORTERS:
+        h.update(f"{dist}=={importlib.metadata.version(dist)}\0".encode())
+    h.update((ROOT / "qa" / "embed_onnx.py").read_bytes())
+    return ROOT / ".cache" / "onnx" / h.hexdigest()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """One ONNX export per test session, shared by every service and `qa` subprocess the tests start
-    (the default backend exports on first use; each fresh index directory would export again)."""
+    """One ONNX export shared by every service and `qa` subprocess the tests start, and kept for the
+    next run (the default backend exports on first use, about 10 to 20 s; each fresh index directory
+    would export again). QA_ONNX_CACHE_DIR overrides where; an unwritable checkout falls back to a
+    directory of this session."""
     given = os.environ.get("QA_ONNX_CACHE_DIR")
-    path = Path(given) if given else tmp_path_factory.mktemp("onnx")
+    if given:
+        path = Path(given)
+    else:
+        path = onnx_cache_default()
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            path = tmp_path_factory.mktemp("onnx")
     os.environ["QA_ONNX_CACHE_DIR"] = str(path)
     yield path
     if not given:

@@ -58,7 +58,7 @@ class SentenceTransformerEmbedder:
         self.dim = int(dim)
         # A copy of the model's tokenizer for counting and truncating: the chunker calls it dozens of
         # times per document, and sharing the model's lock with it let a server's queries starve
-        # ingestion (tests/test_concurrency.py: 6 documents a minute under 16 query clients).
+        # ingestion (tests/system/test_concurrency.py: 6 documents a minute under 16 query clients).
         self.tokenizer = copy.deepcopy(self.model.tokenizer)
         seq = self.model.max_seq_length
         # [CLS] and [SEP] (or the model's equivalents) take two positions of the window.

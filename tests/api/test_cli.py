@@ -1,0 +1,83 @@
+"""The `qa` command, run as a real subprocess: a round trip and its errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from ..conftest import EXAMPLES
+
+
+def qa(tmp_path: Path, *args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "QA_INDEX_DIR": str(tmp_path / "index"), "HF_HUB_OFFLINE": "1", **extra_env}
+    return subprocess.run(
+        [sys.executable, "-m", "qa", *args], capture_output=True, text=True, env=env, timeout=300, check=False
+    )
+
+
+def test_round_trip(tmp_path: Path, seed_article: Path) -> None:
+    r = qa(tmp_path, "index", str(EXAMPLES), str(seed_article), "--json")
+    assert r.returncode == 0, r.stderr
+    summary = json.loads(r.stdout)
+    assert summary["added"] == 9 and summary["failed"] == []
+
+    again = qa(tmp_path, "index", str(EXAMPLES), "--json")
+    assert json.loads(again.stdout)["unchanged"] == 8 and json.loads(again.stdout)["chunks_written"] == 0
+
+    ask = qa(tmp_path, "ask", "Who met in Paris?", "--json")
+    assert ask.returncode == 0, ask.stderr
+    a = json.loads(ask.stdout)
+    assert "al-Shaibani" in a["answer"] and "Dermer" in a["answer"] and a["citations"]
+
+    # Lexical search needs no model: the CLI does not load it (keeps this test fast).
+    found = qa(tmp_path, "search", "sourdough starter", "-k", "2", "--mode", "lexical", "--json")
+    assert json.loads(found.stdout)["passages"][0]["doc_id"] == "bread-baking.txt"
+
+    assert qa(tmp_path, "delete", "paris_article.txt", "paris-talks.md").returncode == 0
+    stats = json.loads(qa(tmp_path, "stats", "--json").stdout)
+    assert stats["documents"] == 7
+    listed = json.loads(qa(tmp_path, "list", "--json", "--limit", "2").stdout)
+    assert listed["total"] == 7 and len(listed["documents"]) == 2
+    gone = qa(tmp_path, "search", "Shaibani Dermer Paris", "--mode", "lexical")
+    assert gone.returncode == 0 and "Dermer" not in gone.stdout and "paris" not in gone.stdout.lower()
+
+
+def test_errors_are_one_line_with_exit_code(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.docx"
+    bad.write_bytes(b"PK junk")
+    cases = [
+        (("delete", "nope"), "no document with id 'nope'"),
+        (("ask", "   "), "question is empty"),
+        (("search", "x", "-k", "1000"), "k must be between"),
+        (("index", str(tmp_path / "missing")), "does not exist"),
+        (("index", str(bad)), ".docx"),
+        (("search", "x", "--filter", "novalue"), "field=value"),
+    ]
+    for args, needle in cases:
+        r = qa(tmp_path, *args)
+        assert r.returncode != 0, args
+        assert "Traceback" not in r.stderr, (args, r.stderr)
+        lines = [line for line in r.stderr.splitlines() if line.strip()]
+        assert any(needle in line for line in lines), (args, r.stderr)
+        assert len([line for line in lines if line.startswith(("error", "skipped"))]) == 1, (args, r.stderr)
+
+
+def test_index_built_with_another_model_is_refused(tmp_path: Path) -> None:
+    from qa.config import DEFAULT_MODEL
+    from qa.store.embedded import EmbeddedStore
+
+    EmbeddedStore(tmp_path / "index" / "default", model=DEFAULT_MODEL, dim=384).close()
+    r = qa(tmp_path, "stats", QA_MODEL="some-org/another-model")
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert f"was built with model {DEFAULT_MODEL!r}" in r.stderr and "QA_MODEL" in r.stderr
+
+
+def test_help_for_every_command(tmp_path: Path) -> None:
+    for cmd in ("index", "search", "ask", "serve", "delete", "stats", "list"):
+        r = qa(tmp_path, cmd, "--help")
+        assert r.returncode == 0 and "--help" in r.stdout, cmd
+    for cmd in ("index", "search", "ask", "delete", "stats", "list"):
+        assert "--json" in qa(tmp_path, cmd, "--help").stdout, cmd

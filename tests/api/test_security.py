@@ -1,0 +1,101 @@
+"""API keys, CORS and the refusal to serve an open index on a public address."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from qa.api import create_app
+from qa.config import Settings
+from qa.security import check_key, is_loopback, needs_key
+from qa.service import QAService
+
+from ..fakes import HashEmbedder
+
+KEY = "s3cret-key-1"
+
+
+def make_client(tmp_path: Path, **overrides: object) -> TestClient:
+    settings = Settings(index_dir=tmp_path, **overrides)  # type: ignore[arg-type]
+    return TestClient(create_app(settings, service=QAService(settings, embedder=HashEmbedder())))
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[TestClient]:
+    with make_client(tmp_path, api_keys=f"{KEY}, other-key") as c:
+        yield c
+
+
+def test_writes_need_a_valid_key(client: TestClient, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    doc = {"id": "a", "text": "Otters hold hands."}
+    r = client.post("/v1/documents", json=doc)
+    assert r.status_code == 401 and r.json()["error"] == "unauthorized" and r.headers["www-authenticate"] == "Bearer"
+    r = client.post("/v1/documents", json=doc, headers={"Authorization": "Bearer wrong"})
+    assert r.status_code == 403 and r.json()["error"] == "forbidden"
+    r = client.post("/v1/documents", json=doc, headers={"Authorization": f"Bearer {KEY}"})
+    assert r.status_code == 201
+    assert client.delete("/v1/documents/a").status_code == 401
+    assert client.delete("/v1/documents/a", headers={"Authorization": "Bearer other-key"}).status_code == 200
+    # Reads stay open by default; keys never reach the logs.
+    assert client.post("/v1/search", json={"question": "otters"}).status_code == 200
+    assert client.get("/v1/documents").status_code == 200
+    assert KEY not in caplog.text and "other-key" not in caplog.text
+    assert KEY not in repr(Settings(api_keys=KEY))
+
+
+def test_reads_need_a_key_when_configured(tmp_path: Path) -> None:
+    with make_client(tmp_path, api_keys=KEY, require_key_for_read=True) as c:
+        assert c.post("/v1/search", json={"question": "x"}).status_code == 401
+        assert c.get("/v1/documents").status_code == 401
+        assert c.get("/v1/documents", headers={"Authorization": f"Bearer {KEY}"}).status_code == 200
+        assert c.get("/healthz").status_code == 200  # health checks need no key
+
+
+def test_no_keys_means_open(tmp_path: Path) -> None:
+    with make_client(tmp_path) as c:
+        assert c.post("/v1/documents", json={"id": "a", "text": "hi there"}).status_code == 201
+
+
+def test_cors_is_closed_by_default_and_configurable(tmp_path: Path) -> None:
+    pre = {"Origin": "https://app.example", "Access-Control-Request-Method": "POST"}
+    with make_client(tmp_path / "a") as c:
+        assert "access-control-allow-origin" not in c.options("/v1/search", headers=pre).headers
+    with make_client(tmp_path / "b", cors_origins="https://app.example") as c:
+        r = c.options("/v1/search", headers=pre)
+        assert r.headers["access-control-allow-origin"] == "https://app.example"
+
+
+def test_key_check_and_route_rules() -> None:
+    with pytest.raises(Exception, match="needs an API key"):
+        check_key(None, (KEY,))
+    with pytest.raises(Exception, match="needs an API key"):
+        check_key(f"Basic {KEY}", (KEY,))
+    check_key(f"bearer {KEY}", (KEY,))
+    assert needs_key("POST", "/v1/documents", (KEY,), False)
+    assert not needs_key("POST", "/v1/search", (KEY,), False)
+    assert needs_key("POST", "/v1/search", (KEY,), True)
+    assert not needs_key("DELETE", "/v1/documents/x", (), True)
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("192.0.2.1")
+
+
+def test_serve_refuses_public_address_without_keys(tmp_path: Path) -> None:
+    env = {**os.environ, "QA_INDEX_DIR": str(tmp_path)}
+    env.pop("QA_API_KEYS", None)
+    r = subprocess.run(
+        [sys.executable, "-m", "qa", "serve", "--host", "0.0.0.0", "--port", "8999"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert r.returncode == 1 and "refusing to serve on 0.0.0.0" in r.stderr and "Traceback" not in r.stderr

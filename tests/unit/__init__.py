@@ -1,0 +1,1 @@
+"""Unit tier: pure logic, no model and no subprocess (fakes allowed). Runs in `make quick`."""
