@@ -21,7 +21,6 @@ from qa.store.postgres import PostgresStore
 from qa.store.transfer import export_index, import_index
 
 from ..pg import pg_url_fixture  # noqa: F401  (provides the pg_url fixture)
-from ..store.test_postgres_store import DIM, vec, words
 from ..store.test_store_contract import DIM, vec, words
 from .test_postgres_service import example_docs
 
