@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import importlib.metadata
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,20 +22,11 @@ SEED_ARTICLE = SHARED / "seed" / "paris_article.txt"
 EXAMPLES = ROOT / "examples" / "docs"
 
 
-# What shapes an exported graph beyond the product's own cache key (qa/embed_onnx.py's export_key:
-# the model's location, its files' sizes and times, ONNX_GRAPH_VERSION): the exporting and quantizing
-# libraries, and the exporter's code. An export kept across runs is reused only while all of them match.
-EXPORTERS = ("torch", "transformers", "sentence-transformers", "onnx", "onnxruntime")
-
-
 def onnx_cache_default() -> Path:
-    """The tests' ONNX cache kept across runs, git-ignored: ``<repo>/.cache/onnx/<key>``, one
-    directory per exporter versions and exporter source."""
-    h = hashlib.blake2b(digest_size=8)
-    for dist in EXPORTERS:
-        h.update(f"{dist}=={importlib.metadata.version(dist)}\0".encode())
-    h.update((ROOT / "qa" / "embed_onnx.py").read_bytes())
-    return ROOT / ".cache" / "onnx" / h.hexdigest()
+    """The tests' ONNX cache kept across runs, git-ignored: ``<repo>/.cache/onnx``. Each export in it
+    is keyed by the model's files, the graph's version and the exporting libraries' versions
+    (``qa.embed.onnx.export_key``), so a stale one is never reused."""
+    return ROOT / ".cache" / "onnx"
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import importlib.metadata
 import json
 import logging
 import os
@@ -52,12 +53,20 @@ OPSET = 17
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
+# The libraries that export, quantize and run the graph: another version of any may export another
+# graph, so an export is reused only while all of them are the versions that made it.
+EXPORTERS = ("torch", "transformers", "sentence-transformers", "onnx", "onnxruntime")
+
+
 def export_key(name: str) -> str:
-    """Cache directory name for a model: its name, and a hash of where it is and its files' sizes
-    and times, so a changed model on disk is exported again."""
+    """Cache directory name for a model: its name, and a hash of where it is, its files' sizes and
+    times, the graph's version and opset, and the exporting libraries' versions, so a changed model
+    on disk or an upgraded exporter is exported again."""
     location = resolve_model(name)
     h = hashlib.blake2b(digest_size=8)
-    h.update(f"{location}\0graph {ONNX_GRAPH_VERSION}".encode())
+    h.update(f"{location}\0graph {ONNX_GRAPH_VERSION}\0opset {OPSET}".encode())
+    for dist in EXPORTERS:
+        h.update(f"\0{dist}=={importlib.metadata.version(dist)}".encode())
     path = Path(location)
     if path.is_dir():
         for f in sorted(path.rglob("*")):

