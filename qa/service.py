@@ -306,7 +306,7 @@ class QAService:
         ``question``, then generate and check when an LLM is configured."""
         vector = self.retriever.embed_query(query)
         passages = self.retriever.retrieve(query, k, filters, mode, rerank, vector)
-        yield Retrieved(question, query, tuple(passages))
+        yield Retrieved(question, query, tuple(passages), generating=self.generates(extractive))
         against = question if question == query or terms(question) else query
         a = self.answer(against, passages, vector if against == query else None)
         a = replace(a, question=question, query=query)

@@ -153,11 +153,13 @@ class Answer:
 
 @dataclass(frozen=True)
 class Retrieved:
-    """What an answer is built from: the question, the query searched for it, the passages found."""
+    """What an answer is built from: the question, the query searched for it, the passages found,
+    and whether an LLM writes the answer from them (``generating``)."""
 
     question: str
     query: str
     passages: tuple[Passage, ...]
+    generating: bool = False
 
     @property
     def rewritten(self) -> bool:

@@ -62,11 +62,12 @@ def _done(a: Answer) -> dict[str, Any]:
     }
 
 
-async def _events(events: Generator[Event, None, None], generate: bool) -> AsyncIterator[str]:
-    streamed = False
+async def _events(events: Generator[Event, None, None]) -> AsyncIterator[str]:
+    streamed = generate = False
     try:
         async for item in iterate_in_threadpool(events):
             if isinstance(item, Retrieved):
+                generate = item.generating
                 passages = [passage_out(p).model_dump() for p in item.passages]
                 yield sse(
                     "passages",
@@ -114,7 +115,7 @@ async def chat(body: ChatIn, svc: Service) -> Any:
         # Checked now, so a bad request is a JSON 4xx before the stream's status line.
         events = svc.chat_stream(turns, body.k, body.filters, body.extractive)
         return StreamingResponse(
-            _events(events, svc.generates(body.extractive)),
+            _events(events),
             media_type="text/event-stream",
             headers=SSE_HEADERS,
         )
