@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -73,6 +74,30 @@ INFO_COLUMNS = "id, title, metadata, source, content_hash, chunker, n_chunks, le
 def document_info(row: Sequence[Any], metadata: Metadata) -> DocumentInfo:
     """A ``DocumentInfo`` from a row of ``INFO_COLUMNS``, with its metadata already decoded."""
     return DocumentInfo(row[0], row[1], metadata, *row[3:10])
+
+
+# The chunk and document columns a Passage is read from, in both stores, in this order.
+PASSAGE_FIELDS = ("chunk_id", "doc_id", "title", "text", "start", "end", "ordinal", "heading")
+
+
+def passage_from_row(row: Sequence[Any], score: float, metadata: Metadata) -> Passage:
+    """A ``Passage`` from a row whose first columns are ``PASSAGE_FIELDS``, with its metadata
+    already decoded."""
+    return Passage(**dict(zip(PASSAGE_FIELDS, row[:8], strict=True)), score=score, metadata=metadata)
+
+
+def manifest_rows(manifest: Manifest, **more: str) -> dict[str, str]:
+    """The manifest as stored key/value rows by both stores (``more``: a backend's own keys)."""
+    return {
+        "format_version": str(manifest.format_version),
+        "model": manifest.model,
+        "dim": str(manifest.dim),
+        "normalized": "true" if manifest.normalized else "false",
+        "metric": manifest.metric,
+        **more,
+        "created_at": str(time.time()),
+        "extra": json.dumps(manifest.extra, sort_keys=True),
+    }
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from qa.store.base import INFO_COLUMNS, DocumentInfo, Write, document_info
+from qa.store.base import INFO_COLUMNS, DocumentInfo, Write, document_info, passage_from_row
 from qa.store.embedded.schema import write_doc_meta
 from qa.types import Chunk, Hit, Passage
 
@@ -97,20 +97,7 @@ def passages(db: sqlite3.Connection, hits: list[Hit]) -> list[Passage]:
         r = by_id.get(chunk_id)
         if r is None:  # cannot happen while FAISS mirrors SQLite; never cite a ghost
             continue
-        out.append(
-            Passage(
-                chunk_id=r[0],
-                doc_id=r[1],
-                title=r[2],
-                text=r[3],
-                start=r[4],
-                end=r[5],
-                score=score,
-                ordinal=r[6],
-                heading=r[7],
-                metadata=json.loads(r[8]),
-            )
-        )
+        out.append(passage_from_row(r, score, json.loads(r[8])))
     return out
 
 

@@ -8,16 +8,14 @@ record to tell whether they are in step.
 
 from __future__ import annotations
 
-import json
 import sqlite3
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from qa.errors import IndexCorrupt
-from qa.store.base import FORMAT_VERSION, Manifest, check_manifest
+from qa.store.base import Manifest, check_manifest, manifest_rows
 from qa.store.filters import Filters
 
 DB_FILE = "qa.sqlite"
@@ -151,16 +149,7 @@ def open_manifest(db: sqlite3.Connection, where: str, model: str, dim: int, extr
     if not rows:
         manifest = Manifest(model=model, dim=dim, extra=extra)
         with Transaction(db):
-            values = {
-                "format_version": str(FORMAT_VERSION),
-                "model": model,
-                "dim": str(dim),
-                "normalized": "true",
-                "metric": manifest.metric,
-                "generation": "0",
-                "created_at": str(time.time()),
-                "extra": json.dumps(extra, sort_keys=True),
-            }
+            values = manifest_rows(manifest, generation="0")
             db.executemany("INSERT INTO manifest(key, value) VALUES (?, ?)", values.items())
         return manifest
     return check_manifest(rows, where, model, dim)

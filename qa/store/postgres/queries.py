@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 from psycopg.types.json import Jsonb
 
+from qa.store.base import passage_from_row
 from qa.store.filters import parse_filters
 from qa.store.postgres.schema import TEXT_SEARCH_CONFIG
 from qa.types import Metadata, Passage
@@ -106,15 +107,4 @@ def bm25(columns: str, terms: list[str], k: int, filters: Metadata | None) -> tu
 
 def passage(r: tuple[Any, ...], score: float) -> Passage:
     """A passage from a row of ``PASSAGE_COLUMNS``."""
-    return Passage(
-        chunk_id=r[0],
-        doc_id=r[1],
-        title=r[2],
-        text=r[3],
-        start=r[4],
-        end=r[5],
-        score=score,
-        ordinal=r[6],
-        heading=r[7],
-        metadata=r[8],
-    )
+    return passage_from_row(r, score, r[8])

@@ -13,8 +13,6 @@ Each index (``QA_INDEX_NAME``) lives in its own schema, ``qa_<index_name>``:
 
 from __future__ import annotations
 
-import json
-import time
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -22,7 +20,7 @@ import psycopg
 from psycopg import sql
 
 from qa.errors import IndexMismatch, InvalidInput, Unavailable
-from qa.store.base import FORMAT_VERSION, Manifest, check_manifest
+from qa.store.base import Manifest, check_manifest, manifest_rows
 
 # Postgres full-text configuration for the lexical side (stemmed English, like BM25 setups).
 TEXT_SEARCH_CONFIG = "english"
@@ -149,16 +147,7 @@ def bootstrap(
         where = f"index {schema} in {redact(url)}"
         if not rows:
             manifest = Manifest(model=model, dim=dim, extra=extra)
-            values = {
-                "format_version": str(FORMAT_VERSION),
-                "model": model,
-                "dim": str(dim),
-                "normalized": "true",
-                "metric": manifest.metric,
-                "text_search_config": TEXT_SEARCH_CONFIG,
-                "created_at": str(time.time()),
-                "extra": json.dumps(extra, sort_keys=True),
-            }
+            values = manifest_rows(manifest, text_search_config=TEXT_SEARCH_CONFIG)
             with conn.cursor() as cur:
                 cur.executemany("INSERT INTO manifest(key, value) VALUES (%s, %s)", list(values.items()))
         else:
