@@ -159,8 +159,8 @@ def test_ours_end_to_end(tmp_path: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.skipif(
     "QA_PEERS_VENV" not in os.environ or not (VENV / "bin" / "python").exists(),
-    reason="runs only when QA_PEERS_VENV names the peers' virtualenv (python -m bench.peers --install): "
-    "CI does not install LangChain and LlamaIndex, and a machine's leftover venv must not decide what CI runs",
+    reason="runs when QA_PEERS_VENV names the peers' virtualenv (python -m bench.peers --install --venv DIR; "
+    ".ci/run makes one), so a machine's leftover venv never decides what runs",
 )
 def test_peers_end_to_end(tmp_path: Path) -> None:
     report = peers.main(
