@@ -18,6 +18,7 @@ This module is the facade that ties them together under one reader/writer lock (
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 import time
@@ -29,8 +30,8 @@ from typing import Any
 import faiss
 import numpy as np
 
-from qa.errors import InvalidInput
-from qa.store.base import DocumentInfo, Write
+from qa.errors import InvalidInput, StorageFull
+from qa.store.base import DocumentInfo, Write, is_disk_full, remove_stale_temp_files
 from qa.store.embedded import repair as repair_
 from qa.store.embedded import rows, schema
 from qa.store.embedded.faiss_index import IndexOptions, kind_of
@@ -40,6 +41,8 @@ from qa.store.embedded.schema import DB_FILE, Transaction
 from qa.store.embedded.vectors import Added, VectorIndex
 from qa.store.filters import parse_filters
 from qa.types import Chunk, Hit, Metadata, Passage
+
+log = logging.getLogger(__name__)
 
 # A read that finds another process's commit loads it and starts over, at most this many times.
 SYNC_ATTEMPTS = 3
@@ -61,6 +64,8 @@ class EmbeddedStore:
     ) -> None:
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
+        for tmp in remove_stale_temp_files(self.path):
+            log.info("removed %s, left by a write that was killed or failed", tmp)
         self._lock = ReadWriteLock()
         # Read connections, one per read in progress (a write uses ``self.db``).
         self._reads = ReadConnections(self.path / DB_FILE)
@@ -222,7 +227,7 @@ class EmbeddedStore:
     def write(self, writes: list[Write]) -> None:
         if not writes:
             return
-        with self._writing():
+        with self._writing(), self._disk_full_is_nothing_written():
             self._sync()
             now = time.time()
             removed: list[int] = []
@@ -246,7 +251,7 @@ class EmbeddedStore:
             self.mirror.apply(before, removed, added)
 
     def delete(self, doc_id: str) -> bool:
-        with self._writing():
+        with self._writing(), self._disk_full_is_nothing_written():
             self._sync()
             with Transaction(self.db):
                 before = self.lexical.before_write(self.db)
@@ -260,12 +265,38 @@ class EmbeddedStore:
             self.mirror.apply(before, ids, [])
             return True
 
+    @contextmanager
+    def _disk_full_is_nothing_written(self) -> Iterator[None]:
+        """A write the disk refused (SQLite's transaction rolled back, tantivy's writer too) is a
+        ``StorageFull``: nothing of it is stored. A lexical commit that landed before SQLite's
+        failed one is ahead of SQLite, and is rebuilt by the next write (``before_write``)."""
+        try:
+            yield
+        except Exception as exc:
+            if is_disk_full(exc):
+                raise StorageFull(
+                    f"the disk holding index {self.path} is full (or over a file size limit): nothing "
+                    f"of this write was stored ({exc}); free space and send it again"
+                ) from exc
+            raise
+
+    def _save_derived(self) -> None:
+        """Save the FAISS file; a full disk only postpones it (the data is committed in SQLite,
+        and the next save or open catches the file up)."""
+        try:
+            self.mirror.save(force=False)
+        except Exception as exc:
+            if not is_disk_full(exc):
+                raise
+            log.warning("could not save %s (%s); SQLite holds every write, the next save catches it up", self.path, exc)
+
     def save(self) -> None:
         """Write the FAISS file if it changed. This is where the index changes type (the chunk
         count crossed ``QA_FAISS_HNSW_THRESHOLD``) or drops its tombstones: by a rebuild, once,
-        here and not in the middle of a search."""
+        here and not in the middle of a search. A full disk postpones it (logged), since the
+        writes are committed already: their answer is a success."""
         with self._writing():
-            self.mirror.save(force=False)
+            self._save_derived()
 
     # -- reads ------------------------------------------------------------------------------------
 
@@ -398,7 +429,7 @@ class EmbeddedStore:
 
     def close(self) -> None:
         with self._writing():
-            self.mirror.save(force=False)
+            self._save_derived()
             self.db.close()
             self._reads.close()  # all idle: a read in progress would hold the lock
             self.mirror.close()
