@@ -35,7 +35,7 @@ from qa.store.base import DocumentInfo, Write, is_disk_full, remove_stale_temp_f
 from qa.store.embedded import repair as repair_
 from qa.store.embedded import rows, schema
 from qa.store.embedded.faiss_index import IndexOptions, kind_of
-from qa.store.embedded.lexical import LexicalIndex
+from qa.store.embedded.lexical import LexicalDamaged, LexicalIndex
 from qa.store.embedded.locking import ReadConnections, ReadWriteLock
 from qa.store.embedded.schema import DB_FILE, Transaction
 from qa.store.embedded.vectors import Added, VectorIndex
@@ -131,7 +131,11 @@ class EmbeddedStore:
         if schema.generation(self.db) != self.mirror.generation:
             self.mirror.load_or_rebuild()
             # Another process committed: its lexical commit came first, so it is on disk.
-            self.lexical.reload()
+            if not self.lexical.damaged:
+                self.lexical.reload()
+        if self.lexical.damaged:  # a read failed in tantivy's files: rebuild them from SQLite
+            with Transaction(self.db):
+                self.lexical.rebuild_from(self.db, schema.generation(self.db))
 
     @contextmanager
     def snapshot(self) -> Iterator[None]:
@@ -184,7 +188,7 @@ class EmbeddedStore:
                     raise
                 # After the last attempt (another process commits faster than we load), read on: a
                 # passage of a chunk deleted since is skipped, a chunk added since is not found.
-                if gen == self.mirror.generation or attempt == SYNC_ATTEMPTS - 1:
+                if (gen == self.mirror.generation and not self.lexical.damaged) or attempt == SYNC_ATTEMPTS - 1:
                     break
                 self._end_read(conn)
                 with self._writing():
@@ -340,6 +344,14 @@ class EmbeddedStore:
         words, never query syntax: a question's quotes, colons or operators are just text."""
         if not terms:
             return []
+        try:
+            return self._lexical_hits(terms, k, filters)
+        except LexicalDamaged:
+            if getattr(self._local, "depth", 0):
+                raise  # inside a snapshot: a 503 now; the next read rebuilds first (``_sync``)
+            return self._lexical_hits(terms, k, filters)  # rebuilt on the way in
+
+    def _lexical_hits(self, terms: list[str], k: int, filters: Metadata | None) -> list[Hit]:
         with self._reading() as db:
             allowed = None
             if filters:
@@ -423,7 +435,7 @@ class EmbeddedStore:
         Half-written documents cannot be repaired without the source (re-index them); a damaged
         SQLite file cannot be opened at all (restore it from a backup)."""
         with self._writing():
-            known = [self.mirror.problem] if self.mirror.problem else []
+            known = [p for p in (self.mirror.problem, self.lexical.problem) if p]
             self._sync()
             return repair_.repair(self.path, self.db, self.mirror, self.lexical, known)
 
