@@ -8,7 +8,8 @@ QAError                      what was wrong and what to do (a request the servic
  ├── NotFound                unknown document id (or route, asset)
  ├── IndexMismatch           index built with another model or format version
  ├── Unavailable             the index or its database cannot serve right now
- │    └── IndexCorrupt          index files unreadable
+ │    ├── IndexCorrupt          index files unreadable (or a damaged part that was read)
+ │    └── StorageFull           the disk is full: the write was not made
  ├── Unauthorized            no API key where one is required
  └── Forbidden               an API key that is not one of the configured keys
 """
@@ -46,6 +47,10 @@ class Unavailable(QAError):
 
 class IndexCorrupt(Unavailable):
     """Index files are unreadable."""
+
+
+class StorageFull(Unavailable):
+    """The disk (or a file size limit) refused a write; nothing of it was stored."""
 
 
 class Unauthorized(QAError):

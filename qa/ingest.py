@@ -2,7 +2,9 @@
 
 ``Ingestor`` indexes documents into one store; ``index_paths`` finds and parses files and feeds
 them to it. Unchanged documents (same content hash and chunker signature) do no work; changed
-ones replace their old chunks in one store write per group of documents.
+ones replace their old chunks. One ``add_documents`` call (one API request, one file) is
+all-or-nothing: every document is validated before anything is embedded, and everything the
+call changes is written in one store transaction, after all of it is embedded.
 """
 
 from __future__ import annotations
@@ -25,8 +27,9 @@ from qa.store import Store, Write
 from qa.types import Document, IngestResult
 
 MAX_ID_CHARS = 512
-# Documents per write transaction (and per embedding round) during bulk ingestion.
-WRITE_GROUP_DOCS = 32
+# Documents per chunking and embedding round (and progress step). The store write stays one
+# transaction for the whole call: a round only bounds how much the model embeds at once.
+EMBED_GROUP_DOCS = 32
 
 
 def chunker_signature(settings: Settings, model: str, backend: str) -> str:
@@ -91,26 +94,43 @@ class Ingestor:
     def add_documents(
         self, docs: Iterable[Document], progress: Callable[[int], None] | None = None
     ) -> list[IngestResult]:
-        """Index documents: unchanged ones do no work, changed ones replace their old chunks."""
-        results: list[IngestResult] = []
-        for group in _groups(docs, WRITE_GROUP_DOCS):
-            t = time.perf_counter()
-            valid = [validate(d, self.max_document_bytes) for d in group]
-            self.seconds["validate"] += time.perf_counter() - t
-            results += self._add_group(valid)
+        """Index documents, all or nothing: unchanged ones do no work, changed ones replace their
+        old chunks. Every document is validated first (the first invalid one raises and nothing is
+        written); then the changed ones are chunked and embedded in rounds of ``EMBED_GROUP_DOCS``
+        (``progress`` gets each round's size) and written in one store transaction.
+
+        Memory grows with the call (its texts, and 4 bytes per dimension per new chunk): callers
+        with a folder of files call once per file (``index_files``)."""
+        t = time.perf_counter()
+        valid = [validate(d, self.max_document_bytes) for d in docs]
+        self.seconds["validate"] += time.perf_counter() - t
+        results: dict[str, IngestResult] = {}
+        writes: list[Write] = []
+        # Vectors embedded by this call, by text hash: not in the store until the write below.
+        fresh: dict[str, np.ndarray] = {}
+        # The same id twice in one call would race with itself: the last version wins.
+        latest = list({d.id: d for d in valid}.values())
+        for group in _groups(latest, EMBED_GROUP_DOCS):
+            group_writes, group_results = self._prepare(group, fresh)
+            writes += group_writes
+            results.update(group_results)
             if progress:
                 progress(len(group))
         t = time.perf_counter()
+        self.store.write(writes)
         self.store.save()
         self.seconds["index"] += time.perf_counter() - t
-        return results
+        return [results[d.id] for d in valid]
 
-    def _add_group(self, docs: list[Document]) -> list[IngestResult]:
+    def _prepare(
+        self, docs: list[Document], fresh: dict[str, np.ndarray]
+    ) -> tuple[list[Write], dict[str, IngestResult]]:
+        """The writes of the changed ones among ``docs`` (distinct ids), chunked and embedded, and
+        every document's result."""
         results: dict[str, IngestResult] = {}
         todo = []
         started = time.perf_counter()
-        # The same id twice in one write would race with itself: the last version wins.
-        for doc in {d.id: d for d in docs}.values():
+        for doc in docs:
             info = self.store.get(doc.id)
             if info and info.content_hash == doc.content_hash and info.chunker == self.signature:
                 results[doc.id] = IngestResult(doc.id, "unchanged", info.n_chunks)
@@ -120,31 +140,33 @@ class Ingestor:
         chunked = time.perf_counter()
         self.seconds["chunk"] += chunked - started
         if not todo:
-            return [results[d.id] for d in docs]
+            return [], results
         embedder = self._embedder()
         texts = [embedding_text(d.title, c.heading, c.text, embedder) for d, cs, _ in todo for c in cs]
         hashes = [embedding_key(embedder, t) for t in texts]
-        vectors = self._embed_cached(embedder, texts, hashes)
-        embedded = time.perf_counter()
-        self.seconds["embed"] += embedded - chunked
+        vectors = self._embed_cached(embedder, texts, hashes, fresh)
+        self.seconds["embed"] += time.perf_counter() - chunked
         writes, offset = [], 0
         for doc, chunks, existed in todo:
             span = slice(offset, offset + len(chunks))
             writes.append(Write(doc, chunks, vectors[span], self.signature, hashes[span]))
             offset += len(chunks)
             results[doc.id] = IngestResult(doc.id, "updated" if existed else "added", len(chunks))
-        self.store.write(writes)
-        self.seconds["index"] += time.perf_counter() - embedded
-        return [results[d.id] for d in docs]
+        return writes, results
 
-    def _embed_cached(self, embedder: Embedder, texts: list[str], hashes: list[str]) -> np.ndarray:
-        """Vectors of ``texts``: the embedding cache (vectors already stored under the same
-        hash of embedder and text) first, the model only for texts not seen before, once each."""
-        known = self.store.vectors_by_hash(hashes)
+    def _embed_cached(
+        self, embedder: Embedder, texts: list[str], hashes: list[str], fresh: dict[str, np.ndarray]
+    ) -> np.ndarray:
+        """Vectors of ``texts``: the embedding cache (vectors already stored under the same hash
+        of embedder and text, or embedded earlier in this call: ``fresh``, which this extends)
+        first, the model only for texts not seen before, once each."""
+        known = {h: fresh[h] for h in hashes if h in fresh}
+        known.update(self.store.vectors_by_hash([h for h in hashes if h not in known]))
         todo = {h: t for h, t in zip(hashes, texts, strict=True) if h not in known}
         if todo:
-            fresh = embedder.embed(list(todo.values()))
-            known.update(zip(todo, fresh, strict=True))
+            new = embedder.embed(list(todo.values()))
+            known.update(zip(todo, new, strict=True))
+            fresh.update(zip(todo, new, strict=True))
         self.embedded_texts += len(todo)
         if not texts:
             return np.zeros((0, embedder.dim), dtype=np.float32)

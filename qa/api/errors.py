@@ -14,6 +14,7 @@ from qa.errors import (
     InvalidInput,
     NotFound,
     QAError,
+    StorageFull,
     TooLarge,
     Unauthorized,
     Unavailable,
@@ -27,6 +28,7 @@ STATUS: tuple[tuple[type[QAError], int], ...] = (
     (InvalidInput, 422),
     (NotFound, 404),
     (IndexMismatch, 409),
+    (StorageFull, 507),
     (Unavailable, 503),
     (Unauthorized, 401),
     (Forbidden, 403),
@@ -45,6 +47,7 @@ ERROR_KIND = {
     415: "unsupported_media_type",
     422: "invalid_input",
     503: "unavailable",
+    507: "insufficient_storage",
 }
 
 

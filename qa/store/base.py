@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import threading
@@ -201,16 +202,64 @@ class Store(Protocol):
         ...
 
 
+# Errors of a write the disk refused: full, over a quota, or over a file size limit (RLIMIT_FSIZE).
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` says the disk refused a write (full, quota, file size limit)."""
+    if isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS:
+        return True
+    # SQLite's SQLITE_FULL; tantivy and FAISS raise with the OS error's text only.
+    text = str(exc).lower()
+    return any(m in text for m in ("disk is full", "no space left", "file too large", "quota exceeded"))
+
+
 def atomic_write(path: Path, write: Any) -> None:
-    """Write via a temp file + fsync + rename, so readers see the old or the new file."""
+    """Write via a temp file + fsync + rename, so readers see the old or the new file. A failed
+    write (e.g. a full disk) removes its temp file; one left by a killed process is removed by
+    ``remove_stale_temp_files`` when the index is next opened."""
     # A temp name per process and thread: two writers of one index must not rename each other's file.
     tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    write(str(tmp))
-    with open(tmp, "rb+") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        write(str(tmp))
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     dir_fd = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def remove_stale_temp_files(directory: Path) -> list[Path]:
+    """Remove ``atomic_write`` temp files in ``directory`` whose writing process is gone (killed
+    mid-write); a live process's are left alone. Returns the files removed."""
+    removed = []
+    for tmp in directory.glob("*.*.*.tmp"):
+        try:
+            pid = int(tmp.name.split(".")[-3])
+        except ValueError:
+            continue
+        if pid == os.getpid() or _alive(pid):
+            continue  # being written now (by another thread, or another process on this index)
+        try:
+            tmp.unlink()
+            removed.append(tmp)
+        except FileNotFoundError:
+            pass
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True

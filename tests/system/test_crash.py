@@ -1,13 +1,16 @@
 """Kill writers with SIGKILL at random moments: acknowledged documents survive whole, nothing is half there.
 
-Three kinds of writer, 23 kills in all (20 of them writers of an index, 3 of a server):
+Four kinds of writer, 31 kills in all by default:
 
 - a service writer (17 kills): the property under test is the store's atomicity, so this child
   uses the deterministic hash embedder (fast start-up) with the real SQLite + FAISS store, and
   deletes as well as adds;
 - `qa index` itself, with the bundled model (3 kills), re-indexing a directory in which some
   files changed (so it replaces documents as it is killed);
-- `qa serve` killed mid-`POST /v1/documents` (3 kills): what got a 2xx must be there, whole.
+- `qa serve` killed mid-`POST /v1/documents` (3 kills): what got a 2xx must be there, whole;
+- a server taking 50-200-document requests (JSON batches and `.jsonl` uploads) killed at random
+  moments (``BATCH_KILLS``, 8 here; QA_CRASH_BATCH_KILLS=50 for the acceptance run by hand): each
+  answered request is stored exactly as answered, each cut-off one whole or not at all.
 
 After each kill the index is reopened and checked: every acknowledged document is there with all
 its chunks and searchable (by each chunk's own vector and by a word only it has), no chunk is
@@ -323,3 +326,122 @@ def test_sigkill_server_mid_post(tmp_path: Path) -> None:
         store = check_whole(index_dir / "default", 384, sent, acked)
         store.close()
     assert len(acked) >= 3 * SERVER_KILLS
+
+
+# -- whole requests: large batches and .jsonl uploads, all or nothing ---------------------------
+
+# Kills of a server taking large batches; QA_CRASH_BATCH_KILLS=50 runs the acceptance count by hand.
+BATCH_KILLS = int(os.environ.get("QA_CRASH_BATCH_KILLS", "8"))
+
+SERVER_CHILD = r"""
+import sys
+import uvicorn
+from qa.api import create_app
+from qa.config import Settings
+from qa.service import QAService
+from tests.fakes import HashEmbedder
+
+settings = Settings(index_dir=sys.argv[1], chunk_tokens=24, chunk_overlap=4)
+svc = QAService(settings, embedder=HashEmbedder())
+uvicorn.run(create_app(settings, service=svc), host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
+"""
+
+
+def _batch(tag: str, n: int) -> list[dict[str, str]]:
+    return [
+        {
+            "id": f"{tag}-{j}",
+            "title": f"T {tag}",
+            "text": " ".join(f"Line {k} of {tag} item {j} word w{j}x{k}." for k in range(8)),
+        }
+        for j in range(n)
+    ]
+
+
+def test_sigkill_server_mid_batch_or_upload_leaves_whole_requests(tmp_path: Path) -> None:
+    """A server killed while it takes 50-200-document batches (JSON, and .jsonl uploads): each
+    request the client got a 201 for is stored exactly as answered (every id, its text, its chunk
+    count), each request cut off by the kill is stored whole or not at all, and nothing else is."""
+    import json
+    import threading
+
+    import httpx
+
+    from tests.live_server import free_port
+
+    rng = random.Random(2024)
+    index_dir = tmp_path / "index"
+    sent: dict[str, list[dict[str, str]]] = {}  # request tag -> its documents
+    answered: dict[str, list[dict[str, object]]] = {}  # request tag -> the results the client was told
+    cut_total = 0
+    for rnd in range(BATCH_KILLS):
+        port = free_port()
+        proc = subprocess.Popen(
+            [sys.executable, "-c", SERVER_CHILD, str(index_dir), str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 120
+            while True:
+                assert proc.poll() is None, f"server exited: {proc.stderr.read() if proc.stderr else ''}"
+                assert time.monotonic() < deadline, "server did not start"
+                try:
+                    if httpx.get(f"{base}/healthz", timeout=5).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.1)
+            # The kill comes at a random moment of the stream of requests: mostly inside one.
+            timer = threading.Timer(rng.uniform(0.05, 2.0), proc.kill)
+            timer.start()
+            with httpx.Client(base_url=base, timeout=120) as client:
+                n = 0
+                while True:
+                    tag = f"r{rnd}q{n}"
+                    n += 1
+                    docs = _batch(tag, rng.randint(50, 200))
+                    sent[tag] = docs
+                    if n % 2:
+                        kwargs: dict[str, object] = {"json": {"documents": docs}}
+                    else:
+                        body = "\n".join(json.dumps(d) for d in docs).encode()
+                        kwargs = {"files": {"file": (f"{tag}.jsonl", body, "application/jsonl")}}
+                    try:
+                        r = client.post("/v1/documents", **kwargs)  # type: ignore[arg-type]
+                    except httpx.ConnectError:
+                        break  # already gone: this one was never received
+                    except httpx.TransportError:
+                        cut_total += 1  # in flight when the server died
+                        break
+                    assert r.status_code == 201, r.text
+                    answered[tag] = r.json()["results"]
+            timer.join()
+        finally:
+            proc.kill()
+            proc.communicate(timeout=30)
+
+        store = EmbeddedStore(index_dir / "default", model="hash-test-embedder", dim=HashEmbedder().dim)
+        try:
+            db_docs = {r[0]: (r[1], r[2]) for r in store.db.execute("SELECT id, text, n_chunks FROM documents")}
+            counts = dict(store.db.execute("SELECT doc_id, COUNT(*) FROM chunks GROUP BY doc_id").fetchall())
+            texts = {d["id"]: d["text"] for docs in sent.values() for d in docs}
+            assert set(db_docs) <= set(texts), "documents that were never sent"
+            for tag, docs in sent.items():
+                there = [d["id"] in db_docs for d in docs]
+                if tag in answered:  # exactly what the client was told
+                    assert all(there), f"{tag}: acknowledged but {there.count(False)} of {len(docs)} lost"
+                    for res in answered[tag]:
+                        doc_id = str(res["id"])
+                        assert res["status"] == "added" and db_docs[doc_id][1] == res["chunks"]
+                else:  # cut off by the kill: whole or nothing
+                    assert all(there) or not any(there), f"{tag}: {there.count(True)} of {len(docs)} stored"
+            for doc_id, (text, n_chunks) in db_docs.items():
+                assert text == texts[doc_id] and counts.get(doc_id, 0) == n_chunks, f"{doc_id} is half there"
+            assert store.verify() == []
+        finally:
+            store.close()
+    assert len(answered) >= BATCH_KILLS and cut_total >= BATCH_KILLS // 2, (len(answered), cut_total)

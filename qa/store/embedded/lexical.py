@@ -23,7 +23,9 @@ import logging
 import os
 import shutil
 import sqlite3
+import struct
 import time
+import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -50,6 +52,10 @@ WRITE_HEAP = 32_000_000
 BUILD_HEAP = 256_000_000
 # Reloads that race another process's merge are retried this many times.
 RELOAD_ATTEMPTS = 5
+# tantivy's file footer: ``<JSON {"version": ..., "crc": CRC32 of the bytes before it}><u32 length><u32 1337>``.
+FOOTER_MAGIC = 1337
+SEGMENT_FILES = (".fast", ".fieldnorm", ".idx", ".pos", ".store", ".term")
+_CRC_BLOCK = 1 << 20
 # Schema version: a change here (fields, options) rebuilds existing lexical indexes.
 SCHEMA_VERSION = 1
 
@@ -90,6 +96,68 @@ def _schema() -> tantivy.Schema:
 Row = tuple[int, str, str]  # chunk id, title + heading, chunk text
 
 
+class LexicalDamaged(IndexCorrupt):
+    """The tantivy files failed a read (an error, or a panic in the Rust library)."""
+
+
+def _is_panic(exc: BaseException) -> bool:
+    # pyo3's PanicException derives from BaseException and cannot be imported by name.
+    return type(exc).__name__ == "PanicException"
+
+
+def file_problem(path: Path) -> str | None:
+    """What is wrong with one tantivy file (missing, no footer, CRC mismatch), or None."""
+    try:
+        with open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size < 8:
+                return f"{path.name} is truncated ({size} bytes)"
+            fh.seek(size - 8)
+            length, magic = struct.unpack("<II", fh.read(8))
+            if magic != FOOTER_MAGIC or length + 8 > size:
+                return f"{path.name} has no tantivy footer (truncated or overwritten)"
+            fh.seek(size - 8 - length)
+            try:
+                want = int(json.loads(fh.read(length))["crc"])
+            except (ValueError, KeyError, TypeError):
+                return f"{path.name} has an unreadable footer"
+            fh.seek(0)
+            crc, left = 0, size - 8 - length
+            while left > 0:
+                block = fh.read(min(_CRC_BLOCK, left))
+                if not block:
+                    return f"{path.name} is truncated"
+                crc = zlib.crc32(block, crc)
+                left -= len(block)
+    except FileNotFoundError:
+        return f"{path.name} is missing"
+    return None if crc == want else f"{path.name} is corrupt (CRC32 mismatch)"
+
+
+def damaged_files(directory: Path) -> list[str]:
+    """Problems of the files the last commit of the tantivy index in ``directory`` refers to
+    (every segment file's CRC32 footer is checked; about 1 GB/s). Empty when whole."""
+    for attempt in range(RELOAD_ATTEMPTS):
+        try:
+            meta = json.loads((directory / "meta.json").read_text())
+            segments = meta["segments"]
+        except FileNotFoundError:
+            return []  # no commit yet: an empty index
+        except (ValueError, KeyError, TypeError, OSError) as exc:
+            return [f"meta.json is unreadable ({exc})"]
+        problems = []
+        for seg in segments:
+            stem = str(seg["segment_id"]).replace("-", "")
+            names = [stem + ext for ext in SEGMENT_FILES]
+            if seg.get("deletes"):
+                names.append(f"{stem}.{seg['deletes']['opstamp']}.del")
+            problems += [p for p in (file_problem(directory / n) for n in names) if p]
+        if not any("missing" in p for p in problems) or attempt == RELOAD_ATTEMPTS - 1:
+            return problems
+        time.sleep(0.01 * (attempt + 1))  # another process's merge replaced them meanwhile: read again
+    return problems
+
+
 def _document(row: Row) -> tantivy.Document:
     chunk_id, title, body = row
     return tantivy.Document(id=int(chunk_id), text=f"{title}\n{body}")
@@ -109,10 +177,20 @@ class LexicalIndex:
         # rebuilds them from SQLite under its write lock (``rebuild``), never here, where another
         # process may be writing them.
         self.index: tantivy.Index | None = None
+        # What was wrong with the files when they were last found damaged (`qa repair` reports it);
+        # ``damaged``: a read failed since the last (re)build: the store rebuilds before its next read.
+        self.problem: str | None = None
+        self.damaged = False
+        problems = damaged_files(self.dir)
+        if problems:
+            self.problem = f"lexical index {self.dir} is damaged: {'; '.join(problems[:3])}"
+            log.warning("%s; rebuilding it from SQLite", self.problem)
+            return
         try:
             self.index = self._open()
         except (ValueError, OSError) as exc:
-            log.warning("lexical index %s is unreadable (%s)", self.dir, exc)
+            self.problem = f"lexical index {self.dir} is unreadable ({exc})"
+            log.warning("%s; rebuilding it from SQLite", self.problem)
 
     def _open(self) -> tantivy.Index:
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -152,10 +230,15 @@ class LexicalIndex:
             return False
         try:
             self.reload()
+            return self.index.searcher().num_docs == n_chunks
         except (ValueError, OSError) as exc:  # e.g. a segment file is missing
             log.warning("lexical index %s is unreadable (%s)", self.dir, exc)
             return False
-        return self.index.searcher().num_docs == n_chunks
+        except BaseException as exc:
+            if not _is_panic(exc):
+                raise
+            log.warning("lexical index %s is unreadable (tantivy panicked: %s)", self.dir, exc)
+            return False
 
     def _record(self, generation: int) -> None:
         text = json.dumps({"generation": generation, "spec": self.spec})
@@ -218,6 +301,7 @@ class LexicalIndex:
         # analyzer or schema. Readers in other processes keep the files they have mapped.
         self._forget()
         self.index = self._open()
+        self.damaged = False
         self._record(generation)
         n = 0
         with self._writer(BUILD_HEAP, max(1, min(2, os.cpu_count() or 1))) as writer:
@@ -272,18 +356,42 @@ class LexicalIndex:
             among = tantivy.Query.term_set_query(self.schema, "id", allowed.tolist())
             must = tantivy.Occur.Must
             query = tantivy.Query.boolean_query([(must, query), (must, tantivy.Query.const_score_query(among, 0.0))])
-        searcher = self._live().searcher()
-        result = searcher.search(query, k, count=False)
-        if not result.hits:
-            return []
-        ids = searcher.fast_field_values("id", [addr for _, addr in result.hits])
+        with self._guarded():
+            searcher = self._live().searcher()
+            result = searcher.search(query, k, count=False)
+            if not result.hits:
+                return []
+            ids = searcher.fast_field_values("id", [addr for _, addr in result.hits])
         return [(int(i or 0), float(s)) for (s, _), i in zip(result.hits, ids, strict=True)]
+
+    @contextmanager
+    def _guarded(self) -> Iterator[None]:
+        """A read of the tantivy files: an error or a panic there (damaged files) is a
+        ``LexicalDamaged``, and marks the index for a rebuild from SQLite."""
+        try:
+            yield
+        except (ValueError, OSError) as exc:
+            self._damaged(exc)
+        except BaseException as exc:
+            if not _is_panic(exc):
+                raise
+            self._damaged(exc)
+
+    def _damaged(self, exc: BaseException) -> None:
+        self.damaged = True
+        self.problem = f"lexical index {self.dir} failed a read ({type(exc).__name__}: {exc})"
+        log.error("%s; rebuilding it from SQLite", self.problem)
+        raise LexicalDamaged(
+            f"the lexical (BM25) index is damaged and is being rebuilt from SQLite; retry in a moment "
+            f"(`qa repair` checks the whole index): {type(exc).__name__}: {str(exc)[:200]}"
+        ) from None
 
     def ids(self) -> set[int]:
         """Every chunk id in the index (for checks; reads the whole id column)."""
-        searcher = self._live().searcher()
-        n = int(searcher.num_docs)
-        if n == 0:
-            return set()
-        hits = searcher.search(tantivy.Query.all_query(), n, count=False).hits
-        return {int(i or 0) for i in searcher.fast_field_values("id", [addr for _, addr in hits])}
+        with self._guarded():
+            searcher = self._live().searcher()
+            n = int(searcher.num_docs)
+            if n == 0:
+                return set()
+            hits = searcher.search(tantivy.Query.all_query(), n, count=False).hits
+            return {int(i or 0) for i in searcher.fast_field_values("id", [addr for _, addr in hits])}

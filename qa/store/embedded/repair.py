@@ -16,7 +16,8 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from qa.store.embedded.lexical import LEXICAL_DIR, LexicalIndex
+from qa.errors import IndexCorrupt
+from qa.store.embedded.lexical import LEXICAL_DIR, LexicalIndex, damaged_files
 from qa.store.embedded.schema import Transaction, bump_generation, doc_meta_counts, generation, refill_doc_meta
 from qa.store.embedded.vectors import FAISS_FILE, VectorIndex
 
@@ -45,8 +46,17 @@ def verify(db: sqlite3.Connection, vectors: VectorIndex, lexical: LexicalIndex) 
             f"vector index has {len(faiss_ids - chunk_ids)} ids without a chunk row and misses "
             f"{len(chunk_ids - faiss_ids)} chunks"
         )
-    lexical.reload()
-    lexical_ids = lexical.ids()
+    damaged = damaged_files(lexical.dir)
+    if damaged:
+        problems.append(f"lexical index files are damaged: {'; '.join(damaged[:3])}")
+        lexical.damaged = True  # the store rebuilds it before its next read
+        return problems  # reading them may crash: the rest of the lexical checks wait for the rebuild
+    try:
+        lexical.reload()
+        lexical_ids = lexical.ids()
+    except (IndexCorrupt, ValueError, OSError) as exc:
+        problems.append(f"lexical index is unreadable: {exc}")
+        return problems
     if lexical_ids != chunk_ids:
         problems.append(
             f"lexical index has {len(lexical_ids - chunk_ids)} ids without a chunk row and misses "
@@ -72,7 +82,7 @@ def repair(
         # One tantivy commit replaces the whole index: readers never find it missing.
         lexical.rebuild_from(db, generation(db))
     vectors.rebuild()
-    vectors.problem = None
+    vectors.problem = lexical.problem = None
     remaining = verify(db, vectors, lexical)
     docs, chunks = db.execute("SELECT (SELECT COUNT(*) FROM documents), (SELECT COUNT(*) FROM chunks)").fetchone()
     return {

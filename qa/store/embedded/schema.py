@@ -8,6 +8,7 @@ record to tell whether they are in step.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,8 @@ import numpy as np
 from qa.errors import IndexCorrupt
 from qa.store.base import Manifest, check_manifest, manifest_rows
 from qa.store.filters import Filters
+
+log = logging.getLogger(__name__)
 
 DB_FILE = "qa.sqlite"
 
@@ -136,7 +139,24 @@ class Transaction:
         self.db.execute("BEGIN IMMEDIATE")
 
     def __exit__(self, exc_type: Any, *_: Any) -> None:
-        self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+        if exc_type is None:
+            try:
+                self.db.execute("COMMIT")
+                return
+            except BaseException:
+                # A COMMIT refused (e.g. SQLITE_FULL) leaves the transaction open: end it.
+                self._rollback()
+                raise
+        self._rollback()
+
+    def _rollback(self) -> None:
+        # SQLite may have rolled back already (it does on some errors, e.g. a full disk); a
+        # failing ROLLBACK must not hide the error that caused it.
+        if self.db.in_transaction:
+            try:
+                self.db.execute("ROLLBACK")
+            except sqlite3.Error as exc:
+                log.warning("rollback failed: %s", exc)
 
 
 def open_manifest(db: sqlite3.Connection, where: str, model: str, dim: int, extra: dict[str, Any]) -> Manifest:

@@ -18,6 +18,7 @@ This module is the facade that ties them together under one reader/writer lock (
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 import time
@@ -29,17 +30,19 @@ from typing import Any
 import faiss
 import numpy as np
 
-from qa.errors import InvalidInput
-from qa.store.base import DocumentInfo, Write
+from qa.errors import InvalidInput, StorageFull
+from qa.store.base import DocumentInfo, Write, is_disk_full, remove_stale_temp_files
 from qa.store.embedded import repair as repair_
 from qa.store.embedded import rows, schema
 from qa.store.embedded.faiss_index import IndexOptions, kind_of
-from qa.store.embedded.lexical import LexicalIndex
+from qa.store.embedded.lexical import LexicalDamaged, LexicalIndex
 from qa.store.embedded.locking import ReadConnections, ReadWriteLock
 from qa.store.embedded.schema import DB_FILE, Transaction
 from qa.store.embedded.vectors import Added, VectorIndex
 from qa.store.filters import parse_filters
 from qa.types import Chunk, Hit, Metadata, Passage
+
+log = logging.getLogger(__name__)
 
 # A read that finds another process's commit loads it and starts over, at most this many times.
 SYNC_ATTEMPTS = 3
@@ -61,6 +64,8 @@ class EmbeddedStore:
     ) -> None:
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
+        for tmp in remove_stale_temp_files(self.path):
+            log.info("removed %s, left by a write that was killed or failed", tmp)
         self._lock = ReadWriteLock()
         # Read connections, one per read in progress (a write uses ``self.db``).
         self._reads = ReadConnections(self.path / DB_FILE)
@@ -126,7 +131,11 @@ class EmbeddedStore:
         if schema.generation(self.db) != self.mirror.generation:
             self.mirror.load_or_rebuild()
             # Another process committed: its lexical commit came first, so it is on disk.
-            self.lexical.reload()
+            if not self.lexical.damaged:
+                self.lexical.reload()
+        if self.lexical.damaged:  # a read failed in tantivy's files: rebuild them from SQLite
+            with Transaction(self.db):
+                self.lexical.rebuild_from(self.db, schema.generation(self.db))
 
     @contextmanager
     def snapshot(self) -> Iterator[None]:
@@ -179,7 +188,7 @@ class EmbeddedStore:
                     raise
                 # After the last attempt (another process commits faster than we load), read on: a
                 # passage of a chunk deleted since is skipped, a chunk added since is not found.
-                if gen == self.mirror.generation or attempt == SYNC_ATTEMPTS - 1:
+                if (gen == self.mirror.generation and not self.lexical.damaged) or attempt == SYNC_ATTEMPTS - 1:
                     break
                 self._end_read(conn)
                 with self._writing():
@@ -222,7 +231,7 @@ class EmbeddedStore:
     def write(self, writes: list[Write]) -> None:
         if not writes:
             return
-        with self._writing():
+        with self._writing(), self._disk_full_is_nothing_written():
             self._sync()
             now = time.time()
             removed: list[int] = []
@@ -246,7 +255,7 @@ class EmbeddedStore:
             self.mirror.apply(before, removed, added)
 
     def delete(self, doc_id: str) -> bool:
-        with self._writing():
+        with self._writing(), self._disk_full_is_nothing_written():
             self._sync()
             with Transaction(self.db):
                 before = self.lexical.before_write(self.db)
@@ -260,12 +269,38 @@ class EmbeddedStore:
             self.mirror.apply(before, ids, [])
             return True
 
+    @contextmanager
+    def _disk_full_is_nothing_written(self) -> Iterator[None]:
+        """A write the disk refused (SQLite's transaction rolled back, tantivy's writer too) is a
+        ``StorageFull``: nothing of it is stored. A lexical commit that landed before SQLite's
+        failed one is ahead of SQLite, and is rebuilt by the next write (``before_write``)."""
+        try:
+            yield
+        except Exception as exc:
+            if is_disk_full(exc):
+                raise StorageFull(
+                    f"the disk holding index {self.path} is full (or over a file size limit): nothing "
+                    f"of this write was stored ({exc}); free space and send it again"
+                ) from exc
+            raise
+
+    def _save_derived(self) -> None:
+        """Save the FAISS file; a full disk only postpones it (the data is committed in SQLite,
+        and the next save or open catches the file up)."""
+        try:
+            self.mirror.save(force=False)
+        except Exception as exc:
+            if not is_disk_full(exc):
+                raise
+            log.warning("could not save %s (%s); SQLite holds every write, the next save catches it up", self.path, exc)
+
     def save(self) -> None:
         """Write the FAISS file if it changed. This is where the index changes type (the chunk
         count crossed ``QA_FAISS_HNSW_THRESHOLD``) or drops its tombstones: by a rebuild, once,
-        here and not in the middle of a search."""
+        here and not in the middle of a search. A full disk postpones it (logged), since the
+        writes are committed already: their answer is a success."""
         with self._writing():
-            self.mirror.save(force=False)
+            self._save_derived()
 
     # -- reads ------------------------------------------------------------------------------------
 
@@ -309,6 +344,14 @@ class EmbeddedStore:
         words, never query syntax: a question's quotes, colons or operators are just text."""
         if not terms:
             return []
+        try:
+            return self._lexical_hits(terms, k, filters)
+        except LexicalDamaged:
+            if getattr(self._local, "depth", 0):
+                raise  # inside a snapshot: a 503 now; the next read rebuilds first (``_sync``)
+            return self._lexical_hits(terms, k, filters)  # rebuilt on the way in
+
+    def _lexical_hits(self, terms: list[str], k: int, filters: Metadata | None) -> list[Hit]:
         with self._reading() as db:
             allowed = None
             if filters:
@@ -392,13 +435,13 @@ class EmbeddedStore:
         Half-written documents cannot be repaired without the source (re-index them); a damaged
         SQLite file cannot be opened at all (restore it from a backup)."""
         with self._writing():
-            known = [self.mirror.problem] if self.mirror.problem else []
+            known = [p for p in (self.mirror.problem, self.lexical.problem) if p]
             self._sync()
             return repair_.repair(self.path, self.db, self.mirror, self.lexical, known)
 
     def close(self) -> None:
         with self._writing():
-            self.mirror.save(force=False)
+            self._save_derived()
             self.db.close()
             self._reads.close()  # all idle: a read in progress would hold the lock
             self.mirror.close()

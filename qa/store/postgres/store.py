@@ -21,7 +21,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from qa.errors import InvalidInput
+from qa.errors import InvalidInput, StorageFull
 from qa.store.base import INFO_COLUMNS, DocumentInfo, Write, document_info
 from qa.store.postgres import queries, schema
 from qa.store.postgres.queries import MAX_EF_SEARCH, PASSAGE_COLUMNS
@@ -58,10 +58,16 @@ class PostgresStore:
 
     @contextmanager
     def _conn(self) -> Iterator[psycopg.Connection[Any]]:
-        """A pooled connection, in a transaction committed on success; lost connections are 503s."""
+        """A pooled connection, in a transaction committed on success; lost connections are 503s,
+        a full disk a ``StorageFull``."""
         try:
             with self.pool.connection(timeout=30) as conn:
                 yield conn
+        except psycopg.errors.DiskFull as exc:  # SQLSTATE 53100; its transaction was rolled back
+            raise StorageFull(
+                f"the Postgres server at {redact(self.url)} is out of disk space: nothing of this write "
+                f"was stored ({str(exc).strip()}); free space and send it again"
+            ) from exc
         except PoolTimeout as exc:
             raise StoreUnavailable(f"no free connection to {redact(self.url)} in 30 s (QA_PG_POOL_SIZE)") from exc
         except psycopg.OperationalError as exc:
