@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from qa.api.errors import error_response, kind_of, qa_error_response, validation_message
+from qa.api.errors import INTERNAL_MESSAGE, error_response, kind_of, qa_error_response, refusal, validation_message
 from qa.api.middleware import Observe, RequireKey
 from qa.api.routes import chat, documents, openai, ops, questions, web
 from qa.api.schemas import DocumentIn, DocumentsIn, OpenAIChatIn
@@ -98,8 +98,9 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         # Last resort: log the traceback server-side, never send it.
+        # (Observe answers errors of the routes; this catches what fails outside them.)
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return JSONResponse({"error": "internal", "message": "internal error; the server log has details"}, 500)
+        return refusal(request.url.path, 500, INTERNAL_MESSAGE)
 
     def custom_openapi() -> dict[str, Any]:
         if app.openapi_schema:
