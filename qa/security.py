@@ -2,8 +2,8 @@
 
 With ``QA_API_KEYS`` set, requests that change the index (POST, PUT, PATCH, DELETE under
 ``/v1/documents``) need ``Authorization: Bearer <key>``; with ``QA_REQUIRE_KEY_FOR_READ`` every
-``/v1/`` route does. ``/healthz`` and the docs stay open. Keys are compared in constant time
-and never logged.
+``/v1/`` route does, and so do the docs and ``/metrics`` unless ``QA_OPEN_DOCS_AND_METRICS``.
+``/healthz`` and the chat page stay open. Keys are compared in constant time and never logged.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import ipaddress
 from qa.errors import Forbidden, Unauthorized
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# What describes the API and the index without being part of it: closed with the reads.
+DOCS_AND_METRICS = frozenset({"/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
 
 
 def parse_keys(raw: str) -> tuple[str, ...]:
@@ -21,8 +23,14 @@ def parse_keys(raw: str) -> tuple[str, ...]:
     return tuple(k.strip() for k in raw.split(",") if k.strip())
 
 
-def needs_key(method: str, path: str, keys: tuple[str, ...], for_read: bool) -> bool:
-    if not keys or not path.startswith("/v1/"):
+def needs_key(
+    method: str, path: str, keys: tuple[str, ...], for_read: bool, open_docs_and_metrics: bool = False
+) -> bool:
+    if not keys:
+        return False
+    if path in DOCS_AND_METRICS:
+        return for_read and not open_docs_and_metrics
+    if not path.startswith("/v1/"):
         return False
     if for_read:
         return True

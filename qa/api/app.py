@@ -69,7 +69,12 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
     # Innermost first: API keys, then CORS, then (outermost) request id, metrics, access log and
     # the request-size limit, so every response is observed, 401s and 413s included.
     keys = parse_keys(settings.api_keys)
-    app.add_middleware(RequireKey, keys=keys, for_read=settings.require_key_for_read)  # type: ignore[arg-type]
+    app.add_middleware(
+        RequireKey,  # type: ignore[arg-type]
+        keys=keys,
+        for_read=settings.require_key_for_read,
+        open_docs_and_metrics=settings.open_docs_and_metrics,
+    )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -135,11 +135,13 @@ class Observe:
 
 
 class RequireKey:
-    def __init__(self, app: ASGIApp, keys: tuple[str, ...], for_read: bool) -> None:
-        self.app, self.keys, self.for_read = app, keys, for_read
+    def __init__(self, app: ASGIApp, keys: tuple[str, ...], for_read: bool, open_docs_and_metrics: bool) -> None:
+        self.app, self.keys, self.for_read, self.open_docs = app, keys, for_read, open_docs_and_metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and needs_key(scope["method"], _path(scope), self.keys, self.for_read):
+        if scope["type"] == "http" and needs_key(
+            scope["method"], _path(scope), self.keys, self.for_read, self.open_docs
+        ):
             try:
                 check_key(Headers(scope=scope).get("authorization"), self.keys)
             except QAError as exc:

@@ -59,6 +59,27 @@ def test_reads_need_a_key_when_configured(tmp_path: Path) -> None:
         assert c.get("/healthz").status_code == 200  # health checks need no key
 
 
+DOCS_AND_METRICS = ("/metrics", "/openapi.json", "/docs", "/redoc")
+
+
+def test_docs_and_metrics_need_a_key_when_reads_do(tmp_path: Path) -> None:
+    auth = {"Authorization": f"Bearer {KEY}"}
+    with make_client(tmp_path / "a", api_keys=KEY, require_key_for_read=True) as c:
+        for path in DOCS_AND_METRICS:
+            # Was: open (200) while every /v1/ route needed a key.
+            r = c.get(path)
+            assert r.status_code == 401 and r.json()["error"] == "unauthorized", path
+            assert c.get(path, headers={"Authorization": "Bearer wrong"}).status_code == 403, path
+            assert c.get(path, headers=auth).status_code == 200, path
+        assert c.get("/healthz").status_code == 200
+    # Opened on purpose (e.g. a Prometheus without credentials), or open when reads are.
+    with make_client(tmp_path / "b", api_keys=KEY, require_key_for_read=True, open_docs_and_metrics=True) as c:
+        assert all(c.get(path).status_code == 200 for path in DOCS_AND_METRICS)
+        assert c.get("/v1/documents").status_code == 401
+    with make_client(tmp_path / "c", api_keys=KEY) as c:
+        assert all(c.get(path).status_code == 200 for path in DOCS_AND_METRICS)
+
+
 def test_no_keys_means_open(tmp_path: Path) -> None:
     with make_client(tmp_path) as c:
         assert c.post("/v1/documents", json={"id": "a", "text": "hi there"}).status_code == 201
