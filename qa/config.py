@@ -118,7 +118,16 @@ class Settings(BaseSettings):
         description="With `QA_REQUIRE_KEY_FOR_READ`: leave /docs, /redoc, /openapi.json and /metrics open "
         "(e.g. for a Prometheus without credentials). /healthz is always open.",
     )
-    cors_origins: str = Field("", description="Comma-separated origins allowed by CORS; empty allows none.")
+    cors_origins: str = Field(
+        "",
+        description="Comma-separated origins allowed by CORS; empty allows none. Pages on other origins "
+        "may not change anything (POST, PUT, PATCH, DELETE), with or without API keys.",
+    )
+    allowed_hosts: str = Field(
+        "",
+        description="Comma-separated host names this server answers to (the `Host` header; others get 400, "
+        "against DNS rebinding). Empty: localhost, 127.0.0.1, ::1 and `QA_HOST`. `*` allows any.",
+    )
     log_format: Literal["json", "text"] = Field(
         "json", description="`qa serve` logs: one JSON object per line (with request_id), or plain text."
     )

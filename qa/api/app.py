@@ -19,13 +19,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qa.api.errors import INTERNAL_MESSAGE, error_response, kind_of, qa_error_response, refusal, validation_message
-from qa.api.middleware import Observe, RequireKey
+from qa.api.middleware import CheckSite, Observe, RequireKey
 from qa.api.routes import chat, documents, openai, ops, questions, web
 from qa.api.schemas import DocumentIn, DocumentsIn, OpenAIChatIn
 from qa.config import Settings
 from qa.errors import QAError
 from qa.observability import Metrics, configure_logging
-from qa.security import parse_keys
+from qa.security import allowed_hosts, parse_keys
 from qa.service import QAService
 
 log = logging.getLogger(__name__)
@@ -66,8 +66,9 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
     metrics = Metrics(lambda: app.state.service.stats())
     app.state.metrics = metrics
 
-    # Innermost first: API keys, then CORS, then (outermost) request id, metrics, access log and
-    # the request-size limit, so every response is observed, 401s and 413s included.
+    # Innermost first: API keys, then CORS, then the Host and cross-site write checks, then
+    # (outermost) request id, metrics, access log and the request-size limit, so every response
+    # is observed, 400s, 401s, 403s and 413s included.
     keys = parse_keys(settings.api_keys)
     app.add_middleware(
         RequireKey,  # type: ignore[arg-type]
@@ -82,6 +83,11 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
             allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
         )
+    app.add_middleware(
+        CheckSite,  # type: ignore[arg-type]
+        hosts=allowed_hosts(settings.allowed_hosts, settings.host),
+        origins=parse_keys(settings.cors_origins),
+    )
     app.add_middleware(Observe, metrics=metrics, max_request_bytes=settings.max_request_bytes)  # type: ignore[arg-type]
 
     @app.exception_handler(QAError)

@@ -9,6 +9,8 @@ does at small scale. These do the same work on the ASGI messages directly:
   response, 401s and 413s included; the request-size limit (``QA_MAX_REQUEST_BYTES``), on the
   declared ``Content-Length`` and on the bytes as they arrive (chunked bodies declare none); and
   a complete 500 for an unhandled error, on a connection that stays usable.
+- :class:`CheckSite` (next): the ``Host`` against ``QA_ALLOWED_HOSTS`` (DNS rebinding), and
+  writes from browser pages on other origins (``Origin``, ``Sec-Fetch-Site``) refused.
 - :class:`RequireKey` (innermost): API keys (``QA_API_KEYS``) on the routes that need one.
 """
 
@@ -25,7 +27,7 @@ from starlette.responses import JSONResponse
 from qa.api.errors import INTERNAL_MESSAGE, qa_error_response, refusal
 from qa.errors import QAError
 from qa.observability import Metrics, access_log, new_request_id, request_id
-from qa.security import check_key, needs_key
+from qa.security import check_key, host_refusal, needs_key, origin_refusal
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -132,6 +134,31 @@ class Observe:
             self.metrics.observe(scope["method"], route, status, time.perf_counter() - started)
             access_log(scope["method"], path, route, status, started)
             request_id.reset(token)
+
+
+class CheckSite:
+    """The ``Host`` a request names (``QA_ALLOWED_HOSTS``: 400 for others) and where a browser
+    request that would change something comes from (403 for pages on other origins)."""
+
+    def __init__(self, app: ASGIApp, hosts: frozenset[str] | None, origins: tuple[str, ...]) -> None:
+        self.app, self.hosts, self.origins = app, hosts, origins
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            headers = Headers(scope=scope)
+            path, host = _path(scope), headers.get("host")
+            # Health checks (a Kubernetes probe names the pod's address) see only counts.
+            why = None if path == "/healthz" else host_refusal(host, self.hosts)
+            status = 400
+            if why is None:
+                status = 403
+                why = origin_refusal(
+                    scope["method"], headers.get("origin"), headers.get("sec-fetch-site"), host, self.origins
+                )
+            if why is not None:
+                await refusal(path, status, why)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 class RequireKey:
