@@ -108,8 +108,26 @@ class Settings(BaseSettings):
         description="Comma-separated API keys. When set, writes (POST/DELETE under /v1/documents) need "
         "`Authorization: Bearer <key>`.",
     )
-    require_key_for_read: bool = Field(False, description="With API keys set, every /v1/ route needs a key.")
-    cors_origins: str = Field("", description="Comma-separated origins allowed by CORS; empty allows none.")
+    require_key_for_read: bool = Field(
+        False,
+        description="With API keys set, every /v1/ route needs a key, and so do /docs, /openapi.json, "
+        "/redoc and /metrics unless `QA_OPEN_DOCS_AND_METRICS`.",
+    )
+    open_docs_and_metrics: bool = Field(
+        False,
+        description="With `QA_REQUIRE_KEY_FOR_READ`: leave /docs, /redoc, /openapi.json and /metrics open "
+        "(e.g. for a Prometheus without credentials). /healthz is always open.",
+    )
+    cors_origins: str = Field(
+        "",
+        description="Comma-separated origins allowed by CORS; empty allows none. Pages on other origins "
+        "may not change anything (POST, PUT, PATCH, DELETE), with or without API keys.",
+    )
+    allowed_hosts: str = Field(
+        "",
+        description="Comma-separated host names this server answers to (the `Host` header; others get 400, "
+        "against DNS rebinding). Empty: localhost, 127.0.0.1, ::1 and `QA_HOST`. `*` allows any.",
+    )
     log_format: Literal["json", "text"] = Field(
         "json", description="`qa serve` logs: one JSON object per line (with request_id), or plain text."
     )

@@ -2,8 +2,11 @@
 
 With ``QA_API_KEYS`` set, requests that change the index (POST, PUT, PATCH, DELETE under
 ``/v1/documents``) need ``Authorization: Bearer <key>``; with ``QA_REQUIRE_KEY_FOR_READ`` every
-``/v1/`` route does. ``/healthz`` and the docs stay open. Keys are compared in constant time
-and never logged.
+``/v1/`` route does, and so do the docs and ``/metrics`` unless ``QA_OPEN_DOCS_AND_METRICS``.
+``/healthz`` and the chat page stay open. Keys are compared in constant time and never logged.
+
+Without keys as with them: only the host names of ``QA_ALLOWED_HOSTS`` are answered (DNS
+rebinding), and browser pages on other origins may not change anything (cross-site writes).
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ import ipaddress
 from qa.errors import Forbidden, Unauthorized
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# What describes the API and the index without being part of it: closed with the reads.
+DOCS_AND_METRICS = frozenset({"/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
 
 
 def parse_keys(raw: str) -> tuple[str, ...]:
@@ -21,8 +26,14 @@ def parse_keys(raw: str) -> tuple[str, ...]:
     return tuple(k.strip() for k in raw.split(",") if k.strip())
 
 
-def needs_key(method: str, path: str, keys: tuple[str, ...], for_read: bool) -> bool:
-    if not keys or not path.startswith("/v1/"):
+def needs_key(
+    method: str, path: str, keys: tuple[str, ...], for_read: bool, open_docs_and_metrics: bool = False
+) -> bool:
+    if not keys:
+        return False
+    if path in DOCS_AND_METRICS:
+        return for_read and not open_docs_and_metrics
+    if not path.startswith("/v1/"):
         return False
     if for_read:
         return True
@@ -50,3 +61,84 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+# Host names a server bound to any address answers to by default; the bind address is added.
+DEFAULT_HOSTS = ("localhost", "127.0.0.1", "::1")
+WILDCARD_BINDS = frozenset({"", "0.0.0.0", "::", "[::]"})
+
+
+def _host_name(host: str) -> str:
+    """``Host`` header or setting entry -> bare lowercase name: port, IPv6 brackets, final dot dropped."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        host = host[1:].partition("]")[0]
+    elif host.count(":") == 1:
+        host = host.partition(":")[0]
+    return host.rstrip(".")
+
+
+def allowed_hosts(raw: str, bind_host: str) -> frozenset[str] | None:
+    """The host names ``QA_ALLOWED_HOSTS`` allows; None when ``*`` allows any.
+
+    Empty: localhost, 127.0.0.1, ::1 and the bind address (unless it is a wildcard like 0.0.0.0,
+    which no client names).
+    """
+    names = parse_keys(raw)
+    if "*" in names:
+        return None
+    if not names:
+        names = DEFAULT_HOSTS + (() if bind_host.strip() in WILDCARD_BINDS else (bind_host,))
+    return frozenset(_host_name(n) for n in names)
+
+
+def host_refusal(host: str | None, allowed: frozenset[str] | None) -> str | None:
+    """Why a request's ``Host`` is refused, or None. A page on a name the attacker controls that
+    resolves to this server (DNS rebinding) sends that name as Host."""
+    if allowed is None or host is None:  # any host allowed; an HTTP/1.0 client without Host is no browser
+        return None
+    if _host_name(host) in allowed:
+        return None
+    return (
+        f"host {host!r} is not served here: list its name in QA_ALLOWED_HOSTS (comma-separated, * for any); "
+        f"allowed now: {', '.join(sorted(allowed))}"
+    )
+
+
+def _origin_netloc(origin: str) -> str:
+    _, sep, rest = origin.partition("://")
+    return rest.rstrip("/").lower() if sep else ""
+
+
+def origin_refusal(
+    method: str, origin: str | None, fetch_site: str | None, host: str | None, allowed_origins: tuple[str, ...]
+) -> str | None:
+    """Why a state-changing request from a browser page on another origin is refused, or None.
+
+    A page on any site can send a POST here without a CORS preflight (a form, or ``fetch`` with
+    a multipart or text body); the browser says where it comes from in ``Origin`` and
+    ``Sec-Fetch-Site``, which pages cannot set. Allowed: requests without either header (curl,
+    SDKs, servers), this server's own pages, and the origins of ``QA_CORS_ORIGINS``.
+    """
+    if method.upper() not in WRITE_METHODS:
+        return None
+    origin = origin.strip() if origin else None
+    if origin and origin.rstrip("/").lower() in {o.rstrip("/").lower() for o in allowed_origins}:
+        return None
+    site = (fetch_site or "").strip().lower()
+    if site == "same-origin":
+        # Trusted over Origin, which a page's `Referrer-Policy: no-referrer` turns into "null".
+        return None
+    if site in ("cross-site", "same-site"):
+        return (
+            f"refused a {method.upper()} from a page on another site (Sec-Fetch-Site: {site}, "
+            f"Origin: {origin or 'none'}): only this server's pages and the origins in QA_CORS_ORIGINS may change it"
+        )
+    if origin is None:
+        return None
+    if origin != "null" and host is not None and _origin_netloc(origin) == host.strip().lower():
+        return None
+    return (
+        f"refused a {method.upper()} from the page origin {origin!r}: it is not this server's origin, "
+        "and only this server's pages and the origins in QA_CORS_ORIGINS may change it"
+    )

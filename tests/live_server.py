@@ -18,6 +18,10 @@ import uvicorn
 from qa.api import create_app
 from qa.service import QAService
 
+# The base URL of in-process clients (Starlette's TestClient): a host name the app answers to by
+# default (QA_ALLOWED_HOSTS), which TestClient's own `testserver` is not.
+LOCAL = "http://localhost"
+
 
 def free_port() -> int:
     with socket.socket() as s:

@@ -18,14 +18,14 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from qa.api.errors import error_response, kind_of, qa_error_response, validation_message
-from qa.api.middleware import Observe, RequireKey
+from qa.api.errors import INTERNAL_MESSAGE, error_response, kind_of, qa_error_response, refusal, validation_message
+from qa.api.middleware import CheckSite, Observe, RequireKey
 from qa.api.routes import chat, documents, openai, ops, questions, web
 from qa.api.schemas import DocumentIn, DocumentsIn, OpenAIChatIn
 from qa.config import Settings
 from qa.errors import QAError
 from qa.observability import Metrics, configure_logging
-from qa.security import parse_keys
+from qa.security import allowed_hosts, parse_keys
 from qa.service import QAService
 
 log = logging.getLogger(__name__)
@@ -66,10 +66,16 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
     metrics = Metrics(lambda: app.state.service.stats())
     app.state.metrics = metrics
 
-    # Innermost first: API keys, then CORS, then (outermost) request id, metrics, access log and
-    # the request-size limit, so every response is observed, 401s and 413s included.
+    # Innermost first: API keys, then CORS, then the Host and cross-site write checks, then
+    # (outermost) request id, metrics, access log and the request-size limit, so every response
+    # is observed, 400s, 401s, 403s and 413s included.
     keys = parse_keys(settings.api_keys)
-    app.add_middleware(RequireKey, keys=keys, for_read=settings.require_key_for_read)  # type: ignore[arg-type]
+    app.add_middleware(
+        RequireKey,  # type: ignore[arg-type]
+        keys=keys,
+        for_read=settings.require_key_for_read,
+        open_docs_and_metrics=settings.open_docs_and_metrics,
+    )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -77,6 +83,11 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
             allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
         )
+    app.add_middleware(
+        CheckSite,  # type: ignore[arg-type]
+        hosts=allowed_hosts(settings.allowed_hosts, settings.host),
+        origins=parse_keys(settings.cors_origins),
+    )
     app.add_middleware(Observe, metrics=metrics, max_request_bytes=settings.max_request_bytes)  # type: ignore[arg-type]
 
     @app.exception_handler(QAError)
@@ -98,8 +109,9 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         # Last resort: log the traceback server-side, never send it.
+        # (Observe answers errors of the routes; this catches what fails outside them.)
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return JSONResponse({"error": "internal", "message": "internal error; the server log has details"}, 500)
+        return refusal(request.url.path, 500, INTERNAL_MESSAGE)
 
     def custom_openapi() -> dict[str, Any]:
         if app.openapi_schema:

@@ -71,10 +71,28 @@ def qa_error_response(exc: QAError) -> JSONResponse:
     return error_response(status, str(exc), headers)
 
 
-def openai_error(status: int, message: str, code: str) -> JSONResponse:
+def openai_error(status: int, message: str, code: str, headers: dict[str, str] | None = None) -> JSONResponse:
     """OpenAI's error shape, so OpenAI clients show the message."""
     kind = "invalid_request_error" if status < 500 else "server_error"
-    return JSONResponse({"error": {"message": message, "type": kind, "param": None, "code": code}}, status)
+    return JSONResponse(
+        {"error": {"message": message, "type": kind, "param": None, "code": code}}, status, headers=headers
+    )
+
+
+# The OpenAI-compatible routes: their clients read only OpenAI's error shape.
+OPENAI_PATHS = ("/v1/chat/completions", "/v1/models", "/v1/embeddings")
+
+INTERNAL_MESSAGE = "internal error; the server log has details"
+
+
+def refusal(path: str, status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    """An error sent before a route runs (middleware): in OpenAI's shape under the OpenAI routes,
+    qa's elsewhere."""
+    if path.rstrip("/") in OPENAI_PATHS:
+        return openai_error(status, message, "internal" if status >= 500 else kind_of(status), headers)
+    if status >= 500:
+        return JSONResponse({"error": "internal", "message": message}, status, headers=headers)
+    return error_response(status, message, headers)
 
 
 def validation_message(exc: RequestValidationError | ValidationError) -> tuple[int, str]:

@@ -6,13 +6,17 @@ does at small scale. These do the same work on the ASGI messages directly:
 
 - :class:`Observe` (outermost): request id (the client's ``X-Request-ID`` when sane, else new) in
   the logging context and on the response, Prometheus metrics and the access log line for every
-  response, 401s and 413s included; and the request-size limit (``QA_MAX_REQUEST_BYTES``) on the
-  declared ``Content-Length``.
+  response, 401s and 413s included; the request-size limit (``QA_MAX_REQUEST_BYTES``), on the
+  declared ``Content-Length`` and on the bytes as they arrive (chunked bodies declare none); and
+  a complete 500 for an unhandled error, on a connection that stays usable.
+- :class:`CheckSite` (next): the ``Host`` against ``QA_ALLOWED_HOSTS`` (DNS rebinding), and
+  writes from browser pages on other origins (``Origin``, ``Sec-Fetch-Site``) refused.
 - :class:`RequireKey` (innermost): API keys (``QA_API_KEYS``) on the routes that need one.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -20,10 +24,10 @@ from typing import Any
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import JSONResponse
 
-from qa.api.errors import error_response, qa_error_response
+from qa.api.errors import INTERNAL_MESSAGE, qa_error_response, refusal
 from qa.errors import QAError
 from qa.observability import Metrics, access_log, new_request_id, request_id
-from qa.security import check_key, needs_key
+from qa.security import check_key, host_refusal, needs_key, origin_refusal
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -31,26 +35,33 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
+log = logging.getLogger("qa.api.app")
+
 
 def _path(scope: Scope) -> str:
     return str(scope.get("root_path", "")) + str(scope["path"])
+
+
+class _TooLarge(Exception):
+    """Raised into the route by the counting ``receive`` once the body passes the limit."""
 
 
 class Observe:
     def __init__(self, app: ASGIApp, metrics: Metrics, max_request_bytes: int) -> None:
         self.app, self.metrics, self.max_request_bytes = app, metrics, max_request_bytes
 
-    def _too_big(self, headers: Headers) -> JSONResponse | None:
+    def _too_large(self, path: str, size: str | None = None) -> JSONResponse:
+        body = f"request body is {size} bytes" if size else "request body is"
+        return refusal(path, 413, f"{body} over the limit of {self.max_request_bytes} bytes (QA_MAX_REQUEST_BYTES)")
+
+    def _declared_too_big(self, path: str, headers: Headers) -> JSONResponse | None:
         length = headers.get("content-length")
         if length is None:
             return None
         if not length.isdigit():
-            return error_response(400, f"invalid Content-Length header {length!r}")
+            return refusal(path, 400, f"invalid Content-Length header {length!r}")
         if int(length) > self.max_request_bytes:
-            return error_response(
-                413,
-                f"request body is {length} bytes, over the limit of {self.max_request_bytes} (QA_MAX_REQUEST_BYTES)",
-            )
+            return self._too_large(path, length)
         return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -59,36 +70,105 @@ class Observe:
             return
         started = time.perf_counter()
         headers = Headers(scope=scope)
+        path = _path(scope)
         rid = new_request_id(headers.get("x-request-id"))
         token = request_id.set(rid)
         status = 500  # what the server error handler sends if the app raises
+        response_started = response_complete = over = False
+        received = 0
 
-        async def send_with_id(message: Message) -> None:
-            nonlocal status
+        async def forward(message: Message) -> None:
+            nonlocal status, response_started, response_complete
             if message["type"] == "http.response.start":
                 status = int(message["status"])
+                response_started = True
                 MutableHeaders(scope=message)["X-Request-ID"] = rid
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                response_complete = True
             await send(message)
 
+        async def app_send(message: Message) -> None:
+            if over and not response_started:
+                return  # the route's answer to a body cut short (a parse error); the 413 goes instead
+            await forward(message)
+
+        async def counted_receive() -> Message:
+            # Chunked bodies declare no length: count what arrives, and stop the route as soon as
+            # the limit is passed, so no route ever holds more than the limit in memory.
+            nonlocal received, over
+            if over:
+                raise _TooLarge
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_request_bytes:
+                    over = True
+                    raise _TooLarge
+            return message
+
         try:
-            refused = self._too_big(headers)
+            refused = self._declared_too_big(path, headers)
             if refused is not None:
-                await refused(scope, receive, send_with_id)
-            else:
-                await self.app(scope, receive, send_with_id)
+                await refused(scope, receive, forward)
+                return
+            try:
+                await self.app(scope, counted_receive, app_send)
+            except Exception:
+                if over:
+                    pass  # answered below
+                elif not response_started:
+                    # Answered here rather than by Starlette's last-resort handler, which sends the
+                    # 500 and then re-raises: uvicorn then drops the kept-alive connection without
+                    # `Connection: close`, and the client's next request on it is reset.
+                    log.exception("unhandled error on %s %s", scope["method"], path)
+                    await refusal(path, 500, INTERNAL_MESSAGE)(scope, receive, forward)
+                elif response_complete:
+                    log.exception("error after the response to %s %s was sent", scope["method"], path)
+                else:
+                    raise  # a response cut short: the server closes the connection, as it must
+            if over and not response_started:
+                # The rest of the body is read and dropped by the server after this response.
+                await self._too_large(path)(scope, receive, forward)
         finally:
             route = getattr(scope.get("route"), "path", "unmatched")
             self.metrics.observe(scope["method"], route, status, time.perf_counter() - started)
-            access_log(scope["method"], _path(scope), route, status, started)
+            access_log(scope["method"], path, route, status, started)
             request_id.reset(token)
 
 
-class RequireKey:
-    def __init__(self, app: ASGIApp, keys: tuple[str, ...], for_read: bool) -> None:
-        self.app, self.keys, self.for_read = app, keys, for_read
+class CheckSite:
+    """The ``Host`` a request names (``QA_ALLOWED_HOSTS``: 400 for others) and where a browser
+    request that would change something comes from (403 for pages on other origins)."""
+
+    def __init__(self, app: ASGIApp, hosts: frozenset[str] | None, origins: tuple[str, ...]) -> None:
+        self.app, self.hosts, self.origins = app, hosts, origins
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and needs_key(scope["method"], _path(scope), self.keys, self.for_read):
+        if scope["type"] == "http":
+            headers = Headers(scope=scope)
+            path, host = _path(scope), headers.get("host")
+            # Health checks (a Kubernetes probe names the pod's address) see only counts.
+            why = None if path == "/healthz" else host_refusal(host, self.hosts)
+            status = 400
+            if why is None:
+                status = 403
+                why = origin_refusal(
+                    scope["method"], headers.get("origin"), headers.get("sec-fetch-site"), host, self.origins
+                )
+            if why is not None:
+                await refusal(path, status, why)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+class RequireKey:
+    def __init__(self, app: ASGIApp, keys: tuple[str, ...], for_read: bool, open_docs_and_metrics: bool) -> None:
+        self.app, self.keys, self.for_read, self.open_docs = app, keys, for_read, open_docs_and_metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and needs_key(
+            scope["method"], _path(scope), self.keys, self.for_read, self.open_docs
+        ):
             try:
                 check_key(Headers(scope=scope).get("authorization"), self.keys)
             except QAError as exc:

@@ -32,6 +32,8 @@ def serve(
 
     cfg = settings()
     bind_host, bind_port = host or cfg.host, port or cfg.port
+    # The bind address is one of the host names answered by default (QA_ALLOWED_HOSTS).
+    cfg = cfg.model_copy(update={"host": bind_host})
     if not is_loopback(bind_host) and not parse_keys(cfg.api_keys) and not insecure:
         fail(
             f"refusing to serve on {bind_host} with no API keys: anyone who can reach it could change the index. "
@@ -64,6 +66,7 @@ def serve(
     svc.close()
     for key, value in State.overrides.items():
         os.environ[f"QA_{key.upper()}"] = str(value)
+    os.environ["QA_HOST"] = bind_host
     import socket
 
     from uvicorn.supervisors import Multiprocess

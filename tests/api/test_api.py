@@ -16,13 +16,14 @@ from qa.embed import Embedder
 from qa.service import QAService
 
 from ..conftest import EXAMPLES
+from ..live_server import LOCAL
 
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[TestClient]:
     settings = Settings(index_dir=tmp_path_factory.mktemp("api"), max_document_bytes=200_000, max_request_bytes=400_000)
     svc = QAService(settings, embedder=embedder)
-    with TestClient(create_app(settings, service=svc)) as c:
+    with TestClient(create_app(settings, service=svc), base_url=LOCAL) as c:
         for path in sorted(EXAMPLES.iterdir()):
             r = c.post("/v1/documents", files={"file": (path.name, path.read_bytes())})
             assert r.status_code == 201, r.text

@@ -23,6 +23,7 @@ from qa.retrieve import Retriever
 from qa.service import QAService
 
 from ..conftest import EXAMPLES
+from ..live_server import LOCAL
 
 PARIS = "Who met in Paris?"
 PARIS_ANSWER = (
@@ -131,7 +132,7 @@ def test_pieces_join_back_to_the_text(text: str) -> None:
 def client(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[TestClient]:
     settings = Settings(index_dir=tmp_path_factory.mktemp("chat"))
     svc = QAService(settings, embedder=embedder)
-    with TestClient(create_app(settings, service=svc)) as c:
+    with TestClient(create_app(settings, service=svc), base_url=LOCAL) as c:
         for path in sorted(EXAMPLES.iterdir()):
             assert c.post("/v1/documents", files={"file": (path.name, path.read_bytes())}).status_code == 201
         assert c.post("/v1/documents", json=DISTRACTOR).status_code == 201
@@ -298,7 +299,7 @@ def test_failures_mid_stream_are_reported_in_the_stream(
 ) -> None:
     settings = Settings(index_dir=tmp_path_factory.mktemp("broken"))
     svc = BrokenIndexService(settings, embedder=embedder)
-    with TestClient(create_app(settings, service=svc)) as c:
+    with TestClient(create_app(settings, service=svc), base_url=LOCAL) as c:
         evs = events(c, {"messages": [{"role": "user", "content": PARIS}], "stream": True})
         assert evs == [
             ("error", {"error": "unavailable", "message": "index files unreadable; rebuild the index with `qa index`"})

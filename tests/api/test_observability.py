@@ -16,6 +16,7 @@ from qa.observability import configure_logging
 from qa.service import QAService
 
 from ..fakes import HashEmbedder
+from ..live_server import LOCAL
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -28,7 +29,7 @@ def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 
 def test_metrics_count_requests_per_route_and_index_size(tmp_path: Path) -> None:
     settings = Settings(index_dir=tmp_path)
-    with TestClient(create_app(settings, service=QAService(settings, embedder=HashEmbedder()))) as c:
+    with TestClient(create_app(settings, service=QAService(settings, embedder=HashEmbedder())), base_url=LOCAL) as c:
         c.post("/v1/documents", json={"id": "a", "text": "Otters hold hands while they sleep."})
         c.post("/v1/documents", json={"id": "a", "text": "Otters hold hands while they sleep."})
         for _ in range(3):
@@ -52,7 +53,7 @@ def test_metrics_count_requests_per_route_and_index_size(tmp_path: Path) -> None
 
 def test_request_id_is_echoed_or_made(tmp_path: Path) -> None:
     settings = Settings(index_dir=tmp_path)
-    with TestClient(create_app(settings, service=QAService(settings, embedder=HashEmbedder()))) as c:
+    with TestClient(create_app(settings, service=QAService(settings, embedder=HashEmbedder())), base_url=LOCAL) as c:
         assert c.get("/healthz", headers={"X-Request-ID": "abc-123"}).headers["x-request-id"] == "abc-123"
         made = c.get("/healthz", headers={"X-Request-ID": "bad id\n"}).headers["x-request-id"]
         assert made != "bad id\n" and len(made) == 32
@@ -64,7 +65,9 @@ def test_json_logs_carry_the_request_id(tmp_path: Path, capsys: pytest.CaptureFi
     saved = root.handlers[:], root.level
     configure_logging("json")
     try:
-        with TestClient(create_app(settings, service=QAService(settings, embedder=HashEmbedder()))) as c:
+        with TestClient(
+            create_app(settings, service=QAService(settings, embedder=HashEmbedder())), base_url=LOCAL
+        ) as c:
             c.get("/healthz", headers={"X-Request-ID": "req-42"})
     finally:
         root.handlers[:], _ = saved

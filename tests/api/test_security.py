@@ -14,17 +14,18 @@ from fastapi.testclient import TestClient
 
 from qa.api import create_app
 from qa.config import Settings
-from qa.security import check_key, is_loopback, needs_key
+from qa.security import allowed_hosts, check_key, is_loopback, needs_key
 from qa.service import QAService
 
 from ..fakes import HashEmbedder
+from ..live_server import LOCAL
 
 KEY = "s3cret-key-1"
 
 
 def make_client(tmp_path: Path, **overrides: object) -> TestClient:
     settings = Settings(index_dir=tmp_path, **overrides)  # type: ignore[arg-type]
-    return TestClient(create_app(settings, service=QAService(settings, embedder=HashEmbedder())))
+    return TestClient(create_app(settings, service=QAService(settings, embedder=HashEmbedder())), base_url=LOCAL)
 
 
 @pytest.fixture
@@ -57,6 +58,95 @@ def test_reads_need_a_key_when_configured(tmp_path: Path) -> None:
         assert c.get("/v1/documents").status_code == 401
         assert c.get("/v1/documents", headers={"Authorization": f"Bearer {KEY}"}).status_code == 200
         assert c.get("/healthz").status_code == 200  # health checks need no key
+
+
+DOCS_AND_METRICS = ("/metrics", "/openapi.json", "/docs", "/redoc")
+
+
+def test_docs_and_metrics_need_a_key_when_reads_do(tmp_path: Path) -> None:
+    auth = {"Authorization": f"Bearer {KEY}"}
+    with make_client(tmp_path / "a", api_keys=KEY, require_key_for_read=True) as c:
+        for path in DOCS_AND_METRICS:
+            # Was: open (200) while every /v1/ route needed a key.
+            r = c.get(path)
+            assert r.status_code == 401 and r.json()["error"] == "unauthorized", path
+            assert c.get(path, headers={"Authorization": "Bearer wrong"}).status_code == 403, path
+            assert c.get(path, headers=auth).status_code == 200, path
+        assert c.get("/healthz").status_code == 200
+    # Opened on purpose (e.g. a Prometheus without credentials), or open when reads are.
+    with make_client(tmp_path / "b", api_keys=KEY, require_key_for_read=True, open_docs_and_metrics=True) as c:
+        assert all(c.get(path).status_code == 200 for path in DOCS_AND_METRICS)
+        assert c.get("/v1/documents").status_code == 401
+    with make_client(tmp_path / "c", api_keys=KEY) as c:
+        assert all(c.get(path).status_code == 200 for path in DOCS_AND_METRICS)
+
+
+EVIL = "https://evil.example"
+
+
+def test_pages_on_other_origins_cannot_write(tmp_path: Path) -> None:
+    """A page on another site posting documents into a server without keys (a plain `fetch` of
+    multipart/form-data needs no preflight), as the attack did; answers then came from them."""
+    upload = {"file": ("planted.txt", b"The kiln fires at 9999 degrees.")}
+    with make_client(tmp_path, cors_origins="https://app.example") as c:
+        for headers in (
+            {"Origin": EVIL},  # older browsers: Origin only
+            {"Origin": EVIL, "Sec-Fetch-Site": "cross-site"},
+            {"Sec-Fetch-Site": "cross-site"},
+            {"Origin": "null", "Sec-Fetch-Site": "cross-site"},  # a sandboxed frame
+            {"Origin": "null"},
+            {"Origin": "https://other.localhost", "Sec-Fetch-Site": "same-site"},
+        ):
+            r = c.post("/v1/documents", files=upload, headers=headers)
+            # Was: 201, and the planted document answered the next question.
+            assert r.status_code == 403, (headers, r.text)
+            assert r.json()["error"] == "forbidden" and "QA_CORS_ORIGINS" in r.json()["message"]
+        r = c.post("/v1/documents", json={"id": "a", "text": "x y z"}, headers={"Origin": EVIL})
+        assert r.status_code == 403
+        assert c.delete("/v1/documents/a", headers={"Origin": EVIL}).status_code == 403
+        r = c.post("/v1/chat/completions", json={"model": "qa", "messages": []}, headers={"Origin": EVIL})
+        assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden"  # OpenAI's shape there
+        assert c.get("/v1/documents").json()["total"] == 0
+
+        # Allowed: curl and SDKs (no Origin), this server's own page (its Origin, or `null` under a
+        # no-referrer policy, with Sec-Fetch-Site: same-origin), the origins of QA_CORS_ORIGINS.
+        for i, headers in enumerate(
+            (
+                {},
+                {"Origin": "http://localhost", "Sec-Fetch-Site": "same-origin"},
+                {"Origin": "http://localhost"},
+                {"Origin": "null", "Sec-Fetch-Site": "same-origin"},
+                {"Origin": "https://app.example", "Sec-Fetch-Site": "cross-site"},
+            )
+        ):
+            r = c.post("/v1/documents", json={"id": f"d{i}", "text": "Otters hold hands."}, headers=headers)
+            assert r.status_code == 201, (headers, r.text)
+        messages = [{"role": "user", "content": "Do otters hold hands?"}]
+        assert c.post("/v1/chat/completions", json={"model": "qa", "messages": messages}).status_code == 200
+        # Reads are CORS' business: the browser keeps their answer from the page.
+        assert c.get("/v1/documents", headers={"Origin": EVIL, "Sec-Fetch-Site": "cross-site"}).status_code == 200
+
+
+def test_only_configured_host_names_are_answered(tmp_path: Path) -> None:
+    """DNS rebinding: a name the attacker controls, resolving to this server, arrives as Host."""
+    with make_client(tmp_path / "a") as c:
+        r = c.get("/v1/documents", headers={"Host": "rebind.evil.example:8000"})
+        # Was: 200, whatever the Host.
+        assert r.status_code == 400 and r.json()["error"] == "bad_request" and "QA_ALLOWED_HOSTS" in r.json()["message"]
+        assert c.post("/v1/search", json={"question": "x"}, headers={"Host": "evil.example"}).status_code == 400
+        for host in ("localhost", "localhost:8000", "127.0.0.1:8000", "[::1]:8000", "LOCALHOST."):
+            assert c.get("/v1/documents", headers={"Host": host}).status_code == 200, host
+        assert c.get("/healthz", headers={"Host": "10.0.0.7:8000"}).status_code == 200  # probes name the pod
+    with make_client(tmp_path / "b", allowed_hosts="qa.example.com, 10.0.0.7") as c:
+        assert c.get("/v1/documents", headers={"Host": "qa.example.com"}).status_code == 200
+        assert c.get("/v1/documents", headers={"Host": "10.0.0.7:8000"}).status_code == 200
+        assert c.get("/v1/documents").status_code == 400  # the list replaces the defaults
+    with make_client(tmp_path / "c", allowed_hosts="*") as c:
+        assert c.get("/v1/documents", headers={"Host": "anything.example"}).status_code == 200
+    with make_client(tmp_path / "d", host="192.0.2.5") as c:  # the bind address is answered
+        assert c.get("/v1/documents", headers={"Host": "192.0.2.5:8000"}).status_code == 200
+    assert allowed_hosts("", "0.0.0.0") == frozenset({"localhost", "127.0.0.1", "::1"})
+    assert allowed_hosts("a.example, *", "127.0.0.1") is None
 
 
 def test_no_keys_means_open(tmp_path: Path) -> None:

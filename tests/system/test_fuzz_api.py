@@ -24,6 +24,8 @@ from schemathesis.specs.openapi.checks import content_type_conformance, status_c
 from qa.api import create_app
 from qa.service import QAService
 
+from ..live_server import LOCAL
+
 DOCS = Path(__file__).resolve().parents[2] / "examples" / "docs"
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance]
 # Valid examples per operation (and half as many invalid ones). An answer costs dozens of sentence
@@ -46,7 +48,8 @@ MIN_REQUESTS = 1000
 def test_schemathesis_finds_no_server_errors_or_undocumented_statuses(
     make_service: Callable[..., QAService],
 ) -> None:
-    svc = make_service("fuzz")
+    # schemathesis names its in-process app `testserver`.
+    svc = make_service("fuzz", allowed_hosts="testserver")
     svc.index_paths([DOCS])
     schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(svc.settings, service=svc))
     sent: Counter[str] = Counter()
@@ -107,7 +110,7 @@ def test_findings_stay_fixed(tmp_path: Path) -> None:
 
     settings = Settings(index_dir=tmp_path)
     app = create_app(settings, service=QAService(settings, embedder=HashEmbedder()))
-    with TestClient(app) as client:
+    with TestClient(app, base_url=LOCAL) as client:
         # An offset past SQLite's 64-bit integers was a 500 (OverflowError); now a 422 naming the bound.
         r = client.get("/v1/documents", params={"offset": 2**63, "limit": 1})
         assert r.status_code == 422 and r.json()["error"] == "invalid_input" and "offset" in r.json()["message"]

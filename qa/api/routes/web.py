@@ -17,7 +17,9 @@ PAGE_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    # Not no-referrer: under it a browser sends `Origin: null` even with the page's own POSTs, which
+    # the cross-site write check (qa.security.origin_refusal) can then only accept by Sec-Fetch-Site.
+    "Referrer-Policy": "same-origin",
     "Cache-Control": "no-cache",
 }
 
