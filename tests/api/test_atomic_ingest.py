@@ -11,6 +11,7 @@ from qa.config import Settings
 from qa.service import QAService
 
 from ..fakes import HashEmbedder
+from ..live_server import LOCAL
 
 
 def test_forty_documents_with_the_last_invalid_is_a_422_that_stores_nothing(tmp_path: Path) -> None:
@@ -18,7 +19,7 @@ def test_forty_documents_with_the_last_invalid_is_a_422_that_stores_nothing(tmp_
     svc = QAService(settings, embedder=HashEmbedder())  # type: ignore[arg-type]
     docs = [{"id": f"d{i}", "text": f"Document {i} says something about topic {i}."} for i in range(39)]
     docs.append({"id": "d39", "text": "   "})
-    with TestClient(create_app(settings, service=svc)) as client:
+    with TestClient(create_app(settings, service=svc), base_url=LOCAL) as client:
         r = client.post("/v1/documents", json={"documents": docs})
         assert r.status_code == 422 and "'d39' has no text" in r.json()["message"]
         assert client.get("/v1/documents").json()["total"] == 0

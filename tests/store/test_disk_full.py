@@ -19,6 +19,7 @@ from qa.store.embedded import FAISS_FILE, EmbeddedStore
 from qa.store.embedded import vectors as vectors_module
 
 from ..fakes import HashEmbedder
+from ..live_server import LOCAL
 
 DOCS = [
     {"id": f"d{i}", "text": " ".join(f"Document {i} sentence {j} about w{i}x{j}." for j in range(30))} for i in range(3)
@@ -29,7 +30,7 @@ DOCS = [
 def served(tmp_path: Path) -> Iterator[tuple[TestClient, QAService]]:
     settings = Settings(index_dir=tmp_path, chunk_tokens=24, chunk_overlap=4)
     svc = QAService(settings, embedder=HashEmbedder())  # type: ignore[arg-type]
-    with TestClient(create_app(settings, service=svc), raise_server_exceptions=False) as client:
+    with TestClient(create_app(settings, service=svc), raise_server_exceptions=False, base_url=LOCAL) as client:
         yield client, svc
     svc.close()
 

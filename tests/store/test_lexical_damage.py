@@ -18,6 +18,7 @@ from qa.store.embedded.lexical import damaged_files
 from qa.types import Document
 
 from ..fakes import HashEmbedder
+from ..live_server import LOCAL
 
 MODEL, DIM = HashEmbedder().name, HashEmbedder().dim
 
@@ -107,7 +108,7 @@ def test_a_tantivy_panic_is_a_503_json_then_rebuilt(tmp_path: Path, monkeypatch:
             raise PanicException("index out of bounds: the len is 3 but the index is 7")
 
     monkeypatch.setattr(store.lexical, "index", Panicking())
-    with TestClient(create_app(settings, service=svc), raise_server_exceptions=False) as client:
+    with TestClient(create_app(settings, service=svc), raise_server_exceptions=False, base_url=LOCAL) as client:
         with store.snapshot():  # inside one read: the damage is answered, not hidden
             with pytest.raises(IndexCorrupt, match="PanicException"):
                 store.lexical_hits(["w7x3"], 3)
