@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import tiktoken
 
 from qa.errors import InvalidInput
+from qa.limits import shorten
 from qa.terms import HEADING_LINE, PARAGRAPH_BREAK, split_sentences, strip_span
 from qa.types import Chunk, Document
 
@@ -107,6 +108,7 @@ class Chunker:
         count_tokens: Callable[[str], int] | None = None,
         window: Callable[[str], int] | None = None,
         window_limit: int | None = None,
+        max_heading_chars: int = 200,
     ) -> None:
         if max_tokens < 1:
             raise InvalidInput(f"max_tokens must be at least 1, got {max_tokens!r}")
@@ -120,6 +122,10 @@ class Chunker:
         # The embedder's own tokenizer: a chunk longer than its window would be truncated silently.
         self.window = window
         self.window_limit = window_limit or 0
+        # Each heading of a chunk's heading path is cut to this; the heading line stays whole in
+        # the text. The path is stored with every chunk and returned with every passage, so a
+        # 300 KB "# ..." line must not be copied into each of them.
+        self.max_heading_chars = max_heading_chars
 
     def fits(self, text: str, window: bool = True) -> bool:
         """Whether ``text`` fits the token budget and, unless ``window`` is false, the embedder's window."""
@@ -146,7 +152,7 @@ class Chunker:
                 break
             while stack and stack[-1][0] >= level:
                 stack.pop()
-            stack.append((level, _title(text[start:end])))
+            stack.append((level, shorten(_title(text[start:end]), self.max_heading_chars)))
             pieces.append(_Piece(start, end, self.count(text[start:end]), PARAGRAPH, heading=True))
             pos = end
         return pieces

@@ -61,6 +61,41 @@ class Settings(BaseSettings):
         20_000_000, ge=1, description="Largest document (file or JSON text) accepted, in bytes."
     )
     max_request_bytes: int = Field(50_000_000, ge=1, description="Largest HTTP request body accepted, in bytes.")
+    max_id_chars: int = Field(
+        512,
+        ge=1,
+        le=100_000,
+        description="Longest document id, in characters (after NUL and lone surrogates are removed).",
+    )
+    max_title_chars: int = Field(
+        1000,
+        ge=200,
+        le=1_000_000,
+        description="Longest document title given with a document, in characters; longer ones are refused. "
+        "Titles taken from a file (Markdown/HTML heading, HTML/PDF title, file name) are cut to 200.",
+    )
+    max_heading_chars: int = Field(
+        200,
+        ge=8,
+        le=100_000,
+        description="Each heading in a chunk's heading path is cut to this many characters (the heading "
+        "stays whole in the text); applies to documents indexed from then on.",
+    )
+    max_metadata_depth: int = Field(
+        8, ge=1, le=64, description="Deepest nesting of objects and arrays in a document's metadata (the object is 1)."
+    )
+    max_metadata_items: int = Field(
+        256, ge=1, le=1_000_000, description="Most keys and array items in a document's metadata, at every level."
+    )
+    max_metadata_string_chars: int = Field(
+        4096, ge=1, description="Longest string value in a document's metadata, in characters."
+    )
+    max_metadata_bytes: int = Field(
+        32_768,
+        ge=2,
+        description="Largest metadata of a document, in bytes of JSON; each passage returned carries its "
+        "document's metadata.",
+    )
     min_answer_score: float = Field(
         0.3,
         description="Evidence below this (mean of the answer sentence's cosine with the question and its "

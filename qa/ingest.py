@@ -21,12 +21,13 @@ from qa.chunk import Chunker, tiktoken_counter
 from qa.config import Settings
 from qa.embed import PREFIX_TOKENS, Embedder, embedding_key, embedding_text, vector_backend
 from qa.errors import InvalidInput, QAError, TooLarge
+from qa.limits import DEFAULT_LIMITS, Limits, check_id, check_metadata, check_title
 from qa.parse import iter_files, load_path, normalize_text
+from qa.parse.content import normalize_value
 from qa.shard import Shard
 from qa.store import Store, Write
 from qa.types import Document, IngestResult
 
-MAX_ID_CHARS = 512
 # Documents per chunking and embedding round (and progress step). The store write stays one
 # transaction for the whole call: a round only bounds how much the model embeds at once.
 EMBED_GROUP_DOCS = 32
@@ -54,20 +55,33 @@ def make_chunker(settings: Settings, embedder: Embedder) -> Chunker:
         count_tokens=tiktoken_counter(settings.encoding),
         window=embedder.count_tokens if window_limit else None,
         window_limit=window_limit,
+        max_heading_chars=settings.max_heading_chars,
     )
 
 
-def validate(doc: Document, max_bytes: int) -> Document:
-    """Check id, size and text; return the document with normalized text, title and id."""
-    if not doc.id or not doc.id.strip() or len(doc.id) > MAX_ID_CHARS:
-        raise InvalidInput(f"document id {doc.id[:80]!r} must be 1 to {MAX_ID_CHARS} characters, not blank")
+def validate(doc: Document, max_bytes: int, limits: Limits = DEFAULT_LIMITS) -> Document:
+    """Check id, size, text, title and metadata; return the document with normalized text, title,
+    id and metadata. Values are normalized first and checked after, so an id that is only NUL
+    characters or lone surrogates is refused as blank rather than stored as ``""``.
+
+    Raises:
+        InvalidInput: a blank or too long id, no text, metadata that is not plain JSON.
+        TooLarge: text, title or metadata over its limit (the message names the setting).
+    """
+    doc_id = normalize_text(doc.id)
+    check_id(doc_id, limits)
     size = len(doc.text.encode("utf-8", "surrogatepass"))
     if size > max_bytes:
-        raise TooLarge(f"document {doc.id!r} is {size} bytes, over the limit of {max_bytes} (QA_MAX_DOCUMENT_BYTES)")
+        raise TooLarge(f"document {doc_id!r} is {size} bytes, over the limit of {max_bytes} (QA_MAX_DOCUMENT_BYTES)")
+    title = normalize_text(doc.title)
+    check_title(title, doc_id, limits)
+    # Checked before it is cleaned up: the check walks any depth, the clean-up recurses.
+    check_metadata(doc.metadata, limits, f"document {doc_id[:80]!r}: ")
+    metadata = normalize_value(doc.metadata)
     text = normalize_text(doc.text)
     if not text.strip():
-        raise InvalidInput(f"document {doc.id!r} has no text: nothing to index")
-    return replace(doc, text=text, title=normalize_text(doc.title), id=normalize_text(doc.id))
+        raise InvalidInput(f"document {doc_id!r} has no text: nothing to index")
+    return replace(doc, text=text, title=title, id=doc_id, metadata=metadata)
 
 
 class Ingestor:
@@ -81,11 +95,13 @@ class Ingestor:
         chunker: Callable[[], Chunker],
         signature: str,
         max_document_bytes: int,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         self.store = store
         self._embedder, self._chunker = embedder, chunker
         self.signature = signature
         self.max_document_bytes = max_document_bytes
+        self.limits = limits
         # Texts the model embedded (the rest came from the embedding cache).
         self.embedded_texts = 0
         # Wall time spent per stage (bench/run.py reports the split).
@@ -102,7 +118,7 @@ class Ingestor:
         Memory grows with the call (its texts, and 4 bytes per dimension per new chunk): callers
         with a folder of files call once per file (``index_files``)."""
         t = time.perf_counter()
-        valid = [validate(d, self.max_document_bytes) for d in docs]
+        valid = [validate(d, self.max_document_bytes, self.limits) for d in docs]
         self.seconds["validate"] += time.perf_counter() - t
         results: dict[str, IngestResult] = {}
         writes: list[Write] = []

@@ -27,11 +27,13 @@ from qa.embed.queries import QueryEmbedder
 from qa.errors import IndexMismatch, InvalidInput, NotFound, TooLarge
 from qa.generate import OpenAICompatibleLLM, final, generate_stream
 from qa.ingest import FileProgress, IndexSummary, Ingestor, chunker_signature, index_files, make_chunker, validate
+from qa.limits import Limits, check_unicode
 from qa.parse import iter_files
 from qa.rerank import CrossEncoderReranker, Reranker, SentenceEvidenceReranker
 from qa.retrieve import Mode, Options, Retriever
 from qa.shard import Shard
 from qa.store import DocumentInfo, Store, describe_location, open_store
+from qa.store.filters import parse_filters
 from qa.terms import terms
 from qa.types import Answer, Document, IngestResult, Metadata, Passage, Retrieved
 
@@ -105,6 +107,7 @@ class QAService:
             chunker=lambda: self.chunker,
             signature=self.chunker_signature,
             max_document_bytes=self.settings.max_document_bytes,
+            limits=Limits.of(self.settings),
         )
 
     @cached_property
@@ -157,8 +160,8 @@ class QAService:
     # -- documents ----------------------------------------------------------------------------
 
     def validate(self, doc: Document) -> Document:
-        """Check id, size and text; return the document with normalized text."""
-        return validate(doc, self.settings.max_document_bytes)
+        """Check id, size, text, title and metadata; return the document normalized (see ``qa.ingest.validate``)."""
+        return validate(doc, self.settings.max_document_bytes, Limits.of(self.settings))
 
     def add_documents(
         self, docs: Iterable[Document], progress: Callable[[int], None] | None = None
@@ -220,7 +223,7 @@ class QAService:
 
     # -- questions ----------------------------------------------------------------------------
 
-    def _check(self, question: str, k: int | None) -> tuple[str, int]:
+    def _check(self, question: str, k: int | None, filters: Metadata | None) -> tuple[str, int]:
         q = question.strip() if isinstance(question, str) else ""
         if not q:
             raise InvalidInput("question is empty: send a non-blank 'question'")
@@ -229,6 +232,10 @@ class QAService:
                 f"question is {len(q)} characters, over the limit of {self.settings.max_question_chars} "
                 "(QA_MAX_QUESTION_CHARS)"
             )
+        check_unicode(q, "question")
+        # The stores parse filters again when they search; parsed here too, a bad filter is refused
+        # before a streamed answer has started.
+        parse_filters(filters)
         return q, self._check_k(k)
 
     def _check_k(self, k: int | None) -> int:
@@ -246,7 +253,7 @@ class QAService:
         rerank: bool | None = None,
     ) -> list[Passage]:
         """The top ``k`` passages for ``question`` (see ``qa.retrieve``)."""
-        q, k = self._check(question, k)
+        q, k = self._check(question, k, filters)
         return self.retriever.retrieve(q, k, filters, mode, rerank)
 
     def ask(
@@ -273,7 +280,7 @@ class QAService:
     ) -> Generator[Event, None, None]:
         """``ask`` as a stream of ``Event``s, ending with the finished ``Answer``. The request is
         checked now (raising here); the work happens as the stream is read."""
-        q, k = self._check(question, k)
+        q, k = self._check(question, k, filters)
         return self._answer(q, q, k, filters, mode, rerank, extractive)
 
     def chat(
@@ -288,7 +295,10 @@ class QAService:
         """``chat`` as a stream of ``Event``s, checked now and worked as read (see ``ask_stream``).
         Retrieval searches the resolved query; the answer sentence is chosen against the user's
         own words (the query when they carry no content word, e.g. "Why?")."""
+        for i, turn in enumerate(turns):
+            check_unicode(turn.content, f"message {i}")
         resolved = resolve(turns, self.settings.max_question_chars)
+        parse_filters(filters)
         k = self._check_k(k)
         return self._answer(resolved.question, resolved.query, k, filters, None, None, extractive)
 

@@ -6,11 +6,12 @@ its fields from one ``Answer`` with ``answer_fields``.
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from qa.limits import safe_metadata
 from qa.store import DocumentInfo
 from qa.types import Answer, Citation, Passage
 
@@ -246,6 +247,9 @@ OPENAI_ERRORS: dict[int | str, dict[str, Any]] = {
 
 def passage_out(p: Passage) -> PassageOut:
     # Read off the dataclass's attributes: `asdict` deep-copies and cost 6x as much per passage.
+    metadata = safe_metadata(p.metadata)
+    if metadata is not p.metadata:
+        p = replace(p, metadata=metadata)
     return PassageOut.model_validate(p, from_attributes=True)
 
 
@@ -281,4 +285,6 @@ def answer_fields(a: Answer) -> dict[str, Any]:
 def document_out(info: DocumentInfo, text: str | None = None) -> DocumentOut:
     fields = asdict(info)
     fields.pop("chunker")
+    # Stored before the limits on metadata, a value could break serializing the whole response.
+    fields["metadata"] = safe_metadata(fields["metadata"])
     return DocumentOut(**fields, text=text)

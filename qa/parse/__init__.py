@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from qa.errors import InvalidInput, TooLarge
+from qa.limits import shorten
 from qa.parse.content import UTF8_BOM, normalize_text, normalize_value
 from qa.parse.files import iter_files, read_file
 from qa.parse.formats import HTML_EXTS, SUPPORTED, TEXT_EXTS, check_extension, stem
@@ -25,6 +26,9 @@ from qa.parse.text import decode_text, markdown_title
 from qa.types import Document, Heading, Metadata
 
 __all__ = ["SUPPORTED", "iter_files", "load_path", "normalize_text", "parse_bytes"]
+
+# Longest title taken from a file's content or name (QA_MAX_TITLE_CHARS may not be set lower).
+PARSED_TITLE_CHARS = 200
 
 
 def parse_bytes(
@@ -65,6 +69,9 @@ def parse_bytes(
         extra["pages"] = pages
 
     meta: Metadata = {"filename": filename, **extra, **normalize_value(metadata or {})}
+    # A title given with the file is the user's (checked against QA_MAX_TITLE_CHARS when indexed);
+    # one taken from the file is cut: a 2 MB <title> or first heading is not a title.
+    default_title = shorten(normalize_text(default_title), PARSED_TITLE_CHARS)
     return [
         Document(
             id=normalize_text(doc_id or filename),

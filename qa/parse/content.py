@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from qa.errors import InvalidInput
+from qa.limits import NESTING_CAP, check_nesting
 
 UTF8_BOM = b"\xef\xbb\xbf"
 
@@ -37,13 +38,23 @@ def _join_surrogates(m: re.Match[str]) -> str:
 
 
 def normalize_value(value: Any) -> Any:
-    """Apply ``normalize_text`` to every string (keys too) inside JSON-like metadata."""
+    """Apply ``normalize_text`` to every string (keys too) inside JSON-like metadata.
+
+    Raises:
+        TooLarge: ``value`` nests deeper than ``NESTING_CAP`` levels (this walk recurses; the
+            configured, lower limit is checked when the document is indexed).
+    """
+    check_nesting(value, NESTING_CAP)
+    return _normalize_value(value)
+
+
+def _normalize_value(value: Any) -> Any:
     if isinstance(value, str):
         return normalize_text(value)
     if isinstance(value, dict):
-        return {normalize_text(str(k)): normalize_value(v) for k, v in value.items()}
+        return {normalize_text(str(k)): _normalize_value(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [normalize_value(v) for v in value]
+        return [_normalize_value(v) for v in value]
     return value
 
 

@@ -6,16 +6,22 @@ the key ``doc_id`` matches one document id or any of a list of them.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
 from qa.errors import InvalidInput
+from qa.limits import INT64
 from qa.types import Metadata
 
 # What a filter may name: a metadata field, never SQL or JSON-path syntax.
 FIELD = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 
 Scalar = str | int | float | bool
+
+# Most fields one filter may name: each is one more condition in the store's query (SQLite refuses
+# an expression about 1,000 deep), and no real filter needs more.
+MAX_FILTER_KEYS = 64
 
 
 @dataclass(frozen=True)
@@ -31,11 +37,13 @@ def parse_filters(filters: Metadata | None) -> Filters:
     """``filters`` as ``Filters``.
 
     Raises:
-        InvalidInput: a field name that is not a metadata field name, or a value that is not a
-            string, number or boolean.
+        InvalidInput: more than ``MAX_FILTER_KEYS`` fields, a field name that is not a metadata
+            field name, or a value that is not a string, finite number within 64 bits or boolean.
     """
     match: list[tuple[str, Scalar]] = []
     doc_ids: tuple[str, ...] | None = None
+    if filters and len(filters) > MAX_FILTER_KEYS:
+        raise InvalidInput(f"filters name {len(filters)} fields, more than {MAX_FILTER_KEYS}; filter on fewer fields")
     for key, value in (filters or {}).items():
         if key == "doc_id":
             doc_ids = tuple(str(v) for v in (value if isinstance(value, list) else [value]))
@@ -44,5 +52,12 @@ def parse_filters(filters: Metadata | None) -> Filters:
             raise InvalidInput(f"filter field {key!r} is not a valid metadata field name (letters, digits, _.:-)")
         if not isinstance(value, (str, int, float, bool)) or value is None:
             raise InvalidInput(f"filter {key!r} must be a string, number or boolean, got {value!r}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise InvalidInput(f"filter {key!r} is {value!r}: numbers must be finite")
+        if isinstance(value, int) and not INT64[0] <= value <= INT64[1]:
+            raise InvalidInput(
+                f"filter {key!r} is {str(value)[:40]}, beyond the 64-bit integer range the stores compare; "
+                "filter on a smaller number"
+            )
         match.append((key, value))
     return Filters(tuple(match), doc_ids)

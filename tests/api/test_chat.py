@@ -222,11 +222,20 @@ def test_stream_follow_up_reports_its_rewritten_query(client: TestClient) -> Non
     assert "Sweida" in evs[0][1]["passages"][0]["text"]
 
 
-def test_stream_failure_arrives_as_an_error_event(client: TestClient) -> None:
-    body = {"messages": [{"role": "user", "content": PARIS}], "stream": True, "filters": {"bad'key": "x"}}
+def test_stream_failure_arrives_as_an_error_event(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A bad filter is refused before the stream starts (a 422, like a bad k); a failure once it
+    # has started (here, retrieval) arrives as an event.
+    def fail(*args: object) -> None:
+        raise InvalidInput("retrieval failed: 'bad'key' is broken")
+
+    monkeypatch.setattr(client.app.state.service.retriever, "retrieve", fail)  # type: ignore[attr-defined]
+    body = {"messages": [{"role": "user", "content": PARIS}], "stream": True}
     evs = events(client, body)
     assert [name for name, _ in evs] == ["error"]
     assert evs[0][1]["error"] == "invalid_input" and "bad'key" in evs[0][1]["message"]
+    monkeypatch.undo()
+    r = client.post("/v1/chat", json={**body, "filters": {"bad'key": "x"}})
+    assert r.status_code == 422 and "bad'key" in r.json()["message"]
 
 
 @pytest.mark.parametrize("stream", [False, True])

@@ -28,6 +28,7 @@ from qa.api.schemas import (
 )
 from qa.config import Settings
 from qa.errors import InvalidInput, QAError, TooLarge, UnsupportedFileType
+from qa.limits import Limits, check_metadata
 from qa.parse import parse_bytes
 from qa.service import MAX_OFFSET
 from qa.types import Document, content_hash
@@ -63,13 +64,34 @@ def _documents_body() -> dict[str, Any]:
     }
 
 
-def _from_json(raw: bytes) -> list[Document]:
+class _NotFinite(ValueError):
+    pass
+
+
+def _reject_constant(name: str) -> Any:
+    raise _NotFinite(f"{name} is not JSON: numbers must be finite")
+
+
+def _load_json(raw: str | bytes, what: str, error: type[QAError]) -> Any:
+    """``raw`` parsed as strict JSON (no NaN or Infinity), or a message saying what is wrong;
+    ``error`` is raised for text that is not JSON at all."""
+    try:
+        return json.loads(raw, parse_constant=_reject_constant)
+    except RecursionError:
+        raise InvalidInput(
+            f"{what} is nested too deeply to parse (about 1,000 levels of objects and arrays); "
+            "metadata may nest QA_MAX_METADATA_DEPTH levels"
+        ) from None
+    except _NotFinite as exc:
+        raise InvalidInput(f"{what} holds {exc}") from None
+    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError, and integers of over 4,300 digits
+        raise error(f"{what} is not valid JSON ({exc}); send a JSON object") from None
+
+
+def _from_json(raw: bytes, limits: Limits) -> list[Document]:
     if not raw.strip():
         raise InvalidInput('request body is empty: send a document {"text": ...} or {"documents": [...]}')
-    try:
-        payload = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise QAError(f"request body is not valid JSON ({exc}); send a JSON object") from exc
+    payload = _load_json(raw, "request body", QAError)
     try:
         if isinstance(payload, dict) and "documents" in payload:
             items = DocumentsIn.model_validate(payload).documents
@@ -78,13 +100,15 @@ def _from_json(raw: bytes) -> list[Document]:
     except ValidationError as exc:
         raise InvalidInput(validation_message(exc)[1]) from exc
     docs = []
-    for item in items:
+    for n, item in enumerate(items):
+        # Before the id is derived from it: hashing walks the metadata (``validate`` checks again).
+        check_metadata(item.metadata, limits, f"document {n}: " if len(items) > 1 else "")
         doc_id = item.id if item.id is not None else "doc-" + content_hash(item.title, item.text, item.metadata)[:16]
         docs.append(Document(id=doc_id, title=item.title, text=item.text, metadata=item.metadata))
     return docs
 
 
-async def _from_multipart(request: Request, settings: Settings) -> list[Document]:
+async def _from_multipart(request: Request, settings: Settings, limits: Limits) -> list[Document]:
     try:
         form = await request.form(max_files=100, max_fields=100)
     except Exception as exc:  # python-multipart raises several types on malformed bodies
@@ -95,12 +119,10 @@ async def _from_multipart(request: Request, settings: Settings) -> list[Document
     meta_raw = form.get("metadata")
     metadata: dict[str, Any] = {}
     if isinstance(meta_raw, str) and meta_raw.strip():
-        try:
-            metadata = json.loads(meta_raw)
-        except json.JSONDecodeError as exc:
-            raise InvalidInput(f"form field 'metadata' is not valid JSON: {exc}") from exc
+        metadata = _load_json(meta_raw, "form field 'metadata'", InvalidInput)
         if not isinstance(metadata, dict):
             raise InvalidInput("form field 'metadata' must be a JSON object")
+        check_metadata(metadata, limits, "form field 'metadata': ")
     doc_id, title = form.get("id"), form.get("title")
     if len(files) > 1 and isinstance(doc_id, str):
         raise InvalidInput("form field 'id' can only be used with a single file")
@@ -153,9 +175,9 @@ def delete_document(doc_id: str, svc: Service) -> dict[str, str]:
 async def add_documents(request: Request, svc: Service) -> IngestResponse:
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype == "multipart/form-data":
-        docs = await _from_multipart(request, svc.settings)
+        docs = await _from_multipart(request, svc.settings, Limits.of(svc.settings))
     elif ctype in ("application/json", ""):
-        docs = _from_json(await request.body())
+        docs = _from_json(await request.body(), Limits.of(svc.settings))
     else:
         raise UnsupportedFileType(
             f"content type {ctype!r} is not accepted: send application/json or multipart/form-data"
