@@ -210,14 +210,16 @@ def index_files(
     max_bytes: int,
     shard: Shard | None = None,
     on_file: FileProgress | None = None,
+    follow_symlinks: bool = False,
 ) -> IndexSummary:
     """Parse each ``(path, root)`` of ``files`` and index its documents with ``add``. A file that
-    cannot be parsed or indexed is recorded in ``failed`` and the rest go on."""
+    cannot be parsed or indexed is recorded in ``failed`` and the rest go on. Without
+    ``follow_symlinks`` a file whose real path (when opened) is outside its root is not read."""
     summary = IndexSummary(files=len(files), shard=shard)
     for path, root in files:
         error: QAError | None = None
         try:
-            docs = load_path(path, root, max_bytes=max_bytes)
+            docs = load_path(path, root, max_bytes=max_bytes, follow_symlinks=follow_symlinks)
             if shard is not None:
                 mine = [d for d in docs if shard.owns(d.id)]
                 summary.other_shards += len(docs) - len(mine)
@@ -242,4 +244,5 @@ def index_paths(
     shard: Shard | None = None,
 ) -> IndexSummary:
     """Index files and directories (recursively; see ``qa.parse.iter_files`` for what is read)."""
-    return index_files(add, iter_files(paths, follow_symlinks=follow_symlinks), max_bytes, shard)
+    files = iter_files(paths, follow_symlinks=follow_symlinks)
+    return index_files(add, files, max_bytes, shard, follow_symlinks=follow_symlinks)

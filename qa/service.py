@@ -179,7 +179,9 @@ class QAService:
         files = iter_files(paths, follow_symlinks=follow_symlinks)
         if on_start:
             on_start(len(files))
-        return index_files(self.add_documents, files, self.settings.max_document_bytes, shard, on_file)
+        return index_files(
+            self.add_documents, files, self.settings.max_document_bytes, shard, on_file, follow_symlinks=follow_symlinks
+        )
 
     @property
     def embedded_texts(self) -> int:

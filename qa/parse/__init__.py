@@ -77,7 +77,8 @@ def parse_bytes(
     ]
 
 
-def load_path(path: Path, root: Path, max_bytes: int | None = None) -> list[Document]:
-    """Read ``path`` and parse it with id = its POSIX path relative to ``root``."""
-    doc_id, data = read_file(path, root, max_bytes)
+def load_path(path: Path, root: Path, max_bytes: int | None = None, follow_symlinks: bool = False) -> list[Document]:
+    """Read ``path`` and parse it with id = its POSIX path relative to ``root``; without
+    ``follow_symlinks`` what is read must be inside ``root`` (see ``qa.parse.files.read_file``)."""
+    doc_id, data = read_file(path, root, max_bytes, follow_symlinks)
     return parse_bytes(data, doc_id, doc_id=doc_id, max_bytes=max_bytes, source=os.path.abspath(path))
