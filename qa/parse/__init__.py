@@ -5,7 +5,8 @@ quotes the file and says what to do; nothing else escapes ``parse_bytes`` for ba
 
 One module per format (``text``, ``html``, ``pdf``, ``jsonl``); ``content`` holds the checks and
 clean-up they share, ``formats`` the supported extensions, ``files`` the walk over directories and
-the reading of one file. This module only dispatches: no module of the package imports it.
+the reading of one file. This module only dispatches: of the package's modules only ``worker`` (which
+runs it in a worker process, with a time and memory limit per file) imports it.
 """
 
 from __future__ import annotations
