@@ -96,6 +96,18 @@ class Settings(BaseSettings):
         description="Largest metadata of a document, in bytes of JSON; each passage returned carries its "
         "document's metadata.",
     )
+    parse_timeout: float = Field(
+        30.0,
+        ge=0,
+        description="Seconds one file (an upload, or a file of `qa index`) may take to parse, in a worker process "
+        "that is killed when it runs over (the file gets a 413); 0 parses in the server's own process, with no limit.",
+    )
+    parse_memory_mb: int = Field(
+        1024,
+        ge=0,
+        description="Address space a parse worker process may use, in MB (over it the file gets a 413); 0: no cap.",
+    )
+    parse_workers: int = Field(2, ge=1, le=64, description="Files parsed at the same time, each in a worker process.")
     min_answer_score: float = Field(
         0.3,
         description="Evidence below this (mean of the answer sentence's cosine with the question and its "
@@ -173,7 +185,7 @@ class Settings(BaseSettings):
         ge=1,
         le=64,
         description="Server processes of `qa serve`, each with its own copy of the model, sharing the index "
-        "(one process is bound by Python's GIL to about one core; see README \"Concurrency model\").",
+        '(one process is bound by Python\'s GIL to about one core; see README "Concurrency model").',
     )
     store: str = Field(
         "",

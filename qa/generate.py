@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 
-from qa.citecheck import DEFAULT_MIN_SUPPORT, check
+from qa.citecheck import DEFAULT_MIN_SUPPORT, MARKER, check
 from qa.embed import Embedder
 from qa.types import Answer, Passage
 
@@ -154,14 +154,16 @@ def _delta(data: str) -> str:
     return content
 
 
-# A marker, or the start of one cut off at the end of a piece (with the space before it).
-_MARKER = re.compile(r"\s*\[\d{1,4}\]")
-_PARTIAL = re.compile(r"\s*(\[\d{0,4})?$")
+# A marker in any form the check parses (citecheck.MARKER: [2], [2, 3], [2-3], [ 2 ], [^2]), or the
+# start of one cut off at the end of a piece (with the space before it), held back until complete.
+_MARKER = MARKER
+_PARTIAL = re.compile(r"\s*(\[\s*\^?[\d\s,;^\-\u2013\u2014]{0,40})?$")
 
 
 class MarkerFilter:
-    """Text pieces without their ``[n]`` markers, for showing a generated answer while it is
-    written: a marker is only shown once checked, so none is ever shown unchecked."""
+    """Text pieces without their citation markers (every form: ``[n]``, ``[2, 3]``, ``[^2]``, ...),
+    for showing a generated answer while it is written: a marker is only shown once checked, so
+    none is ever shown unchecked."""
 
     def __init__(self) -> None:
         self._held = ""
@@ -247,6 +249,11 @@ def _checked(text: str, passages: list[Passage], embedder: Embedder, min_support
         notes.append(f"removed {len(checked.removed)} citation(s) to passages that were not retrieved")
     if checked.dropped:
         notes.append(f"dropped {len(checked.dropped)} citation(s) whose passage does not support the sentence")
+    if checked.instructions:
+        notes.append(
+            f"flagged {checked.instructions} sentence(s) that give or repeat an instruction "
+            "(instructions in documents are data, not facts)"
+        )
     summary = "; ".join(notes).capitalize() + "." if notes else None
     return replace(
         extractive,

@@ -9,6 +9,7 @@ call changes is written in one store transaction, after all of it is embedded.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -22,8 +23,10 @@ from qa.config import Settings
 from qa.embed import PREFIX_TOKENS, Embedder, embedding_key, embedding_text, vector_backend
 from qa.errors import InvalidInput, QAError, TooLarge
 from qa.limits import DEFAULT_LIMITS, Limits, check_id, check_metadata, check_title
-from qa.parse import iter_files, load_path, normalize_text
+from qa.parse import iter_files, normalize_text
 from qa.parse.content import normalize_value
+from qa.parse.files import read_file
+from qa.parse.worker import ParseLimits, parse_limited
 from qa.shard import Shard
 from qa.store import Store, Write
 from qa.types import Document, IngestResult
@@ -248,14 +251,22 @@ def index_files(
     max_bytes: int,
     shard: Shard | None = None,
     on_file: FileProgress | None = None,
+    follow_symlinks: bool = False,
+    limits: ParseLimits | None = None,
 ) -> IndexSummary:
     """Parse each ``(path, root)`` of ``files`` and index its documents with ``add``. A file that
-    cannot be parsed or indexed is recorded in ``failed`` and the rest go on."""
+    cannot be parsed or indexed is recorded in ``failed`` and the rest go on. Without
+    ``follow_symlinks`` a file whose real path (when opened) is outside its root is not read.
+    With ``limits`` each file is parsed in a worker process within them (``qa.parse.worker``);
+    without, in this thread."""
+    limits = limits or ParseLimits(timeout=0)
     summary = IndexSummary(files=len(files), shard=shard)
     for path, root in files:
         error: QAError | None = None
         try:
-            docs = load_path(path, root, max_bytes=max_bytes)
+            doc_id, data = read_file(path, root, max_bytes, follow_symlinks)
+            source = os.path.abspath(path)
+            docs = parse_limited(data, doc_id, limits, doc_id=doc_id, max_bytes=max_bytes, source=source)
             if shard is not None:
                 mine = [d for d in docs if shard.owns(d.id)]
                 summary.other_shards += len(docs) - len(mine)
@@ -280,4 +291,5 @@ def index_paths(
     shard: Shard | None = None,
 ) -> IndexSummary:
     """Index files and directories (recursively; see ``qa.parse.iter_files`` for what is read)."""
-    return index_files(add, iter_files(paths, follow_symlinks=follow_symlinks), max_bytes, shard)
+    files = iter_files(paths, follow_symlinks=follow_symlinks)
+    return index_files(add, files, max_bytes, shard, follow_symlinks=follow_symlinks)

@@ -29,6 +29,7 @@ from qa.generate import OpenAICompatibleLLM, final, generate_stream
 from qa.ingest import FileProgress, IndexSummary, Ingestor, chunker_signature, index_files, make_chunker, validate
 from qa.limits import Limits, check_unicode
 from qa.parse import iter_files
+from qa.parse.worker import ParseLimits
 from qa.rerank import CrossEncoderReranker, Reranker, SentenceEvidenceReranker
 from qa.retrieve import Mode, Options, Retriever
 from qa.shard import Shard
@@ -182,7 +183,15 @@ class QAService:
         files = iter_files(paths, follow_symlinks=follow_symlinks)
         if on_start:
             on_start(len(files))
-        return index_files(self.add_documents, files, self.settings.max_document_bytes, shard, on_file)
+        return index_files(
+            self.add_documents,
+            files,
+            self.settings.max_document_bytes,
+            shard,
+            on_file,
+            follow_symlinks=follow_symlinks,
+            limits=ParseLimits.of(self.settings),
+        )
 
     @property
     def embedded_texts(self) -> int:

@@ -5,7 +5,8 @@ quotes the file and says what to do; nothing else escapes ``parse_bytes`` for ba
 
 One module per format (``text``, ``html``, ``pdf``, ``jsonl``); ``content`` holds the checks and
 clean-up they share, ``formats`` the supported extensions, ``files`` the walk over directories and
-the reading of one file. This module only dispatches: no module of the package imports it.
+the reading of one file. This module only dispatches: of the package's modules only ``worker`` (which
+runs it in a worker process, with a time and memory limit per file) imports it.
 """
 
 from __future__ import annotations
@@ -84,7 +85,8 @@ def parse_bytes(
     ]
 
 
-def load_path(path: Path, root: Path, max_bytes: int | None = None) -> list[Document]:
-    """Read ``path`` and parse it with id = its POSIX path relative to ``root``."""
-    doc_id, data = read_file(path, root, max_bytes)
+def load_path(path: Path, root: Path, max_bytes: int | None = None, follow_symlinks: bool = False) -> list[Document]:
+    """Read ``path`` and parse it with id = its POSIX path relative to ``root``; without
+    ``follow_symlinks`` what is read must be inside ``root`` (see ``qa.parse.files.read_file``)."""
+    doc_id, data = read_file(path, root, max_bytes, follow_symlinks)
     return parse_bytes(data, doc_id, doc_id=doc_id, max_bytes=max_bytes, source=os.path.abspath(path))

@@ -3,6 +3,7 @@ reading one file within the size limit."""
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from collections.abc import Iterator, Sequence
@@ -85,13 +86,71 @@ def iter_files(paths: Sequence[str | Path], follow_symlinks: bool = False) -> li
     return result
 
 
-def read_file(path: Path, root: Path, max_bytes: int | None = None) -> tuple[str, bytes]:
+def _fd_path(fd: int) -> str | None:
+    """The real path of the file open on ``fd`` (what was opened, not what its name means now)."""
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}")  # Linux
+    except OSError:
+        pass
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        return None
+    get_path = getattr(fcntl, "F_GETPATH", None)  # macOS, the BSDs
+    if get_path is not None:
+        try:
+            raw = fcntl.fcntl(fd, get_path, bytes(1024))
+            return os.fsdecode(raw.rstrip(b"\0"))
+        except OSError:
+            pass
+    return None
+
+
+def _open_checked(path: Path, root: Path, follow_symlinks: bool) -> int:
+    """A read-only descriptor of ``path``, checked on the descriptor itself (no race with a rename).
+
+    Without ``follow_symlinks`` the file is opened without following a final symlink, and the real
+    path of what was opened must be inside ``root``: a file or folder swapped for a symlink after it
+    was listed (by ``iter_files``) is refused instead of read. A symlink whose target is inside the
+    root (which the walk lists) is resolved first and opened the same way.
+    """
+    # O_NONBLOCK: opening a FIFO for reading would otherwise block until a writer comes.
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    nofollow = getattr(os, "O_NOFOLLOW", 0)
+    if follow_symlinks:
+        return os.open(path, flags)
+    try:
+        fd = os.open(path, flags | nofollow)
+    except OSError as e:
+        if e.errno != errno.ELOOP:
+            raise
+        # A symlink: allowed only when it stays inside the root (checked below on what is opened).
+        fd = os.open(os.path.realpath(path), flags | nofollow)
+    real_root = os.path.realpath(root)
+    opened = _fd_path(fd)
+    if opened is None:
+        # No way to ask the descriptor for its path: fall back to the name (racy, but not followed).
+        opened = os.path.realpath(path)
+    if not _is_within(opened, real_root):
+        os.close(fd)
+        raise InvalidInput(
+            f"'{path}' leads outside '{root}' (a symlink, or it changed since the folder was listed); "
+            "not read. Pass --follow-symlinks to read symlinks that lead outside the given roots"
+        )
+    return fd
+
+
+def read_file(path: Path, root: Path, max_bytes: int | None = None, follow_symlinks: bool = False) -> tuple[str, bytes]:
     """The document id of ``path`` (its POSIX path relative to ``root``) and its bytes.
+
+    The file is opened once and every check is made on that descriptor (see ``_open_checked``):
+    without ``follow_symlinks`` what is read is a regular file inside ``root``, even if the file or
+    a folder above it was swapped for a symlink after ``iter_files`` listed it.
 
     Raises:
         UnsupportedFileType: the extension has no parser (checked before reading).
         TooLarge: the file is over ``max_bytes``.
-        InvalidInput: the file is not a regular file or cannot be read.
+        InvalidInput: the file is not a regular file, leads outside ``root``, or cannot be read.
     """
     path = Path(path)
     try:
@@ -105,15 +164,16 @@ def read_file(path: Path, root: Path, max_bytes: int | None = None) -> tuple[str
     # Before reading: an unsupported file should say so, not that it is too large or unreadable.
     check_extension(doc_id)
     try:
-        # A FIFO or device named like a document would block the read forever.
-        if not stat.S_ISREG(os.stat(path).st_mode):
-            raise InvalidInput(f"'{path}' is not a regular file; give a file or a directory of files")
-        with open(path, "rb") as f:
+        fd = _open_checked(path, root, follow_symlinks)
+        with os.fdopen(fd, "rb") as f:
+            st = os.fstat(f.fileno())
+            # A FIFO or device named like a document would block the read forever.
+            if not stat.S_ISREG(st.st_mode):
+                raise InvalidInput(f"'{path}' is not a regular file; give a file or a directory of files")
             if max_bytes is not None:
-                size = os.fstat(f.fileno()).st_size
-                if size > max_bytes:
+                if st.st_size > max_bytes:
                     raise TooLarge(
-                        f"'{doc_id}' is {size:,} bytes, over the limit of {max_bytes:,} bytes; "
+                        f"'{doc_id}' is {st.st_size:,} bytes, over the limit of {max_bytes:,} bytes; "
                         "split it into smaller files or raise QA_MAX_DOCUMENT_BYTES"
                     )
                 # Read one byte past the limit so a file that grew since fstat is still caught.

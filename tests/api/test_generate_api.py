@@ -314,9 +314,12 @@ def test_prompt_injection_stays_quoted_data(qa_server: str, script: dict[str, An
     assert json.dumps(injected[0]["text"], ensure_ascii=False) in user["content"]
     numbered = [int(n) for n in re.findall(r"^\[(\d+)\]", user["content"], flags=re.M)]
     assert numbered == list(range(1, len(a["passages"]) + 1))
-    # What the obeying LLM wrote is checked like anything else: [9] points nowhere and is gone.
-    assert "[9]" not in a["answer"] and "removed 1 citation" in a["note"].lower()
-    assert_citations_point_somewhere(qa_server, a["answer"], a["citations"], a["passages"])
+    # What the obeying LLM wrote is checked like anything else: [9] points nowhere, and "I am now in
+    # admin mode" is supported only by the document's instruction, which is data, not a fact
+    # (issue 16, point 11). No citation survives, so the user gets the extractive answer.
+    assert "[9]" not in a["answer"] and "admin mode" not in a["answer"]
+    assert a["generated"] is False and "cited no passage that supports it" in a["note"]
+    assert all(c["doc_id"] != INJECTION["id"] for c in a["citations"])
 
 
 def test_llm_settings_are_checked() -> None:

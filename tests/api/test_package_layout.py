@@ -25,6 +25,8 @@ LAYERS = {
         "html": {"content"},
         "pdf": {"content"},
         "jsonl": {"content"},
+        # Runs the dispatcher (the package's __init__) in a worker process: it sits above it.
+        "worker": {""},
     },
 }
 

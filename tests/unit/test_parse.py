@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from qa.errors import InvalidInput, QAError, TooLarge, UnsupportedFileType
+from qa.ingest import index_files
 from qa.parse import SUPPORTED, iter_files, load_path, normalize_text, parse_bytes
 from qa.types import Document
 
@@ -565,3 +566,65 @@ def test_arbitrary_bytes_never_crash(data: bytes, ext: str) -> None:
 
 def test_supported_tuple() -> None:
     assert SUPPORTED == (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".jsonl")
+
+
+# --------------------------------------------------------------------------- listed, then swapped (issue 16.10)
+
+
+def _swap_for_symlink(path: Path, target: Path) -> None:
+    """Replace ``path`` (already listed) by a symlink to ``target``, as an attacker would."""
+    if path.is_dir():
+        path.rename(path.with_name(path.name + "-moved"))
+    else:
+        path.unlink()
+    path.symlink_to(target)
+
+
+@needs_symlinks
+def test_file_swapped_for_symlink_after_listing_is_not_read(tmp_path: Path) -> None:
+    secret = write(tmp_path / "outside" / "secret.txt", "the outside secret")
+    root = tmp_path / "root"
+    write(root / "a.txt", "inside")
+    ((f, r),) = iter_files([root])
+    _swap_for_symlink(f, secret)
+    with pytest.raises(InvalidInput, match="symlink|outside"):
+        load_path(f, r)
+    # Through the indexer too: the file is recorded as failed, its target never reaches a document.
+    indexed: list[Document] = []
+    summary = index_files(lambda docs: indexed.extend(docs) or [], [(f, r)], max_bytes=10_000)
+    assert indexed == [] and len(summary.failed) == 1
+    # --follow-symlinks keeps its documented meaning: links may lead outside the roots.
+    assert one(load_path(f, r, follow_symlinks=True)).text == "the outside secret"
+
+
+@needs_symlinks
+def test_directory_swapped_for_symlink_after_listing_is_not_read(tmp_path: Path) -> None:
+    write(tmp_path / "outside" / "a.txt", "the outside secret")
+    root = tmp_path / "root"
+    write(root / "sub" / "a.txt", "inside")
+    ((f, r),) = iter_files([root])
+    _swap_for_symlink(root / "sub", tmp_path / "outside")
+    with pytest.raises(InvalidInput, match="outside"):
+        load_path(f, r)
+
+
+@needs_symlinks
+def test_symlinks_inside_the_root_are_still_read(tmp_path: Path) -> None:
+    real = tmp_path / "real"
+    write(real / "a.txt", "real text")
+    (real / "b.txt").symlink_to(real / "a.txt")
+    alias = tmp_path / "alias"
+    alias.symlink_to(real)
+    assert [one(load_path(f, r)).text for f, r in iter_files([alias])] == ["real text", "real text"]
+
+
+@needs_symlinks
+def test_explicit_symlink_file_leading_elsewhere_needs_follow(tmp_path: Path) -> None:
+    target = write(tmp_path / "elsewhere" / "doc.txt", "elsewhere")
+    link = tmp_path / "here" / "doc.txt"
+    link.parent.mkdir()
+    link.symlink_to(target)
+    ((f, r),) = iter_files([link])
+    with pytest.raises(InvalidInput, match="--follow-symlinks"):
+        load_path(f, r)
+    assert one(load_path(f, r, follow_symlinks=True)).id == "doc.txt"

@@ -29,7 +29,7 @@ from qa.api.schemas import (
 from qa.config import Settings
 from qa.errors import InvalidInput, QAError, TooLarge, UnsupportedFileType
 from qa.limits import Limits, check_metadata
-from qa.parse import parse_bytes
+from qa.parse.worker import ParseLimits, parse_limited
 from qa.service import MAX_OFFSET
 from qa.types import Document, content_hash
 
@@ -133,9 +133,13 @@ async def _from_multipart(request: Request, settings: Settings, limits: Limits) 
             raise TooLarge(
                 f"file {f.filename!r} is over the limit of {settings.max_document_bytes} bytes (QA_MAX_DOCUMENT_BYTES)"
             )
-        docs += parse_bytes(
+        # In a worker process within QA_PARSE_TIMEOUT / QA_PARSE_MEMORY_MB, waited for off the event
+        # loop: a decompression bomb must not stop the server answering everyone else.
+        docs += await run_in_threadpool(
+            parse_limited,
             data,
             f.filename or "upload.txt",
+            ParseLimits.of(settings),
             doc_id=doc_id if isinstance(doc_id, str) and doc_id else None,
             title=title if isinstance(title, str) and title else None,
             metadata=metadata,
