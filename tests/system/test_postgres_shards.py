@@ -43,19 +43,23 @@ def test_shard_specs_and_the_split() -> None:
     assert min(sizes) > 200 and sum(sizes) == 1000
 
 
-def _corpus(path: Path) -> list[str]:
+def _corpus(folder: Path, per_file: int = 10) -> list[str]:
+    """``N_DOCS`` notes as .jsonl files of ``per_file`` notes each: a file is one all-or-nothing
+    write, so a worker killed part-way has committed some files of its share and not others."""
+    folder.mkdir()
     ids = []
-    with path.open("w", encoding="utf-8") as fh:
-        for i in range(N_DOCS):
-            topic = TOPICS[i % len(TOPICS)]
-            doc_id = f"notes/{i:04d}"
-            text = (
-                f"Note {i} is about {topic}. It records observation number {i * 7 % 101} "
-                f"made on day {i % 28 + 1}, and what the team concluded about {topic} afterwards."
-            )
-            fh.write(json.dumps({"id": doc_id, "title": f"Note {i}", "text": text, "metadata": {"topic": topic}}))
-            fh.write("\n")
-            ids.append(doc_id)
+    for first in range(0, N_DOCS, per_file):
+        with (folder / f"notes-{first // per_file:03d}.jsonl").open("w", encoding="utf-8") as fh:
+            for i in range(first, min(first + per_file, N_DOCS)):
+                topic = TOPICS[i % len(TOPICS)]
+                doc_id = f"notes/{i:04d}"
+                text = (
+                    f"Note {i} is about {topic}. It records observation number {i * 7 % 101} "
+                    f"made on day {i % 28 + 1}, and what the team concluded about {topic} afterwards."
+                )
+                record = {"id": doc_id, "title": f"Note {i}", "text": text, "metadata": {"topic": topic}}
+                fh.write(json.dumps(record) + "\n")
+                ids.append(doc_id)
     return ids
 
 
@@ -75,7 +79,7 @@ def test_two_workers_one_killed_and_rerun_index_everything_once(
     """Worker 0 is a real `qa index --shard 0/2` process, SIGKILLed part-way. Worker 1 and the rerun
     of worker 0 run the same indexing code in this process (sharing the session's model, to keep
     the test short), each with its own store and connections."""
-    corpus = tmp_path / "corpus.jsonl"
+    corpus = tmp_path / "corpus"
     ids = _corpus(corpus)
     share = {s: {i for i in ids if shard_of(i, 2) == s} for s in range(2)}
     env = {
