@@ -6,12 +6,20 @@ loop, no think time): a mix of `POST /v1/search` and
 `POST /v1/ask`, questions drawn from a file, in a fixed-seed random order. Only loopback URLs are
 accepted: this is a test of the service, not a tool to load someone else's.
 
+``--mix`` adds live writes: ``--mix search=45,ask=45,ingest=8,delete=2`` also sends `POST
+/v1/documents` (one JSON document of a few paragraphs, about 1,500 characters in three
+paragraphs, made of words of the questions so each one is new to the embedding cache, under a
+fresh id) and `DELETE /v1/documents/{id}` of a document this run added (a search while it has
+added none). What the run added and did not delete is deleted after the timed part, untimed
+(``--no-cleanup`` keeps it), so runs one after another see the same index.
+
     qa serve --port 8000 &
     python -m bench.load --url http://127.0.0.1:8000                        # 60 s, 32 clients
     python -m bench.load --url http://127.0.0.1:8000 --questions ../shared/datasets/scifact/queries.jsonl
+    python -m bench.load --url http://127.0.0.1:8000 --mix search=45,ask=45,ingest=8,delete=2
 
 Writes bench/results/load.json (throughput, latency percentiles per route, error rate, status
-counts, load average) and bench/results/load.md. The client runs on the same machine as the
+counts per route, load average) and bench/results/load.md. The client runs on the same machine as the
 server, so the numbers are for the pair; the load average is recorded beside them. The client is
 kept cheap for that reason: httpx's async client cost several ms of CPU per request here (dense
 search at SciFact scale measured 17 ms p50 through it, against about 11 ms through a plain
@@ -60,15 +68,55 @@ DEFAULT_QUESTIONS = [
     "What is BM25?",
     "What is a glossary entry?",
 ]
+ROUTES = ("search", "ask", "ingest", "delete")
+# Success status of each route.
+OK = {"search": 200, "ask": 200, "ingest": 201, "delete": 200}
+
+
+def parse_mix(text: str) -> dict[str, float]:
+    """``search=45,ask=45,ingest=8,delete=2`` as shares that sum to 1."""
+    weights: dict[str, float] = {}
+    for part in text.split(","):
+        name, _, value = part.partition("=")
+        name = name.strip()
+        if name not in ROUTES:
+            raise ValueError(f"unknown route {name!r} in --mix; routes are {', '.join(ROUTES)}")
+        try:
+            weights[name] = float(value)
+        except ValueError:
+            raise ValueError(f"--mix takes route=weight pairs (search=45,ask=45,...), not {part!r}") from None
+        if not 0 <= weights[name] < float("inf"):
+            raise ValueError(f"--mix weight of {name} must be a finite number >= 0, got {value!r}")
+    total = sum(weights.values())
+    if total <= 0:
+        raise ValueError("--mix weights must not all be 0")
+    return {name: w / total for name, w in weights.items() if w > 0}
+
+
+def document_text(words: list[str], rng: random.Random, paragraphs: int = 3) -> str:
+    """A few paragraphs of sentences made of ``words``: about 1,500 characters, new each time."""
+    out = []
+    for _ in range(paragraphs):
+        sentences = []
+        for _ in range(rng.randint(4, 6)):
+            n = rng.randint(10, 18)
+            sentence = " ".join(rng.choice(words) for _ in range(n))
+            sentences.append(sentence[:1].upper() + sentence[1:] + ".")
+        out.append(" ".join(sentences))
+    return "\n\n".join(out)
 
 
 @dataclass
 class Results:
     started: float = 0.0
     finished: float = 0.0
-    latencies: dict[str, list[float]] = field(default_factory=lambda: {"search": [], "ask": []})
+    latencies: dict[str, list[float]] = field(default_factory=lambda: {r: [] for r in ROUTES})
     statuses: Counter[str] = field(default_factory=Counter)
+    route_statuses: dict[str, Counter[str]] = field(default_factory=lambda: {r: Counter() for r in ROUTES})
     errors: list[str] = field(default_factory=list)
+    # Ids of the documents this run added and has not deleted.
+    added: list[str] = field(default_factory=list)
+    cleaned_up: int = 0
 
 
 def load_questions(path: Path | None) -> list[str]:
@@ -95,7 +143,7 @@ def load_questions(path: Path | None) -> list[str]:
 async def client(
     http: aiohttp.ClientSession,
     questions: list[str],
-    ask_ratio: float,
+    mix: dict[str, float],
     k: int,
     deadline: float,
     max_requests: int,
@@ -103,25 +151,44 @@ async def client(
     rng: random.Random,
     results: Results,
     extra: dict[str, Any],
+    words: list[str],
+    prefix: str,
 ) -> None:
+    routes, weights = list(mix), list(mix.values())
+    n = 0
     while time.monotonic() < deadline and sent[0] < max_requests:
         sent[0] += 1
-        route = "ask" if rng.random() < ask_ratio else "search"
-        body = {"question": rng.choice(questions), "k": k, **extra}
-        data = json.dumps(body).encode()
+        route = rng.choices(routes, weights)[0]
+        if route == "delete" and not results.added:
+            route = "search"  # nothing of this run's to delete yet
+        if route == "ingest":
+            n += 1
+            doc_id = f"{prefix}-{n}"
+            body = {"id": doc_id, "title": f"Load test document {doc_id}", "text": document_text(words, rng)}
+            request = http.post("/v1/documents", data=json.dumps(body).encode(), headers=JSON)
+        elif route == "delete":
+            doc_id = results.added.pop(rng.randrange(len(results.added)))
+            request = http.delete(f"/v1/documents/{doc_id}")
+        else:
+            body = {"question": rng.choice(questions), "k": k, **extra}
+            request = http.post(f"/v1/{route}", data=json.dumps(body).encode(), headers=JSON)
         t0 = time.perf_counter()
         try:
-            async with http.post(f"/v1/{route}", data=data, headers=JSON) as r:
+            async with request as r:
                 status, payload = r.status, await r.read()
         except (aiohttp.ClientError, TimeoutError) as exc:
             results.statuses[type(exc).__name__] += 1
+            results.route_statuses[route][type(exc).__name__] += 1
             results.errors.append(f"{route}: {type(exc).__name__}: {exc}")
             continue
         elapsed = time.perf_counter() - t0
         results.statuses[str(status)] += 1
-        if status != 200:
+        results.route_statuses[route][str(status)] += 1
+        if status != OK[route]:
             results.errors.append(f"{route} {status}: {payload[:200].decode(errors='replace')}")
             continue
+        if route == "ingest":
+            results.added.append(doc_id)
         results.latencies[route].append(elapsed)
 
 
@@ -137,7 +204,14 @@ async def run_load(
     max_requests: int = 1_000_000,
     mode: str | None = None,
     rerank: bool | None = None,
+    mix: dict[str, float] | None = None,
+    cleanup: bool = True,
 ) -> tuple[Results, dict[str, Any]]:
+    mix = mix or {"search": 1 - ask_ratio, "ask": ask_ratio}
+    words = sorted({w.strip(".,;:?!()[]\"'").lower() for q in questions for w in q.split()} - {""})
+    words = words if len(words) >= 20 else words + document_words()
+    # Fresh ids: distinct between runs and clients.
+    run = f"load-{os.getpid()}-{time.time_ns() % 10**9}"
     extra: dict[str, Any] = {"mode": mode} if mode else {}
     if rerank is not None:
         extra["rerank"] = rerank
@@ -165,13 +239,35 @@ async def run_load(
         await asyncio.gather(
             *(
                 client(
-                    http, questions, ask_ratio, k, deadline, max_requests, sent, random.Random(seed + i), results, extra
+                    http,
+                    questions,
+                    mix,
+                    k,
+                    deadline,
+                    max_requests,
+                    sent,
+                    random.Random(seed + i),
+                    results,
+                    extra,
+                    words,
+                    f"{run}-{i}",
                 )
                 for i in range(clients)
             )
         )
         results.finished = time.monotonic()
+        if cleanup:
+            # Untimed: leave the index as the run found it.
+            while results.added:
+                async with http.delete(f"/v1/documents/{results.added.pop()}") as r:
+                    await r.read()
+                    results.cleaned_up += r.status == 200
     return results, stats
+
+
+def document_words() -> list[str]:
+    """Words for documents when the questions hold too few."""
+    return [w.strip("?").lower() for q in DEFAULT_QUESTIONS for w in q.split()]
 
 
 def percentiles(values: list[float]) -> dict[str, float | None]:
@@ -206,10 +302,16 @@ def report(
         "error_rate": round(len(results.errors) / total, 6) if total else None,
         "throughput_rps": round(ok / elapsed, 2) if elapsed > 0 else None,
         "latency": {
-            "all": percentiles(results.latencies["search"] + results.latencies["ask"]),
-            **{route: {"requests": len(v), **percentiles(v)} for route, v in results.latencies.items()},
+            "all": percentiles([x for v in results.latencies.values() for x in v]),
+            **{
+                route: {"requests": len(v), **percentiles(v)}
+                for route, v in results.latencies.items()
+                if route in args["mix"] or v
+            },
         },
         "statuses": dict(results.statuses),
+        "route_statuses": {r: dict(c) for r, c in results.route_statuses.items() if c},
+        "cleaned_up": results.cleaned_up,
         "first_errors": results.errors[:5],
         "machine": {
             "cpus": os.cpu_count(),
@@ -229,7 +331,7 @@ def markdown(rep: dict[str, Any]) -> str:
         "# Load test",
         "",
         f"{rep['date']}: `python -m bench.load` against {rep['url']}, {rep['clients']} clients for "
-        f"{rep['duration_s']} s, {int(rep['ask_ratio'] * 100)}% ask / {100 - int(rep['ask_ratio'] * 100)}% search, "
+        f"{rep['duration_s']} s, mix " + ", ".join(f"{r} {round(w * 100, 1):g}%" for r, w in rep["mix"].items()) + ", "
         f"k = {rep['k']}, mode {rep.get('mode', 'server default')}, {rep['questions']} distinct questions. "
         f"Index: {rep['index']['documents']} documents, "
         f"{rep['index']['chunks']} chunks.",
@@ -240,7 +342,7 @@ def markdown(rep: dict[str, Any]) -> str:
         "| route | requests | p50 ms | p95 ms | p99 ms | mean ms | max ms |",
         "|---|---|---|---|---|---|---|",
     ]
-    for name in ("all", "search", "ask"):
+    for name in ("all", *(r for r in ROUTES if r in lat)):
         row = lat[name]
         n = row.get("requests", rep["ok"])
         cells = [row[c] for c in ("p50_ms", "p95_ms", "p99_ms", "mean_ms", "max_ms")]
@@ -251,8 +353,10 @@ def markdown(rep: dict[str, Any]) -> str:
         f"{m['load_average_before']} before, {m['load_average_after']} after. The clients run on the same "
         "machine as the server and share its CPUs.",
         "",
-        f"Status counts: {rep['statuses']}.",
+        f"Status counts: {rep['statuses']}; per route: {rep['route_statuses']}.",
     ]
+    if rep["cleaned_up"]:
+        lines += ["", f"Deleted after the timed part (untimed): {rep['cleaned_up']} documents this run added."]
     if rep["first_errors"]:
         lines += ["", "First errors:", ""] + [f"- `{e}`" for e in rep["first_errors"]]
     return "\n".join(lines) + "\n"
@@ -264,6 +368,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of load (default 60)")
     parser.add_argument("--clients", type=int, default=32, help="concurrent clients (default 32)")
     parser.add_argument("--ask-ratio", type=float, default=0.5, help="share of /v1/ask among requests (default 0.5)")
+    parser.add_argument(
+        "--mix",
+        help="route weights, e.g. search=45,ask=45,ingest=8,delete=2 (routes: search, ask, ingest, delete); "
+        "replaces --ask-ratio",
+    )
+    parser.add_argument(
+        "--cleanup",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="delete what the run added and did not delete, after the timed part (default on)",
+    )
     parser.add_argument("-k", type=int, default=5, help="passages per request (default 5)")
     parser.add_argument("--questions", type=Path, help="JSON Lines (`question` or `text`) or one question a line")
     parser.add_argument("--seed", type=int, default=0)
@@ -279,6 +394,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--url must be on this machine (127.0.0.1, localhost or ::1), not {host!r}")
     if not (0 < args.duration <= 3600 and 1 <= args.clients <= 1024 and 0 <= args.ask_ratio <= 1):
         parser.error("--duration must be in (0, 3600], --clients in 1..1024, --ask-ratio in [0, 1]")
+    try:
+        mix = parse_mix(args.mix) if args.mix else {"search": 1 - args.ask_ratio, "ask": args.ask_ratio}
+    except ValueError as exc:
+        parser.error(str(exc))
+    mix = {r: round(w, 4) for r, w in mix.items() if w > 0}
     questions = load_questions(args.questions)
     key = os.environ.get("BENCH_API_KEY") or None  # a Bearer key, when the server needs one for reads
     load_before = os.getloadavg()
@@ -296,6 +416,8 @@ def main(argv: list[str] | None = None) -> int:
                 args.max_requests,
                 args.mode,
                 args.rerank,
+                mix,
+                args.cleanup,
             )
         )
     rep = report(
@@ -305,7 +427,8 @@ def main(argv: list[str] | None = None) -> int:
             "url": args.url,
             "duration_s": args.duration,
             "clients": args.clients,
-            "ask_ratio": args.ask_ratio,
+            "ask_ratio": mix.get("ask", 0.0),
+            "mix": mix,
             "k": args.k,
             "mode": (args.mode or "server default")
             + ("" if args.rerank is None else f", rerank {str(args.rerank).lower()}"),
@@ -317,9 +440,14 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(rep, indent=2) + "\n")
     args.out.with_suffix(".md").write_text(markdown(rep))
+    per_route = "; ".join(
+        f"{r} p50/p99 {rep['latency'][r]['p50_ms']}/{rep['latency'][r]['p99_ms']} ms"
+        for r in ROUTES
+        if r in rep["latency"]
+    )
     print(
         f"{rep['throughput_rps']} req/s, p50 {rep['latency']['all']['p50_ms']} ms, "
-        f"p95 {rep['latency']['all']['p95_ms']} ms, p99 {rep['latency']['all']['p99_ms']} ms, "
+        f"p95 {rep['latency']['all']['p95_ms']} ms, p99 {rep['latency']['all']['p99_ms']} ms ({per_route}), "
         f"error rate {rep['error_rate']}; wrote {args.out.with_suffix('.json')} and .md"
     )
     return 0 if rep["errors"] == 0 else 1

@@ -108,6 +108,21 @@ class Settings(BaseSettings):
         description="Address space a parse worker process may use, in MB (over it the file gets a 413); 0: no cap.",
     )
     parse_workers: int = Field(2, ge=1, le=64, description="Files parsed at the same time, each in a worker process.")
+    ingest_threads: int = Field(
+        1,
+        ge=0,
+        le=256,
+        description="`qa serve`: cores the embedding of ingested documents uses (0: every core), so questions "
+        "keep the rest; `POST /v1/documents` requests are embedded one at a time in an ingestion worker. "
+        "`qa index` always uses every core.",
+    )
+    ingest_queue: int = Field(
+        16,
+        ge=0,
+        le=100_000,
+        description="`qa serve`: ingestion requests that may wait for the ingestion worker; beyond that a "
+        "request is refused with 503 and `Retry-After` instead of waiting.",
+    )
     min_answer_score: float = Field(
         0.3,
         description="Evidence below this (mean of the answer sentence's cosine with the question and its "

@@ -9,7 +9,8 @@ QAError                      what was wrong and what to do (a request the servic
  ├── IndexMismatch           index built with another model or format version
  ├── Unavailable             the index or its database cannot serve right now
  │    ├── IndexCorrupt          index files unreadable (or a damaged part that was read)
- │    └── StorageFull           the disk is full: the write was not made
+ │    ├── StorageFull           the disk is full: the write was not made
+ │    └── Busy                  a bounded queue is full: retry after ``retry_after`` seconds
  ├── Unauthorized            no API key where one is required
  └── Forbidden               an API key that is not one of the configured keys
 """
@@ -51,6 +52,14 @@ class IndexCorrupt(Unavailable):
 
 class StorageFull(Unavailable):
     """The disk (or a file size limit) refused a write; nothing of it was stored."""
+
+
+class Busy(Unavailable):
+    """A bounded queue (ingestion's) is full: nothing was done; send it again after ``retry_after`` s."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class Unauthorized(QAError):

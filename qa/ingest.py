@@ -109,6 +109,9 @@ class Ingestor:
         self.embedded_texts = 0
         # Wall time spent per stage (bench/run.py reports the split).
         self.seconds = {"validate": 0.0, "chunk": 0.0, "embed": 0.0, "index": 0.0}
+        # Cores the model may use for it (embedders with ``embed_with``, onnx-int8); None: its own
+        # default, every core. A server sets QA_INGEST_THREADS (``QAService.serving``).
+        self.threads: int | None = None
 
     def add_documents(
         self, docs: Iterable[Document], progress: Callable[[int], None] | None = None
@@ -183,7 +186,11 @@ class Ingestor:
         known.update(self.store.vectors_by_hash([h for h in hashes if h not in known]))
         todo = {h: t for h, t in zip(hashes, texts, strict=True) if h not in known}
         if todo:
-            new = embedder.embed(list(todo.values()))
+            embed_with = getattr(embedder, "embed_with", None)
+            if self.threads is not None and embed_with is not None:
+                new = embed_with(list(todo.values()), self.threads)
+            else:
+                new = embedder.embed(list(todo.values()))
             known.update(zip(todo, new, strict=True))
             fresh.update(zip(todo, new, strict=True))
         self.embedded_texts += len(todo)

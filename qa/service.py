@@ -23,6 +23,7 @@ from qa.chat import Turn, resolve
 from qa.chunk import Chunker
 from qa.config import Settings
 from qa.embed import Embedder, load_embedder
+from qa.embed.onnx import OnnxEmbedder
 from qa.embed.queries import QueryEmbedder
 from qa.errors import IndexMismatch, InvalidInput, NotFound, TooLarge
 from qa.generate import OpenAICompatibleLLM, final, generate_stream
@@ -37,6 +38,7 @@ from qa.store import DocumentInfo, Store, describe_location, open_store
 from qa.store.filters import parse_filters
 from qa.terms import terms
 from qa.types import Answer, Document, IngestResult, Metadata, Passage, Retrieved
+from qa.workqueue import BoundedWorker
 
 # Largest list offset: SQLite integers are 64-bit (a larger one was a 500, found by schemathesis).
 MAX_OFFSET = 2**63 - 1
@@ -157,6 +159,23 @@ class QAService:
     def warm(self) -> None:
         """Load the model, open the index and build every stage now rather than on first request."""
         _ = self.store, self.chunker, self.retriever, self.answerer
+
+    def serving(self) -> None:
+        """Share the cores between questions and ingestion, as a server must (``qa serve`` calls
+        it; ``qa index`` does not, and embeds on every core). A request's embedding (its question,
+        an answer's sentences) runs on the request's own thread; ingestion (``ingest_worker``) on
+        ``QA_INGEST_THREADS`` cores, so documents being ingested do not take every core from the
+        questions, nor make them wait for the model's bulk lock."""
+        base = getattr(self.embedder, "base", self.embedder)
+        if isinstance(base, OnnxEmbedder):
+            base.parallel = 1
+        self.ingestor.threads = self.settings.ingest_threads
+
+    @cached_property
+    def ingest_worker(self) -> BoundedWorker:
+        """The server's ingestion: one request at a time on a thread of its own, at most
+        ``QA_INGEST_QUEUE`` waiting (beyond that ``Busy``: a 503 with Retry-After)."""
+        return BoundedWorker("ingestion", self.settings.ingest_queue, "QA_INGEST_QUEUE")
 
     # -- documents ----------------------------------------------------------------------------
 
@@ -355,6 +374,8 @@ class QAService:
         return self.store.counts()
 
     def close(self) -> None:
+        if self.__dict__.get("ingest_worker") is not None:
+            self.__dict__["ingest_worker"].close()
         if self._store is not None:
             self._store.close()
         if self.__dict__.get("llm") is not None:

@@ -49,6 +49,7 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
             app.state.service = QAService(settings)
         # Load the model and open the index before the first request, never per request.
         await run_in_threadpool(app.state.service.warm)
+        app.state.service.serving()
         yield
         if owned:
             app.state.service.close()

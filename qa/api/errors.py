@@ -9,6 +9,7 @@ from pydantic import ValidationError
 from starlette.responses import JSONResponse
 
 from qa.errors import (
+    Busy,
     Forbidden,
     IndexMismatch,
     InvalidInput,
@@ -68,6 +69,8 @@ def error_response(status: int, message: str, headers: dict[str, str] | None = N
 def qa_error_response(exc: QAError) -> JSONResponse:
     status = status_of(exc)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if isinstance(exc, Busy):
+        headers = {"Retry-After": str(exc.retry_after)}
     return error_response(status, str(exc), headers)
 
 

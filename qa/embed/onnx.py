@@ -213,8 +213,10 @@ class OnnxEmbedder:
         # So concurrent questions gain nothing from being micro-batched (qa/embed/queries.py): each
         # runs on its own thread instead.
         self.batching_helps = not quantized
-        # Bulk int8 embedding: this many one-thread runs at once (0: one per core).
+        # Bulk int8 embedding: this many one-thread runs at once (0: one per core). A server sets
+        # it to 1 for its requests (``QAService.serving``), and ``embed_with`` takes another count.
         self.parallel = (threads or usable_cores()) if quantized else 1
+        self._cores = max(self.parallel, usable_cores()) if quantized else 1
         self._executor: ThreadPoolExecutor | None = None
         self.files = prepare(name, cache_dir, quantized)
         meta = json.loads((self.files / META_FILE).read_text())
@@ -242,6 +244,13 @@ class OnnxEmbedder:
         self._lock = threading.Lock()
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
+        return self.embed_with(texts, self.parallel)
+
+    def embed_with(self, texts: Sequence[str], parallel: int) -> np.ndarray:
+        """``embed``, int8 bulk embedding with ``parallel`` one-thread runs at once (0: one per
+        core). One (``parallel`` 1) runs on the calling thread and takes no lock, like a question:
+        a server's requests and its ingestion worker each keep to their own thread."""
+        parallel = min(parallel or self._cores, self._cores)
         n = len(texts)
         out = np.zeros((n, self.dim), dtype=np.float32)
         if not n:
@@ -250,15 +259,15 @@ class OnnxEmbedder:
         lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=n)
         order = np.argsort(lengths, kind="stable")
         small = sum(len(t) for t in texts) <= SMALL_INPUT_CHARS
-        if small:
+        if small or (self.batch_size == 1 and parallel == 1):
             self._run(self.small_session, order, encodings, lengths, out)
-        elif self.parallel > 1 and n > 1:
+        elif self.batch_size == 1 and n > 1:
             # One text per run (int8): as many one-thread runs at once as there are cores, rather
             # than one run whose two threads meet after every operator (21.4 vs 17.0 passages/s
             # on 2 cores, measured in one process). Each text's vector is the same either way.
             with self._lock:
                 pool = self._pool_executor()
-                parts = [order[i :: self.parallel] for i in range(self.parallel)]
+                parts = [order[i::parallel] for i in range(parallel)]
                 list(pool.map(lambda part: self._run(self.small_session, part, encodings, lengths, out), parts))
         else:
             with self._lock:
@@ -282,7 +291,7 @@ class OnnxEmbedder:
 
     def _pool_executor(self) -> ThreadPoolExecutor:
         if self._executor is None:
-            self._executor = ThreadPoolExecutor(self.parallel, thread_name_prefix="qa-embed")
+            self._executor = ThreadPoolExecutor(self._cores, thread_name_prefix="qa-embed")
         return self._executor
 
     def _pool(self, hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -39,6 +39,39 @@ def test_short_load_run_writes_json_and_markdown(make_service: Callable[..., QAS
     assert "# Load test" in md and f"{rep['throughput_rps']} requests/s" in md and "| ask |" in md
 
 
+def test_mix_with_live_ingestion_reports_every_route_and_cleans_up(
+    make_service: Callable[..., QAService], tmp_path: Path
+) -> None:
+    svc = make_service("load-mix")
+    svc.index_paths([DOCS])
+    before = svc.stats()["documents"]
+    out = tmp_path / "load-mix"
+    with live_server(svc) as base:
+        code = load.main(
+            ["--url", base, "--duration", "4", "--clients", "4", "--mix", "search=3,ask=3,ingest=3,delete=1"]
+            + ["--out", str(out)]
+        )
+    assert code == 0
+    rep = json.loads(out.with_suffix(".json").read_text())
+    assert rep["errors"] == 0 and rep["mix"] == {"search": 0.3, "ask": 0.3, "ingest": 0.3, "delete": 0.1}
+    lat = rep["latency"]
+    assert sum(lat[r]["requests"] for r in ("search", "ask", "ingest", "delete")) == rep["ok"]
+    assert lat["ingest"]["requests"] > 0 and lat["ingest"]["p50_ms"] <= lat["ingest"]["p99_ms"]
+    assert rep["route_statuses"]["ingest"] == {"201": lat["ingest"]["requests"]}
+    # Everything the run added was deleted, during it or after it.
+    assert lat["ingest"]["requests"] == lat["delete"]["requests"] + rep["cleaned_up"]
+    assert svc.stats()["documents"] == before
+    md = out.with_suffix(".md").read_text()
+    assert "| ingest |" in md and "| delete |" in md and "ingest 30%" in md
+
+
+def test_mix_is_checked(capsys: pytest.CaptureFixture[str]) -> None:
+    for bad in ("search=1,upload=2", "search=x", "search=0,ask=0", "search=nan"):
+        with pytest.raises(SystemExit):
+            load.main(["--url", "http://127.0.0.1:9", "--mix", bad])
+    assert "--mix" in capsys.readouterr().err
+
+
 def test_refuses_anything_but_loopback(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         load.main(["--url", "http://example.com:8000", "--duration", "1"])

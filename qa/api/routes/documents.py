@@ -186,7 +186,9 @@ async def add_documents(request: Request, svc: Service) -> IngestResponse:
         raise UnsupportedFileType(
             f"content type {ctype!r} is not accepted: send application/json or multipart/form-data"
         )
-    results = await run_in_threadpool(svc.add_documents, docs)
+    # On the ingestion worker: one request at a time on QA_INGEST_THREADS cores, at most
+    # QA_INGEST_QUEUE waiting (then 503 + Retry-After), so ingestion cannot starve the questions.
+    results = await svc.ingest_worker.run(svc.add_documents, docs)
     metrics = request.app.state.metrics
     for r in results:
         metrics.ingested.labels(r.status).inc()
