@@ -25,7 +25,7 @@ from qa.config import Settings
 from qa.embed import Embedder, load_embedder
 from qa.embed.onnx import OnnxEmbedder
 from qa.embed.queries import QueryEmbedder
-from qa.errors import IndexMismatch, InvalidInput, NotFound, TooLarge
+from qa.errors import IndexCorrupt, IndexMismatch, InvalidInput, NotFound, TooLarge
 from qa.generate import OpenAICompatibleLLM, final, generate_stream
 from qa.ingest import FileProgress, IndexSummary, Ingestor, chunker_signature, index_files, make_chunker, validate
 from qa.limits import Limits, check_unicode
@@ -372,6 +372,20 @@ class QAService:
     def counts(self) -> dict[str, Any]:
         """Documents, chunks and model: what a health check reports, cheap at any size."""
         return self.store.counts()
+
+    def health(self) -> dict[str, Any]:
+        """``/healthz``: ``ok`` with the counts, or ``degraded`` with the problems known (damage
+        in the index: reads that touch it answer 503, the rest are served; README, Operations)."""
+        store = self.store
+        problems = store.problems()
+        try:
+            counts = store.counts()
+        except IndexCorrupt as exc:  # the counts read the damage: it is known now
+            counts = {"model": self.model_name}
+            problems = store.problems() or [str(exc)]
+        if problems:
+            return {"status": "degraded", "problems": problems, **counts}
+        return {"status": "ok", **counts}
 
     def close(self) -> None:
         if self.__dict__.get("ingest_worker") is not None:

@@ -16,25 +16,47 @@ from qa.cli.common import JsonOpt, State, emit, fail, out, service, settings
 def repair(as_json: JsonOpt = False) -> None:
     """Check the index and rebuild its derived files (FAISS vectors, lexical index) from SQLite.
 
-    Exits 1 when problems remain that need the sources (a half-written document: re-index it)."""
+    A damaged qa.sqlite is first copied into a new file, every readable document with its chunks
+    (the damaged file is kept beside it as qa.sqlite.damaged-<time>); the documents lost are listed
+    to re-index from their sources. Stop the service first. Exits 1 when problems remain that need
+    the sources (a lost or half-written document: re-index it)."""
     from qa.store.embedded import DB_FILE
+    from qa.store.embedded.salvage import check, salvage
 
     cfg = settings()
     if cfg.store:
         fail("qa repair checks the embedded store; a Postgres store (QA_STORE) is repaired with Postgres' own tools")
     if not (cfg.index_path / DB_FILE).is_file():
         fail(f"no index at {cfg.index_path}; build one with `qa index PATHS`")
+    recovered = salvage(cfg.index_path) if check(cfg.index_path / DB_FILE) else None
     svc = service()
     try:
         store = svc.store
         report = store.repair()
     finally:
         svc.close()
+    if recovered:
+        damage = f"{cfg.index_path / DB_FILE} is damaged: {'; '.join(recovered['damaged'][:3])}"
+        report["found"].insert(0, damage)
+        report["recovered"] = recovered
+        if recovered["lost"]:
+            lost = recovered["lost"]
+            shown = ", ".join(lost[:20]) + (f" and {len(lost) - 20} more" if len(lost) > 20 else "")
+            report["remaining"].append(
+                f"{len(lost)} documents were lost with the damaged pages; re-index them: {shown}"
+            )
     if as_json:
         emit(report)
     else:
         for problem in report["found"]:
             out.print(f"found: {problem}", markup=False, highlight=False)
+        if recovered:
+            out.print(
+                f"recovered {recovered['documents']} documents ({recovered['chunks']} chunks) into a new "
+                f"{DB_FILE}; the damaged file is kept as {recovered['backup']}",
+                markup=False,
+                highlight=False,
+            )
         out.print(
             f"rebuilt {', '.join(report['rebuilt'])} from {report['documents']} documents, {report['chunks']} chunks",
             markup=False,

@@ -178,6 +178,11 @@ class Store(Protocol):
         """Documents, chunks and model: what a health check reports, cheap at any size."""
         ...
 
+    def problems(self) -> list[str]:
+        """Damage known now that the store serves around (e.g. a damaged page of qa.sqlite found
+        after open or by a read), for ``/healthz``; empty when nothing is known wrong. Cheap."""
+        ...
+
     def stats(self) -> dict[str, Any]:
         """What the index holds and where (``store`` names the backend)."""
         ...

@@ -15,7 +15,10 @@ router = APIRouter(tags=["service"])
 
 @router.get("/healthz")
 def healthz(svc: Service) -> dict[str, Any]:
-    return {"status": "ok", **svc.counts()}
+    """200 while the index is open: ``ok``, or ``degraded`` with ``problems`` (a damaged part:
+    the requests that read it answer 503, the others are served). An index that cannot be opened
+    at all answers 503 (``IndexCorrupt``): nothing can be served."""
+    return svc.health()
 
 
 @router.get("/v1/stats")

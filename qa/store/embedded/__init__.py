@@ -9,6 +9,7 @@ Modules, each importing only those above it:
 - ``lexical``: the tantivy BM25 index
 - ``rows``: the SQL of reads and writes of documents and chunks
 - ``repair``: verify and repair
+- ``salvage``: the readable rows of a damaged SQLite file copied into a new one
 - ``store``: ``EmbeddedStore``, the facade
 """
 

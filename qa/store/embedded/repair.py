@@ -4,7 +4,7 @@
 half-written documents, a ``doc_meta`` table out of step, and FAISS or lexical entries that do not
 match the chunk rows. ``repair`` rebuilds the derived parts (FAISS file, lexical index,
 ``doc_meta``) and drops orphan chunks; a half-written document needs its source (re-index it),
-and a damaged SQLite file cannot be opened at all (restore it from a backup).
+and a damaged SQLite file is copied row by row into a new one by ``salvage.py`` first (`qa repair`).
 
 Both run under the store's write lock, on its write connection, with the FAISS index and the
 lexical index already brought to SQLite's generation.
@@ -18,16 +18,30 @@ from typing import Any
 
 from qa.errors import IndexCorrupt
 from qa.store.embedded.lexical import LEXICAL_DIR, LexicalIndex, damaged_files
-from qa.store.embedded.schema import Transaction, bump_generation, doc_meta_counts, generation, refill_doc_meta
+from qa.store.embedded.schema import (
+    Transaction,
+    bump_generation,
+    doc_meta_counts,
+    generation,
+    is_corrupt,
+    refill_doc_meta,
+)
 from qa.store.embedded.vectors import FAISS_FILE, VectorIndex
 
 
 def verify(db: sqlite3.Connection, vectors: VectorIndex, lexical: LexicalIndex) -> list[str]:
     """Problems found in the index; empty when sound."""
     problems: list[str] = []
-    result = [r[0] for r in db.execute("PRAGMA integrity_check")]
+    try:
+        result = [r[0] for r in db.execute("PRAGMA integrity_check")]
+    except sqlite3.DatabaseError as exc:
+        if not is_corrupt(exc):
+            raise
+        result = [str(exc)]
     if result != ["ok"]:
         problems.append(f"SQLite integrity check failed: {'; '.join(result[:5])}")
+        # The other checks read every row: they would stop at the same damage.
+        return problems
     orphans = db.execute("SELECT COUNT(*) FROM chunks WHERE doc_id NOT IN (SELECT id FROM documents)").fetchone()[0]
     if orphans:
         problems.append(f"{orphans} chunks have no document")

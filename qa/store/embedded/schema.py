@@ -84,6 +84,34 @@ def corrupt(db_path: Path, exc: Exception) -> IndexCorrupt:
     )
 
 
+# SQLite's primary result codes for a damaged file: SQLITE_CORRUPT ("database disk image is
+# malformed") and SQLITE_NOTADB ("file is not a database").
+CORRUPT_CODES = (11, 26)
+
+
+def is_corrupt(exc: BaseException) -> bool:
+    """Whether ``exc`` is SQLite finding a damaged page (not a lock, a full disk or bad SQL)."""
+    if not isinstance(exc, sqlite3.DatabaseError):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in CORRUPT_CODES
+    return "malformed" in str(exc) or "not a database" in str(exc)
+
+
+def quick_check(db: sqlite3.Connection) -> list[str]:
+    """SQLite's ``PRAGMA quick_check`` (every page of every b-tree read and its structure checked;
+    indexes not compared with their tables): what is wrong, empty when sound. A check that stops
+    at a page it cannot parse is reported the same way."""
+    try:
+        result = [str(r[0]) for r in db.execute("PRAGMA quick_check")]
+    except sqlite3.DatabaseError as exc:
+        if not is_corrupt(exc):
+            raise
+        return [str(exc)]
+    return [] if result == ["ok"] else result
+
+
 def connect(db_path: Path) -> sqlite3.Connection:
     """The write connection to ``db_path``, with the schema created or migrated.
 

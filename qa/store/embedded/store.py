@@ -13,7 +13,10 @@ On disk (``index/<name>/``, see index/README.md):
   a record ahead of SQLite, and the next writer or opener rebuilds it from SQLite.
 
 This module is the facade that ties them together under one reader/writer lock (``locking.py``);
-``repair.py`` checks and rebuilds the derived parts.
+``repair.py`` checks and rebuilds the derived parts, ``salvage.py`` copies what is readable out of
+a damaged ``qa.sqlite``. SQLite's own check (``PRAGMA quick_check``) runs in a background thread
+after open (0.4 s at 300k chunks, seconds at 1M: see index/README.md); a read that meets a damaged
+page is an ``IndexCorrupt`` (HTTP 503) and, like the check, records the damage (``problems``).
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from typing import Any
 import faiss
 import numpy as np
 
-from qa.errors import InvalidInput, StorageFull
+from qa.errors import IndexCorrupt, InvalidInput, StorageFull
 from qa.store.base import DocumentInfo, Write, is_disk_full, remove_stale_temp_files
 from qa.store.embedded import repair as repair_
 from qa.store.embedded import rows, schema
@@ -61,6 +64,7 @@ class EmbeddedStore:
         extra: dict[str, Any] | None = None,
         lexical_stemmer: str = "english",
         index_options: IndexOptions | None = None,
+        check_sqlite: bool = True,
     ) -> None:
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
@@ -75,7 +79,33 @@ class EmbeddedStore:
         # single vector (measured 47 ms vs 16 ms p50 at 20k chunks on this 2-core machine). This
         # sets the opening thread's count; searches set it for each thread that searches.
         faiss.omp_set_num_threads(1)
+        # What is wrong with qa.sqlite (damaged pages), found by the check after open or by a read.
+        self.sqlite_problem: str | None = None
+        self.sqlite_checked = threading.Event()  # set when the check after open has finished
+        self._checker: threading.Thread | None = None
+        self._checker_db: sqlite3.Connection | None = None
         self.db = schema.connect(self.path / DB_FILE)
+        try:
+            with self._damage_is_corrupt():
+                self._open(model, dim, extra, lexical_stemmer, index_options)
+        except BaseException:
+            self.db.close()
+            self._reads.close()
+            raise
+        if check_sqlite:
+            self._checker = threading.Thread(target=self._check_after_open, name="qa-sqlite-check", daemon=True)
+            self._checker.start()
+        else:
+            self.sqlite_checked.set()
+
+    def _open(
+        self,
+        model: str,
+        dim: int,
+        extra: dict[str, Any] | None,
+        lexical_stemmer: str,
+        index_options: IndexOptions | None,
+    ) -> None:
         self.manifest = schema.open_manifest(self.db, f"index {self.path}", model, dim, extra or {})
         schema.ensure_doc_meta(self.db)
         self._chars_cache: tuple[int, int] | None = None
@@ -86,6 +116,64 @@ class EmbeddedStore:
         except ValueError as exc:
             raise InvalidInput(str(exc)) from exc
         self._ensure_lexical()
+
+    # -- damage in qa.sqlite ----------------------------------------------------------------------
+
+    def _found_damage(self, detail: str) -> IndexCorrupt:
+        """Record damage found in qa.sqlite (logged once) and the error a read that met it raises."""
+        db_path = self.path / DB_FILE
+        if self.sqlite_problem is None:
+            self.sqlite_problem = f"index database {db_path} is damaged: {detail}"
+            log.warning(
+                "%s; reads that touch the damaged pages answer 503, the rest are served; stop the "
+                "service and run `qa repair` to recover every readable document",
+                self.sqlite_problem,
+            )
+        return IndexCorrupt(
+            f"index database {db_path} is damaged ({detail}) where this request read; other requests "
+            "may still be answered; `qa repair` (service stopped) recovers every readable document"
+        )
+
+    @contextmanager
+    def _damage_is_corrupt(self) -> Iterator[None]:
+        """SQLite meeting a damaged page (``database disk image is malformed``) is an ``IndexCorrupt``."""
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            if not schema.is_corrupt(exc):
+                raise
+            raise self._found_damage(str(exc)) from exc
+
+    def check_sqlite(self) -> list[str]:
+        """SQLite's ``quick_check`` of qa.sqlite now, on a connection of its own: what is wrong,
+        empty when sound. Damage found is recorded and logged like a read that met it."""
+        db = sqlite3.connect(self.path / DB_FILE, check_same_thread=False, timeout=30)
+        self._checker_db = db
+        try:
+            db.execute("PRAGMA query_only=ON")
+            problems = schema.quick_check(db)
+        finally:
+            self._checker_db = None
+            db.close()
+        if problems:
+            self._found_damage("; ".join(problems[:3]))
+        return problems
+
+    def _check_after_open(self) -> None:
+        try:
+            self.check_sqlite()
+        except sqlite3.Error as exc:  # interrupted by close(), or the file is locked or gone
+            log.debug("SQLite check of %s stopped: %s", self.path, exc)
+        finally:
+            self.sqlite_checked.set()
+
+    def problems(self) -> list[str]:
+        """What is wrong with the index now that it serves around (for ``/healthz``): damage in
+        qa.sqlite, and a lexical index waiting to be rebuilt. Empty when nothing is known wrong."""
+        found = [self.sqlite_problem] if self.sqlite_problem else []
+        if self.lexical.damaged:
+            found.append(f"lexical index {self.lexical.dir} failed a read; it is rebuilt before the next one")
+        return found
 
     @staticmethod
     def stored_dim(path: Path) -> int | None:
@@ -148,6 +236,11 @@ class EmbeddedStore:
     @contextmanager
     def _writing(self) -> Iterator[None]:
         """The store alone: no read in progress; writes use ``self.db``. Re-entrant."""
+        with self._damage_is_corrupt(), self._write_lock():
+            yield
+
+    @contextmanager
+    def _write_lock(self) -> Iterator[None]:
         if getattr(self._local, "depth", 0) and not self._lock.write_owned():
             # Waiting for every reader, this one included, would never end.
             raise RuntimeError("cannot write to the store inside a read or snapshot() of the same thread")
@@ -159,6 +252,12 @@ class EmbeddedStore:
 
     @contextmanager
     def _reading(self) -> Iterator[sqlite3.Connection]:
+        """``_read_transaction``; a damaged page met inside is an ``IndexCorrupt`` (503)."""
+        with self._damage_is_corrupt(), self._read_transaction() as conn:
+            yield conn
+
+    @contextmanager
+    def _read_transaction(self) -> Iterator[sqlite3.Connection]:
         """A shared hold on the store and a connection in a read transaction whose committed state
         is the FAISS index's generation: other threads read at the same time; writes wait.
 
@@ -432,14 +531,33 @@ class EmbeddedStore:
         """Rebuild the derived parts (FAISS file, lexical index) from SQLite, drop chunks whose
         document is gone, and report what was wrong before and what is still wrong after.
 
-        Half-written documents cannot be repaired without the source (re-index them); a damaged
-        SQLite file cannot be opened at all (restore it from a backup)."""
+        Half-written documents cannot be repaired without the source (re-index them).
+
+        Raises:
+            IndexCorrupt: qa.sqlite itself is damaged: nothing can be rebuilt from it in place;
+                close the store and recover it with ``salvage.salvage`` (`qa repair` does).
+        """
         with self._writing():
+            damage = schema.quick_check(self.db)
+            if damage:
+                self._found_damage("; ".join(damage[:3]))
+                raise IndexCorrupt(
+                    f"index database {self.path / DB_FILE} is damaged ({'; '.join(damage[:3])}); stop the "
+                    "service and run `qa repair`, which copies every readable document into a new file"
+                )
             known = [p for p in (self.mirror.problem, self.lexical.problem) if p]
             self._sync()
             return repair_.repair(self.path, self.db, self.mirror, self.lexical, known)
 
     def close(self) -> None:
+        checker, db = self._checker, self._checker_db
+        if checker is not None and checker.is_alive():
+            if db is not None:
+                try:
+                    db.interrupt()  # the check after open is not worth waiting for
+                except sqlite3.ProgrammingError:
+                    pass  # it finished meanwhile
+            checker.join()
         with self._writing():
             self._save_derived()
             self.db.close()

@@ -342,5 +342,9 @@ class PostgresStore:
             "with Postgres' own tools (REINDEX, VACUUM, restoring a backup)"
         )
 
+    def problems(self) -> list[str]:
+        """Nothing: Postgres reports its own damage (a query fails with its error)."""
+        return []
+
     def close(self) -> None:
         self.pool.close()
