@@ -105,6 +105,9 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
         message = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
         if exc.status_code == 404 and message == "Not Found":
             message = f"no route {request.method} {request.url.path}; see /docs for the API"
+        elif exc.status_code == 400 and message == "There was an error parsing the body":
+            # FastAPI's words when the JSON parser gives up (e.g. nesting past Python's recursion limit).
+            message = "request body could not be parsed as JSON (malformed, or nested too deeply); send a JSON object"
         return JSONResponse({"error": kind_of(exc.status_code), "message": message}, status_code=exc.status_code)
 
     @app.exception_handler(Exception)

@@ -292,3 +292,16 @@ def test_service_add_documents_checks_like_the_api(tmp_path: Path) -> None:
             svc.add_documents([doc])
     assert svc.list_documents()[1] == 0
     svc.close()
+
+
+def test_json_nested_past_the_parser_is_a_clear_400_on_every_json_route(client: TestClient) -> None:
+    """FastAPI's own "There was an error parsing the body" said nothing a user could act on."""
+    deep = "[" * 3000 + "]" * 3000
+    for path, body in [
+        ("/v1/search", '{"question": "x", "filters": ' + deep + "}"),
+        ("/v1/ask", '{"question": ' + deep + "}"),
+        ("/v1/chat", '{"messages": ' + deep + "}"),
+    ]:
+        r = client.post(path, content=body, headers={"content-type": "application/json"})
+        assert r.status_code == 400, (path, r.text)
+        assert r.json()["error"] == "bad_request" and "nested too deeply" in r.json()["message"], r.text
