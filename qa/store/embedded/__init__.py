@@ -10,6 +10,9 @@ Modules, each importing only those above it:
 - ``rows``: the SQL of reads and writes of documents and chunks
 - ``repair``: verify and repair
 - ``salvage``: the readable rows of a damaged SQLite file copied into a new one
+- ``health``: damage in the SQLite file, found by the check after open or by a read
+- ``disk_full``: what a full disk means for a write and for the FAISS file
+- ``stats``: counts and sizes of what the index holds
 - ``store``: ``EmbeddedStore``, the facade
 """
 

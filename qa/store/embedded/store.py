@@ -16,7 +16,9 @@ This module is the facade that ties them together under one reader/writer lock (
 ``repair.py`` checks and rebuilds the derived parts, ``salvage.py`` copies what is readable out of
 a damaged ``qa.sqlite``. SQLite's own check (``PRAGMA quick_check``) runs in a background thread
 after open (0.4 s at 300k chunks, seconds at 1M: see index/README.md); a read that meets a damaged
-page is an ``IndexCorrupt`` (HTTP 503) and, like the check, records the damage (``problems``).
+page is an ``IndexCorrupt`` (HTTP 503) and, like the check, records the damage (``problems``):
+``health.py``. ``stats.py`` counts what the index holds; ``disk_full.py`` says what a full disk
+means for a write and for the FAISS file.
 """
 
 from __future__ import annotations
@@ -33,11 +35,13 @@ from typing import Any
 import faiss
 import numpy as np
 
-from qa.errors import IndexCorrupt, InvalidInput, StorageFull
-from qa.store.base import DocumentInfo, Write, is_disk_full, remove_stale_temp_files
+from qa.errors import InvalidInput
+from qa.store.base import DocumentInfo, Write, remove_stale_temp_files
+from qa.store.embedded import disk_full, rows, schema
 from qa.store.embedded import repair as repair_
-from qa.store.embedded import rows, schema
-from qa.store.embedded.faiss_index import IndexOptions, kind_of
+from qa.store.embedded import stats as stats_
+from qa.store.embedded.faiss_index import IndexOptions
+from qa.store.embedded.health import SqliteHealth
 from qa.store.embedded.lexical import LexicalDamaged, LexicalIndex
 from qa.store.embedded.locking import ReadConnections, ReadWriteLock
 from qa.store.embedded.schema import DB_FILE, Transaction
@@ -79,24 +83,17 @@ class EmbeddedStore:
         # single vector (measured 47 ms vs 16 ms p50 at 20k chunks on this 2-core machine). This
         # sets the opening thread's count; searches set it for each thread that searches.
         faiss.omp_set_num_threads(1)
-        # What is wrong with qa.sqlite (damaged pages), found by the check after open or by a read.
-        self.sqlite_problem: str | None = None
-        self.sqlite_checked = threading.Event()  # set when the check after open has finished
-        self._checker: threading.Thread | None = None
-        self._checker_db: sqlite3.Connection | None = None
+        # Damage in qa.sqlite, found by the check after open (started below) or by a read.
+        self.health = SqliteHealth(self.path)
         self.db = schema.connect(self.path / DB_FILE)
         try:
-            with self._damage_is_corrupt():
+            with self.health.damage_is_corrupt():
                 self._open(model, dim, extra, lexical_stemmer, index_options)
         except BaseException:
             self.db.close()
             self._reads.close()
             raise
-        if check_sqlite:
-            self._checker = threading.Thread(target=self._check_after_open, name="qa-sqlite-check", daemon=True)
-            self._checker.start()
-        else:
-            self.sqlite_checked.set()
+        self.health.start_check(check_sqlite)
 
     def _open(
         self,
@@ -108,7 +105,7 @@ class EmbeddedStore:
     ) -> None:
         self.manifest = schema.open_manifest(self.db, f"index {self.path}", model, dim, extra or {})
         schema.ensure_doc_meta(self.db)
-        self._chars_cache: tuple[int, int] | None = None
+        self._chars = stats_.CharCount()
         self.mirror = VectorIndex(self.path, self.db, self.manifest.dim, index_options or IndexOptions())
         self.mirror.load_or_rebuild()
         try:
@@ -119,58 +116,25 @@ class EmbeddedStore:
 
     # -- damage in qa.sqlite ----------------------------------------------------------------------
 
-    def _found_damage(self, detail: str) -> IndexCorrupt:
-        """Record damage found in qa.sqlite (logged once) and the error a read that met it raises."""
-        db_path = self.path / DB_FILE
-        if self.sqlite_problem is None:
-            self.sqlite_problem = f"index database {db_path} is damaged: {detail}"
-            log.warning(
-                "%s; reads that touch the damaged pages answer 503, the rest are served; stop the "
-                "service and run `qa repair` to recover every readable document",
-                self.sqlite_problem,
-            )
-        return IndexCorrupt(
-            f"index database {db_path} is damaged ({detail}) where this request read; other requests "
-            "may still be answered; `qa repair` (service stopped) recovers every readable document"
-        )
+    @property
+    def sqlite_problem(self) -> str | None:
+        """What is wrong with qa.sqlite (damaged pages), found by the check after open or by a read."""
+        return self.health.problem
 
-    @contextmanager
-    def _damage_is_corrupt(self) -> Iterator[None]:
-        """SQLite meeting a damaged page (``database disk image is malformed``) is an ``IndexCorrupt``."""
-        try:
-            yield
-        except sqlite3.DatabaseError as exc:
-            if not schema.is_corrupt(exc):
-                raise
-            raise self._found_damage(str(exc)) from exc
+    @property
+    def sqlite_checked(self) -> threading.Event:
+        """Set when the check after open has finished."""
+        return self.health.checked
 
     def check_sqlite(self) -> list[str]:
         """SQLite's ``quick_check`` of qa.sqlite now, on a connection of its own: what is wrong,
         empty when sound. Damage found is recorded and logged like a read that met it."""
-        db = sqlite3.connect(self.path / DB_FILE, check_same_thread=False, timeout=30)
-        self._checker_db = db
-        try:
-            db.execute("PRAGMA query_only=ON")
-            problems = schema.quick_check(db)
-        finally:
-            self._checker_db = None
-            db.close()
-        if problems:
-            self._found_damage("; ".join(problems[:3]))
-        return problems
-
-    def _check_after_open(self) -> None:
-        try:
-            self.check_sqlite()
-        except sqlite3.Error as exc:  # interrupted by close(), or the file is locked or gone
-            log.debug("SQLite check of %s stopped: %s", self.path, exc)
-        finally:
-            self.sqlite_checked.set()
+        return self.health.check()
 
     def problems(self) -> list[str]:
         """What is wrong with the index now that it serves around (for ``/healthz``): damage in
         qa.sqlite, and a lexical index waiting to be rebuilt. Empty when nothing is known wrong."""
-        found = [self.sqlite_problem] if self.sqlite_problem else []
+        found = [self.health.problem] if self.health.problem else []
         if self.lexical.damaged:
             found.append(f"lexical index {self.lexical.dir} failed a read; it is rebuilt before the next one")
         return found
@@ -236,7 +200,7 @@ class EmbeddedStore:
     @contextmanager
     def _writing(self) -> Iterator[None]:
         """The store alone: no read in progress; writes use ``self.db``. Re-entrant."""
-        with self._damage_is_corrupt(), self._write_lock():
+        with self.health.damage_is_corrupt(), self._write_lock():
             yield
 
     @contextmanager
@@ -253,7 +217,7 @@ class EmbeddedStore:
     @contextmanager
     def _reading(self) -> Iterator[sqlite3.Connection]:
         """``_read_transaction``; a damaged page met inside is an ``IndexCorrupt`` (503)."""
-        with self._damage_is_corrupt(), self._read_transaction() as conn:
+        with self.health.damage_is_corrupt(), self._read_transaction() as conn:
             yield conn
 
     @contextmanager
@@ -330,7 +294,7 @@ class EmbeddedStore:
     def write(self, writes: list[Write]) -> None:
         if not writes:
             return
-        with self._writing(), self._disk_full_is_nothing_written():
+        with self._writing(), disk_full.nothing_written(self.path):
             self._sync()
             now = time.time()
             removed: list[int] = []
@@ -354,7 +318,7 @@ class EmbeddedStore:
             self.mirror.apply(before, removed, added)
 
     def delete(self, doc_id: str) -> bool:
-        with self._writing(), self._disk_full_is_nothing_written():
+        with self._writing(), disk_full.nothing_written(self.path):
             self._sync()
             with Transaction(self.db):
                 before = self.lexical.before_write(self.db)
@@ -368,38 +332,13 @@ class EmbeddedStore:
             self.mirror.apply(before, ids, [])
             return True
 
-    @contextmanager
-    def _disk_full_is_nothing_written(self) -> Iterator[None]:
-        """A write the disk refused (SQLite's transaction rolled back, tantivy's writer too) is a
-        ``StorageFull``: nothing of it is stored. A lexical commit that landed before SQLite's
-        failed one is ahead of SQLite, and is rebuilt by the next write (``before_write``)."""
-        try:
-            yield
-        except Exception as exc:
-            if is_disk_full(exc):
-                raise StorageFull(
-                    f"the disk holding index {self.path} is full (or over a file size limit): nothing "
-                    f"of this write was stored ({exc}); free space and send it again"
-                ) from exc
-            raise
-
-    def _save_derived(self) -> None:
-        """Save the FAISS file; a full disk only postpones it (the data is committed in SQLite,
-        and the next save or open catches the file up)."""
-        try:
-            self.mirror.save(force=False)
-        except Exception as exc:
-            if not is_disk_full(exc):
-                raise
-            log.warning("could not save %s (%s); SQLite holds every write, the next save catches it up", self.path, exc)
-
     def save(self) -> None:
         """Write the FAISS file if it changed. This is where the index changes type (the chunk
         count crossed ``QA_FAISS_HNSW_THRESHOLD``) or drops its tombstones: by a rebuild, once,
         here and not in the middle of a search. A full disk postpones it (logged), since the
         writes are committed already: their answer is a success."""
         with self._writing():
-            self._save_derived()
+            disk_full.save_or_postpone(self.mirror, self.path)
 
     # -- reads ------------------------------------------------------------------------------------
 
@@ -484,39 +423,11 @@ class EmbeddedStore:
 
     def counts(self) -> dict[str, Any]:
         with self._reading() as db:
-            docs = db.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
-            chunks = db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
-            return {"documents": docs, "chunks": chunks, "model": self.manifest.model}
-
-    def _chars(self, db: sqlite3.Connection) -> int:
-        """Characters of all documents: reads every text (2.7 s at 1M chunks), so once per generation."""
-        cached = self._chars_cache
-        if cached is not None and cached[0] == self.mirror.generation:
-            return cached[1]
-        chars = int(db.execute("SELECT COALESCE(SUM(length(text)), 0) FROM documents").fetchone()[0])
-        self._chars_cache = (self.mirror.generation, chars)
-        return chars
+            return stats_.counts(db, self.manifest.model)
 
     def stats(self) -> dict[str, Any]:
         with self._reading() as db:
-            counts = self.counts()
-            size = sum(f.stat().st_size for f in self.path.iterdir() if f.is_file()) + self.lexical.bytes_on_disk()
-            return {
-                "store": "embedded",
-                "path": str(self.path),
-                "documents": counts["documents"],
-                "chars": self._chars(db),
-                "chunks": counts["chunks"],
-                "vectors": self.mirror.live_vectors,
-                "vector_index": kind_of(self.mirror.index),
-                "tombstones": len(self.mirror.tombstones),
-                "mmap": self.mirror.mapped,
-                "model": self.manifest.model,
-                "dim": self.manifest.dim,
-                "format_version": self.manifest.format_version,
-                "generation": self.mirror.generation,
-                "bytes_on_disk": size,
-            }
+            return stats_.stats(self.path, db, self.manifest, self.mirror, self.lexical, self._chars)
 
     # -- checking and repair ------------------------------------------------------------------
 
@@ -538,28 +449,15 @@ class EmbeddedStore:
                 close the store and recover it with ``salvage.salvage`` (`qa repair` does).
         """
         with self._writing():
-            damage = schema.quick_check(self.db)
-            if damage:
-                self._found_damage("; ".join(damage[:3]))
-                raise IndexCorrupt(
-                    f"index database {self.path / DB_FILE} is damaged ({'; '.join(damage[:3])}); stop the "
-                    "service and run `qa repair`, which copies every readable document into a new file"
-                )
+            self.health.require_sound(self.db)
             known = [p for p in (self.mirror.problem, self.lexical.problem) if p]
             self._sync()
             return repair_.repair(self.path, self.db, self.mirror, self.lexical, known)
 
     def close(self) -> None:
-        checker, db = self._checker, self._checker_db
-        if checker is not None and checker.is_alive():
-            if db is not None:
-                try:
-                    db.interrupt()  # the check after open is not worth waiting for
-                except sqlite3.ProgrammingError:
-                    pass  # it finished meanwhile
-            checker.join()
+        self.health.stop_check()
         with self._writing():
-            self._save_derived()
+            disk_full.save_or_postpone(self.mirror, self.path)
             self.db.close()
             self._reads.close()  # all idle: a read in progress would hold the lock
             self.mirror.close()
