@@ -117,7 +117,7 @@ class Settings(BaseSettings):
         "`qa index` always uses every core.",
     )
     ingest_queue: int = Field(
-        16,
+        64,
         ge=0,
         le=100_000,
         description="`qa serve`: ingestion requests that may wait for the ingestion worker; beyond that a "

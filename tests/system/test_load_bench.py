@@ -76,3 +76,26 @@ def test_refuses_anything_but_loopback(capsys: pytest.CaptureFixture[str]) -> No
     with pytest.raises(SystemExit):
         load.main(["--url", "http://example.com:8000", "--duration", "1"])
     assert "must be on this machine" in capsys.readouterr().err
+
+
+def test_ingest_sweep_runs_each_variant_and_writes_medians(
+    make_service: Callable[..., QAService], tmp_path: Path
+) -> None:
+    """bench/ingest_sweep.py: one short round of every ingestion variant on a real index, with real servers."""
+    from bench import ingest_sweep
+
+    svc = make_service("sweep")
+    svc.index_paths([DOCS])
+    svc.close()
+    questions = tmp_path / "questions.jsonl"
+    questions.write_text('{"question": "Who met in Paris?"}\n{"question": "What is BM25?"}\n')
+    out = tmp_path / "sweep"
+    report = ingest_sweep.main(
+        ["--index-dir", str(svc.settings.index_dir), "--index-name", "sweep", "--rounds", "1", "--duration", "2"]
+        + ["--clients", "4", "--questions", str(questions), "--out", str(out)]
+    )
+    assert set(report["medians"]) == set(ingest_sweep.VARIANTS) and len(report["load_avg_before_each_run"]) == 3
+    for m in report["medians"].values():
+        assert m["requests_per_s"] > 0 and m["search_p50_ms"] <= m["search_p99_ms"]
+    assert json.loads(out.with_suffix(".json").read_text())["rounds"] == 1
+    assert "| 1 thread, queue 64 |" in out.with_suffix(".md").read_text()
