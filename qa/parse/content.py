@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -20,6 +21,21 @@ _MAX_CONTROL_SHARE = 0.10
 # character; anything left in the surrogate range afterwards is lone and cannot be UTF-8 encoded.
 _SURROGATE_PAIR = re.compile("[\ud800-\udbff][\udc00-\udfff]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class NotFiniteNumber(ValueError):
+    """NaN or Infinity in JSON text: Python's parser takes them, JSON has no such numbers."""
+
+
+def _refuse_constant(name: str) -> Any:
+    raise NotFiniteNumber(f"{name} is not valid JSON: numbers must be finite")
+
+
+def load_json(raw: str | bytes) -> Any:
+    """``raw`` parsed as strict JSON: NaN and Infinity are refused (``NotFiniteNumber``, a
+    ``ValueError``), so nothing parsed can fail to serialize again. Raises what ``json.loads``
+    raises otherwise (``ValueError``, and ``RecursionError`` for nesting past the parser)."""
+    return json.loads(raw, parse_constant=_refuse_constant)
 
 
 def normalize_text(text: str) -> str:

@@ -6,13 +6,8 @@ import json
 from typing import Any
 
 from qa.errors import InvalidInput
-from qa.parse.content import check_not_binary, decode_utf8, normalize_text, normalize_value
+from qa.parse.content import check_not_binary, decode_utf8, load_json, normalize_text, normalize_value
 from qa.types import Document, Metadata
-
-
-def _reject_constant(name: str) -> Any:
-    """Refuse NaN/Infinity: they are not JSON and would not survive a round trip."""
-    raise ValueError(f"{name} is not valid JSON")
 
 
 def parse_jsonl(
@@ -31,7 +26,7 @@ def parse_jsonl(
             continue
         where = f"'{filename}' line {line_no}"
         try:
-            obj = json.loads(line, parse_constant=_reject_constant)
+            obj = load_json(line)
         except (ValueError, RecursionError) as e:
             raise InvalidInput(f"{where} is not valid JSON ({e}); write one JSON object per line") from None
         if not isinstance(obj, dict):

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -29,6 +28,7 @@ from qa.api.schemas import (
 from qa.config import Settings
 from qa.errors import InvalidInput, QAError, TooLarge, UnsupportedFileType
 from qa.limits import Limits, check_metadata
+from qa.parse.content import NotFiniteNumber, load_json
 from qa.parse.worker import ParseLimits, parse_limited
 from qa.service import MAX_OFFSET
 from qa.types import Document, content_hash
@@ -64,25 +64,17 @@ def _documents_body() -> dict[str, Any]:
     }
 
 
-class _NotFinite(ValueError):
-    pass
-
-
-def _reject_constant(name: str) -> Any:
-    raise _NotFinite(f"{name} is not JSON: numbers must be finite")
-
-
 def _load_json(raw: str | bytes, what: str, error: type[QAError]) -> Any:
     """``raw`` parsed as strict JSON (no NaN or Infinity), or a message saying what is wrong;
     ``error`` is raised for text that is not JSON at all."""
     try:
-        return json.loads(raw, parse_constant=_reject_constant)
+        return load_json(raw)
     except RecursionError:
         raise InvalidInput(
             f"{what} is nested too deeply to parse (about 1,000 levels of objects and arrays); "
             "metadata may nest QA_MAX_METADATA_DEPTH levels"
         ) from None
-    except _NotFinite as exc:
+    except NotFiniteNumber as exc:
         raise InvalidInput(f"{what} holds {exc}") from None
     except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError, and integers of over 4,300 digits
         raise error(f"{what} is not valid JSON ({exc}); send a JSON object") from None
