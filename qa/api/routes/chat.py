@@ -30,7 +30,7 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
 from qa.api.deps import Service
-from qa.api.errors import kind_of, status_of
+from qa.api.errors import INTERNAL_MESSAGE, kind_of, status_of
 from qa.api.schemas import ERRORS, ChatIn, ChatOut, answer_fields, citation_out, passage_out, sentences_out, short_out
 from qa.api.sse import SSE_HEADERS, pieces, sse
 from qa.chat import Turn
@@ -48,7 +48,7 @@ def error_data(exc: Exception) -> dict[str, str]:
     if isinstance(exc, QAError):
         return {"error": kind_of(status_of(exc)), "message": str(exc)}
     log.error("stream failed", exc_info=exc)
-    return {"error": "internal", "message": "internal error; the server log has details"}
+    return {"error": "internal", "message": INTERNAL_MESSAGE}
 
 
 def _done(a: Answer) -> dict[str, Any]:
