@@ -60,6 +60,11 @@ CONFIGS: dict[str, EvalConfig] = {
             {"rerank_weight": 1.0},
         ),
         EvalConfig(
+            "features",
+            "the defaults with the feature scorer alone choosing the answer sentence (QA_ANSWER_MODEL=features)",
+            {"answer_model": "features"},
+        ),
+        EvalConfig(
             "default-torch",
             "the defaults with the model on torch fp32 instead of onnx-int8 (QA_EMBED_BACKEND=torch)",
             {"embed_backend": "torch"},

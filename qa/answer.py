@@ -10,6 +10,12 @@ regression on SQuAD v1.1 dev questions that the reported evals do not use). The 
 its evidence, the mean of the chosen sentence's cosine and term coverage; below ``min_score`` the
 answer is an honest "not found" with no citation.
 
+With the learned answer model (``qa.answer_model``, the default), the features only shortlist:
+the ``shortlist`` best sentences under the weights are read by the model, and the winner is the
+best under the model's logit plus a weight of the feature score (both fitted on validation
+questions: the model card's ``combine``). The answer's score is then the model's probability that
+the sentence answers, and the model card's calibrated ``threshold`` is the default ``min_score``.
+
 The citation is the exact sentence; when the question has a clear answer type, the answer also
 carries the shortest span that answers it (``Answer.short``; see ``qa.span``).
 """
@@ -21,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from qa.answer_model import AnswerModel, context_before, pair
 from qa.embed import Embedder
 from qa.embed.queries import LRUCache
 from qa.span import answer_kind, shortest_span
@@ -123,22 +130,45 @@ class SentenceVectors:
         return np.stack([known[t] for t in texts])
 
 
+FEATURE_MIN_SCORE = 0.3  # the feature scorer's default evidence threshold
+
+
 class ExtractiveAnswerer:
     def __init__(
         self,
         embedder: Embedder,
-        min_score: float = 0.3,
+        min_score: float | None = None,
         weights: tuple[float, ...] = WEIGHTS,
         passages: int = 5,
         cache_size: int = 20_000,
+        model: AnswerModel | None = None,
+        shortlist: int = 8,
     ) -> None:
         if len(weights) != len(FEATURES):
             raise ValueError(f"{len(FEATURES)} weights needed ({', '.join(FEATURES)}), got {len(weights)}")
         self.embedder = embedder
         self.sentences = SentenceVectors(embedder, cache_size)
-        self.min_score = min_score
+        self.model = model
+        default = model.threshold if model is not None else FEATURE_MIN_SCORE
+        self.min_score = default if min_score is None else min_score
         self.weights = np.array(weights, dtype=np.float64)
         self.passages = passages
+        self.shortlist = shortlist
+
+    def choose(self, question: str, cands: list[Candidate], rows: np.ndarray) -> tuple[int, float]:
+        """The index of the answer sentence among ``cands`` and its score (see the module docstring)."""
+        base = rows @ self.weights
+        if self.model is None:
+            best = int(np.argmax(base))
+            # The evidence: how well the chosen sentence matches the question, in meaning and in words.
+            return best, float(rows[best, 0] + rows[best, 1]) / 2
+        top = np.argsort(-base, kind="stable")[: self.shortlist]
+        logits = self.model.score(
+            [pair(question, cands[i].text, cands[i].passage.title, context_before(cands[i].passage.text, cands[i].start))
+             for i in top]
+        )
+        j = int(np.argmax(self.model.combine(logits, base[top])))
+        return int(top[j]), self.model.probability(float(logits[j]))
 
     def score(
         self,
@@ -174,9 +204,7 @@ class ExtractiveAnswerer:
         cands, rows = self.score(question, passages, query_vector, passage_vectors)
         if not cands:
             return Answer(answer=NOT_FOUND, found=False, citations=(), passages=tuple(passages))
-        best = int(np.argmax(rows @ self.weights))
-        # The evidence: how well the chosen sentence matches the question, in meaning and in words.
-        score = float(rows[best, 0] + rows[best, 1]) / 2
+        best, score = self.choose(question, cands, rows)
         if score < self.min_score:
             return Answer(answer=NOT_FOUND, found=False, citations=(), passages=tuple(passages), score=score)
         c = cands[best]

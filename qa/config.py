@@ -123,10 +123,23 @@ class Settings(BaseSettings):
         description="`qa serve`: ingestion requests that may wait for the ingestion worker; beyond that a "
         "request is refused with 503 and `Retry-After` instead of waiting.",
     )
-    min_answer_score: float = Field(
-        0.3,
-        description="Evidence below this (mean of the answer sentence's cosine with the question and its "
-        "coverage of the question's terms) answers 'not found'.",
+    min_answer_score: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="An answer scoring below this answers 'not found'. The score is the answer model's "
+        "probability that the sentence answers (default: the model card's calibrated threshold), or with "
+        "`QA_ANSWER_MODEL=features` the mean of the sentence's cosine with the question and its coverage of "
+        "the question's terms (default 0.3).",
+    )
+    answer_model: str = Field(
+        "bundled",
+        description="The answer sentence's model: `bundled` (the learned cross-encoder shipped in "
+        "qa/models/answer), `features` (the feature scorer alone: faster, less accurate), or a model "
+        "folder made by `python -m evals.train_answer`.",
+    )
+    answer_shortlist: int = Field(
+        8, ge=1, le=100, description="Candidate sentences (the feature scorer's best) that the answer model reads."
     )
     retrieval_mode: Literal["dense", "lexical", "hybrid"] = Field(
         "hybrid",

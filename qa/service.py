@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from qa.answer import ExtractiveAnswerer
+from qa.answer_model import load_answer_model
 from qa.chat import Turn, resolve
 from qa.chunk import Chunker
 from qa.config import Settings
@@ -138,8 +139,13 @@ class QAService:
 
     @cached_property
     def answerer(self) -> ExtractiveAnswerer:
+        s = self.settings
         return ExtractiveAnswerer(
-            self.embedder, min_score=self.settings.min_answer_score, passages=self.settings.answer_passages
+            self.embedder,
+            min_score=s.min_answer_score,
+            passages=s.answer_passages,
+            model=load_answer_model(s.answer_model),
+            shortlist=s.answer_shortlist,
         )
 
     @cached_property

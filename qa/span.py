@@ -6,7 +6,10 @@ from the question's expected answer type and the sentence's surface form:
 - who / whom / whose, where, which + Capitalized noun: a run of capitalized words (a name), with
   name particles ("al-Shaibani", "de", "van") and coordinated names ("A and his counterpart B") joined;
 - when, what year / date / century: a date, a month, a year or a decade;
-- how many / much / long / far / old / big, what percentage: a number with its unit or noun.
+- how many / much / long / far / old / big, what percentage: a number with its unit or noun;
+- which / what function, module, class, method, option, flag, command, ...: a code-like name
+  (``shutil.copy2()``, ``--verbose``, ``-V``, ``os.path``, ``PYTHONPATH``, ```quoted```);
+- what (is the) default: the value the sentence gives after "default" ("defaults to 8", "default: True").
 
 Candidates that only repeat the question ("Paris" in "Who met in Paris?") are skipped, and the one
 nearest the question's words in the sentence wins. When the question has no recognised type, or the
@@ -20,7 +23,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-Kind = Literal["name", "date", "number"]
+Kind = Literal["name", "date", "number", "identifier", "default"]
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _MONTHS = (
@@ -63,9 +66,38 @@ _NAME_NOUNS = (
 _WHICH_NAME = re.compile(rf"\b(?:which|what)\s+(?:[a-z]+\s+)?(?:{_NAME_NOUNS})\b")
 
 
+_CODE_NOUNS = (
+    "function|functions|module|modules|class|classes|method|methods|option|options|flag|flags|command|commands"
+    "|argument|arguments|parameter|parameters|attribute|attributes|exception|exceptions|variable|variables"
+    "|keyword|keywords|package|packages|environment variable|setting|settings|switch|macro|macros|decorator"
+)
+_WHICH_CODE = re.compile(rf"\b(?:which|what)\s+(?:[a-z]+\s+)?(?:{_CODE_NOUNS})\b")
+_DEFAULT_Q = re.compile(r"\bwhat\s+(?:is\s+|are\s+)?(?:the\s+)?default\b|\bdefault\s+value\b|\bdefaults?\s+to\s+what\b")
+# A code-like name: dotted or called (os.path, copy2()), an option (-V, --verbose), snake_case or an
+# ALL_CAPS variable, CamelCase, or anything in backquotes.
+_IDENTIFIER = re.compile(
+    r"`[^`\n]{1,80}`"
+    r"|(?<![\w.-])--?[A-Za-z][\w-]*(?:=\S+)?"
+    r"|(?<![\w.])[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+(?:\(\))?"
+    r"|(?<![\w.])[A-Za-z_]\w*\(\)"
+    r"|(?<![\w.])[a-z]+(?:_[a-z0-9]+)+\b"
+    r"|(?<![\w.])[A-Z][A-Z0-9]*_[A-Z0-9_]+\b"
+    r"|(?<![\w.])[A-Z][a-z]+(?:[A-Z][a-z0-9]+)+\b"
+)
+_DEFAULT_VALUE = re.compile(
+    r"\bdefaults?\s*(?:value\s+)?(?:is|are|of|to|:|=|was)\s+(?:set\s+to\s+)?(?:the\s+)?"
+    r"(`[^`\n]{1,80}`|\"[^\"\n]{1,80}\"|'[^'\n]{1,80}'|[^\s,;:)]+)",
+    re.IGNORECASE,
+)
+
+
 def answer_kind(question: str) -> Kind | None:
     """The kind of span that answers ``question``, or None when it is not clear."""
     q = question.lower()
+    if _DEFAULT_Q.search(q):
+        return "default"
+    if _WHICH_CODE.search(q):
+        return "identifier"
     if _HOW.search(q) or _NUMBER_Q.search(q):
         return "number"
     if _WHEN.search(q):
@@ -82,6 +114,10 @@ class Span:
 
 
 def _candidates(sentence: str, kind: Kind) -> list[Span]:
+    if kind == "identifier":
+        return [Span(m.start(), m.end()) for m in _IDENTIFIER.finditer(sentence)]
+    if kind == "default":
+        return [Span(m.start(1), m.end(1)) for m in _DEFAULT_VALUE.finditer(sentence)]
     if kind == "date":
         return [Span(m.start(), m.end()) for m in _DATE.finditer(sentence)]
     if kind == "number":
@@ -130,11 +166,14 @@ def shortest_span(question: str, sentence: str) -> tuple[int, int] | None:
     if kind is None:
         return None
     q_terms = _terms(question)
-    spans = [
-        s
-        for s in _candidates(sentence, kind)
-        if not _terms(sentence[s.start : s.end]) <= q_terms and _acronym(sentence[s.start : s.end]) not in q_terms
-    ]
+    if kind in ("identifier", "default"):  # code is case-sensitive, and "--verbose" answers "verbose output"
+        spans = [s for s in _candidates(sentence, kind) if sentence[s.start : s.end] not in question]
+    else:
+        spans = [
+            s
+            for s in _candidates(sentence, kind)
+            if not _terms(sentence[s.start : s.end]) <= q_terms and _acronym(sentence[s.start : s.end]) not in q_terms
+        ]
     if not spans:
         return None
     # Where the question's words are in the sentence: the answer sits next to them.
@@ -150,6 +189,8 @@ def shortest_span(question: str, sentence: str) -> tuple[int, int] | None:
     start, end = best.start, best.end
     # Trailing punctuation is not part of the answer.
     while end > start and sentence[end - 1] in ",.;:'’\"”)":
+        if sentence[end - 1] == ")" and sentence.count("(", start, end) >= sentence.count(")", start, end):
+            break  # "copymode()" keeps its own parenthesis
         end -= 1
     return (start, end) if end > start else None
 

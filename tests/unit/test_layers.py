@@ -19,7 +19,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("qa.types", "qa.errors", "qa.config"),
     ("qa.terms", "qa.span", "qa.security", "qa.observability", "qa.shard", "qa.limits", "qa.workqueue"),
     ("qa.parse", "qa.chunk"),
-    ("qa.embed",),
+    ("qa.embed", "qa.answer_model"),
     ("qa.store",),
     ("qa.rerank",),
     ("qa.retrieve",),

@@ -66,3 +66,25 @@ def test_no_span_without_a_clear_type_or_a_candidate() -> None:
     assert short("When did they meet?", "They met to discuss the border.") is None
     # Every name in the sentence is already in the question: nothing new to answer with.
     assert short("Who is Ron Dermer?", "Ron Dermer spoke.") is None
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "span"),
+    [
+        ("Which function copies the permission bits?", "shutil.copymode() copies the permission bits.", "shutil.copymode()"),
+        ("Which option prints the version?", "Use -V to print the version and exit.", "-V"),
+        ("What option makes the output verbose?", "The --verbose flag makes the output verbose.", "--verbose"),
+        ("Which environment variable sets the search path?", "LD_LIBRARY_PATH augments the search path.", "LD_LIBRARY_PATH"),
+        ("Which class holds the counts?", "A Counter holds counts; see `collections.Counter`.", "`collections.Counter`"),
+        ("What is the default buffer size?", "The default is 8192 bytes, unless set.", "8192"),
+        ("What is the default of strict?", "If strict is given, it defaults to True.", "True"),
+    ],
+)
+def test_names_and_defaults_of_technical_questions(question: str, sentence: str, span: str) -> None:
+    got = shortest_span(question, sentence)
+    assert got is not None
+    assert sentence[got[0] : got[1]] == span
+
+
+def test_no_identifier_in_plain_prose() -> None:
+    assert shortest_span("Which function copies files?", "It copies the files one by one.") is None

@@ -1,0 +1,121 @@
+"""The learned answer model: a small cross-encoder that reads (question, sentence in context) and
+says how likely the sentence answers the question.
+
+It is all-MiniLM-L6-v2 (the bundled embedder's weights) cut to its first layers, with a linear head
+on the mean of its last hidden states, fine-tuned on SQuAD v1.1 dev articles that no reported eval
+uses (``python -m evals.train_answer``; the split is ``evals/answer_split.json``) and shipped as an
+int8 ONNX graph with its tokenizer and a model card (``qa/models/answer/``). It runs on
+onnxruntime and tokenizers only: no torch, no network.
+
+The sentence is read with its context: the passage's title and the text just before it, so "He was
+born in 1856" can answer "When was Tesla born?". The sentence comes first, so a long context is what
+gets truncated, never the sentence.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qa.errors import InvalidInput
+
+__all__ = ["BUNDLED", "CONTEXT_CHARS", "AnswerModel", "context_before", "load_answer_model", "pair"]
+
+BUNDLED = Path(__file__).resolve().parent / "models" / "answer"
+CONTEXT_CHARS = 160  # of the passage before the sentence
+MODEL_FILE = "model-int8.onnx"
+TOKENIZER_FILE = "tokenizer.json"
+CARD_FILE = "model.json"
+
+
+def context_before(text: str, start: int, chars: int = CONTEXT_CHARS) -> str:
+    """Up to ``chars`` characters of ``text`` before ``start``, cut at a word boundary."""
+    lo = max(0, start - chars)
+    before = text[lo:start]
+    if lo > 0:
+        cut = before.find(" ")
+        before = before[cut + 1 :] if cut >= 0 else before
+    return " ".join(before.split())
+
+
+def pair(question: str, sentence: str, title: str, context: str) -> tuple[str, str]:
+    """The two texts the model reads: the question, and the sentence followed by where it stands."""
+    where = f"{title}: {context}" if title else context
+    return " ".join(question.split()), f"{' '.join(sentence.split())} [SEP] {where}".strip()
+
+
+class AnswerModel:
+    """Scores (question, sentence) pairs with the shipped ONNX cross-encoder. Thread-safe."""
+
+    def __init__(self, path: Path | str = BUNDLED, threads: int = 1, max_tokens: int = 128) -> None:
+        path = Path(path)
+        onnx_file, tok_file, card_file = path / MODEL_FILE, path / TOKENIZER_FILE, path / CARD_FILE
+        for f in (onnx_file, tok_file, card_file):
+            if not f.is_file():
+                raise InvalidInput(f"answer model {str(path)!r} has no {f.name}; point QA_ANSWER_MODEL at a folder "
+                                   "made by `python -m evals.train_answer export`, or set it to 'features'")
+        self.card: dict[str, Any] = json.loads(card_file.read_text(encoding="utf-8"))
+        digest = hashlib.sha256(onnx_file.read_bytes()).hexdigest()
+        if self.card.get("sha256") and self.card["sha256"] != digest:
+            raise InvalidInput(f"answer model {str(onnx_file)!r} does not match the sha256 of its model card; "
+                               "the file is damaged or was replaced: export it again")
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        self.path = path
+        self.tokenizer = Tokenizer.from_file(str(tok_file))
+        self.tokenizer.enable_truncation(max_tokens, strategy="only_second")
+        self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self.session = ort.InferenceSession(str(onnx_file), opts, providers=["CPUExecutionProvider"])
+        self.inputs = {i.name for i in self.session.get_inputs()}
+        self._lock = threading.Lock()  # the tokenizer's padding/truncation state is shared
+
+    @property
+    def threshold(self) -> float:
+        """The calibrated probability below which the answer is "not found" (the model card's)."""
+        return float(self.card.get("threshold", 0.5))
+
+    def probability(self, logit: float) -> float:
+        return float(1.0 / (1.0 + np.exp(-logit)))
+
+    def combine(self, logits: np.ndarray, features: np.ndarray) -> np.ndarray:
+        """The ranking score of shortlisted sentences: the model's logit plus a weight of the
+        feature score (fitted on validation questions; the model card's ``combine``)."""
+        c = self.card.get("combine", {})
+        return float(c.get("model", 1.0)) * logits + float(c.get("features", 0.0)) * features
+
+    @property
+    def name(self) -> str:
+        return str(self.card.get("name", self.path.name))
+
+    def score(self, pairs: list[tuple[str, str]]) -> np.ndarray:
+        """The model's logit for each pair: higher means more likely to answer."""
+        if not pairs:
+            return np.zeros(0, dtype=np.float32)
+        with self._lock:
+            enc = self.tokenizer.encode_batch(pairs)
+        feed = {
+            "input_ids": np.array([e.ids for e in enc], dtype=np.int64),
+            "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64),
+            "token_type_ids": np.array([e.type_ids for e in enc], dtype=np.int64),
+        }
+        out = self.session.run(None, {k: v for k, v in feed.items() if k in self.inputs})[0]
+        return np.asarray(out, dtype=np.float32).reshape(len(pairs))
+
+
+def load_answer_model(setting: str) -> AnswerModel | None:
+    """``QA_ANSWER_MODEL``: ``bundled`` (the shipped model), ``features`` (None: the feature scorer
+    alone), or the path of a model folder."""
+    if setting == "features":
+        return None
+    return AnswerModel(BUNDLED if setting in ("", "bundled") else Path(setting).expanduser())
