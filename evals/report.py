@@ -37,9 +37,11 @@ def write_markdown(report: dict[str, Any], path: Path) -> None:
     subset = f"first {report['queries']} of {report['total_queries']} queries" if report["limit"] else "all queries"
     if report.get("skip") or report.get("selection"):
         chosen = (
-            f" of the {report['selected_queries']} chosen by `{report['selection']}`" if report.get("selection") else ""
+            f", chosen by `{report['selection']}` ({report['selected_queries']} match)"
+            if report.get("selection")
+            else ""
         )
-        skipped = f", after skipping {report['skip']}" if report.get("skip") else ""
+        skipped = f", the first {report['skip']} of them skipped" if report.get("skip") else ""
         subset = f"{report['queries']} of {report['total_queries']} queries{chosen}{skipped}"
     lines = [
         f"# `{report['dataset']}`: {report['queries']} queries over {report['corpus_docs']} documents",
@@ -91,7 +93,7 @@ def write_markdown(report: dict[str, Any], path: Path) -> None:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def _share(x: float | None) -> str:
+def share(x: float | None) -> str:
     return "–" if x is None else f"{x:.3f}"
 
 
@@ -117,13 +119,13 @@ def abstention_lines(report: dict[str, Any]) -> list[str]:
         ]
         for name, a in runs.items():
             lines.append(
-                f"| {name} | {a['threshold']} | {_share(a['answered'])} ({a['answerable']}) | "
-                f"{_share(a['not_found'])} ({a['gold_removed']}) | "
-                f"{_share(a['offtopic_not_found'])} ({a['offtopic']}) | "
-                f"{_share(a['precision'])} | {_share(a['recall'])} | {_share(a['f1'])} | "
+                f"| {name} | {a['threshold']} | {share(a['answered'])} ({a['answerable']}) | "
+                f"{share(a['not_found'])} ({a['gold_removed']}) | "
+                f"{share(a['offtopic_not_found'])} ({a['offtopic']}) | "
+                f"{share(a['precision'])} | {share(a['recall'])} | {share(a['f1'])} | "
                 f"{a['removed_answer_in_passages']} of {a['removed_with_answers']} | "
                 f"{a['removed_answered_with_gold']} | "
-                f"{_share(a['not_found_without_answer_in_passages'])} | {a['gold_leaks']} |"
+                f"{share(a['not_found_without_answer_in_passages'])} | {a['gold_leaks']} |"
             )
         for name, a in runs.items():
             lines += ["", f"### `{name}`: the threshold on the answer score", ""]
@@ -132,14 +134,14 @@ def abstention_lines(report: dict[str, Any]) -> list[str]:
             if cal:
                 lines.append(
                     f"- calibrated on these questions (the highest threshold answering >= {t['min_answered']:.0%} "
-                    f"of the answerable ones): **{cal['threshold']}**, answered {_share(cal['answered'])}, not found "
-                    f"{_share(cal['not_found'])} gold-removed; target (>= {t['min_not_found']:.0%} not found at >= "
+                    f"of the answerable ones): **{cal['threshold']}**, answered {share(cal['answered'])}, not found "
+                    f"{share(cal['not_found'])} gold-removed; target (>= {t['min_not_found']:.0%} not found at >= "
                     f"{t['min_answered']:.0%} answered) {'met' if a['target_met'] else 'not met'}"
                 )
             if tgt:
                 lines.append(
                     f"- lowest threshold with >= {t['min_not_found']:.0%} not found gold-removed: {tgt['threshold']}, "
-                    f"answering {_share(tgt['answered'])} of the answerable questions"
+                    f"answering {share(tgt['answered'])} of the answerable questions"
                 )
             if "exact" in a:
                 how = (
@@ -179,8 +181,8 @@ def abstention_lines(report: dict[str, Any]) -> list[str]:
             ]
             for row in a["sweep"]:
                 lines.append(
-                    f"| {row['threshold']} | {_share(row['answered'])} | {_share(row['not_found'])} | "
-                    f"{_share(row['offtopic_not_found'])} | {_share(row['precision'])} | {_share(row['f1'])} | "
+                    f"| {row['threshold']} | {share(row['answered'])} | {share(row['not_found'])} | "
+                    f"{share(row['offtopic_not_found'])} | {share(row['precision'])} | {share(row['f1'])} | "
                     f"{', '.join(marks.get(row['threshold'], []))} |"
                 )
     if checks:

@@ -194,3 +194,37 @@ def test_pinned_scores_are_per_selection(tmp_path: Path) -> None:
     assert harness.check({**base, "skip": None, "selection": None}, tmp_path) == []
     with pytest.raises(ValueError, match="pins no scores"):
         harness.check({**base, "skip": 100}, tmp_path)
+
+
+def write_run(root: Path, answerable: list[float], removed: list[float], offtopic: list[float]) -> Path:
+    """A report directory as `qa eval --abstention` writes it, with only what calibration reads."""
+    root.mkdir()
+    report = {"dataset": "toy", "command": "qa eval", "configs": {"default": {"settings": {"min_answer_score": 0.3}}}}
+    (root / "report.json").write_text(json.dumps(report))
+    for kind, scores, gold in (
+        ("queries", answerable, ["d"]),
+        ("abstention", removed, ["d"]),
+        ("offtopic", offtopic, []),
+    ):
+        rows = [{"gold": gold, "answer_score": s, "found": s >= 0.3} for s in scores]
+        (root / f"{kind}.default.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return root
+
+
+def test_calibrate_on_one_run_and_apply_to_another(tmp_path: Path) -> None:
+    from evals import calibrate
+
+    train = write_run(tmp_path / "train", [0.9, 0.6, 0.5, 0.45], [0.2, 0.4, 0.5, 0.1], [0.1])
+    other = write_run(tmp_path / "other", [0.8, 0.4], [0.44, 0.46], [0.5, 0.2])
+    result = calibrate.calibrate_runs(train, [other], min_answered=1.0)
+    assert result["threshold"] == 0.45  # every training answerable question still answered
+    t, o = result["runs"]
+    assert t["role"] == "train" and t["calibrated"]["answered"] == 1.0 and t["calibrated"]["not_found"] == 0.75
+    assert t["current"]["threshold"] == 0.3 and t["current"]["not_found"] == 0.5
+    # Applied to the other run's records: 0.4 falls below 0.45, so does 0.44.
+    assert o["calibrated"]["answered"] == 0.5 and o["calibrated"]["not_found"] == 0.5
+    assert o["calibrated"]["offtopic_not_found"] == 0.5 and o["target_met"] is False
+    calibrate.write_markdown(result, tmp_path / "c.md")
+    assert "**0.45**" in (tmp_path / "c.md").read_text()
+    with pytest.raises(ValueError, match="--abstention"):
+        calibrate.load_run(tmp_path)
