@@ -189,7 +189,8 @@ def run_query(svc: QAService, q: Query, k: int, answers: bool = True) -> dict[st
         "answer": answer.answer if answer and answer.found else "",
         "short": answer.short.text if answer and answer.short else None,
         "found": answer.found if answer else None,
-        "answer_score": round(answer.score, 5) if answer else None,
+        # Unrounded: the abstention sweep compares it with thresholds, as the answerer does.
+        "answer_score": answer.score if answer else None,
         "citations": citations,
         "search_ms": round((t1 - t0) * 1000, 2),
         "ask_ms": round((t2 - t1) * 1000, 2) if answer else None,
