@@ -6,11 +6,16 @@ leaders, footnotes at the bottom of the page. ``clean_pages`` turns the pages in
 is indexed and cited (the stored document text: every offset refers to it), by rules that need no
 layout information, so they work on any extractor's output and are tested on plain strings:
 
-- ligatures ``ﬀ ﬁ ﬂ ﬃ ﬄ ﬅ ﬆ`` become their letters (NFKC of those characters only);
+- ligatures ``ﬀ ﬁ ﬂ ﬃ ﬄ ﬅ ﬆ`` become their letters (NFKC of those characters only), and a
+  spacing accent before a letter (TeX's "Br¨oker") the accented letter ("Bröker");
 - running heads and footers are dropped: a line among the first or last two of a page that comes
-  back on many pages, digits aside ("gnuplot 5.4 41" / "gnuplot 5.4 42"), and bare page numbers;
-- table-of-contents lines ("Introduction . . . . 3", and the "1 Introduction 2" lines among them)
-  are dropped: they repeat the headings, and glued into text they made answers of page numbers;
+  back on many pages, digits aside ("gnuplot 5.4 41" / "gnuplot 5.4 42"), bare page numbers,
+  and a line there that starts or ends with the page's printed number when many pages carry it
+  so ("4.14. DELIMITERS 17" on the 21st page, whatever the section);
+- table-of-contents lines ("Introduction . . . . 3", and the "1 Introduction 2" lines among them;
+  five or more lines in a row that end in page numbers that never go down) and back-of-book
+  index entries (five or more "term, 12, 40" lines in a row) are dropped: they repeat the
+  headings and terms, and glued into text they made answers of page numbers;
 - a footnote (a line at the bottom of a page starting with the marker that follows a word above:
   "reserved.∗" ... "∗This file ...") is a paragraph of its own and its marker is taken out of the
   sentence; it goes after the page's text, or before it when that text goes on into the next
@@ -47,6 +52,11 @@ PDFIUM_HYPHEN = "\ufffe"
 _SOFT_HYPHEN = "\u00ad"
 _HYPHENS = "-" + _SOFT_HYPHEN + PDFIUM_HYPHEN
 
+# TeX's accents are glyphs of their own, before the letter: "Br¨oker", "J´erˆome". Spacing accent
+# and letter become the accented letter (where Unicode has it as one character).
+_COMBINING = {"¨": "\u0308", "´": "\u0301", "ˆ": "\u0302", "˜": "\u0303", "¸": "\u0327", "ˇ": "\u030c",
+              "˘": "\u0306", "˙": "\u0307", "˚": "\u030a", "˝": "\u030b", "¯": "\u0304"}  # fmt: skip
+_SPACING_ACCENT = re.compile(f"([{''.join(_COMBINING)}])([^\\W\\d_])")
 _DIGITS = re.compile(r"\d+")
 _ROMAN = re.compile(r"[ivxlcdm]+", re.IGNORECASE)
 _SPACES = re.compile(r"\s+")
@@ -56,6 +66,11 @@ _PAGE_NUMBER = re.compile(r"(?:page\s+)?[-–—]?\s*(?:\d+|[ivxlcdm]+)\s*[-–�
 _TOC_LEADER = re.compile(r"\S.*?(?:\.\s?){3,}\s*(?:\d+|[ivxlcdm]+)\s*", re.IGNORECASE)
 # A numbered TOC entry without a leader ("1 Introduction 2"), counted only beside leader lines.
 _TOC_NUMBERED = re.compile(r"(?:\d+|[A-Z])(?:\.\d+)*\.?\s+\S.*\s(?:\d+|[ivxlcdm]+)", re.IGNORECASE)
+# A contents line without a leader ends in a page number; an index entry in a list of them.
+_ENDS_NUMBER = re.compile(r"\s(\d{1,5})$")
+_INDEX_ENTRY = re.compile(r".*[^\W\d_].*,\s*\d{1,5}(?:\s*[,–-]\s*\d{1,5})*")
+# Lines in a row that make a contents list without leaders, or an index.
+TOC_RUN = 5
 # A list item's first line: a bullet, or "(a)", "1." / "1)" followed by a space.
 _LIST_ITEM = re.compile(r"(?:[•◦▪▫●○■□‣⁃∙·*–-]|\(?[0-9a-z]{1,3}[.)])\s+\S")
 # Footnote markers: symbols, or a number of one or two digits.
@@ -71,6 +86,11 @@ _CLOSING = ".!?:;,)]}\"'’”"
 FULL_LINE = 0.8
 # Lines among the first and the last of a page that may be a running head or footer.
 EDGE_LINES = 2
+# Pages whose head or footer carries the page number (at one offset from the page's index), for
+# such lines to count as running heads.
+NUMBERED_SHARE = 0.3
+_LEADING_NUMBER = re.compile(r"(\d{1,4})\s")
+_TRAILING_NUMBER = re.compile(r"\s(\d{1,4})$")
 # A running head without digits must come back on this share of the pages (and on 3 at least).
 HEAD_SHARE = 0.2
 
@@ -89,14 +109,22 @@ def clean_pages(pages: Sequence[str]) -> PagedText:
     """One clean text from the text layers of ``pages`` (see the module docstring)."""
     raw = [_page_lines(p) for p in pages]
     heads = _running_heads(raw)
+    offset = _numbering_offset(raw)
     vocab = _vocabulary(raw)
     bodies = []
-    for lines in raw:
+    for number, lines in enumerate(raw, start=1):
         n = len(lines)
-        kept = [ln for i, ln in enumerate(lines) if not ((i < EDGE_LINES or i >= n - EDGE_LINES) and _key(ln) in heads)]
+        kept = [
+            ln
+            for i, ln in enumerate(lines)
+            if not (
+                (i < EDGE_LINES or i >= n - EDGE_LINES)
+                and (_key(ln) in heads or (offset is not None and number + offset in _edge_numbers(ln)))
+            )
+        ]
         if not kept:  # a page of nothing but a repeated line: the line is the page's text
             kept = [ln for ln in lines if _key(ln) != "#"]
-        bodies.append(_footnotes(_drop_toc(kept)))
+        bodies.append(_footnotes(_drop_toc(kept, len(pages))))
     doc_width = _usual([w for body, _ in bodies for w in _widths(body)])
 
     out: list[str] = []
@@ -147,6 +175,7 @@ def clean_pages(pages: Sequence[str]) -> PagedText:
 def _page_lines(page: str) -> list[str]:
     """A page's non-blank lines, stripped, ligatures resolved, spaces collapsed."""
     page = normalize_text(page.translate(_LIGATURES)).replace("\r\n", "\n").replace("\r", "\n")
+    page = _SPACING_ACCENT.sub(_accented, page)
     # PDFium joins a line that ends in a hyphen to the next, with U+FFFE for the hyphen: undone,
     # so that every line-end hyphen is decided by one rule (``_glue``).
     page = page.replace(PDFIUM_HYPHEN, PDFIUM_HYPHEN + "\n")
@@ -156,6 +185,12 @@ def _page_lines(page: str) -> list[str]:
         if line:
             lines.append(line)
     return lines
+
+
+def _accented(m: re.Match[str]) -> str:
+    letter = "i" if m.group(2) == "ı" else m.group(2)  # TeX accents a dotless i: "´ı" is "í"
+    one = unicodedata.normalize("NFC", letter + _COMBINING[m.group(1)])
+    return one if len(one) == 1 else m.group()
 
 
 def _key(line: str) -> str:
@@ -188,13 +223,31 @@ def _running_heads(pages: list[list[str]]) -> set[str]:
     return heads
 
 
-def _drop_toc(lines: list[str]) -> list[str]:
-    """``lines`` without table-of-contents entries."""
+def _edge_numbers(line: str) -> set[int]:
+    """The numbers a line starts or ends with: where a running head carries the page number."""
+    found = _LEADING_NUMBER.match(line), _TRAILING_NUMBER.search(line)
+    return {int(m.group(1)) for m in found if m}
+
+
+def _numbering_offset(pages: list[list[str]]) -> int | None:
+    """Printed page number minus page index, when many pages' heads or footers carry it: a head
+    with the number in it ("4.14. DELIMITERS 17") is then a running head even where its words
+    come back on few pages (one per section)."""
+    count: Counter[int] = Counter()
+    for number, lines in enumerate(pages, start=1):
+        edge = lines[:EDGE_LINES] + lines[max(EDGE_LINES, len(lines) - EDGE_LINES) :]
+        count.update({n - number for ln in edge for n in _edge_numbers(ln)})
+    if not count:
+        return None
+    offset, n = count.most_common(1)[0]
+    return offset if n >= max(3, NUMBERED_SHARE * len(pages)) else None
+
+
+def _drop_toc(lines: list[str], pages: int) -> list[str]:
+    """``lines`` without table-of-contents and back-of-book index entries."""
     toc = [bool(_TOC_LEADER.fullmatch(ln)) for ln in lines]
-    if not any(toc):
-        return lines
     # Numbered entries without a leader ("1 Introduction 2") next to leader lines are entries too.
-    changed = True
+    changed = any(toc)
     while changed:
         changed = False
         for i, ln in enumerate(lines):
@@ -204,7 +257,38 @@ def _drop_toc(lines: list[str]) -> list[str]:
                 and ((i > 0 and toc[i - 1]) or (i + 1 < len(lines) and toc[i + 1]))
             ):
                 toc[i] = changed = True
+    # A contents list without leaders: a run of lines that end in page numbers that never go down.
+    numbers = [_page_ref(ln, pages) for ln in lines]
+    run: list[int] = []
+    for i in range(len(lines) + 1):
+        n = numbers[i] if i < len(lines) else None
+        if n is not None and (not run or n >= numbers[run[-1]]):  # type: ignore[operator]
+            run.append(i)
+            continue
+        if len(run) >= TOC_RUN:
+            for j in run:
+                toc[j] = True
+        run = [i] if n is not None else []
+    # An index: a run of "term, 12, 40" lines.
+    run = []
+    for i in range(len(lines) + 1):
+        if i < len(lines) and _INDEX_ENTRY.fullmatch(lines[i]):
+            run.append(i)
+            continue
+        if len(run) >= TOC_RUN:
+            for j in run:
+                toc[j] = True
+        run = []
     return [ln for ln, t in zip(lines, toc, strict=True) if not t]
+
+
+def _page_ref(line: str, pages: int) -> int | None:
+    """The page number a contents line ends with ("Fonts 46"), if it could be one."""
+    m = _ENDS_NUMBER.search(line)
+    if m is None or not _WORD_RUN.search(line[: m.start()]):
+        return None
+    n = int(m.group(1))
+    return n if n <= pages + 50 else None
 
 
 def _footnotes(lines: list[str]) -> tuple[list[str], list[str]]:

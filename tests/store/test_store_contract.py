@@ -22,6 +22,7 @@ from qa.errors import IndexMismatch, InvalidInput
 from qa.store import Store, Write
 from qa.store.embedded import EmbeddedStore
 from qa.store.postgres import PostgresStore
+from qa.store.transfer import export_index, import_index
 from qa.types import Chunk, Document
 
 from ..pg import pg_url_fixture  # noqa: F401  (provides the pg_url fixture)
@@ -386,6 +387,16 @@ def test_page_offsets_are_stored_with_the_document(store: Store) -> None:
     store.write([words("manual.pdf", "kiln fires hot", [0, 1, 2])])
     assert store.get("manual.pdf").page_starts == ()  # type: ignore[union-attr]
     assert store.page_starts([ids["manual.pdf"]]) == {}
+
+
+def test_export_and_import_keep_page_offsets(open_store: Opener, tmp_path: Path) -> None:
+    src, dst = open_store(name="src"), open_store(name="dst")
+    paged = words("manual.pdf", "kiln fires hot", [0, 1, 2])
+    src.write([Write(replace(paged.doc, page_starts=(0, 5)), paged.chunks, paged.vectors, "test")])
+    src.write([words("notes", "plain text", [3, 4])])
+    export_index(src, tmp_path / "out.jsonl.gz")
+    import_index(dst, tmp_path / "out.jsonl.gz")
+    assert [(i.id, i.page_starts) for i in dst.list_documents()[0]] == [("manual.pdf", (0, 5)), ("notes", ())]
 
 
 def test_counts_are_cheap_stats(store: Store) -> None:

@@ -44,6 +44,12 @@ def test_ligatures_become_letters() -> None:
     )
 
 
+def test_tex_accents_become_accented_letters() -> None:
+    out = clean_pages(["Hans-Bernhard Br¨oker, P´eter Juh´asz, J´erˆome Lodewyck, Petr Mikul´ık, Fran¸cois."])
+    assert out.text == "Hans-Bernhard Bröker, Péter Juhász, Jérôme Lodewyck, Petr Mikulík, Fran\u00e7ois."
+    assert clean_pages(["A lone ¨ stays, and so does ´1."]).text == "A lone ¨ stays, and so does ´1."
+
+
 def test_running_heads_and_page_numbers_are_dropped() -> None:
     pages = [[f"Kiln Manual 2.1 - chapter {n}", *para(COLOURS[n]), f"- {n} -"] for n in range(1, 6)]
     out = clean_pages(["\n".join(p) for p in pages])
@@ -53,6 +59,17 @@ def test_running_heads_and_page_numbers_are_dropped() -> None:
     pages = [["LaTeX News", *para(COLOURS[n]), str(n)] for n in range(1, 6)]
     out = clean_pages(["\n".join(p) for p in pages])
     assert "LaTeX News" not in out.text and not any(ch.isdigit() for ch in out.text)
+
+
+def test_a_head_with_the_page_number_goes_whatever_its_words() -> None:
+    # A book's heads name the section (each on one or two pages) and carry the printed number,
+    # here the page's index minus 4; a number at a line's start elsewhere is no page number.
+    sections = ["INTRODUCTION", "OPTIONS", "DISPLAYS", "DELIMITERS", "FRACTIONS", "INDEX"]
+    pages = [[f"{n - 4} {sections[n - 5]}" if n % 2 else f"{n}.1. {sections[n - 5]} {n - 4}", *para(COLOURS[n - 5])]
+             for n in range(5, 11)]  # fmt: skip
+    pages[2].insert(2, "12 operators check the kiln.")
+    out = clean_pages(["\n".join(p) for p in pages]).text
+    assert not any(s in out for s in sections) and "12 operators check the kiln." in out
 
 
 def test_a_line_on_a_few_pages_only_is_kept() -> None:
@@ -109,6 +126,18 @@ def test_table_of_contents_lines_are_dropped() -> None:
     ]
     out = clean_pages(["\n".join(toc)]).text
     assert out.split("\n\n") == ["Contents", "He paused... 3 times."]
+
+
+def test_contents_without_leaders_and_index_pages_are_dropped() -> None:
+    toc = ["Contents", "I Gnuplot 21", "Copyright 21", "Introduction 21", "Seeking-assistance 22", "New features 23"]
+    assert clean_pages(["\n".join(toc)] + ["Body."] * 30).text.startswith("Contents\n\nBody.")
+    index = ["pm3d, 64, 141, 188", "png, 46, 275", "pngcairo, 276", "pointinterval, 77, 201", "points, 77, 79"]
+    assert clean_pages(["\n".join(["Index", *index])] + ["Body."] * 300).text.startswith("Index\n\nBody.")
+    # Numbers that go down, or that cannot be pages, are not a contents list.
+    rows = ["Width 40", "Height 30", "Depth 20", "Weight 10", "Price 5"]
+    assert all(r in clean_pages(["\n".join(rows)]).text for r in rows)
+    years = ["Founded 1901", "Moved 1950", "Rebuilt 1977", "Enlarged 1990", "Closed 2001"]
+    assert all(y in clean_pages(["\n".join(years)]).text for y in years)
 
 
 def test_a_footnote_is_a_paragraph_and_its_marker_leaves_the_sentence() -> None:
