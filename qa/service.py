@@ -357,7 +357,8 @@ class QAService:
 
     def _with_pages(self, passages: list[Passage]) -> tuple[list[Passage], dict[int, tuple[int, ...]]]:
         """``passages`` with the page each starts on (documents with pages), and the page offsets
-        of their documents by chunk id (one store read, none of it when no document has pages)."""
+        of their documents by chunk id: one store read by chunk id, so the offsets are those of
+        the very text the passages were read from, even while a document is being replaced."""
         starts = self.store.page_starts([p.chunk_id for p in passages]) if passages else {}
         if not starts:
             return passages, starts

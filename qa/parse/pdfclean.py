@@ -6,6 +6,8 @@ leaders, footnotes at the bottom of the page. ``clean_pages`` turns the pages in
 is indexed and cited (the stored document text: every offset refers to it), by rules that need no
 layout information, so they work on any extractor's output and are tested on plain strings:
 
+- glyphs without a character (control codes, private use, U+FFFD) are dropped, or made a bullet
+  "•" at a line's start;
 - ligatures ``ﬀ ﬁ ﬂ ﬃ ﬄ ﬅ ﬆ`` become their letters (NFKC of those characters only), and a
   spacing accent before a letter (TeX's "Br¨oker") the accented letter ("Bröker");
 - running heads and footers are dropped: a line among the first or last two of a page that comes
@@ -57,8 +59,12 @@ _HYPHENS = "-" + _SOFT_HYPHEN + PDFIUM_HYPHEN
 _COMBINING = {"¨": "\u0308", "´": "\u0301", "ˆ": "\u0302", "˜": "\u0303", "¸": "\u0327", "ˇ": "\u030c",
               "˘": "\u0306", "˙": "\u0307", "˚": "\u030a", "˝": "\u030b", "¯": "\u0304"}  # fmt: skip
 _SPACING_ACCENT = re.compile(f"([{''.join(_COMBINING)}])([^\\W\\d_])")
+# Glyphs without a character: control codes (TeX math fonts' own codes), private-use code points
+# (pieces of big delimiters) and U+FFFD. At a line's start before a space such a glyph is a
+# bullet (gnuplot's manual: 0x88); anywhere else it is dropped.
+_JUNK = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ue000-\uf8ff\ufffd]")
+_JUNK_BULLET = re.compile("^[\x7f-\x9f\ue000-\uf8ff] ")
 _DIGITS = re.compile(r"\d+")
-_ROMAN = re.compile(r"[ivxlcdm]+", re.IGNORECASE)
 _SPACES = re.compile(r"\s+")
 # A bare page number, possibly dressed: "12", "- 12 -", "– 12 –", "Page 12", "12 of 40", "xii".
 _PAGE_NUMBER = re.compile(r"(?:page\s+)?[-–—]?\s*(?:\d+|[ivxlcdm]+)\s*[-–—]?(?:\s+of\s+\d+)?", re.IGNORECASE)
@@ -182,6 +188,7 @@ def _page_lines(page: str) -> list[str]:
     lines = []
     for line in page.split("\n"):
         line = _SPACES.sub(" ", line).strip()
+        line = _JUNK.sub("", _JUNK_BULLET.sub("• ", line)).strip()
         if line:
             lines.append(line)
     return lines

@@ -44,6 +44,15 @@ def test_ligatures_become_letters() -> None:
     )
 
 
+def test_glyphs_without_characters_are_dropped_or_bullets() -> None:
+    page = ["Evaluation is exact\x13 in \uf8eb64-bit \ufffdintegers.", "\x88 All evaluations.", "\x88 Integer ones."]
+    assert clean_pages(["\n".join(page)]).text.split("\n\n") == [
+        "Evaluation is exact in 64-bit integers.",
+        "• All evaluations.",
+        "• Integer ones.",
+    ]
+
+
 def test_tex_accents_become_accented_letters() -> None:
     out = clean_pages(["Hans-Bernhard Br¨oker, P´eter Juh´asz, J´erˆome Lodewyck, Petr Mikul´ık, Fran¸cois."])
     assert out.text == "Hans-Bernhard Bröker, Péter Juhász, Jérôme Lodewyck, Petr Mikulík, Fran\u00e7ois."
