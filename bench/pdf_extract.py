@@ -283,6 +283,7 @@ def write_report(report: dict[str, Any], out: Path) -> None:
             "",
             f"## Ingesting {Path(ing['file']).name} ({ing['runs']} interleaved runs per checkout, fresh processes)",
             "",
+            *([note[:1].upper() + note[1:] + ".", ""] if (note := report.get("ingest_note")) else []),
             "| checkout | parse s | parse + chunk + embed + write s | of which ingest s | chars | chunks |",
             "|---|---|---|---|---|---|",
         ]
