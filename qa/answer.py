@@ -16,15 +16,15 @@ carries the shortest span that answers it (``Answer.short``; see ``qa.span``).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
 
 from qa.embed import Embedder
 from qa.embed.queries import LRUCache
+from qa.sentences import sentence_spans
 from qa.span import answer_kind, shortest_span
-from qa.terms import coverage, idf, minmax, split_sentences, terms
+from qa.terms import coverage, idf, minmax, terms
 from qa.types import Answer, Citation, Passage, Short
 
 __all__ = ["FEATURES", "NOT_FOUND", "WEIGHTS", "Candidate", "ExtractiveAnswerer", "candidates", "features"]
@@ -35,8 +35,6 @@ FEATURES = ("cosine", "coverage", "passage_cosine", "passage_score", "novelty", 
 # Fitted by `python -m evals.tune_answer` on SQuAD dev questions 8,000 to 8,699, which no reported
 # eval uses (evals/reports/answer_weights.md). Only their ratios matter.
 WEIGHTS = (2.41, 1.561, 0.805, 2.567, -0.184, 1.587, 1.756, 1.68)
-
-_HEADING = re.compile(r"^\s{0,3}#{1,6}\s")
 
 
 @dataclass(frozen=True)
@@ -51,13 +49,15 @@ class Candidate:
 
 
 def candidates(passages: list[Passage]) -> list[Candidate]:
-    """Sentences of the passages, each once even where chunks overlap, headings left out."""
+    """Sentences of the passages, each once even where chunks overlap; headings, signatures and code
+    lines left out (``qa.sentences``: only prose, list items and table rows can be answers)."""
     seen: set[tuple[str, int, int]] = set()
     out = []
     for p in passages:
-        for s, e in split_sentences(p.text):
+        for sentence in sentence_spans(p.text):
+            s, e = sentence.start, sentence.end
             key = (p.doc_id, p.start + s, p.start + e)
-            if key in seen or _HEADING.match(p.text[s:e]):
+            if key in seen or not sentence.answerable:
                 continue
             seen.add(key)
             out.append(Candidate(p, s, e))

@@ -13,7 +13,7 @@ import tiktoken
 
 from qa.errors import InvalidInput
 from qa.limits import shorten
-from qa.terms import HEADING_LINE, PARAGRAPH_BREAK, split_sentences, strip_span
+from qa.sentences import HEADING_LINE, PARAGRAPH_BREAK, split_sentences, strip_span
 from qa.types import Chunk, Document
 
 # Strength of the boundary after a piece; a chunk prefers to end at a strong one.

@@ -219,36 +219,35 @@ def test_html_visible_text_and_headings(tmp_path: Path) -> None:
     doc = one(load_path(write(tmp_path / "page.html", HTML), tmp_path))
     text = doc.text
     assert doc.title == "Page Title"
-    assert text.startswith("Main heading\n\nFirst paragraph with bold and a link. It wraps.\n\n")
+    assert text.startswith("# Main heading\n\nFirst paragraph with bold and a link. It wraps.\n\n")
     for dropped in ["alert", "xss", "color: red", "STYLE_OR_SCRIPT", "comment", "javascript", "template text"]:
         assert dropped not in text
     for dropped in ["svg tooltip", "svg text", "iframe text", "hidden div", "hidden span", "picture", "Page Title"]:
         assert dropped not in text
     paragraphs = text.split("\n\n")
     assert paragraphs == [
-        "Main heading",
+        "# Main heading",
         "First paragraph with bold and a link. It wraps.",
-        "Lists",
-        "one",
-        "two",
-        "two.a",
-        "two.b",
-        "Table",
+        "## Lists",
+        "- one",
+        "- two",
+        "- two.a",
+        "- two.b",
+        "### Table",
         "Name | Age",
         "Ann | 30",
         "inner",
-        "  code line 1\n    code line 2",  # <pre> keeps its lines and indentation
+        "```text\n  code line 1\n    code line 2\n```",  # <pre> keeps its lines and indentation, fenced
         "A",
         "B",
-        "Footer & <escaped> text",
-    ]
+    ]  # the page's <footer> is not content
     assert [(text[h.start : h.end], h.level) for h in doc.headings] == [
-        ("Main heading", 1),
-        ("Lists", 2),
-        ("Table", 3),
+        ("# Main heading", 1),
+        ("## Lists", 2),
+        ("### Table", 3),
     ]
     # No markup survives except the escaped text the page actually shows.
-    assert "<" not in text.replace("<escaped>", "") and ">" not in text.replace("<escaped>", "")
+    assert "<" not in text and ">" not in text
     for line in text.split("\n"):
         if not line.startswith(" "):
             assert "  " not in line
