@@ -44,6 +44,7 @@ __all__ = [
     "PARAGRAPH_BREAK",
     "Kind",
     "Sentence",
+    "heading_lines",
     "sentence_spans",
     "split_sentences",
     "strip_span",
@@ -125,11 +126,21 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[t
     return [(s.start, s.end) for s in sentence_spans(text, start, end)]
 
 
-def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[Sentence]:
-    """The sentences and structural lines of ``text[start:end]``, in order, each with its kind."""
-    end = len(text) if end is None else min(end, len(text))
-    if start >= end:
-        return []
+def heading_lines(text: str) -> list[tuple[int, int, int]]:
+    """``(start, end, level)`` of the Markdown ATX heading lines (``## Title``) of ``text`` that are
+    not inside code: a ``# comment`` line of a fenced block is no heading."""
+    lines, classes, code = _structure(text, 0, len(text))
+    out = []
+    for (s, e), cls, is_code in zip(lines, classes, code, strict=True):
+        if cls == _HEADING and not is_code:
+            m = HEADING_LINE.match(text, s, e)
+            if m:
+                out.append((m.start(), m.end(), len(m.group(1))))
+    return out
+
+
+def _structure(text: str, start: int, end: int) -> tuple[list[tuple[int, int]], list[int], list[bool]]:
+    """The lines of ``text[start:end]`` (without their newlines), their classes, and which are code."""
     lines = []
     pos = start
     while (nl := text.find("\n", pos, end)) >= 0:
@@ -137,7 +148,15 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[Se
         pos = nl + 1
     lines.append((pos, end))
     classes = [_classify(text, s, e) for s, e in lines]
-    code = _code_lines(text, lines, classes)
+    return lines, classes, _code_lines(text, lines, classes)
+
+
+def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[Sentence]:
+    """The sentences and structural lines of ``text[start:end]``, in order, each with its kind."""
+    end = len(text) if end is None else min(end, len(text))
+    if start >= end:
+        return []
+    lines, classes, code = _structure(text, start, end)
     _setext(text, lines, classes, code)
 
     out: list[Sentence] = []
@@ -235,7 +254,8 @@ def _code_lines(text: str, lines: list[tuple[int, int]], classes: list[int]) -> 
 
 
 def _closes_block(text: str, lines: list[tuple[int, int]], classes: list[int], i: int, fences: list[int]) -> bool:
-    """Whether a first, bare fence with text before it closes a block begun before the range."""
+    """Whether a first, bare fence with text before it closes a block begun before the range (see the
+    module's docstring)."""
     if not any(classes[j] != _BLANK for j in range(i)):
         return False
     later = fences[1:]
@@ -243,9 +263,12 @@ def _closes_block(text: str, lines: list[tuple[int, int]], classes: list[int], i
         # A bare fence after it pairs with it (it opens); a fence with a language after it opens a
         # block of its own, so this one closed the block the range began in.
         return _fence(text, *lines[later[0]])[2]
-    before = _prose_share(text, lines[:i], classes[:i])
-    after = _prose_share(text, lines[i + 1 :], classes[i + 1 :])
-    return before < after
+    # Alone, it closes a block only if code comes before it and prose after it; with nothing after
+    # it, it is taken to open one (the lines before stay prose, as they read).
+    after = [(ln, c) for ln, c in zip(lines[i + 1 :], classes[i + 1 :], strict=True) if c != _BLANK]
+    if not after:
+        return False
+    return _prose_share(text, lines[:i], classes[:i]) < _prose_share(text, *map(list, zip(*after, strict=True)))
 
 
 _WORDS = re.compile(r"[^\W\d_]{2,}")
@@ -254,8 +277,6 @@ _WORDS = re.compile(r"[^\W\d_]{2,}")
 def _prose_share(text: str, lines: list[tuple[int, int]], classes: list[int]) -> float:
     """Share of non-blank lines that read as prose: mostly words, few code symbols."""
     scored = [text[s:e] for (s, e), c in zip(lines, classes, strict=True) if c != _BLANK]
-    if not scored:
-        return 0.5
     prose = 0
     for line in scored:
         words = _WORDS.findall(line)

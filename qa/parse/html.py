@@ -314,7 +314,7 @@ class _HtmlText:
     def heading(self, level: int) -> None:
         """End the current line as a heading of ``level`` (1-6): ``## text`` on one line."""
         title = _HTML_WS.sub(" ", "".join(self.line)).strip()
-        self.line, self.sep = [], ""
+        self.line, self.sep, self.bullet = [], "", None  # a list item's heading takes no bullet
         if title:
             start = self._append("#" * level + " " + title)
             self.headings.append(Heading(start, self.length, level))
