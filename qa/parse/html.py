@@ -21,7 +21,8 @@ What is kept is what a reader of the page came for:
   (```` ```python ````, ```` ```text ```` when the page does not say): its lines are never answer
   sentences, and a bare fence is always a closing one, so text cut inside a block still tells.
 - **Lists**: each ``<li>`` is its own paragraph, starting with ``- `` (``1. `` in an ``<ol>``).
-  **Tables**: one paragraph per row, cells joined by `` | ``.
+  **Tables**: one paragraph per row, cells joined by `` | `` (the paragraphs of a short cell too;
+  a cell holding a table, a heading or code is page layout, and its blocks stay paragraphs).
 
 Everything else is the visible text, paragraph by paragraph (blank lines between): scripts, styles,
 comments, hidden elements and markup are dropped. Offsets are those of the text returned: it is the
@@ -359,6 +360,17 @@ def _html_hidden(tag: Any) -> bool:
     return isinstance(style, str) and _HIDDEN_STYLE.search(style) is not None
 
 
+_LAYOUT = frozenset({"table", "pre", "h1", "h2", "h3", "h4", "h5", "h6", "dl", "form"})
+
+
+def _simple_cell(cell: Any) -> bool:
+    """A data cell (short text, no table, heading or code inside) whose paragraphs stay on the
+    row's line (Sphinx and groff put every cell's text in a <p>); any other is page layout."""
+    if cell.find(_LAYOUT) is not None:
+        return False
+    return len(cell.get_text()) <= 1000
+
+
 _LANG = re.compile(r"^(?:highlight|language|lang|sourcecode|brush:?)-?([\w+#.-]+)$")
 
 
@@ -437,7 +449,7 @@ def _walk(root: Any, skip: set[int]) -> tuple[str, tuple[Heading, ...]]:
     # opened ("pre", "heading", "list", "dl", "li", "block" or "") and, for a <pre>, its language,
     # for a heading its level (0 for one nested in another or in code: only the outermost writes).
     stack: list[Any] = [root]
-    pre_depth = heading_depth = 0
+    pre_depth = heading_depth = cell_depth = 0
     level = 0  # level of the last <h1>-<h6>: a <dt> heads its <dd> one level below per enclosing <dl>
     dl_depth = 0
     counters: list[int | None] = []  # per open list: the next number of an <ol>, None for a <ul>
@@ -464,6 +476,8 @@ def _walk(root: Any, skip: set[int]) -> tuple[str, tuple[Heading, ...]]:
                 out.bullet = None
             elif what == "block":
                 out.flush()
+            elif what == "cell":
+                cell_depth -= 1
             elif what == "space":
                 out.space()
             continue
@@ -485,11 +499,14 @@ def _walk(root: Any, skip: set[int]) -> tuple[str, tuple[Heading, ...]]:
                 out.newline()
             if name == "pre":
                 what, pre_depth = "pre", pre_depth + 1
-        elif heading_depth:
-            # Inside a heading everything is one line: blocks are spaces, code is text.
+        elif heading_depth or cell_depth:
+            # Inside a heading, or a table cell of a few short paragraphs, everything is one line:
+            # blocks are spaces, code is text.
             if name in _HTML_BLOCK:
                 out.space()
                 what = "space"
+            elif name in _HTML_CELL:
+                out.cell()
             if name == "pre":
                 what, pre_depth = "pre", pre_depth + 1
             elif name in _HTML_HEADING or name == "dt":
@@ -500,6 +517,8 @@ def _walk(root: Any, skip: set[int]) -> tuple[str, tuple[Heading, ...]]:
                 what = "block"
             elif name in _HTML_CELL:
                 out.cell()
+                if _simple_cell(item):
+                    what, cell_depth = "cell", cell_depth + 1
             if name == "pre":
                 what, value, pre_depth = "pre", _code_language(item), pre_depth + 1
             elif name in _HTML_HEADING:

@@ -382,6 +382,21 @@ def test_html_lists_code_fences_and_headings() -> None:
     ]
 
 
+def test_html_table_cells_with_paragraphs_stay_on_their_row() -> None:
+    page = (
+        "<table><tr><th><p>JSON</p></th><th><p>Python</p></th></tr>"
+        "<tr><td><p>object</p></td><td><p>dict</p><p>or a mapping</p></td></tr></table>"
+        "<table><tr><td><h2>Layout</h2><p>Para one.</p><p>Para two.</p></td></tr></table>"
+    )
+    assert one(parse_bytes(page.encode(), "t.html")).text.split("\n\n") == [
+        "JSON | Python",
+        "object | dict or a mapping",
+        "## Layout",  # a cell with a heading is page layout: its blocks stay paragraphs
+        "Para one.",
+        "Para two.",
+    ]
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.lists(
