@@ -5,7 +5,8 @@ nodejs-doc HTML, and man pages through ``man -Thtml``) lists text checked by eye
 signatures that must be kept, code lines that must stay on lines of their own, and navigation that
 must go (sidebars, previous/next links, tables of contents, permalink marks). Every extractor gets
 the same bytes and is scored on the same lists; speed is pages/s over all pages, the median of
-``--runs`` runs, with the load average before and after (these machines are shared).
+``--runs`` runs (qa's two alternate run by run), with the load average before and after (these
+machines are shared).
 
 Extractors: ``qa`` (``qa.parse.html``), ``qa-before`` (``qa/parse/html.py`` at ``--before REV``,
 loaded from git), and ``trafilatura``, ``readability-lxml`` and ``jusText`` with their defaults.
@@ -165,8 +166,11 @@ def main() -> None:
         local = {"qa": _qa()}
         if args.before:
             local = {f"qa-before ({args.before})": _qa_before(args.before), **local}
-        for name, fn in local.items():
-            results[name] = _time_all(fn, files, args.runs)
+        # qa and qa-before alternate run by run, so a change of load hits both alike.
+        for _ in range(args.runs):
+            for name, fn in local.items():
+                r = _time_all(fn, files, 1)
+                results.setdefault(name, {"texts": r["texts"], "seconds": []})["seconds"] += r["seconds"]
         if args.others_python:
             for name in OTHERS:
                 r = subprocess.run(

@@ -189,6 +189,8 @@ def _in_page_link_runs(root: Any) -> set[int]:
 
     drop: set[int] = set()
     for parent in [root, *root.find_all(True)]:
+        if len(parent.contents) < 3:
+            continue
         run: list[Any] = []
         anchors = 0
         for child in [*parent.contents, None]:
@@ -366,9 +368,17 @@ _LAYOUT = frozenset({"table", "pre", "h1", "h2", "h3", "h4", "h5", "h6", "dl", "
 def _simple_cell(cell: Any) -> bool:
     """A data cell (short text, no table, heading or code inside) whose paragraphs stay on the
     row's line (Sphinx and groff put every cell's text in a <p>); any other is page layout."""
-    if cell.find(_LAYOUT) is not None:
-        return False
-    return len(cell.get_text()) <= 1000
+    from bs4 import NavigableString
+
+    chars = 0
+    for node in cell.descendants:  # one pass, stopping early: tables have thousands of cells
+        if isinstance(node, NavigableString):
+            chars += len(node)
+            if chars > 1000:
+                return False
+        elif node.name in _LAYOUT:
+            return False
+    return True
 
 
 _LANG = re.compile(r"^(?:highlight|language|lang|sourcecode|brush:?)-?([\w+#.-]+)$")
@@ -424,13 +434,12 @@ def parse_html(data: bytes, filename: str) -> tuple[str, tuple[Heading, ...], st
 
     root = _content_root(soup)
     skip = _in_page_link_runs(root)
-    text, headings = _walk(root, skip)
-    if root is soup:
-        # No content root named: also drop link-heavy blocks (menus), unless that leaves nothing,
-        # as on a page that is only a list of links (an index).
-        pruned = _walk(root, skip | _menus(root, skip))
-        if pruned[0].strip():
-            text, headings = pruned
+    # No content root named: also drop link-heavy blocks (menus), unless that leaves nothing, as on
+    # a page that is only a list of links (an index).
+    menus = _menus(root, skip) if root is soup else set()
+    text, headings = _walk(root, skip | menus)
+    if menus and not text.strip():
+        text, headings = _walk(root, skip)
     if not text.strip():
         raise InvalidInput(f"'{filename}' has no visible text: nothing to index")
     if title is None:
