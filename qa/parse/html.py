@@ -108,8 +108,8 @@ _ASIDE_KEEP = frozenset(
 _PERMALINK_TEXT = frozenset({"¶", "#", "§", "🔗", "⚓", "permalink"})
 # What may stand between the in-page links of a table of contents ("a, b and c" is a sentence).
 _LINK_SEPARATORS = re.compile(r"[\s|·•]*")
-# Content roots, in the order they are preferred when several are found that do not nest.
-_ROOT_IDS = ("content", "main-content", "maincontent", "main")
+# Ids that name a page's content root (besides <main>, [role=main], <article> and Sphinx's div.body).
+_ROOT_IDS = frozenset({"content", "main-content", "maincontent", "main"})
 _MENU_TAGS = frozenset({"ul", "ol", "menu", "table", "div", "p", "dl", "center", "td", "tr", "section"})
 
 
@@ -177,7 +177,8 @@ def _content_root(soup: Any) -> Any:
     # (#content > main > article) gives the innermost one that holds text.
     for candidates in (found, [t for t in found if t.name != "article"]):
         chain = [t for t in candidates if t.get_text().strip()]
-        if chain and all(inner in outer.descendants for outer, inner in zip(chain, chain[1:], strict=False)):
+        nested = all(any(p is outer for p in inner.parents) for outer, inner in zip(chain, chain[1:], strict=False))
+        if chain and nested:
             return chain[-1]
     return soup
 
