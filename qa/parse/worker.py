@@ -1,6 +1,6 @@
 """Parsing untrusted files in worker processes, with a time and a memory limit per file.
 
-A 7 KB PDF whose content stream inflates to millions of operators keeps pypdf busy for a minute,
+A 26 KB PDF whose content stream inflates to millions of operators keeps PDFium busy for 10 s,
 and a messy HTML file can do the same to the HTML parser; parsed on the server's event loop (or
 in any thread of its process) it holds the GIL and nothing else is answered. So files are parsed
 in separate processes: ``parse_limited`` sends one file's bytes to a worker and waits at most
@@ -227,7 +227,7 @@ def shutdown() -> None:
 
 def _document(d: dict[str, Any]) -> Document:
     headings = tuple(Heading(*h) for h in d["headings"])
-    return Document(d["id"], d["text"], d["title"], d["metadata"], d["source"], headings)
+    return Document(d["id"], d["text"], d["title"], d["metadata"], d["source"], headings, tuple(d["page_starts"]))
 
 
 def _serve(memory_mb: int) -> None:
@@ -253,6 +253,7 @@ def _serve(memory_mb: int) -> None:
                         "metadata": d.metadata,
                         "source": d.source,
                         "headings": [(h.start, h.end, h.level) for h in d.headings],
+                        "page_starts": list(d.page_starts),
                     }
                     for d in docs
                 ]
