@@ -34,7 +34,7 @@ from qa.span import answer_kind, shortest_span
 from qa.terms import coverage, idf, minmax, terms
 from qa.types import Answer, Citation, Passage, Short
 
-__all__ = ["FEATURES", "NOT_FOUND", "WEIGHTS", "Candidate", "ExtractiveAnswerer", "candidates", "features"]
+__all__ = ["FEATURES", "NOT_FOUND", "WEIGHTS", "Candidate", "ExtractiveAnswerer", "candidates", "features", "list_after"]
 
 NOT_FOUND = "I could not find an answer to that in the indexed documents."
 
@@ -50,6 +50,7 @@ class Candidate:
     start: int  # offsets into passage.text
     end: int
     lead: str = ""  # the heading or signature line right before it in the passage: never an answer, its context
+    kind: str = "prose"  # qa.sentences kind: prose, item or row
 
     @property
     def text(self) -> str:
@@ -72,7 +73,7 @@ def candidates(passages: list[Passage]) -> list[Candidate]:
                 continue
             if key not in seen:
                 seen.add(key)
-                out.append(Candidate(p, s, e, lead))
+                out.append(Candidate(p, s, e, lead, sentence.kind))
             lead = ""
     return out
 
@@ -216,14 +217,43 @@ class ExtractiveAnswerer:
             return Answer(answer=NOT_FOUND, found=False, citations=(), passages=tuple(passages), score=score)
         c = cands[best]
         p = c.passage
-        citation = Citation(
-            n=1, doc_id=p.doc_id, title=p.title, start=p.start + c.start, end=p.start + c.end, quote=c.text
+        chosen = [c, *list_after(cands, best)]
+        citations = tuple(
+            Citation(n=i, doc_id=p.doc_id, title=p.title, start=p.start + x.start, end=p.start + x.end, quote=x.text)
+            for i, x in enumerate(chosen, 1)
         )
         short = None
         span = shortest_span(question, c.text)
         if span is not None:
             s, e = span
-            short = Short(text=c.text[s:e], doc_id=p.doc_id, start=citation.start + s, end=citation.start + e)
+            first = citations[0]
+            short = Short(text=c.text[s:e], doc_id=p.doc_id, start=first.start + s, end=first.start + e)
         return Answer(
-            answer=c.text, found=True, citations=(citation,), passages=tuple(passages), score=score, short=short
+            answer="\n".join(x.text for x in chosen),
+            found=True,
+            citations=citations,
+            passages=tuple(passages),
+            score=score,
+            short=short,
         )
+
+
+MAX_LIST_ITEMS = 8
+
+
+def list_after(cands: list[Candidate], i: int) -> list[Candidate]:
+    """The list items right after a lead-in sentence ("The options are:"), which answer with it:
+    the items that follow it in the same passage with nothing but white space between (at most
+    ``MAX_LIST_ITEMS``). Empty when the sentence is not a lead-in."""
+    c = cands[i]
+    if not c.text.rstrip().endswith(":"):
+        return []
+    out: list[Candidate] = []
+    prev = c
+    for nxt in cands[i + 1 : i + 1 + MAX_LIST_ITEMS]:
+        same = nxt.passage.chunk_id == c.passage.chunk_id
+        if not same or nxt.kind != "item" or c.passage.text[prev.end : nxt.start].strip():
+            break
+        out.append(nxt)
+        prev = nxt
+    return out

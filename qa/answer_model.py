@@ -3,9 +3,12 @@ says how likely the sentence answers the question.
 
 It is all-MiniLM-L6-v2 (the bundled embedder's weights) cut to its first layers, with a linear head
 on the mean of its last hidden states, fine-tuned on SQuAD v1.1 dev articles that no reported eval
-uses (``python -m evals.train_answer``; the split is ``evals/answer_split.json``) and shipped as an
-int8 ONNX graph with its tokenizer and a model card (``qa/models/answer/``). It runs on
-onnxruntime and tokenizers only: no torch, no network.
+uses (``python -m evals.train_answer``; the split is ``evals/answer_split.json``) and exported as
+an int8 ONNX graph with its tokenizer and a model card (a folder; ``QA_ANSWER_MODEL`` points at
+it). It runs on onnxruntime and tokenizers only: no torch, no network. No model ships yet: the
+first one trained here (3 layers, one epoch) chose the answer sentence no better than the feature
+scorer and cost 28 ms a question (evals/reports/answer_model.md), so the default stays
+``features``.
 
 The sentence is read with its context: the passage's title and the text just before it, so "He was
 born in 1856" can answer "When was Tesla born?". The sentence comes first, so a long context is what
@@ -24,9 +27,8 @@ import numpy as np
 
 from qa.errors import InvalidInput
 
-__all__ = ["BUNDLED", "CONTEXT_CHARS", "AnswerModel", "context_before", "load_answer_model", "pair"]
+__all__ = ["CONTEXT_CHARS", "AnswerModel", "context_before", "load_answer_model", "pair"]
 
-BUNDLED = Path(__file__).resolve().parent / "models" / "answer"
 CONTEXT_CHARS = 160  # of the passage before the sentence
 MODEL_FILE = "model-int8.onnx"
 TOKENIZER_FILE = "tokenizer.json"
@@ -52,7 +54,7 @@ def pair(question: str, sentence: str, title: str, context: str) -> tuple[str, s
 class AnswerModel:
     """Scores (question, sentence) pairs with the shipped ONNX cross-encoder. Thread-safe."""
 
-    def __init__(self, path: Path | str = BUNDLED, threads: int = 1, max_tokens: int = 128) -> None:
+    def __init__(self, path: Path | str, threads: int = 1, max_tokens: int | None = None) -> None:
         path = Path(path)
         onnx_file, tok_file, card_file = path / MODEL_FILE, path / TOKENIZER_FILE, path / CARD_FILE
         for f in (onnx_file, tok_file, card_file):
@@ -69,6 +71,8 @@ class AnswerModel:
 
         self.path = path
         self.tokenizer = Tokenizer.from_file(str(tok_file))
+        # As many tokens as it was trained on (the model card's), unless told otherwise.
+        max_tokens = max_tokens or int(self.card.get("max_tokens", 128))
         self.tokenizer.enable_truncation(max_tokens, strategy="only_second")
         self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
         opts = ort.SessionOptions()
@@ -114,8 +118,7 @@ class AnswerModel:
 
 
 def load_answer_model(setting: str) -> AnswerModel | None:
-    """``QA_ANSWER_MODEL``: ``bundled`` (the shipped model), ``features`` (None: the feature scorer
-    alone), or the path of a model folder."""
-    if setting == "features":
+    """``QA_ANSWER_MODEL``: ``features`` (None: the feature scorer alone) or a model folder."""
+    if setting in ("", "features"):
         return None
-    return AnswerModel(BUNDLED if setting in ("", "bundled") else Path(setting).expanduser())
+    return AnswerModel(Path(setting).expanduser())

@@ -127,19 +127,19 @@ class Settings(BaseSettings):
         None,
         ge=0,
         le=1,
-        description="An answer scoring below this answers 'not found'. The score is the answer model's "
-        "probability that the sentence answers (default: the model card's calibrated threshold), or with "
-        "`QA_ANSWER_MODEL=features` the mean of the sentence's cosine with the question and its coverage of "
-        "the question's terms (default 0.3).",
+        description="An answer scoring below this answers 'not found'. The score is the mean of the "
+        "sentence's cosine with the question and its coverage of the question's terms (default 0.3), or with a "
+        "learned `QA_ANSWER_MODEL` its probability that the sentence answers (default: the model card's "
+        "calibrated threshold).",
     )
     answer_model: str = Field(
-        "bundled",
-        description="The answer sentence's model: `bundled` (the learned cross-encoder shipped in "
-        "qa/models/answer), `features` (the feature scorer alone: faster, less accurate), or a model "
-        "folder made by `python -m evals.train_answer`.",
+        "features",
+        description="What chooses the answer sentence: `features` (the fitted feature scorer), or the folder "
+        "of a learned answer model made by `python -m evals.train_answer` (reads the feature scorer's "
+        "shortlist; evals/reports/answer_model.md).",
     )
     answer_shortlist: int = Field(
-        8, ge=1, le=100, description="Candidate sentences (the feature scorer's best) that the answer model reads."
+        8, ge=1, le=100, description="Candidate sentences (the feature scorer's best) that a learned answer model reads."
     )
     retrieval_mode: Literal["dense", "lexical", "hybrid"] = Field(
         "hybrid",

@@ -23,7 +23,7 @@ import numpy as np
 from evals.train_answer.data import read_groups
 from evals.tune_answer import fit_pairwise
 from qa.answer import WEIGHTS
-from qa.answer_model import BUNDLED, CARD_FILE, AnswerModel
+from qa.answer_model import CARD_FILE, AnswerModel
 from qa.config import Settings
 
 REPORTS = Path(__file__).resolve().parents[1] / "reports"
@@ -50,7 +50,7 @@ def _chosen(s: dict[str, Any], w_feat: float, model: AnswerModel) -> tuple[int, 
 
 
 def calibrate(work: Path, out: Path | None = None, answered: float = 0.96) -> dict[str, Any]:
-    out = out or BUNDLED
+    out = out or work / "model"
     model = AnswerModel(out)
     shortlist = Settings().answer_shortlist
     groups = read_groups(work / "groups" / "validation.jsonl.gz")

@@ -3,7 +3,7 @@
     python -m evals.train_answer split      # evals/answer_split.json from the shared datasets
     python -m evals.train_answer prepare    # candidate groups through qa's own retrieval
     python -m evals.train_answer train      # fine-tune; checkpoints, resumable
-    python -m evals.train_answer export     # int8 ONNX + tokenizer + model card into qa/models/answer
+    python -m evals.train_answer export     # int8 ONNX + tokenizer + model card into WORK/model
     python -m evals.train_answer calibrate  # ranking weight and "not found" threshold, on validation
 """
 
@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--lr", type=float, default=5e-5)
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--out", type=Path, default=None, help="export: the model folder (default qa/models/answer)")
+    ap.add_argument("--out", type=Path, default=None, help="export/calibrate: the model folder (default WORK/model)")
     args = ap.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from qa.answer_model import BUNDLED, CARD_FILE, MODEL_FILE, TOKENIZER_FILE
+from qa.answer_model import CARD_FILE, MODEL_FILE, TOKENIZER_FILE
 
 OPSET = 17
 
@@ -23,7 +23,7 @@ def export(work: Path, out: Path | None = None) -> dict[str, Any]:
 
     result = json.loads((work / "train.json").read_text())
     h = result["hyper"]
-    out = out or BUNDLED
+    out = out or work / "model"
     model = build_model(h["layers"])
     model.load_state_dict(torch.load(work / "final.pt", weights_only=True))
     model.eval()
