@@ -68,22 +68,65 @@ class CrossEncoderReranker:
 def diversify(passages: list[Passage], k: int, max_per_doc: int) -> list[Passage]:
     """The top ``k`` with near-duplicates collapsed: a chunk that overlaps or directly follows one
     already taken from the same document is stitched onto it (one passage, exact offsets, the
-    better score), and no document gives more than ``max_per_doc`` passages (0: no cap)."""
+    better score), and no document gives more than ``max_per_doc`` passages (0: no cap) while
+    other documents can fill ``k``.
+
+    The cap spreads a result over documents; it does not shorten it. When fewer than ``k``
+    passages are left under it (a filter leaves one document, or the candidates hold only a few),
+    just enough of the passages it held back are let in, best first, to fill ``k``: the result is
+    then ``passages`` taken in score order with that many over the cap (with one document, exactly
+    the uncapped result). The documents under the cap stay, and the passages let in rank below
+    their document's best, so which documents come first does not change."""
+    taken, held = _diversify(passages, k, max_per_doc, 0)
+    over = 0
+    while held and len(taken) < k:
+        # Usually once. Again only if letting passages in stitched others together: stitching
+        # can only shorten a result, so each round lets in at least one more, at most k in all.
+        over += k - len(taken)
+        taken, held = _diversify(passages, k, max_per_doc, over)
+    return taken
+
+
+def _diversify(passages: list[Passage], k: int, max_per_doc: int, over: int) -> tuple[list[Passage], bool]:
+    """``diversify`` with at most ``over`` passages past the cap; and whether the cap held one back."""
     taken: list[Passage] = []
     per_doc: dict[str, int] = {}
+    held = False
     for p in passages:
-        for i, t in enumerate(taken):
-            if t.doc_id == p.doc_id and p.start <= t.end and t.start <= p.end:
-                taken[i] = stitch(t, p)
-                break
-        else:
-            if max_per_doc and per_doc.get(p.doc_id, 0) >= max_per_doc:
-                continue
-            if len(taken) == k:
-                break
-            taken.append(p)
-            per_doc[p.doc_id] = per_doc.get(p.doc_id, 0) + 1
-    return taken
+        if _stitched(taken, p, per_doc):
+            continue
+        if len(taken) == k:
+            # Full: a passage ranked below the cut is not stitched onto the ones above it.
+            break
+        capped = bool(max_per_doc) and per_doc.get(p.doc_id, 0) >= max_per_doc
+        if capped and not over:
+            held = True
+            continue
+        taken.append(p)
+        per_doc[p.doc_id] = per_doc.get(p.doc_id, 0) + 1
+        over -= capped
+    return taken, held
+
+
+def _stitched(taken: list[Passage], p: Passage, per_doc: dict[str, int]) -> bool:
+    """Stitch ``p`` onto the passage of ``taken`` it overlaps or touches, if any (in place). Grown,
+    that passage may reach a later one of the same document: they become one passage too, so no
+    two passages of a result overlap."""
+    for i, t in enumerate(taken):
+        if t.doc_id == p.doc_id and p.start <= t.end and t.start <= p.end:
+            merged = stitch(t, p)
+            j = i + 1
+            while j < len(taken):
+                u = taken[j]
+                if u.doc_id == merged.doc_id and u.start <= merged.end and merged.start <= u.end:
+                    merged = stitch(merged, u)
+                    del taken[j]
+                    per_doc[u.doc_id] -= 1
+                else:
+                    j += 1
+            taken[i] = merged
+            return True
+    return False
 
 
 def stitch(a: Passage, b: Passage) -> Passage:

@@ -3,7 +3,8 @@
     first stage by mode (dense | lexical | hybrid)
       -> fusion of the two candidate lists (hybrid: convex or reciprocal rank)
       -> second stage (``qa.rerank``: sentence evidence, or a cross-encoder)
-      -> diversity (overlapping chunks stitched, at most ``max_per_doc`` passages per document)
+      -> diversity (overlapping chunks stitched, at most ``max_per_doc`` passages per document
+         while other documents can fill k)
 
 Stages rank ``(chunk id, score)`` hits; passage text is fetched from the store only for the fused
 candidates, inside one ``store.snapshot()``, so both lists come from one state of the index.
@@ -83,18 +84,22 @@ class Retriever:
         mode: Mode | None = None,
         rerank: bool | None = None,
         vector: np.ndarray | None = None,
+        max_per_doc: int | None = None,
     ) -> list[Passage]:
         """The top ``k`` passages: first stage by ``mode``, then the second stage (unless
         ``rerank`` is False), then near-duplicates stitched and at most ``max_per_doc`` per
-        document. ``vector`` is the question's embedding when already known."""
+        document (default ``Options.max_per_doc``; 0: no cap) while other documents can fill
+        ``k`` (see ``qa.rerank.diversify``). ``vector`` is the question's embedding when already
+        known."""
         o = self.options
         rerank = o.rerank if rerank is None else rerank
+        max_per_doc = o.max_per_doc if max_per_doc is None else max_per_doc
         # Stitching and the per-document cap drop passages: fetch more than k.
         depth = max(2 * k, o.rerank_candidates if rerank else 0)
         passages = self.first_stage(question, depth, filters, mode or o.mode, vector)
         if rerank:
             passages = self.second_stage(question, passages)
-        return diversify(passages, k, o.max_per_doc)
+        return diversify(passages, k, max_per_doc)
 
     def first_stage(
         self, question: str, n: int, filters: Metadata | None, mode: Mode, vector: np.ndarray | None = None
