@@ -65,11 +65,19 @@ class CrossEncoderReranker:
         return [replace(passages[i], score=float(scores[i])) for i in order]
 
 
+# Most chunks one passage is stitched from. Chunks overlap their neighbours, so without a bound
+# every candidate of a document chains into one passage: a filter that leaves a document of 15
+# chunks gave the whole document as one passage whatever k. A chunk that overlaps a passage
+# already this long is dropped (most of its text is in the passage).
+MAX_STITCHED = 3
+
+
 def diversify(passages: list[Passage], k: int, max_per_doc: int) -> list[Passage]:
-    """The top ``k`` with near-duplicates collapsed: a chunk that overlaps or directly follows one
-    already taken from the same document is stitched onto it (one passage, exact offsets, the
-    better score), and no document gives more than ``max_per_doc`` passages (0: no cap) while
-    other documents can fill ``k``.
+    """The top ``k`` chunks with near-duplicates collapsed: a chunk that overlaps or directly
+    follows a passage already taken from the same document is stitched onto it (one passage,
+    exact offsets, the better score; at most ``MAX_STITCHED`` chunks, past which it is dropped),
+    and no document gives more than ``max_per_doc`` passages (0: no cap) while other documents
+    can fill ``k``.
 
     The cap spreads a result over documents; it does not shorten it. When fewer than ``k``
     passages are left under it (a filter leaves one document, or the candidates hold only a few),
@@ -89,44 +97,63 @@ def diversify(passages: list[Passage], k: int, max_per_doc: int) -> list[Passage
 
 def _diversify(passages: list[Passage], k: int, max_per_doc: int, over: int) -> tuple[list[Passage], bool]:
     """``diversify`` with at most ``over`` passages past the cap; and whether the cap held one back."""
-    taken: list[Passage] = []
+    taken = _Taken()
     per_doc: dict[str, int] = {}
     held = False
     for p in passages:
-        if _stitched(taken, p, per_doc):
+        merged = taken.absorb(p)
+        if merged is not None:
+            if merged:
+                per_doc[p.doc_id] -= merged
             continue
-        if len(taken) == k:
+        if len(taken.passages) == k:
             # Full: a passage ranked below the cut is not stitched onto the ones above it.
             break
         capped = bool(max_per_doc) and per_doc.get(p.doc_id, 0) >= max_per_doc
         if capped and not over:
             held = True
             continue
-        taken.append(p)
+        taken.add(p)
         per_doc[p.doc_id] = per_doc.get(p.doc_id, 0) + 1
         over -= capped
-    return taken, held
+    return taken.passages, held
 
 
-def _stitched(taken: list[Passage], p: Passage, per_doc: dict[str, int]) -> bool:
-    """Stitch ``p`` onto the passage of ``taken`` it overlaps or touches, if any (in place). Grown,
-    that passage may reach a later one of the same document: they become one passage too, so no
-    two passages of a result overlap."""
-    for i, t in enumerate(taken):
-        if t.doc_id == p.doc_id and p.start <= t.end and t.start <= p.end:
-            merged = stitch(t, p)
+class _Taken:
+    """The passages taken so far, with how many chunks each is stitched from."""
+
+    def __init__(self) -> None:
+        self.passages: list[Passage] = []
+        self.chunks: list[int] = []
+
+    def add(self, p: Passage) -> None:
+        self.passages.append(p)
+        self.chunks.append(1)
+
+    def absorb(self, p: Passage) -> int | None:
+        """Stitch ``p`` onto the taken passage it overlaps or touches (or drop it, that passage
+        being ``MAX_STITCHED`` chunks long); None if it touches none. Grown, a passage may reach
+        a later one of the same document: they become one, so no two passages of a result
+        overlap. Returns how many taken passages that merged away."""
+        taken, chunks = self.passages, self.chunks
+        for i, t in enumerate(taken):
+            if t.doc_id != p.doc_id or p.end < t.start or t.end < p.start:
+                continue
+            if chunks[i] >= MAX_STITCHED:
+                return 0
+            merged, n, gone = stitch(t, p), chunks[i] + 1, 0
             j = i + 1
             while j < len(taken):
                 u = taken[j]
                 if u.doc_id == merged.doc_id and u.start <= merged.end and merged.start <= u.end:
-                    merged = stitch(merged, u)
-                    del taken[j]
-                    per_doc[u.doc_id] -= 1
+                    merged, n = stitch(merged, u), n + chunks[j]
+                    del taken[j], chunks[j]
+                    gone += 1
                 else:
                     j += 1
-            taken[i] = merged
-            return True
-    return False
+            taken[i], chunks[i] = merged, n
+            return gone
+        return None
 
 
 def stitch(a: Passage, b: Passage) -> Passage:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qa.rerank import diversify
+from qa.rerank import MAX_STITCHED, diversify
 from qa.types import Passage
 
 TEXT = "".join(f"Sentence number {i:03d} of the one long document. " for i in range(200))
@@ -60,6 +60,16 @@ def test_held_back_passages_stitch_onto_their_neighbours() -> None:
     out = diversify(ps, k=5, max_per_doc=2)
     assert [(p.start, p.end) for p in out] == [(0, 300), (600, 700)]
     assert out[0].text == TEXT[0:300] and out[0].score == 0.9
+
+
+def test_a_passage_is_stitched_from_at_most_max_stitched_chunks() -> None:
+    # Overlapping chunks as the chunker makes them: without a bound they chain into one passage.
+    chain = [span(i, i * 80, 100, 1.0 - i / 100) for i in range(8)]
+    out = diversify(chain, k=10, max_per_doc=0)
+    assert MAX_STITCHED == 3
+    # 0-2 stitched; 3 overlaps that full passage (dropped); 4-6 stitched; 7 dropped.
+    assert [(p.start, p.end) for p in out] == [(0, 260), (320, 580)]
+    assert all(p.text == TEXT[p.start : p.end] for p in out)
 
 
 def test_no_cap_and_a_full_result_are_unchanged() -> None:
