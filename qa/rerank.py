@@ -13,10 +13,23 @@ A user with a cross-encoder (any sentence-transformers ``CrossEncoder`` name or 
 
 from __future__ import annotations
 
+from collections.abc import Sequence, Set
 from dataclasses import replace
+from functools import lru_cache
 from typing import Any, Protocol
 
-from qa.terms import coverage, idf, minmax, sentence_terms, terms
+from qa.terms import (
+    case_checked,
+    confusable_tokens,
+    coverage,
+    exact_tokens,
+    idf,
+    minmax,
+    question_evidence,
+    sentence_terms,
+    split_sentences,
+    terms,
+)
 from qa.types import Passage
 
 
@@ -26,8 +39,17 @@ class Reranker(Protocol):
         ...
 
 
+@lru_cache(maxsize=8192)
+def sentence_evidence(text: str) -> tuple[tuple[frozenset[str], frozenset[str]], ...]:
+    """Each sentence's lower-cased terms and its exact tokens. Cached by text: the same chunks come
+    back as candidates for many questions, and splitting them is most of the second stage's cost."""
+    return tuple((frozenset(terms(text[s:e])), frozenset(exact_tokens(text[s:e]))) for s, e in split_sentences(text))
+
+
 class SentenceEvidenceReranker:
-    """Fused score plus the best sentence's coverage of the question's rare terms."""
+    """Fused score plus the best sentence's coverage of the question's rare terms; a sentence
+    holding only another spelling of an option or conversion the question names ("-v" for "-V")
+    does not cover its word."""
 
     def __init__(self, weight: float = 0.5) -> None:
         self.weight = weight
@@ -35,8 +57,14 @@ class SentenceEvidenceReranker:
     def rerank(self, question: str, passages: list[Passage]) -> list[Passage]:
         if len(passages) < 2:
             return passages
-        q_terms = terms(question)
-        sentences = [sentence_terms(p.text) for p in passages]
+        asked = confusable_tokens(question)
+        sentences: list[Sequence[Set[str]]]
+        if asked:
+            q_terms = question_evidence(question, asked)
+            sentences = [[case_checked(w, e, asked) for w, e in sentence_evidence(p.text)] for p in passages]
+        else:
+            q_terms = terms(question)
+            sentences = [sentence_terms(p.text) for p in passages]
         weights = idf(q_terms, [st for ss in sentences for st in ss])
         fused = minmax([p.score for p in passages])
         scores = [

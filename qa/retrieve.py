@@ -21,7 +21,7 @@ from qa.embed import Embedder
 from qa.errors import InvalidInput
 from qa.rerank import Reranker, diversify
 from qa.store import Store
-from qa.terms import minmax, query_terms
+from qa.terms import exact_tokens, minmax, query_terms
 from qa.types import Hit, Metadata, Passage
 
 Mode = Literal["dense", "lexical", "hybrid"]
@@ -108,7 +108,9 @@ class Retriever:
         if mode not in MODES:
             raise InvalidInput(f"mode must be 'dense', 'lexical' or 'hybrid', got {mode!r}")
         if mode == "lexical":
-            return self.store.lexical_search(query_terms(question, self.options.stopwords), n, filters)
+            return self.store.lexical_search(
+                query_terms(question, self.options.stopwords), n, filters, exact_tokens(question)
+            )
         if vector is None:
             vector = self.embed_query(question)
         if mode == "dense":
@@ -123,7 +125,7 @@ class Retriever:
         # fuse passages of a document with those of the document that replaced or followed it.
         with self.store.snapshot():
             dense = self.store.search_hits(vector, n, filters)
-            lexical = self.store.lexical_hits(query_terms(question, o.stopwords), n, filters)
+            lexical = self.store.lexical_hits(query_terms(question, o.stopwords), n, filters, exact_tokens(question))
             return self.store.passages(self.fuse(dense, lexical, k))
 
     def fuse(self, dense: list[Hit], lexical: list[Hit], k: int) -> list[Hit]:
