@@ -41,7 +41,7 @@ def build(path: Path, n_chunks: int) -> None:
     for d in range(n_docs):
         text = " ".join(rng.choice(words, CHUNK_CHARS * CHUNKS_PER_DOC // 8))[: CHUNK_CHARS * CHUNKS_PER_DOC]
         db.execute(
-            "INSERT INTO documents VALUES (?, ?, ?, ?, NULL, ?, 'c', ?, 0, 0)",
+            "INSERT INTO documents VALUES (?, ?, ?, ?, NULL, ?, 'c', ?, 0, 0, NULL)",
             (f"doc-{d:07d}", f"Title {d}", text, json.dumps({"n": d % 7}), f"{d:064x}", CHUNKS_PER_DOC),
         )
         vecs = rng.standard_normal((CHUNKS_PER_DOC, DIM), dtype=np.float32)

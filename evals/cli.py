@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from evals import harness
+from evals.data import read_list
 from qa.config import Settings
 
 err = Console(stderr=True, soft_wrap=True)
@@ -67,15 +68,45 @@ def run_eval(
     argv: Sequence[str] = (),
     answers: bool = True,
     threads: int | None = None,
+    skip: int = 0,
+    qids: str | None = None,
+    articles: str | None = None,
+    abstention: bool = False,
+    thresholds: Sequence[float] = (),
+    min_answered: float = harness.abst.MIN_ANSWERED,
+    verify_exclusion: int = 0,
 ) -> int:
     """Run, report, optionally pin and check. Returns the exit code (1 when the gate fails)."""
     if not (dataset / "queries.jsonl").is_file():
         err.print(f"error: {dataset} has no queries.jsonl; pass a directory like ../shared/datasets/scifact")
         return 2
     configs = tuple(config or [harness.configs_mod.DEFAULT_CONFIG])
-    spec = harness.Spec(dataset, limit, corpus_limit, k, configs, answers=answers, threads=threads)
+    try:
+        qid_list = frozenset(read_list(qids)) if qids else None
+        article_list = frozenset(read_list(articles)) if articles else None
+    except ValueError as exc:
+        err.print(f"error: {exc}", markup=False)
+        return 2
+    selection = " ".join(f"--{opt} {value}" for opt, value in (("qids", qids), ("articles", articles)) if value)
+    spec = harness.Spec(
+        dataset,
+        limit,
+        corpus_limit,
+        k,
+        configs,
+        answers=answers,
+        threads=threads,
+        skip=skip,
+        qids=qid_list,
+        articles=article_list,
+        selection=selection or None,
+        abstention=abstention,
+        thresholds=tuple(thresholds),
+        min_answered=min_answered,
+        verify_exclusion=verify_exclusion,
+    )
     name = dataset.resolve().name
-    out = out or Path("evals/reports") / (name if limit is None else f"{name}-n{limit}")
+    out = out or Path("evals/reports") / default_out(name, limit, skip, selection)
     try:
         with _progress(show=not as_json and sys.stderr.isatty()) as progress:
             report = harness.evaluate(
@@ -104,6 +135,15 @@ def run_eval(
         parts = ", ".join(f"{key} {mt[key]:.3f}" for key in SUMMARY if mt.get(key) is not None)
         ask = f", ask p50 {mt['ask_ms_p50']} ms" if mt.get("ask_ms_p50") is not None else ""
         print(f"{cname}: {parts}; search p50 {mt['search_ms_p50']} ms{ask}")
+        if c.get("abstention"):
+            print(f"  {abstention_summary(c['abstention'])}")
+        if c.get("exclusion_check"):
+            x = c["exclusion_check"]
+            print(
+                f"  exclusion check: {x['same_answer']}/{x['questions']} same answers as an index without the "
+                f"gold documents, {x['same_passages']}/{x['questions']} same passages (bare doc_id filter: "
+                f"{x['filter_same_answer']}, {x['filter_same_passages']})"
+            )
     print(f"report: {out / 'report.md'}")
     if pin:
         print(f"pinned scores: {result['pinned']}")
@@ -113,6 +153,32 @@ def run_eval(
         else:
             print("check passed")
     return code
+
+
+def default_out(name: str, limit: int | None, skip: int, selection: str) -> str:
+    """``<dataset>[-s<skip>][-n<limit>]``, with ``-selected`` for a qids/articles selection."""
+    return name + ("-selected" if selection else "") + (f"-s{skip}" if skip else "") + (f"-n{limit}" if limit else "")
+
+
+def abstention_summary(a: dict[str, Any]) -> str:
+    """One line: the abstention numbers at the current threshold and the calibrated one."""
+
+    def share(x: float | None) -> str:
+        return "–" if x is None else f"{x:.3f}"
+
+    line = (
+        f"abstention at threshold {a['threshold']}: answered {share(a['answered'])} of {a['answerable']} answerable, "
+        f"not found {share(a['not_found'])} of {a['gold_removed']} gold-removed, "
+        f"{share(a['offtopic_not_found'])} of {a['offtopic']} off-topic; F1 of found {share(a['f1'])}"
+    )
+    cal = a.get("calibrated")
+    if cal:
+        met = "target met" if a["target_met"] else "target not met"
+        line += (
+            f"; calibrated threshold {cal['threshold']} (>= {cal['min_answered']:.0%} answered): answered "
+            f"{share(cal['answered'])}, not found {share(cal['not_found'])} ({met})"
+        )
+    return line
 
 
 @app.command()
@@ -132,6 +198,41 @@ def main(
     threads: Annotated[int | None, typer.Option(min=1, help="torch threads (1 is faster on a busy machine).")] = None,
     out: Annotated[Path | None, typer.Option(help="Report directory (default: evals/reports/<dataset>).")] = None,
     cache_dir: Annotated[Path | None, typer.Option(help="Where eval indexes live (default: --index-dir).")] = None,
+    skip: Annotated[int, typer.Option(min=0, help="Drop the first N chosen queries (before --limit).")] = 0,
+    qids: Annotated[
+        str | None, typer.Option(help="Only these queries: FILE (one qid a line, or a JSON array) or FILE:KEY.")
+    ] = None,
+    articles: Annotated[
+        str | None,
+        typer.Option(
+            help="Only queries whose gold documents' articles (id before '#') are listed: FILE or FILE:KEY, "
+            "e.g. evals/answer_split.json:validation_articles."
+        ),
+    ] = None,
+    abstention: Annotated[
+        bool,
+        typer.Option(
+            help="Also ask every question with its gold documents removed, and the off-topic questions "
+            "(evals/offtopic.jsonl): 'not found' shares, a threshold sweep and a calibrated threshold."
+        ),
+    ] = False,
+    threshold: Annotated[
+        list[float] | None,
+        typer.Option(
+            help="A threshold on the answer score to add to the sweep (repeatable), e.g. one calibrated elsewhere."
+        ),
+    ] = None,
+    min_answered: Annotated[
+        float, typer.Option(min=0.01, max=1.0, help="Calibration: share of answerable questions still answered.")
+    ] = harness.abst.MIN_ANSWERED,
+    verify_exclusion: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Check the gold-removed answers of N questions (spread over the chosen ones) against real "
+            "indexes built without their gold documents.",
+        ),
+    ] = 0,
     check: Annotated[bool, typer.Option(help="Exit 1 when a score drops below evals/expected/<dataset>.json.")] = False,
     pin: Annotated[bool, typer.Option(help="Write this run's scores into evals/expected/<dataset>.json.")] = False,
     as_json: JsonOpt = False,
@@ -152,5 +253,12 @@ def main(
         sys.argv,
         answers=answers,
         threads=threads,
+        skip=skip,
+        qids=qids,
+        articles=articles,
+        abstention=abstention,
+        thresholds=threshold or (),
+        min_answered=min_answered,
+        verify_exclusion=verify_exclusion,
     )
     raise typer.Exit(code)

@@ -7,8 +7,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from qa.parse import normalize_text
 from qa.types import Document
@@ -31,6 +33,7 @@ class Dataset:
     total_docs: int
     total_queries: int
     missing_gold: int  # gold ids of the chosen queries that are not in the chosen corpus
+    selected_queries: int = 0  # queries left by the qids/articles selection, before skip and limit
 
 
 def _read_jsonl(path: Path) -> list[dict]:
@@ -40,21 +43,80 @@ def _read_jsonl(path: Path) -> list[dict]:
         return [json.loads(line) for line in fh if line.strip()]
 
 
-def load(path: Path, limit: int | None = None, corpus_limit: int | None = None) -> Dataset:
-    """Read a dataset: the first ``limit`` queries and a corpus that holds all their gold documents.
+def article(doc_id: str) -> str:
+    """The article a paragraph id belongs to: ``Super_Bowl_50#3`` -> ``Super_Bowl_50`` (SQuAD's
+    ids; an id without ``#`` is its own article)."""
+    return doc_id.rsplit("#", 1)[0]
+
+
+def read_list(spec: str) -> list[str]:
+    """A list of names from ``FILE`` or ``FILE:KEY``: one name a line, a JSON array, or (with
+    ``KEY``) the array at ``KEY`` of a JSON object (e.g. ``evals/answer_split.json:train_articles``).
+
+    Raises:
+        ValueError: the file is missing, or holds no list of strings there.
+    """
+    path_text, _, key = spec.partition(":")
+    path = Path(path_text)
+    if not path.is_file():
+        raise ValueError(f"{path} is not a file; give FILE (one name a line, or a JSON array) or FILE:KEY")
+    text = path.read_text(encoding="utf-8")
+    value: Any
+    if key or text.lstrip().startswith(("[", "{")):
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path} is not valid JSON ({exc})") from None
+        if key:
+            if not isinstance(value, dict) or key not in value:
+                known = ", ".join(value) if isinstance(value, dict) else "none: not a JSON object"
+                raise ValueError(f"{path} has no key {key!r}; keys: {known}")
+            value = value[key]
+    else:
+        value = [line.strip() for line in text.splitlines() if line.strip()]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"{spec} is not a list of strings")
+    return value
+
+
+def load(
+    path: Path,
+    limit: int | None = None,
+    corpus_limit: int | None = None,
+    skip: int = 0,
+    qids: Collection[str] | None = None,
+    articles: Collection[str] | None = None,
+) -> Dataset:
+    """Read a dataset: the chosen queries and a corpus that holds all their gold documents.
+
+    Queries are chosen in file order: those in ``qids`` (if given) whose gold documents all belong
+    to ``articles`` (if given), then the first ``skip`` of them dropped, then the next ``limit`` kept.
 
     Args:
-        limit: queries to keep, in file order (None = all).
+        limit: queries to keep (None = all).
+        skip: queries to drop before ``limit`` counts (questions a reported eval does not use,
+            e.g. to calibrate a threshold on).
+        qids: keep only these query ids.
+        articles: keep only queries whose gold documents all belong to these articles (``article``).
         corpus_limit: documents to keep (None = the whole corpus). The gold documents of the kept
             queries always stay; the rest of the budget is filled with other documents in corpus
             order, which act as distractors. Never fewer documents than there are gold ones.
     """
-    rows = _read_jsonl(path / "queries.jsonl")
+    all_rows = rows = _read_jsonl(path / "queries.jsonl")
     docs = _read_jsonl(path / "corpus.jsonl")
     if limit is not None and limit < 1:
         raise ValueError(f"limit must be at least 1, got {limit}")
     if corpus_limit is not None and corpus_limit < 1:
         raise ValueError(f"corpus limit must be at least 1, got {corpus_limit}")
+    if skip < 0:
+        raise ValueError(f"skip must be at least 0, got {skip}")
+    if qids is not None:
+        wanted = set(qids)
+        rows = [r for r in rows if str(r["qid"]) in wanted]
+    if articles is not None:
+        allowed = set(articles)
+        rows = [r for r in rows if r.get("gold_doc_ids") and all(article(str(g)) in allowed for g in r["gold_doc_ids"])]
+    chosen = rows[skip:][:limit]
     # The service stores ids through normalize_text; gold ids must compare equal to stored ones.
     queries = [
         Query(
@@ -63,7 +125,7 @@ def load(path: Path, limit: int | None = None, corpus_limit: int | None = None) 
             answers=tuple(r.get("answers") or ()),
             gold=frozenset(normalize_text(str(g)) for g in r.get("gold_doc_ids") or ()),
         )
-        for r in rows[:limit]
+        for r in chosen
     ]
     gold = set().union(*(q.gold for q in queries)) if queries else set()
     n_gold = sum(normalize_text(str(d["doc_id"])) in gold for d in docs)
@@ -84,6 +146,7 @@ def load(path: Path, limit: int | None = None, corpus_limit: int | None = None) 
         corpus=corpus,
         queries=queries,
         total_docs=len(docs),
-        total_queries=len(rows),
+        total_queries=len(all_rows),
+        selected_queries=len(rows),
         missing_gold=len(gold - ids),
     )

@@ -17,6 +17,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from evals import abstention as abst
 from evals import configs as configs_mod
 from evals import metrics as m
 from evals.data import Dataset, Query, load
@@ -71,6 +73,18 @@ class Spec:
     # torch intra-op threads (None: torch's default). On a loaded machine 1 thread embeds the small
     # batches of `ask` several times faster than 2 that wait on each other.
     threads: int | None = None
+    # Which queries: those listed (qids, or gold documents' articles), the first `skip` dropped.
+    skip: int = 0
+    qids: frozenset[str] | None = None
+    articles: frozenset[str] | None = None
+    selection: str | None = None  # how the qids/articles were given, for the report
+    # Abstention (evals/abstention.py): ask every question again with its gold documents removed,
+    # and the off-topic questions; `thresholds` go into the sweep beside the calibrated ones.
+    abstention: bool = False
+    thresholds: tuple[float, ...] = ()
+    min_answered: float = abst.MIN_ANSWERED
+    # Compare the gold-removed answers of the first N questions with real indexes built without them.
+    verify_exclusion: int = 0
 
 
 def peak_rss_mb() -> float:
@@ -175,7 +189,8 @@ def run_query(svc: QAService, q: Query, k: int, answers: bool = True) -> dict[st
         "answer": answer.answer if answer and answer.found else "",
         "short": answer.short.text if answer and answer.short else None,
         "found": answer.found if answer else None,
-        "answer_score": round(answer.score, 5) if answer else None,
+        # Unrounded: the abstention sweep compares it with thresholds, as the answerer does.
+        "answer_score": answer.score if answer else None,
         "citations": citations,
         "search_ms": round((t1 - t0) * 1000, 2),
         "ask_ms": round((t2 - t1) * 1000, 2) if answer else None,
@@ -273,9 +288,13 @@ def _evaluate(
 
     from evals.report import write_markdown, write_plot
 
-    ds = load(spec.dataset, spec.limit, spec.corpus_limit)
+    if (spec.abstention or spec.verify_exclusion) and not spec.answers:
+        raise ValueError("abstention needs answers: drop --no-answers")
+    ds = load(spec.dataset, spec.limit, spec.corpus_limit, spec.skip, spec.qids, spec.articles)
     if not ds.queries:
-        raise ValueError(f"{spec.dataset}/queries.jsonl holds no queries")
+        chosen_by = " of that selection" if spec.selection or spec.skip else ""
+        raise ValueError(f"{spec.dataset}/queries.jsonl holds no queries{chosen_by}")
+    offtopic = abst.load_offtopic() if spec.abstention else []
     cache_dir = cache_dir or base.index_dir
     cache_dir.mkdir(parents=True, exist_ok=True)
     out.mkdir(parents=True, exist_ok=True)
@@ -287,8 +306,12 @@ def _evaluate(
         "command": command,
         "limit": spec.limit,
         "corpus_limit": spec.corpus_limit,
+        "skip": spec.skip or None,
+        "selection": spec.selection,
+        "selected_queries": ds.selected_queries,
         "k": spec.k,
         "answers": spec.answers,
+        "abstention": spec.abstention,
         "search_depth_chunks": SEARCH_DEPTH,
         "queries": len(ds.queries),
         "total_queries": ds.total_queries,
@@ -314,10 +337,14 @@ def _evaluate(
             build = build_index(svc, ds, cache_dir / f"{name}.build.json", progress)
             advance = progress(f"querying ({config.name})", len(ds.queries)) if progress else None
             records = []
+            seconds: dict[str, float] = {}
+            t0 = time.perf_counter()
             for q in ds.queries:
                 records.append(run_query(svc, q, spec.k, spec.answers))
                 if advance:
                     advance(1)
+            seconds["queries"] = round(time.perf_counter() - t0, 1)
+            extra = _abstention(spec, ds, svc, config.name, records, offtopic, out, progress, seconds)
         finally:
             svc.close()
         scores, curve = score(records)
@@ -333,6 +360,8 @@ def _evaluate(
             "index": {"name": name, **build},
             "metrics": scores,
             "recall_curve": curve,
+            "seconds": seconds,
+            **extra,
         }
     report["peak_rss_mb"] = round(peak_rss_mb(), 1)
     (out / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
@@ -340,6 +369,58 @@ def _evaluate(
     write_markdown(report, out / "report.md")
     (out / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
     return report
+
+
+def _abstention(
+    spec: Spec,
+    ds: Dataset,
+    svc: QAService,
+    name: str,
+    records: list[dict[str, Any]],
+    offtopic: list[Query],
+    out: Path,
+    progress: Progress | None,
+    seconds: dict[str, float],
+) -> dict[str, Any]:
+    """The gold-removed and off-topic passes and the exclusion check, as ``spec`` asks; their
+    records written beside the others, their metrics returned for the report."""
+    result: dict[str, Any] = {}
+    corpus_ids = [d.id for d in ds.corpus]
+    judged = [q for q in ds.queries if q.gold]
+    if spec.abstention:
+        t0 = time.perf_counter()
+        advance = progress(f"gold removed ({name})", len(ds.queries)) if progress else None
+        scratch = Path(svc.settings.index_dir) / f"gold-removed-{os.getpid()}"
+        removed, how = abst.removed_pass(svc, ds.queries, spec.k, scratch, advance)
+        seconds["gold_removed"] = round(time.perf_counter() - t0, 1)
+        t0 = time.perf_counter()
+        advance = progress(f"off-topic ({name})", len(offtopic)) if progress else None
+        off = abst.offtopic_pass(svc, offtopic, spec.k, advance)
+        seconds["offtopic"] = round(time.perf_counter() - t0, 1)
+        for kind, rows in (("abstention", removed), ("offtopic", off)):
+            with (out / f"{kind}.{name}.jsonl").open("w", encoding="utf-8") as fh:
+                fh.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+        answerable = [r for r in records if r["gold"]]
+        result["abstention"] = {
+            **abst.score(answerable, removed, off, svc.settings.min_answer_score, spec.thresholds, spec.min_answered),
+            **how,
+        }
+    if spec.verify_exclusion:
+        # Spread over the questions: neighbours often share their gold documents (SQuAD asks
+        # several questions of each paragraph), and each distinct gold set is one index to build.
+        chosen = judged[:: max(1, len(judged) // spec.verify_exclusion)][: spec.verify_exclusion]
+        advance = progress(f"exclusion check ({name})", len(chosen)) if progress else None
+        # Beside the eval indexes (the cache directory), removed afterwards.
+        work = Path(svc.settings.index_dir) / f"exclusion-check-{os.getpid()}"
+        try:
+            check = abst.verify_exclusion(svc, chosen, corpus_ids, spec.k, work, advance)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        with (out / f"exclusion_check.{name}.jsonl").open("w", encoding="utf-8") as fh:
+            fh.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in check.pop("rows"))
+        seconds["exclusion_check"] = check["seconds"]
+        result["exclusion_check"] = check
+    return result
 
 
 # -- regression gate ------------------------------------------------------------------------
@@ -350,13 +431,18 @@ def expected_path(dataset: str, directory: Path = EXPECTED_DIR) -> Path:
 
 
 def _same_spec(entry: dict[str, Any], report: dict[str, Any]) -> bool:
-    return all(entry.get(f) == report.get(f) for f in ("limit", "corpus_limit", "k")) and entry.get(
-        "answers", True
-    ) == report.get("answers", True)
+    # skip and selection are absent (None) from entries pinned before they existed.
+    fields = ("limit", "corpus_limit", "k", "skip", "selection")
+    same_answers = entry.get("answers", True) == report.get("answers", True)
+    return same_answers and all(entry.get(f) == report.get(f) for f in fields)
 
 
 def _spec_args(entry: dict[str, Any]) -> str:
     parts = [f"--limit {entry['limit']}" if entry.get("limit") else "", f"--k {entry.get('k')}"]
+    if entry.get("skip"):
+        parts.append(f"--skip {entry['skip']}")
+    if entry.get("selection"):
+        parts.append(str(entry["selection"]))
     if entry.get("corpus_limit"):
         parts.append(f"--corpus-limit {entry['corpus_limit']}")
     if not entry.get("answers", True):
@@ -413,6 +499,7 @@ def pin(report: dict[str, Any], directory: Path = EXPECTED_DIR, tolerance: float
     entry = {
         "limit": report["limit"],
         "corpus_limit": report["corpus_limit"],
+        **{f: report[f] for f in ("skip", "selection") if report.get(f) is not None},
         "k": report["k"],
         "answers": report.get("answers", True),
         "date": report["date"],

@@ -113,3 +113,129 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 def mean(values: Sequence[float]) -> float:
     return sum(values) / len(values) if values else float("nan")
+
+
+# -- abstention ("not found") ---------------------------------------------------------------
+#
+# An answer is "found" when its score reaches the answerer's threshold (QA_MIN_ANSWER_SCORE),
+# so every threshold's outcome can be read off the recorded scores without asking again.
+# Positives are the answerable questions, asked against the whole corpus; negatives the same
+# questions asked with their gold documents removed, where the right answer is "not found".
+
+
+def answered_share(scores: Sequence[float], threshold: float) -> float:
+    """Share of answers whose score reaches ``threshold`` (answered, not "not found")."""
+    return mean([1.0 if s >= threshold else 0.0 for s in scores])
+
+
+def found_classifier(answerable: Sequence[bool], removed: Sequence[bool]) -> dict[str, float | None]:
+    """Precision, recall and F1 of "found" as a classifier: a found answer to an answerable
+    question is a true positive, a found answer with the gold documents removed a false positive.
+
+    Precision depends on the mix of the two sides; each question is asked on both, so it is 1:1.
+    """
+    tp, fp = sum(answerable), sum(removed)
+    precision = tp / (tp + fp) if tp + fp else None
+    recall = tp / len(answerable) if answerable else None
+    if precision is None or recall is None:
+        f1 = None
+    else:
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "abstention": 1 - fp / len(removed) if removed else None,
+    }
+
+
+def threshold_grid(scores: Sequence[float], extra: Iterable[float] = ()) -> list[float]:
+    """Thresholds for a sweep table: 0.05 to 0.95 in steps of 0.05 when every score lies in 0..1,
+    else the 5th to 95th percentiles of the scores; plus ``extra`` (e.g. the current threshold)."""
+    if not scores:
+        return sorted(set(extra))
+    if 0.0 <= min(scores) and max(scores) <= 1.0:
+        grid = [round(0.05 * i, 2) for i in range(1, 20)]
+    else:
+        grid = [round(percentile(scores, q), 4) for q in range(5, 100, 5)]
+    return sorted(set(grid) | set(extra))
+
+
+def sweep(
+    answerable: Sequence[float],
+    removed: Sequence[float],
+    offtopic: Sequence[float],
+    thresholds: Iterable[float],
+) -> list[dict[str, float | None]]:
+    """For each threshold: share answered of the answerable questions, share "not found" of the
+    gold-removed and of the off-topic ones, and precision/F1 of "found" over the first two."""
+    rows = []
+    for t in thresholds:
+        c = found_classifier([s >= t for s in answerable], [s >= t for s in removed])
+        rows.append(
+            {
+                "threshold": t,
+                "answered": answered_share(answerable, t) if answerable else None,
+                "not_found": 1 - answered_share(removed, t) if removed else None,
+                "offtopic_not_found": 1 - answered_share(offtopic, t) if offtopic else None,
+                "precision": c["precision"],
+                "f1": c["f1"],
+            }
+        )
+    return rows
+
+
+def calibrate(
+    answerable: Sequence[float], removed: Sequence[float], min_answered: float = 0.95, decimals: int = 4
+) -> dict[str, float] | None:
+    """The threshold that says "not found" most often on ``removed`` while still answering at
+    least ``min_answered`` of ``answerable``: the highest such threshold, rounded down to
+    ``decimals`` (a threshold set to the printed value keeps the guarantee). None without scores.
+
+    The share "not found" only grows with the threshold, so the highest threshold that keeps
+    ``min_answered`` is the best one.
+    """
+    if not answerable or not removed:
+        return None
+    if not 0.0 < min_answered <= 1.0:
+        raise ValueError(f"min_answered must be in (0, 1], got {min_answered}")
+    ranked = sorted(answerable, reverse=True)
+    need = math.ceil(min_answered * len(ranked) - 1e-9)
+    scale = 10**decimals
+    # One step above the need-th highest score answers too few; step down to the first that answers enough.
+    units = math.floor(ranked[need - 1] * scale) + 1
+    while answered_share(answerable, round(units / scale, decimals)) < min_answered:
+        units -= 1
+    t = round(units / scale, decimals)
+    return {
+        "threshold": t,
+        "min_answered": min_answered,
+        "answered": answered_share(answerable, t),
+        "not_found": 1 - answered_share(removed, t),
+    }
+
+
+def threshold_for_abstention(
+    answerable: Sequence[float], removed: Sequence[float], min_not_found: float = 0.8, decimals: int = 4
+) -> dict[str, float] | None:
+    """The lowest threshold (rounded up to ``decimals``) that says "not found" for at least
+    ``min_not_found`` of ``removed``, and the share of ``answerable`` still answered there."""
+    if not answerable or not removed:
+        return None
+    if not 0.0 < min_not_found <= 1.0:
+        raise ValueError(f"min_not_found must be in (0, 1], got {min_not_found}")
+    ranked = sorted(removed)
+    need = math.ceil(min_not_found * len(ranked) - 1e-9)
+    scale = 10**decimals
+    # "Not found" is score < threshold: at or below the need-th lowest score too few are not
+    # found; step up to the first threshold that says "not found" often enough.
+    units = math.floor(ranked[need - 1] * scale) - 1
+    while 1 - answered_share(removed, round(units / scale, decimals)) < min_not_found:
+        units += 1
+    t = round(units / scale, decimals)
+    return {
+        "threshold": t,
+        "min_not_found": min_not_found,
+        "answered": answered_share(answerable, t),
+        "not_found": 1 - answered_share(removed, t),
+    }

@@ -35,6 +35,14 @@ def fmt(value: Any, digits: int = 3) -> str:
 
 def write_markdown(report: dict[str, Any], path: Path) -> None:
     subset = f"first {report['queries']} of {report['total_queries']} queries" if report["limit"] else "all queries"
+    if report.get("skip") or report.get("selection"):
+        chosen = (
+            f", chosen by `{report['selection']}` ({report['selected_queries']} match)"
+            if report.get("selection")
+            else ""
+        )
+        skipped = f", the first {report['skip']} of them skipped" if report.get("skip") else ""
+        subset = f"{report['queries']} of {report['total_queries']} queries{chosen}{skipped}"
     lines = [
         f"# `{report['dataset']}`: {report['queries']} queries over {report['corpus_docs']} documents",
         "",
@@ -70,6 +78,7 @@ def write_markdown(report: dict[str, Any], path: Path) -> None:
             f"{reused} | {fmt(mt['search_ms_p50'], 1)} / {fmt(mt['search_ms_p95'], 1)} | "
             f"{fmt(mt['ask_ms_p50'], 1)} / {fmt(mt['ask_ms_p95'], 1)} | {fmt(mt['answered'])} | {mt['citations']} |"
         )
+    lines += abstention_lines(report)
     lines += ["", "Configurations:", ""]
     for name, c in report["configs"].items():
         lines.append(f"- `{name}`: {c['description']} (chunker `{c['chunker']}`, index `{c['index']['name']}`)")
@@ -82,6 +91,125 @@ def write_markdown(report: dict[str, Any], path: Path) -> None:
         " it wrote itself.",
     ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def share(x: float | None) -> str:
+    return "–" if x is None else f"{x:.3f}"
+
+
+def abstention_lines(report: dict[str, Any]) -> list[str]:
+    """The abstention section: gold-removed and off-topic "not found", the sweep, the calibration,
+    and the check of the exclusion against real indexes built without the gold documents."""
+    runs = {n: c["abstention"] for n, c in report["configs"].items() if c.get("abstention")}
+    checks = {n: c["exclusion_check"] for n, c in report["configs"].items() if c.get("exclusion_check")}
+    if not runs and not checks:
+        return []
+    lines = ["", "## Abstention", ""]
+    if runs:
+        lines += [
+            "Every question with gold documents is asked again with them removed (the service's `doc_id` filter "
+            'leaves every other document: evals/abstention.py), where the right answer is "not found"; '
+            "the off-topic questions are hand-written ones no shared corpus answers (evals/offtopic.jsonl). "
+            '"found" as a classifier: positives the answerable questions, negatives the same questions gold-removed.',
+            "",
+            "| config | threshold | answered (answerable) | not found (gold removed) | not found (off-topic) |"
+            " precision of found | recall | F1 | gold removed: gold answer in the answerer's passages |"
+            " ... answered with a sentence holding it | not found where no passage held it | gold leaks |",
+            "|---" * 12 + "|",
+        ]
+        for name, a in runs.items():
+            lines.append(
+                f"| {name} | {a['threshold']} | {share(a['answered'])} ({a['answerable']}) | "
+                f"{share(a['not_found'])} ({a['gold_removed']}) | "
+                f"{share(a['offtopic_not_found'])} ({a['offtopic']}) | "
+                f"{share(a['precision'])} | {share(a['recall'])} | {share(a['f1'])} | "
+                f"{a['removed_answer_in_passages']} of {a['removed_with_answers']} | "
+                f"{a['removed_answered_with_gold']} | "
+                f"{share(a['not_found_without_answer_in_passages'])} | {a['gold_leaks']} |"
+            )
+        for name, a in runs.items():
+            lines += ["", f"### `{name}`: the threshold on the answer score", ""]
+            t = a["target"]
+            cal, tgt = a.get("calibrated"), a.get("for_target_not_found")
+            if cal:
+                lines.append(
+                    f"- calibrated on these questions (the highest threshold answering >= {t['min_answered']:.0%} "
+                    f"of the answerable ones): **{cal['threshold']}**, answered {share(cal['answered'])}, not found "
+                    f"{share(cal['not_found'])} gold-removed; target (>= {t['min_not_found']:.0%} not found at >= "
+                    f"{t['min_answered']:.0%} answered) {'met' if a['target_met'] else 'not met'}"
+                )
+            if tgt:
+                lines.append(
+                    f"- lowest threshold with >= {t['min_not_found']:.0%} not found gold-removed: {tgt['threshold']}, "
+                    f"answering {share(tgt['answered'])} of the answerable questions"
+                )
+            if "exact" in a:
+                how = (
+                    "dense through the `doc_id` filter, BM25 rebuilt without the removed chunks"
+                    if a["exact"]
+                    else "the bare `doc_id` filter (not the embedded store: BM25 statistics of the whole index)"
+                )
+                lines.append(
+                    f"- gold removed by {how}; {a.get('lexical_rebuilds', 0)} lexical rebuilds in "
+                    f"{a.get('rebuild_seconds', 0)} s"
+                )
+            secs = report["configs"][name].get("seconds", {})
+            if secs:
+                lines.append(
+                    "- run time: "
+                    + ", ".join(f"{k.replace('_', ' ')} {v} s" for k, v in secs.items())
+                    + " (questions asked one after the other, the model loaded once)"
+                )
+            if a.get("found_disagrees_with_score"):
+                lines.append(
+                    f"- **{a['found_disagrees_with_score']} answers' `found` disagree with score >= threshold**: "
+                    "the sweep assumes the answerer abstains exactly below its threshold"
+                )
+            marks: dict[float, list[str]] = {}
+            marks.setdefault(a["threshold"], []).append("current")
+            for x in a.get("given_thresholds", []):
+                marks.setdefault(x, []).append("given")
+            if cal:
+                marks.setdefault(cal["threshold"], []).append(f"calibrated (>= {t['min_answered']:.0%} answered)")
+            if tgt:
+                marks.setdefault(tgt["threshold"], []).append(f">= {t['min_not_found']:.0%} not found")
+            lines += [
+                "",
+                "| threshold | answered (answerable) | not found (gold removed) | not found (off-topic) |"
+                " precision of found | F1 | |",
+                "|---|---|---|---|---|---|---|",
+            ]
+            for row in a["sweep"]:
+                lines.append(
+                    f"| {row['threshold']} | {share(row['answered'])} | {share(row['not_found'])} | "
+                    f"{share(row['offtopic_not_found'])} | {share(row['precision'])} | {share(row['f1'])} | "
+                    f"{', '.join(marks.get(row['threshold'], []))} |"
+                )
+    if checks:
+        lines += [
+            "",
+            "### The gold-removed view against real indexes without the gold documents",
+            "",
+            "Questions spread over the run, asked gold-removed three ways: through the view the gold-removed pass "
+            "uses (dense through the `doc_id` filter, BM25 rebuilt without the removed chunks), through the bare "
+            "`doc_id` filter (BM25 statistics of the whole index), and on an index built without their gold "
+            "documents (imported from an export of the eval index in its build order: same chunks and vectors, "
+            "fresh FAISS and BM25). Counts are of questions whose answer matches the rebuilt index's.",
+            "",
+            "| config | questions | indexes built | view: same answer and citation | view: same passages, same order |"
+            ' view: largest score difference | bare filter: same answer | same "found" |'
+            " same passages, same order | same passages, any order | largest score difference | seconds |",
+            "|---" * 12 + "|",
+        ]
+        for name, x in checks.items():
+            view = "" if x.get("exact", True) else " (not exact: not the embedded store)"
+            lines.append(
+                f"| {name} | {x['questions']} | {x['indexes_built']} | {x['same_answer']}{view} | "
+                f"{x['same_passages']} | {x['max_score_difference']:.2g} | {x['filter_same_answer']} | "
+                f"{x['filter_same_found']} | {x['filter_same_passages']} | {x['filter_same_passage_set']} | "
+                f"{x['filter_max_score_difference']:.2g} | {x['seconds']} |"
+            )
+    return lines
 
 
 def write_plot(report: dict[str, Any], path: Path) -> str | None:

@@ -16,15 +16,15 @@ carries the shortest span that answers it (``Answer.short``; see ``qa.span``).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
 
 from qa.embed import Embedder
 from qa.embed.queries import LRUCache
+from qa.sentences import sentence_spans
 from qa.span import answer_kind, shortest_span
-from qa.terms import coverage, idf, minmax, split_sentences, terms
+from qa.terms import coverage, idf, minmax, terms
 from qa.types import Answer, Citation, Passage, Short
 
 __all__ = ["FEATURES", "NOT_FOUND", "WEIGHTS", "Candidate", "ExtractiveAnswerer", "candidates", "features"]
@@ -36,14 +36,13 @@ FEATURES = ("cosine", "coverage", "passage_cosine", "passage_score", "novelty", 
 # eval uses (evals/reports/answer_weights.md). Only their ratios matter.
 WEIGHTS = (2.41, 1.561, 0.805, 2.567, -0.184, 1.587, 1.756, 1.68)
 
-_HEADING = re.compile(r"^\s{0,3}#{1,6}\s")
-
 
 @dataclass(frozen=True)
 class Candidate:
     passage: Passage
     start: int  # offsets into passage.text
     end: int
+    lead: str = ""  # the heading or signature line right before it in the passage: never an answer, its context
 
     @property
     def text(self) -> str:
@@ -51,16 +50,23 @@ class Candidate:
 
 
 def candidates(passages: list[Passage]) -> list[Candidate]:
-    """Sentences of the passages, each once even where chunks overlap, headings left out."""
+    """Sentences of the passages, each once even where chunks overlap; headings, signatures and code
+    lines left out (``qa.sentences``: only prose, list items and table rows can be answers), a
+    heading or signature kept as the ``lead`` of the sentence right after it."""
     seen: set[tuple[str, int, int]] = set()
     out = []
     for p in passages:
-        for s, e in split_sentences(p.text):
+        lead = ""
+        for sentence in sentence_spans(p.text):
+            s, e = sentence.start, sentence.end
             key = (p.doc_id, p.start + s, p.start + e)
-            if key in seen or _HEADING.match(p.text[s:e]):
+            if not sentence.answerable:
+                lead = p.text[s:e] if sentence.kind in ("heading", "signature") else ""
                 continue
-            seen.add(key)
-            out.append(Candidate(p, s, e))
+            if key not in seen:
+                seen.add(key)
+                out.append(Candidate(p, s, e, lead))
+            lead = ""
     return out
 
 
@@ -84,9 +90,10 @@ def features(
     rows = []
     previous: set[str] = set()
     for i, (c, ct) in enumerate(zip(cands, cand_terms, strict=True)):
-        # The sentence before, when it is the previous sentence of the same passage.
+        # The sentence before, when it is the previous sentence of the same passage; for the first
+        # sentence under a heading or signature line (os.path.basename(path)), that line.
         same = i > 0 and cands[i - 1].passage.chunk_id == c.passage.chunk_id
-        previous = cand_terms[i - 1] if same else set()
+        previous = terms(c.lead) if c.lead else cand_terms[i - 1] if same else set()
         typed = 0.5 if kind is None else float(shortest_span(question, c.text) is not None)
         rows.append(
             (

@@ -13,7 +13,7 @@ import tiktoken
 
 from qa.errors import InvalidInput
 from qa.limits import shorten
-from qa.terms import HEADING_LINE, PARAGRAPH_BREAK, split_sentences, strip_span
+from qa.sentences import PARAGRAPH_BREAK, heading_lines, split_sentences, strip_span
 from qa.types import Chunk, Document
 
 # Strength of the boundary after a piece; a chunk prefers to end at a strong one.
@@ -74,9 +74,10 @@ def _title(raw: str) -> str:
 
 
 def _headings(doc: Document) -> list[tuple[int, int, int]]:
-    """Stripped, non-overlapping ``(start, end, level)`` of markdown heading lines and ``doc.headings``."""
+    """Stripped, non-overlapping ``(start, end, level)`` of markdown heading lines (outside code
+    blocks) and ``doc.headings``."""
     text = doc.text
-    found = [(m.start(), m.end(), len(m.group(1))) for m in HEADING_LINE.finditer(text)]
+    found = heading_lines(text)
     found += [(h.start, h.end, h.level) for h in doc.headings if 0 <= h.start < h.end <= len(text)]
     out: list[tuple[int, int, int]] = []
     for start, end, level in sorted(found):

@@ -84,7 +84,25 @@ def validate(doc: Document, max_bytes: int, limits: Limits = DEFAULT_LIMITS) -> 
     text = normalize_text(doc.text)
     if not text.strip():
         raise InvalidInput(f"document {doc_id!r} has no text: nothing to index")
+    check_page_starts(doc.page_starts, len(text), doc_id)
     return replace(doc, text=text, title=title, id=doc_id, metadata=metadata)
+
+
+def check_page_starts(starts: tuple[int, ...], length: int, doc_id: str) -> None:
+    """Page offsets must start at 0, never decrease and stay within the text, or a citation's
+    page would be wrong.
+
+    Raises:
+        InvalidInput: they do not.
+    """
+    if not starts:
+        return
+    ok = starts[0] == 0 and all(0 <= a <= b <= length for a, b in zip(starts, starts[1:], strict=False))
+    if not ok or starts[-1] > length:
+        raise InvalidInput(
+            f"document {doc_id!r}: page offsets {list(starts[:5])}... must start at 0, never decrease "
+            f"and stay within its {length} characters"
+        )
 
 
 class Ingestor:

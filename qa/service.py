@@ -37,7 +37,7 @@ from qa.shard import Shard
 from qa.store import DocumentInfo, Store, describe_location, open_store
 from qa.store.filters import parse_filters
 from qa.terms import terms
-from qa.types import Answer, Document, IngestResult, Metadata, Passage, Retrieved
+from qa.types import Answer, Document, IngestResult, Metadata, Passage, Retrieved, page_at
 from qa.workqueue import BoundedWorker
 
 # Largest list offset: SQLite integers are 64-bit (a larger one was a 500, found by schemathesis).
@@ -288,7 +288,8 @@ class QAService:
         """The top ``k`` passages for ``question`` (see ``qa.retrieve``); ``max_per_doc`` (0: no
         cap) overrides QA_MAX_PER_DOC for this search."""
         q, k = self._check(question, k, filters, max_per_doc)
-        return self.retriever.retrieve(q, k, filters, mode, rerank, max_per_doc=max_per_doc)
+        passages, _ = self._with_pages(self.retriever.retrieve(q, k, filters, mode, rerank, max_per_doc=max_per_doc))
+        return passages
 
     def ask(
         self,
@@ -364,15 +365,28 @@ class QAService:
         """The one answer path: retrieve for ``query``, pick the extractive answer to
         ``question``, then generate and check when an LLM is configured."""
         vector = self.retriever.embed_query(query)
-        passages = self.retriever.retrieve(query, k, filters, mode, rerank, vector, max_per_doc)
+        passages, starts = self._with_pages(
+            self.retriever.retrieve(query, k, filters, mode, rerank, vector, max_per_doc)
+        )
         yield Retrieved(question, query, tuple(passages), generating=self.generates(extractive))
         against = question if question == query or terms(question) else query
         a = self.answer(against, passages, vector if against == query else None)
-        a = replace(a, question=question, query=query)
+        a = _cite_pages(replace(a, question=question, query=query), starts)
         if not self.generates(extractive) or self.llm is None:
             yield a
             return
-        yield from generate_stream(self.llm, query, passages, self.embedder, a)
+        for event in generate_stream(self.llm, query, passages, self.embedder, a):
+            yield _cite_pages(event, starts) if isinstance(event, Answer) else event
+
+    def _with_pages(self, passages: list[Passage]) -> tuple[list[Passage], dict[int, tuple[int, ...]]]:
+        """``passages`` with the page each starts on (documents with pages), and the page offsets
+        of their documents by chunk id: one store read by chunk id, so the offsets are those of
+        the very text the passages were read from, even while a document is being replaced."""
+        starts = self.store.page_starts([p.chunk_id for p in passages]) if passages else {}
+        if not starts:
+            return passages, starts
+        paged = [replace(p, page=page_at(starts[p.chunk_id], p.start)) if p.chunk_id in starts else p for p in passages]
+        return paged, starts
 
     def answer(self, question: str, passages: list[Passage], vector: np.ndarray | None = None) -> Answer:
         """The best sentence of ``passages`` for ``question``, cited by its exact span.
@@ -415,3 +429,20 @@ class QAService:
             self._store.close()
         if self.__dict__.get("llm") is not None:
             self.__dict__["llm"].close()
+
+
+def _cite_pages(a: Answer, starts: dict[int, tuple[int, ...]]) -> Answer:
+    """``a`` with the page of each citation and of the short answer: the page of its first
+    character, from the page offsets of the passage it was cited from."""
+    if not starts:
+        return a
+
+    def page(doc_id: str, offset: int) -> int | None:
+        for p in a.passages:
+            if p.doc_id == doc_id and p.chunk_id in starts and p.start <= offset <= p.end:
+                return page_at(starts[p.chunk_id], offset)
+        return None
+
+    citations = tuple(replace(c, page=page(c.doc_id, c.start)) for c in a.citations)
+    short = replace(a.short, page=page(a.short.doc_id, a.short.start)) if a.short else None
+    return replace(a, citations=citations, short=short)

@@ -1,9 +1,6 @@
-"""The one text analyser: sentences with exact offsets, word terms, stop words, and the term
-statistics (idf, coverage, min-max) that retrieval's second stage, answering, citation checking and
-follow-up resolution share.
-
-Sentences come back as ``(start, end)`` indexes into the text, never re-searched strings, so every
-citation built from them is exact.
+"""The one text analyser: word terms, stop words, and the term statistics (idf, coverage, min-max)
+that retrieval's second stage, answering, citation checking and follow-up resolution share.
+Sentences (with exact offsets and their kind: prose, list item, heading, code...) are ``qa.sentences``.
 """
 
 from __future__ import annotations
@@ -13,67 +10,25 @@ import re
 from collections.abc import Sequence, Set
 from functools import lru_cache
 
-# A regex splitter on purpose: no library we depend on splits sentences, and the candidates cost more
-# than these rules: pysbd's character spans are known to come out wrong (they drift on repeated text),
-# nltk's punkt needs downloaded data, spaCy a language pipeline. Citations need exact offsets, so every
-# boundary here is an index into ``text``, never a re-search of the sentence string.
+from qa.sentences import HEADING_LINE, PARAGRAPH_BREAK, split_sentences, strip_span
 
-PARAGRAPH_BREAK = re.compile(r"\n\s*\n")  # a blank line; "\n\r\n" (CRLF) matches too
-HEADING_LINE = re.compile(r"^ {0,3}(#{1,6})[ \t]+\S[^\n]*", re.MULTILINE)  # markdown ATX heading
-_LIST_ITEM_NEXT = re.compile(r"\n(?=[ \t]*(?:[-*+]|\d{1,9}[.)])[ \t])")  # newline before "- x", "1. x", "2) x"
-# Terminal punctuation plus closing quotes/brackets, then whitespace and the next sentence's first character.
-# Matching only from the start of a punctuation run, possessively, keeps long runs ("....") linear.
-_END = re.compile(r"(?<![.!?…])([.!?…]++)([\"'”’)\]»]*+)(?=\s+(\S))")
-_WORD_BEFORE = re.compile(r"(?:[^\W\d_]|\.)+\Z")  # letters and dots right before the punctuation
-_DOTTED = re.compile(r"(?:[^\W\d_]\.)+[^\W\d_]")  # "e.g", "J.R.R", "U.S.A"
-
-_ABBREVIATIONS = frozenset("mr mrs ms dr prof st jr sr vs etc e.g i.e fig al inc ltd co corp u.s u.k u.n".split())
-# Only abbreviations when a number follows ("Dec. 8", "No. 5"); "I said no. Then" still ends a sentence.
-_BEFORE_NUMBER = frozenset("no jan feb mar apr jun jul aug sep sept oct nov dec".split())
-
-
-def strip_span(text: str, start: int, end: int) -> tuple[int, int]:
-    """Shrink ``text[start:end]`` past leading and trailing whitespace (``start == end`` if nothing is left)."""
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return start, end
-
-
-def _ends_sentence(text: str, m: re.Match[str]) -> bool:
-    """Whether the punctuation matched by ``_END`` closes a sentence."""
-    nxt = m.group(3)
-    if nxt.islower():
-        return False
-    if m.group(1) != "." or m.group(2):  # only a bare single "." can belong to an abbreviation
-        return True
-    before = _WORD_BEFORE.search(text, max(0, m.start() - 12), m.start())
-    word = before.group() if before else ""
-    if not word:
-        return True
-    lower = word.lower()
-    if lower in _ABBREVIATIONS or _DOTTED.fullmatch(word) or (len(word) == 1 and word.isupper()):  # "J. Smith"
-        return False
-    return not (lower in _BEFORE_NUMBER and nxt.isdigit())
-
-
-def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
-    """Sentence spans ``(start, end)`` inside ``text[start:end]``: absolute, stripped, non-empty and in order."""
-    end = len(text) if end is None else end
-    # Any index inside the whitespace between two sentences is a valid cut: spans are stripped afterwards.
-    cuts = [m.start() for m in PARAGRAPH_BREAK.finditer(text, start, end)]
-    cuts += [m.start() for m in _LIST_ITEM_NEXT.finditer(text, start, end)]
-    for m in HEADING_LINE.finditer(text, start, end):  # a heading is a sentence of its own
-        cuts += [m.start(), m.end()]
-    cuts += [m.end() for m in _END.finditer(text, start, end) if _ends_sentence(text, m)]
-    spans = []
-    for cut in [*sorted(cuts), end]:
-        s, e = strip_span(text, start, cut)
-        if s < e:
-            spans.append((s, e))
-        start = cut
-    return spans
+# Sentence splitting lives in qa.sentences; its names stay importable from here, where the analyser's
+# users have always found them.
+__all__ = [
+    "EVIDENCE_STOPWORDS",
+    "EVIDENCE_WORDS",
+    "HEADING_LINE",
+    "PARAGRAPH_BREAK",
+    "STOPWORDS",
+    "coverage",
+    "idf",
+    "minmax",
+    "query_terms",
+    "sentence_terms",
+    "split_sentences",
+    "strip_span",
+    "terms",
+]
 
 
 # -- terms ----------------------------------------------------------------------------------

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from bisect import bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -17,12 +19,25 @@ Metadata = dict[str, Any]
 Hit = tuple[int, float]
 
 
-def content_hash(title: str, text: str, metadata: Metadata) -> str:
-    """Hash of everything that affects what gets indexed for a document."""
+def content_hash(title: str, text: str, metadata: Metadata, page_starts: Sequence[int] = ()) -> str:
+    """Hash of everything that affects what gets indexed for a document (page offsets only when
+    there are some, so the hash of a document without pages is what it always was)."""
     h = hashlib.sha256()
-    payload = json.dumps({"title": title, "text": text, "metadata": metadata}, sort_keys=True, ensure_ascii=False)
+    fields: dict[str, Any] = {"title": title, "text": text, "metadata": metadata}
+    if page_starts:
+        fields["page_starts"] = list(page_starts)
+    payload = json.dumps(fields, sort_keys=True, ensure_ascii=False)
     h.update(payload.encode("utf-8", "surrogatepass"))
     return h.hexdigest()
+
+
+def page_at(page_starts: Sequence[int], offset: int) -> int | None:
+    """The 1-based page holding character ``offset`` of a text whose page ``i`` (0-based) starts
+    at ``page_starts[i]``; None for a text without pages."""
+    if not page_starts:
+        return None
+    # bisect_right: of pages that share a start (empty pages), the last, which holds the character.
+    return max(1, bisect_right(page_starts, offset))
 
 
 @dataclass(frozen=True)
@@ -46,10 +61,13 @@ class Document:
     # Heading spans found by the parser (e.g. HTML <h1>..<h6>). Markdown ATX headings
     # ("# Title") are detected by the chunker itself and need not be listed here.
     headings: tuple[Heading, ...] = ()
+    # Where each page starts in ``text`` (a PDF's): page i (1-based) is
+    # ``text[page_starts[i - 1]:page_starts[i]]``, the last one to the end; empty: no pages.
+    page_starts: tuple[int, ...] = ()
 
     @property
     def content_hash(self) -> str:
-        return content_hash(self.title, self.text, self.metadata)
+        return content_hash(self.title, self.text, self.metadata, self.page_starts)
 
 
 @dataclass(frozen=True)
@@ -88,6 +106,8 @@ class Passage:
     ordinal: int = 0
     heading: str | None = None
     metadata: Metadata = field(default_factory=dict)
+    # The page the passage starts on (1-based), for documents with pages (PDFs).
+    page: int | None = None
 
 
 @dataclass(frozen=True)
@@ -100,6 +120,8 @@ class Citation:
     start: int
     end: int
     quote: str
+    # The page of ``start`` (1-based), for documents with pages (PDFs); None otherwise.
+    page: int | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +133,7 @@ class Short:
     doc_id: str
     start: int
     end: int
+    page: int | None = None
 
 
 @dataclass(frozen=True)

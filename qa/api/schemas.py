@@ -52,6 +52,9 @@ class PassageOut(BaseModel):
     ordinal: int
     heading: str | None
     metadata: dict[str, Any]
+    page: int | None = Field(
+        None, description="Page of the document (1-based) where the passage starts, for documents with pages (PDFs)."
+    )
 
 
 class SearchOut(BaseModel):
@@ -66,6 +69,9 @@ class CitationOut(BaseModel):
     start: int
     end: int
     quote: str = Field(..., description="Exactly the document text at [start:end].")
+    page: int | None = Field(
+        None, description="Page of the document (1-based) holding the quote's start, for documents with pages (PDFs)."
+    )
 
 
 class SentenceOut(BaseModel):
@@ -83,6 +89,7 @@ class ShortOut(BaseModel):
     doc_id: str
     start: int = Field(..., description="Offset in the document text; `text == document[start:end]`.")
     end: int
+    page: int | None = Field(None, description="Page of the document (1-based), for documents with pages (PDFs).")
 
 
 class AnswerOut(BaseModel):
@@ -146,6 +153,11 @@ class DocumentOut(BaseModel):
     created_at: float
     updated_at: float
     text: str | None = None
+    page_starts: list[int] | None = Field(
+        None,
+        description="Documents with pages (PDFs), when one document is asked for: where each page starts in the "
+        "text; page n (1-based) is text[page_starts[n-1]:page_starts[n]], the last to the end.",
+    )
 
 
 class DocumentList(BaseModel):
@@ -290,9 +302,11 @@ def answer_fields(a: Answer) -> dict[str, Any]:
     }
 
 
-def document_out(info: DocumentInfo, text: str | None = None) -> DocumentOut:
+def document_out(info: DocumentInfo, text: str | None = None, pages: bool = False) -> DocumentOut:
+    """``info`` for the API; ``pages``: with its page offsets (one document asked for, not a list)."""
     fields = asdict(info)
     fields.pop("chunker")
+    starts = fields.pop("page_starts")
     # Stored before the limits on metadata, a value could break serializing the whole response.
     fields["metadata"] = safe_metadata(fields["metadata"])
-    return DocumentOut(**fields, text=text)
+    return DocumentOut(**fields, text=text, page_starts=list(starts) if pages and starts else None)

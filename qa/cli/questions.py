@@ -67,7 +67,10 @@ def search(
     if not passages:
         out.print("no passages: the index is empty or nothing matches the filters")
     for i, p in enumerate(passages, 1):
-        out.print(f"[bold]{i}. {p.title or p.doc_id}[/bold]  ({p.doc_id} [{p.start}:{p.end}], score {p.score:.3f})")
+        page = f", page {p.page}" if p.page is not None else ""
+        out.print(
+            f"[bold]{i}. {p.title or p.doc_id}[/bold]  ({p.doc_id} [{p.start}:{p.end}]{page}, score {p.score:.3f})"
+        )
         out.print(p.text, markup=False, highlight=False)
         out.print()
 
@@ -91,4 +94,5 @@ def ask(
         out.print(a.short.text, markup=False, highlight=False)
     out.print(a.answer, markup=False, highlight=False)
     for c in a.citations:
-        out.print(f"  [{c.n}] {c.title or c.doc_id} ({c.doc_id} [{c.start}:{c.end}])", markup=False)
+        page = f", page {c.page}" if c.page is not None else ""
+        out.print(f"  [{c.n}] {c.title or c.doc_id} ({c.doc_id} [{c.start}:{c.end}]{page})", markup=False)

@@ -58,6 +58,7 @@ def parse_bytes(
 
     extra: Metadata = {}
     headings: tuple[Heading, ...] = ()
+    page_starts: tuple[int, ...] = ()
     if ext in TEXT_EXTS:
         text = decode_text(data, filename)
         default_title = (markdown_title(text) if ext != ".txt" else None) or stem(filename)
@@ -65,9 +66,10 @@ def parse_bytes(
         text, headings, html_title = parse_html(data, filename)
         default_title = html_title or stem(filename)
     else:
-        text, pdf_title, pages = parse_pdf(data, filename)
-        default_title = pdf_title or stem(filename)
-        extra["pages"] = pages
+        pdf = parse_pdf(data, filename)
+        text, page_starts = pdf.text, pdf.page_starts
+        default_title = pdf.title or stem(filename)
+        extra["pages"] = pdf.pages
 
     meta: Metadata = {"filename": filename, **extra, **normalize_value(metadata or {})}
     # A title given with the file is the user's (checked against QA_MAX_TITLE_CHARS when indexed);
@@ -81,6 +83,7 @@ def parse_bytes(
             metadata=meta,
             source=src,
             headings=headings,
+            page_starts=page_starts,
         )
     ]
 

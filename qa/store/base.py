@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -66,15 +66,21 @@ class DocumentInfo:
     chars: int
     created_at: float
     updated_at: float
+    # Where each page starts in the text (see ``Document.page_starts``); empty without pages.
+    page_starts: tuple[int, ...] = ()
 
 
 # The documents columns a DocumentInfo is read from, in both stores, in this order.
-INFO_COLUMNS = "id, title, metadata, source, content_hash, chunker, n_chunks, length(text), created_at, updated_at"
+INFO_COLUMNS = (
+    "id, title, metadata, source, content_hash, chunker, n_chunks, length(text), created_at, updated_at, page_starts"
+)
 
 
-def document_info(row: Sequence[Any], metadata: Metadata) -> DocumentInfo:
-    """A ``DocumentInfo`` from a row of ``INFO_COLUMNS``, with its metadata already decoded."""
-    return DocumentInfo(row[0], row[1], metadata, *row[3:10])
+def document_info(row: Sequence[Any], metadata: Metadata, page_starts: Sequence[int] | None) -> DocumentInfo:
+    """A ``DocumentInfo`` from a row of ``INFO_COLUMNS``, with its metadata and page offsets
+    already decoded."""
+    info = DocumentInfo(row[0], row[1], metadata, *row[3:10])
+    return replace(info, page_starts=tuple(page_starts)) if page_starts else info
 
 
 # The chunk and document columns a Passage is read from, in both stores, in this order.
@@ -123,6 +129,12 @@ class Store(Protocol):
     def get(self, doc_id: str) -> DocumentInfo | None: ...
 
     def get_text(self, doc_id: str) -> str | None: ...
+
+    def page_starts(self, chunk_ids: list[int]) -> dict[int, tuple[int, ...]]:
+        """The page offsets of the documents of these chunks, by chunk id; chunks of documents
+        without pages (and chunks no longer stored) are left out. Chunk ids are never reused, so
+        these are the offsets of the very text the chunks were read from."""
+        ...
 
     def write(self, writes: list[Write]) -> None:
         """Insert or replace documents with their chunks and vectors, atomically."""

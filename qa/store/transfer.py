@@ -2,9 +2,10 @@
 
 The export is JSON Lines (gzip-compressed when the file name ends in ``.gz``): a header line
 ``{"format": "qa-export", "version": 1, "manifest": {...}}``, then one line per document with its
-text, metadata and chunks (ordinal, start, end, heading, and the vector as base64 float32,
-little-endian). Import writes documents in batches, each batch one store transaction; importing
-the same file again changes nothing (documents are replaced by equal ones).
+text, metadata, page offsets when it has pages (``page_starts``) and chunks (ordinal, start,
+end, heading, and the vector as base64 float32, little-endian). Import writes documents in
+batches, each batch one store transaction; importing the same file again changes nothing
+(documents are replaced by equal ones).
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ def export_index(store: Store, path: Path, progress: Callable[[int], None] | Non
                 "metadata": info.metadata,
                 "source": info.source,
                 "chunker": info.chunker,
+                **({"page_starts": list(info.page_starts)} if info.page_starts else {}),
                 "chunks": [
                     {
                         "ordinal": c.ordinal,
@@ -119,7 +121,12 @@ def import_index(store: Store, path: Path, progress: Callable[[int], None] | Non
             try:
                 d = json.loads(line)
                 doc = Document(
-                    id=d["id"], text=d["text"], title=d["title"], metadata=d["metadata"], source=d.get("source")
+                    id=d["id"],
+                    text=d["text"],
+                    title=d["title"],
+                    metadata=d["metadata"],
+                    source=d.get("source"),
+                    page_starts=tuple(int(x) for x in d.get("page_starts", ())),
                 )
                 cs = [
                     Chunk(doc.id, c["ordinal"], c["start"], c["end"], doc.text[c["start"] : c["end"]], c["heading"])

@@ -100,7 +100,8 @@ function showChecked(turn, sentences, citations) {
 }
 
 function citationButton(c) {
-  const label = `Source ${c.n}: ${c.title || c.doc_id}`;
+  const page = c.page == null ? "" : `, page ${c.page}`;
+  const label = `Source ${c.n}: ${c.title || c.doc_id}${page}`;
   return el("button", {
     type: "button", class: "cite", "aria-label": label, title: label,
     onclick: (event) => openCitation(c, event.currentTarget),
@@ -112,7 +113,7 @@ function passagesDetails(passages) {
   for (const p of passages) {
     list.append(el("li", {},
       el("span", { class: "passage-title" }, p.title || p.doc_id),
-      el("span", { class: "meta" }, ` ${p.doc_id} · score ${p.score.toFixed(2)}`),
+      el("span", { class: "meta" }, ` ${p.doc_id}${p.page == null ? "" : ` · page ${p.page}`} · score ${p.score.toFixed(2)}`),
       el("p", { class: "passage-text" }, p.text)));
   }
   return el("details", { class: "sources" }, el("summary", {}, `Passages searched (${passages.length})`), list);
@@ -234,7 +235,8 @@ async function openDocument(id, trigger, span) {
     const { start, end, quote } = span;
     mark = el("mark", { id: "highlight" }, doc.text.slice(start, end));
     text.append(doc.text.slice(0, start), mark, doc.text.slice(end));
-    $("viewer-meta").textContent = `${doc.id} · cited characters ${start}–${end}`;
+    const page = span.page == null ? "" : ` · page ${span.page}`;
+    $("viewer-meta").textContent = `${doc.id}${page} · cited characters ${start}–${end}`;
     if (doc.text.slice(start, end) !== quote) {
       warning.textContent = "This document has changed since the answer was given; the highlight may be off.";
       warning.hidden = false;

@@ -23,7 +23,8 @@ LAYERS = {
         "files": {"formats"},
         "text": {"content"},
         "html": {"content"},
-        "pdf": {"content"},
+        "pdfclean": {"content"},
+        "pdf": {"content", "pdfclean"},
         "jsonl": {"content"},
         # Runs the dispatcher (the package's __init__) in a worker process: it sits above it.
         "worker": {""},

@@ -12,6 +12,7 @@ from __future__ import annotations
 import inspect
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,7 @@ from qa.errors import IndexMismatch, InvalidInput
 from qa.store import Store, Write
 from qa.store.embedded import EmbeddedStore
 from qa.store.postgres import PostgresStore
+from qa.store.transfer import export_index, import_index
 from qa.types import Chunk, Document
 
 from ..pg import pg_url_fixture  # noqa: F401  (provides the pg_url fixture)
@@ -399,6 +401,33 @@ def test_document_chunks_give_back_what_was_written(store: Store) -> None:
     assert chunks == w.chunks
     assert vectors.shape == (3, DIM) and np.allclose(vectors, w.vectors)
     assert store.document_chunks("missing")[0] == []
+
+
+def test_page_offsets_are_stored_with_the_document(store: Store) -> None:
+    paged = words("manual.pdf", "kiln fires hot, then cools slowly", [0, 1, 2, 3, 4, 5])
+    paged = Write(replace(paged.doc, page_starts=(0, 11, 11, 22)), paged.chunks, paged.vectors, "test")
+    store.write([paged, words("notes", "plain text", [6, 7])])
+    info = store.get("manual.pdf")
+    assert info is not None and info.page_starts == (0, 11, 11, 22)
+    assert store.get("notes").page_starts == ()  # type: ignore[union-attr]
+    ids = {p.doc_id: p.chunk_id for p in store.search(vec(0), 1) + store.search(vec(6), 1)}
+    # By chunk id, for documents with pages only; an unknown chunk id is left out.
+    assert store.page_starts([ids["manual.pdf"], ids["notes"], 10**9]) == {ids["manual.pdf"]: (0, 11, 11, 22)}
+    assert store.page_starts([]) == {}
+    # Replaced without pages: none left; its old chunks are gone with their pages.
+    store.write([words("manual.pdf", "kiln fires hot", [0, 1, 2])])
+    assert store.get("manual.pdf").page_starts == ()  # type: ignore[union-attr]
+    assert store.page_starts([ids["manual.pdf"]]) == {}
+
+
+def test_export_and_import_keep_page_offsets(open_store: Opener, tmp_path: Path) -> None:
+    src, dst = open_store(name="src"), open_store(name="dst")
+    paged = words("manual.pdf", "kiln fires hot", [0, 1, 2])
+    src.write([Write(replace(paged.doc, page_starts=(0, 5)), paged.chunks, paged.vectors, "test")])
+    src.write([words("notes", "plain text", [3, 4])])
+    export_index(src, tmp_path / "out.jsonl.gz")
+    import_index(dst, tmp_path / "out.jsonl.gz")
+    assert [(i.id, i.page_starts) for i in dst.list_documents()[0]] == [("manual.pdf", (0, 5)), ("notes", ())]
 
 
 def test_counts_are_cheap_stats(store: Store) -> None:

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from qa.chunk import Chunker, tiktoken_counter
 from qa.errors import InvalidInput
-from qa.terms import HEADING_LINE
+from qa.sentences import heading_lines
 from qa.types import Chunk, Document, Heading
 
 COUNT = tiktoken_counter()
@@ -47,6 +47,8 @@ SENTENCES = [
     "- a list item",
     "1. numbered item",
     "<|endoftext|> is plain text here.",
+    "```python\n# a comment, not a heading\nx = 1\n```",
+    "```\n# closing a block the text began in",
 ]
 HEADINGS = ["# Intro", "## Methods and materials", "### Sub-section three", "  # Indented title ##", "###### Deep"]
 LONG_WORDS = ["a" * 3000, "é" * 1200, "日本語" * 300, "🙂" * 200, "x-" * 700, "https://example.org/" + "p" * 500]
@@ -70,9 +72,10 @@ def documents(draw: st.DrawFn) -> str:
 
 
 def heading_mask(text: str) -> list[bool]:
+    """Which characters are in a Markdown heading line (one outside a fenced code block)."""
     mask = [False] * len(text)
-    for m in HEADING_LINE.finditer(text):
-        mask[m.start() : m.end()] = [True] * (m.end() - m.start())
+    for start, end, _ in heading_lines(text):
+        mask[start:end] = [True] * (end - start)
     return mask
 
 
@@ -171,6 +174,13 @@ def test_heading_path() -> None:
         "Other text.": "Other",
     }
     assert chunks[1].text == "# Intro\n\nIntro text here."  # the heading leads its section's chunk
+
+
+def test_comment_lines_of_code_blocks_are_not_headings() -> None:
+    text = "# Title\n\nIntro text.\n\n```python\n# Measure some strings:\nwords = ['a']\n```\n\nAfter the code."
+    chunks = check(text, Chunker(max_tokens=12, overlap=0))
+    assert {c.heading for c in chunks} == {"Title"}
+    assert heading_lines(text) == [(0, 7, 1)]
 
 
 def test_parser_headings_count_like_markdown_ones() -> None:

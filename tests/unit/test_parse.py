@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from qa.errors import InvalidInput, QAError, TooLarge, UnsupportedFileType
 from qa.ingest import index_files
 from qa.parse import SUPPORTED, iter_files, load_path, normalize_text, parse_bytes
+from qa.sentences import sentence_spans
 from qa.types import Document
 
 
@@ -219,39 +220,213 @@ def test_html_visible_text_and_headings(tmp_path: Path) -> None:
     doc = one(load_path(write(tmp_path / "page.html", HTML), tmp_path))
     text = doc.text
     assert doc.title == "Page Title"
-    assert text.startswith("Main heading\n\nFirst paragraph with bold and a link. It wraps.\n\n")
+    assert text.startswith("# Main heading\n\nFirst paragraph with bold and a link. It wraps.\n\n")
     for dropped in ["alert", "xss", "color: red", "STYLE_OR_SCRIPT", "comment", "javascript", "template text"]:
         assert dropped not in text
     for dropped in ["svg tooltip", "svg text", "iframe text", "hidden div", "hidden span", "picture", "Page Title"]:
         assert dropped not in text
     paragraphs = text.split("\n\n")
     assert paragraphs == [
-        "Main heading",
+        "# Main heading",
         "First paragraph with bold and a link. It wraps.",
-        "Lists",
-        "one",
-        "two",
-        "two.a",
-        "two.b",
-        "Table",
+        "## Lists",
+        "- one",
+        "- two",
+        "- two.a",
+        "- two.b",
+        "### Table",
         "Name | Age",
         "Ann | 30",
         "inner",
-        "  code line 1\n    code line 2",  # <pre> keeps its lines and indentation
+        "```text\n  code line 1\n    code line 2\n```",  # <pre> keeps its lines and indentation, fenced
         "A",
         "B",
-        "Footer & <escaped> text",
-    ]
+    ]  # the page's <footer> is not content
     assert [(text[h.start : h.end], h.level) for h in doc.headings] == [
-        ("Main heading", 1),
-        ("Lists", 2),
-        ("Table", 3),
+        ("# Main heading", 1),
+        ("## Lists", 2),
+        ("### Table", 3),
     ]
     # No markup survives except the escaped text the page actually shows.
-    assert "<" not in text.replace("<escaped>", "") and ">" not in text.replace("<escaped>", "")
+    assert "<" not in text and ">" not in text
     for line in text.split("\n"):
         if not line.startswith(" "):
             assert "  " not in line
+
+
+# A page as Sphinx (python3-doc) writes it, trimmed: sidebar, related bars, footer, permalinks,
+# a function described by a definition list, a highlighted code block.
+SPHINX = """<!DOCTYPE html><html><head><title>os.path — Common pathname manipulations</title></head><body>
+<div class="mobile-nav"><a href="index.html">Python</a><input type="search" name="q"></div>
+<div class="related" role="navigation" aria-label="related navigation"><h3>Navigation</h3>
+<ul><li><a href="genindex.html">index</a></li><li><a href="fileinput.html">next</a> |</li></ul></div>
+<div class="document"><div class="documentwrapper"><div class="bodywrapper">
+<div class="body" role="main">
+<section id="module-os.path">
+<h1><code>os.path</code> — Common pathname manipulations<a class="headerlink" href="#module-os.path">¶</a></h1>
+<p>This module implements some useful functions on pathnames.</p>
+<div class="admonition note"><p class="admonition-title">Note</p><p>They all have the same interface:</p>
+<ul class="simple"><li><p><code>posixpath</code> for UNIX-style paths</p></li>
+<li><p><code>ntpath</code> for Windows paths</p></li></ul>
+</div>
+<dl class="py function">
+<dt class="sig sig-object py" id="os.path.basename"><span class="sig-prename">os.path.</span><span class="sig-name"\
+>basename</span><span class="sig-paren">(</span><em class="sig-param">path</em><span class="sig-paren">)</span><a\
+ class="headerlink" href="#os.path.basename" title="Permalink to this definition">¶</a></dt>
+<dd><p>Return the base name of pathname <em>path</em>. See also <a href="#os.path.split">split()</a>,
+<a href="#os.path.dirname">dirname()</a>, <a href="#os.path.join">join()</a>.</p>
+<div class="highlight-python3 notranslate"><div class="highlight"><pre><span></span><span class="gp"\
+>&gt;&gt;&gt; </span>basename('/foo/bar/')
+<span class="go">''</span>
+</pre></div></div>
+<dl class="py method"><dt class="sig" id="x.y">x.<span>y</span>()</dt><dd><p>A nested method.</p></dd></dl>
+</dd></dl>
+<p>After the definitions.</p>
+</section>
+</div></div></div>
+<div class="sphinxsidebar" role="navigation" aria-label="main navigation"><div class="sphinxsidebarwrapper">
+<h3><a href="index.html">Table of Contents</a></h3><ul><li><a href="#">os.path</a></li></ul>
+<h4>Previous topic</h4><p><a href="pathlib.html">pathlib — Object-oriented filesystem paths</a></p>
+<div role="note" aria-label="source link"><h3>This Page</h3>
+<ul class="this-page-menu"><li><a href="bugs.html">Report a Bug</a></li></ul></div>
+</div></div></div>
+<div class="footer">&copy; Copyright 2001-2026, Python Software Foundation. Created using Sphinx 5.3.0.</div>
+</body></html>"""
+
+
+def test_html_sphinx_page_main_content_signatures_and_code() -> None:
+    doc = one(parse_bytes(SPHINX.encode(), "os.path.html"))
+    text = doc.text
+    assert text.split("\n\n") == [
+        "# os.path — Common pathname manipulations",
+        "This module implements some useful functions on pathnames.",
+        "Note",
+        "They all have the same interface:",
+        "- posixpath for UNIX-style paths",
+        "- ntpath for Windows paths",
+        "## os.path.basename(path)",  # the signature heads its description, one level down
+        "Return the base name of pathname path. See also split(), dirname(), join().",
+        "```python3\n>>> basename('/foo/bar/')\n''\n```",
+        "### x.y()",
+        "A nested method.",
+        "After the definitions.",
+    ]
+    for boilerplate in ["¶", "Navigation", "Table of Contents", "Previous topic", "Report a Bug", "Copyright", "next"]:
+        assert boilerplate not in text
+    assert [(text[h.start : h.end], h.level) for h in doc.headings] == [
+        ("# os.path — Common pathname manipulations", 1),
+        ("## os.path.basename(path)", 2),
+        ("### x.y()", 3),
+    ]
+    assert doc.title == "os.path — Common pathname manipulations"
+    # What the answerer may quote: prose and list items; never the signature, a heading or the code.
+    answerable = [text[s.start : s.end] for s in sentence_spans(text) if s.answerable]
+    assert "## os.path.basename(path)" not in answerable and "''" not in answerable
+    assert "- posixpath for UNIX-style paths" in answerable
+    assert "Return the base name of pathname path." in answerable
+
+
+def test_html_content_root_is_the_innermost_named_one() -> None:
+    page = (
+        "<body><header><a href='/'>Site</a><nav><a href='/a'>A</a></nav></header>"
+        "<div id='content'><aside class='toc-drawer'><a href='#x'>On this page</a></aside>"
+        "<main><p>Skip me? No, main holds article.</p><article><header><h1>Post title</h1></header>"
+        "<p>The body.</p><aside class='note'><p>A kept note.</p></aside><footer>Tags: a, b</footer></article>"
+        "</main></div><footer>Site footer</footer></body>"
+    )
+    assert one(parse_bytes(page.encode(), "p.html")).text == "# Post title\n\nThe body.\n\nA kept note."
+    # Articles side by side are no single root: their container is walked, navigation still dropped.
+    page = "<body><nav><a href='/'>Home</a></nav><article><p>One.</p></article><article><p>Two.</p></article></body>"
+    assert one(parse_bytes(page.encode(), "p.html")).text == "One.\n\nTwo."
+    page = "<body><div role='navigation'>Menu</div><div role='main'><p>Main text.</p></div><p>Outside.</p></body>"
+    assert one(parse_bytes(page.encode(), "p.html")).text == "Main text."
+
+
+def test_html_without_a_root_drops_menus_and_link_tables_of_contents() -> None:
+    # groff -Thtml: an inline table of contents of in-page links, then the page.
+    page = (
+        "<body><h1>LS</h1><a href='#NAME'>NAME</a><br><a href='#SYNOPSIS'>SYNOPSIS</a><br>"
+        "<a href='#DESCRIPTION'>DESCRIPTION</a><br><hr><h2>NAME<a name='NAME'></a></h2>"
+        "<p>ls - list directory contents</p>"
+        "<p>See <a href='#a'>one</a>, <a href='#b'>two</a> and <a href='#c'>three</a> <a href='#d'>four</a>.</p>"
+        "<ul><li><a href='n1.html'>Next</a></li><li><a href='n2.html'>Up</a></li>"
+        "<li><a href='n3.html'>Index</a></li></ul>"
+        "<table class='nav'><tr><td><a href='p.html'>Prev</a></td></tr></table></body>"
+    )
+    assert one(parse_bytes(page.encode(), "ls.html")).text == (
+        "# LS\n\n## NAME\n\nls - list directory contents\n\nSee one, two and three four."
+    )
+    # A page that is only links (an index) keeps them rather than nothing.
+    page = "<ul><li><a href='a.html'>Alpha</a><li><a href='b.html'>Beta</a><li><a href='c.html'>Gamma</a></ul>"
+    assert one(parse_bytes(page.encode(), "index.html")).text == "- Alpha\n\n- Beta\n\n- Gamma"
+
+
+def test_html_lists_code_fences_and_headings() -> None:
+    page = (
+        "<ol start='3'><li>three</li><li><h4>Four <b>bold</b></h4><p>four text</p></li></ol>"
+        "<pre class='language-js'>const a = 1;\n```\nnot a fence</pre>"
+        "<pre><code class='language-js cjs'>require('x');</code><code class='language-js mjs'>import x;</code>"
+        "<button>copy</button></pre><h2>A<br>two-line <pre>heading</pre></h2><pre>   </pre>"
+        "<dl><dt>term</dt><dd>def</dd></dl>"
+    )
+    text = one(parse_bytes(page.encode(), "l.html")).text
+    assert text.split("\n\n") == [
+        "3. three",
+        "#### Four bold",  # a heading in a list item is a heading, without the bullet
+        "four text",
+        "````js\nconst a = 1;\n```\nnot a fence\n````",  # a longer fence than any inside
+        "```js\nrequire('x');\nimport x;\n```",  # Node's CommonJS/ESM pair, one per line; no button
+        "## A two-line heading",
+        "### term",
+        "def",
+    ]
+
+
+def test_html_table_cells_with_paragraphs_stay_on_their_row() -> None:
+    page = (
+        "<table><tr><th><p>JSON</p></th><th><p>Python</p></th></tr>"
+        "<tr><td><p>object</p></td><td><p>dict</p><p>or a mapping</p></td></tr></table>"
+        "<table><tr><td><h2>Layout</h2><p>Para one.</p><p>Para two.</p></td></tr></table>"
+    )
+    assert one(parse_bytes(page.encode(), "t.html")).text.split("\n\n") == [
+        "JSON | Python",
+        "object | dict or a mapping",
+        "## Layout",  # a cell with a heading is page layout: its blocks stay paragraphs
+        "Para one.",
+        "Para two.",
+    ]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "<h2>Title <a class='headerlink' href='#t'>¶</a></h2>", "<p>Some prose. More.</p>",
+                "<pre>code\n# c</pre>",
+                "<ul><li>item</li>", "</ul>", "<dl><dt>f(x)</dt><dd>", "</dd></dl>", "<nav><a href='/'>n</a></nav>",
+                "<main>", "</main>", "<table><tr><td>a</td><td>b</td></tr></table>", "<br>", "text", "<div>", "</div>",
+                "<footer>f</footer>", "<a href='#x'>x</a>", "<article>", "</article>", "<h1>", "</h1>", "<pre>",
+                "</pre>", "<li>", "```", "&para;",
+            ]
+        ),
+        max_size=30,
+    )
+)  # fmt: skip
+def test_html_headings_are_lines_and_spans_are_exact(parts: list[str]) -> None:
+    try:
+        doc = one(parse_bytes(("<body>" + "".join(parts) + "</body>").encode(), "h.html"))
+    except InvalidInput:
+        return  # no visible text
+    text = doc.text
+    for h in doc.headings:
+        line = text[h.start : h.end]
+        assert line == "#" * h.level + " " + line[h.level + 1 :] and "\n" not in line
+        assert h.start == 0 or text[h.start - 2 : h.start] == "\n\n"
+    for s in sentence_spans(text):
+        assert text[s.start : s.end].strip() == text[s.start : s.end]
+    if "&para;" not in parts:
+        assert "¶" not in text  # permalink marks are dropped
 
 
 def test_html_title_falls_back_to_h1_then_stem() -> None:

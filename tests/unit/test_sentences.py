@@ -1,4 +1,4 @@
-"""Sentence splitting: boundaries, abbreviations, line structure and exact offsets."""
+"""Sentence splitting: boundaries, abbreviations, line structure, kinds and exact offsets."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qa.terms import split_sentences
+from qa.sentences import ANSWERABLE, sentence_spans, split_sentences
 
 
 def sentences(text: str, start: int = 0, end: int | None = None) -> list[str]:
@@ -119,3 +119,269 @@ def test_spans_are_exact_stripped_ordered_and_cover_the_text(text: str) -> None:
         prev = e
     covered = {i for s, e in spans for i in range(s, e)}
     assert all(i in covered for i, ch in enumerate(text) if not ch.isspace())
+
+
+# -- kinds: what is prose, and what is structure ------------------------------------------------
+
+
+def kinds(text: str, start: int = 0, end: int | None = None) -> list[tuple[str, str]]:
+    return [(s.kind, text[s.start : s.end]) for s in sentence_spans(text, start, end)]
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("See the manual (p. 122) for details. Then stop.", ["See the manual (p. 122) for details.", "Then stop."]),
+        ("It is described in pp. 12-14 of the guide. Next.", ["It is described in pp. 12-14 of the guide.", "Next."]),
+        (
+            "See set style circle (p. ) and set style fill (p. ).",
+            ["See set style circle (p. ) and set style fill (p. )."],
+        ),
+        ("As shown before (see Fig. 3 (p. 122)). The end.", ["As shown before (see Fig. 3 (p. 122)).", "The end."]),
+        ("The population was ca. 2 million then. It grew.", ["The population was ca. 2 million then.", "It grew."]),
+        ("He climbed Mt. Kenya in 1990. It was cold.", ["He climbed Mt. Kenya in 1990.", "It was cold."]),
+        ("Compare cf. Smith and Jones. Done.", ["Compare cf. Smith and Jones.", "Done."]),
+        (
+            "Use a list, e.g., [1, 2]. Or a tuple, i.e., (1, 2). Fine.",
+            ["Use a list, e.g., [1, 2].", "Or a tuple, i.e., (1, 2).", "Fine."],
+        ),
+        ("See Vol. 1, Vol. 2 and Sec. 4 of it. Good.", ["See Vol. 1, Vol. 2 and Sec. 4 of it.", "Good."]),
+        ("Is it? , she asked. Yes.", ["Is it? , she asked.", "Yes."]),
+        ("Apples etc. Are fruit; so are pears, plums, etc.", ["Apples etc. Are fruit; so are pears, plums, etc."]),
+    ],
+)
+def test_abbreviations_and_page_references(text: str, expected: list[str]) -> None:
+    assert sentences(text) == expected
+
+
+def test_heading_is_never_glued_to_the_sentence_after_it() -> None:
+    assert kinds("## os.path.basename(path)\nReturn the base name. It is short.") == [
+        ("heading", "## os.path.basename(path)"),
+        ("prose", "Return the base name."),
+        ("prose", "It is short."),
+    ]
+    assert kinds("Intro text.\n### Details\nMore text") == [
+        ("prose", "Intro text."),
+        ("heading", "### Details"),
+        ("prose", "More text"),
+    ]
+    # Setext headings: a single line underlined by === or ---.
+    assert kinds("Title\n=====\nBody text.\n\nSub\n---\nMore.") == [
+        ("heading", "Title"),
+        ("rule", "====="),
+        ("prose", "Body text."),
+        ("heading", "Sub"),
+        ("rule", "---"),
+        ("prose", "More."),
+    ]
+    # A rule after a blank line is only a rule; a wrapped paragraph's last line is no heading.
+    assert kinds("Text.\n\n---\n\nMore.") == [("prose", "Text."), ("rule", "---"), ("prose", "More.")]
+    assert kinds("one line\ntwo line\n===") == [("prose", "one line\ntwo line"), ("rule", "===")]
+
+
+def test_list_items_are_their_own_units() -> None:
+    text = (
+        "They all have the same interface:\n- posixpath for UNIX-style paths. Really.\n"
+        "- ntpath for Windows\n  paths\n3. third\nAfter."
+    )
+    assert kinds(text) == [
+        ("prose", "They all have the same interface:"),
+        ("item", "- posixpath for UNIX-style paths."),
+        ("item", "Really."),
+        ("item", "- ntpath for Windows\n  paths"),
+        ("item", "3. third\nAfter."),  # a line without a blank before it continues the item
+    ]
+    assert kinds("• bullet one\n• bullet two") == [("item", "• bullet one"), ("item", "• bullet two")]
+
+
+def test_fenced_code_lines_are_code() -> None:
+    text = "Example:\n\n```python3\n>>> splitext('bar')\n('bar', '')\n\n>>> x = 1\n```\n\nLeading periods are kept."
+    assert kinds(text) == [
+        ("prose", "Example:"),
+        ("code", "```python3"),
+        ("code", ">>> splitext('bar')"),
+        ("code", "('bar', '')"),
+        ("code", ">>> x = 1"),
+        ("code", "```"),
+        ("prose", "Leading periods are kept."),
+    ]
+    # Tildes; a longer fence is not closed by a shorter one; a fence with a language never closes.
+    assert [k for k, _ in kinds("~~~\nA. B.\n~~~\nC.")] == ["code", "code", "code", "prose"]
+    assert [k for k, _ in kinds("````text\n```\nNot prose. Still code.\n````\nProse.")] == ["code"] * 4 + ["prose"]
+    assert [k for k, _ in kinds("```\ncode\n```js\nstill code\n```\nProse.")] == ["code"] * 5 + ["prose"]
+    # An unclosed block runs to the end of the text.
+    assert [k for k, _ in kinds("Prose first.\n```python\nx = 1\n\ny = 2")] == ["prose", "code", "code", "code"]
+
+
+def test_text_cut_inside_a_code_block() -> None:
+    # A chunk that begins inside a block: its first fence is bare and closes it.
+    text = "x = compute(1)\ny = x + 1\n```\n\nThe result is kept in y. It is an int."
+    assert kinds(text) == [
+        ("code", "x = compute(1)"),
+        ("code", "y = x + 1"),
+        ("code", "```"),
+        ("prose", "The result is kept in y."),
+        ("prose", "It is an int."),
+    ]
+    # ... also when another block follows (its opening fence names a language).
+    text = "print(x)\n```\n\nThen more prose here.\n\n```python\nz = 3\n```"
+    assert [k for k, _ in kinds(text)] == ["code", "code", "prose", "code", "code", "code"]
+    # A bare fence that the next bare fence closes opens a block, as in Markdown.
+    text = "Prose comes first here.\n```\ncode()\n```\nAnd prose after it."
+    assert [k for k, _ in kinds(text)] == ["prose", "code", "code", "code", "prose"]
+    # A lone bare fence after prose, with code after it, opens a block (Markdown cut at the end).
+    text = "Install it with the following command, then run it.\n```\npip install qa\nqa index docs/"
+    assert [k for k, _ in kinds(text)] == ["prose", "code", "code", "code"]
+
+
+def test_doctest_and_shell_sessions_outside_fences_are_code() -> None:
+    text = "Try it:\n>>> 1 + 1\n2\n>>> for i in range(2):\n...     print(i)\n0\n1\n\nThat is all."
+    assert [k for k, _ in kinds(text)] == ["prose"] + ["code"] * 6 + ["prose"]
+    text = "Run:\n$ ls -l\ntotal 0\n\nIt costs $ 5. Cheap."
+    assert kinds(text) == [
+        ("prose", "Run:"),
+        ("code", "$ ls -l"),
+        ("code", "total 0"),
+        ("prose", "It costs $ 5."),
+        ("prose", "Cheap."),
+    ]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "os.path.join(path, *paths)",
+        "os.path.basename(path)",
+        "class collections.Counter([iterable-or-mapping])",
+        "int printf(const char *format, ...);",
+        "def f(x: int) -> list[int]:",
+        "static char *xmlStrdup(const char *s);",
+        "normpath(join(a, b))",
+    ],
+)
+def test_signature_lines(line: str) -> None:
+    assert kinds(f"{line}\nReturns something useful. Yes.") == [
+        ("signature", line),
+        ("prose", "Returns something useful."),
+        ("prose", "Yes."),
+    ]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "See open() for details.",
+        "open(file) and then close(file)",
+        "the function open()",
+        "Call it (twice)",
+        "normpath(join(os.getcwd(), path)).",
+    ],
+)
+def test_prose_with_calls_is_not_a_signature(line: str) -> None:
+    assert all(k == "prose" for k, _ in kinds(line))
+
+
+def test_table_rows() -> None:
+    text = "Options:\n| name | default |\n|------|:-------:|\n| k | 5 |\nAfter the table."
+    assert kinds(text) == [
+        ("prose", "Options:"),
+        ("row", "| name | default |"),
+        ("rule", "|------|:-------:|"),
+        ("row", "| k | 5 |"),
+        ("prose", "After the table."),
+    ]
+
+
+def test_answerable_kinds() -> None:
+    assert ANSWERABLE == {"prose", "item", "row"}
+    text = "# T\n\nProse.\n\n- item\n\n| a | b |\n\n```\ncode\n```\n\nf(x)\n\n---"
+    got = {s.kind: s.answerable for s in sentence_spans(text)}
+    assert got == {
+        "heading": False,
+        "prose": True,
+        "item": True,
+        "row": True,
+        "code": False,
+        "signature": False,
+        "rule": False,
+    }
+
+
+def test_split_sentences_is_the_spans_of_sentence_spans_and_terms_reexports_it() -> None:
+    from qa import terms
+
+    text = "# H\nA b. C d.\n```\nx\n```"
+    assert split_sentences(text) == [(s.start, s.end) for s in sentence_spans(text)]
+    assert terms.split_sentences is split_sentences
+
+
+# -- properties --------------------------------------------------------------------------------
+
+STRUCTURED = st.text(alphabet=st.sampled_from(list("ab A.!?\"')(\n\r#-*|`~>$=:1 é\t")), max_size=120)
+LINES = st.lists(
+    st.sampled_from(
+        [
+            "# Title", "## os.path.basename(path)", "Prose here. More prose.", "e.g. this (p. 12)).", "```python",
+            "```", "~~~", "x = 1", ">>> f(1)", "... more", "$ ls", "- item one.", "2) two", "| a | b |",
+            "|---|---|", "---", "===", "f(x)", "", "   ", "\r", "Setext", "int main(void);",
+        ]
+    ),
+    max_size=25,
+).map("\n".join)  # fmt: skip
+
+
+def check_spans(text: str, start: int, end: int) -> None:
+    got = sentence_spans(text, start, end)
+    prev = start
+    for s in got:
+        assert prev <= s.start < s.end <= end  # inside the range, in order, not overlapping, not empty
+        assert text[s.start : s.end] == text[s.start : s.end].strip()  # stripped
+        assert s.kind in {"prose", "item", "row", "heading", "signature", "code", "rule"}
+        prev = s.end
+    covered = {i for s in got for i in range(s.start, s.end)}
+    # Every non-whitespace character of the range is in a span (and only those of the range are).
+    assert all(i in covered for i in range(start, end) if not text[i].isspace())
+    assert split_sentences(text, start, end) == [(s.start, s.end) for s in got]
+
+
+@settings(max_examples=400, deadline=None)
+@given(STRUCTURED | LINES | st.text(max_size=120), st.data())
+def test_spans_are_exact_ordered_disjoint_stripped_and_cover_the_range(text: str, data: st.DataObject) -> None:
+    check_spans(text, 0, len(text))
+    start = data.draw(st.integers(0, len(text)))
+    end = data.draw(st.integers(start, len(text)))
+    check_spans(text, start, end)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["Some prose here.", "More text follows", "An item, e.g. this one."]), min_size=1, max_size=4
+    ),
+    st.lists(st.text(alphabet=st.sampled_from(list("abc=() .#-|>$:")), max_size=30), min_size=1, max_size=6),
+    st.sampled_from(["```python", "```text", "~~~~ js"]),
+)
+def test_lines_of_a_fenced_block_are_never_answerable(before: list[str], code: list[str], fence: str) -> None:
+    close = fence.split()[0].rstrip("pythonexjs")
+    text = "\n".join([*before, fence, *code, close, "Prose after the block."])
+    start = text.index(fence)
+    end = text.index("\n" + close + "\n", start + len(fence)) + len(close) + 1
+    for s in sentence_spans(text):
+        if start <= s.start < end:
+            assert s.kind == "code" and not s.answerable
+        else:
+            assert s.answerable
+    assert text[sentence_spans(text)[-1].start :] == "Prose after the block."
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 6), st.text(alphabet=st.sampled_from(list("abc .()")), min_size=1, max_size=20), LINES)
+def test_heading_line_is_its_own_span(level: int, title: str, rest: str) -> None:
+    heading = "#" * level + " x" + title.rstrip()
+    text = heading + "\n" + rest
+    first = sentence_spans(text)[0]
+    assert text[first.start : first.end] == heading  # never glued to what follows
+    bare_fences = [ln for ln in rest.split("\n") if ln.strip() in ("```", "~~~")]
+    if not bare_fences:
+        # (With a bare fence after it, it may be a "# comment" of a code block the text began in.)
+        assert first.kind == "heading"

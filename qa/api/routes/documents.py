@@ -152,7 +152,7 @@ def list_documents(
 
 @router.get("/v1/documents/{doc_id:path}", response_model=DocumentOut, responses=ERRORS)
 def get_document(doc_id: str, svc: Service, include_text: bool = False) -> DocumentOut:
-    return document_out(*svc.document(doc_id, include_text))
+    return document_out(*svc.document(doc_id, include_text), pages=True)
 
 
 @router.delete("/v1/documents/{doc_id:path}", responses=ERRORS)

@@ -45,7 +45,8 @@ def _turns(messages: list[OpenAIMessage]) -> list[Turn]:
 
 def _source_line(c: Citation) -> str:
     title = c.title or c.doc_id
-    return f"[{c.n}] {title} ({c.doc_id}, characters {c.start}-{c.end})"
+    page = f"page {c.page}, " if c.page is not None else ""
+    return f"[{c.n}] {title} ({c.doc_id}, {page}characters {c.start}-{c.end})"
 
 
 def numbered(a: Answer) -> str:

@@ -34,7 +34,7 @@ def write_document(db: sqlite3.Connection, w: Write, now: float) -> tuple[list[i
     db.execute("DELETE FROM chunks WHERE doc_id = ?", (w.doc.id,))
     db.execute(
         "INSERT OR REPLACE INTO documents(id, title, text, metadata, source, content_hash, chunker,"
-        " n_chunks, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " n_chunks, created_at, updated_at, page_starts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             w.doc.id,
             w.doc.title,
@@ -46,6 +46,7 @@ def write_document(db: sqlite3.Connection, w: Write, now: float) -> tuple[list[i
             len(w.chunks),
             created[0] if created else now,
             now,
+            json.dumps(list(w.doc.page_starts)) if w.doc.page_starts else None,
         ),
     )
     write_doc_meta(db, w.doc.id)
@@ -66,7 +67,7 @@ def write_document(db: sqlite3.Connection, w: Write, now: float) -> tuple[list[i
 
 
 def _info(row: tuple[Any, ...]) -> DocumentInfo:
-    return document_info(row, json.loads(row[2]))
+    return document_info(row, json.loads(row[2]), json.loads(row[10]) if row[10] else None)
 
 
 def get_info(db: sqlite3.Connection, doc_id: str) -> DocumentInfo | None:
@@ -99,6 +100,20 @@ def passages(db: sqlite3.Connection, hits: list[Hit]) -> list[Passage]:
             continue
         out.append(passage_from_row(r, score, json.loads(r[8])))
     return out
+
+
+def page_starts(db: sqlite3.Connection, chunk_ids: list[int]) -> dict[int, tuple[int, ...]]:
+    """The page offsets of the documents of these chunks, for documents that have pages."""
+    if not chunk_ids:
+        return {}
+    marks = ",".join("?" * len(chunk_ids))
+    rows = db.execute(
+        f"SELECT c.id, d.page_starts FROM chunks c JOIN documents d ON d.id = c.doc_id"
+        f" WHERE c.id IN ({marks}) AND d.page_starts IS NOT NULL",
+        chunk_ids,
+    ).fetchall()
+    decoded: dict[str, tuple[int, ...]] = {}  # one document's offsets decoded once
+    return {r[0]: decoded.setdefault(r[1], tuple(json.loads(r[1]))) for r in rows}
 
 
 def vectors(db: sqlite3.Connection, chunk_ids: list[int]) -> dict[int, np.ndarray]:

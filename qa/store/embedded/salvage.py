@@ -188,8 +188,13 @@ def salvage(index_dir: Path) -> dict[str, Any]:
             values["generation"] = str(int(values.get("generation", "0")) + 1)
             new.executemany("INSERT INTO manifest(key, value) VALUES (?, ?)", values.items())
             copied: set[str] = set()
-            for row in _readable_rows(old, "documents", DOC_COLUMNS):
-                new.execute(f"INSERT OR IGNORE INTO documents({DOC_COLUMNS}) VALUES ({','.join('?' * 10)})", row)
+            # An index from before page offsets has no page_starts column: NULL, as a migration gives.
+            has_pages = any(r[1] == "page_starts" for r in _optional(old, "PRAGMA table_info(documents)"))
+            read = f"{DOC_COLUMNS}, {'page_starts' if has_pages else 'NULL'}"
+            for row in _readable_rows(old, "documents", read):
+                new.execute(
+                    f"INSERT OR IGNORE INTO documents({DOC_COLUMNS}, page_starts) VALUES ({','.join('?' * 11)})", row
+                )
                 copied.add(row[0])
             for row in _readable_rows(old, "chunks", CHUNK_COLUMNS):
                 if row[1] in copied:

@@ -35,7 +35,8 @@ CREATE TABLE IF NOT EXISTS documents (
     chunker TEXT NOT NULL,
     n_chunks INTEGER NOT NULL,
     created_at REAL NOT NULL,
-    updated_at REAL NOT NULL
+    updated_at REAL NOT NULL,
+    page_starts TEXT
 );
 -- AUTOINCREMENT: row ids are FAISS ids and must never be reused after a delete.
 CREATE TABLE IF NOT EXISTS chunks (
@@ -75,6 +76,9 @@ DOC_META_OF = f"{DOC_META_ALL} AND d.id = ?"
 # chunks have none, so they are re-embedded once when their document next changes).
 MIGRATE_TEXT_HASH = "ALTER TABLE chunks ADD COLUMN text_hash TEXT"
 TEXT_HASH_INDEX = "CREATE INDEX IF NOT EXISTS chunks_text_hash ON chunks(text_hash)"
+# Indexes made before page offsets have no ``documents.page_starts``: added on open (NULL: the
+# document's citations carry no page until it is indexed again).
+MIGRATE_PAGE_STARTS = "ALTER TABLE documents ADD COLUMN page_starts TEXT"
 
 
 def corrupt(db_path: Path, exc: Exception) -> IndexCorrupt:
@@ -124,17 +128,23 @@ def connect(db_path: Path) -> sqlite3.Connection:
         db.execute("PRAGMA synchronous=FULL")
         db.execute("PRAGMA foreign_keys=ON")
         db.executescript(SCHEMA)
-        columns = {r[1] for r in db.execute("PRAGMA table_info(chunks)")}
-        if "text_hash" not in columns:
-            try:
-                db.execute(MIGRATE_TEXT_HASH)
-            except sqlite3.OperationalError as exc:  # another process migrated it first
-                if "duplicate column" not in str(exc):
-                    raise
+        _add_column(db, "chunks", "text_hash", MIGRATE_TEXT_HASH)
+        _add_column(db, "documents", "page_starts", MIGRATE_PAGE_STARTS)
         db.execute(TEXT_HASH_INDEX)
     except sqlite3.DatabaseError as exc:
         raise corrupt(db_path, exc) from exc
     return db
+
+
+def _add_column(db: sqlite3.Connection, table: str, column: str, ddl: str) -> None:
+    """Run ``ddl`` (an ALTER TABLE ... ADD COLUMN) unless ``table`` has ``column`` already."""
+    if column in {r[1] for r in db.execute(f"PRAGMA table_info({table})")}:
+        return
+    try:
+        db.execute(ddl)
+    except sqlite3.OperationalError as exc:  # another process migrated it first
+        if "duplicate column" not in str(exc):
+            raise
 
 
 def stored_dim(db_path: Path) -> int | None:

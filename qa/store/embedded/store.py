@@ -355,6 +355,13 @@ class EmbeddedStore:
         with self._reading() as db:
             return rows.list_infos(db, offset, limit)
 
+    def page_starts(self, chunk_ids: list[int]) -> dict[int, tuple[int, ...]]:
+        """The page offsets of the documents of these chunks (those with pages), by chunk id."""
+        if not chunk_ids:
+            return {}
+        with self._reading() as db:
+            return rows.page_starts(db, chunk_ids)
+
     def search(self, vector: np.ndarray, k: int, filters: Metadata | None = None) -> list[Passage]:
         with self._reading() as db:
             return rows.passages(db, self.search_hits(vector, k, filters))

@@ -5,7 +5,8 @@ Each index (``QA_INDEX_NAME``) lives in its own schema, ``qa_<index_name>``:
 - ``manifest (key, value)``: model, dim, format version, metric, text search config.
 - ``schema_migrations (version, name, applied_at)``: the migrations below that ran.
 - ``documents``: id, title, text (the canonical text every offset refers to), metadata ``jsonb``
-  (GIN index, for exact-match filters), source, content_hash, chunker, n_chunks, timestamps.
+  (GIN index, for exact-match filters), source, content_hash, chunker, n_chunks, timestamps,
+  page_starts ``integer[]`` (where each page starts in the text; NULL without pages).
 - ``chunks``: an identity id (never reused), doc_id -> documents ON DELETE CASCADE, ordinal,
   start, end, heading, ``embedding vector(dim)`` under an HNSW index (inner product), and
   ``tsv tsvector`` under a GIN index with ``lex_len`` (its length) for the lexical side (BM25).
@@ -81,6 +82,13 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         """
         ALTER TABLE chunks ADD COLUMN IF NOT EXISTS text_hash text;
         CREATE INDEX IF NOT EXISTS chunks_text_hash ON chunks (text_hash);
+        """,
+    ),
+    (
+        4,
+        "where each page of a document starts in its text (PDFs), for citations' pages",
+        """
+        ALTER TABLE documents ADD COLUMN IF NOT EXISTS page_starts integer[];
         """,
     ),
 ]

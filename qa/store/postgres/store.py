@@ -112,11 +112,12 @@ class PostgresStore:
                 # same id waits here and then replaces our chunks rather than adding to them.
                 cur.execute(
                     "INSERT INTO documents(id, title, text, metadata, source, content_hash, chunker, n_chunks,"
-                    " created_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                    " created_at, updated_at, page_starts) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
                     " ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title, text = EXCLUDED.text,"
                     " metadata = EXCLUDED.metadata, source = EXCLUDED.source,"
                     " content_hash = EXCLUDED.content_hash, chunker = EXCLUDED.chunker,"
-                    " n_chunks = EXCLUDED.n_chunks, updated_at = EXCLUDED.updated_at",
+                    " n_chunks = EXCLUDED.n_chunks, updated_at = EXCLUDED.updated_at,"
+                    " page_starts = EXCLUDED.page_starts",
                     (
                         w.doc.id,
                         w.doc.title,
@@ -128,6 +129,7 @@ class PostgresStore:
                         len(w.chunks),
                         now,
                         now,
+                        list(w.doc.page_starts) or None,
                     ),
                 )
                 cur.execute("DELETE FROM chunks WHERE doc_id = %s", (w.doc.id,))
@@ -160,7 +162,7 @@ class PostgresStore:
 
     @staticmethod
     def _info(row: tuple[Any, ...]) -> DocumentInfo:
-        return document_info(row, row[2])  # jsonb arrives decoded
+        return document_info(row, row[2], row[10])  # jsonb and integer[] arrive decoded
 
     def get(self, doc_id: str) -> DocumentInfo | None:
         with self._conn() as conn:
@@ -171,6 +173,18 @@ class PostgresStore:
         with self._conn() as conn:
             row = conn.execute("SELECT text FROM documents WHERE id = %s", (doc_id,)).fetchone()
         return row[0] if row else None
+
+    def page_starts(self, chunk_ids: list[int]) -> dict[int, tuple[int, ...]]:
+        """The page offsets of the documents of these chunks (those with pages), by chunk id."""
+        if not chunk_ids:
+            return {}
+        with self._conn() as conn:
+            rows = conn.execute(
+                "SELECT c.id, d.page_starts FROM chunks c JOIN documents d ON d.id = c.doc_id"
+                " WHERE c.id = ANY(%s) AND d.page_starts IS NOT NULL",
+                ([int(i) for i in chunk_ids],),
+            ).fetchall()
+        return {int(r[0]): tuple(r[1]) for r in rows}
 
     def list_documents(self, offset: int = 0, limit: int = 50) -> tuple[list[DocumentInfo], int]:
         with self._conn() as conn:

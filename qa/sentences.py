@@ -1,0 +1,322 @@
+"""Sentences with exact offsets, each with the kind of text it is.
+
+``sentence_spans(text)`` reads the text's line structure first, then its punctuation:
+
+- **code**: the lines of a fenced block (```` ``` ```` or ``~~~``), the fences included, and doctest
+  or shell-prompt lines (``>>> x``, ``... y``, ``$ cmd``) with the output lines that follow them up
+  to a blank line: one span per line, never glued to prose;
+- **heading**: a Markdown ATX heading line (``## Title``) or a setext one (a line underlined by
+  ``===`` or ``---``); the underline and horizontal rules are **rule**;
+- **signature**: a line that is only a call signature (``os.path.join(path, *paths)``,
+  ``int printf(const char *format, ...);``), as documentation written as text has them;
+- **row**: a table row (``| a | b |``); the separator row under its header is a rule;
+- **item**: a list item (``- x``, ``* x``, ``• x``, ``1. x``, ``2) x``) and its continuation lines:
+  its own unit, split into sentences like prose;
+- **prose**: the rest, paragraphs (split at blank lines) split at sentence-ending punctuation.
+  Abbreviations (``e.g.``, ``i.e.``, ``etc.``, ``Dr.``, ``U.S.``, ``p. 122``) do not end a sentence,
+  nor does punctuation followed by a lower-case word.
+
+Only prose, items and rows can be answers (``Sentence.answerable``). Spans are ``(start, end)``
+indexes into the text, never re-searched strings, so every citation built from them is exact: they
+are in order, do not overlap, are stripped of surrounding whitespace, and together cover every
+non-whitespace character of the range.
+
+Fences: ``qa.parse.html`` writes every opening fence with a language (```` ```python ````,
+```` ```text ````), so a bare fence there always closes a block. A chunk can begin inside a code
+block; its first fence is then a bare closing one, and the lines before it are code. For text that
+may open blocks with bare fences (Markdown files), a first bare fence with no other fence after it is
+taken as a closing one when the lines before it look less like prose than the lines after it.
+
+A regex splitter on purpose: no library we depend on splits sentences, and the candidates cost more
+than these rules: pysbd's character spans are known to come out wrong (they drift on repeated text),
+nltk's punkt needs downloaded data, spaCy a language pipeline; none of them knows code or headings.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = [
+    "ANSWERABLE",
+    "HEADING_LINE",
+    "PARAGRAPH_BREAK",
+    "Kind",
+    "Sentence",
+    "heading_lines",
+    "sentence_spans",
+    "split_sentences",
+    "strip_span",
+]
+
+Kind = Literal["prose", "item", "row", "heading", "signature", "code", "rule"]
+# Kinds a sentence chosen as an answer may have; headings, signatures, code and rules are structure.
+ANSWERABLE: frozenset[str] = frozenset({"prose", "item", "row"})
+
+PARAGRAPH_BREAK = re.compile(r"\n\s*\n")  # a blank line; "\n\r\n" (CRLF) matches too
+HEADING_LINE = re.compile(r"^ {0,3}(#{1,6})[ \t]+\S[^\n]*", re.MULTILINE)  # markdown ATX heading
+
+_FENCE = re.compile(r" {0,3}(`{3,}|~{3,})[ \t]*([^\s`]*)[^\n`]*")  # with the info string's first word
+_ATX = re.compile(r" {0,3}#{1,6}[ \t]+\S")
+_RULE = re.compile(r" {0,3}(?:(?:-[ \t]*){3,}|(?:\*[ \t]*){3,}|(?:_[ \t]*){3,}|=+[ \t]*)\r?")
+_TABLE_SEPARATOR = re.compile(r"[ \t]*\|?(?:[ \t]*:?-{2,}:?[ \t]*\|)+(?:[ \t]*:?-{2,}:?[ \t]*)?\|?[ \t]*\r?")
+_ROW = re.compile(r" {0,3}\|[^\n]*\|")
+_ITEM = re.compile(r"[ \t]*(?:[-*+•◦▪‣]|\d{1,9}[.)])[ \t]+\S")
+_PROMPT = re.compile(r"[ \t]*(?:>>>(?:[ \t]|\r?$)|\$ (?=[a-z./~]))")  # a doctest or shell prompt
+# A line that is only a call signature: optional declaration words, a (dotted) name, "(...)", an
+# optional return annotation or ";"/":". No ". " inside: that is a sentence.
+_DECL = (
+    r"(?:async|def|class|function|func|fn|static|const|struct|enum|union|unsigned|signed|extern|inline"
+    r"|virtual|public|private|protected|void|int|long|short|char|float|double|bool|size_t|[\w]+[ \t]*\*+)"
+)
+_SIGNATURE = re.compile(
+    rf"[ \t]*(?:{_DECL}[ \t]+)*\**[A-Za-z_][\w.:]*(?:\[[^\]\n]*\])?\((?:[^()\n]|\([^()\n]*\))*\)"
+    r"(?:[ \t]*->[ \t]*[^\n]+?)?[ \t]*[;:]?[ \t]*\r?"
+)
+
+# Terminal punctuation plus closing quotes/brackets, then whitespace and the next sentence's first character.
+# Matching only from the start of a punctuation run, possessively, keeps long runs ("....") linear.
+_END = re.compile(r"(?<![.!?…])([.!?…]++)([\"'”’)\]»]*+)(?=\s+(\S))")
+_WORD_BEFORE = re.compile(r"(?:[^\W\d_]|\.)+\Z")  # letters and dots right before the punctuation
+_DOTTED = re.compile(r"(?:[^\W\d_]\.)+[^\W\d_]")  # "e.g", "J.R.R", "U.S.A"
+
+_ABBREVIATIONS = frozenset(
+    "mr mrs ms dr prof st jr sr vs etc e.g i.e fig figs al inc ltd co corp u.s u.k u.n cf approx viz ca resp"
+    " incl esp dept gov gen sen rep rev capt lt sgt mt ave blvd".split()
+)
+# Only abbreviations when a number follows ("Dec. 8", "No. 5", "p. 122"); "I said no. Then" still ends
+# a sentence.
+_BEFORE_NUMBER = frozenset(
+    "no nos jan feb mar apr jun jul aug sep sept oct nov dec p pp vol vols ch chap sec sect eq eqs art para"
+    " ref refs op pt pts ex fn col cols ed eds".split()
+)
+
+# Line classes.
+_BLANK, _TEXT, _FENCE_LINE, _HEADING, _RULE_LINE, _ROW_LINE, _ITEM_LINE, _PROMPT_LINE, _SIGNATURE_LINE = range(9)
+_STRUCTURE_KIND: dict[int, Kind] = {_HEADING: "heading", _RULE_LINE: "rule", _ROW_LINE: "row"}
+
+
+@dataclass(frozen=True, slots=True)
+class Sentence:
+    """``text[start:end]`` is one sentence (or one structural line) of kind ``kind``."""
+
+    start: int
+    end: int
+    kind: Kind = "prose"
+
+    @property
+    def answerable(self) -> bool:
+        """Whether this span can be an answer: prose, a list item or a table row."""
+        return self.kind in ANSWERABLE
+
+
+def strip_span(text: str, start: int, end: int) -> tuple[int, int]:
+    """Shrink ``text[start:end]`` past leading and trailing whitespace (``start == end`` if nothing is left)."""
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """Sentence spans ``(start, end)`` inside ``text[start:end]``: absolute, stripped, non-empty and in
+    order, code lines, headings and other structure included (see ``sentence_spans`` for kinds)."""
+    return [(s.start, s.end) for s in sentence_spans(text, start, end)]
+
+
+def heading_lines(text: str) -> list[tuple[int, int, int]]:
+    """``(start, end, level)`` of the Markdown ATX heading lines (``## Title``) of ``text`` that are
+    not inside code: a ``# comment`` line of a fenced block is no heading."""
+    lines, classes, code = _structure(text, 0, len(text))
+    out = []
+    for (s, e), cls, is_code in zip(lines, classes, code, strict=True):
+        if cls == _HEADING and not is_code:
+            m = HEADING_LINE.match(text, s, e)
+            if m:
+                out.append((m.start(), m.end(), len(m.group(1))))
+    return out
+
+
+def _structure(text: str, start: int, end: int) -> tuple[list[tuple[int, int]], list[int], list[bool]]:
+    """The lines of ``text[start:end]`` (without their newlines), their classes, and which are code."""
+    lines = []
+    pos = start
+    while (nl := text.find("\n", pos, end)) >= 0:
+        lines.append((pos, nl))
+        pos = nl + 1
+    lines.append((pos, end))
+    classes = [_classify(text, s, e) for s, e in lines]
+    return lines, classes, _code_lines(text, lines, classes)
+
+
+def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[Sentence]:
+    """The sentences and structural lines of ``text[start:end]``, in order, each with its kind."""
+    end = len(text) if end is None else min(end, len(text))
+    if start >= end:
+        return []
+    lines, classes, code = _structure(text, start, end)
+    _setext(text, lines, classes, code)
+
+    out: list[Sentence] = []
+    i, n = 0, len(lines)
+    while i < n:
+        ls, le = lines[i]
+        cls = classes[i]
+        if code[i] or cls in (_HEADING, _RULE_LINE, _ROW_LINE, _SIGNATURE_LINE):
+            s, e = strip_span(text, ls, le)
+            if s < e:
+                kind: Kind = "code" if code[i] else "signature" if cls == _SIGNATURE_LINE else _STRUCTURE_KIND[cls]
+                out.append(Sentence(s, e, kind))
+            i += 1
+            continue
+        if cls == _BLANK:
+            i += 1
+            continue
+        # A paragraph of prose, or a list item: its lines run on until a blank or a structural line.
+        j = i + 1
+        while j < n and classes[j] == _TEXT and not code[j]:
+            j += 1
+        _punctuation(text, ls, lines[j - 1][1], "item" if cls == _ITEM_LINE else "prose", out)
+        i = j
+    return out
+
+
+def _classify(text: str, start: int, end: int) -> int:
+    """The class of the line ``text[start:end]`` on its own (code blocks are found afterwards)."""
+    if start == end or text[start:end].isspace():
+        return _BLANK
+    c = text[start:end].lstrip(" \t")[:1]
+    if c in "`~" and _FENCE.fullmatch(text, start, _rstrip_cr(text, start, end)):
+        return _FENCE_LINE
+    if c == "#" and _ATX.match(text, start, end):
+        return _HEADING
+    if c in "-*_=|:" and (_RULE.fullmatch(text, start, end) or _TABLE_SEPARATOR.fullmatch(text, start, end)):
+        return _RULE_LINE
+    if c == "|" and _ROW.match(text, start, end):
+        return _ROW_LINE
+    if _ITEM.match(text, start, end):
+        return _ITEM_LINE
+    if c in ">$" and _PROMPT.match(text, start, end):
+        return _PROMPT_LINE
+    if text.endswith((")", ");", "):", ")\r", ");\r", "):\r"), start, end) or "->" in text[start:end]:
+        line = text[start:end]
+        if ". " not in line and _SIGNATURE.fullmatch(line):
+            return _SIGNATURE_LINE
+    return _TEXT
+
+
+def _rstrip_cr(text: str, start: int, end: int) -> int:
+    while end > start and text[end - 1] in " \t\r":
+        end -= 1
+    return end
+
+
+def _fence(text: str, start: int, end: int) -> tuple[str, int, bool]:
+    """A fence line's character, length, and whether it has an info string (a language)."""
+    m = _FENCE.fullmatch(text, start, _rstrip_cr(text, start, end))
+    assert m is not None
+    return m.group(1)[0], len(m.group(1)), bool(m.group(2))
+
+
+def _code_lines(text: str, lines: list[tuple[int, int]], classes: list[int]) -> list[bool]:
+    """Which lines are code: inside fenced blocks (fences included), and doctest/prompt runs."""
+    n = len(lines)
+    code = [False] * n
+    fences = [i for i in range(n) if classes[i] == _FENCE_LINE]
+    first = 0
+    if fences and not _fence(text, *lines[fences[0]])[2] and _closes_block(text, lines, classes, fences[0], fences):
+        first = fences[0] + 1  # the range began inside a block that this fence closes
+        for i in range(first):
+            code[i] = classes[i] != _BLANK
+    block: tuple[str, int] | None = None  # character and length of the open block's fence
+    for i in range(first, n):
+        if classes[i] == _FENCE_LINE:
+            char, length, info = _fence(text, *lines[i])
+            if block is None:
+                block = (char, length)
+            elif char == block[0] and length >= block[1] and not info:
+                block = None
+            code[i] = True
+        elif block is not None and classes[i] != _BLANK:
+            code[i] = True
+    # Doctest and shell sessions outside fences: the prompt line and what follows it to a blank line.
+    i = 0
+    while i < n:
+        if classes[i] == _PROMPT_LINE and not code[i]:
+            while i < n and classes[i] not in (_BLANK, _FENCE_LINE, _HEADING):
+                code[i] = True
+                i += 1
+            continue
+        i += 1
+    return code
+
+
+def _closes_block(text: str, lines: list[tuple[int, int]], classes: list[int], i: int, fences: list[int]) -> bool:
+    """Whether a first, bare fence with text before it closes a block begun before the range (see the
+    module's docstring)."""
+    if not any(classes[j] != _BLANK for j in range(i)):
+        return False
+    later = fences[1:]
+    if later:
+        # A bare fence after it pairs with it (it opens); a fence with a language after it opens a
+        # block of its own, so this one closed the block the range began in.
+        return _fence(text, *lines[later[0]])[2]
+    # Alone, it closes a block only if code comes before it and prose after it; with nothing after
+    # it, it is taken to open one (the lines before stay prose, as they read).
+    after = [(ln, c) for ln, c in zip(lines[i + 1 :], classes[i + 1 :], strict=True) if c != _BLANK]
+    if not after:
+        return False
+    return _prose_share(text, lines[:i], classes[:i]) < _prose_share(text, *map(list, zip(*after, strict=True)))
+
+
+_WORDS = re.compile(r"[^\W\d_]{2,}")
+
+
+def _prose_share(text: str, lines: list[tuple[int, int]], classes: list[int]) -> float:
+    """Share of non-blank lines that read as prose: mostly words, few code symbols."""
+    scored = [text[s:e] for (s, e), c in zip(lines, classes, strict=True) if c != _BLANK]
+    prose = 0
+    for line in scored:
+        words = _WORDS.findall(line)
+        symbols = sum(line.count(ch) for ch in "=(){}[];<>_/\\$#@*`")
+        prose += len(words) >= 4 and symbols <= len(words) // 3
+    return prose / len(scored)
+
+
+def _setext(text: str, lines: list[tuple[int, int]], classes: list[int], code: list[bool]) -> None:
+    """A single text line underlined by ``===`` or ``---`` is a heading (the underline a rule)."""
+    for i in range(1, len(lines)):
+        if classes[i] != _RULE_LINE or code[i] or classes[i - 1] != _TEXT or code[i - 1]:
+            continue
+        under = text[lines[i][0] : lines[i][1]].strip()
+        if len(set(under)) == 1 and under[0] in "=-" and (i == 1 or classes[i - 2] != _TEXT):
+            classes[i - 1] = _HEADING
+
+
+def _punctuation(text: str, start: int, end: int, kind: Kind, out: list[Sentence]) -> None:
+    """Append the sentences of a paragraph or list item ``text[start:end]``."""
+    cuts = [m.end() for m in _END.finditer(text, start, end) if _ends_sentence(text, m)]
+    for cut in [*cuts, end]:
+        s, e = strip_span(text, start, cut)
+        if s < e:
+            out.append(Sentence(s, e, kind))
+        start = cut
+
+
+def _ends_sentence(text: str, m: re.Match[str]) -> bool:
+    """Whether the punctuation matched by ``_END`` closes a sentence."""
+    nxt = m.group(3)
+    if nxt.islower() or nxt in ")]},;:":  # "(p. )" and "(see p. 12))": what follows closes, not starts
+        return False
+    if m.group(1) != "." or m.group(2):  # only a bare single "." can belong to an abbreviation
+        return True
+    before = _WORD_BEFORE.search(text, max(0, m.start() - 12), m.start())
+    word = before.group() if before else ""
+    if not word:
+        return True
+    lower = word.lower()
+    if lower in _ABBREVIATIONS or _DOTTED.fullmatch(word) or (len(word) == 1 and word.isupper()):  # "J. Smith"
+        return False
+    return not (lower in _BEFORE_NUMBER and nxt.isdigit())

@@ -1,0 +1,36 @@
+"""Answer candidates: only prose, list items and table rows; a heading or signature is the context
+of the sentence under it, never a candidate itself."""
+
+from __future__ import annotations
+
+from qa.answer import candidates
+from qa.types import Passage
+
+TEXT = (
+    "## os.path.basename(path)\n\nReturn the base name of pathname path. It is the tail.\n\n"
+    "```python3\n>>> basename('/foo/bar')\n'bar'\n```\n\n- posixpath for UNIX-style paths\n\n"
+    "json.loads(s)\nDeserialize s to a Python object.\n\n| JSON | Python |"
+)
+
+
+def passage(text: str, start: int = 0, chunk_id: int = 1) -> Passage:
+    return Passage(chunk_id, "d", "T", text, start, start + len(text), 1.0)
+
+
+def test_candidates_skip_headings_signatures_and_code_and_keep_their_lead() -> None:
+    got = [(c.text, c.lead) for c in candidates([passage(TEXT)])]
+    assert got == [
+        ("Return the base name of pathname path.", "## os.path.basename(path)"),
+        ("It is the tail.", ""),
+        ("- posixpath for UNIX-style paths", ""),  # after code: no lead
+        ("Deserialize s to a Python object.", "json.loads(s)"),
+        ("| JSON | Python |", ""),
+    ]
+
+
+def test_overlapping_passages_give_each_sentence_once() -> None:
+    cut = TEXT.index("Return")
+    first, second = passage(TEXT[: cut + 60], 0, 1), passage(TEXT[cut:], cut, 2)
+    texts = [c.text for c in candidates([first, second])]
+    assert texts.count("Return the base name of pathname path.") == 1
+    assert texts == [c.text for c in candidates([passage(TEXT)])]
