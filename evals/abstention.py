@@ -132,15 +132,19 @@ class GoldRemoved:
     def search(self, vector: np.ndarray, k: int, filters: Metadata | None = None) -> list[Passage]:
         return self._store.search(vector, k, self._check(filters))
 
-    def lexical_hits(self, terms: list[str], k: int, filters: Metadata | None = None) -> list[Hit]:
+    def lexical_hits(
+        self, terms: list[str], k: int, filters: Metadata | None = None, exact: Sequence[str] = ()
+    ) -> list[Hit]:
         f = self._check(filters)
         lexical = self._lexical_index()
         if lexical is None:
-            return self._store.lexical_hits(terms, k, f)
-        return lexical.search(terms, k)
+            return self._store.lexical_hits(terms, k, f, exact)
+        return lexical.search(terms, k, exact=exact)
 
-    def lexical_search(self, terms: list[str], k: int, filters: Metadata | None = None) -> list[Passage]:
-        return self._store.passages(self.lexical_hits(terms, k, filters))
+    def lexical_search(
+        self, terms: list[str], k: int, filters: Metadata | None = None, exact: Sequence[str] = ()
+    ) -> list[Passage]:
+        return self._store.passages(self.lexical_hits(terms, k, filters, exact))
 
     def close(self) -> None:
         shutil.rmtree(self._scratch, ignore_errors=True)

@@ -166,8 +166,9 @@ class Settings(BaseSettings):
     max_per_doc: int = Field(
         3,
         ge=0,
-        description="Most passages one document may give a result (0: no cap); overlapping chunks "
-        "of one document are always stitched into one passage.",
+        description="Most passages one document may give a result (0: no cap; per request `max_per_doc`) "
+        "while other documents' candidates can fill k; overlapping chunks of one document are always "
+        "stitched into one passage.",
     )
     answer_passages: int = Field(
         5, ge=1, le=100, description="Top passages whose sentences `ask` scores for the answer."

@@ -28,6 +28,9 @@ MAX_KEY_CHARS = 256
 NESTING_CAP = 64
 # Integers SQLite stores and filters compare exactly: wider ones are refused (as text they are fine).
 INT64 = (-(2**63), 2**63 - 1)
+# Largest per-request ``max_per_doc`` (0 is no cap): a cap at or above k caps nothing, and k
+# itself is at most QA_MAX_K (100 by default), so a larger number can only be a mistake.
+MAX_PER_DOC = 1000
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -155,6 +158,16 @@ def check_title(title: str, doc_id: str, limits: Limits) -> None:
             f"document {doc_id!r} has a title of {len(title)} characters, over the limit of "
             f"{limits.title_chars} (QA_MAX_TITLE_CHARS); shorten it"
         )
+
+
+def check_max_per_doc(max_per_doc: int) -> int:
+    """``max_per_doc`` if it is 0 (no cap) to ``MAX_PER_DOC``, else ``InvalidInput``."""
+    if isinstance(max_per_doc, bool) or not isinstance(max_per_doc, int) or not 0 <= max_per_doc <= MAX_PER_DOC:
+        raise InvalidInput(
+            f"max_per_doc must be between 0 (no cap) and {MAX_PER_DOC}, got {max_per_doc!r}; "
+            "it is how many passages one document may give a result"
+        )
+    return max_per_doc
 
 
 def shorten(text: str, max_chars: int) -> str:

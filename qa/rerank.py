@@ -13,10 +13,23 @@ A user with a cross-encoder (any sentence-transformers ``CrossEncoder`` name or 
 
 from __future__ import annotations
 
+from collections.abc import Sequence, Set
 from dataclasses import replace
+from functools import lru_cache
 from typing import Any, Protocol
 
-from qa.terms import coverage, idf, minmax, sentence_terms, terms
+from qa.terms import (
+    case_checked,
+    confusable_tokens,
+    coverage,
+    exact_tokens,
+    idf,
+    minmax,
+    question_evidence,
+    sentence_terms,
+    split_sentences,
+    terms,
+)
 from qa.types import Passage
 
 
@@ -26,8 +39,17 @@ class Reranker(Protocol):
         ...
 
 
+@lru_cache(maxsize=8192)
+def sentence_evidence(text: str) -> tuple[tuple[frozenset[str], frozenset[str]], ...]:
+    """Each sentence's lower-cased terms and its exact tokens. Cached by text: the same chunks come
+    back as candidates for many questions, and splitting them is most of the second stage's cost."""
+    return tuple((frozenset(terms(text[s:e])), frozenset(exact_tokens(text[s:e]))) for s, e in split_sentences(text))
+
+
 class SentenceEvidenceReranker:
-    """Fused score plus the best sentence's coverage of the question's rare terms."""
+    """Fused score plus the best sentence's coverage of the question's rare terms; a sentence
+    holding only another spelling of an option or conversion the question names ("-v" for "-V")
+    does not cover its word."""
 
     def __init__(self, weight: float = 0.5) -> None:
         self.weight = weight
@@ -35,8 +57,14 @@ class SentenceEvidenceReranker:
     def rerank(self, question: str, passages: list[Passage]) -> list[Passage]:
         if len(passages) < 2:
             return passages
-        q_terms = terms(question)
-        sentences = [sentence_terms(p.text) for p in passages]
+        asked = confusable_tokens(question)
+        sentences: list[Sequence[Set[str]]]
+        if asked:
+            q_terms = question_evidence(question, asked)
+            sentences = [[case_checked(w, e, asked) for w, e in sentence_evidence(p.text)] for p in passages]
+        else:
+            q_terms = terms(question)
+            sentences = [sentence_terms(p.text) for p in passages]
         weights = idf(q_terms, [st for ss in sentences for st in ss])
         fused = minmax([p.score for p in passages])
         scores = [
@@ -65,25 +93,95 @@ class CrossEncoderReranker:
         return [replace(passages[i], score=float(scores[i])) for i in order]
 
 
+# Most chunks one passage is stitched from. Chunks overlap their neighbours, so without a bound
+# every candidate of a document chains into one passage: a filter that leaves a document of 15
+# chunks gave the whole document as one passage whatever k. A chunk that overlaps a passage
+# already this long is dropped (most of its text is in the passage).
+MAX_STITCHED = 3
+
+
 def diversify(passages: list[Passage], k: int, max_per_doc: int) -> list[Passage]:
-    """The top ``k`` with near-duplicates collapsed: a chunk that overlaps or directly follows one
-    already taken from the same document is stitched onto it (one passage, exact offsets, the
-    better score), and no document gives more than ``max_per_doc`` passages (0: no cap)."""
-    taken: list[Passage] = []
-    per_doc: dict[str, int] = {}
-    for p in passages:
-        for i, t in enumerate(taken):
-            if t.doc_id == p.doc_id and p.start <= t.end and t.start <= p.end:
-                taken[i] = stitch(t, p)
-                break
-        else:
-            if max_per_doc and per_doc.get(p.doc_id, 0) >= max_per_doc:
-                continue
-            if len(taken) == k:
-                break
-            taken.append(p)
-            per_doc[p.doc_id] = per_doc.get(p.doc_id, 0) + 1
+    """The top ``k`` chunks with near-duplicates collapsed: a chunk that overlaps or directly
+    follows a passage already taken from the same document is stitched onto it (one passage,
+    exact offsets, the better score; at most ``MAX_STITCHED`` chunks, past which it is dropped),
+    and no document gives more than ``max_per_doc`` passages (0: no cap) while other documents
+    can fill ``k``.
+
+    The cap spreads a result over documents; it does not shorten it. When fewer than ``k``
+    passages are left under it (a filter leaves one document, or the candidates hold only a few),
+    just enough of the passages it held back are let in, best first, to fill ``k``: the result is
+    then ``passages`` taken in score order with that many over the cap (with one document, exactly
+    the uncapped result). The documents under the cap stay, and the passages let in rank below
+    their document's best, so which documents come first does not change."""
+    taken, held = _diversify(passages, k, max_per_doc, 0)
+    over = 0
+    while held and len(taken) < k:
+        # Usually once. Again only if letting passages in stitched others together: stitching
+        # can only shorten a result, so each round lets in at least one more, at most k in all.
+        over += k - len(taken)
+        taken, held = _diversify(passages, k, max_per_doc, over)
     return taken
+
+
+def _diversify(passages: list[Passage], k: int, max_per_doc: int, over: int) -> tuple[list[Passage], bool]:
+    """``diversify`` with at most ``over`` passages past the cap; and whether the cap held one back."""
+    taken = _Taken()
+    per_doc: dict[str, int] = {}
+    held = False
+    for p in passages:
+        merged = taken.absorb(p)
+        if merged is not None:
+            if merged:
+                per_doc[p.doc_id] -= merged
+            continue
+        if len(taken.passages) == k:
+            # Full: a passage ranked below the cut is not stitched onto the ones above it.
+            break
+        capped = bool(max_per_doc) and per_doc.get(p.doc_id, 0) >= max_per_doc
+        if capped and not over:
+            held = True
+            continue
+        taken.add(p)
+        per_doc[p.doc_id] = per_doc.get(p.doc_id, 0) + 1
+        over -= capped
+    return taken.passages, held
+
+
+class _Taken:
+    """The passages taken so far, with how many chunks each is stitched from."""
+
+    def __init__(self) -> None:
+        self.passages: list[Passage] = []
+        self.chunks: list[int] = []
+
+    def add(self, p: Passage) -> None:
+        self.passages.append(p)
+        self.chunks.append(1)
+
+    def absorb(self, p: Passage) -> int | None:
+        """Stitch ``p`` onto the taken passage it overlaps or touches (or drop it, that passage
+        being ``MAX_STITCHED`` chunks long); None if it touches none. Grown, a passage may reach
+        a later one of the same document: they become one, so no two passages of a result
+        overlap. Returns how many taken passages that merged away."""
+        taken, chunks = self.passages, self.chunks
+        for i, t in enumerate(taken):
+            if t.doc_id != p.doc_id or p.end < t.start or t.end < p.start:
+                continue
+            if chunks[i] >= MAX_STITCHED:
+                return 0
+            merged, n, gone = stitch(t, p), chunks[i] + 1, 0
+            j = i + 1
+            while j < len(taken):
+                u = taken[j]
+                if u.doc_id == merged.doc_id and u.start <= merged.end and merged.start <= u.end:
+                    merged, n = stitch(merged, u), n + chunks[j]
+                    del taken[j], chunks[j]
+                    gone += 1
+                else:
+                    j += 1
+            taken[i], chunks[i] = merged, n
+            return gone
+        return None
 
 
 def stitch(a: Passage, b: Passage) -> Passage:

@@ -3,7 +3,8 @@
     first stage by mode (dense | lexical | hybrid)
       -> fusion of the two candidate lists (hybrid: convex or reciprocal rank)
       -> second stage (``qa.rerank``: sentence evidence, or a cross-encoder)
-      -> diversity (overlapping chunks stitched, at most ``max_per_doc`` passages per document)
+      -> diversity (overlapping chunks stitched, at most ``max_per_doc`` passages per document
+         while other documents can fill k)
 
 Stages rank ``(chunk id, score)`` hits; passage text is fetched from the store only for the fused
 candidates, inside one ``store.snapshot()``, so both lists come from one state of the index.
@@ -20,7 +21,7 @@ from qa.embed import Embedder
 from qa.errors import InvalidInput
 from qa.rerank import Reranker, diversify
 from qa.store import Store
-from qa.terms import minmax, query_terms
+from qa.terms import exact_tokens, minmax, query_terms
 from qa.types import Hit, Metadata, Passage
 
 Mode = Literal["dense", "lexical", "hybrid"]
@@ -83,18 +84,22 @@ class Retriever:
         mode: Mode | None = None,
         rerank: bool | None = None,
         vector: np.ndarray | None = None,
+        max_per_doc: int | None = None,
     ) -> list[Passage]:
         """The top ``k`` passages: first stage by ``mode``, then the second stage (unless
         ``rerank`` is False), then near-duplicates stitched and at most ``max_per_doc`` per
-        document. ``vector`` is the question's embedding when already known."""
+        document (default ``Options.max_per_doc``; 0: no cap) while other documents can fill
+        ``k`` (see ``qa.rerank.diversify``). ``vector`` is the question's embedding when already
+        known."""
         o = self.options
         rerank = o.rerank if rerank is None else rerank
+        max_per_doc = o.max_per_doc if max_per_doc is None else max_per_doc
         # Stitching and the per-document cap drop passages: fetch more than k.
         depth = max(2 * k, o.rerank_candidates if rerank else 0)
         passages = self.first_stage(question, depth, filters, mode or o.mode, vector)
         if rerank:
             passages = self.second_stage(question, passages)
-        return diversify(passages, k, o.max_per_doc)
+        return diversify(passages, k, max_per_doc)
 
     def first_stage(
         self, question: str, n: int, filters: Metadata | None, mode: Mode, vector: np.ndarray | None = None
@@ -103,7 +108,9 @@ class Retriever:
         if mode not in MODES:
             raise InvalidInput(f"mode must be 'dense', 'lexical' or 'hybrid', got {mode!r}")
         if mode == "lexical":
-            return self.store.lexical_search(query_terms(question, self.options.stopwords), n, filters)
+            return self.store.lexical_search(
+                query_terms(question, self.options.stopwords), n, filters, exact_tokens(question)
+            )
         if vector is None:
             vector = self.embed_query(question)
         if mode == "dense":
@@ -118,7 +125,7 @@ class Retriever:
         # fuse passages of a document with those of the document that replaced or followed it.
         with self.store.snapshot():
             dense = self.store.search_hits(vector, n, filters)
-            lexical = self.store.lexical_hits(query_terms(question, o.stopwords), n, filters)
+            lexical = self.store.lexical_hits(query_terms(question, o.stopwords), n, filters, exact_tokens(question))
             return self.store.passages(self.fuse(dense, lexical, k))
 
     def fuse(self, dense: list[Hit], lexical: list[Hit], k: int) -> list[Hit]:

@@ -29,7 +29,7 @@ from qa.embed.queries import QueryEmbedder
 from qa.errors import IndexCorrupt, IndexMismatch, InvalidInput, NotFound, TooLarge
 from qa.generate import OpenAICompatibleLLM, final, generate_stream
 from qa.ingest import FileProgress, IndexSummary, Ingestor, chunker_signature, index_files, make_chunker, validate
-from qa.limits import Limits, check_unicode
+from qa.limits import Limits, check_max_per_doc, check_unicode
 from qa.parse import iter_files
 from qa.parse.worker import ParseLimits
 from qa.rerank import CrossEncoderReranker, Reranker, SentenceEvidenceReranker
@@ -257,7 +257,9 @@ class QAService:
 
     # -- questions ----------------------------------------------------------------------------
 
-    def _check(self, question: str, k: int | None, filters: Metadata | None) -> tuple[str, int]:
+    def _check(
+        self, question: str, k: int | None, filters: Metadata | None, max_per_doc: int | None = None
+    ) -> tuple[str, int]:
         q = question.strip() if isinstance(question, str) else ""
         if not q:
             raise InvalidInput("question is empty: send a non-blank 'question'")
@@ -270,6 +272,8 @@ class QAService:
         # The stores parse filters again when they search; parsed here too, a bad filter is refused
         # before a streamed answer has started.
         parse_filters(filters)
+        if max_per_doc is not None:
+            check_max_per_doc(max_per_doc)
         return q, self._check_k(k)
 
     def _check_k(self, k: int | None) -> int:
@@ -285,10 +289,12 @@ class QAService:
         filters: Metadata | None = None,
         mode: Mode | None = None,
         rerank: bool | None = None,
+        max_per_doc: int | None = None,
     ) -> list[Passage]:
-        """The top ``k`` passages for ``question`` (see ``qa.retrieve``)."""
-        q, k = self._check(question, k, filters)
-        passages, _ = self._with_pages(self.retriever.retrieve(q, k, filters, mode, rerank))
+        """The top ``k`` passages for ``question`` (see ``qa.retrieve``); ``max_per_doc`` (0: no
+        cap) overrides QA_MAX_PER_DOC for this search."""
+        q, k = self._check(question, k, filters, max_per_doc)
+        passages, _ = self._with_pages(self.retriever.retrieve(q, k, filters, mode, rerank, max_per_doc=max_per_doc))
         return passages
 
     def ask(
@@ -299,10 +305,11 @@ class QAService:
         mode: Mode | None = None,
         rerank: bool | None = None,
         extractive: bool = False,
+        max_per_doc: int | None = None,
     ) -> Answer:
         """The finished answer to ``question``: the extractive one, or (with an LLM configured and
         not ``extractive``) the generated one with checked citations."""
-        return final(self.ask_stream(question, k, filters, mode, rerank, extractive))
+        return final(self.ask_stream(question, k, filters, mode, rerank, extractive, max_per_doc))
 
     def ask_stream(
         self,
@@ -312,20 +319,31 @@ class QAService:
         mode: Mode | None = None,
         rerank: bool | None = None,
         extractive: bool = False,
+        max_per_doc: int | None = None,
     ) -> Generator[Event, None, None]:
         """``ask`` as a stream of ``Event``s, ending with the finished ``Answer``. The request is
         checked now (raising here); the work happens as the stream is read."""
-        q, k = self._check(question, k, filters)
-        return self._answer(q, q, k, filters, mode, rerank, extractive)
+        q, k = self._check(question, k, filters, max_per_doc)
+        return self._answer(q, q, k, filters, mode, rerank, extractive, max_per_doc)
 
     def chat(
-        self, turns: Sequence[Turn], k: int | None = None, filters: Metadata | None = None, extractive: bool = False
+        self,
+        turns: Sequence[Turn],
+        k: int | None = None,
+        filters: Metadata | None = None,
+        extractive: bool = False,
+        max_per_doc: int | None = None,
     ) -> Answer:
         """The finished answer to the conversation's last question, a follow-up resolved first."""
-        return final(self.chat_stream(turns, k, filters, extractive))
+        return final(self.chat_stream(turns, k, filters, extractive, max_per_doc))
 
     def chat_stream(
-        self, turns: Sequence[Turn], k: int | None = None, filters: Metadata | None = None, extractive: bool = False
+        self,
+        turns: Sequence[Turn],
+        k: int | None = None,
+        filters: Metadata | None = None,
+        extractive: bool = False,
+        max_per_doc: int | None = None,
     ) -> Generator[Event, None, None]:
         """``chat`` as a stream of ``Event``s, checked now and worked as read (see ``ask_stream``).
         Retrieval searches the resolved query; the answer sentence is chosen against the user's
@@ -334,8 +352,10 @@ class QAService:
             check_unicode(turn.content, f"message {i}")
         resolved = resolve(turns, self.settings.max_question_chars)
         parse_filters(filters)
+        if max_per_doc is not None:
+            check_max_per_doc(max_per_doc)
         k = self._check_k(k)
-        return self._answer(resolved.question, resolved.query, k, filters, None, None, extractive)
+        return self._answer(resolved.question, resolved.query, k, filters, None, None, extractive, max_per_doc)
 
     def _answer(
         self,
@@ -346,11 +366,14 @@ class QAService:
         mode: Mode | None,
         rerank: bool | None,
         extractive: bool,
+        max_per_doc: int | None = None,
     ) -> Generator[Event, None, None]:
         """The one answer path: retrieve for ``query``, pick the extractive answer to
         ``question``, then generate and check when an LLM is configured."""
         vector = self.retriever.embed_query(query)
-        passages, starts = self._with_pages(self.retriever.retrieve(query, k, filters, mode, rerank, vector))
+        passages, starts = self._with_pages(
+            self.retriever.retrieve(query, k, filters, mode, rerank, vector, max_per_doc)
+        )
         yield Retrieved(question, query, tuple(passages), generating=self.generates(extractive))
         against = question if question == query or terms(question) else query
         a = self.answer(against, passages, vector if against == query else None)

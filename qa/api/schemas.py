@@ -11,11 +11,17 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from qa.limits import safe_metadata
+from qa.limits import MAX_PER_DOC, safe_metadata
 from qa.store import DocumentInfo
 from qa.types import Answer, Citation, Passage
 
 Scalar = str | int | float | bool
+
+MAX_PER_DOC_DESCRIPTION = (
+    "Most passages one document may give for this request (0: no cap; default QA_MAX_PER_DOC). The cap "
+    "holds while other documents can fill `k`: when a filter leaves one document (or too few to fill `k`), "
+    "that document's further passages fill the rest, best first."
+)
 
 
 class QuestionIn(BaseModel):
@@ -32,6 +38,7 @@ class QuestionIn(BaseModel):
     )
     extractive: bool = Field(False, description="Answer extractively even when an LLM is configured (QA_LLM_BASE_URL).")
     rerank: bool | None = Field(None, description="Second-stage scoring for this request (default QA_RERANK).")
+    max_per_doc: int | None = Field(None, ge=0, le=MAX_PER_DOC, description=MAX_PER_DOC_DESCRIPTION)
 
 
 class PassageOut(BaseModel):
@@ -194,6 +201,7 @@ class ChatIn(BaseModel):
     filters: dict[str, Scalar | list[str]] | None = Field(
         None, description="Exact-match filters on document metadata, as for /v1/search."
     )
+    max_per_doc: int | None = Field(None, ge=0, le=MAX_PER_DOC, description=MAX_PER_DOC_DESCRIPTION)
     extractive: bool = Field(False, description="Answer extractively even when an LLM is configured (QA_LLM_BASE_URL).")
 
 

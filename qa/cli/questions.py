@@ -16,6 +16,13 @@ ModeOpt = Annotated[
     str | None, typer.Option("--mode", help="Retrieval: dense, lexical or hybrid [env QA_RETRIEVAL_MODE].")
 ]
 RerankOpt = Annotated[bool | None, typer.Option("--rerank/--no-rerank", help="Second-stage scoring [env QA_RERANK].")]
+MaxPerDocOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--max-per-doc",
+        help="Most passages one document may give (0: no cap) while other documents can fill k [env QA_MAX_PER_DOC].",
+    ),
+]
 FilterOpt = Annotated[
     list[str] | None, typer.Option("--filter", "-f", help="Metadata filter field=value (repeatable).")
 ]
@@ -48,11 +55,12 @@ def search(
     filter: FilterOpt = None,
     mode: ModeOpt = None,
     rerank: RerankOpt = None,
+    max_per_doc: MaxPerDocOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Show the passages that best match a question."""
     svc = service()
-    passages = svc.search(question, k, _filters(filter), _mode(mode), rerank)
+    passages = svc.search(question, k, _filters(filter), _mode(mode), rerank, max_per_doc)
     if as_json:
         emit({"question": question, "passages": [asdict(p) for p in passages]})
         return
@@ -73,11 +81,12 @@ def ask(
     filter: FilterOpt = None,
     mode: ModeOpt = None,
     rerank: RerankOpt = None,
+    max_per_doc: MaxPerDocOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Answer a question from the indexed documents, with citations."""
     svc = service()
-    a = svc.ask(question, k, _filters(filter), _mode(mode), rerank, extractive=True)
+    a = svc.ask(question, k, _filters(filter), _mode(mode), rerank, extractive=True, max_per_doc=max_per_doc)
     if as_json:
         emit({"question": question, **asdict(a)})
         return

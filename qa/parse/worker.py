@@ -16,9 +16,10 @@ anything, and is reused across files until it is killed or its parent goes away 
 closes). Results come back as JSON, plain data: the parent never unpickles what a worker that
 parsed a hostile file says.
 
-Protocol, one request at a time per worker: the parent writes a JSON header line (with the size)
-then the raw bytes; the worker answers one JSON line, ``{"docs": [...]}`` or
-``{"error": <class name>, "message": ...}``.
+Protocol, one request at a time per worker: a new worker first imports its parsers and says
+``{"ready": true}``, so a file's time limit never counts the worker's start (seconds on a loaded
+machine); then the parent writes a JSON header line (with the size) and the raw bytes, and the
+worker answers one JSON line, ``{"docs": [...]}`` or ``{"error": <class name>, "message": ...}``.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ _ERRORS: dict[str, type[QAError]] = {
 }
 # Where the ``qa`` package lives, so a worker finds the same copy whatever the parent's sys.path.
 _PACKAGE_ROOT = str(Path(qa.parse.__file__).resolve().parents[2])
+STARTUP_TIMEOUT = 120.0  # seconds a new worker has to import its parsers and say it is ready
 
 
 @dataclass(frozen=True)
@@ -109,16 +111,11 @@ class _Worker:
             stdout=subprocess.PIPE,
             env=env,
         )
+        self.ready = False
 
-    def request(self, header: dict[str, Any], data: bytes, timeout: float) -> dict[str, Any]:
-        """Send one file and wait for its answer; raises ``TimeoutError`` or ``EOFError``."""
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        deadline = time.monotonic() + timeout
-        try:
-            self.proc.stdin.write(json.dumps(header).encode() + b"\n" + data)
-            self.proc.stdin.flush()
-        except (BrokenPipeError, OSError) as exc:
-            raise EOFError("the parse worker is gone") from exc
+    def _line(self, deadline: float) -> dict[str, Any]:
+        """The worker's next JSON line; raises ``TimeoutError`` after ``deadline`` or ``EOFError``."""
+        assert self.proc.stdout is not None
         fd = self.proc.stdout.fileno()
         buf = bytearray()
         with selectors.DefaultSelector() as sel:
@@ -133,6 +130,23 @@ class _Worker:
                 buf += piece
         answer: dict[str, Any] = json.loads(buf)
         return answer
+
+    def request(self, header: dict[str, Any], data: bytes, timeout: float) -> dict[str, Any]:
+        """Send one file and wait for its answer; raises ``TimeoutError`` or ``EOFError``."""
+        assert self.proc.stdin is not None
+        if not self.ready:  # the start is not the file's time
+            try:
+                self._line(time.monotonic() + STARTUP_TIMEOUT)
+            except TimeoutError as exc:
+                raise EOFError("the parse worker did not start") from exc
+            self.ready = True
+        deadline = time.monotonic() + timeout
+        try:
+            self.proc.stdin.write(json.dumps(header).encode() + b"\n" + data)
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError) as exc:
+            raise EOFError("the parse worker is gone") from exc
+        return self._line(deadline)
 
     def kill(self) -> None:
         self.proc.kill()
@@ -230,14 +244,28 @@ def _document(d: dict[str, Any]) -> Document:
     return Document(d["id"], d["text"], d["title"], d["metadata"], d["source"], headings, tuple(d["page_starts"]))
 
 
+def _import_parsers() -> None:
+    """Import every parser and the libraries they load lazily, before the first file's clock starts."""
+    import importlib
+
+    for name in ("qa.parse.html", "qa.parse.pdf", "qa.parse.jsonl", "qa.parse.text", "bs4", "pypdfium2"):
+        try:
+            importlib.import_module(name)
+        except ImportError:  # an optional parser's library: its files fail with their own message
+            pass
+
+
 def _serve(memory_mb: int) -> None:
     """The worker's loop: one file in, one JSON line out, until stdin closes."""
+    _import_parsers()  # before the cap: importing is not reading a file
     if memory_mb > 0:
         import resource
 
         cap = memory_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    stdout.write(b'{"ready": true}\n')
+    stdout.flush()
     while line := stdin.readline():
         header = json.loads(line)
         size, filename = header.pop("size"), header.pop("filename")

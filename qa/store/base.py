@@ -156,12 +156,19 @@ class Store(Protocol):
         """``search``'s (chunk id, score) pairs, best first, without fetching the passages."""
         ...
 
-    def lexical_search(self, terms: list[str], k: int, filters: Metadata | None = None) -> list[Passage]:
+    def lexical_search(
+        self, terms: list[str], k: int, filters: Metadata | None = None, exact: Sequence[str] = ()
+    ) -> list[Passage]:
         """BM25 over chunk text and title/heading, any of ``terms`` (words, never query syntax);
-        higher scores are better."""
+        higher scores are better. ``exact`` are the question's ``qa.terms.exact_tokens`` ("-V",
+        "%D", case kept): a chunk that spells one only another way ("-v") does not hold its word,
+        and one that holds an option or conversion as written scores higher; with none, or none
+        that case can confuse ("NFL"), the ranking is the words' alone."""
         ...
 
-    def lexical_hits(self, terms: list[str], k: int, filters: Metadata | None = None) -> list[Hit]:
+    def lexical_hits(
+        self, terms: list[str], k: int, filters: Metadata | None = None, exact: Sequence[str] = ()
+    ) -> list[Hit]:
         """``lexical_search``'s (chunk id, score) pairs, best first, without fetching the passages."""
         ...
 

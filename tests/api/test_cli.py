@@ -35,6 +35,11 @@ def test_round_trip(tmp_path: Path, seed_article: Path) -> None:
     # Lexical search needs no model: the CLI does not load it (keeps this test fast).
     found = qa(tmp_path, "search", "sourdough starter", "-k", "2", "--mode", "lexical", "--json")
     assert json.loads(found.stdout)["passages"][0]["doc_id"] == "bread-baking.txt"
+    # At most one passage per document, for this search.
+    words = "sourdough starter faiss vectors planets orbit bm25 ranking paris talks"
+    spread = qa(tmp_path, "search", words, "-k", "5", "--mode", "lexical", "--max-per-doc", "1", "--json")
+    ids = [p["doc_id"] for p in json.loads(spread.stdout)["passages"]]
+    assert len(ids) == len(set(ids)) == 5, spread.stderr
 
     assert qa(tmp_path, "delete", "paris_article.txt", "paris-talks.md").returncode == 0
     stats = json.loads(qa(tmp_path, "stats", "--json").stdout)

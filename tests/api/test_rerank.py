@@ -88,7 +88,10 @@ def test_rerank_and_diversity_through_the_service(make_service: Callable[..., QA
     assert "Paris" in on[0].text
     capped = make_service(name="capped", chunk_tokens=64, chunk_overlap=16, max_per_doc=2)
     index_paths(capped, seed_article)
-    assert len(capped.search("Who met in Paris?", k=5)) <= 2
+    spans = [(p.start, p.end) for p in capped.search("Who met in Paris?", k=5)]
+    assert len(spans) > 2  # one document: the cap gives way to k ...
+    assert spans == [(p.start, p.end) for p in svc.search("Who met in Paris?", k=5, max_per_doc=0)]  # ... entirely
+    assert len(capped.search("Who met in Paris?", k=5, max_per_doc=1)) == len(spans)
 
 
 def test_ask_gives_the_names_as_a_short_answer(make_service: Callable[..., QAService], seed_article: Path) -> None:

@@ -210,3 +210,90 @@ def test_scores_are_bm25_best_first(tmp_path: Path) -> None:
     assert [h[0] for h in hits][:1] == [store.db.execute("SELECT id FROM chunks WHERE doc_id='rare'").fetchone()[0]]
     assert len(hits) == 2 and hits[0][1] > hits[1][1] > 0
     store.close()
+
+
+def test_exact_tokens_find_options_that_lower_casing_makes_one_word(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "i")
+    write_doc(store, "verbose", "The -v option prints every file name as it is processed", title="arcs")
+    write_doc(store, "version", "The -V option prints the version number and exits", title="arcs")
+    write_doc(store, "all", "Use -a to list hidden files too", title="arcs")
+    # The words alone cannot tell them apart; the exact token can, either way round.
+    assert set(found(store, "v")) == {"verbose", "version"}
+    assert [p.doc_id for p in store.lexical_search(["v"], 5, exact=["-V"])][0] == "version"
+    assert [p.doc_id for p in store.lexical_search(["v"], 5, exact=["-v"])][0] == "verbose"
+    hits = store.lexical_hits(["v", "option"], 5, None, ["-V"])
+    assert hits[0][1] > hits[1][1] > 0
+    # A token whose word is a stop word (dropped from the question's terms) is still found.
+    assert [p.doc_id for p in store.lexical_search([], 5, exact=["-a"])] == ["all"]
+    assert store.lexical_search([], 5, exact=["-A"]) == [] and store.lexical_search([], 5) == []
+    # Filters hold for the exact clause too.
+    assert store.lexical_search([], 5, {"doc_id": "verbose"}, ["-a"]) == []
+    # Never query syntax: an exact token is a term looked up as is.
+    for token in ["-V*", "%d:", "(-v)", '"-V"', "-v^9", "exact:-V"]:
+        store.lexical_search(["v"], 5, exact=[token])
+    store.close()
+
+
+def _v1_analyzer() -> tantivy.TextAnalyzer:
+    """The analyzer of schema version 1, as the previous qa built it."""
+    return (
+        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+        .filter(tantivy.Filter.remove_long(40))
+        .filter(tantivy.Filter.lowercase())
+        .filter(tantivy.Filter.ascii_fold())
+        .filter(tantivy.Filter.stemmer("english"))
+        .build()
+    )
+
+
+def make_v1_index(path: Path) -> None:
+    """Replace the lexical index of the store at ``path`` with what qa's schema version 1 left: one
+    ``text`` field, no ``exact`` field, and its spec recorded at SQLite's generation."""
+    import shutil
+
+    db = sqlite3.connect(path / DB_FILE)
+    rows = db.execute(
+        "SELECT c.id, d.title || ' ' || COALESCE(c.heading, ''), substr(d.text, c.start + 1, c.\"end\" - c.start)"
+        " FROM chunks c JOIN documents d ON d.id = c.doc_id"
+    ).fetchall()
+    gen = int(db.execute("SELECT value FROM manifest WHERE key = 'generation'").fetchone()[0])
+    db.close()
+    shutil.rmtree(path / LEXICAL_DIR)
+    (path / LEXICAL_DIR).mkdir()
+    sb = tantivy.SchemaBuilder()
+    sb.add_integer_field("id", stored=False, indexed=True, fast=True)
+    sb.add_text_field("text", stored=False, tokenizer_name="qa", index_option="freq")
+    index = tantivy.Index(sb.build(), path=str(path / LEXICAL_DIR))
+    index.register_tokenizer("qa", _v1_analyzer())
+    writer = index.writer(heap_size=32_000_000, num_threads=1)
+    for chunk_id, title, body in rows:
+        writer.add_document(tantivy.Document(id=chunk_id, text=f"{title}\n{body}"))
+    writer.commit()
+    writer.wait_merging_threads()
+    v1 = "tantivy v1 simple remove_long 40 lowercase ascii_fold stem english"
+    (path / LEXICAL_META).write_text(json.dumps({"generation": gen, "spec": v1}))
+
+
+def test_an_index_of_lexical_schema_v1_is_rebuilt_when_opened_and_keeps_working(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "i"
+    store = open_store(path)
+    write_doc(store, "verbose", "The -v option prints every file name", title="arcs")
+    write_doc(store, "version", "The -V option prints the version number", title="arcs")
+    store.close()
+    make_v1_index(path)
+    old = tantivy.Index.open(str(path / LEXICAL_DIR))
+    assert "exact" not in str(old.schema) and old.searcher().num_docs == 2  # what version 1 left
+    caplog.set_level(logging.INFO, logger="qa.store.embedded")
+    store = open_store(path)
+    try:
+        assert "built the lexical index" in caplog.text
+        assert json.loads((path / LEXICAL_META).read_text())["spec"] == spec("english")
+        assert [p.doc_id for p in store.lexical_search(["v"], 5, exact=["-V"])][0] == "version"
+        assert set(found(store, "version", "file")) == {"verbose", "version"}
+        write_doc(store, "quiet", "The -q option prints nothing", title="arcs")  # and takes writes
+        assert found(store, "nothing") == ["quiet"]
+        assert store.verify() == []
+    finally:
+        store.close()

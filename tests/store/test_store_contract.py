@@ -166,6 +166,37 @@ def test_lexical_search_matches_stemmed_terms_and_honours_filters(store: Store) 
     assert {h.doc_id for h in lex.lexical_search(["run"], 10)} == {"race"}
 
 
+def test_exact_tokens_rank_the_token_as_written_first(store: Store) -> None:
+    def one(doc_id: str, text: str, hot: int) -> Write:
+        return Write(
+            Document(id=doc_id, text=text, title="arcs"),
+            [Chunk(doc_id, 0, 0, len(text), text)],
+            np.asarray([vec(hot)]),
+            "test",
+        )
+
+    store.write(
+        [
+            one("verbose", "-v, --verbose: print every file name as it is processed", 0),
+            one("version", "-V, --version: print the version number and exit", 1),
+            one("day", "%d is the day of the month, from 01 to 31", 2),
+            one("date", "%D is the whole date as month/day/year", 3),
+            one("noise", "a v and a d, both letters in lower case", 4),
+        ]
+    )
+
+    def ranked(terms: list[str], exact: list[str], filters: dict[str, object] | None = None) -> list[str]:
+        hits = store.lexical_search(terms, 5, filters, exact)
+        assert [(h.chunk_id, h.score) for h in hits] == store.lexical_hits(terms, 5, filters, exact)
+        return [h.doc_id for h in hits]
+
+    assert {"verbose", "version", "noise"} <= set(ranked(["v"], []))  # one word in lower case
+    assert ranked(["v"], ["-V"])[0] == "version" and ranked(["v"], ["-v"])[0] == "verbose"
+    assert ranked(["d"], ["%D"])[0] == "date" and ranked(["d"], ["%d"])[0] == "day"
+    assert ranked(["v", "print"], ["-V"], {"doc_id": ["verbose", "noise"]})[0] == "verbose"  # filters hold
+    assert set(ranked(["v"], ["-Vx", "x-V"])) == set(ranked(["v"], []))  # whole tokens only
+
+
 def test_stored_vectors_round_trip(store: Store) -> None:
     write_doc(store, "a", "alpha beta", [0, 3])
     ids = sorted(h.chunk_id for h in store.search(vec(0), 2))

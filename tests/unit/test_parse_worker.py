@@ -44,9 +44,21 @@ def test_errors_cross_with_their_type_and_message() -> None:
         parse_limited(b"x" * 11, "e.txt", LIMITS, max_bytes=10)
 
 
+def warm_up(limits: ParseLimits, tries: int = 5) -> None:
+    """A first parse, so the worker has started and imported its modules. On a loaded machine
+    that start alone can pass a short limit (the worker is then replaced): try again, a few times."""
+    for _ in range(tries - 1):
+        try:
+            parse_limited(b"warm up", "w.txt", limits)
+            return
+        except TooLarge:
+            continue
+    parse_limited(b"warm up", "w.txt", limits)
+
+
 def test_pdf_bomb_is_stopped_at_the_time_limit_and_the_worker_replaced() -> None:
     limits = ParseLimits(timeout=1.0, memory_mb=1024, workers=1)
-    parse_limited(b"warm up", "w.txt", limits)  # the worker's start is not the file's time
+    warm_up(limits)  # the worker's start is not the file's time
     (worker,) = pool(limits).idle_processes()
     bomb = pdf_bomb()
     assert len(bomb) < 32_000
@@ -60,7 +72,7 @@ def test_pdf_bomb_is_stopped_at_the_time_limit_and_the_worker_replaced() -> None
 
 def test_messy_html_is_stopped_at_the_time_limit() -> None:
     limits = ParseLimits(timeout=0.5, memory_mb=1024, workers=1)
-    parse_limited(b"warm up", "w.txt", limits)
+    warm_up(limits)
     with pytest.raises(TooLarge, match="QA_PARSE_TIMEOUT"):
         parse_limited(messy_html(), "messy.html", limits)
 

@@ -113,11 +113,11 @@ async def chat(body: ChatIn, svc: Service) -> Any:
     turns = [Turn(m.role, m.content) for m in body.messages]
     if body.stream:
         # Checked now, so a bad request is a JSON 4xx before the stream's status line.
-        events = svc.chat_stream(turns, body.k, body.filters, body.extractive)
+        events = svc.chat_stream(turns, body.k, body.filters, body.extractive, body.max_per_doc)
         return StreamingResponse(
             _events(events),
             media_type="text/event-stream",
             headers=SSE_HEADERS,
         )
-    a = await run_in_threadpool(svc.chat, turns, body.k, body.filters, body.extractive)
+    a = await run_in_threadpool(svc.chat, turns, body.k, body.filters, body.extractive, body.max_per_doc)
     return ChatOut(question=a.question, query=a.query, rewritten=a.rewritten, **answer_fields(a))

@@ -24,12 +24,14 @@ def _json(model: BaseModel) -> Response:
 
 
 def _search(svc: QAService, body: QuestionIn) -> Response:
-    passages = svc.search(body.question, body.k, body.filters, body.mode, body.rerank)
+    passages = svc.search(body.question, body.k, body.filters, body.mode, body.rerank, body.max_per_doc)
     return _json(SearchOut(question=body.question, passages=[passage_out(p) for p in passages]))
 
 
 def _ask(svc: QAService, body: QuestionIn) -> Response:
-    a = svc.ask(body.question, body.k, body.filters, body.mode, body.rerank, extractive=body.extractive)
+    a = svc.ask(
+        body.question, body.k, body.filters, body.mode, body.rerank, body.extractive, max_per_doc=body.max_per_doc
+    )
     return _json(AskOut(question=body.question, **answer_fields(a)))
 
 

@@ -14,6 +14,14 @@ generation ahead of SQLite's and rebuilds the index from SQLite.
 
 Readers never reload on their own (the reader's reload policy is manual): the store reloads under
 its write lock when SQLite's generation moves, so a search sees one committed state.
+
+Beside the lower-cased, stemmed ``text`` field, an ``exact`` field holds the chunk's exact tokens
+(``qa.terms.exact_tokens``: options like "-V", conversions like "%D", single letters, words with a
+capital inside), case kept. When a question names such a token, a chunk that spells it only
+another way ("-v") does not get the word ("v") for it, so "what does -V do" ranks the "-V"
+passage above the "-v" one that ``text`` cannot tell apart, and every other chunk scores as
+before (``search``). Indexes of schema version 1 (no ``exact`` field) are rebuilt from SQLite when
+opened, as any change of ``spec`` is.
 """
 
 from __future__ import annotations
@@ -26,7 +34,7 @@ import sqlite3
 import struct
 import time
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -37,6 +45,7 @@ import tantivy
 from qa.errors import IndexCorrupt
 from qa.store.base import atomic_write
 from qa.store.embedded.schema import LEXICAL_ROWS, chunk_count, generation
+from qa.terms import EXACT_TOKENS_VERSION, case_variants, exact_tokens
 from qa.types import Hit
 
 log = logging.getLogger(__name__)
@@ -56,15 +65,24 @@ RELOAD_ATTEMPTS = 5
 FOOTER_MAGIC = 1337
 SEGMENT_FILES = (".fast", ".fieldnorm", ".idx", ".pos", ".store", ".term")
 _CRC_BLOCK = 1 << 20
-# Schema version: a change here (fields, options) rebuilds existing lexical indexes.
-SCHEMA_VERSION = 1
+# Schema version: a change here (fields, options) rebuilds existing lexical indexes. 2: the
+# case-sensitive ``exact`` field.
+SCHEMA_VERSION = 2
+# Weight of an option or conversion the question names ("-V", "--verbose", "%D"), found as
+# written, on top of its word: its BM25 in the ``exact`` field times this. Only those: spelt
+# exactly, they say what the question is about. A boost of single letters and cased words too
+# ("Local H", "NFL") cost HotpotQA all-gold R@10 0.002 (README, "Case").
+EXACT_BOOST = 1.0
 
 
 def spec(stemmer: str) -> str:
     """What the index is built with; a different spec means a rebuild."""
     if stemmer not in STEMMERS:
         raise ValueError(f"lexical stemmer {stemmer!r} is not one of {', '.join(STEMMERS)}")
-    return f"tantivy v{SCHEMA_VERSION} simple remove_long {MAX_TOKEN_CHARS} lowercase ascii_fold stem {stemmer}"
+    return (
+        f"tantivy v{SCHEMA_VERSION} simple remove_long {MAX_TOKEN_CHARS} lowercase ascii_fold stem {stemmer}"
+        f"; exact v{EXACT_TOKENS_VERSION}"
+    )
 
 
 def _analyzer(stemmer: str) -> tantivy.TextAnalyzer:
@@ -79,6 +97,12 @@ def _analyzer(stemmer: str) -> tantivy.TextAnalyzer:
     return builder.build()
 
 
+def _exact_analyzer() -> tantivy.TextAnalyzer:
+    # The field's text is ``exact_tokens`` joined by spaces: split there, case kept.
+    builder = tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.whitespace())
+    return builder.filter(tantivy.Filter.remove_long(MAX_TOKEN_CHARS)).build()
+
+
 def _schema() -> tantivy.Schema:
     sb = tantivy.SchemaBuilder()
     # The chunk's SQLite row id (also its FAISS id): found by term for deletes, read as a fast field.
@@ -90,6 +114,8 @@ def _schema() -> tantivy.Schema:
     # FTS5 on all three sets (lexical-only, measured 2026-12-04). Term frequencies without
     # positions: BM25 needs no more, and the index stays small.
     sb.add_text_field("text", stored=False, tokenizer_name="qa", index_option="freq")
+    # The exact tokens of the same text, case kept (see the module docstring).
+    sb.add_text_field("exact", stored=False, tokenizer_name="qa_exact", index_option="freq")
     return sb.build()
 
 
@@ -160,7 +186,8 @@ def damaged_files(directory: Path) -> list[str]:
 
 def _document(row: Row) -> tantivy.Document:
     chunk_id, title, body = row
-    return tantivy.Document(id=int(chunk_id), text=f"{title}\n{body}")
+    text = f"{title}\n{body}"
+    return tantivy.Document(id=int(chunk_id), text=text, exact=" ".join(exact_tokens(text)))
 
 
 class LexicalIndex:
@@ -172,6 +199,7 @@ class LexicalIndex:
         self.meta_path = Path(store_path) / LEXICAL_META
         self.spec = spec(stemmer)
         self.analyzer = _analyzer(stemmer)
+        self.exact_analyzer = _exact_analyzer()
         self.schema = _schema()
         # None while the files are unreadable (damaged, or another tantivy format): the store then
         # rebuilds them from SQLite under its write lock (``rebuild``), never here, where another
@@ -196,6 +224,7 @@ class LexicalIndex:
         self.dir.mkdir(parents=True, exist_ok=True)
         index = tantivy.Index(self.schema, path=str(self.dir), reuse=True)
         index.register_tokenizer("qa", self.analyzer)
+        index.register_tokenizer("qa_exact", self.exact_analyzer)
         # Manual: the store reloads under its write lock, so a search sees one committed state.
         index.config_reader(reload_policy="Manual")
         return index
@@ -343,19 +372,46 @@ class LexicalIndex:
                 out[token] = None
         return list(out)
 
-    def search(self, terms: list[str], k: int, allowed: np.ndarray | None = None) -> list[Hit]:
-        """BM25 top ``k`` of chunks holding any of ``terms`` (among ``allowed`` ids, if given)."""
-        tokens = self.tokens(terms)
-        if not tokens or k <= 0:
+    def search(
+        self, terms: list[str], k: int, allowed: np.ndarray | None = None, exact: Sequence[str] = ()
+    ) -> list[Hit]:
+        """BM25 top ``k`` of chunks holding any of ``terms`` (among ``allowed`` ids, if given).
+
+        ``exact`` are the question's exact tokens: one that case can confuse ("-V", not "NFL":
+        ``qa.terms.case_variants``) takes its word from the chunks that spell it only another way
+        (a chunk holding "-v" and not "-V" does not hold the "v" of "what does -V do"); an option
+        or conversion found as written scores ``EXACT_BOOST`` times its BM25 in ``exact`` on top;
+        one whose word is not among ``terms`` (a stop word: "-a") is looked for as written."""
+        if k <= 0:
             return []
-        should = tantivy.Occur.Should
-        query = tantivy.Query.boolean_query(
-            [(should, tantivy.Query.term_query(self.schema, "text", token, index_option="freq")) for token in tokens]
-        )
+        occur = tantivy.Occur
+        words = self.tokens(terms)
+        asked = [t for t in dict.fromkeys(t for e in exact for t in self.exact_analyzer.analyze(e)) if case_variants(t)]
+        own = {e: set(self.tokens([e])) for e in asked}
+        clauses = []
+        for word in words:
+            query = self._term("text", word)
+            tokens = [e for e in asked if word in own[e]]
+            others = [v for e in tokens for v in case_variants(e) if v not in tokens]
+            if others:
+                spelt_otherwise = tantivy.Query.boolean_query(
+                    [(occur.Must, self._any("exact", others)), (occur.MustNot, self._any("exact", tokens))]
+                )
+                query = tantivy.Query.boolean_query([(occur.Must, query), (occur.MustNot, spelt_otherwise)])
+            clauses.append((occur.Should, query))
+        for e in asked:
+            if not own[e] <= set(words):
+                clauses.append((occur.Should, self._term("exact", e)))
+            elif e[0] in "-%":  # an option or a conversion
+                clauses.append((occur.Should, tantivy.Query.boost_query(self._term("exact", e), EXACT_BOOST)))
+        if not clauses:
+            return []
+        query = tantivy.Query.boolean_query(clauses)
         if allowed is not None:
             among = tantivy.Query.term_set_query(self.schema, "id", allowed.tolist())
-            must = tantivy.Occur.Must
-            query = tantivy.Query.boolean_query([(must, query), (must, tantivy.Query.const_score_query(among, 0.0))])
+            query = tantivy.Query.boolean_query(
+                [(occur.Must, query), (occur.Must, tantivy.Query.const_score_query(among, 0.0))]
+            )
         with self._guarded():
             searcher = self._live().searcher()
             result = searcher.search(query, k, count=False)
@@ -363,6 +419,12 @@ class LexicalIndex:
                 return []
             ids = searcher.fast_field_values("id", [addr for _, addr in result.hits])
         return [(int(i or 0), float(s)) for (s, _), i in zip(result.hits, ids, strict=True)]
+
+    def _term(self, field: str, token: str) -> tantivy.Query:
+        return tantivy.Query.term_query(self.schema, field, token, index_option="freq")
+
+    def _any(self, field: str, tokens: list[str]) -> tantivy.Query:
+        return tantivy.Query.boolean_query([(tantivy.Occur.Should, self._term(field, t)) for t in tokens])
 
     @contextmanager
     def _guarded(self) -> Iterator[None]:

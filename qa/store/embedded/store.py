@@ -27,7 +27,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -379,31 +379,36 @@ class EmbeddedStore:
                     return []
             return self.mirror.search(vector, k, allowed)
 
-    def lexical_search(self, terms: list[str], k: int, filters: Metadata | None = None) -> list[Passage]:
-        """BM25 over chunk text (and title/heading), any of ``terms``; higher scores are better."""
+    def lexical_search(
+        self, terms: list[str], k: int, filters: Metadata | None = None, exact: Sequence[str] = ()
+    ) -> list[Passage]:
+        """BM25 over chunk text (and title/heading), any of ``terms``, ``exact`` tokens (case
+        kept) scoring on top; higher scores are better."""
         with self._reading() as db:
-            return rows.passages(db, self.lexical_hits(terms, k, filters))
+            return rows.passages(db, self.lexical_hits(terms, k, filters, exact))
 
-    def lexical_hits(self, terms: list[str], k: int, filters: Metadata | None = None) -> list[Hit]:
+    def lexical_hits(
+        self, terms: list[str], k: int, filters: Metadata | None = None, exact: Sequence[str] = ()
+    ) -> list[Hit]:
         """``lexical_search``'s (chunk id, score) pairs, without fetching the passages. Terms are
         words, never query syntax: a question's quotes, colons or operators are just text."""
-        if not terms:
+        if not terms and not exact:
             return []
         try:
-            return self._lexical_hits(terms, k, filters)
+            return self._lexical_hits(terms, k, filters, exact)
         except LexicalDamaged:
             if getattr(self._local, "depth", 0):
                 raise  # inside a snapshot: a 503 now; the next read rebuilds first (``_sync``)
-            return self._lexical_hits(terms, k, filters)  # rebuilt on the way in
+            return self._lexical_hits(terms, k, filters, exact)  # rebuilt on the way in
 
-    def _lexical_hits(self, terms: list[str], k: int, filters: Metadata | None) -> list[Hit]:
+    def _lexical_hits(self, terms: list[str], k: int, filters: Metadata | None, exact: Sequence[str]) -> list[Hit]:
         with self._reading() as db:
             allowed = None
             if filters:
                 allowed = schema.filter_chunk_ids(db, parse_filters(filters))
                 if allowed.size == 0:
                     return []
-            return self.lexical.search(terms, k, allowed)
+            return self.lexical.search(terms, k, allowed, exact)
 
     def passages(self, hits: list[Hit]) -> list[Passage]:
         """The passages of (chunk id, score) pairs, in their order, each with its score. Inside a

@@ -7,6 +7,8 @@ with the score.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -15,6 +17,7 @@ from psycopg.types.json import Jsonb
 from qa.store.base import passage_from_row
 from qa.store.filters import parse_filters
 from qa.store.postgres.schema import TEXT_SEARCH_CONFIG
+from qa.terms import case_variants
 from qa.types import Metadata, Passage
 
 # BM25 parameters of the lexical side (tantivy's and SQLite FTS5's defaults, so both stores rank alike).
@@ -22,6 +25,10 @@ BM25_K1 = 1.2
 BM25_B = 0.75
 # pgvector's HNSW returns at most ef_search rows per scan, and caps it at 1000.
 MAX_EF_SEARCH = 1000
+# An option or conversion the question names ("-V", "%D"), found as written in a chunk, multiplies
+# its word's BM25 there by 1 + this (the embedded store adds the token's BM25 in its case-sensitive
+# field times its EXACT_BOOST, also 1: close, not identical).
+EXACT_BOOST = 1.0
 
 # What a passage is read from, on ``chunks c JOIN documents d``: a chunk's text is its span of the document's.
 PASSAGE_COLUMNS = (
@@ -65,17 +72,59 @@ def nearest(columns: str, query: np.ndarray, k: int, filters: Metadata | None) -
     )
 
 
-def bm25(columns: str, terms: list[str], k: int, filters: Metadata | None) -> tuple[str, list[Any]] | None:
+def exact_pattern(tokens: Sequence[str]) -> str:
+    """A Postgres regular expression (ARE) that finds any of ``tokens`` as a whole token, case
+    kept: not inside a longer word or option ("-V" not in "-Vx" nor "a-V")."""
+    either = "|".join(re.escape(t) for t in tokens)
+    return f"(^|[^[:alnum:]_-])({either})($|[^[:alnum:]_-])"
+
+
+def bm25(
+    columns: str, terms: list[str], k: int, filters: Metadata | None, exact: Sequence[str] = ()
+) -> tuple[str, list[Any]] | None:
     """``columns`` and the BM25 score of the top ``k`` chunks for ``terms`` (see
-    ``PostgresStore.lexical_search``); None when there is no term to look for."""
+    ``PostgresStore.lexical_search``); None when there is no term to look for.
+
+    ``exact`` are the question's exact tokens: one that case can confuse ("-V", not "NFL":
+    ``qa.terms.case_variants``) takes its word (lexemes) from the chunks whose title, heading or
+    text spell it only another way ("-v"), as in the embedded store; an option or conversion found
+    as written weighs its word ``1 + EXACT_BOOST`` times there. Found by regular expressions
+    over the chunks that match the words anyway, so there is no column to build or migrate. A
+    token whose word is an English stop word ("-a", "-i") is not looked for: Postgres drops the
+    word, and finding the token as written would take a scan (the embedded store finds it)."""
     text = " ".join(t for t in terms if t.strip())
     if not text:
         return None
     conds, params = conditions(filters)
     extra = "".join(f" AND {c}" for c in conds)
+    tokens = [t for t in dict.fromkeys(exact) if t.strip() and case_variants(t)]
+    exact_cte = exact_col = ""
+    keep, boost = "TRUE", "1"
+    exact_params: list[Any] = []
+    if tokens:
+        # Per token: its lexemes, a pattern for it as written and one for its other spellings.
+        # A (chunk, lexeme) is dropped when the chunk spells some token of that lexeme only
+        # another way: it holds one of their variants and none of the tokens.
+        exact_cte = f"""exact AS (
+            SELECT l.lexeme, x.asked, x.other, x.token ~ '^[-%%]' AS code
+            FROM unnest(%s::text[], %s::text[], %s::text[]) AS x(token, asked, other)
+            CROSS JOIN LATERAL unnest(to_tsvector('{TEXT_SEARCH_CONFIG}', x.token)) l
+        ), """
+        variants = [[v for v in case_variants(t) if v not in tokens] or [t] for t in tokens]
+        exact_params = [tokens, [exact_pattern([t]) for t in tokens], [exact_pattern(v) for v in variants]]
+        chunk_text = (
+            "(d.title || ' ' || COALESCE(c.heading, '') || ' ' || substr(d.text, c.start + 1, c.\"end\" - c.start))"
+        )
+        exact_col = f""", (
+                EXISTS (SELECT 1 FROM exact e WHERE e.lexeme = u.lexeme AND {chunk_text} ~ e.other)
+                AND NOT EXISTS (SELECT 1 FROM exact e WHERE e.lexeme = u.lexeme AND {chunk_text} ~ e.asked)
+            ) AS spelt_otherwise,
+            EXISTS (SELECT 1 FROM exact e WHERE e.lexeme = u.lexeme AND e.code AND {chunk_text} ~ e.asked) AS code"""
+        keep = "NOT h.spelt_otherwise"
+        boost = f"CASE WHEN h.code THEN {1 + EXACT_BOOST} ELSE 1 END"
     return (
         f"""
-        WITH terms AS (
+        WITH {exact_cte}terms AS (
             SELECT DISTINCT lexeme FROM unnest(to_tsvector('{TEXT_SEARCH_CONFIG}', %s))
         ), query AS (
             SELECT string_agg(quote_literal(lexeme), ' | ')::tsquery AS q FROM terms
@@ -88,20 +137,20 @@ def bm25(columns: str, terms: list[str], k: int, filters: Metadata | None) -> tu
             ) f
         ), hits AS (
             SELECT c.id, c.lex_len, u.lexeme,
-                (SELECT sum(CASE w WHEN 'A' THEN 1.0 ELSE 0.5 END) FROM unnest(u.weights) w) AS tf
+                (SELECT sum(CASE w WHEN 'A' THEN 1.0 ELSE 0.5 END) FROM unnest(u.weights) w) AS tf{exact_col}
             FROM query, chunks c JOIN documents d ON d.id = c.doc_id
             CROSS JOIN LATERAL unnest(c.tsv) u
             WHERE c.tsv @@ query.q AND u.lexeme IN (SELECT lexeme FROM terms){extra}
         ), scored AS (
-            SELECT h.id, sum(i.idf * h.tf * ({BM25_K1} + 1)
+            SELECT h.id, sum(i.idf * h.tf * ({BM25_K1} + 1) * {boost}
                 / (h.tf + {BM25_K1} * (1 - {BM25_B} + {BM25_B} * h.lex_len / GREATEST(s.avgdl, 1e-9)))) AS score
-            FROM hits h JOIN idf i USING (lexeme) CROSS JOIN stats s GROUP BY h.id
+            FROM hits h JOIN idf i USING (lexeme) CROSS JOIN stats s WHERE {keep} GROUP BY h.id
         )
         SELECT {columns}, sc.score
         FROM scored sc JOIN chunks c ON c.id = sc.id JOIN documents d ON d.id = c.doc_id
         ORDER BY sc.score DESC, c.id LIMIT %s
         """,
-        [text, *params, k],
+        [*exact_params, text, *params, k],
     )
 
 

@@ -10,7 +10,7 @@ transaction. The SQL of the searches is in ``queries.py``.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -239,8 +239,11 @@ class PostgresStore:
         chunks ranked or leaves out the ones that write removed; it never cites changed text."""
         yield
 
-    def lexical_search(self, terms: list[str], k: int, filters: Metadata | None = None) -> list[Passage]:
+    def lexical_search(
+        self, terms: list[str], k: int, filters: Metadata | None = None, exact: Sequence[str] = ()
+    ) -> list[Passage]:
         """BM25 over chunk text and title/heading, any of ``terms``; higher scores are better.
+        ``exact`` tokens found case kept weigh their word more (``queries.bm25``).
 
         SQLite FTS5's ``bm25()`` formula (k1 1.2, b 0.75, idf ``ln((N - df + 0.5) / (df + 0.5))``
         floored at 1e-6, body words weigh 1.0 and title/heading words 0.5), computed from the
@@ -249,15 +252,19 @@ class PostgresStore:
         matching chunks; scoring reads each match's lexemes, and N and the mean length are counted
         per query, so the cost grows with the number of matches and, mildly, with the corpus.
         """
-        return [queries.passage(r, float(r[9])) for r in self._bm25(PASSAGE_COLUMNS, terms, k, filters)]
+        return [queries.passage(r, float(r[9])) for r in self._bm25(PASSAGE_COLUMNS, terms, k, filters, exact)]
 
-    def lexical_hits(self, terms: list[str], k: int, filters: Metadata | None = None) -> list[Hit]:
+    def lexical_hits(
+        self, terms: list[str], k: int, filters: Metadata | None = None, exact: Sequence[str] = ()
+    ) -> list[Hit]:
         """``lexical_search``'s (chunk id, score) pairs, best first, without fetching the passages."""
-        return [(int(r[0]), float(r[1])) for r in self._bm25("c.id", terms, k, filters)]
+        return [(int(r[0]), float(r[1])) for r in self._bm25("c.id", terms, k, filters, exact)]
 
-    def _bm25(self, columns: str, terms: list[str], k: int, filters: Metadata | None) -> list[tuple[Any, ...]]:
+    def _bm25(
+        self, columns: str, terms: list[str], k: int, filters: Metadata | None, exact: Sequence[str] = ()
+    ) -> list[tuple[Any, ...]]:
         """``columns`` and the BM25 score of the top ``k`` chunks for ``terms`` (see ``lexical_search``)."""
-        query = queries.bm25(columns, terms, k, filters)
+        query = queries.bm25(columns, terms, k, filters, exact)
         if query is None:
             return []
         with self._conn() as conn:
