@@ -31,10 +31,19 @@ from qa.embed import Embedder
 from qa.embed.queries import LRUCache
 from qa.sentences import sentence_spans
 from qa.span import answer_kind, shortest_span
-from qa.terms import coverage, idf, minmax, terms
+from qa.terms import case_checked, confusable_tokens, coverage, exact_tokens, idf, minmax, question_evidence, terms
 from qa.types import Answer, Citation, Passage, Short
 
-__all__ = ["FEATURES", "NOT_FOUND", "WEIGHTS", "Candidate", "ExtractiveAnswerer", "candidates", "features", "list_after"]
+__all__ = [
+    "FEATURES",
+    "NOT_FOUND",
+    "WEIGHTS",
+    "Candidate",
+    "ExtractiveAnswerer",
+    "candidates",
+    "features",
+    "list_after",
+]
 
 NOT_FOUND = "I could not find an answer to that in the indexed documents."
 
@@ -90,8 +99,13 @@ def features(
     passage_score: dict[int, float],
 ) -> np.ndarray:
     """One row of ``FEATURES`` per candidate sentence."""
-    q_terms = terms(question)
-    cand_terms = [terms(c.text) for c in cands]
+    # A question naming "-V" is not answered by a sentence that only says "-v" (``qa.terms``'s
+    # case rule, as the second stage applies it); without such tokens this is plain ``terms``.
+    asked = confusable_tokens(question)
+    q_terms = question_evidence(question, asked) if asked else terms(question)
+    cand_terms = [
+        case_checked(terms(c.text), set(exact_tokens(c.text)), asked) if asked else terms(c.text) for c in cands
+    ]
     weights = idf(q_terms, cand_terms)
     q_stems = _stems(q_terms)
     kind = answer_kind(question)
@@ -172,8 +186,15 @@ class ExtractiveAnswerer:
             return best, float(rows[best, 0] + rows[best, 1]) / 2
         top = np.argsort(-base, kind="stable")[: self.shortlist]
         logits = self.model.score(
-            [pair(question, cands[i].text, cands[i].passage.title, context_before(cands[i].passage.text, cands[i].start))
-             for i in top]
+            [
+                pair(
+                    question,
+                    cands[i].text,
+                    cands[i].passage.title,
+                    context_before(cands[i].passage.text, cands[i].start),
+                )
+                for i in top
+            ]
         )
         j = int(np.argmax(self.model.combine(logits, base[top])))
         return int(top[j]), self.model.probability(float(logits[j]))

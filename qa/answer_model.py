@@ -59,13 +59,17 @@ class AnswerModel:
         onnx_file, tok_file, card_file = path / MODEL_FILE, path / TOKENIZER_FILE, path / CARD_FILE
         for f in (onnx_file, tok_file, card_file):
             if not f.is_file():
-                raise InvalidInput(f"answer model {str(path)!r} has no {f.name}; point QA_ANSWER_MODEL at a folder "
-                                   "made by `python -m evals.train_answer export`, or set it to 'features'")
+                raise InvalidInput(
+                    f"answer model {str(path)!r} has no {f.name}; point QA_ANSWER_MODEL at a folder "
+                    "made by `python -m evals.train_answer export`, or set it to 'features'"
+                )
         self.card: dict[str, Any] = json.loads(card_file.read_text(encoding="utf-8"))
         digest = hashlib.sha256(onnx_file.read_bytes()).hexdigest()
         if self.card.get("sha256") and self.card["sha256"] != digest:
-            raise InvalidInput(f"answer model {str(onnx_file)!r} does not match the sha256 of its model card; "
-                               "the file is damaged or was replaced: export it again")
+            raise InvalidInput(
+                f"answer model {str(onnx_file)!r} does not match the sha256 of its model card; "
+                "the file is damaged or was replaced: export it again"
+            )
         import onnxruntime as ort
         from tokenizers import Tokenizer
 

@@ -139,7 +139,10 @@ class Settings(BaseSettings):
         "shortlist; evals/reports/answer_model.md).",
     )
     answer_shortlist: int = Field(
-        8, ge=1, le=100, description="Candidate sentences (the feature scorer's best) that a learned answer model reads."
+        8,
+        ge=1,
+        le=100,
+        description="Candidate sentences (the feature scorer's best) that a learned answer model reads.",
     )
     retrieval_mode: Literal["dense", "lexical", "hybrid"] = Field(
         "hybrid",

@@ -39,8 +39,14 @@ def shortlisted(model: AnswerModel, groups: list[dict[str, Any]], shortlist: int
         base = np.array([it["f"] for it in g["items"]]) @ np.array(WEIGHTS)
         top = np.argsort(-base, kind="stable")[:shortlist]
         logits = model.score([(g["a"], g["items"][i]["b"]) for i in top])
-        out.append({"removed": g["removed"], "y": np.array([g["items"][i]["y"] for i in top]), "base": base[top],
-                    "logit": logits})
+        out.append(
+            {
+                "removed": g["removed"],
+                "y": np.array([g["items"][i]["y"] for i in top]),
+                "base": base[top],
+                "logit": logits,
+            }
+        )
     return out
 
 
@@ -68,8 +74,13 @@ def calibrate(work: Path, out: Path | None = None, answered: float = 0.96) -> di
     probs_rem = np.array([_chosen(s, w_feat, model)[1] if len(s["y"]) else 0.0 for s in removed])
     sweep = []
     for t in np.round(np.arange(0.0, 1.0, 0.01), 2):
-        sweep.append({"threshold": float(t), "answered": round(float(np.mean(probs_ans >= t)), 4),
-                      "not_found_gold_removed": round(float(np.mean(probs_rem < t)), 4)})
+        sweep.append(
+            {
+                "threshold": float(t),
+                "answered": round(float(np.mean(probs_ans >= t)), 4),
+                "not_found_gold_removed": round(float(np.mean(probs_rem < t)), 4),
+            }
+        )
     ok = [r for r in sweep if r["answered"] >= answered]
     chosen = max(ok, key=lambda r: r["threshold"])
     card_path = out / CARD_FILE
@@ -89,10 +100,17 @@ def calibrate(work: Path, out: Path | None = None, answered: float = 0.96) -> di
         "shortlist": shortlist,
     }
     card_path.write_text(json.dumps(card, indent=2) + "\n")
-    report = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "model": card["name"],
-              "sha256": card["sha256"], "calibration": card["calibration"], "combine": card["combine"],
-              "threshold": card["threshold"], "sweep": sweep, "train": {k: card.get(k) for k in
-              ("hyper", "train_seconds", "validation_top1")}, "load_average": os.getloadavg()[0]}
+    report = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "model": card["name"],
+        "sha256": card["sha256"],
+        "calibration": card["calibration"],
+        "combine": card["combine"],
+        "threshold": card["threshold"],
+        "sweep": sweep,
+        "train": {k: card.get(k) for k in ("hyper", "train_seconds", "validation_top1")},
+        "load_average": os.getloadavg()[0],
+    }
     REPORTS.mkdir(parents=True, exist_ok=True)
     (REPORTS / "answer_model.json").write_text(json.dumps(report, indent=2) + "\n")
     c = card["calibration"]

@@ -1,10 +1,10 @@
 """The answer model's recipe, step by step (each step reads the previous one's output):
 
-    python -m evals.train_answer split      # evals/answer_split.json from the shared datasets
-    python -m evals.train_answer prepare    # candidate groups through qa's own retrieval
-    python -m evals.train_answer train      # fine-tune; checkpoints, resumable
-    python -m evals.train_answer export     # int8 ONNX + tokenizer + model card into WORK/model
-    python -m evals.train_answer calibrate  # ranking weight and "not found" threshold, on validation
+python -m evals.train_answer split      # evals/answer_split.json from the shared datasets
+python -m evals.train_answer prepare    # candidate groups through qa's own retrieval
+python -m evals.train_answer train      # fine-tune; checkpoints, resumable
+python -m evals.train_answer export     # int8 ONNX + tokenizer + model card into WORK/model
+python -m evals.train_answer calibrate  # ranking weight and "not found" threshold, on validation
 """
 
 from __future__ import annotations
@@ -53,9 +53,19 @@ def main(argv: list[str] | None = None) -> None:
     elif args.step == "train":
         from evals.train_answer.train import Hyper, train
 
-        train(args.work, Hyper(layers=args.layers, epochs=args.epochs, group=args.group, batch=args.batch,
-                               lr=args.lr, seed=args.seed, threads=args.threads,
-                               max_tokens=args.max_tokens))
+        train(
+            args.work,
+            Hyper(
+                layers=args.layers,
+                epochs=args.epochs,
+                group=args.group,
+                batch=args.batch,
+                lr=args.lr,
+                seed=args.seed,
+                threads=args.threads,
+                max_tokens=args.max_tokens,
+            ),
+        )
     elif args.step == "export":
         from evals.train_answer.export import export
 

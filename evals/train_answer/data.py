@@ -71,8 +71,15 @@ def groups(squad: Path, split: Split, cache_dir: Path, side: str) -> Iterator[di
                 gold = c.passage.doc_id in q.gold
                 question, b = pair(q.question, c.text, c.passage.title, context_before(c.passage.text, c.start))
                 label = (1 if gold else -1) if holds else 0
-                items.append({"b": b, "y": label, "gold_doc": gold, "f": [round(float(v), 5) for v in row],
-                              "doc": c.passage.doc_id})
+                items.append(
+                    {
+                        "b": b,
+                        "y": label,
+                        "gold_doc": gold,
+                        "f": [round(float(v), 5) for v in row],
+                        "doc": c.passage.doc_id,
+                    }
+                )
             yield {"qid": q.qid, "question": q.question, "a": question, "removed": removed, "items": items}
 
 

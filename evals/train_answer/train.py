@@ -46,8 +46,8 @@ def build_model(layers: int) -> Any:
     import torch
     from transformers import AutoModel
 
-    from qa.embed.base import resolve_model
     from qa.config import DEFAULT_MODEL
+    from qa.embed.base import resolve_model
 
     class CrossEncoder(torch.nn.Module):
         def __init__(self) -> None:
@@ -89,7 +89,9 @@ def encode(tok: Any, pairs: list[tuple[str, str]]) -> dict[str, Any]:
     }
 
 
-def epoch_examples(groups: list[dict[str, Any]], h: Hyper, rng: random.Random) -> list[tuple[str, list[str], list[int]]]:
+def epoch_examples(
+    groups: list[dict[str, Any]], h: Hyper, rng: random.Random
+) -> list[tuple[str, list[str], list[int]]]:
     """(question, texts, labels) per question for one epoch; a positive group has its positive first."""
     w = np.array(WEIGHTS)
     out = []
@@ -144,8 +146,11 @@ def score_groups(model: Any, tok: Any, groups: list[dict[str, Any]], batch: int 
 
 def top1(groups: list[dict[str, Any]], scores: list[np.ndarray]) -> float:
     """Share of (answerable) questions whose best sentence is a positive."""
-    hits = [bool(g["items"][int(np.argmax(s))]["y"] == 1) for g, s in zip(groups, scores, strict=True)
-            if not g["removed"] and len(s)]
+    hits = [
+        bool(g["items"][int(np.argmax(s))]["y"] == 1)
+        for g, s in zip(groups, scores, strict=True)
+        if not g["removed"] and len(s)
+    ]
     return float(np.mean(hits)) if hits else 0.0
 
 
@@ -163,7 +168,9 @@ def train(work: Path, h: Hyper) -> dict[str, Any]:
     total = int(per_epoch * h.epochs / h.batch)
     opt = torch.optim.AdamW(model.parameters(), lr=h.lr, weight_decay=0.01)
     warm = max(1, int(total * h.warmup))
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / (total - warm))))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / (total - warm)))
+    )
     ckpt, log_path = work / "checkpoint.pt", work / "train.log.jsonl"
     step, epoch, seconds = 0, 0, 0.0
     if ckpt.is_file():
@@ -196,8 +203,9 @@ def train(work: Path, h: Hyper) -> dict[str, Any]:
             listed = 0
             for _, bs, ys in chunk:
                 if ys[0] == 1:
-                    list_loss = list_loss + torch.nn.functional.cross_entropy(logits[at : at + len(bs)].unsqueeze(0),
-                                                                              torch.zeros(1, dtype=torch.long))
+                    list_loss = list_loss + torch.nn.functional.cross_entropy(
+                        logits[at : at + len(bs)].unsqueeze(0), torch.zeros(1, dtype=torch.long)
+                    )
                     listed += 1
                 at += len(bs)
             if listed:
@@ -211,22 +219,60 @@ def train(work: Path, h: Hyper) -> dict[str, Any]:
             seconds += time.perf_counter() - t0
             if step % 20 == 0:
                 with log_path.open("a") as fh:
-                    fh.write(json.dumps({"step": step, "of": total, "epoch": epoch, "loss": round(float(loss.detach()), 4),
-                                         "lr": sched.get_last_lr()[0], "seconds": round(seconds),
-                                         "load": os.getloadavg()[0]}) + "\n")
+                    fh.write(
+                        json.dumps(
+                            {
+                                "step": step,
+                                "of": total,
+                                "epoch": epoch,
+                                "loss": round(float(loss.detach()), 4),
+                                "lr": sched.get_last_lr()[0],
+                                "seconds": round(seconds),
+                                "load": os.getloadavg()[0],
+                            }
+                        )
+                        + "\n"
+                    )
             if step % h.checkpoint_every == 0:
-                _save(ckpt, {"hyper": asdict(h), "model": model.state_dict(), "opt": opt.state_dict(),
-                             "sched": sched.state_dict(), "step": step, "epoch": epoch, "seconds": seconds,
-                             "rng": rng.getstate(), "torch_rng": torch.get_rng_state()})
+                _save(
+                    ckpt,
+                    {
+                        "hyper": asdict(h),
+                        "model": model.state_dict(),
+                        "opt": opt.state_dict(),
+                        "sched": sched.state_dict(),
+                        "step": step,
+                        "epoch": epoch,
+                        "seconds": seconds,
+                        "rng": rng.getstate(),
+                        "torch_rng": torch.get_rng_state(),
+                    },
+                )
         epoch += 1
-        _save(ckpt, {"hyper": asdict(h), "model": model.state_dict(), "opt": opt.state_dict(),
-                     "sched": sched.state_dict(), "step": step, "epoch": epoch, "seconds": seconds,
-                     "rng": rng.getstate(), "torch_rng": torch.get_rng_state()})
+        _save(
+            ckpt,
+            {
+                "hyper": asdict(h),
+                "model": model.state_dict(),
+                "opt": opt.state_dict(),
+                "sched": sched.state_dict(),
+                "step": step,
+                "epoch": epoch,
+                "seconds": seconds,
+                "rng": rng.getstate(),
+                "torch_rng": torch.get_rng_state(),
+            },
+        )
     scores = score_groups(model, tok, val_groups)
-    feats = [np.array([it["f"] for it in g["items"]]).reshape(len(g["items"]), -1) @ np.array(WEIGHTS) for g in val_groups]
-    result = {"hyper": asdict(h), "steps": step, "train_seconds": round(seconds),
-              "validation_top1": {"model": round(top1(val_groups, scores), 4),
-                                  "features": round(top1(val_groups, feats), 4)}}
+    feats = [
+        np.array([it["f"] for it in g["items"]]).reshape(len(g["items"]), -1) @ np.array(WEIGHTS) for g in val_groups
+    ]
+    result = {
+        "hyper": asdict(h),
+        "steps": step,
+        "train_seconds": round(seconds),
+        "validation_top1": {"model": round(top1(val_groups, scores), 4), "features": round(top1(val_groups, feats), 4)},
+    }
     np.savez(work / "validation_scores.npz", *scores)
     torch.save(model.state_dict(), work / "final.pt")
     (work / "train.json").write_text(json.dumps(result, indent=2) + "\n")

@@ -48,8 +48,10 @@ def test_the_exported_folder_has_a_card_with_its_recipe_split_licence_and_checks
 def test_it_scores_pairs_deterministically_and_batch_order_does_not_matter(model_dir: Path) -> None:
     model = AnswerModel(model_dir)
     q = "Where did the foreign ministers meet?"
-    pairs = [pair(q, "The two foreign ministers met in Paris on Tuesday.", "Talks", ""),
-             pair(q, "Tuesday was a rainy day across the region.", "Talks", "earlier text")]
+    pairs = [
+        pair(q, "The two foreign ministers met in Paris on Tuesday.", "Talks", ""),
+        pair(q, "Tuesday was a rainy day across the region.", "Talks", "earlier text"),
+    ]
     s = model.score(pairs)
     assert s.shape == (2,) and np.isfinite(s).all()
     assert np.allclose(model.score(pairs), s)
@@ -102,7 +104,11 @@ LIST_DOC = (
     "- tar, with optional gzip compression\n\n- 7z, when the 7z binary is installed\n\n"
     "Archives larger than 4 GB need the zip64 extension."
 )
-ITEMS = ["- zip, the default on Windows", "- tar, with optional gzip compression", "- 7z, when the 7z binary is installed"]
+ITEMS = [
+    "- zip, the default on Windows",
+    "- tar, with optional gzip compression",
+    "- 7z, when the 7z binary is installed",
+]
 
 
 def test_a_lead_in_sentence_takes_the_list_right_after_it() -> None:

@@ -71,11 +71,23 @@ def test_no_span_without_a_clear_type_or_a_candidate() -> None:
 @pytest.mark.parametrize(
     ("question", "sentence", "span"),
     [
-        ("Which function copies the permission bits?", "shutil.copymode() copies the permission bits.", "shutil.copymode()"),
+        (
+            "Which function copies the permission bits?",
+            "shutil.copymode() copies the permission bits.",
+            "shutil.copymode()",
+        ),
         ("Which option prints the version?", "Use -V to print the version and exit.", "-V"),
         ("What option makes the output verbose?", "The --verbose flag makes the output verbose.", "--verbose"),
-        ("Which environment variable sets the search path?", "LD_LIBRARY_PATH augments the search path.", "LD_LIBRARY_PATH"),
-        ("Which class holds the counts?", "A Counter holds counts; see `collections.Counter`.", "`collections.Counter`"),
+        (
+            "Which environment variable sets the search path?",
+            "LD_LIBRARY_PATH augments the search path.",
+            "LD_LIBRARY_PATH",
+        ),
+        (
+            "Which class holds the counts?",
+            "A Counter holds counts; see `collections.Counter`.",
+            "`collections.Counter`",
+        ),
         ("What is the default buffer size?", "The default is 8192 bytes, unless set.", "8192"),
         ("What is the default of strict?", "If strict is given, it defaults to True.", "True"),
     ],
