@@ -54,7 +54,9 @@ def load_run(run: Path, config: str = "default") -> dict[str, Any]:
         "dir": str(run),
         "dataset": report["dataset"],
         "command": report.get("command", ""),
-        "threshold": report["configs"][config]["settings"]["min_answer_score"],
+        "threshold": report["configs"][config]["settings"]["min_answer_score"]
+        if report["configs"][config]["settings"]["min_answer_score"] is not None
+        else report["configs"][config]["abstention"]["threshold"],
         "answerable": [r for r in answerable if r["gold"]],
         "removed": removed,
         "offtopic": offtopic,

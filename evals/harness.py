@@ -402,7 +402,8 @@ def _abstention(
                 fh.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
         answerable = [r for r in records if r["gold"]]
         result["abstention"] = {
-            **abst.score(answerable, removed, off, svc.settings.min_answer_score, spec.thresholds, spec.min_answered),
+            # The threshold the answerer applies (QA_MIN_ANSWER_SCORE, or its default for the chooser).
+            **abst.score(answerable, removed, off, svc.answerer.min_score, spec.thresholds, spec.min_answered),
             **how,
         }
     if spec.verify_exclusion:
