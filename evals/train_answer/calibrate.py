@@ -126,7 +126,8 @@ def calibrate(work: Path, out: Path | None = None, answered: float = 0.96) -> di
         "|---|---|",
         f"| feature scorer (the default, QA_ANSWER_MODEL=features) | {c['top1_features']} |",
         f"| model alone, over the shortlist of {c['shortlist']} | {c['top1_model']} |",
-        f"| model + {card['combine']['features']} x feature score (a model folder in QA_ANSWER_MODEL) | {c['top1_combined']} |",
+        f"| model + {card['combine']['features']} x feature score (a model folder in QA_ANSWER_MODEL) "
+        f"| {c['top1_combined']} |",
         "",
         f"Threshold {card['threshold']}: answers {c['answered']} of the answerable questions and says",
         f"'not found' to {c['not_found_gold_removed']} of the gold-removed ones (target: answer {answered}).",
