@@ -60,6 +60,7 @@ class Candidate:
     end: int
     lead: str = ""  # the heading or signature line right before it in the passage: never an answer, its context
     kind: str = "prose"  # qa.sentences kind: prose, item or row
+    lead_start: int = -1  # where ``lead`` is in passage.text (-1: no lead)
 
     @property
     def text(self) -> str:
@@ -73,17 +74,17 @@ def candidates(passages: list[Passage]) -> list[Candidate]:
     seen: set[tuple[str, int, int]] = set()
     out = []
     for p in passages:
-        lead = ""
+        lead, lead_start = "", -1
         for sentence in sentence_spans(p.text):
             s, e = sentence.start, sentence.end
             key = (p.doc_id, p.start + s, p.start + e)
             if not sentence.answerable:
-                lead = p.text[s:e] if sentence.kind in ("heading", "signature") else ""
+                lead, lead_start = (p.text[s:e], s) if sentence.kind in ("heading", "signature") else ("", -1)
                 continue
             if key not in seen:
                 seen.add(key)
-                out.append(Candidate(p, s, e, lead, sentence.kind))
-            lead = ""
+                out.append(Candidate(p, s, e, lead, sentence.kind, lead_start))
+            lead, lead_start = "", -1
     return out
 
 
@@ -239,16 +240,22 @@ class ExtractiveAnswerer:
         c = cands[best]
         p = c.passage
         chosen = [c, *list_after(cands, best)]
+        # "Which function copies the permission bits?": the sentence says what it does, the
+        # signature line above it names it. Then that line is cited first, and names the answer.
+        named = c.lead_start >= 0 and shortest_span(question, c.text) is None and answer_kind(question) == "identifier"
+        if named and shortest_span(question, c.lead) is not None:
+            chosen.insert(0, Candidate(p, c.lead_start, c.lead_start + len(c.lead), kind="signature"))
         citations = tuple(
             Citation(n=i, doc_id=p.doc_id, title=p.title, start=p.start + x.start, end=p.start + x.end, quote=x.text)
             for i, x in enumerate(chosen, 1)
         )
         short = None
-        span = shortest_span(question, c.text)
+        first = chosen[0]
+        span = shortest_span(question, first.text)
         if span is not None:
             s, e = span
-            first = citations[0]
-            short = Short(text=c.text[s:e], doc_id=p.doc_id, start=first.start + s, end=first.start + e)
+            at = citations[0].start
+            short = Short(text=first.text[s:e], doc_id=p.doc_id, start=at + s, end=at + e)
         return Answer(
             answer="\n".join(x.text for x in chosen),
             found=True,

@@ -62,6 +62,9 @@ _ATX = re.compile(r" {0,3}#{1,6}[ \t]+\S")
 _RULE = re.compile(r" {0,3}(?:(?:-[ \t]*){3,}|(?:\*[ \t]*){3,}|(?:_[ \t]*){3,}|=+[ \t]*)\r?")
 _TABLE_SEPARATOR = re.compile(r"[ \t]*\|?(?:[ \t]*:?-{2,}:?[ \t]*\|)+(?:[ \t]*:?-{2,}:?[ \t]*)?\|?[ \t]*\r?")
 _ROW = re.compile(r" {0,3}\|[^\n]*\|")
+# A formatted man page's running head or foot: "LS(1)   User Commands   LS(1)", "GNU coreutils 9.1
+# September 2022   LS(1)": columns apart, ending in the page's name and section. Not prose.
+_MAN_HEAD = re.compile(r"[^\n]*\S[ \t]{3,}\S[^\n]*[ \t]{3,}[A-Za-z][\w.+:-]*\(\d\w*\)[ \t]*\r?")
 _ITEM = re.compile(r"[ \t]*(?:[-*+•◦▪‣]|\d{1,9}[.)])[ \t]+\S")
 _PROMPT = re.compile(r"[ \t]*(?:>>>(?:[ \t]|\r?$)|\$ (?=[a-z./~]))")  # a doctest or shell prompt
 # A line that is only a call signature: optional declaration words, a (dotted) name, "(...)", an
@@ -200,6 +203,9 @@ def _classify(text: str, start: int, end: int) -> int:
         return _ITEM_LINE
     if c in ">$" and _PROMPT.match(text, start, end):
         return _PROMPT_LINE
+    # (A man page's lines are short; the length check keeps the pattern's backtracking bounded.)
+    if end - start <= 200 and text.endswith((")", ")\r"), start, end) and _MAN_HEAD.fullmatch(text, start, end):
+        return _RULE_LINE
     if text.endswith((")", ");", "):", ")\r", ");\r", "):\r"), start, end) or "->" in text[start:end]:
         line = text[start:end]
         if ". " not in line and _SIGNATURE.fullmatch(line):

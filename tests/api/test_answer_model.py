@@ -130,3 +130,22 @@ def test_a_list_answer_cites_each_item_exactly(make_service: Callable[..., QASer
     for c in ans.citations:
         assert LIST_DOC[c.start : c.end] == c.quote
     assert ans.answer.splitlines() == [c.quote for c in ans.citations]
+
+
+def test_which_function_is_named_from_the_signature_line_above_the_sentence(
+    make_service: Callable[..., QAService],
+) -> None:
+    text = (
+        "## shutil.copymode(src, dst)\n\nCopy the permission bits from src to dst. The file contents are "
+        "unaffected.\n\n## shutil.copystat(src, dst)\n\nCopy the permission bits, last access time and flags."
+    )
+    svc = make_service("signature")
+    svc.add_documents([Document(id="shutil", title="shutil", text=text)])
+    ans = svc.ask("Which function copies only the permission bits from src to dst?")
+    assert ans.found
+    quotes = [c.quote for c in ans.citations]
+    assert quotes[:2] == ["## shutil.copymode(src, dst)", "Copy the permission bits from src to dst."]
+    assert ans.short is not None and ans.short.text == "shutil.copymode"
+    assert text[ans.short.start : ans.short.end] == ans.short.text
+    for c in ans.citations:
+        assert text[c.start : c.end] == c.quote

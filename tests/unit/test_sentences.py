@@ -385,3 +385,21 @@ def test_heading_line_is_its_own_span(level: int, title: str, rest: str) -> None
     if not bare_fences:
         # (With a bare fence after it, it may be a "# comment" of a code block the text began in.)
         assert first.kind == "heading"
+
+
+def test_a_man_pages_running_head_and_foot_are_not_sentences() -> None:
+    from qa.sentences import sentence_spans
+
+    text = (
+        "LS(1)                            User Commands                           LS(1)\n\n"
+        "NAME\n       ls - list directory contents\n\n"
+        "GNU coreutils 9.1                September 2022                          LS(1)\n"
+    )
+    kinds = {text[s.start : s.end].strip(): s.kind for s in sentence_spans(text)}
+    head = "LS(1)                            User Commands                           LS(1)"
+    foot = "GNU coreutils 9.1                September 2022                          LS(1)"
+    assert not any(s.answerable for s in sentence_spans(text) if text[s.start : s.end] in (head, foot))
+    assert any("list directory contents" in k for k in kinds)
+    # An ordinary sentence ending in a call is still prose.
+    (only,) = sentence_spans("Call it as f(1).")
+    assert only.answerable
