@@ -78,11 +78,11 @@ _DEFAULT_Q = re.compile(r"\bwhat\s+(?:is\s+|are\s+)?(?:the\s+)?default\b|\bdefau
 _IDENTIFIER = re.compile(
     r"`[^`\n]{1,80}`"
     r"|(?<![\w.-])--?[A-Za-z][\w-]*(?:=\S+)?"
-    r"|(?<![\w.])[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+(?:\(\))?"
+    r"|(?<![\w.])[A-Za-z_]\w+(?:\.[A-Za-z_]\w*)+(?:\(\))?"
     r"|(?<![\w.])[A-Za-z_]\w*\(\)"
     r"|(?<![\w.])[a-z]+(?:_[a-z0-9]+)+\b"
     r"|(?<![\w.])[A-Z][A-Z0-9]*_[A-Z0-9_]+\b"
-    r"|(?<![\w.])[A-Z][a-z]+(?:[A-Z][a-z0-9]+)+\b"
+    r"|(?<![\w.])[A-Z][A-Z0-9]*[a-z][a-z0-9]*(?:[A-Z][A-Za-z0-9]*)+\b"
 )
 _DEFAULT_VALUE = re.compile(
     r"\bdefaults?\s*(?:value\s+)?(?:is|are|of|to|:|=|was)\s+(?:set\s+to\s+)?(?:the\s+)?"

@@ -100,3 +100,11 @@ def test_names_and_defaults_of_technical_questions(question: str, sentence: str,
 
 def test_no_identifier_in_plain_prose() -> None:
     assert shortest_span("Which function copies files?", "It copies the files one by one.") is None
+
+
+def test_identifiers_are_not_abbreviations_and_may_start_with_an_acronym() -> None:
+    q = "What exception does json.loads raise?"
+    s = "It is allowed (e.g. for surrogates), but a JSONDecodeError is raised by json.loads."
+    got = shortest_span(q, s)
+    assert got is not None and s[got[0] : got[1]] == "JSONDecodeError"
+    assert shortest_span(q, "Use e.g. this one, i.e. the first.") is None
