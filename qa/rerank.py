@@ -130,6 +130,9 @@ def _diversify(passages: list[Passage], k: int, max_per_doc: int, over: int) -> 
     held = False
     for p in passages:
         merged = taken.absorb(p)
+        while isinstance(merged, Passage):  # the part of p beyond a passage that is long enough
+            p = merged
+            merged = taken.absorb(p)
         if merged is not None:
             if merged:
                 per_doc[p.doc_id] -= merged
@@ -158,17 +161,27 @@ class _Taken:
         self.passages.append(p)
         self.chunks.append(1)
 
-    def absorb(self, p: Passage) -> int | None:
-        """Stitch ``p`` onto the taken passage it overlaps or touches (or drop it, that passage
-        being ``MAX_STITCHED`` chunks long); None if it touches none. Grown, a passage may reach
-        a later one of the same document: they become one, so no two passages of a result
-        overlap. Returns how many taken passages that merged away."""
+    def absorb(self, p: Passage) -> int | Passage | None:
+        """Stitch ``p`` onto the taken passage it overlaps or touches; None if it touches none.
+        Grown, a passage may reach a later one of the same document: they become one, so no two
+        passages of a result overlap. Returns how many taken passages that merged away.
+
+        A passage already ``MAX_STITCHED`` chunks long takes no more: what ``p`` holds beyond it
+        comes back as a passage of its own (``p`` cut at the long one's edge, exact offsets), to be
+        taken like any other; 0 if nothing is beyond it."""
         taken, chunks = self.passages, self.chunks
         for i, t in enumerate(taken):
             if t.doc_id != p.doc_id or p.end < t.start or t.end < p.start:
                 continue
             if chunks[i] >= MAX_STITCHED:
-                return 0
+                if t.start <= p.start and p.end <= t.end:
+                    return 0
+                if p.start < t.start < t.end < p.end:  # around it: not a chunk of the same size
+                    return 0
+                rest = _beyond(p, t)
+                if rest is None:  # it only touches the long one: a passage of its own
+                    continue
+                return rest
             merged, n, gone = stitch(t, p), chunks[i] + 1, 0
             j = i + 1
             while j < len(taken):
@@ -182,6 +195,18 @@ class _Taken:
             taken[i], chunks[i] = merged, n
             return gone
         return None
+
+
+def _beyond(p: Passage, t: Passage) -> Passage | None:
+    """``p`` without what it shares with ``t`` (they overlap, neither holds the other); None when
+    they only touch."""
+    if p.start < t.start:  # p runs into t from before
+        if p.end <= t.start:
+            return None
+        return replace(p, end=t.start, text=p.text[: t.start - p.start])
+    if p.start >= t.end:
+        return None
+    return replace(p, start=t.end, text=p.text[t.end - p.start :])
 
 
 def stitch(a: Passage, b: Passage) -> Passage:

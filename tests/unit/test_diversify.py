@@ -67,8 +67,9 @@ def test_a_passage_is_stitched_from_at_most_max_stitched_chunks() -> None:
     chain = [span(i, i * 80, 100, 1.0 - i / 100) for i in range(8)]
     out = diversify(chain, k=10, max_per_doc=0)
     assert MAX_STITCHED == 3
-    # 0-2 stitched; 3 overlaps that full passage (dropped); 4-6 stitched; 7 dropped.
-    assert [(p.start, p.end) for p in out] == [(0, 260), (320, 580)]
+    # 0-2 stitched; what 3 holds beyond that full passage starts the next one, which 4 and 5
+    # extend; 6's rest starts a third, which 7 extends: all the text, in passages of 3 chunks.
+    assert [(p.start, p.end) for p in out] == [(0, 260), (260, 500), (500, 660)]
     assert all(p.text == TEXT[p.start : p.end] for p in out)
 
 
@@ -96,9 +97,9 @@ def test_results_are_exact_disjoint_ordered_and_as_full_as_the_candidates_allow(
     assert [p.score for p in out] == sorted((p.score for p in out), reverse=True)
     for p in out:
         assert p.text == TEXT[p.start : p.end]
-    for i, p in enumerate(out):  # no two passages of one document overlap or touch
-        for q in out[i + 1 :]:
-            assert p.doc_id != q.doc_id or p.end < q.start or q.end < p.start
+    for i, p in enumerate(out):  # no two passages of one document overlap (they touch only where
+        for q in out[i + 1 :]:  # one of them is MAX_STITCHED chunks long)
+            assert p.doc_id != q.doc_id or p.end <= q.start or q.end <= p.start
     # The cap never makes a result shorter than the candidates can fill.
     assert len(out) == len(diversify(ps, k, 0))
     if cap:
