@@ -185,6 +185,21 @@ def train(work: Path, h: Hyper) -> dict[str, Any]:
             print(f"resumed at step {step} of {total}", flush=True)
     model.train()
     bce = torch.nn.BCEWithLogitsLoss()
+
+    def state() -> dict[str, Any]:
+        """Everything a resumed run needs: weights, optimizer, schedule, position and random state."""
+        return {
+            "hyper": asdict(h),
+            "model": model.state_dict(),
+            "opt": opt.state_dict(),
+            "sched": sched.state_dict(),
+            "step": step,
+            "epoch": epoch,
+            "seconds": seconds,
+            "rng": rng.getstate(),
+            "torch_rng": torch.get_rng_state(),
+        }
+
     while step < total:
         rng_epoch = random.Random(h.seed * 1000 + epoch)
         examples = epoch_examples(train_groups, h, rng_epoch)
@@ -234,35 +249,9 @@ def train(work: Path, h: Hyper) -> dict[str, Any]:
                         + "\n"
                     )
             if step % h.checkpoint_every == 0:
-                _save(
-                    ckpt,
-                    {
-                        "hyper": asdict(h),
-                        "model": model.state_dict(),
-                        "opt": opt.state_dict(),
-                        "sched": sched.state_dict(),
-                        "step": step,
-                        "epoch": epoch,
-                        "seconds": seconds,
-                        "rng": rng.getstate(),
-                        "torch_rng": torch.get_rng_state(),
-                    },
-                )
+                _save(ckpt, state())
         epoch += 1
-        _save(
-            ckpt,
-            {
-                "hyper": asdict(h),
-                "model": model.state_dict(),
-                "opt": opt.state_dict(),
-                "sched": sched.state_dict(),
-                "step": step,
-                "epoch": epoch,
-                "seconds": seconds,
-                "rng": rng.getstate(),
-                "torch_rng": torch.get_rng_state(),
-            },
-        )
+        _save(ckpt, state())
     scores = score_groups(model, tok, val_groups)
     feats = [
         np.array([it["f"] for it in g["items"]]).reshape(len(g["items"]), -1) @ np.array(WEIGHTS) for g in val_groups
