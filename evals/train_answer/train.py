@@ -115,6 +115,10 @@ def epoch_examples(
     return out
 
 
+def _same_run(saved: dict[str, Any], now: dict[str, Any]) -> bool:
+    return {k: v for k, v in saved.items() if k != "threads"} == {k: v for k, v in now.items() if k != "threads"}
+
+
 def _save(path: Path, state: dict[str, Any]) -> None:
     import torch
 
@@ -175,7 +179,8 @@ def train(work: Path, h: Hyper) -> dict[str, Any]:
     step, epoch, seconds = 0, 0, 0.0
     if ckpt.is_file():
         state = torch.load(ckpt, weights_only=False)
-        if state["hyper"] == asdict(h):
+        # Threads change the speed, not the result: a run may resume on more or fewer of them.
+        if _same_run(state["hyper"], asdict(h)):
             model.load_state_dict(state["model"])
             opt.load_state_dict(state["opt"])
             sched.load_state_dict(state["sched"])
