@@ -180,14 +180,18 @@ def train(work: Path, h: Hyper) -> dict[str, Any]:
     if ckpt.is_file():
         state = torch.load(ckpt, weights_only=False)
         # Threads change the speed, not the result: a run may resume on more or fewer of them.
-        if _same_run(state["hyper"], asdict(h)):
-            model.load_state_dict(state["model"])
-            opt.load_state_dict(state["opt"])
-            sched.load_state_dict(state["sched"])
-            step, epoch, seconds = state["step"], state["epoch"], state["seconds"]
-            rng.setstate(state["rng"])
-            torch.set_rng_state(state["torch_rng"])
-            print(f"resumed at step {step} of {total}", flush=True)
+        if not _same_run(state["hyper"], asdict(h)):
+            raise SystemExit(
+                f"{ckpt} is a run with other hyper-parameters ({state['hyper']}); resume it with those, "
+                "or give another --work folder"
+            )
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        sched.load_state_dict(state["sched"])
+        step, epoch, seconds = state["step"], state["epoch"], state["seconds"]
+        rng.setstate(state["rng"])
+        torch.set_rng_state(state["torch_rng"])
+        print(f"resumed at step {step} of {total}", flush=True)
     model.train()
     bce = torch.nn.BCEWithLogitsLoss()
 

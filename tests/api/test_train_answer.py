@@ -59,3 +59,15 @@ def test_train_resumes_from_its_checkpoint_and_export_and_calibrate_follow(
     assert card["threshold"] == report["threshold"] and "combine" in card and card["calibration"]["answerable"] == 3
     assert (tmp_path / "reports" / "answer_model.md").is_file()
     assert AnswerModel(tmp_path / "model").threshold == card["threshold"]
+
+
+def test_a_checkpoint_of_another_run_is_not_overwritten(tmp_path: Path) -> None:
+    _groups(tmp_path / "groups" / "train.jsonl.gz", 4)
+    _groups(tmp_path / "groups" / "validation.jsonl.gz", 2)
+    h = Hyper(layers=1, epochs=1.0, group=3, batch=2, threads=1, max_tokens=32, checkpoint_every=1)
+    train(tmp_path, h)
+    before = (tmp_path / "checkpoint.pt").read_bytes()
+    with pytest.raises(SystemExit, match="other hyper-parameters"):
+        train(tmp_path, Hyper(layers=1, epochs=1.0, group=3, batch=2, threads=1, max_tokens=32, lr=1e-4))
+    assert (tmp_path / "checkpoint.pt").read_bytes() == before
+    train(tmp_path, Hyper(**{**h.__dict__, "threads": 2}))  # another thread count: the same run
