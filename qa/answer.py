@@ -116,17 +116,22 @@ def features(
         # The sentence before, when it is the previous sentence of the same passage; for the first
         # sentence under a heading or signature line (os.path.basename(path)), that line.
         same = i > 0 and cands[i - 1].passage.chunk_id == c.passage.chunk_id
-        previous = terms(c.lead) if c.lead else cand_terms[i - 1] if same else set()
+        lead = terms(c.lead) if c.lead else set()
+        previous = lead if c.lead else cand_terms[i - 1] if same else set()
+        # The heading or signature line right above a sentence names its subject: under
+        # "textwrap.wrap(text, width=70)", "Wraps the single paragraph..." is about textwrap.wrap
+        # though it never says so. Its terms count as the sentence's own.
+        own = ct | lead
         typed = 0.5 if kind is None else float(shortest_span(question, c.text) is not None)
         rows.append(
             (
                 float(cosines[i]),
-                coverage(q_terms, weights, ct),
+                coverage(q_terms, weights, own),
                 passage_cosine.get(c.passage.chunk_id, 0.0),
                 passage_score.get(c.passage.chunk_id, 0.0),
                 len(ct - q_terms) / len(ct) if ct else 0.0,
                 typed,
-                len(q_stems & _stems(ct)) / len(q_stems) if q_stems else 0.0,
+                len(q_stems & _stems(own)) / len(q_stems) if q_stems else 0.0,
                 coverage(q_terms, weights, ct | previous),
             )
         )

@@ -48,3 +48,21 @@ def test_feature_rows_and_not_found(embedder: Embedder) -> None:
     a = answerer.answer("At what temperature does the kiln fire?", [p])
     assert a.found and a.answer == "The kiln fires at 1200 degrees." and a.citations[0].quote == a.answer
     assert not answerer.answer("Who painted the Mona Lisa?", [p]).found
+
+
+def test_the_sentence_under_a_signature_is_about_what_the_signature_names(make_service) -> None:  # type: ignore[no-untyped-def]
+    from qa.types import Document
+
+    text = (
+        "# textwrap\n\nThe module provides some convenience functions.\n\n"
+        "## textwrap.wrap(text, width=70)\n\nBreaks the single paragraph into lines of at most width "
+        "characters, and returns a list of output lines.\n\nSee the TextWrapper.wrap() method for "
+        "additional details on how wrap() behaves.\n\n## textwrap.dedent(text)\n\nRemove any common leading whitespace."
+    )
+    svc = make_service("signatures")
+    svc.add_documents([Document(id="tw", title="textwrap", text=text)])
+    ans = svc.ask("What does textwrap.wrap do?")
+    assert ans.found
+    assert ans.citations[0].quote.startswith("Breaks the single paragraph")
+    c = ans.citations[0]
+    assert text[c.start : c.end] == c.quote
