@@ -10,6 +10,11 @@ writes or picks them; the pages are indexed through qa's own parser like any use
 modules are ones no hand check of this project used (the user checks asked about shutil, json,
 functools, pathlib, argparse, os.path, itertools, logging, subprocess and collections). Writes
 ``evals/reports/doc-definitions.{json,md}``.
+
+The default modules were the development set of the answer rules for documentation (the line
+above a sentence as its subject; the sentence under the asked name's own signature); they were then
+checked once on ten other modules (``--modules copy shlex zlib gzip base64 hashlib secrets operator
+pprint calendar --name doc-definitions-heldout``).
 """
 
 from __future__ import annotations
@@ -60,6 +65,22 @@ def questions(page: Path, limit: int) -> list[dict[str, str]]:
     return out
 
 
+def _revision() -> str:
+    import subprocess
+
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            cwd=Path(__file__).resolve().parent,
+        )
+        return out.stdout.strip()
+    except OSError:
+        return ""
+
+
 def run(modules: list[str], limit: int, answer_model: str) -> dict[str, Any]:
     from qa.config import Settings
     from qa.service import QAService
@@ -92,6 +113,7 @@ def run(modules: list[str], limit: int, answer_model: str) -> dict[str, Any]:
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": f"python -m evals.doc_definitions --modules {' '.join(modules)} --limit-per-module {limit}",
+        "code": _revision(),
         "answer_model": answer_model,
         "questions": len(rows),
         "right": round(sum(r["right"] for r in rows) / n, 4),
@@ -109,10 +131,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--limit-per-module", type=int, default=15)
     ap.add_argument("--answer-model", default="features")
     ap.add_argument("--out", type=Path, default=REPORTS)
+    ap.add_argument("--name", default="doc-definitions", help="report file name, without extension")
     args = ap.parse_args(argv)
     report = run(args.modules, args.limit_per_module, args.answer_model)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "doc-definitions.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    (args.out / f"{args.name}.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     wrong = [r for r in report["rows"] if not r["right"]][:10]
     lines = [
         "# Definition questions over Python's HTML documentation",
@@ -128,7 +151,7 @@ def main(argv: list[str] | None = None) -> None:
         "",
         *[f"- {r['question']} -> {r['answer'][:120]!r} (gold: {r['gold'][:80]!r})" for r in wrong],
     ]
-    (args.out / "doc-definitions.md").write_text("\n".join(lines) + "\n")
+    (args.out / f"{args.name}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines[:8]))
 
 

@@ -22,6 +22,7 @@ carries the shortest span that answers it (``Answer.short``; see ``qa.span``).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -186,6 +187,13 @@ class ExtractiveAnswerer:
     def choose(self, question: str, cands: list[Candidate], rows: np.ndarray) -> tuple[int, float]:
         """The index of the answer sentence among ``cands`` and its score (see the module docstring)."""
         base = rows @ self.weights
+        defining = [i for i, c in enumerate(cands) if c.lead and defines(c.lead, question)]
+        if defining:
+            # "What does textwrap.wrap do?": the sentence right under textwrap.wrap's own signature
+            # or heading is where the documentation says it; a sentence elsewhere that repeats the
+            # name ("See wrap() for details", "Raises an auditing event textwrap.wrap") is not.
+            base = base.copy()
+            base[[i for i in range(len(cands)) if i not in set(defining)]] = -np.inf
         if self.model is None:
             best = int(np.argmax(base))
             # The evidence: how well the chosen sentence matches the question, in meaning and in words.
@@ -272,6 +280,31 @@ class ExtractiveAnswerer:
 
 
 MAX_LIST_ITEMS = 8
+
+# A code name asked about: dotted (textwrap.wrap, str.split), called (wrap()), or snake_case.
+_ASKED = re.compile(r"(?<![\w.])[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+|(?<![\w.])[A-Za-z_]\w*(?=\(\))|(?<![\w.])[a-z]\w*_\w+")
+# The name a signature or heading line documents: "### textwrap.wrap(text, ...)", "## class
+# string.Formatter", "@functools.cache(user_function)", "#### format(format_string, ...)".
+_DOCUMENTED = re.compile(
+    r"#*\s*(?:(?:class|exception|async|coroutine|classmethod|staticmethod|abstractmethod|awaitable|method|"
+    r"function|attribute|property|data)\s+)*@?([A-Za-z_][\w.]*)"
+)
+
+
+def defines(lead: str, question: str) -> bool:
+    """Whether ``lead`` (a signature or heading line) documents a code name the question asks about:
+    one name is the other or its tail ("format(...)" documents string.Formatter.format, and
+    "textwrap.wrap(...)" documents the wrap() a question asks about)."""
+    m = _DOCUMENTED.match(lead)
+    if not m:
+        return False
+    documented = m.group(1).rstrip(".").split(".")
+    for asked in _ASKED.findall(question):
+        parts = asked.split(".")
+        n = min(len(parts), len(documented))
+        if parts[-n:] == documented[-n:] and len(documented[-1]) > 1:
+            return True
+    return False
 
 
 def list_after(cands: list[Candidate], i: int) -> list[Candidate]:
