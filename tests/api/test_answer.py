@@ -66,3 +66,25 @@ def test_the_sentence_under_a_signature_is_about_what_the_signature_names(make_s
     assert ans.citations[0].quote.startswith("Breaks the single paragraph")
     c = ans.citations[0]
     assert text[c.start : c.end] == c.quote
+
+
+def test_what_does_name_do_is_answered_under_that_names_own_signature(make_service) -> None:  # type: ignore[no-untyped-def]
+    from qa.answer import defines
+    from qa.types import Document
+
+    assert defines("### bisect.bisect_left(a, x)", "What does bisect.bisect_left do?")
+    assert not defines("### bisect.bisect_right(a, x)", "What does bisect.bisect_left do?")
+    assert defines("#### format(format_string, /, *args)", "What does string.Formatter.format do?")
+    assert defines("### textwrap.wrap(text)", "What does wrap() do?")
+    assert not defines("## Introduction", "What does textwrap.wrap do?")
+    assert not defines("### bisect.bisect_left(a, x)", "Who won the match?")
+
+    text = (
+        "## bisect.bisect_left(a, x)\n\nLocate the insertion point for x in a to maintain sorted order.\n\n"
+        "## bisect.bisect_right(a, x)\n\nSimilar to bisect_left(), but returns an insertion point after "
+        "any existing entries of x in a.\n\n## Notes\n\nRaises an auditing event bisect.bisect_left with a."
+    )
+    svc = make_service("own-signature")
+    svc.add_documents([Document(id="bisect", title="bisect", text=text)])
+    ans = svc.ask("What does bisect.bisect_left do?")
+    assert ans.found and ans.citations[0].quote == "Locate the insertion point for x in a to maintain sorted order."
