@@ -187,7 +187,12 @@ class ExtractiveAnswerer:
     def choose(self, question: str, cands: list[Candidate], rows: np.ndarray) -> tuple[int, float]:
         """The index of the answer sentence among ``cands`` and its score (see the module docstring)."""
         base = rows @ self.weights
-        defining = [i for i, c in enumerate(cands) if c.lead and defines(c.lead, question)]
+        options = _OPTION.findall(question)
+        defining = [
+            i
+            for i, c in enumerate(cands)
+            if (c.lead and defines(c.lead, question)) or (options and _starts_with_option(c.text, options))
+        ]
         if defining:
             # "What does textwrap.wrap do?": the sentence right under textwrap.wrap's own signature
             # or heading is where the documentation says it; a sentence elsewhere that repeats the
@@ -289,6 +294,20 @@ _DOCUMENTED = re.compile(
     r"#*\s*(?:(?:class|exception|async|coroutine|classmethod|staticmethod|abstractmethod|awaitable|method|"
     r"function|attribute|property|data)\s+)*@?([A-Za-z_][\w.]*)"
 )
+
+
+# A command-line option asked about ("What does ls -S do?"), and where a sentence states it.
+_OPTION = re.compile(r"(?<![\w-])--?[A-Za-z0-9][\w-]*")
+
+
+def _starts_with_option(text: str, options: list[str]) -> bool:
+    """Whether ``text`` is an option's entry in a list of options ("-S     sort by file size",
+    "-v, --invert-match  Invert the sense of matching"): it starts with an asked option, exactly."""
+    head = text.lstrip()
+    for o in options:
+        if head.startswith(o) and (len(head) == len(o) or not (head[len(o)].isalnum() or head[len(o)] in "-_")):
+            return True
+    return False
 
 
 def defines(lead: str, question: str) -> bool:

@@ -88,3 +88,25 @@ def test_what_does_name_do_is_answered_under_that_names_own_signature(make_servi
     svc.add_documents([Document(id="bisect", title="bisect", text=text)])
     ans = svc.ask("What does bisect.bisect_left do?")
     assert ans.found and ans.citations[0].quote == "Locate the insertion point for x in a to maintain sorted order."
+
+
+def test_an_options_own_entry_answers_what_the_option_does(make_service) -> None:  # type: ignore[no-untyped-def]
+    from qa.answer import _starts_with_option
+    from qa.types import Document
+
+    assert _starts_with_option("  -S     sort by file size", ["-S"])
+    assert not _starts_with_option("-s, --size  print the size", ["-S"])  # case matters
+    assert not _starts_with_option("--sort=WORD  sort by WORD", ["-s"])
+    assert _starts_with_option("-v, --invert-match\n   Invert the sense of matching.", ["-v"])
+
+    text = (
+        "LS(1)                      User Commands                      LS(1)\n\nSYNOPSIS\n       ls [OPTION]... "
+        "[FILE]...\n\nDESCRIPTION\n       -a, --all\n              do not ignore entries starting with .\n\n"
+        "       -S     sort by file size, largest first\n\n       -s, --size\n              print the "
+        "allocated size of each file, in blocks\n\n       With -l, -S sorts by the size column as well.\n"
+    )
+    svc = make_service("options")
+    svc.add_documents([Document(id="ls.1.txt", title="ls", text=text)])
+    for question, start in (("What does ls -S do?", "-S"), ("What does ls -s do?", "-s, --size")):
+        ans = svc.ask(question)
+        assert ans.found and ans.citations[0].quote.startswith(start), (question, ans.citations[0].quote)

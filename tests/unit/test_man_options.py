@@ -1,0 +1,25 @@
+"""Option questions are read from a formatted man page: the option line and the description."""
+
+from __future__ import annotations
+
+from evals.man_options import questions
+
+PAGE = """SORT(1)                          User Commands                         SORT(1)
+
+DESCRIPTION
+       -b, --ignore-leading-blanks
+              ignore leading blanks
+
+       -n     compare according to string numerical value
+
+       -x
+              short
+"""
+
+
+def test_questions_and_gold_come_from_the_page() -> None:
+    qs = questions("sort", PAGE, limit=10)
+    assert [(q["question"], q["gold"]) for q in qs] == [
+        ("What does sort -b do?", "ignore leading blanks"),
+        ("What does sort -n do?", "compare according to string numerical value"),
+    ]
