@@ -96,3 +96,20 @@ def test_errors_reach_the_client_with_their_message(client: openai.OpenAI) -> No
             messages=[{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}],
             stream=True,
         )
+
+
+def test_a_several_sentence_answer_marks_each_sentence(server: str, client: openai.OpenAI) -> None:
+    text = (
+        "# Packing\n\nThe packer accepts three archive formats:\n\n- zip, the default on Windows\n\n"
+        "- tar, with optional gzip compression\n\n- 7z, when the 7z binary is installed\n"
+    )
+    r = httpx.post(f"{server}/v1/documents", json={"documents": [{"id": "packer", "title": "Packer", "text": text}]})
+    assert r.status_code == 201, r.text
+    out = client.chat.completions.create(
+        model="qa", messages=[{"role": "user", "content": "Which archive formats does the packer accept?"}]
+    )
+    content = out.choices[0].message.content or ""
+    assert content.startswith(
+        "The packer accepts three archive formats: [1]\n- zip, the default on Windows [2]\n"
+        "- tar, with optional gzip compression [3]\n- 7z, when the 7z binary is installed [4]"
+    ), content

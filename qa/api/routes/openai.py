@@ -54,7 +54,12 @@ def numbered(a: Answer) -> str:
     a generated answer's note after it, where the next turn's rewrite ignores it)."""
     text = a.answer
     if a.citations and not a.generated:  # a generated answer has its markers in place already
-        text += " " + "".join(f"[{c.n}]" for c in a.citations)
+        if len(a.citations) > 1 and text == "\n".join(c.quote for c in a.citations):
+            # An extractive answer of several sentences (a lead-in and its list, a signature and
+            # its description): each marker after its own sentence.
+            text = "\n".join(f"{c.quote} [{c.n}]" for c in a.citations)
+        else:
+            text += " " + "".join(f"[{c.n}]" for c in a.citations)
     note = f"\n\nNote: {a.note}" if a.note else ""
     if not a.citations:
         return text + note
