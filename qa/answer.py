@@ -16,6 +16,11 @@ best under the model's logit plus a weight of the feature score (both fitted on 
 questions: the model card's ``combine``). The answer's score is then the model's probability that
 the sentence answers, and the model card's calibrated ``threshold`` is the default ``min_score``.
 
+Documentation has structure that prose does not: when the question asks what a code name or a
+command-line option does, the candidates that define it (the sentence right under that name's own
+signature or heading line, ``defines``; an option's own entry, a sentence starting with it) are
+the only ones the weights choose among.
+
 The citation is the exact sentence; when the question has a clear answer type, the answer also
 carries the shortest span that answers it (``Answer.short``; see ``qa.span``).
 """
@@ -195,10 +200,12 @@ class ExtractiveAnswerer:
         ]
         if defining:
             # "What does textwrap.wrap do?": the sentence right under textwrap.wrap's own signature
-            # or heading is where the documentation says it; a sentence elsewhere that repeats the
-            # name ("See wrap() for details", "Raises an auditing event textwrap.wrap") is not.
-            base = base.copy()
-            base[[i for i in range(len(cands)) if i not in set(defining)]] = -np.inf
+            # or heading is where the documentation says it, and "What does ls -S do?" is answered
+            # by -S's own entry; a sentence elsewhere that repeats the name ("See wrap() for
+            # details", "Raises an auditing event textwrap.wrap", "With -l, -S sorts...") is not.
+            others = np.ones(len(cands), dtype=bool)
+            others[defining] = False
+            base = np.where(others, -np.inf, base)
         if self.model is None:
             best = int(np.argmax(base))
             # The evidence: how well the chosen sentence matches the question, in meaning and in words.
