@@ -47,7 +47,9 @@ __all__ = [
     "Candidate",
     "ExtractiveAnswerer",
     "candidates",
+    "defines",
     "features",
+    "is_option_entry",
     "list_after",
 ]
 
@@ -196,7 +198,7 @@ class ExtractiveAnswerer:
         defining = [
             i
             for i, c in enumerate(cands)
-            if (c.lead and defines(c.lead, question)) or (options and _starts_with_option(c.text, options))
+            if (c.lead and defines(c.lead, question)) or (options and is_option_entry(c.text, options))
         ]
         if defining:
             # "What does textwrap.wrap do?": the sentence right under textwrap.wrap's own signature
@@ -307,7 +309,7 @@ _DOCUMENTED = re.compile(
 _OPTION = re.compile(r"(?<![\w-])--?[A-Za-z0-9][\w-]*")
 
 
-def _starts_with_option(text: str, options: list[str]) -> bool:
+def is_option_entry(text: str, options: list[str]) -> bool:
     """Whether ``text`` is an option's entry in a list of options ("-S     sort by file size",
     "-v, --invert-match  Invert the sense of matching"): it starts with an asked option, exactly."""
     head = text.lstrip()

@@ -91,13 +91,13 @@ def test_what_does_name_do_is_answered_under_that_names_own_signature(make_servi
 
 
 def test_an_options_own_entry_answers_what_the_option_does(make_service) -> None:  # type: ignore[no-untyped-def]
-    from qa.answer import _starts_with_option
+    from qa.answer import is_option_entry
     from qa.types import Document
 
-    assert _starts_with_option("  -S     sort by file size", ["-S"])
-    assert not _starts_with_option("-s, --size  print the size", ["-S"])  # case matters
-    assert not _starts_with_option("--sort=WORD  sort by WORD", ["-s"])
-    assert _starts_with_option("-v, --invert-match\n   Invert the sense of matching.", ["-v"])
+    assert is_option_entry("  -S     sort by file size", ["-S"])
+    assert not is_option_entry("-s, --size  print the size", ["-S"])  # case matters
+    assert not is_option_entry("--sort=WORD  sort by WORD", ["-s"])
+    assert is_option_entry("-v, --invert-match\n   Invert the sense of matching.", ["-v"])
 
     text = (
         "LS(1)                      User Commands                      LS(1)\n\nSYNOPSIS\n       ls [OPTION]... "
