@@ -49,6 +49,7 @@ __all__ = [
     "candidates",
     "defines",
     "features",
+    "asks_definition",
     "is_option_entry",
     "list_after",
 ]
@@ -195,11 +196,15 @@ class ExtractiveAnswerer:
         """The index of the answer sentence among ``cands`` and its score (see the module docstring)."""
         base = rows @ self.weights
         options = _OPTION.findall(question)
-        defining = [
-            i
-            for i, c in enumerate(cands)
-            if (c.lead and defines(c.lead, question)) or (options and is_option_entry(c.text, options))
-        ]
+        defining = (
+            [
+                i
+                for i, c in enumerate(cands)
+                if (c.lead and defines(c.lead, question)) or (options and is_option_entry(c.text, options))
+            ]
+            if asks_definition(question)
+            else []
+        )
         if defining:
             # "What does textwrap.wrap do?": the sentence right under textwrap.wrap's own signature
             # or heading is where the documentation says it, and "What does ls -S do?" is answered
@@ -303,6 +308,21 @@ _DOCUMENTED = re.compile(
     r"#*\s*(?:(?:class|exception|async|coroutine|classmethod|staticmethod|abstractmethod|awaitable|method|"
     r"function|attribute|property|data)\s+)*@?([A-Za-z_][\w.]*)"
 )
+
+
+# "What does X do?", "What is X?", "What is X for?", "What does X mean?": what a definition answers.
+# At most an article and a noun before the name ("What does the function X do?"); not "What
+# exception does X raise?" or "What is the default size of X?", said further down than X's first
+# sentence.
+_DEFINITION_Q = re.compile(
+    r"\s*what(?:'s|\s+is|\s+are|\s+does|\s+do)\s+(?:the\s+)?(?:[a-z]+\s+)?\S+(?:\s+(?:do|does|mean|for|stand\s+for))?\s*\??\s*",
+    re.IGNORECASE,
+)
+
+
+def asks_definition(question: str) -> bool:
+    """Whether the question asks what something is or does (a definition answers it)."""
+    return _DEFINITION_Q.fullmatch(question) is not None
 
 
 # A command-line option asked about ("What does ls -S do?"), and where a sentence states it.

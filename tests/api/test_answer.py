@@ -110,3 +110,24 @@ def test_an_options_own_entry_answers_what_the_option_does(make_service) -> None
     for question, start in (("What does ls -S do?", "-S"), ("What does ls -s do?", "-s, --size")):
         ans = svc.ask(question)
         assert ans.found and ans.citations[0].quote.startswith(start), (question, ans.citations[0].quote)
+
+
+def test_only_a_question_of_what_something_is_or_does_goes_to_its_definition() -> None:
+    from qa.answer import asks_definition
+
+    for q in (
+        "What does textwrap.wrap do?",
+        "What does ls -S do?",
+        "What is shutil.rmtree?",
+        "What does -V mean?",
+        "What does the function textwrap.wrap do?",
+        "What is heapq.heappush for?",
+    ):
+        assert asks_definition(q), q
+    for q in (
+        "What exception does json.loads raise?",
+        "What is the default maxsize of functools.lru_cache?",
+        "What does the indent parameter of json.dump do?",
+        "Which option makes grep stop?",
+    ):
+        assert not asks_definition(q), q
