@@ -20,23 +20,13 @@ pprint calendar --name doc-definitions-heldout``).
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import re
-import tempfile
-import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from evals.generated import REPORTS, ask_all, revision, summary, write
+
 DOCS = Path("/usr/share/doc/python3-doc/html/library")
 MODULES = ("textwrap", "heapq", "bisect", "statistics", "random", "string", "glob", "fnmatch", "tempfile", "csv")
-REPORTS = Path(__file__).resolve().parent / "reports"
-
-
-def _norm(text: str) -> str:
-    """Letters and digits only: the page's markup splits words from punctuation ("text , and")."""
-    return re.sub(r"[\W_]+", "", text.lower())
 
 
 def questions(page: Path, limit: int) -> list[dict[str, str]]:
@@ -65,64 +55,15 @@ def questions(page: Path, limit: int) -> list[dict[str, str]]:
     return out
 
 
-def _revision() -> str:
-    import subprocess
-
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            cwd=Path(__file__).resolve().parent,
-        )
-        return out.stdout.strip()
-    except OSError:
-        return ""
-
-
 def run(modules: list[str], limit: int, answer_model: str) -> dict[str, Any]:
-    from qa.config import Settings
-    from qa.service import QAService
-
     pages = [DOCS / f"{m}.html" for m in modules]
     missing = [str(p) for p in pages if not p.is_file()]
     if missing:
         raise SystemExit(f"missing {', '.join(missing)}: apt-get install python3-doc")
     qs = [q for p in pages for q in questions(p, limit)]
-    with tempfile.TemporaryDirectory() as tmp:
-        svc = QAService(Settings(index_dir=Path(tmp), index_name="docdefs", answer_model=answer_model))
-        t0 = time.perf_counter()
-        svc.index_paths(pages)
-        index_s = time.perf_counter() - t0
-        rows = []
-        for q in qs:
-            ans = svc.ask(q["question"])
-            got = _norm(ans.answer) if ans.found else ""
-            rows.append(
-                {
-                    **q,
-                    "answer": ans.answer if ans.found else "",
-                    "found": ans.found,
-                    "right": bool(got) and _norm(q["gold"])[:50] in got,
-                    "right_doc": bool(ans.citations) and ans.citations[0].doc_id.endswith(q["file"]),
-                }
-            )
-        svc.close()
-    n = len(rows) or 1
-    return {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "command": f"python -m evals.doc_definitions --modules {' '.join(modules)} --limit-per-module {limit}",
-        "code": _revision(),
-        "answer_model": answer_model,
-        "questions": len(rows),
-        "right": round(sum(r["right"] for r in rows) / n, 4),
-        "right_document": round(sum(r["right_doc"] for r in rows) / n, 4),
-        "answered": round(sum(r["found"] for r in rows) / n, 4),
-        "index_seconds": round(index_s, 1),
-        "load_average": os.getloadavg()[0],
-        "rows": rows,
-    }
+    rows, index_s = ask_all(pages, qs, prefix=50, answer_model=answer_model)
+    command = f"python -m evals.doc_definitions --modules {' '.join(modules)} --limit-per-module {limit}"
+    return summary(command, rows, index_s, code=revision(), answer_model=answer_model)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -134,25 +75,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--name", default="doc-definitions", help="report file name, without extension")
     args = ap.parse_args(argv)
     report = run(args.modules, args.limit_per_module, args.answer_model)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"{args.name}.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
-    wrong = [r for r in report["rows"] if not r["right"]][:10]
-    lines = [
-        "# Definition questions over Python's HTML documentation",
-        "",
-        f"`{report['command']}` ({report['date']}, load average {report['load_average']:.1f}):",
-        f'{report["questions"]} questions "What does <function> do?", generated from the pages\' markup.',
-        "",
-        "| answered | cited answer holds the definition's first sentence | first citation in the right page |",
-        "|---|---|---|",
-        f"| {report['answered']} | **{report['right']}** | {report['right_document']} |",
-        "",
-        "First wrong answers:",
-        "",
-        *[f"- {r['question']} -> {r['answer'][:120]!r} (gold: {r['gold'][:80]!r})" for r in wrong],
-    ]
-    (args.out / f"{args.name}.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines[:8]))
+    write(
+        report,
+        args.out,
+        args.name,
+        "Definition questions over Python's HTML documentation",
+        '"What does <function> do?", generated from the pages\' markup',
+        "cited answer holds the definition's first sentence",
+        (120, 80),
+    )
 
 
 if __name__ == "__main__":

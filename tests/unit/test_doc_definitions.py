@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from evals.doc_definitions import _norm, questions
+from evals.doc_definitions import questions
+from evals.generated import norm
 
 PAGE = """<html><body><div class="body">
 <dl class="py function"><dt class="sig sig-object py" id="textwrap.wrap"><span>textwrap.wrap(text)</span></dt>
@@ -21,4 +22,4 @@ def test_questions_and_gold_come_from_the_markup(tmp_path: Path) -> None:
     qs = questions(page, limit=10)
     assert [q["question"] for q in qs] == ["What does textwrap.wrap do?"]  # "Short." is too short to judge by
     assert qs[0]["gold"].startswith("Wraps the single paragraph in text") and qs[0]["file"] == "textwrap.html"
-    assert _norm("in text , and (a string)") == _norm("in text, and (a string)")
+    assert norm("in text , and (a string)") == norm("in text, and (a string)")
