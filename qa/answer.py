@@ -195,7 +195,7 @@ class ExtractiveAnswerer:
     def choose(self, question: str, cands: list[Candidate], rows: np.ndarray) -> tuple[int, float]:
         """The index of the answer sentence among ``cands`` and its score (see the module docstring)."""
         base = rows @ self.weights
-        options = _OPTION.findall(question)
+        options = [t for t in exact_tokens(question) if t.startswith("-")]
         defining = (
             [
                 i
@@ -272,18 +272,19 @@ class ExtractiveAnswerer:
         c = cands[best]
         p = c.passage
         chosen = [c, *list_after(cands, best)]
+        first, span = c, shortest_span(question, c.text)
         # "Which function copies the permission bits?": the sentence says what it does, the
         # signature line above it names it. Then that line is cited first, and names the answer.
-        named = c.lead_start >= 0 and shortest_span(question, c.text) is None and answer_kind(question) == "identifier"
-        if named and shortest_span(question, c.lead) is not None:
-            chosen.insert(0, Candidate(p, c.lead_start, c.lead_start + len(c.lead), kind="signature"))
+        if span is None and c.lead_start >= 0 and answer_kind(question) == "identifier":
+            named = shortest_span(question, c.lead)
+            if named is not None:
+                first, span = Candidate(p, c.lead_start, c.lead_start + len(c.lead), kind="signature"), named
+                chosen.insert(0, first)
         citations = tuple(
             Citation(n=i, doc_id=p.doc_id, title=p.title, start=p.start + x.start, end=p.start + x.end, quote=x.text)
             for i, x in enumerate(chosen, 1)
         )
         short = None
-        first = chosen[0]
-        span = shortest_span(question, first.text)
         if span is not None:
             s, e = span
             at = citations[0].start
@@ -323,10 +324,6 @@ _DEFINITION_Q = re.compile(
 def asks_definition(question: str) -> bool:
     """Whether the question asks what something is or does (a definition answers it)."""
     return _DEFINITION_Q.fullmatch(question) is not None
-
-
-# A command-line option asked about ("What does ls -S do?"), and where a sentence states it.
-_OPTION = re.compile(r"(?<![\w-])--?[A-Za-z0-9][\w-]*")
 
 
 def is_option_entry(text: str, options: list[str]) -> bool:
