@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from qa.embed.onnx import session
 from qa.errors import InvalidInput
 
 __all__ = ["CONTEXT_CHARS", "AnswerModel", "context_before", "load_answer_model", "pair"]
@@ -79,12 +80,7 @@ class AnswerModel:
         max_tokens = max_tokens or int(self.card.get("max_tokens", 128))
         self.tokenizer.enable_truncation(max_tokens, strategy="only_second")
         self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
-        opts = ort.SessionOptions()
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.session = ort.InferenceSession(str(onnx_file), opts, providers=["CPUExecutionProvider"])
+        self.session = session(ort, onnx_file, threads)  # the embedder's settings: see qa.embed.onnx
         self.inputs = {i.name for i in self.session.get_inputs()}
         self._lock = threading.Lock()  # the tokenizer's padding/truncation state is shared
 

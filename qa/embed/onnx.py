@@ -178,7 +178,8 @@ def prepare(name: str, cache_dir: Path, quantized: bool) -> Path:
     return target
 
 
-def _session(ort: Any, model: Path, threads: int) -> Any:
+def session(ort: Any, model: Path, threads: int) -> Any:
+    """An onnxruntime CPU session for ``model`` with ``threads`` intra-op threads that sleep when idle."""
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     opts.intra_op_num_threads = threads
@@ -233,12 +234,12 @@ class OnnxEmbedder:
         self.max_tokens: int | None = seq - self._tok.num_special_tokens_to_add(False)
 
         model = self.files / (INT8_FILE if quantized else FP32_FILE)
-        self.session = _session(ort, model, threads)
+        self.session = session(ort, model, threads)
         # Small inputs (questions) run on a second session with one thread and no lock: a short
         # text gains nothing from a second thread (5.5 vs 7.7 ms p50 per question at load 4.5),
         # and onnxruntime runs one session from several threads at once, so concurrent questions
         # use every core instead of queueing behind each other.
-        self.small_session = _session(ort, model, 1)
+        self.small_session = session(ort, model, 1)
         self._inputs = [i.name for i in self.session.get_inputs()]
         # One bulk embed at a time: concurrent runs would split the same cores between them.
         self._lock = threading.Lock()
