@@ -33,7 +33,11 @@ class Settings(BaseSettings):
         "int8 per channel: the fastest backend within 0.005 SciFact nDCG@10 of torch), `onnx` (the same in fp32) "
         "or `torch` (sentence-transformers).",
     )
-    onnx_cache_dir: str = Field("", description="Where exported ONNX models are kept. Empty: `<index_dir>/.onnx/`.")
+    onnx_cache_dir: str = Field(
+        "",
+        description="Where exported ONNX models are kept. Empty: the user's cache directory (`~/.cache/qa/onnx` "
+        "on Linux), shared by every index on the machine.",
+    )
     query_cache_size: int = Field(
         1024, ge=0, le=10_000_000, description="Query embeddings kept in an LRU cache (0 turns it off)."
     )

@@ -50,7 +50,7 @@ def delete(
     doc_ids: Annotated[list[str], typer.Argument(help="Document ids to remove.")], as_json: JsonOpt = False
 ) -> None:
     """Remove documents and all their chunks."""
-    svc = service()
+    svc = service(must_exist=True)
     try:
         for doc_id in doc_ids:
             svc.delete(doc_id)
@@ -68,7 +68,7 @@ def list_documents(
     as_json: JsonOpt = False,
 ) -> None:
     """List indexed documents."""
-    svc = service()
+    svc = service(must_exist=True)
     docs, total = svc.list_documents(offset, limit)
     if as_json:
         emit({"documents": [asdict(d) for d in docs], "total": total, "offset": offset, "limit": limit})
@@ -80,7 +80,7 @@ def list_documents(
 
 def stats(as_json: JsonOpt = False) -> None:
     """Show what the index holds."""
-    data = service().stats()
+    data = service(must_exist=True).stats()
     if as_json:
         emit(data)
         return

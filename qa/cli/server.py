@@ -20,6 +20,13 @@ def serve(
     ingest: Annotated[
         list[Path] | None, typer.Option(help="Index these paths before serving (unchanged files are skipped).")
     ] = None,
+    samples: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="Index these paths only when this start creates the index (the first run's sample documents): "
+            "never into an index that exists, so a user's own index never gets them."
+        ),
+    ] = None,
     insecure: Annotated[bool, typer.Option(help="Allow a non-loopback address with no QA_API_KEYS.")] = False,
     workers: Annotated[
         int | None, typer.Option(min=1, max=64, help="Server processes [env QA_WORKERS, default 1].")
@@ -40,10 +47,16 @@ def serve(
             "Set QA_API_KEYS, bind 127.0.0.1, or pass --insecure"
         )
     configure_logging(cfg.log_format)
+    from qa.store import index_exists
+
+    first_run = not index_exists(cfg)
     svc = service()
     svc.warm()
-    if ingest:
-        summary = index_paths(svc, ingest, follow_symlinks=False, show_progress=sys.stderr.isatty())
+    paths = [*(ingest or []), *(samples or [] if first_run else [])]
+    if samples and not first_run:
+        err.print("the index exists: the sample documents are not added to it", markup=False)
+    if paths:
+        summary = index_paths(svc, paths, follow_symlinks=False, show_progress=sys.stderr.isatty())
         err.print(
             f"ingested {summary.files} files: {summary.added} added, {summary.updated} updated, "
             f"{summary.unchanged} unchanged, {len(summary.failed)} failed",

@@ -66,7 +66,9 @@ def test_public_surface() -> None:
         "SentenceTransformerEmbedder",
         "embedding_key",
         "embedding_text",
+        "export_pending",
         "load_embedder",
+        "onnx_cache_dir",
         "resolve_model",
         "vector_backend",
     ]
