@@ -50,6 +50,12 @@ TITLE_WORDS = 5
 MAX_TAGS = 3
 MAX_FOLLOW_UPS = 5
 PHRASE_WORDS = 3
+# Words that end a phrase besides stop words: verbs and adverbs a follow-up is not about.
+PHRASE_BREAKS = STOPWORDS | frozenset(
+    "also along mentioned according including described reported said says work works worked used using uses made"
+    " make makes become becomes first before after more most less very often other others same new".split()
+)
+MIN_SENTENCE_WORDS = 6
 # The tag Open WebUI's template asks for when the chat says too little to categorise.
 GENERAL = "General"
 
@@ -136,13 +142,17 @@ def follow_ups(answer: Answer, asked: Sequence[str]) -> list[str]:
     # The documents the answer cites (all the passages' when it cites none): the rest are off topic.
     passages = [p for p in answer.passages if p.doc_id in cited_docs] or list(answer.passages)
     for p in passages:
-        if p.heading and p.heading.strip() != p.title.strip():
-            headings.append(p.heading.strip().lstrip("#").strip())
+        # A passage's heading is its path ("Title > Section"): the section is what it is about.
+        heading = (p.heading or "").rsplit(" > ", 1)[-1].strip().lstrip("#").strip()
+        if heading and heading != p.title.strip():
+            headings.append(heading)
         for s in sentence_spans(p.text):
             start, end = p.start + s.start, p.start + s.end
             if s.kind != "prose" or (p.doc_id, start, end) in cited:
                 continue
-            sentences.append(_WORD.findall(p.text[s.start : s.end]))
+            words = _WORD.findall(p.text[s.start : s.end])
+            if len(words) >= MIN_SENTENCE_WORDS:  # not a byline or a caption
+                sentences.append(words)
     df: dict[str, int] = {}
     for words in sentences:
         for w in {w.lower() for w in words}:
@@ -160,17 +170,26 @@ def follow_ups(answer: Answer, asked: Sequence[str]) -> list[str]:
 
 
 def _best_phrase(words: Sequence[str], said: set[str], weight: Callable[[str], float]) -> str | None:
-    """The run of up to ``PHRASE_WORDS`` consecutive content words (no stop words, none already
-    said, at least one letter) with the highest summed weight."""
+    """The run of up to ``PHRASE_WORDS`` consecutive content words (no stop word, verb or adverb
+    of ``PHRASE_BREAKS``, none already said, at least one letter) with the highest summed weight;
+    a single word counts half, since a phrase says more."""
     best: tuple[float, str] | None = None
     run: list[str] = []
     for w in [*words, ""]:
-        if w and w.lower() not in STOPWORDS and w.lower() not in said and any(ch.isalpha() for ch in w) and len(w) > 2:
+        low = w.lower()
+        if (
+            w
+            and low not in PHRASE_BREAKS
+            and not low.endswith("ly")
+            and low not in said
+            and any(ch.isalpha() for ch in w)
+            and len(w) > 2
+        ):
             run.append(w)
             continue
         for i in range(len(run)):
             part = run[i : i + PHRASE_WORDS]
-            score = sum(weight(x) for x in part)
+            score = sum(weight(x) for x in part) * (1 if len(part) > 1 else 0.5)
             if best is None or score > best[0]:
                 best = (score, " ".join(part))
         run = []

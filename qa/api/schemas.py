@@ -355,11 +355,11 @@ class OpenAIErrorOut(BaseModel):
 
 
 # OpenAI's error shape, so OpenAI clients show the message: 400 for a request that does not parse
-# or asks for what qa does not do, 401 for a missing or wrong key (QA_API_KEYS), 404 for an unknown
-# model, and the service's own statuses for what it refuses.
+# or asks for what qa does not do, 401 for a missing or wrong key (QA_API_KEYS), 403 for a browser
+# page of another site, 404 for an unknown model, and the service's own statuses for what it refuses.
 OPENAI_ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": OpenAIErrorOut, "description": "An error, in OpenAI's shape."}
-    for code in (400, 401, 404, 409, 413, 415, 503)
+    for code in (400, 401, 403, 404, 409, 413, 503)
 }
 
 
