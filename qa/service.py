@@ -41,6 +41,9 @@ from qa.terms import terms
 from qa.types import Answer, Document, IngestResult, Metadata, Passage, Retrieved, page_at
 from qa.workqueue import BoundedWorker
 
+# Most strings one embeddings request may hold (OpenAI's own limit).
+MAX_EMBED_INPUTS = 2048
+
 # Largest list offset: SQLite integers are 64-bit (a larger one was a 500, found by schemathesis).
 MAX_OFFSET = 2**63 - 1
 
@@ -184,6 +187,31 @@ class QAService:
         return BoundedWorker("ingestion", self.settings.ingest_queue, "QA_INGEST_QUEUE")
 
     # -- documents ----------------------------------------------------------------------------
+
+    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
+        """Vectors of ``texts`` by the index's own model, L2-normalized float32 as its chunks' are
+        (``/v1/embeddings``).
+
+        Raises:
+            InvalidInput: no texts, more than ``MAX_EMBED_INPUTS``, a blank one, a lone surrogate,
+                or one longer than the model reads (it would be cut silently).
+        """
+        if not texts:
+            raise InvalidInput("input is empty: send a string or a list of strings")
+        if len(texts) > MAX_EMBED_INPUTS:
+            raise InvalidInput(f"input has {len(texts)} strings, over the limit of {MAX_EMBED_INPUTS}; send fewer")
+        embedder = self.embedder
+        for i, text in enumerate(texts):
+            what = f"input[{i}]" if len(texts) > 1 else "input"
+            if not text.strip():
+                raise InvalidInput(f"{what} is blank: send text to embed")
+            check_unicode(text, what)
+            if embedder.max_tokens is not None and (n := embedder.count_tokens(text)) > embedder.max_tokens:
+                raise InvalidInput(
+                    f"{what} is {n} tokens of the model {embedder.name!r}, over the {embedder.max_tokens} it reads; "
+                    "split the text into shorter pieces"
+                )
+        return embedder.embed(list(texts))
 
     def validate(self, doc: Document) -> Document:
         """Check id, size, text, title and metadata; return the document normalized (see ``qa.ingest.validate``)."""

@@ -24,7 +24,7 @@ from typing import Any
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import JSONResponse
 
-from qa.api.errors import INTERNAL_MESSAGE, qa_error_response, refusal
+from qa.api.errors import INTERNAL_MESSAGE, is_openai_path, openai_error, qa_error_response, refusal
 from qa.errors import QAError
 from qa.observability import Metrics, access_log, new_request_id, request_id
 from qa.security import check_key, host_refusal, needs_key, origin_refusal
@@ -169,9 +169,16 @@ class RequireKey:
         if scope["type"] == "http" and needs_key(
             scope["method"], _path(scope), self.keys, self.for_read, self.open_docs
         ):
+            path = _path(scope)
             try:
                 check_key(Headers(scope=scope).get("authorization"), self.keys)
             except QAError as exc:
-                await qa_error_response(exc)(scope, receive, send)
+                if is_openai_path(path):
+                    # OpenAI answers a missing or wrong key alike, 401 `invalid_api_key`; its SDK
+                    # raises AuthenticationError with the message (a 403 is PermissionDeniedError).
+                    response = openai_error(401, str(exc), "invalid_api_key", {"WWW-Authenticate": "Bearer"})
+                else:
+                    response = qa_error_response(exc)
+                await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)

@@ -171,7 +171,10 @@ def test_document_errors(client: TestClient) -> None:
     assert "200000" in error(client.post("/v1/documents", json={"id": "big", "text": "word " * 50_000}), 413)
     assert "400000" in error(client.post("/v1/documents", json={"id": "huge", "text": "w" * 500_000}), 413)
     assert "offset" in error(client.get("/v1/documents", params={"offset": -1}), 422)
-    assert "no route" in error(client.get("/v1/nothing"), 404)
+    # An unknown /v1 path is an OpenAI client's (`/v1/completions`...): answered in OpenAI's shape.
+    missing = client.get("/v1/nothing")
+    assert missing.status_code == 404 and "no route" in missing.json()["error"]["message"]
+    assert "no route" in error(client.get("/nothing"), 404)
     assert client.get("/healthz").json()["documents"] >= 8  # nothing above broke the index
 
 

@@ -27,6 +27,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("qa.citecheck",),
     ("qa.generate",),
     ("qa.chat",),
+    ("qa.tasks",),
     ("qa.ingest",),
     ("qa.service",),
     ("qa.api",),
