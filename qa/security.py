@@ -13,12 +13,42 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import os
+import secrets
+from pathlib import Path
 
 from qa.errors import Forbidden, Unauthorized
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # What describes the API and the index without being part of it: closed with the reads.
 DOCS_AND_METRICS = frozenset({"/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+
+
+def stored_key(path: Path) -> str:
+    """The API key kept in ``path``: read it, or make a random one there (readable by this user only)
+    the first time. For a server that must start on a public address with no QA_API_KEYS given
+    (``qa serve --key-file``, the container's default command)."""
+    try:
+        key = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        key = ""
+    if key:
+        return key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    new = secrets.token_urlsafe(32)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(new + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    try:
+        os.link(tmp, path)  # never replaces a key another process made meanwhile
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path.read_text(encoding="utf-8").strip()
 
 
 def parse_keys(raw: str) -> tuple[str, ...]:

@@ -35,6 +35,7 @@ from qa.parse.worker import ParseLimits
 from qa.rerank import CrossEncoderReranker, Reranker, SentenceEvidenceReranker
 from qa.retrieve import Mode, Options, Retriever
 from qa.shard import Shard
+from qa.stages import outcome, stage
 from qa.store import DocumentInfo, Store, describe_location, open_store
 from qa.store.filters import parse_filters
 from qa.terms import terms
@@ -221,7 +222,12 @@ class QAService:
         self, docs: Iterable[Document], progress: Callable[[int], None] | None = None
     ) -> list[IngestResult]:
         """Index documents: unchanged ones do no work, changed ones replace their old chunks."""
-        return self.ingestor.add_documents(docs, progress)
+        results = self.ingestor.add_documents(docs, progress)
+        for r in results:
+            outcome("ingested", r.status)
+            if r.status != "unchanged":
+                outcome("ingested_chunks", "written", r.chunks)
+        return results
 
     def index_paths(
         self,
@@ -404,13 +410,19 @@ class QAService:
         )
         yield Retrieved(question, query, tuple(passages), generating=self.generates(extractive))
         against = question if question == query or terms(question) else query
-        a = self.answer(against, passages, vector if against == query else None)
+        with stage("answer"):
+            a = self.answer(against, passages, vector if against == query else None)
         a = _cite_pages(replace(a, question=question, query=query), starts)
         if not self.generates(extractive) or self.llm is None:
+            outcome("answer", "found" if a.found else "not_found")
             yield a
             return
-        for event in generate_stream(self.llm, query, passages, self.embedder, a):
-            yield _cite_pages(event, starts) if isinstance(event, Answer) else event
+        with stage("generate"):  # wall time, the stream's reader included
+            for event in generate_stream(self.llm, query, passages, self.embedder, a):
+                if isinstance(event, Answer):
+                    event = _cite_pages(event, starts)
+                    outcome("answer", "generated" if event.generated else "found" if event.found else "not_found")
+                yield event
 
     def _with_pages(self, passages: list[Passage]) -> tuple[list[Passage], dict[int, tuple[int, ...]]]:
         """``passages`` with the page each starts on (documents with pages), and the page offsets

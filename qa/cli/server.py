@@ -11,7 +11,7 @@ import typer
 
 from qa.cli.common import State, err, fail, index_paths, service, settings
 from qa.observability import configure_logging
-from qa.security import is_loopback, parse_keys
+from qa.security import is_loopback, parse_keys, stored_key
 
 
 def serve(
@@ -28,6 +28,13 @@ def serve(
         ),
     ] = None,
     insecure: Annotated[bool, typer.Option(help="Allow a non-loopback address with no QA_API_KEYS.")] = False,
+    key_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="With no QA_API_KEYS: the API key kept in this file (made on first start, readable by this user "
+            "only; never printed), so a server on a public address starts with a key (the container's default)."
+        ),
+    ] = None,
     workers: Annotated[
         int | None, typer.Option(min=1, max=64, help="Server processes [env QA_WORKERS, default 1].")
     ] = None,
@@ -41,6 +48,10 @@ def serve(
     bind_host, bind_port = host or cfg.host, port or cfg.port
     # The bind address is one of the host names answered by default (QA_ALLOWED_HOSTS).
     cfg = cfg.model_copy(update={"host": bind_host})
+    if key_file is not None and not parse_keys(cfg.api_keys):
+        State.overrides["api_keys"] = stored_key(key_file)
+        cfg = cfg.model_copy(update={"api_keys": State.overrides["api_keys"]})
+        err.print(f"no QA_API_KEYS: requests that need a key use the one in {key_file}", markup=False)
     if not is_loopback(bind_host) and not parse_keys(cfg.api_keys) and not insecure:
         fail(
             f"refusing to serve on {bind_host} with no API keys: anyone who can reach it could change the index. "

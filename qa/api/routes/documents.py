@@ -180,10 +180,5 @@ async def add_documents(request: Request, svc: Service) -> IngestResponse:
         )
     # On the ingestion worker: one request at a time on QA_INGEST_THREADS cores, at most
     # QA_INGEST_QUEUE waiting (then 503 + Retry-After), so ingestion cannot starve the questions.
-    results = await svc.ingest_worker.run(svc.add_documents, docs)
-    metrics = request.app.state.metrics
-    for r in results:
-        metrics.ingested.labels(r.status).inc()
-        if r.status != "unchanged":
-            metrics.ingested_chunks.inc(r.chunks)
+    results = await svc.ingest_worker.run(svc.add_documents, docs)  # counted in /metrics by qa.stages
     return IngestResponse(results=[IngestOut(id=r.id, status=r.status, chunks=r.chunks) for r in results])
