@@ -248,7 +248,9 @@ def _import_parsers() -> None:
     """Import every parser and the libraries they load lazily, before the first file's clock starts."""
     import importlib
 
-    for name in ("qa.parse.html", "qa.parse.pdf", "qa.parse.jsonl", "qa.parse.text", "bs4", "pypdfium2"):
+    modules = ("html", "pdf", "jsonl", "text", "rst", "word", "slides", "sheets", "epub", "odt", "mail")
+    libraries = ("bs4", "pypdfium2", "charset_normalizer", "docx", "pptx", "openpyxl")
+    for name in (*(f"qa.parse.{m}" for m in modules), *libraries):
         try:
             importlib.import_module(name)
         except ImportError:  # an optional parser's library: its files fail with their own message
