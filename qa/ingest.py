@@ -25,7 +25,7 @@ from qa.errors import InvalidInput, QAError, TooLarge
 from qa.limits import DEFAULT_LIMITS, Limits, check_id, check_metadata, check_title
 from qa.parse import iter_files, normalize_text
 from qa.parse.content import normalize_value
-from qa.parse.files import read_file
+from qa.parse.files import Skipped, read_file
 from qa.parse.worker import ParseLimits, parse_limited
 from qa.shard import Shard
 from qa.store import Store, Write
@@ -237,7 +237,10 @@ class IndexSummary:
     updated: int = 0
     unchanged: int = 0
     chunks_written: int = 0
+    # Files that could not be indexed ({"path", "reason", "error"}; reasons in qa.parse.files.Skipped).
     failed: list[dict[str, str]] = field(default_factory=list)
+    # Files of the given directories passed over (an unsupported type, a symlink leading out...).
+    skipped: list[dict[str, str]] = field(default_factory=list)
     shard: Shard | None = None
     other_shards: int = 0  # documents left to other shards
 
@@ -260,6 +263,7 @@ class IndexSummary:
             "unchanged": self.unchanged,
             "chunks_written": self.chunks_written,
             "failed": self.failed,
+            "skipped": self.skipped,
         }
         if self.shard is not None:
             data |= {"shard": str(self.shard), "other_shards": self.other_shards}
@@ -288,8 +292,10 @@ def index_files(
     summary = IndexSummary(files=len(files), shard=shard)
     for path, root in files:
         error: QAError | None = None
+        reading = True
         try:
             doc_id, data = read_file(path, root, max_bytes, follow_symlinks)
+            reading = False
             source = os.path.abspath(path)
             docs = parse_limited(data, doc_id, limits, doc_id=doc_id, max_bytes=max_bytes, source=source)
             if shard is not None:
@@ -299,7 +305,7 @@ def index_files(
             results = add(docs) if docs else []
         except QAError as exc:
             error = exc
-            summary.failed.append({"path": str(path), "error": str(exc)})
+            summary.failed.append(Skipped.of(path, exc, reading).as_dict())
         else:
             for r in results:
                 summary.record(r)
@@ -316,5 +322,13 @@ def index_paths(
     shard: Shard | None = None,
 ) -> IndexSummary:
     """Index files and directories (recursively; see ``qa.parse.iter_files`` for what is read)."""
-    files = iter_files(paths, follow_symlinks=follow_symlinks)
-    return index_files(add, files, max_bytes, shard, follow_symlinks=follow_symlinks)
+    skipped: list[Skipped] = []
+    files = iter_files(paths, follow_symlinks=follow_symlinks, skipped=skipped)
+    summary = index_files(add, files, max_bytes, shard, follow_symlinks=follow_symlinks)
+    summary.skipped = skipped_entries(skipped)
+    return summary
+
+
+def skipped_entries(skipped: Sequence[Skipped]) -> list[dict[str, str]]:
+    """``IndexSummary.skipped`` of the files a directory walk passed over: by path, each once."""
+    return [s.as_dict() for s in sorted({s.path: s for s in skipped}.values(), key=lambda s: s.path)]

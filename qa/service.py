@@ -28,9 +28,19 @@ from qa.embed.onnx import OnnxEmbedder
 from qa.embed.queries import QueryEmbedder
 from qa.errors import IndexCorrupt, IndexMismatch, InvalidInput, NotFound, TooLarge
 from qa.generate import OpenAICompatibleLLM, final, generate_stream
-from qa.ingest import FileProgress, IndexSummary, Ingestor, chunker_signature, index_files, make_chunker, validate
+from qa.ingest import (
+    FileProgress,
+    IndexSummary,
+    Ingestor,
+    chunker_signature,
+    index_files,
+    make_chunker,
+    skipped_entries,
+    validate,
+)
 from qa.limits import Limits, check_max_per_doc, check_unicode
 from qa.parse import iter_files
+from qa.parse.files import Skipped
 from qa.parse.worker import ParseLimits
 from qa.rerank import CrossEncoderReranker, Reranker, SentenceEvidenceReranker
 from qa.retrieve import Mode, Options, Retriever
@@ -239,10 +249,11 @@ class QAService:
     ) -> IndexSummary:
         """Index files and directories (recursively); a file that fails is recorded, the rest go on.
         ``on_start`` gets the number of files found, ``on_file`` is called after each."""
-        files = iter_files(paths, follow_symlinks=follow_symlinks)
+        skipped: list[Skipped] = []
+        files = iter_files(paths, follow_symlinks=follow_symlinks, skipped=skipped)
         if on_start:
             on_start(len(files))
-        return index_files(
+        summary = index_files(
             self.add_documents,
             files,
             self.settings.max_document_bytes,
@@ -251,6 +262,8 @@ class QAService:
             follow_symlinks=follow_symlinks,
             limits=ParseLimits.of(self.settings),
         )
+        summary.skipped = skipped_entries(skipped)
+        return summary
 
     @property
     def embedded_texts(self) -> int:

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from qa.cli.common import JsonOpt, emit, index_paths, out, service
+from qa.cli.common import JsonOpt, emit, err, index_paths, out, service
 
 
 def index(
-    paths: Annotated[list[Path], typer.Argument(help="Files or directories (recursive): .txt .md .html .pdf .jsonl")],
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Files or directories (recursive): .txt .md .rst .html .pdf .jsonl .docx .pptx .xlsx .csv .tsv "
+            ".epub .odt .eml .mbox, any of them gzip'd (.gz); text in any common encoding"
+        ),
+    ],
     follow_symlinks: Annotated[bool, typer.Option(help="Follow symlinks that lead outside the given roots.")] = False,
     shard: Annotated[
         str | None,
@@ -37,13 +44,29 @@ def index(
     else:
         out.print(
             f"{summary.files} files: {summary.added} added, {summary.updated} updated, "
-            f"{summary.unchanged} unchanged, {len(summary.failed)} failed; "
+            f"{summary.unchanged} unchanged, {len(summary.failed)} failed, {len(summary.skipped)} skipped; "
             f"{summary.chunks_written} chunks written"
             + (f"; shard {part}: {summary.other_shards} documents left to other shards" if part else ""),
             markup=False,
         )
+        report_skipped(summary.skipped)
     if summary.failed:
         raise typer.Exit(1)
+
+
+# Files passed over that are listed one by one; past that, counted by reason (--json lists all).
+SKIPPED_SHOWN = 20
+
+
+def report_skipped(skipped: list[dict[str, str]]) -> None:
+    """The files a directory walk passed over, one line each (``skipped PATH (reason): message``)."""
+    for entry in skipped[:SKIPPED_SHOWN]:
+        err.print(f"skipped {entry['path']} ({entry['reason']}): {entry['error']}", markup=False, highlight=False)
+    rest = skipped[SKIPPED_SHOWN:]
+    if rest:
+        reasons = Counter(e["reason"] for e in rest)
+        counts = ", ".join(f"{n} {reason}" for reason, n in reasons.most_common())
+        err.print(f"... and {len(rest)} more skipped ({counts}); --json lists every one", markup=False)
 
 
 def delete(

@@ -53,7 +53,12 @@ def _documents_body() -> dict[str, Any]:
                     "type": "object",
                     "required": ["file"],
                     "properties": {
-                        "file": {"type": "string", "format": "binary", "description": ".txt .md .html .pdf .jsonl"},
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": ".txt .md .rst .html .pdf .jsonl .docx .pptx .xlsx .csv .tsv .epub "
+                            ".odt .eml .mbox, or any of them .gz",
+                        },
                         "id": {"type": "string", "description": "Document id (default: the file name)."},
                         "title": {"type": "string"},
                         "metadata": {"type": "string", "description": "A JSON object, as a string."},
