@@ -12,13 +12,15 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from pythonjsonlogger.json import JsonFormatter
+
+from qa.types import IngestResult
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 _RID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -72,6 +74,13 @@ class Metrics:
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()
         self.latency.labels(method, route).observe(seconds)
+
+    def count_ingested(self, results: Iterable[IngestResult]) -> None:
+        """What an ingestion did (``POST /v1/documents``, the MCP tool ``add_document``)."""
+        for r in results:
+            self.ingested.labels(r.status).inc()
+            if r.status != "unchanged":
+                self.ingested_chunks.inc(r.chunks)
 
 
 class _RequestIdFilter(logging.Filter):

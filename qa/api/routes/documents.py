@@ -31,7 +31,7 @@ from qa.limits import Limits, check_metadata
 from qa.parse.content import NotFiniteNumber, load_json
 from qa.parse.worker import ParseLimits, parse_limited
 from qa.service import MAX_OFFSET
-from qa.types import Document, content_hash
+from qa.types import Document
 
 router = APIRouter(tags=["documents"])
 
@@ -91,13 +91,7 @@ def _from_json(raw: bytes, limits: Limits) -> list[Document]:
             items = [DocumentIn.model_validate(payload)]
     except ValidationError as exc:
         raise InvalidInput(validation_message(exc)[1]) from exc
-    docs = []
-    for n, item in enumerate(items):
-        # Before the id is derived from it: hashing walks the metadata (``validate`` checks again).
-        check_metadata(item.metadata, limits, f"document {n}: " if len(items) > 1 else "")
-        doc_id = item.id if item.id is not None else "doc-" + content_hash(item.title, item.text, item.metadata)[:16]
-        docs.append(Document(id=doc_id, title=item.title, text=item.text, metadata=item.metadata))
-    return docs
+    return [item.document(limits, f"document {n}: " if len(items) > 1 else "") for n, item in enumerate(items)]
 
 
 async def _from_multipart(request: Request, settings: Settings, limits: Limits) -> list[Document]:
@@ -181,9 +175,5 @@ async def add_documents(request: Request, svc: Service) -> IngestResponse:
     # On the ingestion worker: one request at a time on QA_INGEST_THREADS cores, at most
     # QA_INGEST_QUEUE waiting (then 503 + Retry-After), so ingestion cannot starve the questions.
     results = await svc.ingest_worker.run(svc.add_documents, docs)
-    metrics = request.app.state.metrics
-    for r in results:
-        metrics.ingested.labels(r.status).inc()
-        if r.status != "unchanged":
-            metrics.ingested_chunks.inc(r.chunks)
+    request.app.state.metrics.count_ingested(results)
     return IngestResponse(results=[IngestOut(id=r.id, status=r.status, chunks=r.chunks) for r in results])
