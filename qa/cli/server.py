@@ -96,10 +96,9 @@ def mcp(
         bool, typer.Option(help="Offer the add_document tool, which adds or replaces documents in the index.")
     ] = False,
 ) -> None:
-    """Serve the index to an MCP client over stdin/stdout (the client starts this command).
-
-    Tools: search, ask, get_document, list_documents (and add_document with --allow-writes). The
-    same tools are on `qa serve` at /mcp over HTTP."""
+    """Serve the index to an MCP client over stdin/stdout (the client starts this command): the tools
+    search, ask, get_document, list_documents, and add_document with --allow-writes (also on `qa serve`
+    at /mcp, over HTTP)."""
     from qa.api.mcp import serve_stdio
 
     svc = service()
