@@ -193,7 +193,7 @@ class Settings(BaseSettings):
     )
     require_key_for_read: bool = Field(
         False,
-        description="With API keys set, every /v1/ route needs a key, and so do /docs, /openapi.json, "
+        description="With API keys set, every /v1/ route and /mcp need a key, and so do /docs, /openapi.json, "
         "/redoc and /metrics unless `QA_OPEN_DOCS_AND_METRICS`.",
     )
     open_docs_and_metrics: bool = Field(

@@ -2,7 +2,9 @@
 
 With ``QA_API_KEYS`` set, requests that change the index (POST, PUT, PATCH, DELETE under
 ``/v1/documents``) need ``Authorization: Bearer <key>``; with ``QA_REQUIRE_KEY_FOR_READ`` every
-``/v1/`` route does, and so do the docs and ``/metrics`` unless ``QA_OPEN_DOCS_AND_METRICS``.
+``/v1/`` route does, and ``/mcp`` too, and so do the docs and ``/metrics`` unless
+``QA_OPEN_DOCS_AND_METRICS``. On ``/mcp`` every call is a POST, reads as well: the one tool that
+writes (``add_document``) checks the key itself (``qa.api.mcp``), with ``check_key``.
 ``/healthz`` and the chat page stay open. Keys are compared in constant time and never logged.
 
 Without keys as with them: only the host names of ``QA_ALLOWED_HOSTS`` are answered (DNS
@@ -22,6 +24,8 @@ from qa.errors import Forbidden, Unauthorized
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # What describes the API and the index without being part of it: closed with the reads.
 DOCS_AND_METRICS = frozenset({"/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+# The MCP server's endpoint (``qa.api.mcp``): its tools read, but for ``add_document``.
+MCP_PATH = "/mcp"
 
 
 def stored_key(path: Path) -> str:
@@ -63,6 +67,8 @@ def needs_key(
         return False
     if path in DOCS_AND_METRICS:
         return for_read and not open_docs_and_metrics
+    if path == MCP_PATH or path.startswith(MCP_PATH + "/"):
+        return for_read
     if not path.startswith("/v1/"):
         return False
     if for_read:

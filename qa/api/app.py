@@ -1,5 +1,6 @@
-"""The HTTP app (FastAPI): the routes of ``qa.api.routes``, the middleware, and the handlers that
-turn every error into a JSON response (``qa.api.errors``); nothing else translates errors."""
+"""The HTTP app (FastAPI): the routes of ``qa.api.routes``, the MCP server at ``/mcp``
+(``qa.api.mcp``), the middleware, and the handlers that turn every error into a JSON response
+(``qa.api.errors``); nothing else translates errors."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from qa.api.errors import (
     refusal,
     validation_message,
 )
+from qa.api.mcp import build_server, http_routes
 from qa.api.middleware import CheckSite, Observe, RequireKey
 from qa.api.routes import chat, documents, embeddings, openai, ops, questions, web
 from qa.api.schemas import DocumentIn, DocumentsIn, EmbeddingsIn, OpenAIChatIn
@@ -59,7 +61,8 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
         # Load the model and open the index before the first request, never per request.
         await run_in_threadpool(app.state.service.warm)
         app.state.service.serving()
-        yield
+        async with mcp_server.session_manager.run():
+            yield
         if owned:
             app.state.service.close()
 
@@ -75,11 +78,14 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
 
     metrics = Metrics(lambda: app.state.service.stats())
     app.state.metrics = metrics
+    keys = parse_keys(settings.api_keys)
+    # The MCP tools at /mcp. add_document is there as POST /v1/documents is, and needs a key as it does.
+    mcp_server = build_server(lambda: app.state.service, writes=True, keys=keys)
+    app.router.routes.extend(http_routes(mcp_server, settings.max_request_bytes))
 
     # Innermost first: API keys, then CORS, then the Host and cross-site write checks, then
     # (outermost) request id, metrics, access log and the request-size limit, so every response
     # is observed, 400s, 401s, 403s and 413s included.
-    keys = parse_keys(settings.api_keys)
     app.add_middleware(
         RequireKey,  # type: ignore[arg-type]
         keys=keys,

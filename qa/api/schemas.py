@@ -11,9 +11,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from qa.limits import MAX_PER_DOC, safe_metadata
+from qa.limits import MAX_PER_DOC, Limits, check_metadata, safe_metadata
 from qa.store import DocumentInfo
-from qa.types import Answer, Citation, Passage
+from qa.types import Answer, Citation, Document, Passage, content_hash
 
 Scalar = str | int | float | bool
 
@@ -125,6 +125,14 @@ class DocumentIn(BaseModel):
     title: str = ""
     text: str
     metadata: dict[str, Any] = Field(default_factory=dict)
+
+    def document(self, limits: Limits, where: str = "") -> Document:
+        """The ``Document`` to ingest: its metadata checked first (deriving the id hashes it; the
+        service checks the rest), its id derived from the content when none is given. ``where``
+        prefixes a refusal's message (which document of a batch)."""
+        check_metadata(self.metadata, limits, where)
+        doc_id = self.id if self.id is not None else "doc-" + content_hash(self.title, self.text, self.metadata)[:16]
+        return Document(id=doc_id, title=self.title, text=self.text, metadata=self.metadata)
 
 
 class DocumentsIn(BaseModel):

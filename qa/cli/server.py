@@ -113,3 +113,20 @@ def serve(
         Multiprocess(config, sockets=[sock]).run()
     except KeyboardInterrupt:
         pass
+
+
+def mcp(
+    allow_writes: Annotated[
+        bool, typer.Option(help="Offer the add_document tool, which adds or replaces documents in the index.")
+    ] = False,
+) -> None:
+    """Serve the index to an MCP client over stdin/stdout (the client starts this command): the tools
+    search, ask, get_document, list_documents, and add_document with --allow-writes (also on `qa serve`
+    at /mcp, over HTTP)."""
+    from qa.api.mcp import serve_stdio
+
+    svc = service()
+    try:
+        serve_stdio(svc, writes=allow_writes)
+    finally:
+        svc.close()

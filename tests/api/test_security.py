@@ -191,6 +191,9 @@ def test_key_check_and_route_rules() -> None:
     assert not needs_key("POST", "/v1/search", (KEY,), False)
     assert needs_key("POST", "/v1/search", (KEY,), True)
     assert not needs_key("DELETE", "/v1/documents/x", (), True)
+    # /mcp: every call is a POST; it needs a key where reads do (add_document checks its own, qa.api.mcp).
+    assert not needs_key("POST", "/mcp", (KEY,), False)
+    assert needs_key("POST", "/mcp", (KEY,), True) and needs_key("GET", "/mcp/", (KEY,), True)
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
     assert not is_loopback("0.0.0.0") and not is_loopback("192.0.2.1")
 

@@ -42,6 +42,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("qa.service",),
     ("qa.api",),
     ("qa.cli", "qa.__main__", "qa"),
+    # Clients of the HTTP API: they import no other part of qa (a user of the client needs no model).
+    ("qa.client", "qa.integrations"),
 )
 
 

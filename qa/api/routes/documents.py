@@ -31,7 +31,7 @@ from qa.limits import Limits, check_metadata
 from qa.parse.content import NotFiniteNumber, load_json
 from qa.parse.worker import ParseLimits, parse_limited
 from qa.service import MAX_OFFSET
-from qa.types import Document, content_hash
+from qa.types import Document
 
 router = APIRouter(tags=["documents"])
 
@@ -96,13 +96,7 @@ def _from_json(raw: bytes, limits: Limits) -> list[Document]:
             items = [DocumentIn.model_validate(payload)]
     except ValidationError as exc:
         raise InvalidInput(validation_message(exc)[1]) from exc
-    docs = []
-    for n, item in enumerate(items):
-        # Before the id is derived from it: hashing walks the metadata (``validate`` checks again).
-        check_metadata(item.metadata, limits, f"document {n}: " if len(items) > 1 else "")
-        doc_id = item.id if item.id is not None else "doc-" + content_hash(item.title, item.text, item.metadata)[:16]
-        docs.append(Document(id=doc_id, title=item.title, text=item.text, metadata=item.metadata))
-    return docs
+    return [item.document(limits, f"document {n}: " if len(items) > 1 else "") for n, item in enumerate(items)]
 
 
 async def _from_multipart(request: Request, settings: Settings, limits: Limits) -> list[Document]:
