@@ -80,7 +80,9 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
     app.state.metrics = metrics
     keys = parse_keys(settings.api_keys)
     # The MCP tools at /mcp. add_document is there as POST /v1/documents is, and needs a key as it does.
-    mcp_server = build_server(lambda: app.state.service, writes=True, keys=keys)
+    mcp_server = build_server(
+        lambda: app.state.service, writes=True, keys=keys, observer=lambda: metrics.observer(lambda: "/mcp")
+    )
     app.router.routes.extend(http_routes(mcp_server, settings.max_request_bytes))
 
     # Innermost first: API keys, then CORS, then the Host and cross-site write checks, then

@@ -26,7 +26,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, AbstractContextManager, nullcontext
 from importlib.metadata import version
 from typing import Annotated, Any
 
@@ -56,7 +56,7 @@ from qa.errors import Forbidden, NotFound, QAError, Unauthorized
 from qa.limits import Limits
 from qa.security import MCP_PATH, check_key
 from qa.service import QAService
-from qa.types import IngestResult
+from qa.stages import Observer, observing
 
 INSTRUCTIONS = (
     "qa answers questions from a set of indexed documents and cites the exact characters that support "
@@ -236,7 +236,7 @@ def build_server(
     *,
     writes: bool,
     keys: tuple[str, ...] = (),
-    on_ingest: Callable[[list[IngestResult]], None] | None = None,
+    observer: Callable[[], Observer] | None = None,
     lifespan: Callable[[MCPServer[Any]], AbstractAsyncContextManager[Any]] | None = None,
 ) -> MCPServer[Any]:
     """The MCP server over ``service()`` (read at each call: the API's service exists only once its
@@ -246,9 +246,15 @@ def build_server(
         writes: offer ``add_document``.
         keys: API keys ``add_document`` requires as ``Authorization: Bearer <key>`` (HTTP only; empty:
             none required, as for ``POST /v1/documents``).
-        on_ingest: called with what each ``add_document`` did (the API counts it in its metrics).
+        observer: makes the observer of one tool call's stages and outcomes (``qa.stages``; the API's
+            metrics, labelled ``/mcp``). The SDK runs tool calls in tasks of its own, outside the
+            HTTP request's context, so the API's middleware cannot hand its observer down.
         lifespan: entered when the server starts (``qa mcp`` loads the model there).
     """
+
+    def watched() -> AbstractContextManager[None]:
+        return observing(observer()) if observer is not None else nullcontext()
+
     server = _Server(
         "qa",
         title="qa: answers with exact citations",
@@ -263,7 +269,7 @@ def build_server(
         """Find the passages of the indexed documents that best match a query, best first. Each passage
         carries its document's id, its start and end offsets in the document's text, its page (PDFs)
         and its score."""
-        with _refusals():
+        with watched(), _refusals():
             passages = service().search(query, k, filters)
         result = SearchResult(query=query, passages=[passage_out(p) for p in passages])
         return _result(result, _search_text(result))
@@ -273,7 +279,7 @@ def build_server(
         """Answer a question from the indexed documents. The answer cites its sources: each citation has
         the document id, start and end offsets, page (PDFs) and the exact quote (the document's text at
         [start:end]). When nothing in the documents answers, `found` is false and there is no citation."""
-        with _refusals():
+        with watched(), _refusals():
             a = service().ask(question, k, filters)
         result = AskResult(
             question=question,
@@ -346,12 +352,10 @@ def build_server(
             except Forbidden as exc:
                 raise ToolError(str(exc)) from None
         svc = service()
-        with _refusals():
+        with watched(), _refusals():
             doc = DocumentIn(id=id, title=title, text=text, metadata=metadata or {}).document(Limits.of(svc.settings))
             # The ingestion worker, as POST /v1/documents: one write at a time, a bounded queue (Busy beyond it).
             results = await svc.ingest_worker.run(svc.add_documents, [doc])
-        if on_ingest is not None:
-            on_ingest(results)
         r = results[0]
         result = IngestOut(id=r.id, status=r.status, chunks=r.chunks)
         return _result(result, f"{r.status.capitalize()} document {r.id!r} ({r.chunks} chunks).")
