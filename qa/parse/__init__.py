@@ -1,9 +1,11 @@
-"""Turn files and uploaded bytes into ``Document`` records: .txt, .md, .html, .pdf and .jsonl.
+"""Turn files and uploaded bytes into ``Document`` records: .txt, .md, .html, .pdf, .jsonl and
+images (.png, .jpg, .tiff, read by OCR).
 
 Every parser checks its content and raises ``InvalidInput`` (or a subclass) with a message that
 quotes the file and says what to do; nothing else escapes ``parse_bytes`` for bad input.
 
-One module per format (``text``, ``html``, ``pdf``, ``jsonl``); ``content`` holds the checks and
+One module per format (``text``, ``html``, ``pdf``, ``image``, ``jsonl``); ``ocr`` reads page images
+for ``pdf`` and ``image``; ``content`` holds the checks and
 clean-up they share, ``formats`` the supported extensions, ``files`` the walk over directories and
 the reading of one file. This module only dispatches: of the package's modules only ``worker`` (which
 runs it in a worker process, with a time and memory limit per file) imports it.
@@ -19,9 +21,11 @@ from qa.errors import InvalidInput, TooLarge
 from qa.limits import shorten
 from qa.parse.content import UTF8_BOM, normalize_text, normalize_value
 from qa.parse.files import iter_files, read_file
-from qa.parse.formats import HTML_EXTS, SUPPORTED, TEXT_EXTS, check_extension, stem
+from qa.parse.formats import HTML_EXTS, IMAGE_EXTS, SUPPORTED, TEXT_EXTS, check_extension, stem
 from qa.parse.html import parse_html
+from qa.parse.image import parse_image
 from qa.parse.jsonl import parse_jsonl
+from qa.parse.ocr import Ocr, OcrProgress
 from qa.parse.pdf import parse_pdf
 from qa.parse.text import decode_text, markdown_title
 from qa.types import Document, Heading, Metadata
@@ -41,8 +45,13 @@ def parse_bytes(
     max_bytes: int | None = None,
     *,
     source: str | None = None,
+    ocr: Ocr | None = None,
+    on_ocr: OcrProgress | None = None,
 ) -> list[Document]:
-    """Parse one file's bytes into Documents, choosing the parser by ``filename``'s extension."""
+    """Parse one file's bytes into Documents, choosing the parser by ``filename``'s extension.
+
+    ``ocr`` says whether and how scanned PDF pages and images are read (default ``Ocr()``:
+    ``auto``, English); ``on_ocr`` is told how many pages are about to be read by OCR."""
     ext = check_extension(filename)
     if max_bytes is not None and len(data) > max_bytes:
         raise TooLarge(
@@ -65,11 +74,18 @@ def parse_bytes(
     elif ext in HTML_EXTS:
         text, headings, html_title = parse_html(data, filename)
         default_title = html_title or stem(filename)
+    elif ext in IMAGE_EXTS:
+        image = parse_image(data, filename, ocr, on_ocr)
+        text, page_starts = image.text, image.page_starts
+        default_title = stem(filename)
+        extra["pages"] = extra["ocr_pages"] = image.pages
     else:
-        pdf = parse_pdf(data, filename)
+        pdf = parse_pdf(data, filename, ocr, on_ocr)
         text, page_starts = pdf.text, pdf.page_starts
         default_title = pdf.title or stem(filename)
         extra["pages"] = pdf.pages
+        if pdf.ocr_pages:
+            extra["ocr_pages"] = pdf.ocr_pages
 
     meta: Metadata = {"filename": filename, **extra, **normalize_value(metadata or {})}
     # A title given with the file is the user's (checked against QA_MAX_TITLE_CHARS when indexed);

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from qa.errors import UnsupportedFileType
 
-SUPPORTED = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".jsonl")
+SUPPORTED = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".jsonl", ".png", ".jpg", ".jpeg", ".tif", ".tiff")
 
 TEXT_EXTS = (".txt", ".md", ".markdown")
 HTML_EXTS = (".html", ".htm")
+# Read by OCR (qa.parse.image), like a PDF's scanned pages.
+IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 
 
 def _basename(filename: str) -> str:

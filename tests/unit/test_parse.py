@@ -153,14 +153,15 @@ def test_unsupported_extension(name: str) -> None:
         parse_bytes(b"content", name, max_bytes=1)  # type is checked before size
     msg = str(e.value)
     assert f"for '{name}'" in msg
-    assert "supported are .txt, .md, .markdown, .html, .htm, .pdf, .jsonl" in msg
+    assert "supported are .txt, .md, .markdown, .html, .htm, .pdf, .jsonl, .png, .jpg, .jpeg, .tif, .tiff" in msg
 
 
 def test_unsupported_message_quotes_extension() -> None:
     with pytest.raises(UnsupportedFileType) as e:
         parse_bytes(b"x", "a/b.docx")
     assert str(e.value) == (
-        "unsupported file type '.docx' for 'a/b.docx': supported are .txt, .md, .markdown, .html, .htm, .pdf, .jsonl"
+        "unsupported file type '.docx' for 'a/b.docx': supported are .txt, .md, .markdown, .html, .htm, .pdf, "
+        ".jsonl, .png, .jpg, .jpeg, .tif, .tiff"
     )
 
 
@@ -479,8 +480,9 @@ def test_pdf_title_falls_back_to_stem() -> None:
 
 
 def test_pdf_without_text_layer(tmp_path: Path) -> None:
+    """Shapes, no text and no image: nothing OCR could read (scans: tests/unit/test_parse_ocr.py)."""
     f = write(tmp_path / "scan.pdf", pdf_bytes("", ""))
-    with pytest.raises(InvalidInput, match="'scan.pdf' has no text layer.*OCR is not supported"):
+    with pytest.raises(InvalidInput, match="'scan.pdf' has no text layer and no images with text to read"):
         load_path(f, tmp_path)
 
 
@@ -589,7 +591,7 @@ def test_iter_files_recursive_sorted_and_filtered(tmp_path: Path) -> None:
     root = tmp_path / "docs"
     for rel in ["b.md", "a.txt", "sub/z.html", "sub/deeper/y.pdf", "sub/a.jsonl", "A.MD", "c.markdown"]:
         write(root / rel, "x")
-    for rel in ["notes.docx", "image.png", ".hidden.md", ".git/config.txt", "sub/.cache/x.md", "noext"]:
+    for rel in ["notes.docx", "image.gif", ".hidden.md", ".git/config.txt", "sub/.cache/x.md", "noext"]:
         write(root / rel, "x")
     pairs = iter_files([root])
     assert all(r == root for _, r in pairs)
@@ -740,7 +742,8 @@ def test_arbitrary_bytes_never_crash(data: bytes, ext: str) -> None:
 
 
 def test_supported_tuple() -> None:
-    assert SUPPORTED == (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".jsonl")
+    images = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
+    assert SUPPORTED == (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".jsonl", *images)
 
 
 # --------------------------------------------------------------------------- listed, then swapped (issue 16.10)
