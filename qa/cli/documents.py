@@ -12,7 +12,9 @@ from qa.cli.common import JsonOpt, emit, index_paths, out, service
 
 
 def index(
-    paths: Annotated[list[Path], typer.Argument(help="Files or directories (recursive): .txt .md .html .pdf .jsonl")],
+    paths: Annotated[
+        list[Path], typer.Argument(help="Files or directories (recursive): .txt .md .html .pdf .jsonl .png .jpg .tiff")
+    ],
     follow_symlinks: Annotated[bool, typer.Option(help="Follow symlinks that lead outside the given roots.")] = False,
     shard: Annotated[
         str | None,

@@ -3,15 +3,16 @@
 Why tesseract, measured against rapidocr (PP-OCRv4 ONNX models shipped in its wheel) and
 tesserocr (tesseract as a library) on six pages of Debian's manuals rendered here, clean and as
 a grainy, tilted JPEG scan (bench/results/ocr.md, ``python -m bench.ocr``): tesseract reads
-them with a character accuracy of 0.988 in every variant, rapidocr 0.80 to 0.83 (it runs
-English words together and interleaves two columns; word recall 0.60 on the scans against
-0.965), at 3.8 s a page on one core where rapidocr took 17 s on two; and rapidocr brings
-opencv-python and more (334 MB) into every install and caps Python below 3.13. tesseract is a
-system package (``apt-get install tesseract-ocr tesseract-ocr-eng``, ``brew install
-tesseract``, 12 MB): qa installs and runs without it, and only a file that needs OCR says how
-to install it. pytesseract is pure Python and runs one ``tesseract`` process per page, killed
-with the parse worker that waits for it; tesserocr (tesseract in-process, 1.5 s a page faster)
-has no macOS wheel, so ``make install`` would have to compile it there.
+them with a character accuracy of 0.988 in every variant, rapidocr 0.80 to 0.83 (it runs words
+together, misses stretches of long lines and interleaves two columns; word recall 0.60 on the
+scans against 0.965), at 1.5 to 3.1 s a page on one core where rapidocr took 11 to 13 s on two;
+and rapidocr brings opencv-python and more (334 MB) into every install and caps Python below
+3.13. tesseract is a system package (``apt-get install tesseract-ocr tesseract-ocr-eng``, ``brew
+install tesseract``, 12 MB): qa installs and runs without it, and only a file that needs OCR
+says how to install it. pytesseract is pure Python and runs one ``tesseract`` process per page
+(a parse worker killed over its time limit leaves at most that one page to finish); tesserocr
+(tesseract in-process, 0.5 to 1.4 s a page faster) has no macOS wheel, so ``make install`` would
+have to compile it there.
 
 Nothing is downloaded: tesseract reads its language data from the system (``tesseract-ocr-eng``).
 """

@@ -53,7 +53,11 @@ def _documents_body() -> dict[str, Any]:
                     "type": "object",
                     "required": ["file"],
                     "properties": {
-                        "file": {"type": "string", "format": "binary", "description": ".txt .md .html .pdf .jsonl"},
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": ".txt .md .html .pdf .jsonl .png .jpg .tiff",
+                        },
                         "id": {"type": "string", "description": "Document id (default: the file name)."},
                         "title": {"type": "string"},
                         "metadata": {"type": "string", "description": "A JSON object, as a string."},
