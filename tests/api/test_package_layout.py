@@ -24,10 +24,12 @@ LAYERS = {
         "text": {"content"},
         "html": {"content"},
         "pdfclean": {"content"},
-        "pdf": {"content", "pdfclean"},
+        "ocr": set(),
+        "pdf": {"content", "pdfclean", "ocr"},
+        "image": {"ocr", "pdfclean"},
         "jsonl": {"content"},
         # Runs the dispatcher (the package's __init__) in a worker process: it sits above it.
-        "worker": {""},
+        "worker": {"", "ocr"},
     },
 }
 
