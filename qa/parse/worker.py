@@ -125,15 +125,16 @@ class _Worker:
         )
         self.ready = False
         self.ocr_pages = 0  # pages of the current file being read by OCR
+        self._pending = bytearray()  # what the worker wrote past the last line read
 
     def _line(self, deadline: float) -> dict[str, Any]:
         """The worker's next JSON line; raises ``TimeoutError`` after ``deadline`` or ``EOFError``."""
         assert self.proc.stdout is not None
         fd = self.proc.stdout.fileno()
-        buf = bytearray()
+        buf = self._pending  # a worker may write two lines at once ({"ocr_pages"} and its answer)
         with selectors.DefaultSelector() as sel:
             sel.register(fd, selectors.EVENT_READ)
-            while not buf.endswith(b"\n"):
+            while b"\n" not in buf:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or not sel.select(remaining):
                     raise TimeoutError
@@ -141,7 +142,9 @@ class _Worker:
                 if not piece:
                     raise EOFError("the parse worker exited")
                 buf += piece
-        answer: dict[str, Any] = json.loads(buf)
+        end = buf.index(b"\n") + 1
+        answer: dict[str, Any] = json.loads(buf[:end])
+        del buf[:end]
         return answer
 
     def request(self, header: dict[str, Any], data: bytes, timeout: float, ocr_page: float = 0) -> dict[str, Any]:
