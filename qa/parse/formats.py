@@ -22,6 +22,8 @@ ODT_EXTS = (".odt",)
 MAIL_EXTS = (".eml",)
 MBOX_EXTS = (".mbox",)
 GZIP_EXT = ".gz"
+# Read by OCR (qa.parse.image), like a PDF's scanned pages.
+IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 
 SUPPORTED = (
     *TEXT_EXTS,
@@ -38,6 +40,7 @@ SUPPORTED = (
     *MAIL_EXTS,
     *MBOX_EXTS,
     GZIP_EXT,
+    *IMAGE_EXTS,
 )
 
 

@@ -169,7 +169,7 @@ def test_unsupported_message_quotes_extension() -> None:
         parse_bytes(b"x", "a/b.doc")
     assert str(e.value) == (
         "unsupported file type '.doc' for 'a/b.doc': supported are .txt, .md, .markdown, .html, .htm, .pdf, "
-        ".jsonl, .rst, .docx, .pptx, .xlsx, .csv, .tsv, .epub, .odt, .eml, .mbox, .gz"
+        ".jsonl, .rst, .docx, .pptx, .xlsx, .csv, .tsv, .epub, .odt, .eml, .mbox, .gz, .png, .jpg, .jpeg, .tif, .tiff"
     )
 
 
@@ -488,8 +488,9 @@ def test_pdf_title_falls_back_to_stem() -> None:
 
 
 def test_pdf_without_text_layer(tmp_path: Path) -> None:
+    """Shapes, no text and no image: nothing OCR could read (scans: tests/unit/test_parse_ocr.py)."""
     f = write(tmp_path / "scan.pdf", pdf_bytes("", ""))
-    with pytest.raises(InvalidInput, match="'scan.pdf' has no text layer.*OCR is not supported"):
+    with pytest.raises(InvalidInput, match="'scan.pdf' has no text layer and no images with text to read"):
         load_path(f, tmp_path)
 
 
@@ -598,7 +599,7 @@ def test_iter_files_recursive_sorted_and_filtered(tmp_path: Path) -> None:
     root = tmp_path / "docs"
     for rel in ["b.md", "a.txt", "sub/z.html", "sub/deeper/y.pdf", "sub/a.jsonl", "A.MD", "c.markdown"]:
         write(root / rel, "x")
-    for rel in ["notes.doc", "image.png", ".hidden.md", ".git/config.txt", "sub/.cache/x.md", "noext"]:
+    for rel in ["notes.doc", "image.gif", ".hidden.md", ".git/config.txt", "sub/.cache/x.md", "noext"]:
         write(root / rel, "x")
     skipped: list[Skipped] = []
     pairs = iter_files([root], skipped=skipped)
@@ -608,7 +609,7 @@ def test_iter_files_recursive_sorted_and_filtered(tmp_path: Path) -> None:
     assert iter_files([str(root)]) == pairs  # str and Path both accepted, deterministic
     # What is passed over is said, with the reason; hidden files and folders are not.
     assert sorted((Path(s.path).relative_to(root).as_posix(), s.reason) for s in skipped) == [
-        ("image.png", "unsupported"),
+        ("image.gif", "unsupported"),
         ("noext", "unsupported"),
         ("notes.doc", "unsupported"),
     ]
@@ -760,6 +761,7 @@ def test_supported_tuple() -> None:
     assert SUPPORTED == (
         *(".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".jsonl", ".rst", ".docx", ".pptx", ".xlsx"),
         *(".csv", ".tsv", ".epub", ".odt", ".eml", ".mbox", ".gz"),
+        *(".png", ".jpg", ".jpeg", ".tif", ".tiff"),
     )
 
 

@@ -57,7 +57,7 @@ def _documents_body() -> dict[str, Any]:
                             "type": "string",
                             "format": "binary",
                             "description": ".txt .md .rst .html .pdf .jsonl .docx .pptx .xlsx .csv .tsv .epub "
-                            ".odt .eml .mbox, or any of them .gz",
+                            ".odt .eml .mbox, or any of them .gz; images .png .jpg .tiff (OCR)",
                         },
                         "id": {"type": "string", "description": "Document id (default: the file name)."},
                         "title": {"type": "string"},
