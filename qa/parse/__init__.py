@@ -42,8 +42,7 @@ from qa.parse.formats import (
     SUPPORTED,
     TEXT_EXTS,
     XLSX_EXTS,
-    check_extension,
-    extension,
+    file_type,
     inner_name,
     stem,
 )
@@ -97,7 +96,7 @@ def parse_bytes(
 
     ``ocr`` says whether and how scanned PDF pages and images are read (default ``Ocr()``:
     ``auto``, English); ``on_ocr`` is told how many pages are about to be read by OCR."""
-    ext = check_extension(filename)
+    ext = file_type(filename, data)
     if max_bytes is not None and len(data) > max_bytes:
         raise TooLarge(
             f"'{filename}' is {len(data):,} bytes, over the limit of {max_bytes:,} bytes; "
@@ -110,9 +109,10 @@ def parse_bytes(
     if ext == GZIP_EXT:
         data = _gunzip(data, filename, max_bytes)
         name = inner_name(filename)
-        ext = extension(name) or ".txt"  # "syslog.gz": text
         if not data.removeprefix(UTF8_BOM).strip():
             raise InvalidInput(f"'{filename}' is empty: nothing to index")
+        # "syslog.gz", "NEWS.Debian.gz": the file inside is text when it looks like text.
+        ext = file_type(name, data)
 
     if ext in JSONL_EXTS:
         return parse_jsonl(data, filename, doc_id, metadata, src)
