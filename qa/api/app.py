@@ -31,7 +31,7 @@ from qa.api.errors import (
 )
 from qa.api.mcp import build_server, http_routes
 from qa.api.middleware import CheckSite, Observe, RequireKey
-from qa.api.routes import chat, documents, embeddings, openai, ops, questions, web
+from qa.api.routes import chat, docs, documents, embeddings, openai, ops, questions, web
 from qa.api.schemas import DOCUMENTED_MODELS
 from qa.config import Settings
 from qa.errors import QAError
@@ -111,9 +111,12 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
         # what a generated client names its functions, rather than FastAPI's `ask_v1_ask_post`.
         generate_unique_id_function=lambda route: route.name,
         openapi_tags=TAGS,
+        # Served by qa.api.routes.docs, from qa's own copy of the assets (FastAPI's load them from a CDN).
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.service = service
-    for module in (web, chat, openai, embeddings, ops, questions, documents):
+    for module in (web, docs, chat, openai, embeddings, ops, questions, documents):
         app.include_router(module.router)
 
     metrics = Metrics(lambda: app.state.service.stats())
