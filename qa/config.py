@@ -112,6 +112,30 @@ class Settings(BaseSettings):
         description="Address space a parse worker process may use, in MB (over it the file gets a 413); 0: no cap.",
     )
     parse_workers: int = Field(2, ge=1, le=64, description="Files parsed at the same time, each in a worker process.")
+    ocr: Literal["auto", "off"] = Field(
+        "auto",
+        description="Scanned pages: `auto` reads a PDF's pages that have (almost) no text layer but an image, "
+        "and images (.png, .jpg, .tiff), with tesseract when it is installed (a file that needs it says how to "
+        "install it); `off` refuses PDFs without a text layer, and images.",
+    )
+    ocr_languages: str = Field(
+        "eng",
+        pattern=r"^[A-Za-z_]+(\+[A-Za-z_]+)*$",
+        description="tesseract's languages, joined by `+` (`eng+deu`); each needs its data installed "
+        "(Debian: `tesseract-ocr-deu`).",
+    )
+    ocr_page_timeout: float = Field(
+        60.0,
+        gt=0,
+        le=3600,
+        description="Seconds each page read by OCR may take; it is added to the file's `QA_PARSE_TIMEOUT`.",
+    )
+    ocr_max_pages: int = Field(
+        500,
+        ge=1,
+        le=100_000,
+        description="Most pages of one file read by OCR (about 3 s a page on one core); a file with more is refused.",
+    )
     ingest_threads: int = Field(
         1,
         ge=0,

@@ -187,7 +187,8 @@ class DocumentUpload(BaseModel):
     file: bytes = Field(
         ...,
         description=".txt .md .rst .html .pdf .jsonl .docx .pptx .xlsx .csv .tsv .epub .odt .eml .mbox, or any "
-        "of them .gz; parsed by content. Repeat the field to send several files (then without `id`).",
+        "of them .gz; images .png .jpg .tiff (OCR). Parsed by content. Repeat the field to send several files "
+        "(then without `id`).",
     )
     # Optional, not nullable: a form field is there or not (a generated client would send "None").
     id: str | SkipJsonSchema[None] = Field(

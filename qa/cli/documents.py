@@ -17,7 +17,8 @@ def index(
         list[Path],
         typer.Argument(
             help="Files or directories (recursive): .txt .md .rst .html .pdf .jsonl .docx .pptx .xlsx .csv .tsv "
-            ".epub .odt .eml .mbox, any of them gzip'd (.gz); text in any common encoding"
+            ".epub .odt .eml .mbox, any of them gzip'd (.gz); text in any common encoding; images .png .jpg .tiff "
+            "and scanned PDFs read by OCR"
         ),
     ],
     follow_symlinks: Annotated[bool, typer.Option(help="Follow symlinks that lead outside the given roots.")] = False,

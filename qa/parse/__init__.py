@@ -1,16 +1,17 @@
 """Turn files and uploaded bytes into ``Document`` records: .txt, .md, .rst, .html, .pdf, .jsonl,
-.docx, .pptx, .xlsx, .csv/.tsv, .epub, .odt, .eml, .mbox, and any of them gzip'd (.gz).
+.docx, .pptx, .xlsx, .csv/.tsv, .epub, .odt, .eml, .mbox, any of them gzip'd (.gz), and images
+(.png, .jpg, .tiff, read by OCR).
 
 Every parser checks its content and raises ``InvalidInput`` (or a subclass) with a message that
 quotes the file and says what to do; nothing else escapes ``parse_bytes`` for bad input (what a
 library raises for a damaged file is worded here).
 
-One module per format (``text``, ``rst``, ``html``, ``pdf``, ``jsonl``, ``word``, ``slides``,
-``sheets``, ``epub``, ``odt``, ``mail``); ``content`` holds the checks, clean-up and decoding they
-share, ``blocks`` the text the structured formats are written as, ``formats`` the supported
-extensions, ``files`` the walk over directories and the reading of one file. This module only
-dispatches: of the package's modules only ``worker`` (which runs it in a worker process, with a
-time and memory limit per file) imports it.
+One module per format (``text``, ``rst``, ``html``, ``pdf``, ``image``, ``jsonl``, ``word``,
+``slides``, ``sheets``, ``epub``, ``odt``, ``mail``); ``ocr`` reads page images for ``pdf`` and
+``image``; ``content`` holds the checks, clean-up and decoding they share, ``blocks`` the text the
+structured formats are written as, ``formats`` the supported extensions, ``files`` the walk over
+directories and the reading of one file. This module only dispatches: of the package's modules only
+``worker`` (which runs it in a worker process, with a time and memory limit per file) imports it.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from qa.parse.formats import (
     EPUB_EXTS,
     GZIP_EXT,
     HTML_EXTS,
+    IMAGE_EXTS,
     JSONL_EXTS,
     MAIL_EXTS,
     MBOX_EXTS,
@@ -40,13 +42,14 @@ from qa.parse.formats import (
     SUPPORTED,
     TEXT_EXTS,
     XLSX_EXTS,
-    check_extension,
-    extension,
+    file_type,
     inner_name,
     stem,
 )
 from qa.parse.html import parse_html
+from qa.parse.image import parse_image
 from qa.parse.jsonl import parse_jsonl
+from qa.parse.ocr import Ocr, OcrProgress
 from qa.parse.pdf import parse_pdf
 from qa.parse.text import decode_text, markdown_title
 from qa.types import Document, Heading, Metadata
@@ -86,9 +89,14 @@ def parse_bytes(
     max_bytes: int | None = None,
     *,
     source: str | None = None,
+    ocr: Ocr | None = None,
+    on_ocr: OcrProgress | None = None,
 ) -> list[Document]:
-    """Parse one file's bytes into Documents, choosing the parser by ``filename``'s extension."""
-    ext = check_extension(filename)
+    """Parse one file's bytes into Documents, choosing the parser by ``filename``'s extension.
+
+    ``ocr`` says whether and how scanned PDF pages and images are read (default ``Ocr()``:
+    ``auto``, English); ``on_ocr`` is told how many pages are about to be read by OCR."""
+    ext = file_type(filename, data)
     if max_bytes is not None and len(data) > max_bytes:
         raise TooLarge(
             f"'{filename}' is {len(data):,} bytes, over the limit of {max_bytes:,} bytes; "
@@ -101,16 +109,17 @@ def parse_bytes(
     if ext == GZIP_EXT:
         data = _gunzip(data, filename, max_bytes)
         name = inner_name(filename)
-        ext = extension(name) or ".txt"  # "syslog.gz": text
         if not data.removeprefix(UTF8_BOM).strip():
             raise InvalidInput(f"'{filename}' is empty: nothing to index")
+        # "syslog.gz", "NEWS.Debian.gz": the file inside is text when it looks like text.
+        ext = file_type(name, data)
 
     if ext in JSONL_EXTS:
         return parse_jsonl(data, filename, doc_id, metadata, src)
     if ext in MBOX_EXTS:
         return _mbox(data, filename, doc_id, metadata, src)
 
-    parsed = _parse(data, ext, name, filename)
+    parsed = _parse(data, ext, name, filename, ocr, on_ocr)
     if not parsed.text.strip():
         raise InvalidInput(f"'{filename}' has no text: nothing to index")
     meta: Metadata = {"filename": filename, **parsed.extra, **normalize_value(metadata or {})}
@@ -130,7 +139,7 @@ def parse_bytes(
     ]
 
 
-def _parse(data: bytes, ext: str, name: str, filename: str) -> _Parsed:
+def _parse(data: bytes, ext: str, name: str, filename: str, ocr: Ocr | None, on_ocr: OcrProgress | None) -> _Parsed:
     """The text of one file of type ``ext`` (``name`` is the file's name, the inner one of a .gz)."""
     if ext in TEXT_EXTS:
         text, encoding = decode_text(data, filename)
@@ -140,8 +149,14 @@ def _parse(data: bytes, ext: str, name: str, filename: str) -> _Parsed:
         text, headings, html_title = parse_html(data, filename)
         return _Parsed(text, html_title, headings)
     if ext == ".pdf":
-        pdf = parse_pdf(data, filename)
-        return _Parsed(pdf.text, pdf.title, page_starts=pdf.page_starts, extra={"pages": pdf.pages})
+        pdf = parse_pdf(data, filename, ocr, on_ocr)
+        extra = {"pages": pdf.pages, **({"ocr_pages": pdf.ocr_pages} if pdf.ocr_pages else {})}
+        return _Parsed(pdf.text, pdf.title, page_starts=pdf.page_starts, extra=extra)
+    if ext in IMAGE_EXTS:
+        image = parse_image(data, filename, ocr, on_ocr)
+        return _Parsed(
+            image.text, None, page_starts=image.page_starts, extra={"pages": image.pages, "ocr_pages": image.pages}
+        )
     if ext in RST_EXTS:
         from qa.parse.rst import parse_rst
 

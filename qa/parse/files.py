@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from qa.errors import InvalidInput, QAError, TooLarge, UnsupportedFileType
-from qa.parse.formats import check_extension
+from qa.parse.formats import SNIFF_BYTES, file_type, known_type
 
 
 @dataclass(frozen=True)
@@ -97,14 +97,31 @@ def _walk(root: Path, follow_symlinks: bool, skipped: list[Skipped] | None) -> I
                 # Only regular files: reading a FIFO or device would block or never end.
                 _skip(skipped, path, "unreadable", f"'{path}' is not a regular file (a FIFO, socket or device)")
             else:
-                try:
-                    check_extension(entry.name)
-                except UnsupportedFileType as e:
-                    if skipped is not None:
-                        skipped.append(Skipped.of(path, e))
-                    continue
+                if not known_type(entry.name):
+                    # No parser by its name: read as text when its first bytes are text (README, NEWS.Debian).
+                    try:
+                        file_type(entry.name, _head(path))
+                    except UnsupportedFileType as e:
+                        if skipped is not None:
+                            skipped.append(Skipped.of(path, e))
+                        continue
+                    except OSError as e:
+                        _skip(skipped, path, "unreadable", f"cannot read '{path}': {e.strerror}")
+                        continue
                 yield path
         pending.extend(reversed(subdirs))
+
+
+def _head(path: Path) -> bytes:
+    """The first bytes of a file of no known type, to tell whether it is text (``file_type``)."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(path, flags)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return b""
+        return os.read(fd, SNIFF_BYTES)
+    finally:
+        os.close(fd)
 
 
 def _skip(skipped: list[Skipped] | None, path: Path, reason: str, message: str) -> None:
@@ -220,7 +237,12 @@ def read_file(path: Path, root: Path, max_bytes: int | None = None, follow_symli
             rel = Path(path.name)
     doc_id = PurePosixPath(*rel.parts).as_posix() if rel.parts else path.name
     # Before reading: an unsupported file should say so, not that it is too large or unreadable.
-    check_extension(doc_id)
+    if not known_type(doc_id):
+        try:
+            head = _head(path)
+        except OSError:
+            head = b""  # opened below, where the error is reported as it should be
+        file_type(doc_id, head)
     try:
         fd = _open_checked(path, root, follow_symlinks)
         with os.fdopen(fd, "rb") as f:

@@ -6,6 +6,8 @@ chooses the parser, and a name with none under it (``syslog.gz``) is text.
 
 from __future__ import annotations
 
+import re
+
 from qa.errors import UnsupportedFileType
 
 TEXT_EXTS = (".txt", ".md", ".markdown")
@@ -22,6 +24,8 @@ ODT_EXTS = (".odt",)
 MAIL_EXTS = (".eml",)
 MBOX_EXTS = (".mbox",)
 GZIP_EXT = ".gz"
+# Read by OCR (qa.parse.image), like a PDF's scanned pages.
+IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 
 SUPPORTED = (
     *TEXT_EXTS,
@@ -38,6 +42,7 @@ SUPPORTED = (
     *MAIL_EXTS,
     *MBOX_EXTS,
     GZIP_EXT,
+    *IMAGE_EXTS,
 )
 
 
@@ -77,10 +82,11 @@ def check_extension(filename: str) -> str:
     ext = extension(filename)
     if ext == GZIP_EXT:
         inner = extension(inner_name(filename))
-        if inner and (inner not in SUPPORTED or inner == GZIP_EXT):
+        if inner in ARCHIVES or MAN_PAGE.match(inner):
             raise UnsupportedFileType(
                 f"unsupported file type '{inner}{GZIP_EXT}' for '{filename}': a .gz file is read as the "
-                f"file inside it, and '{inner}' has no parser (supported are {', '.join(SUPPORTED)})"
+                f"file inside it, and '{inner}' is {'a man page (troff)' if MAN_PAGE.match(inner) else 'an archive'}, "
+                f"which has no parser (supported are {', '.join(SUPPORTED)})"
             )
         return ext
     if ext not in SUPPORTED:
@@ -89,3 +95,46 @@ def check_extension(filename: str) -> str:
             f"unsupported file type {shown} for '{filename}': supported are {', '.join(SUPPORTED)}"
         )
     return ext
+
+
+# Compressed and archive files inside a .gz, and man pages' troff source (ls.1.gz): not text to
+# index as it is, so never taken for plain text.
+ARCHIVES = (GZIP_EXT, ".tar", ".tgz", ".zip", ".7z", ".xz", ".bz2", ".zst")
+MAN_PAGE = re.compile(r"^\.[1-9][a-z]{0,4}$")
+
+# How much of a file of no known type is read to tell whether it is text.
+SNIFF_BYTES = 8192
+
+
+def looks_like_text(head: bytes) -> bool:
+    """Whether the first bytes of a file of no known type are text: a UTF-16/32 byte order mark, or
+    no NUL byte and at most 1% control characters (tab, newline, form feed, carriage return and
+    escape aside). READMEs, changelogs, licences and config files pass; executables, images,
+    archives and old binary office files (.doc) do not."""
+    if head.startswith((b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")):
+        return True
+    if b"\0" in head:
+        return False
+    controls = sum(1 for b in head if b < 32 and b not in (9, 10, 12, 13, 27))
+    return controls * 100 <= len(head)
+
+
+def file_type(filename: str, head: bytes) -> str:
+    """``check_extension``, except that a file of no known type (``README``, ``NEWS.Debian``,
+    ``sources.list``) whose first bytes are text is read as plain text: ``.txt``."""
+    try:
+        return check_extension(filename)
+    except UnsupportedFileType:
+        ext = extension(filename)
+        if ext != GZIP_EXT and ext not in ARCHIVES and not MAN_PAGE.match(ext) and looks_like_text(head[:SNIFF_BYTES]):
+            return ".txt"
+        raise
+
+
+def known_type(filename: str) -> bool:
+    """Whether ``filename``'s extension alone says it can be read (no need to look inside)."""
+    try:
+        check_extension(filename)
+    except UnsupportedFileType:
+        return False
+    return True

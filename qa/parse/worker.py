@@ -20,6 +20,9 @@ Protocol, one request at a time per worker: a new worker first imports its parse
 ``{"ready": true}``, so a file's time limit never counts the worker's start (seconds on a loaded
 machine); then the parent writes a JSON header line (with the size) and the raw bytes, and the
 worker answers one JSON line, ``{"docs": [...]}`` or ``{"error": <class name>, "message": ...}``.
+Before that it may say ``{"ocr_pages": n}``: n scanned pages are about to be read by OCR, and the
+parent gives the file ``QA_OCR_PAGE_TIMEOUT`` seconds more for each (OCR takes seconds a page,
+where reading a text layer takes milliseconds).
 """
 
 from __future__ import annotations
@@ -32,16 +35,18 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import qa.parse
 from qa.errors import InvalidInput, QAError, TooLarge, UnsupportedFileType
+from qa.parse.ocr import EngineMissing, Ocr
 from qa.types import Document, Heading
 
 _ERRORS: dict[str, type[QAError]] = {
     "InvalidInput": InvalidInput,
+    "EngineMissing": EngineMissing,
     "TooLarge": TooLarge,
     "UnsupportedFileType": UnsupportedFileType,
 }
@@ -52,18 +57,21 @@ STARTUP_TIMEOUT = 120.0  # seconds a new worker has to import its parsers and sa
 
 @dataclass(frozen=True)
 class ParseLimits:
-    """Per-file limits (``QA_PARSE_TIMEOUT``, ``QA_PARSE_MEMORY_MB``, ``QA_PARSE_WORKERS``).
+    """Per-file limits (``QA_PARSE_TIMEOUT``, ``QA_PARSE_MEMORY_MB``, ``QA_PARSE_WORKERS``), and
+    how scanned pages are read (``QA_OCR*``: ``qa.parse.ocr.Ocr``).
 
-    ``timeout`` 0 parses in the calling thread with no limit (no worker process)."""
+    ``timeout`` 0 parses in the calling thread with no limit (no worker process); otherwise each
+    page read by OCR adds ``ocr.page_timeout`` seconds to it."""
 
     timeout: float = 30.0
     memory_mb: int = 1024
     workers: int = 2
+    ocr: Ocr = field(default_factory=Ocr)
 
     @classmethod
     def of(cls, settings: Any) -> ParseLimits:
         """The limits of a ``qa.config.Settings``."""
-        return cls(settings.parse_timeout, settings.parse_memory_mb, settings.parse_workers)
+        return cls(settings.parse_timeout, settings.parse_memory_mb, settings.parse_workers, Ocr.of(settings))
 
 
 def parse_limited(
@@ -92,11 +100,11 @@ def parse_limited(
         "source": source,
     }
     if limits.timeout <= 0:
-        return qa.parse.parse_bytes(data, filename, **kwargs)
+        return qa.parse.parse_bytes(data, filename, **kwargs, ocr=limits.ocr)
     # Checked here too: no need to ship an oversized file to a worker to learn that.
     if max_bytes is not None and len(data) > max_bytes:
         return qa.parse.parse_bytes(data, filename, max_bytes=max_bytes)
-    return pool(limits).parse(data, filename, kwargs)
+    return pool(limits).parse(data, filename, {**kwargs, "ocr": asdict(limits.ocr)})
 
 
 class _Worker:
@@ -105,6 +113,10 @@ class _Worker:
     def __init__(self, memory_mb: int) -> None:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH", "")) if p)
+        # The tesseract processes a worker starts (OCR) on one thread each: a worker reads one file
+        # at a time, QA_PARSE_WORKERS of them at once, and tesseract's OpenMP threads spin against
+        # each other on a busy machine (a page took 15 s on two threads, 3.4 s on one, at load 8).
+        env.setdefault("OMP_THREAD_LIMIT", "1")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "qa.parse.worker", str(memory_mb)],
             stdin=subprocess.PIPE,
@@ -112,15 +124,17 @@ class _Worker:
             env=env,
         )
         self.ready = False
+        self.ocr_pages = 0  # pages of the current file being read by OCR
+        self._pending = bytearray()  # what the worker wrote past the last line read
 
     def _line(self, deadline: float) -> dict[str, Any]:
         """The worker's next JSON line; raises ``TimeoutError`` after ``deadline`` or ``EOFError``."""
         assert self.proc.stdout is not None
         fd = self.proc.stdout.fileno()
-        buf = bytearray()
+        buf = self._pending  # a worker may write two lines at once ({"ocr_pages"} and its answer)
         with selectors.DefaultSelector() as sel:
             sel.register(fd, selectors.EVENT_READ)
-            while not buf.endswith(b"\n"):
+            while b"\n" not in buf:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or not sel.select(remaining):
                     raise TimeoutError
@@ -128,11 +142,14 @@ class _Worker:
                 if not piece:
                     raise EOFError("the parse worker exited")
                 buf += piece
-        answer: dict[str, Any] = json.loads(buf)
+        end = buf.index(b"\n") + 1
+        answer: dict[str, Any] = json.loads(buf[:end])
+        del buf[:end]
         return answer
 
-    def request(self, header: dict[str, Any], data: bytes, timeout: float) -> dict[str, Any]:
-        """Send one file and wait for its answer; raises ``TimeoutError`` or ``EOFError``."""
+    def request(self, header: dict[str, Any], data: bytes, timeout: float, ocr_page: float = 0) -> dict[str, Any]:
+        """Send one file and wait for its answer, ``timeout`` seconds plus ``ocr_page`` for each
+        page the worker says it reads by OCR; raises ``TimeoutError`` or ``EOFError``."""
         assert self.proc.stdin is not None
         if not self.ready:  # the start is not the file's time
             try:
@@ -146,7 +163,12 @@ class _Worker:
             self.proc.stdin.flush()
         except (BrokenPipeError, OSError) as exc:
             raise EOFError("the parse worker is gone") from exc
-        return self._line(deadline)
+        self.ocr_pages = 0
+        while "ocr_pages" in (answer := self._line(deadline)):
+            pages = int(answer["ocr_pages"])
+            self.ocr_pages += pages
+            deadline += pages * ocr_page
+        return answer
 
     def kill(self) -> None:
         self.proc.kill()
@@ -176,10 +198,17 @@ class ParsePool:
     def _request(self, header: dict[str, Any], data: bytes, filename: str) -> dict[str, Any]:
         timeout, memory_mb = self.limits.timeout, self.limits.memory_mb
         worker = self._take()
+        ocr_page = self.limits.ocr.page_timeout
         try:
-            answer = worker.request(header, data, timeout)
+            answer = worker.request(header, data, timeout, ocr_page)
         except TimeoutError:
             worker.kill()
+            if worker.ocr_pages:
+                raise TooLarge(
+                    f"'{filename}' took more than {timeout + worker.ocr_pages * ocr_page:g} s to parse with "
+                    f"{worker.ocr_pages} pages read by OCR; not indexed. Split it, or raise QA_OCR_PAGE_TIMEOUT "
+                    "(seconds each OCR page adds to QA_PARSE_TIMEOUT)"
+                ) from None
             raise TooLarge(
                 f"'{filename}' took more than {timeout:g} s to parse (a decompression bomb, or too "
                 "complex a file); not indexed. Simplify or split it, or raise QA_PARSE_TIMEOUT"
@@ -248,11 +277,20 @@ def _import_parsers() -> None:
     """Import every parser and the libraries the common formats load lazily, before the first file's clock starts."""
     import importlib
 
-    modules = ("html", "pdf", "jsonl", "text", "rst", "word", "slides", "sheets", "epub", "odt", "mail")
+    modules = ("html", "pdf", "image", "jsonl", "text", "rst", "word", "slides", "sheets", "epub", "odt", "mail")
     # Not python-docx, python-pptx and openpyxl: with lxml and Pillow they take 1.5 s and 40 MB to
     # import (load average 8), which every worker would pay for folders of text. The first office
     # file a worker reads imports its library within that file's time limit (QA_PARSE_TIMEOUT).
-    libraries = ("bs4", "pypdfium2", "charset_normalizer")
+    libraries = (
+        "bs4",
+        "pypdfium2",
+        "charset_normalizer",
+        "PIL.Image",
+        "PIL.TiffImagePlugin",
+        "PIL.JpegImagePlugin",
+        "PIL.PngImagePlugin",
+        "pytesseract",
+    )
     for name in (*(f"qa.parse.{m}" for m in modules), *libraries):
         try:
             importlib.import_module(name)
@@ -274,9 +312,15 @@ def _serve(memory_mb: int) -> None:
     while line := stdin.readline():
         header = json.loads(line)
         size, filename = header.pop("size"), header.pop("filename")
+        header["ocr"] = Ocr(**header.get("ocr") or {})
         data = stdin.read(size)
+
+        def reading(pages: int) -> None:
+            stdout.write(json.dumps({"ocr_pages": pages}).encode() + b"\n")
+            stdout.flush()
+
         try:
-            docs = qa.parse.parse_bytes(data, filename, **header)
+            docs = qa.parse.parse_bytes(data, filename, **header, on_ocr=reading)
             answer: dict[str, Any] = {
                 "docs": [
                     {

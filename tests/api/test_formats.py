@@ -32,7 +32,7 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root.mkdir()
     for name, data in files().items():
         (root / name).write_bytes(data)
-    (root / "photo.png").write_bytes(b"\x89PNG\r\n\x1a\n not text")
+    (root / "clip.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42 not text")
     (root / "broken.docx").write_bytes(b"PK\x03\x04 not really a document")
     return root
 
@@ -76,17 +76,17 @@ def test_a_folder_of_every_format_is_indexed_and_what_is_not_is_said(
     assert failed["path"].endswith("broken.docx") and failed["reason"] == "invalid"
     assert "not a readable Word document" in failed["error"]
     (skipped,) = summary["skipped"]
-    assert skipped["path"].endswith("photo.png") and skipped["reason"] == "unsupported"
-    assert "unsupported file type '.png'" in skipped["error"]
+    assert skipped["path"].endswith("clip.mp4") and skipped["reason"] == "unsupported"
+    assert "unsupported file type '.mp4'" in skipped["error"]
 
 
 def test_the_cli_summary_lists_skipped_files(folder: Path, tmp_path: Path) -> None:
-    r = qa(tmp_path, "index", str(folder / "photo.png"), str(folder / "raku.rst"))
+    r = qa(tmp_path, "index", str(folder / "clip.mp4"), str(folder / "raku.rst"))
     # A file named explicitly that cannot be read is a failure: one line, non-zero exit.
     assert r.returncode == 1 and "Traceback" not in r.stderr
     assert "1 added" in r.stdout and "1 failed" in r.stdout, r.stdout
     lines = [line for line in r.stderr.splitlines() if line.startswith(("error", "skipped"))]
-    assert len(lines) == 1 and "photo.png" in lines[0] and "'.png'" in lines[0], r.stderr
+    assert len(lines) == 1 and "clip.mp4" in lines[0] and "'.mp4'" in lines[0], r.stderr
 
 
 def check_answer(answer: dict[str, Any], fact: Fact, text_of: Any) -> None:
@@ -145,7 +145,7 @@ def test_mail_head_is_metadata_to_filter_on(client: TestClient) -> None:
     [
         ("broken.docx", b"PK\x03\x04 not a document", 422, "not a readable Word document"),
         ("slides.pptx", b"%PDF-1.4 renamed", 422, "not a ZIP archive"),
-        ("photo.png", b"\x89PNG\r\n\x1a\n", 415, "unsupported file type '.png'"),
+        ("clip.mp4", b"\x00\x00\x00\x18ftypmp42", 415, "unsupported file type '.mp4'"),
         ("backup.tar.gz", b"\x1f\x8b junk", 415, "'.tar.gz'"),
         ("notes.txt.gz", b"\x1f\x8b\x08 cut short", 422, "not a valid gzip file"),
         ("binary.txt", bytes(range(0x80, 0x100)) * 4, 422, "no common encoding reads it"),

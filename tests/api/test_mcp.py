@@ -183,7 +183,8 @@ def test_http_add_document_needs_the_api_key(server: str) -> None:
     run(go)
     assert document_text(server, "notes/kiln") == doc["text"]
     metrics = httpx.get(f"{server}/metrics").text
-    assert 'qa_ingested_documents_total{route="/mcp",status="added"} 1.0' in metrics, [m for m in metrics.splitlines() if "ingested" in m]
+    counted = [m for m in metrics.splitlines() if m.startswith("qa_ingested_documents_total")]
+    assert 'qa_ingested_documents_total{route="/mcp",status="added"} 1.0' in counted, counted
 
 
 def test_http_reads_need_a_key_when_configured(tmp_path: Path, embedder: Embedder) -> None:

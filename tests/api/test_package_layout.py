@@ -24,7 +24,9 @@ LAYERS = {
         "text": {"content"},
         "html": {"content"},
         "pdfclean": {"content"},
-        "pdf": {"content", "pdfclean"},
+        "ocr": set(),
+        "pdf": {"content", "pdfclean", "ocr"},
+        "image": {"ocr", "pdfclean"},
         "jsonl": {"content"},
         "blocks": {"content"},
         "xmlzip": set(),
@@ -36,7 +38,7 @@ LAYERS = {
         "epub": {"blocks", "html", "xmlzip"},
         "mail": {"blocks", "html"},
         # Runs the dispatcher (the package's __init__) in a worker process: it sits above it.
-        "worker": {""},
+        "worker": {"", "ocr"},
     },
 }
 

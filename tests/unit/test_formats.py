@@ -205,7 +205,7 @@ def test_a_folder_walk_reports_every_file_it_passes_over(tmp_path: Path) -> None
     root = tmp_path / "docs"
     root.mkdir()
     (root / "a.md").write_text("# A\n\nThe kiln is hot.")
-    (root / "b.png").write_bytes(b"\x89PNG")
+    (root / "b.mp4").write_bytes(b"\x00\x00\x00\x18ftyp")
     (root / "c.rst").write_bytes(b"\xff\xfe\x00\xd8")  # bad UTF-16
     (root / "big.txt").write_text("x" * 2000)
     (root / "dead.txt").symlink_to(tmp_path / "missing.txt")
@@ -219,7 +219,7 @@ def test_a_folder_walk_reports_every_file_it_passes_over(tmp_path: Path) -> None
 
     summary = index_paths(add, [root], max_bytes=1000)
     reasons = {Path(e["path"]).name: e["reason"] for e in summary.skipped}
-    assert reasons == {"b.png": "unsupported", "dead.txt": "unreadable", "out.txt": "unreadable",
+    assert reasons == {"b.mp4": "unsupported", "dead.txt": "unreadable", "out.txt": "unreadable",
                        "pipe.txt": "unreadable"}  # fmt: skip
     failed = {Path(e["path"]).name: e["reason"] for e in summary.failed}
     assert failed == {"c.rst": "invalid", "big.txt": "too_large"}

@@ -155,21 +155,41 @@ def test_too_large_from_disk(tmp_path: Path) -> None:
         load_path(f, tmp_path, max_bytes=4999)
 
 
-@pytest.mark.parametrize("name", ["a/b.doc", "noext", "archive.tar.gz", ".md"])
+OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1\x00\x00\x00\x00"  # how a .doc (and .xls, .ppt) starts
+
+
+@pytest.mark.parametrize("name", ["a/b.doc", "noext", "archive.tar.gz", ".md", "ls.1.gz"])
 def test_unsupported_extension(name: str) -> None:
     with pytest.raises(UnsupportedFileType) as e:
-        parse_bytes(b"content", name, max_bytes=1)  # type is checked before size
+        parse_bytes(OLE2, name, max_bytes=1)  # type is checked before size
     msg = str(e.value)
     assert f"for '{name}'" in msg
     assert "supported are .txt, .md, .markdown, .html, .htm, .pdf, .jsonl, .rst, .docx" in msg
 
 
+def test_text_of_no_known_type_is_read_as_text() -> None:
+    """README, NEWS.Debian, sources.list: files whose name says nothing are read as text when their
+    first bytes are text; binary ones, archives and man pages' troff source are still refused."""
+    import gzip
+
+    news = b"apt (2.9.1) unstable; urgency=medium\n\n  * The solver is now the default.\n"
+    for name, data in [("README", b"Read me first.\n"), ("NEWS.Debian", news), ("sources.list", b"deb x y\n"),
+                       ("NEWS.Debian.gz", gzip.compress(news)), ("syslog.gz", gzip.compress(news))]:  # fmt: skip
+        expected = news if name.endswith(".gz") else data
+        assert one(parse_bytes(data, name)).text.strip() == expected.decode().strip(), name
+    assert one(parse_bytes("caf\u00e9 au lait\n".encode("utf-16"), "MENU")).text.strip() == "caf\u00e9 au lait"
+    for name, data in [("a.out", b"\x7fELF\x02\x01\x01\x00" * 4), ("b.doc", OLE2),
+                       ("blob.gz", gzip.compress(OLE2)), ("ls.1.gz", gzip.compress(b".TH LS 1\n"))]:  # fmt: skip
+        with pytest.raises(UnsupportedFileType):
+            parse_bytes(data, name)
+
+
 def test_unsupported_message_quotes_extension() -> None:
     with pytest.raises(UnsupportedFileType) as e:
-        parse_bytes(b"x", "a/b.doc")
+        parse_bytes(OLE2, "a/b.doc")
     assert str(e.value) == (
         "unsupported file type '.doc' for 'a/b.doc': supported are .txt, .md, .markdown, .html, .htm, .pdf, "
-        ".jsonl, .rst, .docx, .pptx, .xlsx, .csv, .tsv, .epub, .odt, .eml, .mbox, .gz"
+        ".jsonl, .rst, .docx, .pptx, .xlsx, .csv, .tsv, .epub, .odt, .eml, .mbox, .gz, .png, .jpg, .jpeg, .tif, .tiff"
     )
 
 
@@ -488,8 +508,9 @@ def test_pdf_title_falls_back_to_stem() -> None:
 
 
 def test_pdf_without_text_layer(tmp_path: Path) -> None:
+    """Shapes, no text and no image: nothing OCR could read (scans: tests/unit/test_parse_ocr.py)."""
     f = write(tmp_path / "scan.pdf", pdf_bytes("", ""))
-    with pytest.raises(InvalidInput, match="'scan.pdf' has no text layer.*OCR is not supported"):
+    with pytest.raises(InvalidInput, match="'scan.pdf' has no text layer and no images with text to read"):
         load_path(f, tmp_path)
 
 
@@ -598,17 +619,18 @@ def test_iter_files_recursive_sorted_and_filtered(tmp_path: Path) -> None:
     root = tmp_path / "docs"
     for rel in ["b.md", "a.txt", "sub/z.html", "sub/deeper/y.pdf", "sub/a.jsonl", "A.MD", "c.markdown"]:
         write(root / rel, "x")
-    for rel in ["notes.doc", "image.png", ".hidden.md", ".git/config.txt", "sub/.cache/x.md", "noext"]:
-        write(root / rel, "x")
+    for rel in ["notes.doc", "image.gif", ".hidden.md", ".git/config.txt", "sub/.cache/x.md", "noext"]:
+        write(root / rel, OLE2)
+    write(root / "README", "Read me first.")  # no known type, but text: read as text
     skipped: list[Skipped] = []
     pairs = iter_files([root], skipped=skipped)
     assert all(r == root for _, r in pairs)
     rels = [f.relative_to(root).as_posix() for f, _ in pairs]
-    assert rels == ["A.MD", "a.txt", "b.md", "c.markdown", "sub/a.jsonl", "sub/deeper/y.pdf", "sub/z.html"]
+    assert rels == ["A.MD", "README", "a.txt", "b.md", "c.markdown", "sub/a.jsonl", "sub/deeper/y.pdf", "sub/z.html"]
     assert iter_files([str(root)]) == pairs  # str and Path both accepted, deterministic
     # What is passed over is said, with the reason; hidden files and folders are not.
     assert sorted((Path(s.path).relative_to(root).as_posix(), s.reason) for s in skipped) == [
-        ("image.png", "unsupported"),
+        ("image.gif", "unsupported"),
         ("noext", "unsupported"),
         ("notes.doc", "unsupported"),
     ]
@@ -616,7 +638,7 @@ def test_iter_files_recursive_sorted_and_filtered(tmp_path: Path) -> None:
 
 
 def test_iter_files_explicit_file_any_extension(tmp_path: Path) -> None:
-    doc = write(tmp_path / "x.doc", "x")
+    doc = write(tmp_path / "x.doc", OLE2)
     hidden = write(tmp_path / ".hidden.txt", "x")
     assert iter_files([doc, hidden]) == [(doc, tmp_path), (hidden, tmp_path)]
     with pytest.raises(UnsupportedFileType, match="'.doc'"):
@@ -760,6 +782,7 @@ def test_supported_tuple() -> None:
     assert SUPPORTED == (
         *(".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".jsonl", ".rst", ".docx", ".pptx", ".xlsx"),
         *(".csv", ".tsv", ".epub", ".odt", ".eml", ".mbox", ".gz"),
+        *(".png", ".jpg", ".jpeg", ".tif", ".tiff"),
     )
 
 
