@@ -31,15 +31,51 @@ from qa.api.errors import (
 )
 from qa.api.mcp import build_server, http_routes
 from qa.api.middleware import CheckSite, Observe, RequireKey
-from qa.api.routes import chat, documents, embeddings, openai, ops, questions, web
-from qa.api.schemas import DocumentIn, DocumentsIn, EmbeddingsIn, OpenAIChatIn
+from qa.api.routes import chat, docs, documents, embeddings, openai, ops, questions, web
+from qa.api.schemas import DOCUMENTED_MODELS
 from qa.config import Settings
 from qa.errors import QAError
 from qa.observability import Metrics, configure_logging
-from qa.security import allowed_hosts, parse_keys
+from qa.security import allowed_hosts, needs_key, parse_keys
 from qa.service import QAService
 
 log = logging.getLogger(__name__)
+
+
+DESCRIPTION = """Retrieval-augmented question answering with exact character citations.
+
+Every citation carries the document id and the character offsets of its quote: `text[start:end] == quote`.
+Errors are JSON `{"error": "<type>", "message": "<what to fix>"}` (in OpenAI's shape under
+`/v1/chat/completions`, `/v1/models` and `/v1/embeddings`).
+
+**API keys.** With `QA_API_KEYS` set, writes (`POST /v1/documents`, `POST /v1/documents/upload`,
+`DELETE /v1/documents/{doc_id}`) need `Authorization: Bearer <key>`; reads need it too only with
+`QA_REQUIRE_KEY_FOR_READ` (their security lists the key as optional). A server without keys ignores the header."""
+
+# The groups of operations, in the docs' order (a generated client's modules: qa_client.api.<tag>).
+TAGS = [
+    {"name": "questions", "description": "Search, ask, and chat, with citations of the exact characters."},
+    {"name": "documents", "description": "Add, upload, list, read and delete the index's documents."},
+    {"name": "openai", "description": "OpenAI-compatible: chat completions (with annotations), models, embeddings."},
+    {"name": "service", "description": "Health, index statistics, Prometheus metrics."},
+]
+BEARER = "bearer"
+KEY_HELP = (
+    "One of the server's QA_API_KEYS. Needed for writes whenever keys are set; for reads (and /metrics, "
+    "/openapi.json, the docs) only with QA_REQUIRE_KEY_FOR_READ. Without keys the server ignores it."
+)
+
+
+def security_of(method: str, path: str) -> list[dict[str, list[str]]]:
+    """The OpenAPI security of an operation, from the rule the middleware applies (``qa.security``):
+    the key when keys are set; optional (``{}`` or the key) where only QA_REQUIRE_KEY_FOR_READ asks
+    for it; none where it is never asked for (``/healthz``)."""
+    probe = ("key",)
+    if needs_key(method, path, probe, for_read=False):
+        return [{BEARER: []}]
+    if needs_key(method, path, probe, for_read=True):
+        return [{}, {BEARER: []}]
+    return []
 
 
 def worker_app() -> FastAPI:
@@ -69,11 +105,18 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
     app = FastAPI(
         title="qa",
         version=version("qa"),
-        description="Retrieval-augmented question answering with exact character citations.",
+        description=DESCRIPTION,
         lifespan=lifespan,
+        # Operation ids are the routes' function names (`ask`, `upload_document`, `chat_completions`):
+        # what a generated client names its functions, rather than FastAPI's `ask_v1_ask_post`.
+        generate_unique_id_function=lambda route: route.name,
+        openapi_tags=TAGS,
+        # Served by qa.api.routes.docs, from qa's own copy of the assets (FastAPI's load them from a CDN).
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.service = service
-    for module in (web, chat, openai, embeddings, ops, questions, documents):
+    for module in (web, docs, chat, openai, embeddings, ops, questions, documents):
         app.include_router(module.router)
 
     metrics = Metrics(lambda: app.state.service.stats())
@@ -145,12 +188,17 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
         if app.openapi_schema:
             return app.openapi_schema
         schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-        components = schema.setdefault("components", {}).setdefault("schemas", {})
-        # Request bodies declared by hand (JSON or multipart; OpenAI's parsed by the route itself).
-        for model in (DocumentIn, DocumentsIn, OpenAIChatIn, EmbeddingsIn):
+        components = schema.setdefault("components", {})
+        models = components.setdefault("schemas", {})
+        # Request bodies declared by hand (the routes read them themselves) and streamed events' data.
+        for model in DOCUMENTED_MODELS:
             body = model.model_json_schema(ref_template="#/components/schemas/{model}")
-            components.update(body.pop("$defs", {}))
-            components[model.__name__] = body
+            models.update(body.pop("$defs", {}))
+            models[model.__name__] = body
+        components["securitySchemes"] = {BEARER: {"type": "http", "scheme": "bearer", "description": KEY_HELP}}
+        for path, operations in schema["paths"].items():
+            for method, operation in operations.items():
+                operation["security"] = security_of(method, path)
         app.openapi_schema = schema
         return schema
 

@@ -10,6 +10,7 @@ from dataclasses import asdict, replace
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 
 from qa.limits import MAX_PER_DOC, Limits, check_metadata, safe_metadata
 from qa.store import DocumentInfo
@@ -175,6 +176,64 @@ class DocumentList(BaseModel):
     limit: int
 
 
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
+class DocumentUpload(BaseModel):
+    """The multipart form of ``POST /v1/documents/upload`` (documented here; the route reads the form
+    itself, to bound its size and parse ``metadata`` strictly)."""
+
+    file: bytes = Field(
+        ...,
+        description=".txt .md .rst .html .pdf .jsonl .docx .pptx .xlsx .csv .tsv .epub .odt .eml .mbox, or any "
+        "of them .gz; images .png .jpg .tiff (OCR). Parsed by content. Repeat the field to send several files "
+        "(then without `id`).",
+    )
+    # Optional, not nullable: a form field is there or not (a generated client would send "None").
+    id: str | SkipJsonSchema[None] = Field(
+        None, description="Document id (default: the file name).", json_schema_extra=_no_default
+    )
+    title: str | SkipJsonSchema[None] = Field(
+        None, description="Title (default: the file's own, or its name).", json_schema_extra=_no_default
+    )
+    metadata: str | SkipJsonSchema[None] = Field(
+        None, description='A JSON object, as a string: {"team": "ops"}.', json_schema_extra=_no_default
+    )
+
+
+class DeletedOut(BaseModel):
+    deleted: str = Field(..., description="The id of the document deleted.")
+
+
+class HealthOut(BaseModel):
+    """``/healthz``: ``ok``, or ``degraded`` with the ``problems`` found in the index."""
+
+    model_config = ConfigDict(extra="allow")
+    status: Literal["ok", "degraded"]
+    model: str = Field(..., description="The index's embedding model.")
+    documents: int | None = Field(None, description="Absent when the counts cannot be read (degraded).")
+    chunks: int | None = None
+    problems: list[str] | None = Field(None, description="What is damaged (degraded only).")
+
+
+class StatsOut(BaseModel):
+    """``/v1/stats``: the fields every store reports, then its own (``path``, ``vector_index``,
+    ``tombstones``... for the embedded store; ``url``, ``schema``... for PostgreSQL)."""
+
+    model_config = ConfigDict(extra="allow")
+    store: str = Field(..., description="embedded or postgres")
+    documents: int
+    chunks: int
+    chars: int = Field(..., description="Characters of all documents' text.")
+    vectors: int
+    model: str
+    dim: int
+    format_version: int
+    bytes_on_disk: int
+    chunker: str = Field(..., description="The chunking settings the index was built with.")
+
+
 class ErrorOut(BaseModel):
     error: str = Field(..., description="Error type, e.g. invalid_input, not_found.")
     message: str = Field(..., description="What was wrong and how to fix it.")
@@ -219,6 +278,59 @@ class ChatOut(AnswerOut):
     question: str = Field(..., description="The user's last question, as asked.")
     query: str = Field(..., description="What was searched: the question, resolved against the conversation.")
     rewritten: bool = Field(..., description="True when the question was a follow-up and was rewritten.")
+
+
+class ChatPassagesEvent(BaseModel):
+    """``event: passages`` (first): what was searched, and what came back."""
+
+    question: str
+    query: str
+    rewritten: bool
+    passages: list[PassageOut]
+
+
+class ChatDeltaEvent(BaseModel):
+    """``event: delta`` (repeated): a piece of the answer; joined, the pieces are the answer."""
+
+    text: str
+
+
+class ChatAnswerEvent(BaseModel):
+    """``event: answer`` (only with an LLM): the checked answer, which replaces the deltas."""
+
+    text: str
+    generated: bool
+    note: str | None
+    sentences: list[SentenceOut] | None
+    short_answer: ShortOut | None
+
+
+class ChatCitationsEvent(BaseModel):
+    """``event: citations``: each citation with its exact quote."""
+
+    citations: list[CitationOut]
+
+
+class ChatDoneEvent(BaseModel):
+    """``event: done`` (last)."""
+
+    found: bool
+    score: float
+    short_answer: ShortOut | None
+    generated: bool
+    note: str | None
+
+
+# The events of `POST /v1/chat` with `"stream": true`, in order; `error` (ErrorOut) instead of the
+# rest when something fails once the stream has started.
+CHAT_EVENTS: dict[str, type[BaseModel]] = {
+    "passages": ChatPassagesEvent,
+    "delta": ChatDeltaEvent,
+    "answer": ChatAnswerEvent,
+    "citations": ChatCitationsEvent,
+    "done": ChatDoneEvent,
+    "error": ErrorOut,
+}
 
 
 # -- OpenAI-compatible --------------------------------------------------------------------------
@@ -304,11 +416,43 @@ class OpenAIChatOut(BaseModel):
     model: str
     choices: list[OpenAIChoice]
     usage: Usage
-    citations: list[CitationOut] = Field(..., description="qa's own: each citation with its exact quote.")
-    query: str = Field(..., description="What was searched: the question, resolved against the conversation.")
-    generated: bool
+    # qa's own fields, absent from the replies to Open WebUI's background prompts (a chat title...).
+    citations: list[CitationOut] | None = Field(None, description="qa's own: each citation with its exact quote.")
+    query: str | None = Field(None, description="What was searched: the question, resolved against the conversation.")
+    generated: bool | None = None
     note: str | None = None
     sentences: list[SentenceOut] | None = None
+
+
+class ChunkDelta(BaseModel):
+    role: Literal["assistant"] | None = None
+    content: str | None = None
+    annotations: list[Annotation] | None = Field(None, description="A citation, once its marker has been sent.")
+
+
+class ChunkChoice(BaseModel):
+    index: int
+    delta: ChunkDelta
+    finish_reason: Literal["stop"] | None = None
+
+
+class OpenAIChatChunk(BaseModel):
+    """One ``data:`` line of a streamed chat completion (``stream: true``), until ``data: [DONE]``.
+
+    A chunk with a citation also carries Open WebUI's ``event`` (``{type: "source", data: ...}``,
+    the exact quote); the chunk with ``finish_reason: "stop"`` carries qa's own fields (``citations``,
+    ``query``, ``generated``, ``note``, ``sentences``); with ``stream_options.include_usage``, a
+    last chunk has no choices and the ``usage``."""
+
+    model_config = ConfigDict(extra="allow")
+    id: str
+    object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
+    created: int
+    model: str
+    choices: list[ChunkChoice]
+    usage: Usage | None = None
+    event: dict[str, Any] | None = Field(None, description="Open WebUI's source event: the cited quote.")
+    citations: list[CitationOut] | None = None
 
 
 class ModelOut(BaseModel):
@@ -369,6 +513,31 @@ OPENAI_ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": OpenAIErrorOut, "description": "An error, in OpenAI's shape."}
     for code in (400, 401, 403, 404, 409, 413, 503)
 }
+
+
+def event_stream(description: str, events: dict[str, type[BaseModel]]) -> dict[str, Any]:
+    """The ``text/event-stream`` body of a streaming route, beside its JSON under the same 200.
+
+    OpenAPI 3.1 has no schema for the items of a stream (3.2's ``itemSchema``): the body is a
+    string, and ``x-events`` names the schema of each event's ``data`` (the empty name: unnamed
+    ``data:`` lines), each one under ``components.schemas`` (``DOCUMENTED_MODELS``)."""
+    return {
+        "schema": {"type": "string", "description": description},
+        "x-events": {name: {"$ref": f"#/components/schemas/{m.__name__}"} for name, m in events.items()},
+    }
+
+
+# Models no route declares as its body or response, registered under `components.schemas` by
+# qa/api/app.py: the bodies the routes read themselves, and the data of streamed events.
+DOCUMENTED_MODELS: tuple[type[BaseModel], ...] = (
+    DocumentIn,
+    DocumentsIn,
+    DocumentUpload,
+    OpenAIChatIn,
+    EmbeddingsIn,
+    OpenAIChatChunk,
+    *CHAT_EVENTS.values(),
+)
 
 
 # -- from the service's records ----------------------------------------------------------------

@@ -44,8 +44,9 @@ def test_healthz_and_openapi_docs(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     for path in ("/v1/search", "/v1/ask", "/v1/documents", "/v1/documents/{doc_id}", "/healthz"):
         assert path in spec["paths"], path
-    body = spec["paths"]["/v1/documents"]["post"]["requestBody"]["content"]
-    assert {"application/json", "multipart/form-data"} <= set(body)
+    # JSON on /v1/documents, files on /v1/documents/upload (tests/api/test_openapi.py has the rest).
+    assert set(spec["paths"]["/v1/documents"]["post"]["requestBody"]["content"]) == {"application/json"}
+    assert set(spec["paths"]["/v1/documents/upload"]["post"]["requestBody"]["content"]) == {"multipart/form-data"}
     assert "DocumentIn" in spec["components"]["schemas"]
     assert client.get("/docs").status_code == 200
 
@@ -116,16 +117,30 @@ def test_list_documents_pages(client: TestClient) -> None:
     assert not {d["id"] for d in first["documents"]} & {d["id"] for d in second["documents"]}
 
 
-def test_multipart_upload_with_id_title_and_metadata(client: TestClient) -> None:
+# /v1/documents/upload is the upload's own operation; /v1/documents still takes the same form, as
+# it did before (curl -F, the chat page, qa.client).
+@pytest.mark.parametrize("route", ["/v1/documents/upload", "/v1/documents"])
+def test_multipart_upload_with_id_title_and_metadata(client: TestClient, route: str) -> None:
     files = {"file": ("memo.md", io.BytesIO(b"# Memo\n\nThe quarterly offsite moves to Lisbon in May."))}
     data = {"id": "memo-1", "title": "Offsite memo", "metadata": json.dumps({"team": "ops"})}
-    r = client.post("/v1/documents", files=files, data=data)
+    r = client.post(route, files=files, data=data)
     assert r.status_code == 201, r.text
     info = client.get("/v1/documents/memo-1").json()
     assert info["title"] == "Offsite memo" and info["metadata"]["team"] == "ops"
     a = client.post("/v1/ask", json={"question": "Where is the offsite?", "filters": {"team": "ops"}}).json()
     assert "Lisbon" in a["answer"]
     client.delete("/v1/documents/memo-1")
+
+
+def test_each_documents_route_names_the_other_for_a_body_it_does_not_take(client: TestClient) -> None:
+    message = error(client.post("/v1/documents/upload", json={"text": "The kiln fires at 1240 degrees."}), 415)
+    assert "multipart/form-data" in message and "POST /v1/documents" in message
+    message = error(client.post("/v1/documents", content=b"hi", headers={"content-type": "text/plain"}), 415)
+    assert "POST /v1/documents/upload" in message
+    # A document whose id is "upload" is still a document like any other.
+    assert client.post("/v1/documents", json={"id": "upload", "text": "Upload day is Friday."}).status_code == 201
+    assert client.get("/v1/documents/upload").json()["id"] == "upload"
+    assert client.delete("/v1/documents/upload").json() == {"deleted": "upload"}
 
 
 @pytest.mark.parametrize(

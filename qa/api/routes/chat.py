@@ -31,7 +31,18 @@ from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
 from qa.api.deps import Service
 from qa.api.errors import INTERNAL_MESSAGE, kind_of, status_of
-from qa.api.schemas import ERRORS, ChatIn, ChatOut, answer_fields, citation_out, passage_out, sentences_out, short_out
+from qa.api.schemas import (
+    CHAT_EVENTS,
+    ERRORS,
+    ChatIn,
+    ChatOut,
+    answer_fields,
+    citation_out,
+    event_stream,
+    passage_out,
+    sentences_out,
+    short_out,
+)
 from qa.api.sse import SSE_HEADERS, pieces, sse
 from qa.chat import Turn
 from qa.errors import QAError
@@ -106,7 +117,20 @@ async def _events(events: Generator[Event, None, None]) -> AsyncIterator[str]:
 @router.post(
     "/v1/chat",
     response_model=ChatOut,
-    responses={**ERRORS, 200: {"content": {"text/event-stream": {}}, "description": "JSON, or events with stream"}},
+    responses={
+        **ERRORS,
+        200: {
+            "description": "The answer as JSON; with `stream: true`, as server-sent events instead.",
+            "content": {
+                "text/event-stream": event_stream(
+                    "`event: <name>` and `data: <JSON>` per event: passages, delta (repeated), answer (only "
+                    "with an LLM), citations, done; error instead of the rest if something fails mid-stream. "
+                    "`x-events` names each event's data schema.",
+                    CHAT_EVENTS,
+                )
+            },
+        },
+    },
 )
 async def chat(body: ChatIn, svc: Service) -> Any:
     """Answer the last user message, resolving a follow-up against the conversation."""

@@ -1,7 +1,9 @@
-"""Documents: ``GET/POST /v1/documents``, ``GET/DELETE /v1/documents/{id}``.
+"""Documents: ``GET/POST /v1/documents``, ``POST /v1/documents/upload``, ``GET/DELETE /v1/documents/{id}``.
 
-``POST`` takes one document or ``{"documents": [...]}`` as JSON, or files as multipart (parsed by
-``qa.parse`` like files on disk).
+``POST /v1/documents`` takes one document or ``{"documents": [...]}`` as JSON; ``POST
+/v1/documents/upload`` takes files as multipart (parsed by ``qa.parse`` like files on disk).
+``POST /v1/documents`` also still takes the multipart form, as it did before ``/upload`` existed,
+without saying so in the schema: one body type per operation is what generated clients can use.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from qa.api.deps import Service
 from qa.api.errors import validation_message
 from qa.api.schemas import (
     ERRORS,
+    DeletedOut,
     DocumentIn,
     DocumentList,
     DocumentOut,
@@ -30,43 +33,31 @@ from qa.errors import InvalidInput, QAError, TooLarge, UnsupportedFileType
 from qa.limits import Limits, check_metadata
 from qa.parse.content import NotFiniteNumber, load_json
 from qa.parse.worker import ParseLimits, parse_limited
-from qa.service import MAX_OFFSET
+from qa.service import MAX_OFFSET, QAService
 from qa.types import Document
 
 router = APIRouter(tags=["documents"])
 
 
-def _documents_body() -> dict[str, Any]:
-    return {
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "oneOf": [
-                        {"$ref": "#/components/schemas/DocumentIn"},
-                        {"$ref": "#/components/schemas/DocumentsIn"},
-                    ]
-                }
-            },
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "properties": {
-                        "file": {
-                            "type": "string",
-                            "format": "binary",
-                            "description": ".txt .md .rst .html .pdf .jsonl .docx .pptx .xlsx .csv .tsv .epub "
-                            ".odt .eml .mbox, or any of them .gz; images .png .jpg .tiff (OCR)",
-                        },
-                        "id": {"type": "string", "description": "Document id (default: the file name)."},
-                        "title": {"type": "string"},
-                        "metadata": {"type": "string", "description": "A JSON object, as a string."},
-                    },
-                }
-            },
-        },
-    }
+# The JSON body of `POST /v1/documents`: one document, or several. Unambiguous without a
+# discriminator: both forbid other fields, and only DocumentsIn has `documents` (DocumentIn needs `text`).
+JSON_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "oneOf": [
+                    {"$ref": "#/components/schemas/DocumentIn"},
+                    {"$ref": "#/components/schemas/DocumentsIn"},
+                ]
+            }
+        }
+    },
+}
+UPLOAD_BODY = {
+    "required": True,
+    "content": {"multipart/form-data": {"schema": {"$ref": "#/components/schemas/DocumentUpload"}}},
+}
 
 
 def _load_json(raw: str | bytes, what: str, error: type[QAError]) -> Any:
@@ -145,19 +136,33 @@ def list_documents(
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> DocumentList:
+    """One page of the index's documents, in id order."""
     docs, total = svc.list_documents(offset, limit)
     return DocumentList(documents=[document_out(d) for d in docs], total=total, offset=offset, limit=limit)
 
 
 @router.get("/v1/documents/{doc_id:path}", response_model=DocumentOut, responses=ERRORS)
 def get_document(doc_id: str, svc: Service, include_text: bool = False) -> DocumentOut:
+    """One document: its record, and with `include_text` its text (what citations' offsets index)."""
     return document_out(*svc.document(doc_id, include_text), pages=True)
 
 
-@router.delete("/v1/documents/{doc_id:path}", responses=ERRORS)
-def delete_document(doc_id: str, svc: Service) -> dict[str, str]:
+@router.delete("/v1/documents/{doc_id:path}", response_model=DeletedOut, responses=ERRORS)
+def delete_document(doc_id: str, svc: Service) -> DeletedOut:
+    """Remove a document and its passages from the index."""
     svc.delete(doc_id)
-    return {"deleted": doc_id}
+    return DeletedOut(deleted=doc_id)
+
+
+async def _ingest(svc: QAService, docs: list[Document]) -> IngestResponse:
+    # On the ingestion worker: one request at a time on QA_INGEST_THREADS cores, at most
+    # QA_INGEST_QUEUE waiting (then 503 + Retry-After), so ingestion cannot starve the questions.
+    results = await svc.ingest_worker.run(svc.add_documents, docs)  # counted in /metrics by qa.stages
+    return IngestResponse(results=[IngestOut(id=r.id, status=r.status, chunks=r.chunks) for r in results])
+
+
+def _content_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
 
 
 @router.post(
@@ -165,19 +170,41 @@ def delete_document(doc_id: str, svc: Service) -> dict[str, str]:
     status_code=201,
     response_model=IngestResponse,
     responses=ERRORS,
-    openapi_extra={"requestBody": _documents_body()},
+    openapi_extra={"requestBody": JSON_BODY},
 )
 async def add_documents(request: Request, svc: Service) -> IngestResponse:
-    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    """Add (or replace, by id) one document `{"text", ...}` or several `{"documents": [...]}`.
+
+    Files go to `POST /v1/documents/upload`. This route still takes the same multipart form, as it
+    did before that route existed (curl -F, older clients); the schema lists JSON only, so that a
+    generated client has one body type per operation."""
+    ctype = _content_type(request)
     if ctype == "multipart/form-data":
         docs = await _from_multipart(request, svc.settings, Limits.of(svc.settings))
     elif ctype in ("application/json", ""):
         docs = _from_json(await request.body(), Limits.of(svc.settings))
     else:
         raise UnsupportedFileType(
-            f"content type {ctype!r} is not accepted: send application/json or multipart/form-data"
+            f"content type {ctype!r} is not accepted: send application/json here, "
+            "or files as multipart/form-data to POST /v1/documents/upload"
         )
-    # On the ingestion worker: one request at a time on QA_INGEST_THREADS cores, at most
-    # QA_INGEST_QUEUE waiting (then 503 + Retry-After), so ingestion cannot starve the questions.
-    results = await svc.ingest_worker.run(svc.add_documents, docs)  # counted in /metrics by qa.stages
-    return IngestResponse(results=[IngestOut(id=r.id, status=r.status, chunks=r.chunks) for r in results])
+    return await _ingest(svc, docs)
+
+
+@router.post(
+    "/v1/documents/upload",
+    status_code=201,
+    response_model=IngestResponse,
+    responses=ERRORS,
+    openapi_extra={"requestBody": UPLOAD_BODY},
+)
+async def upload_document(request: Request, svc: Service) -> IngestResponse:
+    """Add (or replace) a document from a file, parsed by its content like files on disk; a
+    `.jsonl` file gives one document per line."""
+    ctype = _content_type(request)
+    if ctype != "multipart/form-data":
+        raise UnsupportedFileType(
+            f"content type {ctype!r} is not accepted: send the file as multipart/form-data (field 'file'), "
+            "or a document as JSON to POST /v1/documents"
+        )
+    return await _ingest(svc, await _from_multipart(request, svc.settings, Limits.of(svc.settings)))

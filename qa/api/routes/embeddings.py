@@ -47,7 +47,7 @@ def encode(vector: np.ndarray, encoding_format: str) -> list[float] | str:
         }
     },
 )
-async def embeddings(request: Request, svc: Service) -> Response:
+async def create_embeddings(request: Request, svc: Service) -> Response:
     """OpenAI Embeddings: ``input`` (a string or a list of strings) embedded by the index's model;
     ``model`` is that model's name or ``qa``."""
     raw = await request.body()

@@ -36,10 +36,12 @@ from qa.api.schemas import (
     OPENAI_ERRORS,
     ModelList,
     ModelOut,
+    OpenAIChatChunk,
     OpenAIChatIn,
     OpenAIChatOut,
     OpenAIMessage,
     citation_out,
+    event_stream,
     sentences_out,
 )
 from qa.api.sse import SSE_HEADERS, data_line, pieces
@@ -206,13 +208,13 @@ def _model(created: int = 0) -> dict[str, Any]:
 
 
 @router.get("/v1/models", response_model=ModelList, responses=OPENAI_ERRORS)
-def models() -> dict[str, Any]:
+def list_models() -> dict[str, Any]:
     """The one model this service is, for OpenAI-compatible clients."""
     return {"object": "list", "data": [_model()]}
 
 
 @router.get("/v1/models/{model_id:path}", response_model=ModelOut, responses=OPENAI_ERRORS)
-def model(model_id: str) -> Any:
+def get_model(model_id: str) -> Any:
     """One model: ``qa``; any other id is a 404 in OpenAI's shape."""
     if model_id != MODEL_ID:
         return _unknown_model(model_id)
@@ -236,9 +238,11 @@ def _unknown_model(model_id: str) -> JSONResponse:
         200: {
             "description": "A chat completion; with `stream: true`, `chat.completion.chunk` events instead.",
             "content": {
-                "text/event-stream": {
-                    "schema": {"type": "string", "description": "`data: <chat.completion.chunk JSON>` lines."}
-                }
+                "text/event-stream": event_stream(
+                    "`data: <chat.completion.chunk JSON>` lines, then `data: [DONE]`. `x-events` names the "
+                    "chunks' schema (the empty name: unnamed events).",
+                    {"": OpenAIChatChunk},
+                )
             },
         },
     },

@@ -9,23 +9,39 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from qa.api.deps import Service
+from qa.api.schemas import ERRORS, HealthOut, StatsOut
 
 router = APIRouter(tags=["service"])
 
+UNAVAILABLE: dict[int | str, dict[str, Any]] = {503: ERRORS[503]}
 
-@router.get("/healthz")
-def healthz(svc: Service) -> dict[str, Any]:
+
+@router.get("/healthz", response_model=HealthOut, response_model_exclude_none=True, responses=UNAVAILABLE)
+def health(svc: Service) -> dict[str, Any]:
     """200 while the index is open: ``ok``, or ``degraded`` with ``problems`` (a damaged part:
     the requests that read it answer 503, the others are served). An index that cannot be opened
     at all answers 503 (``IndexCorrupt``): nothing can be served."""
     return svc.health()
 
 
-@router.get("/v1/stats")
+@router.get("/v1/stats", response_model=StatsOut, responses=ERRORS)
 def stats(svc: Service) -> dict[str, Any]:
+    """What the index holds, and where: counts, model, size on disk."""
     return svc.stats()
 
 
-@router.get("/metrics", include_in_schema=False)
-def prometheus_metrics(request: Request) -> Response:
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "Prometheus' text format.",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        },
+        401: ERRORS[401],
+        403: ERRORS[403],
+    },
+)
+def metrics(request: Request) -> Response:
+    """Prometheus metrics: requests, latencies by stage, answers, ingestion, the process."""
     return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
