@@ -361,16 +361,16 @@ class StreamOptions(BaseModel):
 
 class OpenAIChatIn(BaseModel):
     # Sampling options (temperature, max_tokens, ...) mean nothing to an extractive answerer; the
-    # options that would change what comes back (n, tools, response_format) are checked by the route.
+    # options that would change what comes back (n, a forced tool call, response_format) are checked by the route.
     model_config = ConfigDict(extra="allow")
     model: str
     messages: list[OpenAIMessage] = Field(..., min_length=1, max_length=200)
     stream: bool = False
     stream_options: StreamOptions | None = None
     n: int | None = Field(None, description="Only 1: one answer per question.")
-    tools: list[Any] | None = Field(None, description="Not supported (400 when non-empty).")
-    tool_choice: Any = Field(None, description="Only 'none' or 'auto' (there are no tools).")
-    functions: list[Any] | None = Field(None, description="Not supported (400 when non-empty).")
+    tools: list[Any] | None = Field(None, description="Accepted and never called: the answer is text.")
+    tool_choice: Any = Field(None, description="Only 'none' or 'auto': a forced call is a 400 (qa calls no tools).")
+    functions: list[Any] | None = Field(None, description="Accepted and never called (function_call: 'none'/'auto').")
     response_format: dict[str, Any] | None = Field(None, description="Only {'type': 'text'}.")
     extractive: bool = False  # not OpenAI's: answer extractively even with an LLM configured
 

@@ -208,10 +208,12 @@ def test_usage_is_counted_in_tokens_and_streamed_when_asked(client: openai.OpenA
 def test_options_that_would_change_the_answer_are_refused(client: openai.OpenAI) -> None:
     messages: Any = [{"role": "user", "content": "Who met in Paris?"}]
     tool: Any = {"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}
+    forced: Any = {"type": "function", "function": {"name": "lookup"}}
     for kwargs, param, words in (
         ({"n": 2}, "n", "one answer per question"),
-        ({"tools": [tool]}, "tools", "calls no functions"),
-        ({"tool_choice": "required"}, "tool_choice", "no tools"),
+        ({"tools": [tool], "tool_choice": "required"}, "tool_choice", "calls no functions"),
+        ({"tools": [tool], "tool_choice": forced}, "tool_choice", "calls no functions"),
+        ({"extra_body": {"function_call": {"name": "lookup"}}}, "function_call", "calls no functions"),
         ({"response_format": {"type": "json_object"}}, "response_format", "'json_object'"),
     ):
         with pytest.raises(openai.BadRequestError, match=words) as info:
@@ -222,6 +224,12 @@ def test_options_that_would_change_the_answer_are_refused(client: openai.OpenAI)
         model="qa", messages=messages, n=1, response_format={"type": "text"}, tool_choice="none"
     )
     assert "Dermer" in (r.choices[0].message.content or "")
+    # Tools offered without forcing a call (Open WebUI 0.12 offers its built-in ones on every chat
+    # request) are never called: the answer is text, as a model answering under "auto" may give.
+    for kwargs in ({"tools": [tool]}, {"tools": [tool], "tool_choice": "auto"}):
+        r = client.chat.completions.create(model="qa", messages=messages, **kwargs)
+        m = r.choices[0].message
+        assert "Dermer" in (m.content or "") and not m.tool_calls and r.choices[0].finish_reason == "stop"
 
 
 def test_models_are_retrieved_and_unknown_ones_are_404(client: openai.OpenAI) -> None:

@@ -191,12 +191,20 @@ def unsupported(body: OpenAIChatIn) -> tuple[str, str] | None:
     comes back, so they are refused rather than ignored."""
     if body.n is not None and body.n != 1:
         return "n", f"n={body.n} is not supported: qa gives one answer per question (send n=1 or leave it out)"
-    if body.tools:
-        return "tools", "tools are not supported: qa answers from its index and calls no functions"
-    if body.functions:
-        return "functions", "functions are not supported: qa answers from its index and calls no functions"
+    # Tools offered are accepted and never called: with tool_choice "auto" (the default) a model
+    # may answer in text, and Open WebUI (0.12, native function calling) offers its built-in tools
+    # on every chat request. Only a forced call is refused: qa cannot make one.
     if body.tool_choice not in (None, "none", "auto"):
-        return "tool_choice", f"tool_choice {json.dumps(body.tool_choice)} is not supported: there are no tools"
+        return "tool_choice", (
+            f"tool_choice {json.dumps(body.tool_choice)} is not supported: qa answers from its index and calls"
+            " no functions (send 'auto' or 'none', or leave it out)"
+        )
+    function_call = (body.model_extra or {}).get("function_call")
+    if function_call not in (None, "none", "auto"):
+        return "function_call", (
+            f"function_call {json.dumps(function_call)} is not supported: qa answers from its index and calls"
+            " no functions (send 'auto' or 'none', or leave it out)"
+        )
     if body.response_format is not None and body.response_format.get("type", "text") != "text":
         kind = body.response_format.get("type")
         return "response_format", f"response_format {kind!r} is not supported: answers are text (type 'text')"
