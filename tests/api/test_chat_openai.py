@@ -387,3 +387,15 @@ def test_langchain_chat_openai_gets_the_answer_usage_and_sources(server: str) ->
         streamed = chunk if streamed is None else streamed + chunk
     assert streamed is not None and streamed.content == content
     assert streamed.usage_metadata is not None and streamed.usage_metadata["output_tokens"] == count(content)
+
+
+def test_open_webui_source_pages_count_from_zero() -> None:
+    """Open WebUI shows a source's ``page + 1`` (its PDF loader's pages start at 0): qa's page 3 is
+    sent as 2 so that its panel says page 3; the annotation and qa's own fields keep page 3."""
+    from qa.api.routes.openai import source_event
+    from qa.types import Citation
+
+    c = Citation(1, "manual.pdf", "Manual", 10, 40, "The kiln fires at 1240 degrees.", page=3)
+    assert source_event(c, "http://x/documents/manual.pdf#10-40")["data"]["metadata"][0]["page"] == 2
+    no_pages = Citation(1, "notes.txt", "Notes", 0, 5, "Hello", page=None)
+    assert source_event(no_pages, "http://x/documents/notes.txt#0-5")["data"]["metadata"][0]["page"] is None

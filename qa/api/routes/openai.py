@@ -143,7 +143,9 @@ def source_event(c: Citation, url: str) -> dict[str, Any]:
     """Open WebUI's ``source`` event for a citation: its source panel shows ``document`` (the exact
     quote). ``metadata.source`` is the annotation's URL: Open WebUI groups what it receives by that
     key, so the annotation it makes of ``delta.annotations`` joins this source instead of counting
-    as a second one (its ``[n]`` chips are matched to sources by position)."""
+    as a second one (its ``[n]`` chips are matched to sources by position). Its ``page`` counts from 0,
+    as Open WebUI's own PDF sources do (its panel shows ``page + 1``); qa's ``page`` elsewhere counts
+    from 1."""
     return {
         "type": "source",
         "data": {
@@ -157,7 +159,7 @@ def source_event(c: Citation, url: str) -> dict[str, Any]:
                     "doc_id": c.doc_id,
                     "start": c.start,
                     "end": c.end,
-                    "page": c.page,
+                    "page": None if c.page is None else c.page - 1,
                 }
             ],
         },
