@@ -156,13 +156,12 @@ function citationButton(c) {
 function sourceCards(citations) {
   const list = el("ol", { class: "cards" });
   for (const c of citations) {
-    const where = [c.doc_id, c.page == null ? null : `page ${c.page}`].filter(Boolean).join(" · ");
     list.append(el("li", { class: "card" },
       el("button", { type: "button", class: "card-open", onclick: (e) => openCitation(c, e.currentTarget) },
         el("span", { class: "card-n" }, String(c.n)), " ",
         el("span", { class: "card-title" }, c.title || c.doc_id),
         c.page == null ? null : el("span", { class: "card-page" }, ` · page ${c.page}`)),
-      el("span", { class: "meta card-meta" }, where),
+      el("span", { class: "meta card-meta" }, c.doc_id),
       el("blockquote", { class: "card-quote" }, c.quote)));
   }
   return el("section", { class: "sources-cards", "aria-label": "Sources" }, list);
@@ -417,9 +416,12 @@ async function loadExamples() {
   const list = $("examples");
   let page;
   try {
-    const response = await fetch("/v1/documents?limit=100", { headers: headers() });
-    if (!response.ok) return;
-    page = await response.json();
+    page = await fetchPage(0, 100);
+    if (page.total > 100) {
+      // A large index: a random hundred, not always the first ids in order.
+      const more = await fetchPage(Math.floor(Math.random() * (page.total - 99)), 100);
+      if (more.documents.length) page = { ...more, total: page.total };
+    }
   } catch (_) {
     return;
   }
@@ -474,7 +476,6 @@ function drawViewer() {
   const canFormat = doc.text.length <= MAX_FORMATTED;
   $("viewer-mode").hidden = !canFormat;
   $("viewer-mode").textContent = formatted ? "Show plain text" : "Show formatted";
-  $("viewer-mode").setAttribute("aria-pressed", String(!formatted));
   let marks = [];
   if (formatted && canFormat) {
     const nodes = [];

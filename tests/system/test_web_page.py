@@ -15,7 +15,6 @@ import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -89,10 +88,11 @@ def page(browser: Browser, server: str, size: str) -> Iterator[Page]:  # noqa: F
     assert errors == []
 
 
-def screenshot(pg: Page, name: str, **kwargs: Any) -> None:
+def screenshot(target: Page | Locator, name: str) -> None:
+    """Save a picture for the README when QA_SCREENSHOTS names a folder."""
     folder = os.environ.get("QA_SCREENSHOTS")
     if folder:
-        pg.screenshot(path=str(Path(folder) / name), **kwargs)
+        target.screenshot(path=str(Path(folder) / name))
 
 
 def open_panel(pg: Page, size: str) -> None:
@@ -109,7 +109,7 @@ def box(loc: Locator) -> dict[str, float]:
 
 def test_the_newest_answer_is_in_view_after_three_questions(page: Page, size: str) -> None:
     pg = page
-    for n, question in enumerate(["Who met in Paris?", "How does a sourdough starter work?", KILN_QUESTION]):
+    for n, question in enumerate(["Who met in Paris?", "What is BM25?", KILN_QUESTION]):
         turn = ask(pg, question, n)
     expect(turn.locator(".answer")).to_contain_text("1240 degrees")
     pg.wait_for_timeout(100)  # no scrolling is animated; one frame for layout
@@ -160,7 +160,7 @@ def test_a_source_card_shows_title_page_and_quote_and_opens_the_span(page: Page,
     expect(card.locator(".card-title")).to_have_text("Kiln Operations Manual")
     expect(card.locator(".card-page")).to_have_text(" · page 3")
     expect(card.locator(".card-quote")).to_have_text(expected["quote"])
-    expect(card.locator(".card-meta")).to_have_text("kiln.pdf · page 3")
+    expect(card.locator(".card-meta")).to_have_text("kiln.pdf")
     # The whole card is the target: a click on its quote opens the viewer at exactly that span.
     card.locator(".card-quote").click(force=True)  # at its place: the stretched button takes the click
     expect(pg.locator("#viewer")).to_be_visible()
@@ -451,7 +451,7 @@ def test_the_documents_panel_searches_pages_deletes_and_uploads(page: Page, size
     search.fill(f"{size}-")
     expect(items).to_have_count(2)
     if size == "phone":
-        screenshot(pg, "documents-phone.png")
+        screenshot(pg.locator("#docs"), "documents-phone.png")
 
     for d in [*batch, {"id": f"{size}-one.md"}, {"id": f"{size}-two.txt"}]:
         if d["id"] != f"{prefix}/note-07":
