@@ -125,6 +125,27 @@ def test_the_newest_answer_is_in_view_after_three_questions(page: Page, size: st
     screenshot(pg, f"chat-{size}.png")
 
 
+def test_an_answer_taller_than_the_screen_starts_at_its_question(page: Page) -> None:
+    """When the newest question and answer do not fit above the question box, the question goes to
+    the top, so the answer reads from its beginning (its stream scripted in the browser)."""
+    pg = page
+    ask(pg, "Who met in Paris?", 0)
+    long = "\n\n".join(f"Paragraph {n} of a long answer about the kiln and its firing schedule." for n in range(60))
+    events = [
+        ("passages", {"question": "q", "query": "q", "rewritten": False, "passages": []}),
+        ("delta", {"text": long}),
+        ("citations", {"citations": []}),
+        ("done", {"found": True, "score": 0.9, "short_answer": None, "generated": False, "note": None}),
+    ]
+    body = "".join(f"event: {name}\ndata: {json.dumps(data)}\n\n" for name, data in events)
+    pg.route("**/v1/chat", lambda route: route.fulfill(status=200, content_type="text/event-stream", body=body))
+    turn = ask(pg, "Tell me everything about the kiln.", 1)
+    expect(turn.locator(".answer p")).to_have_count(60)
+    question = box(pg.locator("li.turn.user").nth(1))
+    assert 0 <= question["y"] <= 20, question
+    assert box(turn.locator(".answer p").first)["y"] < box(pg.locator("#ask"))["y"]
+
+
 def test_the_marker_sits_right_after_its_sentence(page: Page) -> None:
     pg = page
     turn = ask(pg, "Who met in Paris?", 0)
