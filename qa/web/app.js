@@ -1,20 +1,31 @@
 // The chat page. No build step, no framework.
-// Rule: text from the server (answers, document text, titles, ids) is only ever put into the
-// page as text (textContent / text nodes), never parsed as HTML.
+// Rule: text from the server (answers, document text, titles, ids) reaches the page only as text
+// nodes: through textContent, or through QAMarkdown.render (markdown.js), which builds elements and
+// text nodes and never parses HTML. The page's CSP enforces Trusted Types, so an HTML sink would throw.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const messages = []; // the conversation sent with every question: [{role, content}]
+const STORE_KEY = "qa-chat"; // localStorage: the conversation, kept across reloads
+const MAX_TURNS = 50; // kept in storage (the oldest go first)
+const PAGE_SIZE = 20; // documents per page of the panel
+const SEARCH_PAGES = 20; // a search reads at most this many pages of 1,000 documents
+const MAX_FORMATTED = 1_000_000; // longer documents are shown as plain text (rendering time)
+const GAP = 8; // px kept between the newest answer and the question box
+
+let records = []; // the conversation: [{question, ...the answer's fields}], see newRecord
 let busy = false;
 let lastTrigger = null; // the control that opened the viewer, focused again when it closes
+let viewerState = null; // {doc, span}: what the viewer shows, to redraw it in the other mode
+let formatted = true; // the viewer's mode: Markdown rendered, or the plain text
 
 /** Make an element; string children become text nodes. */
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs)) {
+    if (value === null || value === undefined || value === false) continue;
     if (key === "class") node.className = value;
     else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
-    else node.setAttribute(key, value);
+    else node.setAttribute(key, value === true ? "" : value);
   }
   for (const child of children) {
     if (child === null || child === undefined) continue;
@@ -23,80 +34,112 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
-const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+const plural = (n, word) => `${n.toLocaleString("en")} ${word}${n === 1 ? "" : "s"}`;
 
 /** /v1/documents/{id}: ids may hold slashes (the route takes a path), each segment encoded. */
 function documentUrl(id) {
   return "/v1/documents/" + id.split("/").map(encodeURIComponent).join("/");
 }
 
+function apiKey() {
+  return $("api-key").value.trim();
+}
+
 /** Headers for a request to this server, with the API key when one was given. */
 function headers(extra = {}) {
-  const key = $("api-key").value.trim();
+  const key = apiKey();
   return key ? { ...extra, authorization: `Bearer ${key}` } : extra;
 }
 
+function messageOf(body, status, statusText) {
+  if (body && typeof body.message === "string") return body.message;
+  if (body && body.error && typeof body.error.message === "string") return body.error.message;
+  return `${status} ${statusText}`.trim();
+}
+
 async function errorMessage(response) {
+  let body = null;
   try {
-    const body = await response.json();
-    if (body && typeof body.message === "string") return body.message;
+    body = await response.json();
   } catch (_) { /* not JSON */ }
-  return `${response.status} ${response.statusText}`;
+  return messageOf(body, response.status, response.statusText);
 }
 
-// -- conversation -------------------------------------------------------------------------
+// -- Markdown with citation markers ---------------------------------------------------------------
 
-function addUserTurn(text) {
-  $("empty").hidden = true;
-  const item = el("li", { class: "turn user" }, el("span", { class: "who" }, "You"), el("p", { class: "text" }, text));
-  $("log").append(item);
-  item.scrollIntoView({ block: "end" });
+/** A table of inline tokens for QAMarkdown: each is one private-use character in the source. */
+function tokenTable() {
+  const items = [];
+  return {
+    add(item) {
+      items.push(item);
+      return String.fromCharCode(QAMarkdown.TOKEN_BASE + items.length - 1);
+    },
+    get: (code) => items[code - QAMarkdown.TOKEN_BASE] || null,
+  };
 }
 
-function addAssistantTurn() {
-  const status = el("p", { class: "status" }, "Searching…");
-  const short = el("p", { class: "short", hidden: "" });
-  const answer = el("p", { class: "text answer" });
-  const cites = el("span", { class: "cites" });
-  const note = el("p", { class: "note", hidden: "" });
-  const item = el("li", { class: "turn assistant", "aria-busy": "true" },
-    el("span", { class: "who" }, "qa"), status, short, answer, cites, note);
-  $("log").append(item);
-  return { item, status, short, answer, cites, note };
+// A sentence's block prefix (a heading's #s, a list marker, a quote's >, a fence): the sentence's
+// wrapper opens after it, so the line still starts the block it starts.
+const BLOCK_PREFIX = /^(?:[ \t]*(?:#{1,6}[ \t]+|[-*+][ \t]+|\d{1,9}[.)][ \t]+|>[ \t]?|`{3,}|~{3,}))*/;
+
+/** One sentence as Markdown source: its wrapper's tokens around its text, then its markers. */
+function sentenceSource(tokens, text, wrap, cites) {
+  const clean = QAMarkdown.untokened(text);
+  const prefix = BLOCK_PREFIX.exec(clean)[0];
+  let src = prefix + tokens.add({ open: wrap }) + clean.slice(prefix.length) + tokens.add({ close: true });
+  for (const c of cites) src += " " + tokens.add({ node: citationButton(c) });
+  return src;
 }
 
-/** The shortest span that answers (a name, a date), bold above the answer sentence. */
-function showShort(turn, short) {
-  if (!short) return;
-  turn.short.replaceChildren("Short answer: ", el("strong", {}, short.text));
-  turn.short.hidden = false;
+function sentenceWrapper() {
+  return el("span", { class: "sentence" });
 }
 
-function showNote(turn, note) {
-  if (!note) return;
-  turn.note.textContent = `Note: ${note}`;
-  turn.note.hidden = false;
+function unsupportedWrapper(first) {
+  return el("span", { class: "unsupported", "aria-describedby": "unsupported-help" },
+    first ? el("span", { class: "flag" }, "unsupported") : null, first ? " " : null);
+}
+
+/** The separator after each sentence, as the draft had it: a generated answer's sentences come back
+ * without the line breaks between them, which its Markdown (lists, code) needs. Layout only. */
+function separators(sentences, draft) {
+  let at = 0;
+  const places = sentences.map((s) => {
+    const found = draft.indexOf(s.text, at);
+    if (found >= 0) at = found + s.text.length;
+    return found;
+  });
+  return sentences.map((s, i) => {
+    const a = places[i];
+    const b = i + 1 < places.length ? places[i + 1] : -1;
+    if (a < 0 || b < 0) return " ";
+    const between = draft.slice(a + s.text.length, b);
+    return between.includes("\n\n") ? "\n\n" : between.includes("\n") ? "\n" : " ";
+  });
 }
 
 /** A generated answer as checked by the server, sentence by sentence: each kept citation is a
- * marker after its sentence, and a sentence whose citations the check dropped (`supported:
- * false`) is marked "unsupported". Replaces whatever the draft showed. */
-function showChecked(turn, sentences, citations) {
-  const byNumber = new Map(citations.map((c) => [c.n, c]));
-  const parts = [];
-  sentences.forEach((s, i) => {
-    if (i > 0) parts.push(" ");
-    if (s.supported === false) {
-      parts.push(el("span", { class: "unsupported", "aria-describedby": "unsupported-help" },
-        el("span", { class: "flag" }, "unsupported"), " ", s.text));
-    } else {
-      parts.push(el("span", { class: "sentence" }, s.text));
-    }
-    for (const n of s.citations) {
-      if (byNumber.has(n)) parts.push(" ", citationButton(byNumber.get(n)));
-    }
+ * marker right after its sentence; a sentence whose citations the check dropped (`supported:
+ * false`) is marked "unsupported". */
+function renderChecked(rec) {
+  const byNumber = new Map((rec.citations || []).map((c) => [c.n, c]));
+  const tokens = tokenTable();
+  const seps = separators(rec.sentences, rec.draft || "");
+  let src = "";
+  rec.sentences.forEach((s, i) => {
+    const wrap = s.supported === false ? unsupportedWrapper : sentenceWrapper;
+    const cites = s.citations.filter((n) => byNumber.has(n)).map((n) => byNumber.get(n));
+    src += sentenceSource(tokens, s.text, wrap, cites) + (i + 1 < rec.sentences.length ? seps[i] : "");
   });
-  turn.answer.replaceChildren(...parts);
+  return QAMarkdown.render(src, { tokens: true, token: tokens.get });
+}
+
+/** An extractive answer (a sentence of a document) with its markers right after it. */
+function renderExtractive(rec) {
+  const tokens = tokenTable();
+  return QAMarkdown.render(sentenceSource(tokens, rec.text, sentenceWrapper, rec.citations || []),
+    { tokens: true, token: tokens.get });
 }
 
 function citationButton(c) {
@@ -108,6 +151,22 @@ function citationButton(c) {
   }, `[${c.n}]`);
 }
 
+/** Source cards: per citation its title, page and the quoted characters; a click opens the viewer
+ * with exactly those characters highlighted. */
+function sourceCards(citations) {
+  const list = el("ol", { class: "cards" });
+  for (const c of citations) {
+    list.append(el("li", { class: "card" },
+      el("button", { type: "button", class: "card-open", onclick: (e) => openCitation(c, e.currentTarget) },
+        el("span", { class: "card-n" }, String(c.n)), " ",
+        el("span", { class: "card-title" }, c.title || c.doc_id),
+        c.page == null ? null : el("span", { class: "card-page" }, ` · page ${c.page}`)),
+      el("span", { class: "meta card-meta" }, c.doc_id),
+      el("blockquote", { class: "card-quote" }, c.quote)));
+  }
+  return el("section", { class: "sources-cards", "aria-label": "Sources" }, list);
+}
+
 function passagesDetails(passages) {
   const list = el("ol", { class: "passages" });
   for (const p of passages) {
@@ -117,6 +176,130 @@ function passagesDetails(passages) {
       el("p", { class: "passage-text" }, p.text)));
   }
   return el("details", { class: "sources" }, el("summary", {}, `Passages searched (${passages.length})`), list);
+}
+
+// -- conversation -------------------------------------------------------------------------------
+
+function newRecord(question) {
+  return {
+    question, query: null, rewritten: false, passages: null, draft: "", text: null, generated: false,
+    sentences: null, citations: null, short: null, note: null, error: null, done: false,
+  };
+}
+
+/** The messages sent with every question: the answered turns. */
+function conversation() {
+  const messages = [];
+  for (const r of records) {
+    if (!r.done || r.error !== null) continue;
+    messages.push({ role: "user", content: r.question }, { role: "assistant", content: r.text || "" });
+  }
+  return messages;
+}
+
+function save() {
+  const keep = records.slice(-MAX_TURNS).filter((r) => r.done);
+  for (let drop = 0; drop <= keep.length; drop++) {
+    // Over the storage quota: first without the passages searched, then without the oldest turns.
+    const items = drop === 0 ? keep : keep.slice(drop - 1).map((r) => ({ ...r, passages: null }));
+    try {
+      if (items.length) localStorage.setItem(STORE_KEY, JSON.stringify({ version: 1, records: items }));
+      else localStorage.removeItem(STORE_KEY);
+      return;
+    } catch (_) { /* quota: try with less */ }
+  }
+}
+
+function restore() {
+  let stored = null;
+  try {
+    stored = JSON.parse(localStorage.getItem(STORE_KEY) || "null");
+  } catch (_) { /* unreadable: start afresh */ }
+  if (!stored || stored.version !== 1 || !Array.isArray(stored.records)) return;
+  records = stored.records.filter((r) => r && typeof r.question === "string");
+  for (const r of records) {
+    const { view } = addTurn(r);
+    update(view, r);
+  }
+  if (records.length) {
+    $("empty").hidden = true;
+    const items = $("log").children;
+    reveal(items[items.length - 2], items[items.length - 1]);
+  }
+}
+
+/** Add a question and its (empty) answer to the log; returns the answer's parts. */
+function addTurn(rec) {
+  $("empty").hidden = true;
+  const user = el("li", { class: "turn user" }, el("span", { class: "who" }, "You"), el("p", { class: "text" }, rec.question));
+  const view = {
+    status: el("p", { class: "status" }, "Searching…"),
+    short: el("p", { class: "short", hidden: true }),
+    answer: el("div", { class: "text answer" }),
+    note: el("p", { class: "note", hidden: true }),
+    cards: el("div", { class: "cards-slot" }),
+    passages: el("div", { class: "passages-slot" }),
+  };
+  view.item = el("li", { class: "turn assistant", "aria-busy": "true" },
+    el("span", { class: "who" }, "qa"), view.status, view.short, view.answer, view.note, view.cards, view.passages);
+  $("log").append(user, view.item);
+  return { user, view };
+}
+
+/** Show a record in its view: what has arrived so far, or all of it. */
+function update(view, rec) {
+  view.item.setAttribute("aria-busy", rec.done ? "false" : "true");
+  const status = view.status;
+  status.className = "status";
+  if (rec.error !== null) {
+    status.className = "status error";
+    status.textContent = `Error: ${rec.error}`;
+  } else if (rec.rewritten) {
+    status.textContent = `Searched for: ${rec.query}`;
+  } else {
+    status.textContent = rec.passages ? "" : "Searching…";
+  }
+  status.hidden = !status.textContent;
+
+  if (rec.sentences && rec.text !== null) {
+    view.answer.classList.remove("draft");
+    view.answer.replaceChildren(renderChecked(rec));
+  } else if (rec.text !== null && (rec.done || rec.citations)) {
+    view.answer.classList.remove("draft");
+    view.answer.replaceChildren(renderExtractive(rec));
+  } else if (rec.draft && rec.error === null) {
+    // A draft until the stream ends: a generated answer's text before its check.
+    view.answer.classList.add("draft");
+    view.answer.replaceChildren(QAMarkdown.render(QAMarkdown.untokened(rec.draft)));
+  } else {
+    view.answer.replaceChildren(); // an answer never checked is not shown
+  }
+
+  if (rec.short) {
+    view.short.replaceChildren("Short answer: ", el("strong", {}, rec.short.text));
+    view.short.hidden = false;
+  } else {
+    view.short.hidden = true;
+  }
+  view.note.hidden = !rec.note;
+  view.note.textContent = rec.note ? `Note: ${rec.note}` : "";
+  view.cards.replaceChildren(...(rec.citations && rec.citations.length ? [sourceCards(rec.citations)] : []));
+  if (rec.passages && !view.passages.firstChild) view.passages.append(passagesDetails(rec.passages));
+}
+
+/** Bring the newest answer into view above the sticky question box: all of the question and its
+ * answer when they fit, else the question at the top and as much of the answer as fits. */
+function reveal(user, item) {
+  if (!user || !item) return;
+  const box = $("ask");
+  const visible = window.innerHeight - box.offsetHeight; // the box sticks to the bottom
+  const top = user.getBoundingClientRect().top;
+  const bottom = item.getBoundingClientRect().bottom;
+  if (bottom - top + 2 * GAP <= visible) {
+    if (bottom > visible - GAP || top < 0) window.scrollBy({ top: bottom - (visible - GAP), behavior: "instant" });
+  } else {
+    window.scrollBy({ top: top - GAP, behavior: "instant" });
+  }
 }
 
 /** Read a server-sent event stream from a fetch response; calls onEvent(name, data). */
@@ -147,12 +330,16 @@ async function ask(question) {
   if (busy) return;
   busy = true;
   $("send").disabled = true;
-  addUserTurn(question);
-  messages.push({ role: "user", content: question });
-  const turn = addAssistantTurn();
-  let answerText = "";
-  let sentences = null; // a generated answer's checked sentences, from its `answer` event
-  let failed = null;
+  $("new-chat").disabled = true;
+  const messages = [...conversation(), { role: "user", content: question }];
+  const rec = newRecord(question);
+  records.push(rec);
+  const { user, view } = addTurn(rec);
+  reveal(user, view.item);
+  let frame = 0;
+  const redraw = () => {
+    if (!frame) frame = requestAnimationFrame(() => { frame = 0; update(view, rec); });
+  };
   try {
     const response = await fetch("/v1/chat", {
       method: "POST",
@@ -160,58 +347,157 @@ async function ask(question) {
       body: JSON.stringify({ messages, stream: true }),
     });
     if (!response.ok) {
-      failed = await errorMessage(response);
+      rec.error = await errorMessage(response);
     } else {
       await readEvents(response, (name, data) => {
         if (name === "passages") {
-          turn.status.textContent = data.rewritten ? `Searched for: ${data.query}` : "";
-          turn.status.hidden = !data.rewritten;
-          turn.item.append(passagesDetails(data.passages));
+          rec.query = data.query;
+          rec.rewritten = Boolean(data.rewritten);
+          rec.passages = data.passages;
         } else if (name === "delta") {
-          // A draft until the stream ends: a generated answer's text before its check.
-          answerText += data.text;
-          turn.answer.classList.add("draft");
-          turn.answer.textContent = answerText;
+          rec.draft += data.text;
         } else if (name === "answer") {
           // The checked answer (generated, or the extractive one if generation failed) replaces
           // the draft, so no sentence or marker the check took out stays on screen.
-          answerText = data.text;
-          turn.answer.classList.remove("draft");
-          sentences = data.generated && data.sentences ? data.sentences : null;
-          if (sentences) showChecked(turn, sentences, []);
-          else turn.answer.textContent = answerText;
-          showNote(turn, data.note);
+          rec.text = data.text;
+          rec.generated = Boolean(data.generated);
+          rec.sentences = data.generated && data.sentences ? data.sentences : null;
+          rec.note = data.note || null;
         } else if (name === "citations") {
-          if (sentences) showChecked(turn, sentences, data.citations);
-          else for (const c of data.citations) turn.cites.append(" ", citationButton(c));
+          rec.citations = data.citations;
+          if (rec.text === null) rec.text = rec.draft; // extractive: the deltas are the answer
         } else if (name === "done") {
-          turn.answer.classList.remove("draft");
-          showShort(turn, data.short_answer);
-          showNote(turn, data.note);
+          rec.short = data.short_answer || null;
+          rec.note = data.note || rec.note;
+          if (rec.text === null) rec.text = rec.draft;
         } else if (name === "error") {
-          failed = data.message;
+          rec.error = data.message;
         }
+        redraw();
       });
+      if (rec.error === null && rec.text === null) rec.error = "the answer stopped before it was complete";
     }
   } catch (err) {
-    failed = `the request failed (${err.message}); is the server running?`;
+    rec.error = `the request failed (${err.message}); is the server running?`;
   }
-  turn.item.setAttribute("aria-busy", "false");
-  if (failed !== null) {
-    messages.pop(); // a question that got no answer is not part of the conversation
-    if (turn.answer.classList.contains("draft")) turn.answer.replaceChildren(); // never checked: not shown
-    turn.status.hidden = false;
-    turn.status.className = "status error";
-    turn.status.textContent = `Error: ${failed}`;
-  } else {
-    messages.push({ role: "assistant", content: answerText });
-  }
+  if (frame) cancelAnimationFrame(frame);
+  rec.done = true;
+  update(view, rec);
+  save();
   busy = false;
   $("send").disabled = false;
-  turn.item.scrollIntoView({ block: "end" });
+  $("new-chat").disabled = false;
+  reveal(user, view.item);
 }
 
-// -- source viewer --------------------------------------------------------------------------
+function newChat() {
+  if (busy) return;
+  records = [];
+  save();
+  $("log").replaceChildren();
+  $("empty").hidden = false;
+  loadExamples();
+  $("question").focus();
+}
+
+// -- example questions: from the index's own titles -----------------------------------------------
+
+/** A topic for an example question: the document's title, or its id made readable. */
+function topicOf(doc) {
+  let topic = (doc.title || "").trim();
+  if (!topic || topic === doc.id) {
+    topic = doc.id.split("/").pop().replace(/\.[a-z0-9]{1,5}$/i, "").replace(/[-_]+/g, " ").trim();
+  }
+  topic = topic.replace(/\s+/g, " ");
+  return topic.length > 70 ? topic.slice(0, 67).replace(/\s+\S*$/, "") + "…" : topic;
+}
+
+async function loadExamples() {
+  const list = $("examples");
+  let page;
+  try {
+    page = await fetchPage(0, 100);
+    if (page.total > 100) {
+      // A large index: a random hundred, not always the first ids in order.
+      const more = await fetchPage(Math.floor(Math.random() * (page.total - 99)), 100);
+      if (more.documents.length) page = { ...more, total: page.total };
+    }
+  } catch (_) {
+    return;
+  }
+  if (!page.total) {
+    $("empty-lead").textContent = "No documents are indexed yet. Add some under Documents, then ask about them.";
+    list.replaceChildren();
+    return;
+  }
+  $("empty-lead").textContent = "Ask a question about the indexed documents. Try:";
+  const topics = [...new Set(page.documents.map(topicOf).filter((t) => t.length >= 3))];
+  // A different few each time, so the suggestions cover the index rather than its first files.
+  for (let i = topics.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [topics[i], topics[j]] = [topics[j], topics[i]];
+  }
+  list.replaceChildren(...topics.slice(0, 3).map((t) => el("li", {},
+    el("button", { type: "button", class: "example", onclick: (e) => askExample(e.currentTarget.textContent) },
+      `What is “${t}” about?`))));
+}
+
+function askExample(text) {
+  $("question").value = text;
+  submitQuestion(null);
+}
+
+// -- source viewer ------------------------------------------------------------------------------
+
+/** Wrap the characters [start, end) of the rendered text in <mark>s; `nodes` are the text nodes
+ * QAMarkdown made, with their offsets in the source. */
+function highlight(nodes, start, end) {
+  const marks = [];
+  for (const [node, at] of nodes) {
+    const stop = at + node.data.length;
+    if (stop <= start || at >= end) continue;
+    let part = node;
+    const a = Math.max(start, at) - at;
+    const b = Math.min(end, stop) - at;
+    if (a > 0) part = part.splitText(a);
+    if (b - a < part.data.length) part.splitText(b - a);
+    const mark = el("mark", {});
+    part.replaceWith(mark);
+    mark.append(part);
+    marks.push(mark);
+  }
+  return marks;
+}
+
+function drawViewer() {
+  const { doc, span } = viewerState;
+  const text = $("viewer-text");
+  text.replaceChildren();
+  const canFormat = doc.text.length <= MAX_FORMATTED;
+  $("viewer-mode").hidden = !canFormat;
+  $("viewer-mode").textContent = formatted ? "Show plain text" : "Show formatted";
+  let marks = [];
+  if (formatted && canFormat) {
+    const nodes = [];
+    text.append(QAMarkdown.render(doc.text, { onText: (node, at) => nodes.push([node, at]) }));
+    if (span) marks = highlight(nodes, span.start, span.end);
+    text.classList.add("formatted");
+  }
+  if (!(formatted && canFormat) || (span && span.end > span.start && !marks.length)) {
+    // Plain text, or a span that is all markup (nothing of it shows formatted): the exact text.
+    text.replaceChildren();
+    text.classList.remove("formatted");
+    if (span) {
+      const mark = el("mark", {}, doc.text.slice(span.start, span.end));
+      text.append(doc.text.slice(0, span.start), mark, doc.text.slice(span.end));
+      marks = [mark];
+    } else {
+      text.append(doc.text);
+    }
+  }
+  if (marks.length) marks[0].id = "highlight";
+  return marks;
+}
 
 async function openDocument(id, trigger, span) {
   lastTrigger = trigger;
@@ -222,6 +508,8 @@ async function openDocument(id, trigger, span) {
   text.replaceChildren();
   warning.hidden = true;
   if (!response.ok) {
+    viewerState = null;
+    $("viewer-mode").hidden = true;
     $("viewer-title").textContent = id;
     $("viewer-meta").textContent = "";
     text.append(`Could not open the document: ${await errorMessage(response)}`);
@@ -230,11 +518,8 @@ async function openDocument(id, trigger, span) {
   }
   const doc = await response.json();
   $("viewer-title").textContent = doc.title || doc.id;
-  let mark = null;
   if (span) {
     const { start, end, quote } = span;
-    mark = el("mark", { id: "highlight" }, doc.text.slice(start, end));
-    text.append(doc.text.slice(0, start), mark, doc.text.slice(end));
     const page = span.page == null ? "" : ` · page ${span.page}`;
     $("viewer-meta").textContent = `${doc.id}${page} · cited characters ${start}–${end}`;
     if (quote !== undefined && doc.text.slice(start, end) !== quote) {
@@ -242,11 +527,12 @@ async function openDocument(id, trigger, span) {
       warning.hidden = false;
     }
   } else {
-    text.append(doc.text);
     $("viewer-meta").textContent = `${doc.id} · ${plural(doc.chars, "character")} · ${plural(doc.n_chunks, "passage")}`;
   }
+  viewerState = { doc, span };
+  const marks = drawViewer();
   if (!dialog.open) dialog.showModal();
-  if (mark) mark.scrollIntoView({ block: "center" });
+  if (marks.length) marks[0].scrollIntoView({ block: "center" });
   text.focus();
 }
 
@@ -271,58 +557,219 @@ function openLinkedDocument() {
   openDocument(id, null, span);
 }
 
-// -- documents panel --------------------------------------------------------------------------
+// -- documents panel ----------------------------------------------------------------------------
+
+const panel = { offset: 0, query: "", all: null }; // `all`: every document, read for a search
+
+async function fetchPage(offset, limit) {
+  const response = await fetch(`/v1/documents?offset=${offset}&limit=${limit}`, { headers: headers() });
+  if (!response.ok) throw new Error(await errorMessage(response));
+  return response.json();
+}
+
+/** Every document (up to SEARCH_PAGES pages of 1,000), for a search by title or id. */
+async function allDocuments() {
+  if (panel.all) return panel.all;
+  const docs = [];
+  let total = 0;
+  for (let page = 0; page < SEARCH_PAGES; page++) {
+    const got = await fetchPage(page * 1000, 1000);
+    total = got.total;
+    docs.push(...got.documents);
+    if (docs.length >= total || !got.documents.length) break;
+  }
+  panel.all = { docs, total };
+  return panel.all;
+}
+
+function documentItem(d) {
+  const name = d.title || d.id;
+  return el("li", {},
+    el("button", { type: "button", class: "doc", onclick: (e) => openDocument(d.id, e.currentTarget, null) }, name),
+    el("span", { class: "meta" }, `${d.id} · ${plural(d.n_chunks, "passage")}`),
+    el("button", {
+      type: "button", class: "delete", "aria-label": `Delete ${d.id}`,
+      onclick: (e) => confirmDelete(d, e.currentTarget),
+    }, "Delete"));
+}
 
 async function loadDocuments() {
-  const response = await fetch("/v1/documents?limit=200", { headers: headers() });
   const list = $("doc-list");
-  if (!response.ok) {
-    $("doc-count").textContent = `Could not list documents: ${await errorMessage(response)}`;
+  const count = $("doc-count");
+  let docs;
+  let total;
+  let matched = null;
+  try {
+    if (panel.query) {
+      const all = await allDocuments();
+      const q = panel.query.toLowerCase();
+      const hits = all.docs.filter((d) => d.id.toLowerCase().includes(q) || (d.title || "").toLowerCase().includes(q));
+      if (panel.offset >= hits.length) panel.offset = Math.max(0, (Math.ceil(hits.length / PAGE_SIZE) - 1) * PAGE_SIZE);
+      docs = hits.slice(panel.offset, panel.offset + PAGE_SIZE);
+      total = hits.length;
+      matched = all;
+    } else {
+      let page = await fetchPage(panel.offset, PAGE_SIZE);
+      if (!page.documents.length && panel.offset > 0 && page.total > 0) {
+        panel.offset = Math.floor((page.total - 1) / PAGE_SIZE) * PAGE_SIZE; // the last page went away
+        page = await fetchPage(panel.offset, PAGE_SIZE);
+      }
+      docs = page.documents;
+      total = page.total;
+    }
+  } catch (err) {
+    count.textContent = `Could not list documents: ${err.message}`;
     return;
   }
-  const page = await response.json();
-  list.replaceChildren();
-  for (const d of page.documents) {
-    list.append(el("li", {},
-      el("button", { type: "button", class: "doc", onclick: (e) => openDocument(d.id, e.currentTarget, null) },
-        d.title || d.id),
-      el("span", { class: "meta" }, `${d.id} · ${plural(d.n_chunks, "passage")}`)));
+  list.replaceChildren(...docs.map(documentItem));
+  const first = docs.length ? panel.offset + 1 : 0;
+  const range = `${first}–${panel.offset + docs.length}`;
+  if (matched) {
+    const searched = matched.docs.length < matched.total ? ` (searched the first ${plural(matched.docs.length, "document")})` : "";
+    count.textContent = total
+      ? `${plural(total, "document")} match “${panel.query}” · showing ${range}${searched}`
+      : `No document matches “${panel.query}”${searched}`;
+  } else {
+    count.textContent = total > docs.length ? `${plural(total, "document")} · showing ${range}` : plural(total, "document");
   }
-  const shown = page.documents.length;
-  $("doc-count").textContent = page.total === shown
-    ? plural(page.total, "document")
-    : `${plural(page.total, "document")} (first ${shown} shown)`;
+  $("prev-page").disabled = panel.offset === 0;
+  $("next-page").disabled = panel.offset + PAGE_SIZE >= total;
+  $("pager").hidden = total <= PAGE_SIZE;
+}
+
+function changed() {
+  panel.all = null; // the index changed: a search reads it again
+  return loadDocuments();
+}
+
+let searchTimer = 0;
+function onSearch() {
+  clearTimeout(searchTimer);
+  searchTimer = setTimeout(() => {
+    panel.query = $("doc-search").value.trim();
+    panel.offset = 0;
+    loadDocuments();
+  }, 200);
+}
+
+function turnPage(step) {
+  panel.offset = Math.max(0, panel.offset + step * PAGE_SIZE);
+  loadDocuments();
+}
+
+let pendingDelete = null;
+function confirmDelete(doc, trigger) {
+  pendingDelete = { doc, trigger };
+  const name = doc.title && doc.title !== doc.id ? `“${doc.title}” (${doc.id})` : doc.id;
+  $("confirm-text").textContent = `Delete ${name}? Its ${plural(doc.n_chunks, "passage")} leave the index; this cannot be undone.`;
+  $("confirm").showModal();
+}
+
+async function onConfirmClose() {
+  const dialog = $("confirm");
+  const job = pendingDelete;
+  pendingDelete = null;
+  if (!job) return;
+  if (dialog.returnValue !== "delete") {
+    job.trigger.focus();
+    return;
+  }
+  const status = $("doc-status");
+  status.className = "";
+  status.textContent = `Deleting ${job.doc.id}…`;
+  try {
+    const response = await fetch(documentUrl(job.doc.id), { method: "DELETE", headers: headers() });
+    if (response.ok) {
+      status.textContent = `Deleted ${job.doc.id}.`;
+      await changed();
+      loadExamples();
+    } else {
+      const needsKey = response.status === 401 || response.status === 403;
+      status.className = "error";
+      status.textContent = `Could not delete ${job.doc.id}: ${await errorMessage(response)}` +
+        (needsKey && !apiKey() ? " Enter the API key under API key." : "");
+    }
+  } catch (err) {
+    status.className = "error";
+    status.textContent = `Could not delete ${job.doc.id}: ${err.message}`;
+  }
+  $("doc-search").focus();
+}
+
+/** Upload one file with XMLHttpRequest (fetch reports no upload progress); resolves to
+ * {ok, body, status, statusText}, and calls onProgress(fraction) as the bytes go. */
+function uploadFile(file, onProgress) {
+  return new Promise((resolve) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", "/v1/documents");
+    const key = apiKey();
+    if (key) xhr.setRequestHeader("authorization", `Bearer ${key}`);
+    xhr.upload.addEventListener("progress", (e) => { if (e.lengthComputable) onProgress(e.loaded / e.total); });
+    xhr.addEventListener("load", () => {
+      let body = null;
+      try {
+        body = JSON.parse(xhr.responseText);
+      } catch (_) { /* not JSON */ }
+      resolve({ ok: xhr.status >= 200 && xhr.status < 300, body, status: xhr.status, statusText: xhr.statusText });
+    });
+    xhr.addEventListener("error", () => resolve({ ok: false, body: null, status: 0, statusText: "the upload failed; is the server running?" }));
+    const form = new FormData();
+    form.append("file", file);
+    xhr.send(form);
+  });
+}
+
+function uploadResult(results) {
+  if (results.length === 1) {
+    const [r] = results;
+    return `${r.status} (${plural(r.chunks, "passage")})`;
+  }
+  const by = {};
+  for (const r of results) by[r.status] = (by[r.status] || 0) + 1;
+  return Object.entries(by).map(([status, n]) => `${plural(n, "document")} ${status}`).join(", ");
 }
 
 async function upload(event) {
   event.preventDefault();
   const input = $("file");
-  const status = $("upload-status");
-  if (!input.files.length) {
-    status.textContent = "Choose a file first.";
+  const files = [...input.files];
+  const list = $("uploads");
+  if (!files.length) {
+    list.replaceChildren(el("li", { class: "error" }, "Choose one or more files first."));
     return;
   }
-  const form = new FormData();
-  form.append("file", input.files[0]);
   $("upload-button").disabled = true;
-  status.textContent = `Uploading ${input.files[0].name}…`;
-  try {
-    const response = await fetch("/v1/documents", { method: "POST", body: form, headers: headers() });
-    if (response.ok) {
-      const [r] = (await response.json()).results;
-      status.textContent = `${r.id}: ${r.status} (${plural(r.chunks, "passage")}).`;
-      input.value = "";
-      await loadDocuments();
+  // One request per file: each has its own progress, and one bad file fails alone.
+  const rows = files.map((f) => {
+    const bar = el("progress", { max: "100", value: "0", "aria-label": `Upload of ${f.name}` });
+    const status = el("span", { class: "upload-status" }, "waiting");
+    const row = el("li", { class: "upload-row" }, el("span", { class: "upload-name" }, f.name), bar, status);
+    return { file: f, row, bar, status };
+  });
+  list.replaceChildren(...rows.map((r) => r.row));
+  let added = 0;
+  for (const r of rows) {
+    r.status.textContent = "uploading…";
+    const res = await uploadFile(r.file, (fraction) => { r.bar.value = Math.round(fraction * 100); });
+    if (res.ok && res.body && Array.isArray(res.body.results)) {
+      r.bar.value = 100;
+      r.row.classList.add("done");
+      r.status.textContent = uploadResult(res.body.results);
+      added++;
     } else {
-      status.textContent = `Upload failed: ${await errorMessage(response)}`;
+      r.row.classList.add("error");
+      r.status.textContent = `failed: ${messageOf(res.body, res.status, res.statusText)}`;
     }
-  } catch (err) {
-    status.textContent = `Upload failed: ${err.message}`;
   }
+  input.value = "";
   $("upload-button").disabled = false;
+  if (added) {
+    await changed();
+    if (!records.length) loadExamples();
+  }
 }
 
-// -- wiring -------------------------------------------------------------------------------------
+// -- wiring ---------------------------------------------------------------------------------------
 
 function submitQuestion(event) {
   if (event) event.preventDefault();
@@ -338,24 +785,25 @@ document.addEventListener("DOMContentLoaded", () => {
   $("question").addEventListener("keydown", (e) => {
     if (e.key === "Enter" && !e.shiftKey && !e.isComposing) submitQuestion(e);
   });
-  for (const b of document.querySelectorAll(".example")) {
-    b.addEventListener("click", () => { $("question").value = b.textContent; submitQuestion(null); });
-  }
-  $("new-chat").addEventListener("click", () => {
-    if (busy) return;
-    messages.length = 0;
-    $("log").replaceChildren();
-    $("empty").hidden = false;
-    $("question").focus();
-  });
+  $("new-chat").addEventListener("click", newChat);
   $("upload").addEventListener("submit", upload);
+  $("doc-search").addEventListener("input", onSearch);
+  $("prev-page").addEventListener("click", () => turnPage(-1));
+  $("next-page").addEventListener("click", () => turnPage(1));
+  $("confirm").addEventListener("close", onConfirmClose);
   const key = $("api-key");
   key.value = sessionStorage.getItem("qa-api-key") || "";
   key.addEventListener("change", () => {
     sessionStorage.setItem("qa-api-key", key.value.trim());
-    loadDocuments();
+    changed();
   });
   $("viewer-close").addEventListener("click", () => $("viewer").close());
+  $("viewer-mode").addEventListener("click", () => {
+    formatted = !formatted;
+    if (!viewerState) return;
+    const marks = drawViewer();
+    if (marks.length) marks[0].scrollIntoView({ block: "center" });
+  });
   // The browser may already have put focus back (and the user moved it on) before this event
   // runs: focus the trigger only if focus is nowhere, never take it from where it went since.
   $("viewer").addEventListener("close", () => {
@@ -366,7 +814,9 @@ document.addEventListener("DOMContentLoaded", () => {
     const open = $("docs").classList.toggle("open");
     $("docs-toggle").setAttribute("aria-expanded", String(open));
   });
+  restore();
   loadDocuments();
+  loadExamples();
   openLinkedDocument();
   window.addEventListener("hashchange", openLinkedDocument);
 });

@@ -268,12 +268,17 @@ def test_bad_chat_requests_get_json_4xx(
 def test_page_is_served_with_a_strict_content_security_policy(client: TestClient) -> None:
     r = client.get("/")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
-    assert "script-src 'self'" in r.headers["content-security-policy"]
-    assert '<script src="/web/app.js"' in r.text
-    js = client.get("/web/app.js")
-    assert js.status_code == 200 and "javascript" in js.headers["content-type"]
-    # Server text is put in the page as text only.
-    assert "innerHTML" not in js.text and "insertAdjacentHTML" not in js.text and "document.write" not in js.text
+    csp = r.headers["content-security-policy"]
+    assert "script-src 'self'" in csp
+    # Trusted Types with no policy: an HTML sink in the page throws (tests/system/test_web_page.py).
+    assert "require-trusted-types-for 'script'" in csp and "trusted-types 'none'" in csp
+    assert '<script src="/web/app.js"' in r.text and '<script src="/web/markdown.js"' in r.text
+    for name in ("app.js", "markdown.js"):
+        js = client.get(f"/web/{name}")
+        assert js.status_code == 200 and "javascript" in js.headers["content-type"]
+        assert js.headers["content-security-policy"] == csp
+        # Server text is put in the page as text only (Markdown too: markdown.js builds DOM nodes).
+        assert "innerHTML" not in js.text and "insertAdjacentHTML" not in js.text and "document.write" not in js.text
     assert client.get("/web/style.css").status_code == 200
     missing = client.get("/web/secrets.txt")
     assert missing.status_code == 404 and missing.json()["error"] == "not_found"

@@ -10,12 +10,20 @@ from fastapi.responses import FileResponse
 from qa.errors import NotFound
 
 WEB_DIR = Path(__file__).resolve().parents[2] / "web"
-WEB_FILES = {"app.js": "text/javascript", "style.css": "text/css", "index.html": "text/html"}
+WEB_FILES = {
+    "app.js": "text/javascript",
+    "markdown.js": "text/javascript",
+    "style.css": "text/css",
+    "index.html": "text/html",
+}
 # The page loads only its own script and style and talks only to this server; inline script
-# (and so any markup that slipped into the DOM) does not run.
+# (and so any markup that slipped into the DOM) does not run. Trusted Types with no policy: the page
+# builds its DOM from elements and text nodes only (qa/web/markdown.js renders Markdown that way), so
+# any HTML sink (innerHTML, insertAdjacentHTML, document.write) throws instead of parsing text.
 PAGE_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'; "
+    "require-trusted-types-for 'script'; trusted-types 'none'",
     "X-Content-Type-Options": "nosniff",
     # Not no-referrer: under it a browser sends `Origin: null` even with the page's own POSTs, which
     # the cross-site write check (qa.security.origin_refusal) can then only accept by Sec-Fetch-Site.
