@@ -28,15 +28,15 @@ from qa.embed.onnx import OnnxEmbedder
 from qa.embed.queries import QueryEmbedder
 from qa.errors import IndexCorrupt, IndexMismatch, InvalidInput, NotFound, TooLarge
 from qa.generate import OpenAICompatibleLLM, final, generate_stream
-from qa.ingest import FileProgress, IndexSummary, Ingestor, chunker_signature, index_files, make_chunker, validate
+from qa.ingest import FileProgress, IndexSummary, Ingestor, chunker_signature, make_chunker, validate
 from qa.limits import Limits, check_max_per_doc, check_unicode
-from qa.parse import iter_files
 from qa.parse.worker import ParseLimits
 from qa.rerank import CrossEncoderReranker, Reranker, SentenceEvidenceReranker
 from qa.retrieve import Mode, Options, Retriever
 from qa.shard import Shard
 from qa.store import DocumentInfo, Store, describe_location, open_store
 from qa.store.filters import parse_filters
+from qa.sync import Syncer, SyncOptions, targets
 from qa.terms import terms
 from qa.types import Answer, Document, IngestResult, Metadata, Passage, Retrieved, page_at
 from qa.workqueue import BoundedWorker
@@ -202,21 +202,26 @@ class QAService:
         shard: Shard | None = None,
         on_start: Callable[[int], None] | None = None,
         on_file: FileProgress | None = None,
+        options: SyncOptions | None = None,
     ) -> IndexSummary:
-        """Index files and directories (recursively); a file that fails is recorded, the rest go on.
-        ``on_start`` gets the number of files found, ``on_file`` is called after each."""
-        files = iter_files(paths, follow_symlinks=follow_symlinks)
+        """Sync files and directories (recursively) into their sources (``qa.sync``): each
+        directory is mirrored (files gone are deleted unless ``options.delete`` is off); a file
+        that fails is recorded, the rest go on. ``on_start`` gets the number of files found,
+        ``on_file`` is called after each."""
+        options = replace(options or SyncOptions(), follow_symlinks=follow_symlinks, shard=shard)
+        found = targets(paths, options.source, follow_symlinks)
         if on_start:
-            on_start(len(files))
-        return index_files(
-            self.add_documents,
-            files,
+            on_start(sum(len(t.files) for t in found))
+        syncer = Syncer(
+            self.store,
+            lambda docs, files: self.ingestor.add_documents(docs, files=files),
+            self.chunker_signature,
             self.settings.max_document_bytes,
-            shard,
+            options,
+            ParseLimits.of(self.settings),
             on_file,
-            follow_symlinks=follow_symlinks,
-            limits=ParseLimits.of(self.settings),
         )
+        return syncer.run(found)
 
     @property
     def embedded_texts(self) -> int:

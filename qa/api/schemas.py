@@ -146,7 +146,8 @@ class DocumentOut(BaseModel):
     id: str
     title: str
     metadata: dict[str, Any]
-    source: str | None
+    source: str | None = Field(None, description="Its source: a folder's absolute path or a name such as 'upload'.")
+    path: str | None = Field(None, description="Its path inside the source; id = source/path for a file.")
     content_hash: str
     n_chunks: int
     chars: int
