@@ -57,7 +57,7 @@ def test_completion_has_markers_sources_and_citations(server: str, client: opena
     answer, sources = content.split("\n\nSources:\n")
     assert answer.endswith("[1]") and sources.startswith("[1] Syrian and Israeli officials hold talks")
     citations = (r.model_extra or {})["citations"]
-    assert citations[0]["n"] == 1 and citations[0]["doc_id"] == "paris-talks.md"
+    assert citations[0]["n"] == 1 and citations[0]["doc_id"] == "upload/paris-talks.md"
     check_citations(server, citations)
 
 

@@ -17,7 +17,17 @@ from ..conftest import ROOT
 # Lowest first. A name covers the module and, for a package, everything inside it.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("qa.types", "qa.errors", "qa.config"),
-    ("qa.sentences", "qa.terms", "qa.span", "qa.security", "qa.observability", "qa.shard", "qa.limits", "qa.workqueue", "qa.sources"),
+    (
+        "qa.sentences",
+        "qa.terms",
+        "qa.span",
+        "qa.security",
+        "qa.observability",
+        "qa.shard",
+        "qa.limits",
+        "qa.workqueue",
+        "qa.sources",
+    ),
     ("qa.parse", "qa.chunk"),
     ("qa.embed", "qa.answer_model"),
     ("qa.store",),
