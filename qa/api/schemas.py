@@ -121,10 +121,16 @@ class AskOut(AnswerOut):
 
 class DocumentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    id: str | None = Field(None, description="Stable id; derived from the content when omitted.")
+    id: str | None = Field(
+        None, description="Stable id; source/path when a path is given, else derived from the content when omitted."
+    )
     title: str = ""
     text: str
     metadata: dict[str, Any] = Field(default_factory=dict)
+    source: str | None = Field(
+        None, description="Its source: a name without '/' or a folder's absolute path (default with a path: 'upload')."
+    )
+    path: str | None = Field(None, description="Its path inside the source, e.g. 'sub/a.md'.")
 
 
 class DocumentsIn(BaseModel):

@@ -14,10 +14,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from fastapi.testclient import TestClient
+
+from qa.api import create_app
 from qa.errors import InvalidInput
 from qa.service import QAService
 from qa.sources import document_id
 from qa.sync import SIDECAR, SyncOptions, parse_meta
+
+from ..live_server import LOCAL
 
 Make = Callable[..., QAService]
 
@@ -151,6 +156,35 @@ def test_meta_and_sidecars(tmp_path: Path, make_service: Make) -> None:
     broken = svc.index_paths([root], options=opts)
     assert len(broken.failed) == 2 and "JSON object" in broken.failed[0]["error"]
     assert broken.deleted == 0  # a file that failed is still there: its documents stay
+
+
+def test_the_api_and_the_cli_give_one_document_one_id(tmp_path: Path, make_service: Make) -> None:
+    """An upload into the source a folder was indexed with is that folder's document: same id,
+    and unchanged (the file name is not part of the content hash), so nothing is embedded again."""
+    root = tmp_path / "docs"
+    body = "# Kiln\nThe kiln fires stoneware at 1240 degrees."
+    write(root / "sub" / "kiln.md", body)
+    svc = make_service()
+    svc.index_paths([root], options=SyncOptions(source="studio"))
+    embedded = svc.embedded_texts
+    with TestClient(create_app(svc.settings, service=svc), base_url=LOCAL) as c:
+        r = c.post("/v1/documents", files={"file": ("sub/kiln.md", body.encode())}, data={"source": "studio"})
+        assert r.status_code == 201, r.text
+        assert r.json()["results"] == [{"id": "studio/sub/kiln.md", "status": "unchanged", "chunks": 1}]
+        # By default an upload is in the source "upload"; JSON documents may name a source and path.
+        r = c.post("/v1/documents", files={"file": ("kiln.md", body.encode())})
+        assert r.json()["results"][0]["id"] == "upload/kiln.md"
+        doc = {"text": "Glazes are mixed in the back.", "source": "studio", "path": "glaze.txt"}
+        assert c.post("/v1/documents", json=doc).json()["results"][0]["id"] == "studio/glaze.txt"
+        got = c.get("/v1/documents/studio/glaze.txt").json()
+        assert (got["source"], got["path"]) == ("studio", "glaze.txt")
+        for bad in ({"file": ("../x.md", b"x")}, {"file": ("x.md", b"x"), "source": "a/b"}):
+            files = {"file": bad["file"]}
+            data = {k: v for k, v in bad.items() if k != "file"}
+            assert c.post("/v1/documents", files=files, data=data).status_code == 422
+    assert svc.embedded_texts == embedded + 1  # the glaze note only: the uploads reused the vectors
+    # The next sync of the folder deletes what is not in it, whichever way it came in.
+    assert svc.index_paths([root], options=SyncOptions(source="studio")).deleted == 1
 
 
 @pytest.mark.parametrize("pair", ["novalue", "=x", " =x"])

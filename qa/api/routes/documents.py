@@ -104,8 +104,19 @@ def _from_json(raw: bytes, limits: Limits) -> list[Document]:
     for n, item in enumerate(items):
         # Before the id is derived from it: hashing walks the metadata (``validate`` checks again).
         check_metadata(item.metadata, limits, f"document {n}: " if len(items) > 1 else "")
-        doc_id = item.id if item.id is not None else "doc-" + content_hash(item.title, item.text, item.metadata)[:16]
-        docs.append(Document(id=doc_id, title=item.title, text=item.text, metadata=item.metadata))
+        source = check_source(item.source) if item.source is not None else None
+        path = check_path(item.path) if item.path is not None else None
+        if path is not None:
+            source = source or UPLOAD_SOURCE
+        if item.id is not None:
+            doc_id = item.id
+        elif path is not None:
+            doc_id = document_id(source or UPLOAD_SOURCE, path)
+        else:
+            doc_id = "doc-" + content_hash(item.title, item.text, item.metadata)[:16]
+        docs.append(
+            Document(id=doc_id, title=item.title, text=item.text, metadata=item.metadata, source=source, path=path)
+        )
     return docs
 
 
