@@ -11,10 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from fastapi.testclient import TestClient
 
 from qa.api import create_app
 from qa.errors import InvalidInput
