@@ -15,4 +15,4 @@ RUN pip install --no-cache-dir .
 RUN python -c "from qa.config import Settings; from qa.embed import load_embedder; load_embedder(Settings())"
 EXPOSE 8000
 HEALTHCHECK CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz')"
-CMD ["qa", "serve", "--ingest", "examples/docs"]
+CMD ["qa", "serve", "--ingest", "examples/docs", "--source", "examples"]

@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/qa serve --ingest examples/docs
+	$(BIN)/qa serve --ingest examples/docs --source examples
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -18,7 +18,11 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Bind address [env QA_HOST, default 127.0.0.1].")] = None,
     port: Annotated[int | None, typer.Option(help="Port [env QA_PORT, default 8000].")] = None,
     ingest: Annotated[
-        list[Path] | None, typer.Option(help="Index these paths before serving (unchanged files are skipped).")
+        list[Path] | None,
+        typer.Option(help="Sync these paths into the index before serving (unchanged files are skipped)."),
+    ] = None,
+    source: Annotated[
+        str | None, typer.Option(help="Source name of the --ingest directory (ids NAME/path; see `qa index`).")
     ] = None,
     insecure: Annotated[bool, typer.Option(help="Allow a non-loopback address with no QA_API_KEYS.")] = False,
     workers: Annotated[
@@ -43,10 +47,13 @@ def serve(
     svc = service()
     svc.warm()
     if ingest:
-        summary = index_paths(svc, ingest, follow_symlinks=False, show_progress=sys.stderr.isatty())
+        from qa.sync import SyncOptions
+
+        options = SyncOptions(source=source)
+        summary = index_paths(svc, ingest, follow_symlinks=False, show_progress=sys.stderr.isatty(), options=options)
         err.print(
             f"ingested {summary.files} files: {summary.added} added, {summary.updated} updated, "
-            f"{summary.unchanged} unchanged, {len(summary.failed)} failed",
+            f"{summary.unchanged} unchanged, {summary.deleted} deleted, {len(summary.failed)} failed",
             markup=False,
         )
     n = workers or cfg.workers
