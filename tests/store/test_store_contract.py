@@ -512,3 +512,12 @@ def test_forget_files_deletes_their_documents_and_records(store: Store) -> None:
     # Deleting a document drops its file's record: the next sync reads the file again.
     assert store.delete("/r/b.md") and store.file_records("/r") == {}
     assert store.verify() == []
+
+
+def test_a_record_whose_documents_are_gone_is_not_written(store: Store) -> None:
+    """A sync that read a record, then another process deleting its document: the touched
+    record the sync writes back must not vouch for a document that is gone."""
+    store.write([sourced("/r/a.md", "/r", "a.md", "otters swim", 0)], [record("/r", "a.md", "/r/a.md")])
+    assert store.delete("/r/a.md")
+    store.write([], [record("/r", "a.md", "/r/a.md", size=12)])
+    assert store.file_records("/r") == {}

@@ -85,6 +85,9 @@ def record_files(db: sqlite3.Connection, files: Sequence[FileRecord]) -> list[in
     path that they no longer give; the chunk ids removed."""
     stale = [doc_id for f in files for doc_id in _stale_of(db, f)]
     removed = delete_documents(db, stale, None, ())[1] if stale else []
+    # A record vouches for its documents: one whose documents are not all there (deleted by
+    # another process since the sync read the record) is not written, so the file is read again.
+    files = [f for f in files if _all_there(db, f.doc_ids)]
     db.executemany(
         f"INSERT OR REPLACE INTO files({FILE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [
@@ -93,6 +96,10 @@ def record_files(db: sqlite3.Connection, files: Sequence[FileRecord]) -> list[in
         ],
     )
     return removed
+
+
+def _all_there(db: sqlite3.Connection, doc_ids: Sequence[str]) -> bool:
+    return all(db.execute("SELECT 1 FROM documents WHERE id = ?", (i,)).fetchone() for i in doc_ids)
 
 
 def delete_documents(

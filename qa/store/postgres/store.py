@@ -162,6 +162,12 @@ class PostgresStore:
                 "DELETE FROM documents WHERE source = %s AND path = %s AND NOT (id = ANY(%s))",
                 (f.source, f.path, list(f.doc_ids)),
             )
+            # A record vouches for its documents: one whose documents are not all there (deleted
+            # by another process since the sync read it) is not written, so the file is read again.
+            cur.execute("SELECT count(*) FROM documents WHERE id = ANY(%s)", (list(f.doc_ids),))
+            found = cur.fetchone()
+            if found is None or found[0] != len(set(f.doc_ids)):
+                continue
             cur.execute(
                 f"INSERT INTO files({FILE_COLUMNS})"
                 " VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (source, path) DO UPDATE SET"
