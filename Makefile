@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/qa serve --ingest examples/docs --source examples
+	$(BIN)/qa serve --samples examples/docs
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

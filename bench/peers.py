@@ -660,7 +660,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
     model_dir = bundled_model()
     count = token_counter(model_dir)
     window = model_window(model_dir)
-    onnx_cache = Path(os.environ.get("QA_ONNX_CACHE_DIR") or ROOT / "index" / ".onnx")
+    from qa.embed.onnx import user_cache_dir
+
+    onnx_cache = Path(os.environ.get("QA_ONNX_CACHE_DIR") or user_cache_dir())
     tmp = Path(tempfile.mkdtemp(prefix="qa-peers-"))
     detail: list[dict[str, Any]] = []
     hashes: dict[str, str] = {}

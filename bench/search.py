@@ -101,9 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tmp)
         shutil.copytree(source, work / "idx")
         for workers in sorted(set(args.workers)):
-            # The harness's ONNX export, not a new one in the temporary directory.
-            onnx = os.environ.get("QA_ONNX_CACHE_DIR") or str(args.index_dir / ".onnx")
-            env = {"QA_WORKERS": str(workers), "QA_ONNX_CACHE_DIR": onnx}
+            env = {"QA_WORKERS": str(workers)}  # the ONNX export: QA_ONNX_CACHE_DIR or the user's cache
             proc, url, cold = start_server(work, env, work / f"server-{workers}.log", index_name="idx")
             try:
                 # Interleaved runs of both modes; one client only with one server process.

@@ -33,7 +33,11 @@ class Settings(BaseSettings):
         "int8 per channel: the fastest backend within 0.005 SciFact nDCG@10 of torch), `onnx` (the same in fp32) "
         "or `torch` (sentence-transformers).",
     )
-    onnx_cache_dir: str = Field("", description="Where exported ONNX models are kept. Empty: `<index_dir>/.onnx/`.")
+    onnx_cache_dir: str = Field(
+        "",
+        description="Where exported ONNX models are kept. Empty: the user's cache directory (`~/.cache/qa/onnx` "
+        "on Linux), shared by every index on the machine.",
+    )
     query_cache_size: int = Field(
         1024, ge=0, le=10_000_000, description="Query embeddings kept in an LRU cache (0 turns it off)."
     )
@@ -189,7 +193,7 @@ class Settings(BaseSettings):
     )
     require_key_for_read: bool = Field(
         False,
-        description="With API keys set, every /v1/ route needs a key, and so do /docs, /openapi.json, "
+        description="With API keys set, every /v1/ route and /mcp need a key, and so do /docs, /openapi.json, "
         "/redoc and /metrics unless `QA_OPEN_DOCS_AND_METRICS`.",
     )
     open_docs_and_metrics: bool = Field(

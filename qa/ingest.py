@@ -26,7 +26,7 @@ from qa.errors import InvalidInput, QAError, TooLarge
 from qa.limits import DEFAULT_LIMITS, Limits, check_id, check_metadata, check_title
 from qa.parse import normalize_text
 from qa.parse.content import normalize_value
-from qa.parse.files import read_file
+from qa.parse.files import Skipped, read_file
 from qa.parse.worker import ParseLimits, parse_limited
 from qa.shard import Shard
 from qa.sources import document_id
@@ -254,7 +254,10 @@ class IndexSummary:
     deleted: int = 0  # documents of files that are gone (``qa.sync``)
     unread: int = 0  # files skipped without reading: size and times as recorded
     chunks_written: int = 0
+    # Files that could not be indexed ({"path", "reason", "error"}; reasons in qa.parse.files.Skipped).
     failed: list[dict[str, str]] = field(default_factory=list)
+    # Files of the given directories passed over (an unsupported type, a symlink leading out...).
+    skipped: list[dict[str, str]] = field(default_factory=list)
     shard: Shard | None = None
     other_shards: int = 0  # documents left to other shards
 
@@ -285,6 +288,7 @@ class IndexSummary:
             "files_unread": self.unread,
             "chunks_written": self.chunks_written,
             "failed": self.failed,
+            "skipped": self.skipped,
         }
         if self.shard is not None:
             data |= {"shard": str(self.shard), "other_shards": self.other_shards}
@@ -317,8 +321,10 @@ def index_files(
     summary = IndexSummary(files=len(files), shard=shard)
     for path, root in files:
         error: QAError | None = None
+        reading = True
         try:
             rel, data = read_file(path, root, max_bytes, follow_symlinks)
+            reading = False
             src = source or os.path.abspath(root)
             meta = metadata_of(path) if metadata_of else None
             docs = parse_limited(data, rel, limits, doc_id=document_id(src, rel), metadata=meta, max_bytes=max_bytes)
@@ -330,10 +336,15 @@ def index_files(
             results = add(docs) if docs else []
         except QAError as exc:
             error = exc
-            summary.failed.append({"path": str(path), "error": str(exc)})
+            summary.failed.append(Skipped.of(path, exc, reading).as_dict())
         else:
             for r in results:
                 summary.record(r)
         if on_file:
             on_file(path, error, summary)
     return summary
+
+
+def skipped_entries(skipped: Sequence[Skipped]) -> list[dict[str, str]]:
+    """``IndexSummary.skipped`` of the files a directory walk passed over: by path, each once."""
+    return [s.as_dict() for s in sorted({s.path: s for s in skipped}.values(), key=lambda s: s.path)]

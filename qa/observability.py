@@ -1,8 +1,12 @@
-"""Metrics (Prometheus) and structured logs with a request id.
+"""Metrics (Prometheus), traces (OpenTelemetry, when configured) and structured logs with a request id.
 
 Each app gets its own registry, so several apps in one process (tests, replicas) never clash.
 Route labels are route templates (``/v1/documents/{doc_id:path}``), never raw paths, so a
-client cannot blow up label cardinality.
+client cannot blow up label cardinality. The answer path's stages and outcomes (``qa.stages``)
+reach them through ``Metrics.observer``, one per request: per-stage latency histograms, answers
+found or not, documents ingested by the route they came in through; and, with OpenTelemetry
+installed and an exporter configured (``OTEL_TRACES_EXPORTER`` / ``OTEL_EXPORTER_OTLP_ENDPOINT``),
+a span per request and per stage.
 """
 
 from __future__ import annotations
@@ -13,9 +17,10 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, gc_collector, platform_collector, process_collector
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from pythonjsonlogger.json import JsonFormatter
@@ -25,8 +30,12 @@ _RID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 log = logging.getLogger("qa.access")
 
 
-def new_request_id(incoming: str | None) -> str:
-    """The client's X-Request-ID when it is a sane token, else a fresh one."""
+def new_request_id(incoming: str | None, traceparent: str | None = None) -> str:
+    """The trace id of the caller's ``traceparent`` when it sent one, so logs and traces join up;
+    else the client's X-Request-ID when it is a sane token; else a fresh one."""
+    trace_id = traceparent_id(traceparent)
+    if trace_id:
+        return trace_id
     return incoming if incoming and _RID.match(incoming) else uuid.uuid4().hex
 
 
@@ -41,13 +50,13 @@ class _IndexCollector(Collector):
             s = self.stats()
         except Exception:  # a scrape must never fail because the index is busy or broken
             return
-        for key, help_text in (
-            ("documents", "Documents in the index."),
-            ("chunks", "Chunks in the index."),
-            ("bytes_on_disk", "Size of the index on disk, in bytes."),
+        for key, name, help_text in (
+            ("documents", "qa_index_documents", "Documents in the index."),
+            ("chunks", "qa_index_chunks", "Chunks in the index."),
+            ("bytes_on_disk", "qa_index_size_bytes", "Size of the index on disk, in bytes."),
         ):
             if key in s:
-                yield GaugeMetricFamily(f"qa_index_{key}", help_text, value=float(s[key]))
+                yield GaugeMetricFamily(name, help_text, value=float(s[key]))
 
 
 class Metrics:
@@ -63,15 +72,126 @@ class Metrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
             registry=self.registry,
         )
-        self.ingested = Counter(
-            "qa_ingested_documents", "Documents ingested through the API.", ["status"], registry=self.registry
+        self.stages = Histogram(
+            "qa_stage_duration_seconds",
+            "Time per stage of answering: embed, first_stage, second_stage, answer, generate (qa.stages).",
+            ["stage"],
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 30),
+            registry=self.registry,
         )
-        self.ingested_chunks = Counter("qa_ingested_chunks", "Chunks written through the API.", registry=self.registry)
+        self.answers = Counter(
+            "qa_answers", "Answers given, by result: found, not_found, generated.", ["result"], registry=self.registry
+        )
+        self.ingested = Counter(
+            "qa_ingested_documents",
+            "Documents ingested, by status and by the route they came in through.",
+            ["status", "route"],
+            registry=self.registry,
+        )
+        self.ingested_chunks = Counter(
+            "qa_ingested_chunks", "Chunks written by ingestion, by route.", ["route"], registry=self.registry
+        )
         self.registry.register(_IndexCollector(stats))
+        # The process's CPU, memory, open files and start time, the Python version and its GC: what
+        # every Prometheus client exports by default, on this app's own registry.
+        process_collector.ProcessCollector(registry=self.registry)
+        platform_collector.PlatformCollector(registry=self.registry)
+        gc_collector.GCCollector(registry=self.registry)
+        self.tracer = tracer()
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()
         self.latency.labels(method, route).observe(seconds)
+
+    def observer(self, route: Callable[[], str]) -> RequestObserver:
+        """What one request's stages and outcomes report to; ``route`` names its route once routed."""
+        return RequestObserver(self, route)
+
+
+class RequestObserver:
+    """A ``qa.stages.Observer`` for one request: histograms and counters, and spans when tracing."""
+
+    def __init__(self, metrics: Metrics, route: Callable[[], str]) -> None:
+        self.metrics, self.route = metrics, route
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        with ExitStack() as stack:
+            if self.metrics.tracer is not None:
+                stack.enter_context(self.metrics.tracer.start_as_current_span(f"qa.{name}"))
+            started = time.perf_counter()
+            try:
+                yield
+            finally:
+                self.metrics.stages.labels(name).observe(time.perf_counter() - started)
+
+    def outcome(self, name: str, value: str, amount: float = 1) -> None:
+        if name == "answer":
+            self.metrics.answers.labels(value).inc(amount)
+        elif name == "ingested":
+            self.metrics.ingested.labels(value, self.route()).inc(amount)
+        elif name == "ingested_chunks":
+            self.metrics.ingested_chunks.labels(self.route()).inc(amount)
+
+
+def tracer() -> Any:
+    """An OpenTelemetry tracer, or None (no spans, no cost). One when the SDK is installed
+    (``pip install 'qa[otel]'``) and either a tracer provider is set already (by
+    ``opentelemetry-instrument`` or the embedding program) or an exporter is configured:
+    ``OTEL_TRACES_EXPORTER=otlp`` (or just ``OTEL_EXPORTER_OTLP_ENDPOINT``; OTLP over HTTP, the
+    SDK's own environment variables) or ``console``."""
+    import os
+
+    wanted = os.environ.get("OTEL_TRACES_EXPORTER", "otlp" if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") else "")
+    try:
+        from opentelemetry import trace
+        from opentelemetry.sdk.trace import TracerProvider
+    except ImportError:
+        if wanted and wanted != "none":
+            logging.getLogger("qa").warning(
+                "OTEL_TRACES_EXPORTER is %r but OpenTelemetry is not installed: pip install 'qa[otel]'", wanted
+            )
+        return None
+    if isinstance(trace.get_tracer_provider(), TracerProvider):
+        return trace.get_tracer("qa")
+    if not wanted or wanted == "none":
+        return None
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
+
+    exporter: SpanExporter
+    if wanted == "console":
+        exporter = ConsoleSpanExporter()
+    elif wanted == "otlp":
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        exporter = OTLPSpanExporter()
+    else:
+        logging.getLogger("qa").warning("OTEL_TRACES_EXPORTER %r is not one qa sets up (otlp, console)", wanted)
+        return None
+    provider = TracerProvider(resource=Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME", "qa")}))
+    provider.add_span_processor(BatchSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)  # once per process; later calls keep the first
+    return trace.get_tracer("qa")
+
+
+_TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")
+
+
+def traceparent_id(header: str | None) -> str | None:
+    """The trace id of a W3C ``traceparent`` header, when it is a valid one (not all zeros)."""
+    m = _TRACEPARENT.match(header.strip().lower()) if header else None
+    return m.group(1) if m and m.group(1) != "0" * 32 else None
+
+
+def request_span(tracer: Any, method: str, path: str, headers: Any) -> AbstractContextManager[Any]:
+    """The server span of one request, a child of the caller's trace when a ``traceparent`` came."""
+    from opentelemetry.propagate import extract
+    from opentelemetry.trace import SpanKind
+
+    return tracer.start_as_current_span(  # type: ignore[no-any-return]
+        f"{method} {path}", context=extract(dict(headers)), kind=SpanKind.SERVER
+    )
 
 
 class _RequestIdFilter(logging.Filter):

@@ -20,6 +20,7 @@ import numpy as np
 from qa.embed import Embedder
 from qa.errors import InvalidInput
 from qa.rerank import Reranker, diversify
+from qa.stages import stage
 from qa.store import Store
 from qa.terms import exact_tokens, minmax, query_terms
 from qa.types import Hit, Metadata, Passage
@@ -74,7 +75,8 @@ class Retriever:
         self.store, self.embedder, self.reranker, self.options = store, embedder, reranker, options
 
     def embed_query(self, question: str) -> np.ndarray:
-        return self.embedder.embed([question])[0]
+        with stage("embed"):
+            return self.embedder.embed([question])[0]
 
     def retrieve(
         self,
@@ -98,7 +100,8 @@ class Retriever:
         depth = max(2 * k, o.rerank_candidates if rerank else 0)
         passages = self.first_stage(question, depth, filters, mode or o.mode, vector)
         if rerank:
-            passages = self.second_stage(question, passages)
+            with stage("second_stage"):
+                passages = self.second_stage(question, passages)
         return diversify(passages, k, max_per_doc)
 
     def first_stage(
@@ -107,15 +110,17 @@ class Retriever:
         """The top ``n`` candidates of one mode, with their first-stage (fused) scores."""
         if mode not in MODES:
             raise InvalidInput(f"mode must be 'dense', 'lexical' or 'hybrid', got {mode!r}")
-        if mode == "lexical":
-            return self.store.lexical_search(
-                query_terms(question, self.options.stopwords), n, filters, exact_tokens(question)
-            )
-        if vector is None:
-            vector = self.embed_query(question)
-        if mode == "dense":
-            return self.store.search(vector, n, filters)
-        return self.hybrid(question, vector, n, filters)
+        if mode != "lexical" and vector is None:
+            vector = self.embed_query(question)  # a stage of its own
+        with stage("first_stage"):
+            if mode == "lexical":
+                return self.store.lexical_search(
+                    query_terms(question, self.options.stopwords), n, filters, exact_tokens(question)
+                )
+            assert vector is not None
+            if mode == "dense":
+                return self.store.search(vector, n, filters)
+            return self.hybrid(question, vector, n, filters)
 
     def hybrid(self, question: str, vector: np.ndarray, k: int, filters: Metadata | None = None) -> list[Passage]:
         """Dense and lexical candidates fused into one ranking of ``k``."""

@@ -2,7 +2,9 @@
 
 With ``QA_API_KEYS`` set, requests that change the index (POST, PUT, PATCH, DELETE under
 ``/v1/documents``) need ``Authorization: Bearer <key>``; with ``QA_REQUIRE_KEY_FOR_READ`` every
-``/v1/`` route does, and so do the docs and ``/metrics`` unless ``QA_OPEN_DOCS_AND_METRICS``.
+``/v1/`` route does, and ``/mcp`` too, and so do the docs and ``/metrics`` unless
+``QA_OPEN_DOCS_AND_METRICS``. On ``/mcp`` every call is a POST, reads as well: the one tool that
+writes (``add_document``) checks the key itself (``qa.api.mcp``), with ``check_key``.
 ``/healthz`` and the chat page stay open. Keys are compared in constant time and never logged.
 
 Without keys as with them: only the host names of ``QA_ALLOWED_HOSTS`` are answered (DNS
@@ -13,12 +15,44 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import os
+import secrets
+from pathlib import Path
 
 from qa.errors import Forbidden, Unauthorized
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # What describes the API and the index without being part of it: closed with the reads.
 DOCS_AND_METRICS = frozenset({"/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+# The MCP server's endpoint (``qa.api.mcp``): its tools read, but for ``add_document``.
+MCP_PATH = "/mcp"
+
+
+def stored_key(path: Path) -> str:
+    """The API key kept in ``path``: read it, or make a random one there (readable by this user only)
+    the first time. For a server that must start on a public address with no QA_API_KEYS given
+    (``qa serve --key-file``, the container's default command)."""
+    try:
+        key = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        key = ""
+    if key:
+        return key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    new = secrets.token_urlsafe(32)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(new + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    try:
+        os.link(tmp, path)  # never replaces a key another process made meanwhile
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path.read_text(encoding="utf-8").strip()
 
 
 def parse_keys(raw: str) -> tuple[str, ...]:
@@ -33,6 +67,8 @@ def needs_key(
         return False
     if path in DOCS_AND_METRICS:
         return for_read and not open_docs_and_metrics
+    if path == MCP_PATH or path.startswith(MCP_PATH + "/"):
+        return for_read
     if not path.startswith("/v1/"):
         return False
     if for_read:

@@ -30,16 +30,21 @@ from qa.errors import IndexCorrupt, IndexMismatch, InvalidInput, NotFound, TooLa
 from qa.generate import OpenAICompatibleLLM, final, generate_stream
 from qa.ingest import FileProgress, IndexSummary, Ingestor, chunker_signature, make_chunker, validate
 from qa.limits import Limits, check_max_per_doc, check_unicode
+from qa.parse.files import Skipped
 from qa.parse.worker import ParseLimits
 from qa.rerank import CrossEncoderReranker, Reranker, SentenceEvidenceReranker
 from qa.retrieve import Mode, Options, Retriever
 from qa.shard import Shard
-from qa.store import DocumentInfo, Store, describe_location, open_store
+from qa.stages import outcome, stage
+from qa.store import DocumentInfo, FileRecord, Store, describe_location, open_store
 from qa.store.filters import parse_filters
 from qa.sync import Syncer, SyncOptions, targets
 from qa.terms import terms
 from qa.types import Answer, Document, IngestResult, Metadata, Passage, Retrieved, page_at
 from qa.workqueue import BoundedWorker
+
+# Most strings one embeddings request may hold (OpenAI's own limit).
+MAX_EMBED_INPUTS = 2048
 
 # Largest list offset: SQLite integers are 64-bit (a larger one was a 500, found by schemathesis).
 MAX_OFFSET = 2**63 - 1
@@ -185,15 +190,49 @@ class QAService:
 
     # -- documents ----------------------------------------------------------------------------
 
+    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
+        """Vectors of ``texts`` by the index's own model, L2-normalized float32 as its chunks' are
+        (``/v1/embeddings``).
+
+        Raises:
+            InvalidInput: no texts, more than ``MAX_EMBED_INPUTS``, a blank one, a lone surrogate,
+                or one longer than the model reads (it would be cut silently).
+        """
+        if not texts:
+            raise InvalidInput("input is empty: send a string or a list of strings")
+        if len(texts) > MAX_EMBED_INPUTS:
+            raise InvalidInput(f"input has {len(texts)} strings, over the limit of {MAX_EMBED_INPUTS}; send fewer")
+        embedder = self.embedder
+        for i, text in enumerate(texts):
+            what = f"input[{i}]" if len(texts) > 1 else "input"
+            if not text.strip():
+                raise InvalidInput(f"{what} is blank: send text to embed")
+            check_unicode(text, what)
+            if embedder.max_tokens is not None and (n := embedder.count_tokens(text)) > embedder.max_tokens:
+                raise InvalidInput(
+                    f"{what} is {n} tokens of the model {embedder.name!r}, over the {embedder.max_tokens} it reads; "
+                    "split the text into shorter pieces"
+                )
+        return embedder.embed(list(texts))
+
     def validate(self, doc: Document) -> Document:
         """Check id, size, text, title and metadata; return the document normalized (see ``qa.ingest.validate``)."""
         return validate(doc, self.settings.max_document_bytes, Limits.of(self.settings))
 
     def add_documents(
-        self, docs: Iterable[Document], progress: Callable[[int], None] | None = None
+        self,
+        docs: Iterable[Document],
+        progress: Callable[[int], None] | None = None,
+        files: Sequence[FileRecord] = (),
     ) -> list[IngestResult]:
-        """Index documents: unchanged ones do no work, changed ones replace their old chunks."""
-        return self.ingestor.add_documents(docs, progress)
+        """Index documents: unchanged ones do no work, changed ones replace their old chunks;
+        ``files``: the records of the files they were read from (``qa.sync``), written with them."""
+        results = self.ingestor.add_documents(docs, progress, files)
+        for r in results:
+            outcome("ingested", r.status)
+            if r.status != "unchanged":
+                outcome("ingested_chunks", "written", r.chunks)
+        return results
 
     def index_paths(
         self,
@@ -209,19 +248,20 @@ class QAService:
         that fails is recorded, the rest go on. ``on_start`` gets the number of files found,
         ``on_file`` is called after each."""
         options = replace(options or SyncOptions(), follow_symlinks=follow_symlinks, shard=shard)
-        found = targets(paths, options.source, follow_symlinks)
+        skipped: list[Skipped] = []
+        found = targets(paths, options.source, follow_symlinks, skipped)
         if on_start:
             on_start(sum(len(t.files) for t in found))
         syncer = Syncer(
             self.store,
-            lambda docs, files: self.ingestor.add_documents(docs, files=files),
+            lambda docs, files: self.add_documents(docs, files=files),
             self.chunker_signature,
             self.settings.max_document_bytes,
             options,
             ParseLimits.of(self.settings),
             on_file,
         )
-        return syncer.run(found)
+        return syncer.run(found, skipped)
 
     @property
     def embedded_texts(self) -> int:
@@ -381,13 +421,19 @@ class QAService:
         )
         yield Retrieved(question, query, tuple(passages), generating=self.generates(extractive))
         against = question if question == query or terms(question) else query
-        a = self.answer(against, passages, vector if against == query else None)
+        with stage("answer"):
+            a = self.answer(against, passages, vector if against == query else None)
         a = _cite_pages(replace(a, question=question, query=query), starts)
         if not self.generates(extractive) or self.llm is None:
+            outcome("answer", "found" if a.found else "not_found")
             yield a
             return
-        for event in generate_stream(self.llm, query, passages, self.embedder, a):
-            yield _cite_pages(event, starts) if isinstance(event, Answer) else event
+        with stage("generate"):  # wall time, the stream's reader included
+            for event in generate_stream(self.llm, query, passages, self.embedder, a):
+                if isinstance(event, Answer):
+                    event = _cite_pages(event, starts)
+                    outcome("answer", "generated" if event.generated else "found" if event.found else "not_found")
+                yield event
 
     def _with_pages(self, passages: list[Passage]) -> tuple[list[Passage], dict[int, tuple[int, ...]]]:
         """``passages`` with the page each starts on (documents with pages), and the page offsets

@@ -36,10 +36,10 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from qa.errors import InvalidInput, QAError
-from qa.ingest import FileProgress, IndexSummary, index_files
+from qa.ingest import FileProgress, IndexSummary, index_files, skipped_entries
 from qa.parse import iter_files
 from qa.parse.content import load_json
-from qa.parse.files import read_file
+from qa.parse.files import Skipped, read_file
 from qa.parse.worker import ParseLimits, parse_limited
 from qa.shard import Shard
 from qa.sources import check_source, document_id
@@ -133,9 +133,11 @@ class Target:
     mirror: bool
 
 
-def targets(paths: Sequence[str | Path], source: str | None, follow_symlinks: bool) -> list[Target]:
+def targets(
+    paths: Sequence[str | Path], source: str | None, follow_symlinks: bool, skipped: list[Skipped] | None = None
+) -> list[Target]:
     """The sources of ``paths``: each directory its own (``source``, or its absolute path), each
-    file its folder's.
+    file its folder's. Files of a directory that will not be read are added to ``skipped``.
 
     Raises:
         InvalidInput: a path that does not exist, or ``source`` given with two directories.
@@ -148,7 +150,7 @@ def targets(paths: Sequence[str | Path], source: str | None, follow_symlinks: bo
             )
     found: list[Target] = []
     for raw in paths:
-        pairs = iter_files([raw], follow_symlinks=follow_symlinks)
+        pairs = iter_files([raw], follow_symlinks=follow_symlinks, skipped=skipped)
         path = Path(raw)
         if path.is_dir():
             found.append(Target(path, source or os.path.abspath(path), [f for f, _ in pairs], True))
@@ -181,8 +183,10 @@ class Syncer:
         self.on_file = on_file
         self.sidecars = Sidecars()
 
-    def run(self, found: list[Target]) -> IndexSummary:
+    def run(self, found: list[Target], skipped: Sequence[Skipped] = ()) -> IndexSummary:
+        """Sync ``found``; ``skipped``: what listing them passed over, for the summary."""
         summary = IndexSummary(files=sum(len(t.files) for t in found), shard=self.options.shard)
+        summary.skipped = skipped_entries(skipped)
         for target in found:
             if self.options.shard is not None:
                 # Shards split a folder by document id: no one worker knows a whole file's
@@ -217,11 +221,12 @@ class Syncer:
         touched: list[FileRecord] = []
         for path in target.files:
             error: QAError | None = None
+            reading = [True]  # until the file's bytes are in: an error before that is "unreadable"
             try:
-                touched += self._file(target, path, records.get(relative(path, target.root)), summary)
+                touched += self._file(target, path, records.get(relative(path, target.root)), summary, reading)
             except QAError as exc:
                 error = exc
-                summary.failed.append({"path": str(path), "error": str(exc)})
+                summary.failed.append(Skipped.of(path, exc, reading[0]).as_dict())
             if len(touched) >= TOUCHED_BATCH:
                 self.store.write([], touched)
                 touched = []
@@ -234,8 +239,11 @@ class Syncer:
             if gone:
                 summary.deleted += len(self.store.forget_files(target.source, sorted(gone)))
 
-    def _file(self, target: Target, path: Path, record: FileRecord | None, summary: IndexSummary) -> list[FileRecord]:
-        """Index one file unless it is unchanged; a record to write later for a touched file."""
+    def _file(
+        self, target: Target, path: Path, record: FileRecord | None, summary: IndexSummary, reading: list[bool]
+    ) -> list[FileRecord]:
+        """Index one file unless it is unchanged; a record to write later for a touched file.
+        ``reading[0]`` is set False once the file is read."""
         rel = relative(path, target.root)
         meta = self._metadata(target, path)
         print_ = fingerprint(self.signature, meta)
@@ -254,6 +262,7 @@ class Syncer:
             summary.unread += 1
             return []
         _, data = read_file(path, target.root, self.max_bytes, self.options.follow_symlinks)
+        reading[0] = False
         # A write after the stat above changes mtime to "now": the same as the one recorded only
         # if that one was "now" too (within a timestamp tick).
         racy = time.time_ns() - st.st_mtime_ns < RACY_NS

@@ -9,6 +9,7 @@ send them: beyond the queue a call is refused at once with ``Busy`` (the API's 5
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import math
 import threading
 import time
@@ -53,7 +54,9 @@ class BoundedWorker:
                 )
             self._pending += 1
         try:
-            future = self._executor.submit(self._timed, fn, *args)
+            # In the caller's context: its request id in the log lines, its stages and outcomes
+            # counted by its app (qa.stages).
+            future = self._executor.submit(contextvars.copy_context().run, self._timed, fn, *args)
         except BaseException:
             with self._lock:
                 self._pending -= 1

@@ -1,5 +1,6 @@
-"""The HTTP app (FastAPI): the routes of ``qa.api.routes``, the middleware, and the handlers that
-turn every error into a JSON response (``qa.api.errors``); nothing else translates errors."""
+"""The HTTP app (FastAPI): the routes of ``qa.api.routes``, the MCP server at ``/mcp``
+(``qa.api.mcp``), the middleware, and the handlers that turn every error into a JSON response
+(``qa.api.errors``); nothing else translates errors."""
 
 from __future__ import annotations
 
@@ -18,10 +19,20 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from qa.api.errors import INTERNAL_MESSAGE, error_response, kind_of, qa_error_response, refusal, validation_message
+from qa.api.errors import (
+    INTERNAL_MESSAGE,
+    error_response,
+    is_openai_path,
+    kind_of,
+    openai_error,
+    qa_error_response,
+    refusal,
+    validation_message,
+)
+from qa.api.mcp import build_server, http_routes
 from qa.api.middleware import CheckSite, Observe, RequireKey
-from qa.api.routes import chat, documents, openai, ops, questions, web
-from qa.api.schemas import DocumentIn, DocumentsIn, OpenAIChatIn
+from qa.api.routes import chat, documents, embeddings, openai, ops, questions, web
+from qa.api.schemas import DocumentIn, DocumentsIn, EmbeddingsIn, OpenAIChatIn
 from qa.config import Settings
 from qa.errors import QAError
 from qa.observability import Metrics, configure_logging
@@ -50,7 +61,8 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
         # Load the model and open the index before the first request, never per request.
         await run_in_threadpool(app.state.service.warm)
         app.state.service.serving()
-        yield
+        async with mcp_server.session_manager.run():
+            yield
         if owned:
             app.state.service.close()
 
@@ -61,16 +73,21 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
         lifespan=lifespan,
     )
     app.state.service = service
-    for module in (web, chat, openai, ops, questions, documents):
+    for module in (web, chat, openai, embeddings, ops, questions, documents):
         app.include_router(module.router)
 
     metrics = Metrics(lambda: app.state.service.stats())
     app.state.metrics = metrics
+    keys = parse_keys(settings.api_keys)
+    # The MCP tools at /mcp. add_document is there as POST /v1/documents is, and needs a key as it does.
+    mcp_server = build_server(
+        lambda: app.state.service, writes=True, keys=keys, observer=lambda: metrics.observer(lambda: "/mcp")
+    )
+    app.router.routes.extend(http_routes(mcp_server, settings.max_request_bytes))
 
     # Innermost first: API keys, then CORS, then the Host and cross-site write checks, then
     # (outermost) request id, metrics, access log and the request-size limit, so every response
     # is observed, 400s, 401s, 403s and 413s included.
-    keys = parse_keys(settings.api_keys)
     app.add_middleware(
         RequireKey,  # type: ignore[arg-type]
         keys=keys,
@@ -98,16 +115,23 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         status, message = validation_message(exc)
+        if is_openai_path(request.url.path):
+            return openai_error(400, message, kind_of(status))  # OpenAI's clients know 400, not 422
         return error_response(status, message)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         message = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
-        if exc.status_code == 404 and message == "Not Found":
+        no_route = exc.status_code == 404 and message == "Not Found"
+        if no_route:
             message = f"no route {request.method} {request.url.path}; see /docs for the API"
         elif exc.status_code == 400 and message == "There was an error parsing the body":
             # FastAPI's words when the JSON parser gives up (e.g. nesting past Python's recursion limit).
             message = "request body could not be parsed as JSON (malformed, or nested too deeply); send a JSON object"
+        path = request.url.path
+        # A /v1 path no route serves is an OpenAI client's (`/v1/completions`, `/v1/responses`...).
+        if is_openai_path(path) or (no_route and path.startswith("/v1/")):
+            return openai_error(exc.status_code, message, kind_of(exc.status_code), headers=dict(exc.headers or {}))
         return JSONResponse({"error": kind_of(exc.status_code), "message": message}, status_code=exc.status_code)
 
     @app.exception_handler(Exception)
@@ -123,7 +147,7 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
         schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         # Request bodies declared by hand (JSON or multipart; OpenAI's parsed by the route itself).
-        for model in (DocumentIn, DocumentsIn, OpenAIChatIn):
+        for model in (DocumentIn, DocumentsIn, OpenAIChatIn, EmbeddingsIn):
             body = model.model_json_schema(ref_template="#/components/schemas/{model}")
             components.update(body.pop("$defs", {}))
             components[model.__name__] = body

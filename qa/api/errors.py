@@ -1,6 +1,7 @@
 """The one translation of errors into HTTP: each domain error's status, the ``error`` kind of
 each status, and the two JSON shapes (qa's ``{error, message}``; OpenAI's
-``{error: {message, type, param, code}}`` under the OpenAI-compatible routes)."""
+``{error: {message, type, param, code}}`` under the OpenAI-compatible routes, ``/v1/models/{id}``
+and any ``/v1`` path no route serves, since only an OpenAI client asks for those)."""
 
 from __future__ import annotations
 
@@ -74,16 +75,33 @@ def qa_error_response(exc: QAError) -> JSONResponse:
     return error_response(status, str(exc), headers)
 
 
-def openai_error(status: int, message: str, code: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    """OpenAI's error shape, so OpenAI clients show the message."""
+def openai_error(
+    status: int, message: str, code: str, headers: dict[str, str] | None = None, param: str | None = None
+) -> JSONResponse:
+    """OpenAI's error shape, so OpenAI clients show the message; ``param`` names the request
+    field at fault, when one is."""
     kind = "invalid_request_error" if status < 500 else "server_error"
     return JSONResponse(
-        {"error": {"message": message, "type": kind, "param": None, "code": code}}, status, headers=headers
+        {"error": {"message": message, "type": kind, "param": param, "code": code}}, status, headers=headers
     )
+
+
+def openai_qa_error(exc: QAError) -> JSONResponse:
+    """A domain error in OpenAI's shape: a refused request is OpenAI's 400 (its clients treat 422
+    as unknown); the index's own failures keep their status (409, 503)."""
+    status = status_of(exc)
+    return openai_error(400 if isinstance(exc, InvalidInput) else status, str(exc), kind_of(status))
 
 
 # The OpenAI-compatible routes: their clients read only OpenAI's error shape.
 OPENAI_PATHS = ("/v1/chat/completions", "/v1/models", "/v1/embeddings")
+
+
+def is_openai_path(path: str) -> bool:
+    """True for the OpenAI-compatible routes (``/v1/models/{id}`` included)."""
+    path = path.rstrip("/")
+    return path in OPENAI_PATHS or path.startswith("/v1/models/")
+
 
 INTERNAL_MESSAGE = "internal error; the server log has details"
 
@@ -91,7 +109,7 @@ INTERNAL_MESSAGE = "internal error; the server log has details"
 def refusal(path: str, status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     """An error sent before a route runs (middleware): in OpenAI's shape under the OpenAI routes,
     qa's elsewhere."""
-    if path.rstrip("/") in OPENAI_PATHS:
+    if is_openai_path(path):
         return openai_error(status, message, "internal" if status >= 500 else kind_of(status), headers)
     if status >= 500:
         return JSONResponse({"error": "internal", "message": message}, status, headers=headers)

@@ -19,15 +19,17 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
+from contextlib import ExitStack
 from typing import Any
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import JSONResponse
 
-from qa.api.errors import INTERNAL_MESSAGE, qa_error_response, refusal
+from qa.api.errors import INTERNAL_MESSAGE, is_openai_path, openai_error, qa_error_response, refusal
 from qa.errors import QAError
-from qa.observability import Metrics, access_log, new_request_id, request_id
+from qa.observability import Metrics, access_log, new_request_id, request_id, request_span
 from qa.security import check_key, host_refusal, needs_key, origin_refusal
+from qa.stages import observing
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -71,8 +73,14 @@ class Observe:
         started = time.perf_counter()
         headers = Headers(scope=scope)
         path = _path(scope)
-        rid = new_request_id(headers.get("x-request-id"))
+        rid = new_request_id(headers.get("x-request-id"), headers.get("traceparent"))
         token = request_id.set(rid)
+        # The answer path's stages and outcomes (qa.stages) count for this app, labelled by this route;
+        # with tracing on, they are spans under this request's span.
+        scoped = ExitStack()
+        scoped.enter_context(observing(self.metrics.observer(lambda: getattr(scope.get("route"), "path", "unmatched"))))
+        if self.metrics.tracer is not None:
+            scoped.enter_context(request_span(self.metrics.tracer, scope["method"], path, headers))
         status = 500  # what the server error handler sends if the app raises
         response_started = response_complete = over = False
         received = 0
@@ -130,6 +138,7 @@ class Observe:
                 # The rest of the body is read and dropped by the server after this response.
                 await self._too_large(path)(scope, receive, forward)
         finally:
+            scoped.close()
             route = getattr(scope.get("route"), "path", "unmatched")
             self.metrics.observe(scope["method"], route, status, time.perf_counter() - started)
             access_log(scope["method"], path, route, status, started)
@@ -169,9 +178,16 @@ class RequireKey:
         if scope["type"] == "http" and needs_key(
             scope["method"], _path(scope), self.keys, self.for_read, self.open_docs
         ):
+            path = _path(scope)
             try:
                 check_key(Headers(scope=scope).get("authorization"), self.keys)
             except QAError as exc:
-                await qa_error_response(exc)(scope, receive, send)
+                if is_openai_path(path):
+                    # OpenAI answers a missing or wrong key alike, 401 `invalid_api_key`; its SDK
+                    # raises AuthenticationError with the message (a 403 is PermissionDeniedError).
+                    response = openai_error(401, str(exc), "invalid_api_key", {"WWW-Authenticate": "Bearer"})
+                else:
+                    response = qa_error_response(exc)
+                await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)

@@ -11,9 +11,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from qa.limits import MAX_PER_DOC, safe_metadata
+from qa.limits import MAX_PER_DOC, Limits, check_metadata, safe_metadata
+from qa.sources import UPLOAD_SOURCE, check_path, check_source, document_id
 from qa.store import DocumentInfo
-from qa.types import Answer, Citation, Passage
+from qa.types import Answer, Citation, Document, Passage, content_hash
 
 Scalar = str | int | float | bool
 
@@ -132,6 +133,24 @@ class DocumentIn(BaseModel):
     )
     path: str | None = Field(None, description="Its path inside the source, e.g. 'sub/a.md'.")
 
+    def document(self, limits: Limits, where: str = "") -> Document:
+        """The ``Document`` to ingest: its metadata checked first (deriving the id hashes it; the
+        service checks the rest), its id derived from the content when none is given. ``where``
+        prefixes a refusal's message (which document of a batch). With a ``path`` (and a
+        ``source``, ``upload`` by default) the id is ``source/path`` (``qa.sources``)."""
+        check_metadata(self.metadata, limits, where)
+        source = check_source(self.source) if self.source is not None else None
+        path = check_path(self.path) if self.path is not None else None
+        if path is not None:
+            source = source or UPLOAD_SOURCE
+        if self.id is not None:
+            doc_id = self.id
+        elif path is not None:
+            doc_id = document_id(source or UPLOAD_SOURCE, path)  # as a file of that source gets
+        else:
+            doc_id = "doc-" + content_hash(self.title, self.text, self.metadata)[:16]
+        return Document(id=doc_id, title=self.title, text=self.text, metadata=self.metadata, source=source, path=path)
+
 
 class DocumentsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -241,19 +260,119 @@ class OpenAIMessage(BaseModel):
         return self.content or ""
 
 
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    include_usage: bool = Field(False, description="Send a last chunk with empty `choices` and the `usage`.")
+
+
 class OpenAIChatIn(BaseModel):
-    # Sampling options (temperature, max_tokens, ...) mean nothing to an extractive answerer.
+    # Sampling options (temperature, max_tokens, ...) mean nothing to an extractive answerer; the
+    # options that would change what comes back (n, tools, response_format) are checked by the route.
     model_config = ConfigDict(extra="allow")
     model: str
     messages: list[OpenAIMessage] = Field(..., min_length=1, max_length=200)
     stream: bool = False
+    stream_options: StreamOptions | None = None
+    n: int | None = Field(None, description="Only 1: one answer per question.")
+    tools: list[Any] | None = Field(None, description="Not supported (400 when non-empty).")
+    tool_choice: Any = Field(None, description="Only 'none' or 'auto' (there are no tools).")
+    functions: list[Any] | None = Field(None, description="Not supported (400 when non-empty).")
+    response_format: dict[str, Any] | None = Field(None, description="Only {'type': 'text'}.")
     extractive: bool = False  # not OpenAI's: answer extractively even with an LLM configured
+
+
+class UrlCitation(BaseModel):
+    url: str = Field(..., description="qa's own page opened at the cited span: /documents/{id}#start-end.")
+    title: str
+    start_index: int = Field(..., description="Where the citation's [n] marker starts in the message content.")
+    end_index: int = Field(..., description="Where it ends (exclusive: content[start_index:end_index] == '[n]').")
+
+
+class Annotation(BaseModel):
+    type: Literal["url_citation"] = "url_citation"
+    url_citation: UrlCitation
+
+
+class OpenAIMessageOut(BaseModel):
+    role: Literal["assistant"] = "assistant"
+    content: str
+    annotations: list[Annotation] = Field(
+        default_factory=list, description="Each citation, as OpenAI's clients read them."
+    )
+
+
+class OpenAIChoice(BaseModel):
+    index: int
+    message: OpenAIMessageOut
+    finish_reason: Literal["stop"]
+
+
+class Usage(BaseModel):
+    prompt_tokens: int = Field(..., description="tiktoken cl100k_base tokens of the messages' text.")
+    completion_tokens: int = Field(..., description="tiktoken cl100k_base tokens of the content.")
+    total_tokens: int
+
+
+class OpenAIChatOut(BaseModel):
+    """A chat completion (``stream: false``): OpenAI's fields, then qa's own beside them."""
+
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    model: str
+    choices: list[OpenAIChoice]
+    usage: Usage
+    citations: list[CitationOut] = Field(..., description="qa's own: each citation with its exact quote.")
+    query: str = Field(..., description="What was searched: the question, resolved against the conversation.")
+    generated: bool
+    note: str | None = None
+    sentences: list[SentenceOut] | None = None
+
+
+class ModelOut(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    created: int
+    owned_by: str
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelOut]
+
+
+class EmbeddingsIn(BaseModel):
+    model_config = ConfigDict(extra="allow")  # `user` and others: accepted, unused
+    model: str = Field(..., description="The index's embedding model (its name), or 'qa'.")
+    input: str | list[str] = Field(..., description="A string or a list of strings (token arrays are not accepted).")
+    encoding_format: Literal["float", "base64"] = Field(
+        "float", description="float: lists of numbers; base64: little-endian float32 bytes, base64-encoded."
+    )
+    dimensions: int | None = Field(None, description="Only the model's own dimension.")
+
+
+class EmbeddingOut(BaseModel):
+    object: Literal["embedding"] = "embedding"
+    index: int
+    embedding: list[float] | str
+
+
+class EmbeddingUsage(BaseModel):
+    prompt_tokens: int = Field(..., description="tiktoken cl100k_base tokens of the input.")
+    total_tokens: int
+
+
+class EmbeddingsOut(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[EmbeddingOut]
+    model: str
+    usage: EmbeddingUsage
 
 
 class OpenAIErrorDetail(BaseModel):
     message: str
     type: str = Field(..., description="invalid_request_error, or server_error.")
-    param: str | None = None
+    param: str | None = Field(None, description="The request field at fault, when one is.")
     code: str
 
 
@@ -261,11 +380,12 @@ class OpenAIErrorOut(BaseModel):
     error: OpenAIErrorDetail
 
 
-# OpenAI's error shape, so OpenAI clients show the message: 400 for a request that does not parse,
-# 404 for an unknown model, and the service's own statuses for what it refuses.
+# OpenAI's error shape, so OpenAI clients show the message: 400 for a request that does not parse
+# or asks for what qa does not do, 401 for a missing or wrong key (QA_API_KEYS), 403 for a browser
+# page of another site, 404 for an unknown model, and the service's own statuses for what it refuses.
 OPENAI_ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": OpenAIErrorOut, "description": "An error, in OpenAI's shape."}
-    for code in (400, 404, 409, 413, 415, 422, 503)
+    for code in (400, 401, 403, 404, 409, 413, 503)
 }
 
 

@@ -1,4 +1,4 @@
-"""Command line: `qa index|search|ask|serve|delete|list|stats|repair`. Errors exit non-zero with one line.
+"""Command line: `qa index|search|ask|serve|mcp|delete|list|stats|repair`. Errors exit non-zero with one line.
 
 This module holds the typer ``app``, its global options and ``main`` (the console entry point);
 the commands live by concept, each module importing only ``common`` (never this package):
@@ -6,7 +6,7 @@ the commands live by concept, each module importing only ``common`` (never this 
 - ``common``: the settings and service of a run, output, ``fail``, ``emit``, the indexing progress bar
 - ``documents``: ``index``, ``delete``, ``list``, ``stats``
 - ``questions``: ``search``, ``ask``
-- ``server``: ``serve``
+- ``server``: ``serve``, ``mcp``
 - ``admin``: ``repair``, ``export``, ``import``, ``eval``
 
 Heavy imports (the service, torch, uvicorn) happen inside the commands that need them, so
@@ -27,7 +27,7 @@ from qa.cli.admin import eval_command, export_command, import_command, repair
 from qa.cli.common import State, err
 from qa.cli.documents import delete, index, list_documents, stats
 from qa.cli.questions import ask, search
-from qa.cli.server import serve
+from qa.cli.server import mcp, serve
 from qa.errors import QAError
 
 app = typer.Typer(
@@ -65,6 +65,7 @@ app.command()(repair)
 app.command("export")(export_command)
 app.command("import")(import_command)
 app.command()(serve)
+app.command()(mcp)
 app.command(
     "eval",
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True},

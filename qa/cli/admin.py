@@ -74,7 +74,7 @@ def export_command(
     """Write the index (documents, chunks and their vectors) to a file that `qa import` reads."""
     from qa.store.transfer import export_index
 
-    svc = service()
+    svc = service(must_exist=True)
     try:
         summary = export_index(svc.store, path)
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -26,13 +27,50 @@ class State:
 
 
 def settings() -> Settings:
-    return Settings(**State.overrides)
+    cfg = Settings(**State.overrides)
+    if "index_dir" in State.overrides or "QA_INDEX_DIR" in os.environ or cfg.store:
+        return cfg
+    found = find_index_dir(Path.cwd(), cfg.index_dir, cfg.index_name)
+    return cfg if found is None else cfg.model_copy(update={"index_dir": found})
 
 
-def service() -> Any:
+def find_index_dir(cwd: Path, default: Path, name: str) -> Path | None:
+    """With no QA_INDEX_DIR or --index-dir, the default (relative) index directory is looked for in
+    the current directory and then its parents, as git finds its repository, so `qa` run anywhere
+    inside a project uses the project's index. None: no parent holds one."""
+    if default.is_absolute():
+        return None
+    for base in (cwd, *cwd.parents):
+        if (base / default / name / "qa.sqlite").is_file():
+            return base / default
+    return None
+
+
+def service(must_exist: bool = False) -> Any:
+    """The service of this run. ``must_exist``: a read command, which fails with a clear message
+    instead of creating an empty index where none is (a typo in --index, another directory)."""
+    from qa.embed import export_pending
+    from qa.store import describe_location, index_exists
+
+    cfg = settings()
+    if must_exist and not index_exists(cfg):
+        where = describe_location(cfg)
+        if not cfg.store and not cfg.index_dir.is_absolute():
+            where = f"{Path.cwd() / cfg.index_path} (QA_INDEX_DIR {cfg.index_dir} is relative to this directory)"
+        fail(
+            f"no index {cfg.index_name!r} at {where}; build one with `qa index PATHS`, "
+            "or point QA_INDEX_DIR / --index-dir (and --index) at an existing one"
+        )
+    if export_pending(cfg):
+        err.print(
+            f"preparing the embedding model {cfg.model} for onnxruntime (once per machine, about 30 s): "
+            "exporting and quantizing it ...",
+            markup=False,
+            highlight=False,
+        )
     from qa.service import QAService  # heavy imports (torch) only for commands that need them
 
-    return QAService(settings())
+    return QAService(cfg)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from qa.cli.common import JsonOpt, emit, index_paths, out, service
+from qa.cli.common import JsonOpt, emit, err, index_paths, out, service
 
 
 def index(
-    paths: Annotated[list[Path], typer.Argument(help="Files or directories (recursive): .txt .md .html .pdf .jsonl")],
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Files or directories (recursive): .txt .md .rst .html .pdf .jsonl .docx .pptx .xlsx .csv .tsv "
+            ".epub .odt .eml .mbox, any of them gzip'd (.gz); text in any common encoding"
+        ),
+    ],
     source: Annotated[
         str | None,
         typer.Option(
@@ -59,20 +66,37 @@ def index(
     else:
         out.print(
             f"{summary.files} files: {summary.added} added, {summary.updated} updated, "
-            f"{summary.unchanged} unchanged, {summary.deleted} deleted, {len(summary.failed)} failed; "
+            f"{summary.unchanged} unchanged, {summary.deleted} deleted, {len(summary.failed)} failed, "
+            f"{len(summary.skipped)} skipped; "
             f"{summary.chunks_written} chunks written"
             + (f"; shard {part}: {summary.other_shards} documents left to other shards" if part else ""),
             markup=False,
         )
+        report_skipped(summary.skipped)
     if summary.failed:
         raise typer.Exit(1)
+
+
+# Files passed over that are listed one by one; past that, counted by reason (--json lists all).
+SKIPPED_SHOWN = 20
+
+
+def report_skipped(skipped: list[dict[str, str]]) -> None:
+    """The files a directory walk passed over, one line each (``skipped PATH (reason): message``)."""
+    for entry in skipped[:SKIPPED_SHOWN]:
+        err.print(f"skipped {entry['path']} ({entry['reason']}): {entry['error']}", markup=False, highlight=False)
+    rest = skipped[SKIPPED_SHOWN:]
+    if rest:
+        reasons = Counter(e["reason"] for e in rest)
+        counts = ", ".join(f"{n} {reason}" for reason, n in reasons.most_common())
+        err.print(f"... and {len(rest)} more skipped ({counts}); --json lists every one", markup=False)
 
 
 def delete(
     doc_ids: Annotated[list[str], typer.Argument(help="Document ids to remove.")], as_json: JsonOpt = False
 ) -> None:
     """Remove documents and all their chunks."""
-    svc = service()
+    svc = service(must_exist=True)
     try:
         for doc_id in doc_ids:
             svc.delete(doc_id)
@@ -90,7 +114,7 @@ def list_documents(
     as_json: JsonOpt = False,
 ) -> None:
     """List indexed documents."""
-    svc = service()
+    svc = service(must_exist=True)
     docs, total = svc.list_documents(offset, limit)
     if as_json:
         emit({"documents": [asdict(d) for d in docs], "total": total, "offset": offset, "limit": limit})
@@ -102,7 +126,7 @@ def list_documents(
 
 def stats(as_json: JsonOpt = False) -> None:
     """Show what the index holds."""
-    data = service().stats()
+    data = service(must_exist=True).stats()
     if as_json:
         emit(data)
         return

@@ -59,7 +59,7 @@ def search(
     as_json: JsonOpt = False,
 ) -> None:
     """Show the passages that best match a question."""
-    svc = service()
+    svc = service(must_exist=True)
     passages = svc.search(question, k, _filters(filter), _mode(mode), rerank, max_per_doc)
     if as_json:
         emit({"question": question, "passages": [asdict(p) for p in passages]})
@@ -85,7 +85,7 @@ def ask(
     as_json: JsonOpt = False,
 ) -> None:
     """Answer a question from the indexed documents, with citations."""
-    svc = service()
+    svc = service(must_exist=True)
     a = svc.ask(question, k, _filters(filter), _mode(mode), rerank, extractive=True, max_per_doc=max_per_doc)
     if as_json:
         emit({"question": question, **asdict(a)})

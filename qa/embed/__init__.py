@@ -27,10 +27,32 @@ __all__ = [
     "SentenceTransformerEmbedder",
     "embedding_key",
     "embedding_text",
+    "export_pending",
     "load_embedder",
+    "onnx_cache_dir",
     "resolve_model",
     "vector_backend",
 ]
+
+
+def onnx_cache_dir(settings: Settings) -> Path:
+    """Where ONNX exports are kept: ``QA_ONNX_CACHE_DIR``, else one directory per user (platformdirs'
+    cache directory), so every index, eval and test on the machine shares one export per model,
+    exporter and onnxruntime version (``qa.embed.onnx.export_key``)."""
+    if settings.onnx_cache_dir:
+        return Path(settings.onnx_cache_dir)
+    from qa.embed.onnx import user_cache_dir
+
+    return user_cache_dir()
+
+
+def export_pending(settings: Settings) -> bool:
+    """Whether loading the embedder will first export the model to ONNX (15 to 80 s, once per machine)."""
+    if settings.embed_backend == "torch":
+        return False
+    from qa.embed.onnx import export_needed
+
+    return export_needed(settings.model, onnx_cache_dir(settings), settings.embed_backend == "onnx-int8")
 
 
 def load_embedder(settings: Settings) -> Embedder:
@@ -39,10 +61,9 @@ def load_embedder(settings: Settings) -> Embedder:
         return SentenceTransformerEmbedder(settings.model, batch_size=settings.embed_batch_size)
     from qa.embed.onnx import OnnxEmbedder  # onnxruntime loads only when asked for
 
-    cache = Path(settings.onnx_cache_dir) if settings.onnx_cache_dir else settings.index_dir / ".onnx"
     return OnnxEmbedder(
         settings.model,
         quantized=settings.embed_backend == "onnx-int8",
-        cache_dir=cache,
+        cache_dir=onnx_cache_dir(settings),
         batch_size=settings.embed_batch_size,
     )

@@ -164,6 +164,19 @@ def quantize(fp32: Path, int8: Path) -> None:
     os.replace(tmp, int8)
 
 
+def user_cache_dir() -> Path:
+    """The user's ONNX cache (platformdirs' cache directory: ``~/.cache/qa/onnx`` on Linux): one export
+    per model, exporter and onnxruntime version for every index on the machine."""
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("qa", appauthor=False)) / "onnx"
+
+
+def export_needed(name: str, cache_dir: Path, quantized: bool) -> bool:
+    """Whether ``prepare`` would export (or quantize) ``name`` first."""
+    return not (Path(cache_dir) / export_key(name) / (INT8_FILE if quantized else FP32_FILE)).exists()
+
+
 def prepare(name: str, cache_dir: Path, quantized: bool) -> Path:
     """The cache directory of ``name``'s ONNX files, exporting (and quantizing) them if needed."""
     target = Path(cache_dir) / export_key(name)
@@ -197,7 +210,7 @@ class OnnxEmbedder:
         self,
         name: str = DEFAULT_MODEL,
         quantized: bool = False,
-        cache_dir: Path = Path("index/.onnx"),
+        cache_dir: Path | None = None,
         batch_size: int = 32,
         threads: int = 0,
     ) -> None:
@@ -219,7 +232,7 @@ class OnnxEmbedder:
         self.parallel = (threads or usable_cores()) if quantized else 1
         self._cores = max(self.parallel, usable_cores()) if quantized else 1
         self._executor: ThreadPoolExecutor | None = None
-        self.files = prepare(name, cache_dir, quantized)
+        self.files = prepare(name, cache_dir or user_cache_dir(), quantized)
         meta = json.loads((self.files / META_FILE).read_text())
         self.dim = int(meta["dim"])
         self.pooling = str(meta["pooling"])

@@ -79,15 +79,81 @@ def check_not_binary(data: bytes, filename: str) -> None:
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise InvalidInput(f"'{filename}' is UTF-16 encoded; convert it to UTF-8")
     if b"\x00" in data:
-        raise InvalidInput(
-            f"'{filename}' looks binary (it contains NUL bytes), not text; only UTF-8 text can be indexed"
-        )
+        raise InvalidInput(f"'{filename}' looks binary (it contains NUL bytes), not text; it cannot be indexed")
     controls = len(data) - len(data.translate(None, _CONTROL_BYTES))
     if controls > _MAX_CONTROL_SHARE * len(data):
         raise InvalidInput(
             f"'{filename}' looks binary ({controls} of {len(data)} bytes are control characters), not text; "
-            "only UTF-8 text can be indexed"
+            "it cannot be indexed"
         )
+
+
+# Byte order marks: the encoding they announce (UTF-32's first, as its LE mark starts with UTF-16's).
+_BOMS = (
+    (b"\xff\xfe\x00\x00", "utf-32"),
+    (b"\x00\x00\xfe\xff", "utf-32"),
+    (b"\xff\xfe", "utf-16"),
+    (b"\xfe\xff", "utf-16"),
+)
+# Of the legacy encodings that read a text equally well, the one Western files are almost always
+# in: Windows' cp1252 (a superset of Latin-1's printable characters), then Latin-1 itself.
+_PREFERRED = ("cp1252", "latin_1", "iso8859_15")
+# Below this language coherence the detector had too little text to judge by (a short file).
+_LITTLE_EVIDENCE = 0.2
+
+
+def decode(data: bytes, filename: str) -> tuple[str, str]:
+    """Text bytes in any common encoding to text, and the encoding read (``utf-8`` for most).
+
+    UTF-8 is tried first (a leading BOM dropped): most files are, and decoding it costs nothing
+    next to detection. Then a UTF-16 or UTF-32 byte order mark; then the encoding
+    charset-normalizer finds most likely (Latin-1, cp1252, cp1251, Shift JIS, GB18030...): of
+    candidates that read the text equally well, cp1252 is taken, and for a text too short to tell
+    by its language (a few words), cp1252 when it reads it as well as the best guess.
+
+    Raises:
+        InvalidInput: binary content, or bytes no common encoding reads as text.
+    """
+    for bom, codec in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(codec), codec
+            except UnicodeDecodeError as e:
+                raise InvalidInput(
+                    f"'{filename}' starts with a {codec.upper()} byte order mark but is not valid {codec.upper()} "
+                    f"(at byte {e.start}); convert it to UTF-8"
+                ) from None
+    check_not_binary(data, filename)
+    if data.startswith(UTF8_BOM):  # says it is UTF-8: bytes that are not are damage, not another encoding
+        return decode_utf8(data, filename), "utf-8"
+    try:
+        return decode_utf8(data, filename), "utf-8"
+    except InvalidInput as not_utf8:
+        detected = _detect(data)
+        if detected is None:
+            raise InvalidInput(
+                f"{not_utf8.args[0].split('; ')[0]}, and no common encoding reads it as text; convert it to UTF-8"
+            ) from None
+    return data.decode(detected), detected
+
+
+def _detect(data: bytes) -> str | None:
+    """The most likely legacy encoding of ``data`` (see ``decode``), or None."""
+    import charset_normalizer
+
+    results = list(charset_normalizer.from_bytes(data))
+    if not results:
+        return None
+    best = min(results, key=lambda r: (r.chaos, -r.coherence))
+    ties = {r.encoding for r in results if r.chaos <= best.chaos and r.coherence >= best.coherence - 0.005}
+    for codec in _PREFERRED:
+        if codec in ties:
+            return codec
+    if best.coherence < _LITTLE_EVIDENCE:
+        western = charset_normalizer.from_bytes(data, cp_isolation=["cp1252"]).best()
+        if western is not None and western.chaos <= best.chaos:
+            return "cp1252"
+    return str(best.encoding)
 
 
 def decode_utf8(data: bytes, filename: str) -> str:

@@ -7,10 +7,40 @@ import errno
 import os
 import stat
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from qa.errors import InvalidInput, TooLarge
-from qa.parse.formats import SUPPORTED, check_extension, extension
+from qa.errors import InvalidInput, QAError, TooLarge, UnsupportedFileType
+from qa.parse.formats import check_extension
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file that was not indexed: its path, why in one word, and the message that says more.
+
+    ``reason`` is one of ``unsupported`` (no parser for its type), ``too_large`` (over
+    QA_MAX_DOCUMENT_BYTES, or over the parse time or memory limit), ``unreadable`` (could not be
+    opened or read, or a symlink leading out of the folder), ``invalid`` (read, but its content was
+    refused: not valid in its format, an undecodable encoding, no text).
+    """
+
+    path: str
+    reason: str
+    error: str
+
+    @classmethod
+    def of(cls, path: Path | str, error: QAError, reading: bool = False) -> Skipped:
+        """The entry for ``error``; ``reading``: it was raised while reading the file, not parsing it."""
+        if isinstance(error, UnsupportedFileType):
+            reason = "unsupported"
+        elif isinstance(error, TooLarge):
+            reason = "too_large"
+        else:
+            reason = "unreadable" if reading else "invalid"
+        return cls(str(path), reason, str(error))
+
+    def as_dict(self) -> dict[str, str]:
+        return {"path": self.path, "reason": self.reason, "error": self.error}
 
 
 def _is_within(path: str, root: str) -> bool:
@@ -18,8 +48,10 @@ def _is_within(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
-def _walk(root: Path, follow_symlinks: bool) -> Iterator[Path]:
-    """Supported, non-hidden regular files under ``root``, never leaving it unless following symlinks."""
+def _walk(root: Path, follow_symlinks: bool, skipped: list[Skipped] | None) -> Iterator[Path]:
+    """Supported, non-hidden regular files under ``root``, never leaving it unless following
+    symlinks. The others that are not hidden (an unsupported type, a symlink leading out or
+    broken, a FIFO or device) are added to ``skipped`` with the reason."""
     real_root = os.path.realpath(root)
     # Real directories are walked first and symlinked ones afterwards, so a file reachable both
     # ways is listed under its real path; ``visited`` (by real path) stops loops and repeats.
@@ -46,17 +78,38 @@ def _walk(root: Path, follow_symlinks: bool) -> Iterator[Path]:
             if is_link:
                 target = os.path.realpath(path)
                 if not follow_symlinks and not _is_within(target, real_root):
+                    _skip(
+                        skipped,
+                        path,
+                        "unreadable",
+                        f"'{path}' is a symlink leading outside '{root}'; not "
+                        "read. Pass --follow-symlinks to read symlinks that lead outside the given roots",
+                    )
                     continue
             try:
                 st = os.stat(path)  # follows links; raises for broken links and loops
-            except OSError:
+            except OSError as e:
+                _skip(skipped, path, "unreadable", f"cannot read '{path}': {e.strerror} (a broken symlink or a loop)")
                 continue
             if stat.S_ISDIR(st.st_mode):
                 (linked if is_link else subdirs).append(path)
-            elif stat.S_ISREG(st.st_mode) and extension(entry.name) in SUPPORTED:
+            elif not stat.S_ISREG(st.st_mode):
                 # Only regular files: reading a FIFO or device would block or never end.
+                _skip(skipped, path, "unreadable", f"'{path}' is not a regular file (a FIFO, socket or device)")
+            else:
+                try:
+                    check_extension(entry.name)
+                except UnsupportedFileType as e:
+                    if skipped is not None:
+                        skipped.append(Skipped.of(path, e))
+                    continue
                 yield path
         pending.extend(reversed(subdirs))
+
+
+def _skip(skipped: list[Skipped] | None, path: Path, reason: str, message: str) -> None:
+    if skipped is not None:
+        skipped.append(Skipped(str(path), reason, message))
 
 
 def _sort_key(pair: tuple[Path, Path]) -> tuple[str, ...]:
@@ -65,8 +118,13 @@ def _sort_key(pair: tuple[Path, Path]) -> tuple[str, ...]:
     return file.relative_to(root).parts
 
 
-def iter_files(paths: Sequence[str | Path], follow_symlinks: bool = False) -> list[tuple[Path, Path]]:
-    """Expand files and directories into sorted, de-duplicated ``(file, root)`` pairs."""
+def iter_files(
+    paths: Sequence[str | Path], follow_symlinks: bool = False, skipped: list[Skipped] | None = None
+) -> list[tuple[Path, Path]]:
+    """Expand files and directories into sorted, de-duplicated ``(file, root)`` pairs. Files of a
+    directory that will not be read (hidden ones aside) are added to ``skipped``, with the reason,
+    in the order found; a file named explicitly is returned whatever it is, so reading it says why
+    it cannot be indexed."""
     result: list[tuple[Path, Path]] = []
     seen: set[tuple[Path, Path]] = set()
     for raw in paths:
@@ -75,7 +133,7 @@ def iter_files(paths: Sequence[str | Path], follow_symlinks: bool = False) -> li
             raise InvalidInput(f"path '{raw}' does not exist; check the spelling or give an existing file or directory")
         if path.is_dir():
             # Sort per root so the order does not depend on the walk's real-before-linked scheduling.
-            found = sorted(((f, path) for f in _walk(path, follow_symlinks)), key=_sort_key)
+            found = sorted(((f, path) for f in _walk(path, follow_symlinks, skipped)), key=_sort_key)
         else:
             # An explicit file is returned whatever its extension, so the caller reports why it is skipped.
             found = [(path, path.parent)]

@@ -5,16 +5,17 @@ from __future__ import annotations
 import re
 
 from qa.errors import InvalidInput
-from qa.parse.content import check_not_binary, decode_utf8, normalize_text
+from qa.parse.content import decode, normalize_text
 
 
-def decode_text(data: bytes, filename: str) -> str:
-    """Bytes of a .txt/.md file to text, kept exactly as written (CRLF and whitespace included)."""
-    check_not_binary(data, filename)
-    text = normalize_text(decode_utf8(data, filename))
+def decode_text(data: bytes, filename: str) -> tuple[str, str]:
+    """Bytes of a text file to text, kept exactly as written (CRLF and whitespace included), and
+    the encoding they were in (see ``qa.parse.content.decode``)."""
+    raw, encoding = decode(data, filename)
+    text = normalize_text(raw)
     if not text.strip():
         raise InvalidInput(f"'{filename}' is empty: nothing to index")
-    return text
+    return text, encoding
 
 
 _ATX_H1 = re.compile(r"^ {0,3}#[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$")

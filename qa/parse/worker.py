@@ -245,10 +245,15 @@ def _document(d: dict[str, Any]) -> Document:
 
 
 def _import_parsers() -> None:
-    """Import every parser and the libraries they load lazily, before the first file's clock starts."""
+    """Import every parser and the libraries the common formats load lazily, before the first file's clock starts."""
     import importlib
 
-    for name in ("qa.parse.html", "qa.parse.pdf", "qa.parse.jsonl", "qa.parse.text", "bs4", "pypdfium2"):
+    modules = ("html", "pdf", "jsonl", "text", "rst", "word", "slides", "sheets", "epub", "odt", "mail")
+    # Not python-docx, python-pptx and openpyxl: with lxml and Pillow they take 1.5 s and 40 MB to
+    # import (load average 8), which every worker would pay for folders of text. The first office
+    # file a worker reads imports its library within that file's time limit (QA_PARSE_TIMEOUT).
+    libraries = ("bs4", "pypdfium2", "charset_normalizer")
+    for name in (*(f"qa.parse.{m}" for m in modules), *libraries):
         try:
             importlib.import_module(name)
         except ImportError:  # an optional parser's library: its files fail with their own message

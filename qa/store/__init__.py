@@ -4,7 +4,8 @@ A store keeps documents, their chunks (as offsets into the document text) and on
 per chunk, and answers nearest-neighbour and BM25 queries. Writes are all-or-nothing per call.
 
 - ``base.py``: ``Store``, the protocol (everything a caller outside this package may use), and its records.
-- ``open_store``: the store the settings name; ``describe_location``: where it is, for messages.
+- ``open_store``: the store the settings name; ``index_exists``: whether it holds an index yet;
+  ``describe_location``: where it is, for messages.
 - ``embedded/``: SQLite + FAISS + tantivy in a directory (the default).
 - ``postgres/``: PostgreSQL with pgvector (``QA_STORE=postgresql://...``).
 - ``filters.py``: metadata filters, checked once for both.
@@ -41,6 +42,7 @@ __all__ = [
     "check_manifest",
     "describe_location",
     "document_info",
+    "index_exists",
     "open_store",
 ]
 
@@ -73,6 +75,17 @@ def open_store(settings: Settings, model: str, new_dim: Callable[[], int]) -> St
         lexical_stemmer=settings.lexical_stemmer,
         index_options=index_options(settings),
     )
+
+
+def index_exists(settings: Settings) -> bool:
+    """Whether the store ``settings`` name holds an index already (read commands refuse to make one)."""
+    if settings.store:
+        from qa.store.postgres import PostgresStore
+
+        return PostgresStore.stored_dim(settings.store, settings.index_name) is not None
+    from qa.store.embedded import EmbeddedStore
+
+    return EmbeddedStore.stored_dim(settings.index_path) is not None
 
 
 def describe_location(settings: Settings) -> str:

@@ -225,7 +225,7 @@ async function openDocument(id, trigger, span) {
     $("viewer-title").textContent = id;
     $("viewer-meta").textContent = "";
     text.append(`Could not open the document: ${await errorMessage(response)}`);
-    dialog.showModal();
+    if (!dialog.open) dialog.showModal();
     return;
   }
   const doc = await response.json();
@@ -237,7 +237,7 @@ async function openDocument(id, trigger, span) {
     text.append(doc.text.slice(0, start), mark, doc.text.slice(end));
     const page = span.page == null ? "" : ` · page ${span.page}`;
     $("viewer-meta").textContent = `${doc.id}${page} · cited characters ${start}–${end}`;
-    if (doc.text.slice(start, end) !== quote) {
+    if (quote !== undefined && doc.text.slice(start, end) !== quote) {
       warning.textContent = "This document has changed since the answer was given; the highlight may be off.";
       warning.hidden = false;
     }
@@ -245,13 +245,30 @@ async function openDocument(id, trigger, span) {
     text.append(doc.text);
     $("viewer-meta").textContent = `${doc.id} · ${plural(doc.chars, "character")} · ${plural(doc.n_chunks, "passage")}`;
   }
-  dialog.showModal();
+  if (!dialog.open) dialog.showModal();
   if (mark) mark.scrollIntoView({ block: "center" });
   text.focus();
 }
 
 function openCitation(c, trigger) {
   openDocument(c.doc_id, trigger, c);
+}
+
+/** A citation's link, /documents/<id>#<start>-<end> (what the OpenAI-compatible route's
+ * annotations point at): open that document with those characters highlighted. */
+function openLinkedDocument() {
+  const prefix = "/documents/";
+  if (!location.pathname.startsWith(prefix)) return;
+  let id;
+  try {
+    id = location.pathname.slice(prefix.length).split("/").map(decodeURIComponent).join("/");
+  } catch {
+    return;
+  }
+  if (!id) return;
+  const m = /^#(\d+)-(\d+)$/.exec(location.hash);
+  const span = m && Number(m[1]) <= Number(m[2]) ? { start: Number(m[1]), end: Number(m[2]) } : null;
+  openDocument(id, null, span);
 }
 
 // -- documents panel --------------------------------------------------------------------------
@@ -350,4 +367,6 @@ document.addEventListener("DOMContentLoaded", () => {
     $("docs-toggle").setAttribute("aria-expanded", String(open));
   });
   loadDocuments();
+  openLinkedDocument();
+  window.addEventListener("hashchange", openLinkedDocument);
 });

@@ -158,10 +158,12 @@ def test_malformed_json_is_400(client: TestClient) -> None:
 def test_document_errors(client: TestClient) -> None:
     assert "no document with id 'missing'" in error(client.delete("/v1/documents/missing"), 404)
     assert "no document" in error(client.get("/v1/documents/missing"), 404)
-    msg = error(client.post("/v1/documents", files={"file": ("a.docx", b"PK\x03\x04junk")}), 415)
-    assert ".docx" in msg
+    msg = error(client.post("/v1/documents", files={"file": ("a.doc", b"\xd0\xcf\x11\xe0junk")}), 415)
+    assert ".doc" in msg
+    assert ".docx" in error(client.post("/v1/documents", files={"file": ("a.docx", b"PK\x03\x04junk")}), 422)
     assert "empty" in error(client.post("/v1/documents", files={"file": ("e.txt", b"")}), 422)
-    assert "UTF-8" in error(client.post("/v1/documents", files={"file": ("bad.txt", b"ok \xff\xfe bad")}), 422)
+    bad = bytes(range(0x80, 0x100)) * 2  # in no common encoding
+    assert "UTF-8" in error(client.post("/v1/documents", files={"file": ("bad.txt", bad)}), 422)
     assert "text" in error(client.post("/v1/documents", json={"id": "x"}), 422)
     assert "no text" in error(client.post("/v1/documents", json={"id": "x", "text": "  "}), 422)
     assert "file" in error(client.post("/v1/documents", data={"id": "x"}, files={"other": ("a.txt", b"hi")}), 422)
@@ -171,7 +173,10 @@ def test_document_errors(client: TestClient) -> None:
     assert "200000" in error(client.post("/v1/documents", json={"id": "big", "text": "word " * 50_000}), 413)
     assert "400000" in error(client.post("/v1/documents", json={"id": "huge", "text": "w" * 500_000}), 413)
     assert "offset" in error(client.get("/v1/documents", params={"offset": -1}), 422)
-    assert "no route" in error(client.get("/v1/nothing"), 404)
+    # An unknown /v1 path is an OpenAI client's (`/v1/completions`...): answered in OpenAI's shape.
+    missing = client.get("/v1/nothing")
+    assert missing.status_code == 404 and "no route" in missing.json()["error"]["message"]
+    assert "no route" in error(client.get("/nothing"), 404)
     assert client.get("/healthz").json()["documents"] >= 8  # nothing above broke the index
 
 

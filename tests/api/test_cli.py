@@ -18,6 +18,14 @@ def qa(tmp_path: Path, *args: str, **extra_env: str) -> subprocess.CompletedProc
     )
 
 
+def empty_index(tmp_path: Path) -> None:
+    """An index with no documents where `qa(tmp_path, ...)` looks (read commands refuse a missing one)."""
+    from qa.config import DEFAULT_MODEL
+    from qa.store.embedded import EmbeddedStore
+
+    EmbeddedStore(tmp_path / "index" / "default", model=DEFAULT_MODEL, dim=384).close()
+
+
 def test_round_trip(tmp_path: Path, seed_article: Path) -> None:
     r = qa(tmp_path, "index", str(EXAMPLES), str(seed_article), "--json")
     assert r.returncode == 0, r.stderr
@@ -52,6 +60,7 @@ def test_round_trip(tmp_path: Path, seed_article: Path) -> None:
 
 
 def test_errors_are_one_line_with_exit_code(tmp_path: Path) -> None:
+    empty_index(tmp_path)
     bad = tmp_path / "bad.docx"
     bad.write_bytes(b"PK junk")
     cases = [
@@ -63,6 +72,7 @@ def test_errors_are_one_line_with_exit_code(tmp_path: Path) -> None:
         (("search", "x", "--filter", "novalue"), "field=value"),
         (("index", str(tmp_path), "--meta", "novalue"), "key=value"),
         (("index", str(tmp_path), "--source", "a/b"), "must not contain '/'"),
+        (("--index", "typo", "ask", "Who met in Paris?"), "no index 'typo'"),
     ]
     for args, needle in cases:
         r = qa(tmp_path, *args)
@@ -71,6 +81,60 @@ def test_errors_are_one_line_with_exit_code(tmp_path: Path) -> None:
         lines = [line for line in r.stderr.splitlines() if line.strip()]
         assert any(needle in line for line in lines), (args, r.stderr)
         assert len([line for line in lines if line.startswith(("error", "skipped"))]) == 1, (args, r.stderr)
+
+
+def test_read_commands_never_create_an_index(tmp_path: Path) -> None:
+    """A read command where no index is (another directory, a typo in --index) fails with one line and
+    a non-zero exit, naming where it looked, instead of answering "not found" from a new empty index."""
+    for args in (
+        ("ask", "Who met in Paris?"),
+        ("search", "x"),
+        ("list",),
+        ("stats",),
+        ("delete", "a.txt"),
+        ("export", str(tmp_path / "out.jsonl")),
+    ):
+        r = qa(tmp_path, *args)
+        assert r.returncode == 1, (args, r.stdout, r.stderr)
+        lines = [line for line in r.stderr.splitlines() if line.strip()]
+        assert len(lines) == 1 and lines[0].startswith("error: no index 'default' at "), (args, r.stderr)
+        assert str(tmp_path / "index" / "default") in lines[0] and "qa index" in lines[0]
+    assert not (tmp_path / "index").exists()
+
+
+def test_the_index_is_found_from_a_subdirectory(tmp_path: Path) -> None:
+    """With no QA_INDEX_DIR, `index/` is looked for in the working directory and then its parents."""
+    from qa.config import DEFAULT_MODEL
+    from qa.store.embedded import EmbeddedStore
+
+    EmbeddedStore(tmp_path / "project" / "index" / "default", model=DEFAULT_MODEL, dim=384).close()
+    deep = tmp_path / "project" / "notes" / "2026"
+    deep.mkdir(parents=True)
+    env = {k: v for k, v in os.environ.items() if k != "QA_INDEX_DIR"}
+    r = subprocess.run(
+        [sys.executable, "-m", "qa", "stats", "--json"],
+        cwd=deep,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["documents"] == 0
+    assert not (deep / "index").exists()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    r = subprocess.run(
+        [sys.executable, "-m", "qa", "list"],
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert r.returncode == 1 and "no index 'default'" in r.stderr and str(elsewhere / "index") in r.stderr
 
 
 def test_index_built_with_another_model_is_refused(tmp_path: Path) -> None:
@@ -84,7 +148,7 @@ def test_index_built_with_another_model_is_refused(tmp_path: Path) -> None:
 
 
 def test_help_for_every_command(tmp_path: Path) -> None:
-    for cmd in ("index", "search", "ask", "serve", "delete", "stats", "list"):
+    for cmd in ("index", "search", "ask", "serve", "mcp", "delete", "stats", "list"):
         r = qa(tmp_path, cmd, "--help")
         assert r.returncode == 0 and "--help" in r.stdout, cmd
     for cmd in ("index", "search", "ask", "delete", "stats", "list"):

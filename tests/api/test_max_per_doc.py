@@ -143,7 +143,8 @@ def test_service_and_cli_refuse_a_bad_max_per_doc(make_service: Callable[..., QA
             svc.search("anything", max_per_doc=bad)
         with pytest.raises(InvalidInput, match="max_per_doc"):
             svc.ask_stream("anything", max_per_doc=bad)
-    from .test_cli import qa
+    from .test_cli import empty_index, qa
 
+    empty_index(tmp_path)
     r = qa(tmp_path, "search", "x", "--max-per-doc", "-3", "--mode", "lexical")
     assert r.returncode != 0 and "max_per_doc must be between 0" in r.stderr

@@ -60,6 +60,24 @@ def test_reads_need_a_key_when_configured(tmp_path: Path) -> None:
         assert c.get("/healthz").status_code == 200  # health checks need no key
 
 
+def test_openai_routes_answer_a_missing_or_wrong_key_with_openai_401(tmp_path: Path) -> None:
+    # Was: 403 in qa's shape for a wrong key (the openai SDK's PermissionDeniedError, no message).
+    with make_client(tmp_path, api_keys=KEY, require_key_for_read=True) as c:
+        for path in ("/v1/models", "/v1/models/qa"):
+            for headers in ({}, {"Authorization": "Bearer wrong"}):
+                r = c.get(path, headers=headers)
+                assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer", (path, headers)
+                error = r.json()["error"]
+                assert error["code"] == "invalid_api_key" and error["type"] == "invalid_request_error"
+                assert "API key" in error["message"]
+        r = c.post("/v1/embeddings", json={"model": "qa", "input": "x"}, headers={"Authorization": "Bearer wrong"})
+        assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_api_key"
+        assert c.get("/v1/models", headers={"Authorization": f"Bearer {KEY}"}).status_code == 200
+        # qa's own routes keep qa's shape and statuses.
+        r = c.get("/v1/documents", headers={"Authorization": "Bearer wrong"})
+        assert r.status_code == 403 and r.json()["error"] == "forbidden"
+
+
 DOCS_AND_METRICS = ("/metrics", "/openapi.json", "/docs", "/redoc")
 
 
@@ -173,6 +191,9 @@ def test_key_check_and_route_rules() -> None:
     assert not needs_key("POST", "/v1/search", (KEY,), False)
     assert needs_key("POST", "/v1/search", (KEY,), True)
     assert not needs_key("DELETE", "/v1/documents/x", (), True)
+    # /mcp: every call is a POST; it needs a key where reads do (add_document checks its own, qa.api.mcp).
+    assert not needs_key("POST", "/mcp", (KEY,), False)
+    assert needs_key("POST", "/mcp", (KEY,), True) and needs_key("GET", "/mcp/", (KEY,), True)
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
     assert not is_loopback("0.0.0.0") and not is_loopback("192.0.2.1")
 

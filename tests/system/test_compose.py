@@ -71,3 +71,31 @@ def test_services_are_wired_as_documented() -> None:
     for name in ("api", "embedded"):
         assert s[name]["environment"]["QA_HOST"] == "0.0.0.0"
         assert s[name]["environment"]["QA_API_KEYS"].startswith("${QA_API_KEYS:?")
+
+
+def test_the_env_example_is_a_complete_environment() -> None:
+    """`cp .env.example .env` is all compose needs: every required variable is in it."""
+    env = {k: v for k, v in os.environ.items() if k not in ("QA_PG_PASSWORD", "QA_API_KEYS")}
+    r = subprocess.run(
+        [_tool("docker-compose"), "-f", str(COMPOSE), "--env-file", str(ROOT / ".env.example"), "config", "-q"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert r.returncode == 0, r.stderr
+
+
+def test_the_build_context_leaves_out_what_the_image_does_not_need() -> None:
+    """.dockerignore keeps the development virtualenv, git history, indexes and caches out of the build
+    context, and nothing the Dockerfile copies."""
+    ignored = {
+        line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines() if line.strip()[:1] not in ("", "#")
+    }
+    assert {".venv", ".git", "index", ".cache"} <= ignored
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    copied = [part for line in dockerfile.splitlines() if line.startswith("COPY ") for part in line.split()[1:-1]]
+    assert copied and not set(copied) & ignored, copied
+    # The CPU build of torch by default (PyPI's pulls CUDA), and a default command that starts without keys.
+    assert 'ARG TORCH_INDEX_URL="https://download.pytorch.org/whl/cpu"' in dockerfile
+    cmd = next(line for line in dockerfile.splitlines() if line.startswith("CMD "))
+    assert "--key-file" in cmd and "--samples" in cmd

@@ -199,3 +199,21 @@ def test_narrow_screen_and_labels(browser: Browser, server: str) -> None:
     # Nothing wider than the screen.
     assert pg.evaluate("document.documentElement.scrollWidth") <= 360
     context.close()
+
+
+def test_a_citation_url_opens_the_page_at_its_span(page: Page, server: str) -> None:
+    """The OpenAI-compatible route's annotations point at /documents/<id>#<start>-<end>."""
+    r = httpx.post(
+        f"{server}/v1/chat/completions",
+        json={"model": "qa", "messages": [{"role": "user", "content": "Who met in Paris?"}]},
+        timeout=60,
+    )
+    url = r.json()["choices"][0]["message"]["annotations"][0]["url_citation"]["url"]
+    quote = r.json()["citations"][0]["quote"]
+    page.goto(url)
+    expect(page.locator("#viewer")).to_be_visible()
+    expect(page.locator("#viewer-title")).to_have_text(
+        "Syrian and Israeli officials hold talks in Paris on southern Syria"
+    )
+    expect(page.locator("#viewer-text mark")).to_have_text(quote)
+    expect(page.locator("#viewer-warning")).to_be_hidden()

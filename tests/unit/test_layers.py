@@ -23,6 +23,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "qa.span",
         "qa.security",
         "qa.observability",
+        "qa.stages",
         "qa.shard",
         "qa.limits",
         "qa.workqueue",
@@ -37,10 +38,13 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("qa.citecheck",),
     ("qa.generate",),
     ("qa.chat",),
+    ("qa.tasks",),
     ("qa.ingest", "qa.sync"),
     ("qa.service",),
     ("qa.api",),
     ("qa.cli", "qa.__main__", "qa"),
+    # Clients of the HTTP API: they import no other part of qa (a user of the client needs no model).
+    ("qa.client", "qa.integrations"),
 )
 
 

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from qa.errors import InvalidInput, QAError, TooLarge, UnsupportedFileType
 from qa.ingest import index_files
 from qa.parse import SUPPORTED, iter_files, load_path, normalize_text, parse_bytes
+from qa.parse.files import Skipped
 from qa.sentences import sentence_spans
 from qa.types import Document
 
@@ -84,11 +85,19 @@ def test_txt_title_ignores_hash_lines() -> None:
     assert one(parse_bytes(b"# looks like a heading", "a.txt")).title == "a"
 
 
-def test_invalid_utf8_names_byte_and_offset(tmp_path: Path) -> None:
-    f = write(tmp_path / "x.txt", b"hello world\xff more")
+def test_text_no_encoding_reads_names_byte_and_offset(tmp_path: Path) -> None:
+    f = write(tmp_path / "x.txt", bytes(range(0x80, 0x100)) * 3)
     with pytest.raises(InvalidInput) as e:
         load_path(f, tmp_path)
-    assert str(e.value) == "'x.txt' is not valid UTF-8 text (byte 0xff at offset 11); convert it to UTF-8"
+    assert str(e.value) == (
+        "'x.txt' is not valid UTF-8 text (byte 0x80 at offset 0), and no common encoding reads it as text; "
+        "convert it to UTF-8"
+    )
+
+
+def test_text_not_utf8_is_decoded_in_its_encoding(tmp_path: Path) -> None:
+    doc = one(load_path(write(tmp_path / "x.txt", b"hello world\xff more"), tmp_path))
+    assert doc.text == "hello world\u00ff more" and doc.metadata["encoding"] == "cp1252"
 
 
 def test_invalid_utf8_offset_counts_bom() -> None:
@@ -110,9 +119,8 @@ def test_binary_junk_rejected(tmp_path: Path, data: bytes) -> None:
         load_path(f, tmp_path)
 
 
-def test_utf16_rejected_with_advice() -> None:
-    with pytest.raises(InvalidInput, match="UTF-16 encoded; convert it to UTF-8"):
-        parse_bytes("hello".encode("utf-16"), "u.txt")
+def test_utf16_with_a_bom_is_read() -> None:
+    assert one(parse_bytes("hello".encode("utf-16"), "u.txt")).text == "hello"
 
 
 def test_text_with_tabs_form_feeds_and_ansi_is_accepted() -> None:
@@ -147,20 +155,21 @@ def test_too_large_from_disk(tmp_path: Path) -> None:
         load_path(f, tmp_path, max_bytes=4999)
 
 
-@pytest.mark.parametrize("name", ["a/b.docx", "noext", "archive.tar.gz", ".md"])
+@pytest.mark.parametrize("name", ["a/b.doc", "noext", "archive.tar.gz", ".md"])
 def test_unsupported_extension(name: str) -> None:
     with pytest.raises(UnsupportedFileType) as e:
         parse_bytes(b"content", name, max_bytes=1)  # type is checked before size
     msg = str(e.value)
     assert f"for '{name}'" in msg
-    assert "supported are .txt, .md, .markdown, .html, .htm, .pdf, .jsonl" in msg
+    assert "supported are .txt, .md, .markdown, .html, .htm, .pdf, .jsonl, .rst, .docx" in msg
 
 
 def test_unsupported_message_quotes_extension() -> None:
     with pytest.raises(UnsupportedFileType) as e:
-        parse_bytes(b"x", "a/b.docx")
+        parse_bytes(b"x", "a/b.doc")
     assert str(e.value) == (
-        "unsupported file type '.docx' for 'a/b.docx': supported are .txt, .md, .markdown, .html, .htm, .pdf, .jsonl"
+        "unsupported file type '.doc' for 'a/b.doc': supported are .txt, .md, .markdown, .html, .htm, .pdf, "
+        ".jsonl, .rst, .docx, .pptx, .xlsx, .csv, .tsv, .epub, .odt, .eml, .mbox, .gz"
     )
 
 
@@ -589,21 +598,29 @@ def test_iter_files_recursive_sorted_and_filtered(tmp_path: Path) -> None:
     root = tmp_path / "docs"
     for rel in ["b.md", "a.txt", "sub/z.html", "sub/deeper/y.pdf", "sub/a.jsonl", "A.MD", "c.markdown"]:
         write(root / rel, "x")
-    for rel in ["notes.docx", "image.png", ".hidden.md", ".git/config.txt", "sub/.cache/x.md", "noext"]:
+    for rel in ["notes.doc", "image.png", ".hidden.md", ".git/config.txt", "sub/.cache/x.md", "noext"]:
         write(root / rel, "x")
-    pairs = iter_files([root])
+    skipped: list[Skipped] = []
+    pairs = iter_files([root], skipped=skipped)
     assert all(r == root for _, r in pairs)
     rels = [f.relative_to(root).as_posix() for f, _ in pairs]
     assert rels == ["A.MD", "a.txt", "b.md", "c.markdown", "sub/a.jsonl", "sub/deeper/y.pdf", "sub/z.html"]
     assert iter_files([str(root)]) == pairs  # str and Path both accepted, deterministic
+    # What is passed over is said, with the reason; hidden files and folders are not.
+    assert sorted((Path(s.path).relative_to(root).as_posix(), s.reason) for s in skipped) == [
+        ("image.png", "unsupported"),
+        ("noext", "unsupported"),
+        ("notes.doc", "unsupported"),
+    ]
+    assert all("unsupported file type" in s.error for s in skipped)
 
 
 def test_iter_files_explicit_file_any_extension(tmp_path: Path) -> None:
-    docx = write(tmp_path / "x.docx", "x")
+    doc = write(tmp_path / "x.doc", "x")
     hidden = write(tmp_path / ".hidden.txt", "x")
-    assert iter_files([docx, hidden]) == [(docx, tmp_path), (hidden, tmp_path)]
-    with pytest.raises(UnsupportedFileType, match="'.docx'"):
-        load_path(docx, tmp_path)
+    assert iter_files([doc, hidden]) == [(doc, tmp_path), (hidden, tmp_path)]
+    with pytest.raises(UnsupportedFileType, match="'.doc'"):
+        load_path(doc, tmp_path)
 
 
 def test_iter_files_dedupes_and_keeps_argument_order(tmp_path: Path) -> None:
@@ -724,7 +741,7 @@ def test_symlink_loops_terminate(tmp_path: Path) -> None:
             max_size=40,
         ).map(lambda parts: "".join(parts).encode("utf-8", "surrogatepass")),
     ),
-    ext=st.sampled_from([".txt", ".md", ".html", ".jsonl"]),
+    ext=st.sampled_from([".txt", ".md", ".html", ".jsonl", ".rst", ".csv", ".eml", ".mbox", ".docx", ".epub", ".gz"]),
 )
 def test_arbitrary_bytes_never_crash(data: bytes, ext: str) -> None:
     try:
@@ -740,7 +757,10 @@ def test_arbitrary_bytes_never_crash(data: bytes, ext: str) -> None:
 
 
 def test_supported_tuple() -> None:
-    assert SUPPORTED == (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".jsonl")
+    assert SUPPORTED == (
+        *(".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".jsonl", ".rst", ".docx", ".pptx", ".xlsx"),
+        *(".csv", ".tsv", ".epub", ".odt", ".eml", ".mbox", ".gz"),
+    )
 
 
 # --------------------------------------------------------------------------- listed, then swapped (issue 16.10)

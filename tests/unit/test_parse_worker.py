@@ -39,7 +39,7 @@ def test_errors_cross_with_their_type_and_message() -> None:
     with pytest.raises(InvalidInput, match="'e.txt' is empty"):
         parse_limited(b"  ", "e.txt", LIMITS)
     with pytest.raises(UnsupportedFileType):
-        parse_limited(b"x", "e.docx", LIMITS)
+        parse_limited(b"x", "e.doc", LIMITS)
     with pytest.raises(TooLarge, match="QA_MAX_DOCUMENT_BYTES"):
         parse_limited(b"x" * 11, "e.txt", LIMITS, max_bytes=10)
 

@@ -34,7 +34,7 @@ from qa.parse.content import NotFiniteNumber, load_json
 from qa.parse.worker import ParseLimits, parse_limited
 from qa.service import MAX_OFFSET
 from qa.sources import UPLOAD_SOURCE, check_path, check_source, document_id
-from qa.types import Document, content_hash
+from qa.types import Document
 
 router = APIRouter(tags=["documents"])
 
@@ -56,7 +56,12 @@ def _documents_body() -> dict[str, Any]:
                     "type": "object",
                     "required": ["file"],
                     "properties": {
-                        "file": {"type": "string", "format": "binary", "description": ".txt .md .html .pdf .jsonl"},
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": ".txt .md .rst .html .pdf .jsonl .docx .pptx .xlsx .csv .tsv .epub "
+                            ".odt .eml .mbox, or any of them .gz",
+                        },
                         "id": {"type": "string", "description": "Document id (default: source/file name)."},
                         "source": {
                             "type": "string",
@@ -100,24 +105,7 @@ def _from_json(raw: bytes, limits: Limits) -> list[Document]:
             items = [DocumentIn.model_validate(payload)]
     except ValidationError as exc:
         raise InvalidInput(validation_message(exc)[1]) from exc
-    docs = []
-    for n, item in enumerate(items):
-        # Before the id is derived from it: hashing walks the metadata (``validate`` checks again).
-        check_metadata(item.metadata, limits, f"document {n}: " if len(items) > 1 else "")
-        source = check_source(item.source) if item.source is not None else None
-        path = check_path(item.path) if item.path is not None else None
-        if path is not None:
-            source = source or UPLOAD_SOURCE
-        if item.id is not None:
-            doc_id = item.id
-        elif path is not None:
-            doc_id = document_id(source or UPLOAD_SOURCE, path)
-        else:
-            doc_id = "doc-" + content_hash(item.title, item.text, item.metadata)[:16]
-        docs.append(
-            Document(id=doc_id, title=item.title, text=item.text, metadata=item.metadata, source=source, path=path)
-        )
-    return docs
+    return [item.document(limits, f"document {n}: " if len(items) > 1 else "") for n, item in enumerate(items)]
 
 
 async def _from_multipart(request: Request, settings: Settings, limits: Limits) -> list[Document]:
@@ -203,10 +191,5 @@ async def add_documents(request: Request, svc: Service) -> IngestResponse:
         )
     # On the ingestion worker: one request at a time on QA_INGEST_THREADS cores, at most
     # QA_INGEST_QUEUE waiting (then 503 + Retry-After), so ingestion cannot starve the questions.
-    results = await svc.ingest_worker.run(svc.add_documents, docs)
-    metrics = request.app.state.metrics
-    for r in results:
-        metrics.ingested.labels(r.status).inc()
-        if r.status != "unchanged":
-            metrics.ingested_chunks.inc(r.chunks)
+    results = await svc.ingest_worker.run(svc.add_documents, docs)  # counted in /metrics by qa.stages
     return IngestResponse(results=[IngestOut(id=r.id, status=r.status, chunks=r.chunks) for r in results])

@@ -1,17 +1,28 @@
-"""OpenAI-compatible routes: ``POST /v1/chat/completions`` and ``GET /v1/models``.
+"""OpenAI-compatible routes: ``POST /v1/chat/completions``, ``GET /v1/models`` and
+``GET /v1/models/{id}`` (``/v1/embeddings`` is in ``embeddings.py``).
 
 The answer arrives in ``content`` with ``[n]`` markers and a sources list a chat frontend can show
-as is, plus a ``citations`` field. Errors are in OpenAI's shape (``{"error": {"message", "type",
+as is. Each citation is also in OpenAI's standard place, ``message.annotations`` (``delta.annotations``
+in a stream): a ``url_citation`` whose URL opens the cited span in qa's own page
+(``/documents/{id}#start-end``) and whose indexes are its marker's in ``content``; a stream also
+carries Open WebUI's ``source`` event with the exact quote, so Open WebUI shows it. The ``citations``
+field keeps qa's own form. Errors are in OpenAI's shape (``{"error": {"message", "type", "param",
 "code"}}``) because that is what its clients read. A client cannot take back text it has shown, so
 a stream carries the answer only after it is checked.
+
+Open WebUI's background prompts (chat title, tags, follow-ups) are answered in the JSON it parses
+(``qa.tasks``), from the conversation and the index.
 """
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Generator
+from collections.abc import AsyncIterator, Callable, Generator
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
@@ -19,14 +30,25 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from qa.api.deps import Service
-from qa.api.errors import ERROR_KIND, kind_of, openai_error, status_of, validation_message
+from qa.api.errors import ERROR_KIND, openai_error, openai_qa_error, validation_message
 from qa.api.routes.chat import error_data
-from qa.api.schemas import OPENAI_ERRORS, OpenAIChatIn, OpenAIMessage, citation_out, sentences_out
+from qa.api.schemas import (
+    OPENAI_ERRORS,
+    ModelList,
+    ModelOut,
+    OpenAIChatIn,
+    OpenAIChatOut,
+    OpenAIMessage,
+    citation_out,
+    sentences_out,
+)
 from qa.api.sse import SSE_HEADERS, data_line, pieces
 from qa.chat import SOURCES_HEADING, Turn
-from qa.errors import InvalidInput, QAError
+from qa.chunk import tiktoken_counter
+from qa.errors import QAError
 from qa.generate import final
-from qa.service import Event
+from qa.service import Event, QAService
+from qa.tasks import TaskPrompt, follow_ups, tags, task_prompt, title
 from qa.types import Answer, Citation
 
 MODEL_ID = "qa"
@@ -49,22 +71,95 @@ def _source_line(c: Citation) -> str:
     return f"[{c.n}] {title} ({c.doc_id}, {page}characters {c.start}-{c.end})"
 
 
-def numbered(a: Answer) -> str:
+@dataclass(frozen=True)
+class Numbered:
+    """An answer as a chat message: the content, and where each citation's marker is in it."""
+
+    content: str
+    markers: dict[int, tuple[int, int]]  # citation n -> (start, end) of its first "[n]" in content
+
+
+def numbered(a: Answer) -> Numbered:
     """The answer with ``[n]`` markers, then a sources list a chat frontend can show as is (and
     a generated answer's note after it, where the next turn's rewrite ignores it)."""
-    text = a.answer
-    if a.citations and not a.generated:  # a generated answer has its markers in place already
-        if len(a.citations) > 1 and text == "\n".join(c.quote for c in a.citations):
+    parts: list[str] = []
+    markers: dict[int, tuple[int, int]] = {}
+    size = 0
+
+    def add(text: str, marker_of: int | None = None) -> None:
+        nonlocal size
+        if marker_of is not None:
+            markers.setdefault(marker_of, (size, size + len(f"[{marker_of}]")))
+        parts.append(text)
+        size += len(text)
+
+    if a.citations and not a.generated:
+        if len(a.citations) > 1 and a.answer == "\n".join(c.quote for c in a.citations):
             # An extractive answer of several sentences (a lead-in and its list, a signature and
             # its description): each marker after its own sentence.
-            text = "\n".join(f"{c.quote} [{c.n}]" for c in a.citations)
+            for i, c in enumerate(a.citations):
+                add(("\n" if i else "") + c.quote + " ")
+                add(f"[{c.n}]", c.n)
         else:
-            text += " " + "".join(f"[{c.n}]" for c in a.citations)
-    note = f"\n\nNote: {a.note}" if a.note else ""
-    if not a.citations:
-        return text + note
-    sources = "\n".join(_source_line(c) for c in a.citations)
-    return f"{text}{SOURCES_HEADING}{sources}{note}"
+            add(a.answer + " ")
+            for c in a.citations:
+                add(f"[{c.n}]", c.n)
+    else:
+        # A generated answer has its markers in place already (renumbered in order of first use).
+        numbers = {c.n for c in a.citations}
+        for n in numbers:
+            at = a.answer.find(f"[{n}]")
+            if at >= 0:
+                markers[n] = (at, at + len(f"[{n}]"))
+        add(a.answer)
+    if a.citations:
+        add(SOURCES_HEADING)
+        for i, c in enumerate(a.citations):
+            if i:
+                add("\n")
+            add(_source_line(c), c.n)  # its line's "[n]" marks it when the text has no marker
+    if a.note:
+        add(f"\n\nNote: {a.note}")
+    return Numbered("".join(parts), markers)
+
+
+def citation_url(base_url: str, c: Citation) -> str:
+    """qa's page opened at the citation's span: ``<base>/documents/<id>#<start>-<end>``."""
+    return f"{base_url.rstrip('/')}/documents/{quote(c.doc_id, safe='/')}#{c.start}-{c.end}"
+
+
+def annotation(c: Citation, url: str, marker: tuple[int, int]) -> dict[str, Any]:
+    """OpenAI's ``url_citation`` annotation of a citation (what ``openai``'s ``Annotation`` parses)."""
+    start, end = marker
+    return {
+        "type": "url_citation",
+        "url_citation": {"url": url, "title": c.title or c.doc_id, "start_index": start, "end_index": end},
+    }
+
+
+def source_event(c: Citation, url: str) -> dict[str, Any]:
+    """Open WebUI's ``source`` event for a citation: its source panel shows ``document`` (the exact
+    quote). ``metadata.source`` is the annotation's URL: Open WebUI groups what it receives by that
+    key, so the annotation it makes of ``delta.annotations`` joins this source instead of counting
+    as a second one (its ``[n]`` chips are matched to sources by position)."""
+    return {
+        "type": "source",
+        "data": {
+            "source": {"name": c.title or c.doc_id, "id": c.doc_id, "url": url},
+            "document": [c.quote],
+            "metadata": [
+                {
+                    "source": url,
+                    "source_url": url,
+                    "name": c.title or c.doc_id,
+                    "doc_id": c.doc_id,
+                    "start": c.start,
+                    "end": c.end,
+                    "page": c.page,
+                }
+            ],
+        },
+    }
 
 
 def _extras(a: Answer) -> dict[str, Any]:
@@ -80,23 +175,72 @@ def _extras(a: Answer) -> dict[str, Any]:
     }
 
 
-def _usage(a: Answer, content: str) -> dict[str, int]:
-    # Words, not model tokens: there is no generating model; clients only display these.
-    prompt, completion = len(a.query.split()), len(content.split())
+def usage(svc: QAService, messages: list[OpenAIMessage], content: str) -> dict[str, int]:
+    """Tokens as OpenAI's clients count them (tiktoken's cl100k_base, QA_ENCODING): the text of the
+    messages sent, and the content returned."""
+    count: Callable[[str], int] = tiktoken_counter(svc.settings.encoding)
+    prompt = sum(count(m.text()) for m in messages)
+    completion = count(content)
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
 
-@router.get("/v1/models")
+def unsupported(body: OpenAIChatIn) -> tuple[str, str] | None:
+    """The option (and why) this service cannot honour, or None: asked for, they would change what
+    comes back, so they are refused rather than ignored."""
+    if body.n is not None and body.n != 1:
+        return "n", f"n={body.n} is not supported: qa gives one answer per question (send n=1 or leave it out)"
+    if body.tools:
+        return "tools", "tools are not supported: qa answers from its index and calls no functions"
+    if body.functions:
+        return "functions", "functions are not supported: qa answers from its index and calls no functions"
+    if body.tool_choice not in (None, "none", "auto"):
+        return "tool_choice", f"tool_choice {json.dumps(body.tool_choice)} is not supported: there are no tools"
+    if body.response_format is not None and body.response_format.get("type", "text") != "text":
+        kind = body.response_format.get("type")
+        return "response_format", f"response_format {kind!r} is not supported: answers are text (type 'text')"
+    return None
+
+
+def _model(created: int = 0) -> dict[str, Any]:
+    return ModelOut(id=MODEL_ID, created=created, owned_by="qa").model_dump()
+
+
+@router.get("/v1/models", response_model=ModelList, responses=OPENAI_ERRORS)
 def models() -> dict[str, Any]:
     """The one model this service is, for OpenAI-compatible clients."""
-    return {"object": "list", "data": [{"id": MODEL_ID, "object": "model", "created": 0, "owned_by": "qa"}]}
+    return {"object": "list", "data": [_model()]}
+
+
+@router.get("/v1/models/{model_id:path}", response_model=ModelOut, responses=OPENAI_ERRORS)
+def model(model_id: str) -> Any:
+    """One model: ``qa``; any other id is a 404 in OpenAI's shape."""
+    if model_id != MODEL_ID:
+        return _unknown_model(model_id)
+    return _model()
+
+
+def _unknown_model(model_id: str) -> JSONResponse:
+    return openai_error(
+        404,
+        f"model {model_id!r} is not served here; use {MODEL_ID!r} (GET /v1/models)",
+        "model_not_found",
+        param="model",
+    )
 
 
 @router.post(
     "/v1/chat/completions",
+    response_model=OpenAIChatOut,
     responses={
         **OPENAI_ERRORS,
-        200: {"content": {"text/event-stream": {}}, "description": "A chat completion, or chunks with stream"},
+        200: {
+            "description": "A chat completion; with `stream: true`, `chat.completion.chunk` events instead.",
+            "content": {
+                "text/event-stream": {
+                    "schema": {"type": "string", "description": "`data: <chat.completion.chunk JSON>` lines."}
+                }
+            },
+        },
     },
     openapi_extra={
         "requestBody": {
@@ -107,71 +251,150 @@ def models() -> dict[str, Any]:
     },
 )
 async def chat_completions(request: Request, svc: Service) -> Response:
-    """OpenAI Chat Completions: the answer with ``[n]`` markers in ``content`` and a ``citations`` field."""
+    """OpenAI Chat Completions: the answer with ``[n]`` markers in ``content``, each citation in
+    ``message.annotations`` and in the ``citations`` field."""
     try:
         body = OpenAIChatIn.model_validate_json(await request.body())
     except ValidationError as exc:
         status, message = validation_message(exc)
         return openai_error(400, message, ERROR_KIND[status])
+    if (refused := unsupported(body)) is not None:
+        param, message = refused
+        return openai_error(400, message, "unsupported_parameter", param=param)
     if body.model != MODEL_ID:
-        return openai_error(
-            404, f"model {body.model!r} is not served here; use {MODEL_ID!r} (GET /v1/models)", "model_not_found"
-        )
+        return _unknown_model(body.model)
     turns = _turns(body.messages)
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
+    base_url = str(request.base_url)
+    include_usage = bool(body.stream_options and body.stream_options.include_usage)
+    task = task_prompt(turns[-1].content) if turns and turns[-1].role == "user" else None
     try:
+        if task is not None:
+            reply = await run_in_threadpool(answer_task, svc, task)
+            used = usage(svc, body.messages, reply)
+            if body.stream:
+                return _stream(_task_chunks(reply, completion_id, created, used, include_usage))
+            return _completion(completion_id, created, Numbered(reply, {}), (), base_url, used, {})
         if body.stream:
             # The request is checked here, before the stream's status line; answered as it is read.
             events = svc.chat_stream(turns, extractive=body.extractive)
-            return StreamingResponse(
-                _chunks(events, completion_id, created), media_type="text/event-stream", headers=SSE_HEADERS
+            return _stream(
+                _chunks(events, completion_id, created, base_url, lambda c: usage(svc, body.messages, c), include_usage)
             )
         a = await run_in_threadpool(svc.chat, turns, None, None, body.extractive)
     except QAError as exc:
-        return _error(exc)
-    content = numbered(a)
+        return openai_qa_error(exc)
+    out = numbered(a)
+    return _completion(
+        completion_id, created, out, a.citations, base_url, usage(svc, body.messages, out.content), _extras(a)
+    )
+
+
+def _completion(
+    completion_id: str,
+    created: int,
+    message: Numbered,
+    citations: tuple[Citation, ...],
+    base_url: str,
+    used: dict[str, int],
+    extras: dict[str, Any],
+) -> JSONResponse:
+    annotations = [annotation(c, citation_url(base_url, c), message.markers[c.n]) for c in citations]
     return JSONResponse(
         {
             "id": completion_id,
             "object": "chat.completion",
             "created": created,
             "model": MODEL_ID,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
-            "usage": _usage(a, content),
-            **_extras(a),
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": message.content, "annotations": annotations},
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": used,
+            **extras,
         }
     )
 
 
-def _error(exc: QAError) -> JSONResponse:
-    """A refused request is OpenAI's 400 (its clients treat 422 as unknown); the index's own
-    failures keep their status (409, 503)."""
-    status = status_of(exc)
-    return openai_error(400 if isinstance(exc, InvalidInput) else status, str(exc), kind_of(status))
+def answer_task(svc: QAService, task: TaskPrompt) -> str:
+    """The JSON Open WebUI asks a task prompt for, derived from the conversation and the index."""
+    if task.kind == "title":
+        return json.dumps({"title": title(task.question)}, ensure_ascii=False)
+    conversation = list(task.conversation)
+    if not conversation:
+        found: dict[str, list[str]] = {"tags": ["General"], "follow_ups": []}
+        return json.dumps({task.kind: found[task.kind]})
+    # The conversation's answer (the index's passages and the documents it cites), extractive:
+    # a task prompt needs what was found, not an LLM's wording of it.
+    a = svc.chat(conversation, extractive=True)
+    if task.kind == "tags":
+        return json.dumps({"tags": tags(a)}, ensure_ascii=False)
+    asked = [t.content for t in task.turns]
+    return json.dumps({"follow_ups": follow_ups(a, asked)}, ensure_ascii=False)
 
 
-async def _chunks(events: Generator[Event, None, None], completion_id: str, created: int) -> AsyncIterator[str]:
-    def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
-        choice = {"index": 0, "delta": delta, "finish_reason": finish}
+def _stream(chunks: AsyncIterator[str]) -> StreamingResponse:
+    return StreamingResponse(chunks, media_type="text/event-stream", headers=SSE_HEADERS)
+
+
+def _chunk_maker(completion_id: str, created: int) -> Callable[..., str]:
+    def chunk(delta: dict[str, Any] | None, finish: str | None = None, **extra: Any) -> str:
+        choices = [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}]
         return data_line(
             {
                 "id": completion_id,
                 "object": "chat.completion.chunk",
                 "created": created,
                 "model": MODEL_ID,
-                "choices": [choice],
+                "choices": choices,
                 **extra,
             }
         )
 
+    return chunk
+
+
+async def _task_chunks(
+    content: str, completion_id: str, created: int, used: dict[str, int], include_usage: bool
+) -> AsyncIterator[str]:
+    chunk = _chunk_maker(completion_id, created)
+    yield chunk({"role": "assistant", "content": ""})
+    yield chunk({"content": content})
+    yield chunk({}, "stop")
+    if include_usage:
+        yield chunk(None, usage=used)
+    yield "data: [DONE]\n\n"
+
+
+async def _chunks(
+    events: Generator[Event, None, None],
+    completion_id: str,
+    created: int,
+    base_url: str,
+    used: Callable[[str], dict[str, int]],
+    include_usage: bool,
+) -> AsyncIterator[str]:
+    chunk = _chunk_maker(completion_id, created)
     try:
         yield chunk({"role": "assistant", "content": ""})
         # Checked before any of it is sent: a client cannot take back text it has shown.
         a = await run_in_threadpool(final, events)
-        for piece in pieces(numbered(a)):
+        message = numbered(a)
+        for piece in pieces(message.content):
             yield chunk({"content": piece})
+        # Then each citation: OpenAI's annotation (its marker is in the text sent) and, in the
+        # same chunk, Open WebUI's source event with the exact quote, in citation order.
+        for c in a.citations:
+            url = citation_url(base_url, c)
+            yield chunk({"annotations": [annotation(c, url, message.markers[c.n])]}, event=source_event(c, url))
         yield chunk({}, "stop", **_extras(a))
+        if include_usage:
+            # OpenAI's last chunk when asked: no choices, the whole request's usage.
+            yield chunk(None, usage=used(message.content))
     except Exception as exc:  # the status line has gone out: report in the stream, as OpenAI does
         err = error_data(exc)
         yield data_line({"error": {"message": err["message"], "type": err["error"], "code": None}})

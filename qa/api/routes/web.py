@@ -31,6 +31,13 @@ def page() -> FileResponse:
     return FileResponse(WEB_DIR / "index.html", media_type="text/html", headers=PAGE_HEADERS)
 
 
+@router.get("/documents/{doc_id:path}")
+def document_page(doc_id: str) -> FileResponse:
+    """The page opened at one document: ``/documents/<id>#<start>-<end>`` highlights those
+    characters (the URLs of the OpenAI-compatible route's citations); the page reads the path."""
+    return page()
+
+
 @router.get("/web/{name}")
 def asset(name: str) -> FileResponse:
     if name not in WEB_FILES:

@@ -1,0 +1,832 @@
+"""A Python client of qa's HTTP API: ``Client`` (blocking) and ``AsyncClient`` (asyncio), on httpx.
+
+::
+
+    from qa.client import Client, Delta
+
+    with Client("http://127.0.0.1:8000", api_key=None) as qa:
+        a = qa.ask("Who met in Paris?")
+        print(a.answer)
+        for c in a.citations:                     # c.quote == the document's text[c.start:c.end]
+            print(c.n, c.doc_id, c.start, c.end, c.page, c.quote)
+        for event in qa.chat_stream([{"role": "user", "content": "Who met in Paris?"}]):
+            if isinstance(event, Delta):
+                print(event.text, end="")
+
+Results are small frozen dataclasses (``Passage``, ``Citation``, ``Answer``, ``Document``, ...)
+read from the API's JSON; fields the server adds later are ignored, so an older client keeps
+working. ``chat_stream`` reads ``POST /v1/chat``'s server-sent events as they arrive, one typed
+event each: ``Retrieved``, then ``Delta`` pieces, ``Checked`` (only when an LLM wrote the
+answer), ``Cited`` and ``Done``. Importing this module loads httpx only, not the model or the
+index.
+
+Errors are exceptions, all of them ``QAClientError``::
+
+    QAClientError                  anything this client raises
+     ├── TransportError            no answer: the server cannot be reached or took too long (httpx's error is __cause__)
+     └── APIError                  the server refused: .status (HTTP), .error (kind, e.g. "invalid_input"), .message
+          ├── BadRequestError         400, 405, 413, 415, 422: the request as sent is wrong (the message says how)
+          ├── AuthenticationError     401: no API key where the server needs one
+          ├── PermissionDeniedError   403: a key the server does not know, or a refused origin
+          ├── NotFoundError           404: no such document
+          ├── UnavailableError        503, 507: busy, damaged or full; .retry_after (seconds) when the server said
+          └── ServerError             500 and other 5xx
+
+An ``error`` event in the middle of a stream raises the ``APIError`` of its kind (its status is
+the one that kind has in a response).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import IO, Any, Literal, TypeVar
+from urllib.parse import quote
+
+import httpx
+
+__all__ = [
+    "Client",
+    "AsyncClient",
+    "Passage",
+    "Citation",
+    "ShortAnswer",
+    "Sentence",
+    "Answer",
+    "Document",
+    "DocumentPage",
+    "IngestResult",
+    "Health",
+    "Retrieved",
+    "Delta",
+    "Checked",
+    "Cited",
+    "Done",
+    "ChatEvent",
+    "QAClientError",
+    "TransportError",
+    "APIError",
+    "BadRequestError",
+    "AuthenticationError",
+    "PermissionDeniedError",
+    "NotFoundError",
+    "UnavailableError",
+    "ServerError",
+    "SSEReader",
+    "api_error",
+    "error_of",
+    "event_of",
+]
+
+Mode = Literal["dense", "lexical", "hybrid"]
+Message = Mapping[str, str]  # {"role": "user" | "assistant" | "system", "content": "..."}
+
+# -- errors -------------------------------------------------------------------------------------
+
+
+class QAClientError(Exception):
+    """Anything this client raises."""
+
+
+class TransportError(QAClientError):
+    """No answer from the server: it cannot be reached, or it took longer than the timeout."""
+
+
+class APIError(QAClientError):
+    """The server answered with an error: ``status`` (HTTP), ``error`` (qa's kind of error, e.g.
+    ``invalid_input``) and ``message`` (what was wrong and what to do)."""
+
+    def __init__(self, status: int, error: str, message: str) -> None:
+        super().__init__(f"{status} {error}: {message}")
+        self.status, self.error, self.message = status, error, message
+
+
+class BadRequestError(APIError):
+    """400, 405, 413, 415, 422: the request as sent is refused; the message says what to change."""
+
+
+class AuthenticationError(APIError):
+    """401: the route needs an API key (``api_key=``)."""
+
+
+class PermissionDeniedError(APIError):
+    """403: the API key is not one of the server's, or the request's origin is refused."""
+
+
+class NotFoundError(APIError):
+    """404: no document with that id (or no such route)."""
+
+
+class UnavailableError(APIError):
+    """503 or 507: the server is busy, its index is damaged or its disk is full; nothing was done.
+    ``retry_after``: seconds to wait, when the server said."""
+
+    def __init__(self, status: int, error: str, message: str, retry_after: int | None = None) -> None:
+        super().__init__(status, error, message)
+        self.retry_after = retry_after
+
+
+class ServerError(APIError):
+    """500 and other 5xx: the server failed (its log has details)."""
+
+
+# The status each kind of error has in a response (qa.api.errors), for errors reported inside a stream.
+KIND_STATUS = {
+    "bad_request": 400,
+    "unauthorized": 401,
+    "forbidden": 403,
+    "not_found": 404,
+    "method_not_allowed": 405,
+    "index_mismatch": 409,
+    "too_large": 413,
+    "unsupported_media_type": 415,
+    "invalid_input": 422,
+    "unavailable": 503,
+    "insufficient_storage": 507,
+}
+
+
+ERROR_CLASS: dict[int, type[APIError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    405: BadRequestError,
+    413: BadRequestError,
+    415: BadRequestError,
+    422: BadRequestError,
+}
+
+
+def api_error(status: int, error: str, message: str, retry_after: int | None = None) -> APIError:
+    """The exception for an error response (or an ``error`` event of a stream)."""
+    if status in (503, 507):
+        return UnavailableError(status, error, message, retry_after)
+    if status >= 500:
+        return ServerError(status, error, message)
+    return ERROR_CLASS.get(status, APIError)(status, error, message)
+
+
+def error_of(r: httpx.Response) -> APIError:
+    try:
+        body = r.json()
+    except ValueError:
+        body = None
+    error, message = "error", r.text[:500] or r.reason_phrase
+    if isinstance(body, dict) and isinstance(body.get("error"), str):
+        error, message = body["error"], str(body.get("message", message))
+    elif isinstance(body, dict) and isinstance(body.get("error"), dict):  # OpenAI's shape (/v1/chat/completions)
+        error, message = str(body["error"].get("code") or "error"), str(body["error"].get("message", message))
+    retry = r.headers.get("retry-after")
+    return api_error(r.status_code, error, message, int(retry) if retry and retry.isdigit() else None)
+
+
+# -- results ------------------------------------------------------------------------------------
+
+D = TypeVar("D")
+
+
+def _make(cls: type[D], data: Mapping[str, Any], **converted: Any) -> D:
+    """``cls`` from a JSON object: its own fields only (a newer server's extra fields are ignored)."""
+    names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    return cls(**{k: v for k, v in data.items() if k in names}, **converted)
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved passage: ``text`` is the document's text[start:end]."""
+
+    doc_id: str
+    title: str
+    text: str
+    start: int
+    end: int
+    score: float
+    page: int | None = None  # the page it starts on (PDFs)
+    heading: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    chunk_id: int = 0
+    ordinal: int = 0
+
+
+@dataclass(frozen=True)
+class Citation:
+    """Where an answer comes from: ``quote`` is exactly the document's text[start:end]."""
+
+    n: int
+    doc_id: str
+    title: str
+    start: int
+    end: int
+    quote: str
+    page: int | None = None
+
+
+@dataclass(frozen=True)
+class ShortAnswer:
+    """The shortest span that answers (a name, a date, a number): the document's text[start:end]."""
+
+    text: str
+    doc_id: str
+    start: int
+    end: int
+    page: int | None = None
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A sentence of a generated answer and the citations that support it (``supported`` False:
+    it cited passages, none supports it)."""
+
+    text: str
+    supported: bool | None
+    citations: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An answer (``/v1/ask``, ``/v1/chat``). ``found`` False: nothing in the index answers, and
+    there is no citation. ``query`` and ``rewritten``: what a conversation's follow-up was searched as."""
+
+    question: str
+    answer: str
+    found: bool
+    score: float
+    citations: tuple[Citation, ...]
+    passages: tuple[Passage, ...]
+    short_answer: ShortAnswer | None = None
+    generated: bool = False
+    note: str | None = None
+    sentences: tuple[Sentence, ...] | None = None
+    query: str = ""
+    rewritten: bool = False
+
+
+@dataclass(frozen=True)
+class Document:
+    """A document's record; ``text`` only when asked for (``get_document(..., include_text=True)``)."""
+
+    id: str
+    title: str
+    metadata: dict[str, Any]
+    source: str | None
+    content_hash: str
+    n_chunks: int
+    chars: int
+    created_at: float
+    updated_at: float
+    text: str | None = None
+    page_starts: tuple[int, ...] | None = None
+
+
+@dataclass(frozen=True)
+class DocumentPage:
+    documents: tuple[Document, ...]
+    total: int
+    offset: int
+    limit: int
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What adding one document did: ``unchanged`` documents did no work."""
+
+    id: str
+    status: Literal["added", "updated", "unchanged"]
+    chunks: int
+
+
+@dataclass(frozen=True)
+class Health:
+    """``/healthz``: ``ok``, or ``degraded`` with ``problems``."""
+
+    status: str
+    documents: int | None = None
+    chunks: int | None = None
+    model: str | None = None
+    problems: tuple[str, ...] = ()
+
+
+def _passage(d: Mapping[str, Any]) -> Passage:
+    return _make(Passage, d)
+
+
+def _citation(d: Mapping[str, Any]) -> Citation:
+    return _make(Citation, d)
+
+
+def _short(d: Mapping[str, Any] | None) -> ShortAnswer | None:
+    return _make(ShortAnswer, d) if d else None
+
+
+def _sentences(items: Sequence[Mapping[str, Any]] | None) -> tuple[Sentence, ...] | None:
+    if items is None:
+        return None
+    return tuple(Sentence(s["text"], s.get("supported"), tuple(s.get("citations", ()))) for s in items)
+
+
+def _answer(d: Mapping[str, Any]) -> Answer:
+    return _make(
+        Answer,
+        {k: v for k, v in d.items() if k not in ("citations", "passages", "short_answer", "sentences")},
+        citations=tuple(_citation(c) for c in d.get("citations", ())),
+        passages=tuple(_passage(p) for p in d.get("passages", ())),
+        short_answer=_short(d.get("short_answer")),
+        sentences=_sentences(d.get("sentences")),
+    )
+
+
+def _document(d: Mapping[str, Any]) -> Document:
+    starts = d.get("page_starts")
+    rest = {k: v for k, v in d.items() if k != "page_starts"}
+    return _make(Document, rest, page_starts=tuple(starts) if starts is not None else None)
+
+
+def _page(d: Mapping[str, Any]) -> DocumentPage:
+    return DocumentPage(tuple(_document(x) for x in d["documents"]), d["total"], d["offset"], d["limit"])
+
+
+def _ingested(d: Mapping[str, Any]) -> list[IngestResult]:
+    return [_make(IngestResult, r) for r in d["results"]]
+
+
+def _health(d: Mapping[str, Any]) -> Health:
+    return _make(Health, {k: v for k, v in d.items() if k != "problems"}, problems=tuple(d.get("problems", ())))
+
+
+# -- stream events (POST /v1/chat with "stream": true) -----------------------------------------
+
+
+@dataclass(frozen=True)
+class Retrieved:
+    """First: what was searched (``query``; ``rewritten`` for a follow-up) and the passages found."""
+
+    question: str
+    query: str
+    rewritten: bool
+    passages: tuple[Passage, ...]
+
+
+@dataclass(frozen=True)
+class Delta:
+    """A piece of the answer's text; joined in order, the pieces are the answer (with an LLM: its
+    draft, which ``Checked`` replaces)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Checked:
+    """Only when an LLM writes the answer: the checked answer, which replaces the deltas' draft."""
+
+    text: str
+    generated: bool
+    note: str | None
+    sentences: tuple[Sentence, ...] | None
+    short_answer: ShortAnswer | None
+
+
+@dataclass(frozen=True)
+class Cited:
+    """The answer's citations."""
+
+    citations: tuple[Citation, ...]
+
+
+@dataclass(frozen=True)
+class Done:
+    """Last: ``found`` False when nothing in the index answers."""
+
+    found: bool
+    score: float
+    generated: bool
+    note: str | None
+    short_answer: ShortAnswer | None
+
+
+ChatEvent = Retrieved | Delta | Checked | Cited | Done
+
+
+def event_of(name: str, d: Mapping[str, Any]) -> ChatEvent | None:
+    """A typed event from a named SSE event of ``/v1/chat``; None for a kind this client does not know."""
+    if name == "passages":
+        return Retrieved(d["question"], d["query"], d["rewritten"], tuple(_passage(p) for p in d["passages"]))
+    if name == "delta":
+        return Delta(d["text"])
+    if name == "answer":
+        return Checked(
+            d["text"], d["generated"], d.get("note"), _sentences(d.get("sentences")), _short(d.get("short_answer"))
+        )
+    if name == "citations":
+        return Cited(tuple(_citation(c) for c in d["citations"]))
+    if name == "done":
+        return Done(d["found"], d["score"], d["generated"], d.get("note"), _short(d.get("short_answer")))
+    if name == "error":
+        raise api_error(KIND_STATUS.get(d.get("error", ""), 500), d.get("error", "internal"), d.get("message", ""))
+    return None
+
+
+class SSEReader:
+    """Server-sent events from lines, per the HTML spec's parsing rules (``event``, multi-line
+    ``data``, comments, a blank line dispatching): a few lines of our own rather than one more
+    runtime dependency, for the events of qa's own server."""
+
+    def __init__(self) -> None:
+        self.name = "message"
+        self.data: list[str] = []
+
+    def feed(self, line: str) -> tuple[str, str] | None:
+        """One line (without its end); returns (event name, data) when the line ends an event."""
+        if not line:
+            if not self.data:
+                self.name = "message"
+                return None
+            event = (self.name, "\n".join(self.data))
+            self.name, self.data = "message", []
+            return event
+        if line.startswith(":"):
+            return None
+        key, _, value = line.partition(":")
+        value = value[1:] if value.startswith(" ") else value
+        if key == "event":
+            self.name = value
+        elif key == "data":
+            self.data.append(value)
+        return None
+
+
+# -- requests, shared by both clients ----------------------------------------------------------
+
+
+def _question_body(question: str, **options: Any) -> dict[str, Any]:
+    return {"question": question, **{k: v for k, v in options.items() if v is not None}}
+
+
+def _chat_body(messages: Sequence[Message] | str, stream: bool, **options: Any) -> dict[str, Any]:
+    if isinstance(messages, str):
+        messages = [{"role": "user", "content": messages}]
+    body = {"messages": [dict(m) for m in messages], **{k: v for k, v in options.items() if v is not None}}
+    return {**body, "stream": True} if stream else body
+
+
+def _document_body(text: str, id: str | None, title: str, metadata: Mapping[str, Any] | None) -> dict[str, Any]:
+    body: dict[str, Any] = {"text": text, "title": title, "metadata": dict(metadata or {})}
+    return {**body, "id": id} if id is not None else body
+
+
+def _doc_path(doc_id: str) -> str:
+    # Every character escaped ("/" too): the server decodes the path before routing it, so an id
+    # with "/", "?" or "#" arrives whole.
+    return "/v1/documents/" + quote(doc_id, safe="")
+
+
+File = str | Path | bytes | IO[bytes]
+
+
+def _upload_files(file: File, filename: str | None) -> dict[str, tuple[str, Any]]:
+    if isinstance(file, (str, Path)):
+        path = Path(file)
+        return {"file": (filename or path.name, path.read_bytes())}
+    if isinstance(file, bytes):
+        return {"file": (filename or "upload.txt", file)}
+    return {"file": (filename or Path(getattr(file, "name", "upload.txt")).name, file)}
+
+
+def _upload_form(id: str | None, title: str | None, metadata: Mapping[str, Any] | None) -> dict[str, str]:
+    form = {"id": id, "title": title, "metadata": json.dumps(dict(metadata)) if metadata else None}
+    return {k: v for k, v in form.items() if v is not None}
+
+
+def _headers(api_key: str | None, headers: Mapping[str, str] | None) -> dict[str, str]:
+    out = dict(headers or {})
+    if api_key:
+        out["Authorization"] = f"Bearer {api_key}"
+    return out
+
+
+def _checked(r: httpx.Response) -> Any:
+    if r.status_code >= 400:
+        raise error_of(r)
+    return r.json()
+
+
+class Client:
+    """Blocking client of a qa server. Use it as a context manager, or ``close()`` it.
+
+    Args:
+        base_url: the server, e.g. ``http://127.0.0.1:8000``.
+        api_key: sent as ``Authorization: Bearer <key>`` (needed for writes when the server has
+            ``QA_API_KEYS``, and for reads too with ``QA_REQUIRE_KEY_FOR_READ``).
+        timeout: seconds for each request (an answer written by an LLM may take a while).
+        http_client: an ``httpx.Client`` of your own (proxies, TLS, transports); ``base_url`` and
+            ``api_key`` are then ignored and the client is not closed here.
+    """
+
+    def __init__(
+        self,
+        base_url: str = "http://127.0.0.1:8000",
+        *,
+        api_key: str | None = None,
+        timeout: float = 60.0,
+        headers: Mapping[str, str] | None = None,
+        http_client: httpx.Client | None = None,
+    ) -> None:
+        self._owned = http_client is None
+        self._http = http_client or httpx.Client(
+            base_url=base_url.rstrip("/"), headers=_headers(api_key, headers), timeout=timeout
+        )
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._owned:
+            self._http.close()
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            r = self._http.request(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            raise TransportError(f"{method} {path}: {exc or type(exc).__name__}") from exc
+        return _checked(r)
+
+    # -- questions --
+
+    def search(
+        self,
+        question: str,
+        *,
+        k: int | None = None,
+        filters: Mapping[str, Any] | None = None,
+        mode: Mode | None = None,
+        rerank: bool | None = None,
+        max_per_doc: int | None = None,
+    ) -> list[Passage]:
+        """The passages that best match ``question``, best first (``POST /v1/search``)."""
+        body = _question_body(question, k=k, filters=filters, mode=mode, rerank=rerank, max_per_doc=max_per_doc)
+        return [_passage(p) for p in self._call("POST", "/v1/search", json=body)["passages"]]
+
+    def ask(
+        self,
+        question: str,
+        *,
+        k: int | None = None,
+        filters: Mapping[str, Any] | None = None,
+        mode: Mode | None = None,
+        rerank: bool | None = None,
+        max_per_doc: int | None = None,
+        extractive: bool | None = None,
+    ) -> Answer:
+        """The cited answer to ``question`` (``POST /v1/ask``)."""
+        body = _question_body(
+            question, k=k, filters=filters, mode=mode, rerank=rerank, max_per_doc=max_per_doc, extractive=extractive
+        )
+        return _answer(self._call("POST", "/v1/ask", json=body))
+
+    def chat(
+        self,
+        messages: Sequence[Message] | str,
+        *,
+        k: int | None = None,
+        filters: Mapping[str, Any] | None = None,
+        max_per_doc: int | None = None,
+        extractive: bool | None = None,
+    ) -> Answer:
+        """The answer to a conversation's last user message, a follow-up resolved against the
+        conversation (``POST /v1/chat``); a string is one user message."""
+        body = _chat_body(messages, False, k=k, filters=filters, max_per_doc=max_per_doc, extractive=extractive)
+        return _answer(self._call("POST", "/v1/chat", json=body))
+
+    def chat_stream(
+        self,
+        messages: Sequence[Message] | str,
+        *,
+        k: int | None = None,
+        filters: Mapping[str, Any] | None = None,
+        max_per_doc: int | None = None,
+        extractive: bool | None = None,
+    ) -> Iterator[ChatEvent]:
+        """``chat`` as events, each as it arrives (``POST /v1/chat`` with ``stream``)."""
+        body = _chat_body(messages, True, k=k, filters=filters, max_per_doc=max_per_doc, extractive=extractive)
+        try:
+            with self._http.stream("POST", "/v1/chat", json=body) as r:
+                if r.status_code >= 400:
+                    r.read()
+                    raise error_of(r)
+                reader = SSEReader()
+                for line in r.iter_lines():
+                    sent = reader.feed(line)
+                    if sent is not None and (event := event_of(sent[0], json.loads(sent[1]))) is not None:
+                        yield event
+        except httpx.TransportError as exc:
+            raise TransportError(f"POST /v1/chat: {exc or type(exc).__name__}") from exc
+
+    # -- documents --
+
+    def add_document(
+        self, text: str, *, id: str | None = None, title: str = "", metadata: Mapping[str, Any] | None = None
+    ) -> IngestResult:
+        """Index a text (``POST /v1/documents``); a document with the same ``id`` is replaced."""
+        return _ingested(self._call("POST", "/v1/documents", json=_document_body(text, id, title, metadata)))[0]
+
+    def add_documents(self, documents: Iterable[Mapping[str, Any]]) -> list[IngestResult]:
+        """Index several documents (``{"text", "id"?, "title"?, "metadata"?}`` each) in one request:
+        all of them or, if any is refused, none."""
+        return _ingested(self._call("POST", "/v1/documents", json={"documents": [dict(d) for d in documents]}))
+
+    def upload(
+        self,
+        file: File,
+        *,
+        filename: str | None = None,
+        id: str | None = None,
+        title: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> list[IngestResult]:
+        """Upload a file (.txt .md .html .pdf .jsonl: a path, bytes or a binary file object), parsed
+        by the server; ``id`` defaults to the file name (a .jsonl gives one document per line)."""
+        files, form = _upload_files(file, filename), _upload_form(id, title, metadata)
+        return _ingested(self._call("POST", "/v1/documents", files=files, data=form))
+
+    def list_documents(self, offset: int = 0, limit: int = 50) -> DocumentPage:
+        """One page of the index's documents (``GET /v1/documents``)."""
+        return _page(self._call("GET", "/v1/documents", params={"offset": offset, "limit": limit}))
+
+    def iter_documents(self, page_size: int = 200) -> Iterator[Document]:
+        """Every document, a page at a time."""
+        offset = 0
+        while True:
+            page = self.list_documents(offset, page_size)
+            yield from page.documents
+            offset += len(page.documents)
+            if not page.documents or offset >= page.total:
+                return
+
+    def get_document(self, doc_id: str, *, include_text: bool = False) -> Document:
+        """One document's record, with its text when asked (``GET /v1/documents/{id}``)."""
+        return _document(self._call("GET", _doc_path(doc_id), params={"include_text": include_text}))
+
+    def delete_document(self, doc_id: str) -> None:
+        """Delete a document (``DELETE /v1/documents/{id}``); ``NotFoundError`` if there is none."""
+        self._call("DELETE", _doc_path(doc_id))
+
+    # -- the service --
+
+    def health(self) -> Health:
+        return _health(self._call("GET", "/healthz"))
+
+    def stats(self) -> dict[str, Any]:
+        """The index's statistics (``GET /v1/stats``)."""
+        return dict(self._call("GET", "/v1/stats"))
+
+
+class AsyncClient:
+    """``Client`` for asyncio: the same methods, awaited (``chat_stream`` and ``iter_documents``
+    are async iterators). Use it as an async context manager, or ``await aclose()``."""
+
+    def __init__(
+        self,
+        base_url: str = "http://127.0.0.1:8000",
+        *,
+        api_key: str | None = None,
+        timeout: float = 60.0,
+        headers: Mapping[str, str] | None = None,
+        http_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self._owned = http_client is None
+        self._http = http_client or httpx.AsyncClient(
+            base_url=base_url.rstrip("/"), headers=_headers(api_key, headers), timeout=timeout
+        )
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._owned:
+            await self._http.aclose()
+
+    async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            r = await self._http.request(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            raise TransportError(f"{method} {path}: {exc or type(exc).__name__}") from exc
+        return _checked(r)
+
+    async def search(
+        self,
+        question: str,
+        *,
+        k: int | None = None,
+        filters: Mapping[str, Any] | None = None,
+        mode: Mode | None = None,
+        rerank: bool | None = None,
+        max_per_doc: int | None = None,
+    ) -> list[Passage]:
+        body = _question_body(question, k=k, filters=filters, mode=mode, rerank=rerank, max_per_doc=max_per_doc)
+        return [_passage(p) for p in (await self._call("POST", "/v1/search", json=body))["passages"]]
+
+    async def ask(
+        self,
+        question: str,
+        *,
+        k: int | None = None,
+        filters: Mapping[str, Any] | None = None,
+        mode: Mode | None = None,
+        rerank: bool | None = None,
+        max_per_doc: int | None = None,
+        extractive: bool | None = None,
+    ) -> Answer:
+        body = _question_body(
+            question, k=k, filters=filters, mode=mode, rerank=rerank, max_per_doc=max_per_doc, extractive=extractive
+        )
+        return _answer(await self._call("POST", "/v1/ask", json=body))
+
+    async def chat(
+        self,
+        messages: Sequence[Message] | str,
+        *,
+        k: int | None = None,
+        filters: Mapping[str, Any] | None = None,
+        max_per_doc: int | None = None,
+        extractive: bool | None = None,
+    ) -> Answer:
+        body = _chat_body(messages, False, k=k, filters=filters, max_per_doc=max_per_doc, extractive=extractive)
+        return _answer(await self._call("POST", "/v1/chat", json=body))
+
+    async def chat_stream(
+        self,
+        messages: Sequence[Message] | str,
+        *,
+        k: int | None = None,
+        filters: Mapping[str, Any] | None = None,
+        max_per_doc: int | None = None,
+        extractive: bool | None = None,
+    ) -> AsyncIterator[ChatEvent]:
+        body = _chat_body(messages, True, k=k, filters=filters, max_per_doc=max_per_doc, extractive=extractive)
+        try:
+            async with self._http.stream("POST", "/v1/chat", json=body) as r:
+                if r.status_code >= 400:
+                    await r.aread()
+                    raise error_of(r)
+                reader = SSEReader()
+                async for line in r.aiter_lines():
+                    sent = reader.feed(line)
+                    if sent is not None and (event := event_of(sent[0], json.loads(sent[1]))) is not None:
+                        yield event
+        except httpx.TransportError as exc:
+            raise TransportError(f"POST /v1/chat: {exc or type(exc).__name__}") from exc
+
+    async def add_document(
+        self, text: str, *, id: str | None = None, title: str = "", metadata: Mapping[str, Any] | None = None
+    ) -> IngestResult:
+        body = _document_body(text, id, title, metadata)
+        return _ingested(await self._call("POST", "/v1/documents", json=body))[0]
+
+    async def add_documents(self, documents: Iterable[Mapping[str, Any]]) -> list[IngestResult]:
+        body = {"documents": [dict(d) for d in documents]}
+        return _ingested(await self._call("POST", "/v1/documents", json=body))
+
+    async def upload(
+        self,
+        file: File,
+        *,
+        filename: str | None = None,
+        id: str | None = None,
+        title: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> list[IngestResult]:
+        files, form = _upload_files(file, filename), _upload_form(id, title, metadata)
+        return _ingested(await self._call("POST", "/v1/documents", files=files, data=form))
+
+    async def list_documents(self, offset: int = 0, limit: int = 50) -> DocumentPage:
+        return _page(await self._call("GET", "/v1/documents", params={"offset": offset, "limit": limit}))
+
+    async def iter_documents(self, page_size: int = 200) -> AsyncIterator[Document]:
+        offset = 0
+        while True:
+            page = await self.list_documents(offset, page_size)
+            for doc in page.documents:
+                yield doc
+            offset += len(page.documents)
+            if not page.documents or offset >= page.total:
+                return
+
+    async def get_document(self, doc_id: str, *, include_text: bool = False) -> Document:
+        return _document(await self._call("GET", _doc_path(doc_id), params={"include_text": include_text}))
+
+    async def delete_document(self, doc_id: str) -> None:
+        await self._call("DELETE", _doc_path(doc_id))
+
+    async def health(self) -> Health:
+        return _health(await self._call("GET", "/healthz"))
+
+    async def stats(self) -> dict[str, Any]:
+        return dict(await self._call("GET", "/v1/stats"))
