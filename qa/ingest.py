@@ -24,7 +24,7 @@ from qa.config import Settings
 from qa.embed import PREFIX_TOKENS, Embedder, embedding_key, embedding_text, vector_backend
 from qa.errors import InvalidInput, QAError, TooLarge
 from qa.limits import DEFAULT_LIMITS, Limits, check_id, check_metadata, check_title
-from qa.parse import normalize_text
+from qa.parse import iter_files, normalize_text
 from qa.parse.content import normalize_value
 from qa.parse.files import Skipped, read_file
 from qa.parse.worker import ParseLimits, parse_limited
@@ -342,6 +342,23 @@ def index_files(
                 summary.record(r)
         if on_file:
             on_file(path, error, summary)
+    return summary
+
+
+def index_paths(
+    add: Callable[[list[Document]], list[IngestResult]],
+    paths: Sequence[str | Path],
+    max_bytes: int,
+    follow_symlinks: bool = False,
+    shard: Shard | None = None,
+) -> IndexSummary:
+    """Index files and directories (recursively; see ``qa.parse.iter_files`` for what is read)
+    with ``add``, each file in its root's source, recording and deleting nothing (``qa.sync``
+    does: ``QAService.index_paths``)."""
+    skipped: list[Skipped] = []
+    files = iter_files(paths, follow_symlinks=follow_symlinks, skipped=skipped)
+    summary = index_files(add, files, max_bytes, shard, follow_symlinks=follow_symlinks)
+    summary.skipped = skipped_entries(skipped)
     return summary
 
 

@@ -344,7 +344,7 @@ def test_open_webui_task_prompts_get_json_from_the_conversation(client: openai.O
         {"role": "user", "content": suggestions[0]},
     ]
     r = client.chat.completions.create(model="qa", messages=messages)
-    assert (r.model_extra or {})["citations"][0]["doc_id"] == "paris-talks.md"
+    assert (r.model_extra or {})["citations"][0]["doc_id"] == "upload/paris-talks.md"
     # Streamed (as a client may ask), the same JSON arrives.
     prompt = TASK.format(task="Write a short title.", output='{ "title": "..." }', history=history)
     chunks = list(
