@@ -120,7 +120,7 @@ def test_documents_add_upload_list_get_delete(client: Client, tmp_path: Path) ->
 
     path = tmp_path / "glaze.md"
     path.write_text("# Glazes\n\nA celadon glaze turns green in a reduction firing.\n")
-    assert [x.id for x in client.upload(path, metadata={"team": "ceramics"})] == ["glaze.md"]
+    assert [x.id for x in client.upload(path, metadata={"team": "ceramics"})] == ["upload/glaze.md"]
     assert [
         x.status for x in client.upload(b"Stoneware is fired hotter than earthenware.", filename="clay.txt", id="clay")
     ] == ["added"]
@@ -132,15 +132,15 @@ def test_documents_add_upload_list_get_delete(client: Client, tmp_path: Path) ->
     )
     assert [x.id for x in both] == ["b1", "b2"]
     assert [p.doc_id for p in client.search("celadon glaze reduction", filters={"team": "ceramics"}, k=1)] == [
-        "glaze.md"
+        "upload/glaze.md"
     ]
 
     page = client.list_documents(offset=0, limit=3)
     assert len(page.documents) == 3 and page.total == 13 and page.limit == 3
     ids = [d.id for d in client.iter_documents(page_size=4)]
-    assert len(ids) == len(set(ids)) == 13 and {"notes/a b?c#d", "clay", "glaze.md"} <= set(ids)
+    assert len(ids) == len(set(ids)) == 13 and {"notes/a b?c#d", "clay", "upload/glaze.md"} <= set(ids)
 
-    for doc_id in ("notes/a b?c#d", "clay", "glaze.md", "b1", "b2"):
+    for doc_id in ("notes/a b?c#d", "clay", "upload/glaze.md", "b1", "b2"):
         client.delete_document(doc_id)
     with pytest.raises(NotFoundError) as e:
         client.get_document("notes/a b?c#d")
