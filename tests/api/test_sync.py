@@ -257,8 +257,10 @@ def snapshot(svc: QAService) -> dict[str, Any]:
             [(c.ordinal, c.start, c.end, c.heading) for c in chunks],
             vectors.round(5).tobytes(),
         )
-    for word in WORDS:  # the lexical side: which documents each word finds
-        out[f"lexical:{word}"] = sorted(p.doc_id for p in svc.search(word, 50, mode="lexical"))
+    for word in WORDS:  # the lexical side: which chunks each word's term finds (not BM25 ranks, which
+        # count deleted entries until tantivy merges its segments)
+        found = svc.store.passages(svc.store.lexical_hits([word], 10_000))
+        out[f"lexical:{word}"] = sorted((p.doc_id, p.ordinal) for p in found)
     return out
 
 
