@@ -1,7 +1,8 @@
 """Ingestion: validate -> chunk -> embed (through the embedding cache) -> write.
 
-``Ingestor`` indexes documents into one store; ``index_paths`` finds and parses files and feeds
-them to it. Unchanged documents (same content hash and chunker signature) do no work; changed
+``Ingestor`` indexes documents into one store; ``index_files`` parses files and feeds them to it
+(``qa.sync`` mirrors folders, skipping unchanged files unread). Unchanged documents (same content
+hash, chunker signature, metadata, source and path) do no work; changed
 ones replace their old chunks. One ``add_documents`` call (one API request, one file) is
 all-or-nothing: every document is validated before anything is embedded, and everything the
 call changes is written in one store transaction, after all of it is embedded.
@@ -28,8 +29,9 @@ from qa.parse.content import normalize_value
 from qa.parse.files import Skipped, read_file
 from qa.parse.worker import ParseLimits, parse_limited
 from qa.shard import Shard
-from qa.store import Store, Write
-from qa.types import Document, IngestResult
+from qa.sources import document_id
+from qa.store import FileRecord, Store, Write
+from qa.types import Document, IngestResult, Metadata
 
 # Documents per chunking and embedding round (and progress step). The store write stays one
 # transaction for the whole call: a round only bounds how much the model embeds at once.
@@ -132,12 +134,16 @@ class Ingestor:
         self.threads: int | None = None
 
     def add_documents(
-        self, docs: Iterable[Document], progress: Callable[[int], None] | None = None
+        self,
+        docs: Iterable[Document],
+        progress: Callable[[int], None] | None = None,
+        files: Sequence[FileRecord] = (),
     ) -> list[IngestResult]:
         """Index documents, all or nothing: unchanged ones do no work, changed ones replace their
         old chunks. Every document is validated first (the first invalid one raises and nothing is
         written); then the changed ones are chunked and embedded in rounds of ``EMBED_GROUP_DOCS``
-        (``progress`` gets each round's size) and written in one store transaction.
+        (``progress`` gets each round's size) and written in one store transaction, with the
+        records of ``files`` they were read from (``qa.sync``).
 
         Memory grows with the call (its texts, and 4 bytes per dimension per new chunk): callers
         with a folder of files call once per file (``index_files``)."""
@@ -157,8 +163,9 @@ class Ingestor:
             if progress:
                 progress(len(group))
         t = time.perf_counter()
-        self.store.write(writes)
-        self.store.save()
+        self.store.write(writes, files)
+        if writes:
+            self.store.save()
         self.seconds["index"] += time.perf_counter() - t
         return [results[d.id] for d in valid]
 
@@ -172,7 +179,15 @@ class Ingestor:
         started = time.perf_counter()
         for doc in docs:
             info = self.store.get(doc.id)
-            if info and info.content_hash == doc.content_hash and info.chunker == self.signature:
+            if (
+                info
+                and info.content_hash == doc.content_hash
+                and info.chunker == self.signature
+                # Not in the content hash (``VOLATILE_METADATA``), or not content: a change of
+                # these rewrites the document, with its vectors from the embedding cache.
+                and info.metadata == doc.metadata
+                and (info.source, info.path) == (doc.source, doc.path)
+            ):
                 results[doc.id] = IngestResult(doc.id, "unchanged", info.n_chunks)
                 continue
             chunks = self._chunker().chunk(doc)
@@ -236,6 +251,8 @@ class IndexSummary:
     added: int = 0
     updated: int = 0
     unchanged: int = 0
+    deleted: int = 0  # documents of files that are gone (``qa.sync``)
+    unread: int = 0  # files skipped without reading: size and times as recorded
     chunks_written: int = 0
     # Files that could not be indexed ({"path", "reason", "error"}; reasons in qa.parse.files.Skipped).
     failed: list[dict[str, str]] = field(default_factory=list)
@@ -255,12 +272,20 @@ class IndexSummary:
         if result.status != "unchanged":
             self.chunks_written += result.chunks
 
+    def merge(self, other: IndexSummary) -> None:
+        """Add ``other``'s counts (its ``files`` are counted already)."""
+        for name in ("added", "updated", "unchanged", "deleted", "unread", "chunks_written", "other_shards"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.failed += other.failed
+
     def as_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
             "files": self.files,
             "added": self.added,
             "updated": self.updated,
             "unchanged": self.unchanged,
+            "deleted": self.deleted,
+            "files_unread": self.unread,
             "chunks_written": self.chunks_written,
             "failed": self.failed,
             "skipped": self.skipped,
@@ -282,22 +307,28 @@ def index_files(
     on_file: FileProgress | None = None,
     follow_symlinks: bool = False,
     limits: ParseLimits | None = None,
+    source: str | None = None,
+    metadata_of: Callable[[Path], Metadata] | None = None,
 ) -> IndexSummary:
-    """Parse each ``(path, root)`` of ``files`` and index its documents with ``add``. A file that
-    cannot be parsed or indexed is recorded in ``failed`` and the rest go on. Without
-    ``follow_symlinks`` a file whose real path (when opened) is outside its root is not read.
-    With ``limits`` each file is parsed in a worker process within them (``qa.parse.worker``);
-    without, in this thread."""
+    """Parse each ``(path, root)`` of ``files`` and index its documents with ``add``, each in
+    ``source`` (default: its root's absolute path) under the id ``source/path``
+    (``qa.sources``), with ``metadata_of(path)``. A file that cannot be parsed or indexed is
+    recorded in ``failed`` and the rest go on. Without ``follow_symlinks`` a file whose real
+    path (when opened) is outside its root is not read. With ``limits`` each file is parsed in a
+    worker process within them (``qa.parse.worker``); without, in this thread. Nothing is
+    recorded of the files and nothing deleted: ``qa.sync`` does that."""
     limits = limits or ParseLimits(timeout=0)
     summary = IndexSummary(files=len(files), shard=shard)
     for path, root in files:
         error: QAError | None = None
         reading = True
         try:
-            doc_id, data = read_file(path, root, max_bytes, follow_symlinks)
+            rel, data = read_file(path, root, max_bytes, follow_symlinks)
             reading = False
-            source = os.path.abspath(path)
-            docs = parse_limited(data, doc_id, limits, doc_id=doc_id, max_bytes=max_bytes, source=source)
+            src = source or os.path.abspath(root)
+            meta = metadata_of(path) if metadata_of else None
+            docs = parse_limited(data, rel, limits, doc_id=document_id(src, rel), metadata=meta, max_bytes=max_bytes)
+            docs = [replace(d, source=src, path=rel) for d in docs]
             if shard is not None:
                 mine = [d for d in docs if shard.owns(d.id)]
                 summary.other_shards += len(docs) - len(mine)
@@ -321,7 +352,9 @@ def index_paths(
     follow_symlinks: bool = False,
     shard: Shard | None = None,
 ) -> IndexSummary:
-    """Index files and directories (recursively; see ``qa.parse.iter_files`` for what is read)."""
+    """Index files and directories (recursively; see ``qa.parse.iter_files`` for what is read)
+    with ``add``, each file in its root's source, recording and deleting nothing (``qa.sync``
+    does: ``QAService.index_paths``)."""
     skipped: list[Skipped] = []
     files = iter_files(paths, follow_symlinks=follow_symlinks, skipped=skipped)
     summary = index_files(add, files, max_bytes, shard, follow_symlinks=follow_symlinks)

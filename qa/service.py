@@ -28,26 +28,17 @@ from qa.embed.onnx import OnnxEmbedder
 from qa.embed.queries import QueryEmbedder
 from qa.errors import IndexCorrupt, IndexMismatch, InvalidInput, NotFound, TooLarge
 from qa.generate import OpenAICompatibleLLM, final, generate_stream
-from qa.ingest import (
-    FileProgress,
-    IndexSummary,
-    Ingestor,
-    chunker_signature,
-    index_files,
-    make_chunker,
-    skipped_entries,
-    validate,
-)
+from qa.ingest import FileProgress, IndexSummary, Ingestor, chunker_signature, make_chunker, validate
 from qa.limits import Limits, check_max_per_doc, check_unicode
-from qa.parse import iter_files
 from qa.parse.files import Skipped
 from qa.parse.worker import ParseLimits
 from qa.rerank import CrossEncoderReranker, Reranker, SentenceEvidenceReranker
 from qa.retrieve import Mode, Options, Retriever
 from qa.shard import Shard
 from qa.stages import outcome, stage
-from qa.store import DocumentInfo, Store, describe_location, open_store
+from qa.store import DocumentInfo, FileRecord, Store, describe_location, open_store
 from qa.store.filters import parse_filters
+from qa.sync import Syncer, SyncOptions, targets
 from qa.terms import terms
 from qa.types import Answer, Document, IngestResult, Metadata, Passage, Retrieved, page_at
 from qa.workqueue import BoundedWorker
@@ -229,10 +220,14 @@ class QAService:
         return validate(doc, self.settings.max_document_bytes, Limits.of(self.settings))
 
     def add_documents(
-        self, docs: Iterable[Document], progress: Callable[[int], None] | None = None
+        self,
+        docs: Iterable[Document],
+        progress: Callable[[int], None] | None = None,
+        files: Sequence[FileRecord] = (),
     ) -> list[IngestResult]:
-        """Index documents: unchanged ones do no work, changed ones replace their old chunks."""
-        results = self.ingestor.add_documents(docs, progress)
+        """Index documents: unchanged ones do no work, changed ones replace their old chunks;
+        ``files``: the records of the files they were read from (``qa.sync``), written with them."""
+        results = self.ingestor.add_documents(docs, progress, files)
         for r in results:
             outcome("ingested", r.status)
             if r.status != "unchanged":
@@ -246,24 +241,27 @@ class QAService:
         shard: Shard | None = None,
         on_start: Callable[[int], None] | None = None,
         on_file: FileProgress | None = None,
+        options: SyncOptions | None = None,
     ) -> IndexSummary:
-        """Index files and directories (recursively); a file that fails is recorded, the rest go on.
-        ``on_start`` gets the number of files found, ``on_file`` is called after each."""
+        """Sync files and directories (recursively) into their sources (``qa.sync``): each
+        directory is mirrored (files gone are deleted unless ``options.delete`` is off); a file
+        that fails is recorded, the rest go on. ``on_start`` gets the number of files found,
+        ``on_file`` is called after each."""
+        options = replace(options or SyncOptions(), follow_symlinks=follow_symlinks, shard=shard)
         skipped: list[Skipped] = []
-        files = iter_files(paths, follow_symlinks=follow_symlinks, skipped=skipped)
+        found = targets(paths, options.source, follow_symlinks, skipped)
         if on_start:
-            on_start(len(files))
-        summary = index_files(
-            self.add_documents,
-            files,
+            on_start(sum(len(t.files) for t in found))
+        syncer = Syncer(
+            self.store,
+            lambda docs, files: self.add_documents(docs, files=files),
+            self.chunker_signature,
             self.settings.max_document_bytes,
-            shard,
+            options,
+            ParseLimits.of(self.settings),
             on_file,
-            follow_symlinks=follow_symlinks,
-            limits=ParseLimits.of(self.settings),
         )
-        summary.skipped = skipped_entries(skipped)
-        return summary
+        return syncer.run(found, skipped)
 
     @property
     def embedded_texts(self) -> int:

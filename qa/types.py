@@ -19,11 +19,18 @@ Metadata = dict[str, Any]
 Hit = tuple[int, float]
 
 
+# Metadata that says where a document's text came from, not what it is: left out of its content
+# hash, so the same file sent by the API and by `qa index`, or touched, is not indexed again.
+VOLATILE_METADATA = frozenset({"filename", "mtime"})
+
+
 def content_hash(title: str, text: str, metadata: Metadata, page_starts: Sequence[int] = ()) -> str:
-    """Hash of everything that affects what gets indexed for a document (page offsets only when
-    there are some, so the hash of a document without pages is what it always was)."""
+    """Hash of everything that affects what gets indexed for a document: title, text, metadata
+    other than ``VOLATILE_METADATA`` and page offsets (only when there are some, so the hash of a
+    document without pages is what it always was)."""
     h = hashlib.sha256()
-    fields: dict[str, Any] = {"title": title, "text": text, "metadata": metadata}
+    kept = {k: v for k, v in metadata.items() if k not in VOLATILE_METADATA}
+    fields: dict[str, Any] = {"title": title, "text": text, "metadata": kept}
     if page_starts:
         fields["page_starts"] = list(page_starts)
     payload = json.dumps(fields, sort_keys=True, ensure_ascii=False)
@@ -57,6 +64,8 @@ class Document:
     text: str
     title: str = ""
     metadata: Metadata = field(default_factory=dict)
+    # Where it came from (``qa.sources``): a source (a folder's absolute path, or a name such as
+    # ``upload``) and its path inside it; the id of a file's document is ``source/path``.
     source: str | None = None
     # Heading spans found by the parser (e.g. HTML <h1>..<h6>). Markdown ATX headings
     # ("# Title") are detected by the chunker itself and need not be listed here.
@@ -64,6 +73,7 @@ class Document:
     # Where each page starts in ``text`` (a PDF's): page i (1-based) is
     # ``text[page_starts[i - 1]:page_starts[i]]``, the last one to the end; empty: no pages.
     page_starts: tuple[int, ...] = ()
+    path: str | None = None
 
     @property
     def content_hash(self) -> str:

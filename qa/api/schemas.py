@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
 from qa.limits import MAX_PER_DOC, Limits, check_metadata, safe_metadata
+from qa.sources import UPLOAD_SOURCE, check_path, check_source, document_id
 from qa.store import DocumentInfo
 from qa.types import Answer, Citation, Document, Passage, content_hash
 
@@ -122,18 +123,34 @@ class AskOut(AnswerOut):
 
 class DocumentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    id: str | None = Field(None, description="Stable id; derived from the content when omitted.")
+    id: str | None = Field(
+        None, description="Stable id; source/path when a path is given, else derived from the content when omitted."
+    )
     title: str = ""
     text: str
     metadata: dict[str, Any] = Field(default_factory=dict)
+    source: str | None = Field(
+        None, description="Its source: a name without '/' or a folder's absolute path (default with a path: 'upload')."
+    )
+    path: str | None = Field(None, description="Its path inside the source, e.g. 'sub/a.md'.")
 
     def document(self, limits: Limits, where: str = "") -> Document:
         """The ``Document`` to ingest: its metadata checked first (deriving the id hashes it; the
         service checks the rest), its id derived from the content when none is given. ``where``
-        prefixes a refusal's message (which document of a batch)."""
+        prefixes a refusal's message (which document of a batch). With a ``path`` (and a
+        ``source``, ``upload`` by default) the id is ``source/path`` (``qa.sources``)."""
         check_metadata(self.metadata, limits, where)
-        doc_id = self.id if self.id is not None else "doc-" + content_hash(self.title, self.text, self.metadata)[:16]
-        return Document(id=doc_id, title=self.title, text=self.text, metadata=self.metadata)
+        source = check_source(self.source) if self.source is not None else None
+        path = check_path(self.path) if self.path is not None else None
+        if path is not None:
+            source = source or UPLOAD_SOURCE
+        if self.id is not None:
+            doc_id = self.id
+        elif path is not None:
+            doc_id = document_id(source or UPLOAD_SOURCE, path)  # as a file of that source gets
+        else:
+            doc_id = "doc-" + content_hash(self.title, self.text, self.metadata)[:16]
+        return Document(id=doc_id, title=self.title, text=self.text, metadata=self.metadata, source=source, path=path)
 
 
 class DocumentsIn(BaseModel):
@@ -155,7 +172,8 @@ class DocumentOut(BaseModel):
     id: str
     title: str
     metadata: dict[str, Any]
-    source: str | None
+    source: str | None = Field(None, description="Its source: a folder's absolute path or a name such as 'upload'.")
+    path: str | None = Field(None, description="Its path inside the source; id = source/path for a file.")
     content_hash: str
     n_chunks: int
     chars: int
@@ -192,7 +210,14 @@ class DocumentUpload(BaseModel):
     )
     # Optional, not nullable: a form field is there or not (a generated client would send "None").
     id: str | SkipJsonSchema[None] = Field(
-        None, description="Document id (default: the file name).", json_schema_extra=_no_default
+        None, description="Document id (default: source/file name).", json_schema_extra=_no_default
+    )
+    source: str | SkipJsonSchema[None] = Field(
+        None,
+        description="The files' source: a name without '/' or a folder's absolute path (default: 'upload'). "
+        "A file's id is source/its file name, as `qa index` gives the file of that name in a folder indexed "
+        "with --source.",
+        json_schema_extra=_no_default,
     )
     title: str | SkipJsonSchema[None] = Field(
         None, description="Title (default: the file's own, or its name).", json_schema_extra=_no_default

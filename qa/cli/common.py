@@ -82,7 +82,9 @@ def emit(data: Any) -> None:
     print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
 
 
-def index_paths(svc: Any, paths: list[Path], follow_symlinks: bool, show_progress: bool, shard: Any = None) -> Any:
+def index_paths(
+    svc: Any, paths: list[Path], follow_symlinks: bool, show_progress: bool, shard: Any = None, options: Any = None
+) -> Any:
     """``svc.index_paths`` with a progress bar on stderr (one step per file)."""
     progress = Progress(
         TextColumn("[bold]indexing"),
@@ -109,4 +111,5 @@ def index_paths(svc: Any, paths: list[Path], follow_symlinks: bool, show_progres
             shard=shard,
             on_start=lambda n: progress.update(task, total=n),
             on_file=on_file,
+            options=options,
         )

@@ -21,6 +21,25 @@ def index(
             "and scanned PDFs read by OCR"
         ),
     ],
+    source: Annotated[
+        str | None,
+        typer.Option(
+            help="Name of the directory's source (no '/'): documents get ids NAME/path/in/dir. "
+            "Default: the directory's absolute path, so an id is the file's absolute path."
+        ),
+    ] = None,
+    delete: Annotated[
+        bool,
+        typer.Option(help="Delete the documents of files no longer in the directory (--no-delete keeps them)."),
+    ] = True,
+    meta: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--meta",
+            help="Metadata key=value for every file (repeatable; values are strings). A .qa-meta.json "
+            "(a JSON object) in a folder adds metadata to the files below it, overriding these.",
+        ),
+    ] = None,
     follow_symlinks: Annotated[bool, typer.Option(help="Follow symlinks that lead outside the given roots.")] = False,
     shard: Annotated[
         str | None,
@@ -31,13 +50,16 @@ def index(
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Index files and directories. Unchanged documents are skipped; changed ones replaced."""
+    """Sync files and directories into the index: each directory is mirrored into its source (new
+    files added, changed ones re-indexed, gone ones deleted); unchanged files are skipped unread."""
     from qa.shard import parse_shard
+    from qa.sync import SyncOptions, parse_meta
 
     part = parse_shard(shard) if shard is not None else None
+    options = SyncOptions(source=source, delete=delete, metadata=parse_meta(meta or []))
     svc = service()
     try:
-        summary = index_paths(svc, paths, follow_symlinks, show_progress=not as_json, shard=part)
+        summary = index_paths(svc, paths, follow_symlinks, show_progress=not as_json, shard=part, options=options)
     finally:
         svc.close()
     if as_json:
@@ -45,7 +67,8 @@ def index(
     else:
         out.print(
             f"{summary.files} files: {summary.added} added, {summary.updated} updated, "
-            f"{summary.unchanged} unchanged, {len(summary.failed)} failed, {len(summary.skipped)} skipped; "
+            f"{summary.unchanged} unchanged, {summary.deleted} deleted, {len(summary.failed)} failed, "
+            f"{len(summary.skipped)} skipped; "
             f"{summary.chunks_written} chunks written"
             + (f"; shard {part}: {summary.other_shards} documents left to other shards" if part else ""),
             markup=False,

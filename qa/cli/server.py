@@ -13,12 +13,19 @@ from qa.cli.common import State, err, fail, index_paths, service, settings
 from qa.observability import configure_logging
 from qa.security import is_loopback, parse_keys, stored_key
 
+# The source of the first run's sample documents (``--samples DIR``): ids examples/<file>.
+SAMPLES_SOURCE = "examples"
+
 
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address [env QA_HOST, default 127.0.0.1].")] = None,
     port: Annotated[int | None, typer.Option(help="Port [env QA_PORT, default 8000].")] = None,
     ingest: Annotated[
-        list[Path] | None, typer.Option(help="Index these paths before serving (unchanged files are skipped).")
+        list[Path] | None,
+        typer.Option(help="Sync these paths into the index before serving (unchanged files are skipped)."),
+    ] = None,
+    source: Annotated[
+        str | None, typer.Option(help="Source name of the --ingest directory (ids NAME/path; see `qa index`).")
     ] = None,
     samples: Annotated[
         list[Path] | None,
@@ -63,14 +70,19 @@ def serve(
     first_run = not index_exists(cfg)
     svc = service()
     svc.warm()
-    paths = [*(ingest or []), *(samples or [] if first_run else [])]
+    from qa.sync import SyncOptions
+
+    # The samples go to the source "examples" (ids examples/<file>), whatever the checkout's path.
+    runs = [(ingest, SyncOptions(source=source))] if ingest else []
+    if samples and first_run:
+        runs.append((samples, SyncOptions(source=SAMPLES_SOURCE if len(samples) == 1 else None)))
     if samples and not first_run:
         err.print("the index exists: the sample documents are not added to it", markup=False)
-    if paths:
-        summary = index_paths(svc, paths, follow_symlinks=False, show_progress=sys.stderr.isatty())
+    for paths, options in runs:
+        summary = index_paths(svc, paths, follow_symlinks=False, show_progress=sys.stderr.isatty(), options=options)
         err.print(
             f"ingested {summary.files} files: {summary.added} added, {summary.updated} updated, "
-            f"{summary.unchanged} unchanged, {len(summary.failed)} failed",
+            f"{summary.unchanged} unchanged, {summary.deleted} deleted, {len(summary.failed)} failed",
             markup=False,
         )
     n = workers or cfg.workers

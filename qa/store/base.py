@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from qa.errors import IndexMismatch
+from qa.sources import UPLOAD_SOURCE, document_id
 from qa.types import Chunk, Document, Hit, Metadata, Passage
 
 FORMAT_VERSION = 1
@@ -68,19 +69,78 @@ class DocumentInfo:
     updated_at: float
     # Where each page starts in the text (see ``Document.page_starts``); empty without pages.
     page_starts: tuple[int, ...] = ()
+    # Its path inside ``source`` (``qa.sources``); None for documents sent without one.
+    path: str | None = None
 
 
 # The documents columns a DocumentInfo is read from, in both stores, in this order.
 INFO_COLUMNS = (
-    "id, title, metadata, source, content_hash, chunker, n_chunks, length(text), created_at, updated_at, page_starts"
+    "id, title, metadata, source, content_hash, chunker, n_chunks, length(text), created_at, updated_at,"
+    " page_starts, path"
 )
 
 
 def document_info(row: Sequence[Any], metadata: Metadata, page_starts: Sequence[int] | None) -> DocumentInfo:
     """A ``DocumentInfo`` from a row of ``INFO_COLUMNS``, with its metadata and page offsets
     already decoded."""
-    info = DocumentInfo(row[0], row[1], metadata, *row[3:10])
+    info = replace(DocumentInfo(row[0], row[1], metadata, *row[3:10]), path=row[11])
     return replace(info, page_starts=tuple(page_starts)) if page_starts else info
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """What a sync knows of one file of a source (the ``files`` table): its size, times and
+    content hash when it was last indexed, and the documents it gave. A file whose size and times
+    are the recorded ones (and ``fingerprint``, the settings and metadata it was indexed with) is
+    skipped without being read; one whose bytes hash to ``sha256`` is not parsed again."""
+
+    source: str
+    path: str
+    size: int
+    mtime_ns: int  # -1: not to be trusted (the file changed too recently when it was recorded)
+    ctime_ns: int
+    sha256: str
+    fingerprint: str
+    doc_ids: tuple[str, ...]
+
+    @classmethod
+    def of_row(cls, row: Sequence[Any], doc_ids: Sequence[str]) -> FileRecord:
+        """From a row of ``FILE_COLUMNS`` (both stores), with its ``doc_ids`` decoded."""
+        return cls(row[0], row[1], int(row[2]), int(row[3]), int(row[4]), row[5], row[6], tuple(doc_ids))
+
+
+# The files columns a FileRecord is read from, in both stores, in this order.
+FILE_COLUMNS = "source, path, size, mtime_ns, ctime_ns, sha256, fingerprint, doc_ids"
+
+
+def readdress(doc_id: str, source: str | None) -> tuple[str, str | None, str | None]:
+    """The (id, source, path) a document written before sources existed (format 1, schema 1)
+    gets in the migration to them, from its old id and ``source`` column.
+
+    - `qa index` wrote id = the path relative to the folder given, source = the file's absolute
+      path: the new id is that absolute path (``qa.sources.document_id`` of the folder and the
+      relative path); a .jsonl line without an id (``rel#n``) becomes ``/abs/rel#n``.
+    - An upload wrote source = the file name (id = the file name, or one given): source
+      ``upload``, path the file name; the id becomes ``upload/name`` unless it was given.
+    - Anything else (JSON documents, .jsonl lines with their own ids) keeps its id.
+    """
+    if not source:
+        return doc_id, None, None
+    if source.startswith("/"):
+        if source.endswith("/" + doc_id):
+            root = source[: -len(doc_id) - 1] or "/"
+            return source, root, doc_id
+        base, sep, line = doc_id.rpartition("#")
+        if sep and line.isdigit() and source.endswith("/" + base):
+            root = source[: -len(base) - 1] or "/"
+            return f"{source}#{line}", root, base
+        # A .jsonl line with its own id: its file is known, not the folder it was indexed from.
+        head, _, name = source.rpartition("/")
+        return doc_id, head or "/", name
+    path = source.replace("\\", "/").lstrip("/") or source
+    if doc_id == source:
+        return document_id(UPLOAD_SOURCE, path), UPLOAD_SOURCE, path
+    return doc_id, UPLOAD_SOURCE, path
 
 
 # The chunk and document columns a Passage is read from, in both stores, in this order.
@@ -136,12 +196,28 @@ class Store(Protocol):
         these are the offsets of the very text the chunks were read from."""
         ...
 
-    def write(self, writes: list[Write]) -> None:
-        """Insert or replace documents with their chunks and vectors, atomically."""
+    def write(self, writes: list[Write], files: Sequence[FileRecord] = ()) -> None:
+        """Insert or replace documents with their chunks and vectors, and record ``files`` (the
+        files they were read from), atomically. A file's documents that it no longer gives (same
+        source and path, an id not in its ``doc_ids``) are removed in the same transaction."""
         ...
 
     def delete(self, doc_id: str) -> bool:
-        """Remove a document and all its chunks; False when it did not exist."""
+        """Remove a document and all its chunks (and the record of the file it came from, so a
+        sync reads that file again); False when it did not exist."""
+        ...
+
+    def file_records(self, source: str) -> dict[str, FileRecord]:
+        """The recorded files of ``source``, by path."""
+        ...
+
+    def source_paths(self, source: str) -> set[str]:
+        """The paths of the documents of ``source``."""
+        ...
+
+    def forget_files(self, source: str, paths: Sequence[str]) -> list[str]:
+        """Remove the documents of ``source`` at ``paths`` and those files' records, atomically;
+        the ids of the documents removed."""
         ...
 
     def list_documents(self, offset: int = 0, limit: int = 50) -> tuple[list[DocumentInfo], int]:

@@ -63,6 +63,7 @@ def export_index(store: Store, path: Path, progress: Callable[[int], None] | Non
                 "text": text,
                 "metadata": info.metadata,
                 "source": info.source,
+                **({"path": info.path} if info.path else {}),
                 "chunker": info.chunker,
                 **({"page_starts": list(info.page_starts)} if info.page_starts else {}),
                 "chunks": [
@@ -126,6 +127,7 @@ def import_index(store: Store, path: Path, progress: Callable[[int], None] | Non
                     title=d["title"],
                     metadata=d["metadata"],
                     source=d.get("source"),
+                    path=d.get("path"),
                     page_starts=tuple(int(x) for x in d.get("page_starts", ())),
                 )
                 cs = [

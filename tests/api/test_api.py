@@ -66,9 +66,9 @@ def test_search_returns_ranked_passages_with_spans(client: TestClient) -> None:
     r = client.post("/v1/search", json={"question": "How does a sourdough starter work?", "k": 3})
     assert r.status_code == 200
     passages = r.json()["passages"]
-    assert len(passages) == 3 and passages[0]["doc_id"] == "bread-baking.txt"
+    assert len(passages) == 3 and passages[0]["doc_id"] == "upload/bread-baking.txt"
     assert [p["score"] for p in passages] == sorted((p["score"] for p in passages), reverse=True)
-    text = client.get("/v1/documents/bread-baking.txt", params={"include_text": True}).json()["text"]
+    text = client.get("/v1/documents/upload/bread-baking.txt", params={"include_text": True}).json()["text"]
     assert text[passages[0]["start"] : passages[0]["end"]] == passages[0]["text"]
 
 

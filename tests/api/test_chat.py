@@ -185,9 +185,9 @@ def test_follow_up_retrieves_the_de_escalation_and_sweida_passage(client: TestCl
     a = chat(client, PARIS, first["answer"], "What did they discuss?")
     assert a["rewritten"] and a["query"].startswith("What did they discuss? (Who met in Paris?")
     top = a["passages"][0]
-    assert top["doc_id"] == "paris-talks.md" and "de-escalation" in top["text"] and "Sweida" in top["text"]
+    assert top["doc_id"] == "upload/paris-talks.md" and "de-escalation" in top["text"] and "Sweida" in top["text"]
     assert a["found"] and "de-escalation" in a["answer"] and "Sweida" in a["answer"]
-    assert a["citations"][0]["doc_id"] == "paris-talks.md"
+    assert a["citations"][0]["doc_id"] == "upload/paris-talks.md"
     check_quotes(client, a["citations"])
 
 

@@ -62,7 +62,7 @@ def test_completion_has_markers_sources_and_citations(server: str, client: opena
     answer, sources = content.split("\n\nSources:\n")
     assert answer.endswith("[1]") and sources.startswith("[1] Syrian and Israeli officials hold talks")
     citations = (r.model_extra or {})["citations"]
-    assert citations[0]["n"] == 1 and citations[0]["doc_id"] == "paris-talks.md"
+    assert citations[0]["n"] == 1 and citations[0]["doc_id"] == "upload/paris-talks.md"
     check_citations(server, citations)
 
 
@@ -352,7 +352,7 @@ def test_open_webui_task_prompts_get_json_from_the_conversation(client: openai.O
         {"role": "user", "content": suggestions[0]},
     ]
     r = client.chat.completions.create(model="qa", messages=messages)
-    assert (r.model_extra or {})["citations"][0]["doc_id"] == "paris-talks.md"
+    assert (r.model_extra or {})["citations"][0]["doc_id"] == "upload/paris-talks.md"
     # Streamed (as a client may ask), the same JSON arrives.
     prompt = TASK.format(task="Write a short title.", output='{ "title": "..." }', history=history)
     chunks = list(

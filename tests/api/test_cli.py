@@ -42,14 +42,15 @@ def test_round_trip(tmp_path: Path, seed_article: Path) -> None:
 
     # Lexical search needs no model: the CLI does not load it (keeps this test fast).
     found = qa(tmp_path, "search", "sourdough starter", "-k", "2", "--mode", "lexical", "--json")
-    assert json.loads(found.stdout)["passages"][0]["doc_id"] == "bread-baking.txt"
+    # A directory's documents have ids source/path, the source being its absolute path.
+    assert json.loads(found.stdout)["passages"][0]["doc_id"] == str(EXAMPLES / "bread-baking.txt")
     # At most one passage per document, for this search.
     words = "sourdough starter faiss vectors planets orbit bm25 ranking paris talks"
     spread = qa(tmp_path, "search", words, "-k", "5", "--mode", "lexical", "--max-per-doc", "1", "--json")
     ids = [p["doc_id"] for p in json.loads(spread.stdout)["passages"]]
     assert len(ids) == len(set(ids)) == 5, spread.stderr
 
-    assert qa(tmp_path, "delete", "paris_article.txt", "paris-talks.md").returncode == 0
+    assert qa(tmp_path, "delete", str(seed_article), str(EXAMPLES / "paris-talks.md")).returncode == 0
     stats = json.loads(qa(tmp_path, "stats", "--json").stdout)
     assert stats["documents"] == 7
     listed = json.loads(qa(tmp_path, "list", "--json", "--limit", "2").stdout)
@@ -69,6 +70,8 @@ def test_errors_are_one_line_with_exit_code(tmp_path: Path) -> None:
         (("index", str(tmp_path / "missing")), "does not exist"),
         (("index", str(bad)), ".docx"),
         (("search", "x", "--filter", "novalue"), "field=value"),
+        (("index", str(tmp_path), "--meta", "novalue"), "key=value"),
+        (("index", str(tmp_path), "--source", "a/b"), "must not contain '/'"),
         (("--index", "typo", "ask", "Who met in Paris?"), "no index 'typo'"),
     ]
     for args, needle in cases:
@@ -150,3 +153,28 @@ def test_help_for_every_command(tmp_path: Path) -> None:
         assert r.returncode == 0 and "--help" in r.stdout, cmd
     for cmd in ("index", "search", "ask", "delete", "stats", "list"):
         assert "--json" in qa(tmp_path, cmd, "--help").stdout, cmd
+
+
+def test_sync_with_a_source_metadata_and_deletes(tmp_path: Path) -> None:
+    """`qa index DIR --source NAME --meta k=v` mirrors the folder; filters work from the CLI."""
+    docs = tmp_path / "docs"
+    (docs / "legal").mkdir(parents=True)
+    (docs / "kiln.txt").write_text("The kiln room is open on Mondays.")
+    (docs / "legal" / "contracts.txt").write_text("Contracts are signed in the office on Fridays.")
+    (docs / "legal" / ".qa-meta.json").write_text('{"team": "legal"}')
+    r = qa(tmp_path, "index", str(docs), "--source", "studio", "--meta", "team=studio", "--meta", "year=2024", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["added"] == 2
+    listed = {d["id"]: d for d in json.loads(qa(tmp_path, "list", "--json").stdout)["documents"]}
+    assert set(listed) == {"studio/kiln.txt", "studio/legal/contracts.txt"}
+    assert listed["studio/kiln.txt"]["metadata"]["year"] == "2024"
+    assert listed["studio/legal/contracts.txt"]["metadata"]["team"] == "legal"
+    found = qa(tmp_path, "search", "signed on Fridays", "--mode", "lexical", "--filter", "team=legal", "--json")
+    assert [p["doc_id"] for p in json.loads(found.stdout)["passages"]] == ["studio/legal/contracts.txt"]
+
+    (docs / "kiln.txt").unlink()
+    kept = qa(tmp_path, "index", str(docs), "--source", "studio", "--no-delete", "--json")
+    assert json.loads(kept.stdout)["deleted"] == 0
+    r = qa(tmp_path, "index", str(docs), "--source", "studio")
+    assert r.returncode == 0 and "1 deleted" in r.stdout, r.stdout
+    assert json.loads(qa(tmp_path, "stats", "--json").stdout)["documents"] == 1

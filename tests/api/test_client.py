@@ -31,6 +31,7 @@ from qa.client import (
 from qa.config import Settings
 from qa.embed import Embedder
 from qa.service import QAService
+from qa.sync import SyncOptions
 
 from ..conftest import EXAMPLES
 from ..live_server import free_port, live_server
@@ -42,7 +43,7 @@ KEY = "client-test-key"
 def server(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[str]:
     """The sample documents behind a live server whose writes need ``KEY``."""
     svc = QAService(Settings(index_dir=tmp_path_factory.mktemp("client"), api_keys=KEY), embedder=embedder)
-    svc.index_paths([EXAMPLES])
+    svc.index_paths([EXAMPLES], options=SyncOptions(source="examples"))
     with live_server(svc) as base:
         yield base
     svc.close()
@@ -58,7 +59,7 @@ def test_ask_gives_typed_citations_of_the_exact_text(client: Client) -> None:
     a = client.ask("Who met in Paris?")
     assert isinstance(a, Answer) and a.found and "al-Shaibani" in a.answer
     c = a.citations[0]
-    assert c.n == 1 and c.doc_id == "paris-talks.md" and c.title.startswith("Syrian and Israeli")
+    assert c.n == 1 and c.doc_id == "examples/paris-talks.md" and c.title.startswith("Syrian and Israeli")
     text = client.get_document(c.doc_id, include_text=True).text
     assert text is not None and text[c.start : c.end] == c.quote
     assert a.short_answer is not None and text[a.short_answer.start : a.short_answer.end] == a.short_answer.text
@@ -69,11 +70,11 @@ def test_ask_gives_typed_citations_of_the_exact_text(client: Client) -> None:
 
 def test_search_with_options(client: Client) -> None:
     passages = client.search("sourdough starter", k=2)
-    assert len(passages) == 2 and passages[0].doc_id == "bread-baking.txt" and passages[0].score > 0
-    doc = client.get_document("bread-baking.txt", include_text=True).text
+    assert len(passages) == 2 and passages[0].doc_id == "examples/bread-baking.txt" and passages[0].score > 0
+    doc = client.get_document("examples/bread-baking.txt", include_text=True).text
     assert doc is not None and doc[passages[0].start : passages[0].end] == passages[0].text
-    only = client.search("vector index", filters={"doc_id": "faiss-notes.md"}, mode="lexical", rerank=False)
-    assert only and {p.doc_id for p in only} == {"faiss-notes.md"}
+    only = client.search("vector index", filters={"doc_id": "examples/faiss-notes.md"}, mode="lexical", rerank=False)
+    assert only and {p.doc_id for p in only} == {"examples/faiss-notes.md"}
     spread = client.search("sourdough starter faiss vectors planets orbit", k=4, max_per_doc=1)
     assert len({p.doc_id for p in spread}) == len(spread) == 4
 
@@ -119,7 +120,7 @@ def test_documents_add_upload_list_get_delete(client: Client, tmp_path: Path) ->
 
     path = tmp_path / "glaze.md"
     path.write_text("# Glazes\n\nA celadon glaze turns green in a reduction firing.\n")
-    assert [x.id for x in client.upload(path, metadata={"team": "ceramics"})] == ["glaze.md"]
+    assert [x.id for x in client.upload(path, metadata={"team": "ceramics"})] == ["upload/glaze.md"]
     assert [
         x.status for x in client.upload(b"Stoneware is fired hotter than earthenware.", filename="clay.txt", id="clay")
     ] == ["added"]
@@ -131,15 +132,15 @@ def test_documents_add_upload_list_get_delete(client: Client, tmp_path: Path) ->
     )
     assert [x.id for x in both] == ["b1", "b2"]
     assert [p.doc_id for p in client.search("celadon glaze reduction", filters={"team": "ceramics"}, k=1)] == [
-        "glaze.md"
+        "upload/glaze.md"
     ]
 
     page = client.list_documents(offset=0, limit=3)
     assert len(page.documents) == 3 and page.total == 13 and page.limit == 3
     ids = [d.id for d in client.iter_documents(page_size=4)]
-    assert len(ids) == len(set(ids)) == 13 and {"notes/a b?c#d", "clay", "glaze.md"} <= set(ids)
+    assert len(ids) == len(set(ids)) == 13 and {"notes/a b?c#d", "clay", "upload/glaze.md"} <= set(ids)
 
-    for doc_id in ("notes/a b?c#d", "clay", "glaze.md", "b1", "b2"):
+    for doc_id in ("notes/a b?c#d", "clay", "upload/glaze.md", "b1", "b2"):
         client.delete_document(doc_id)
     with pytest.raises(NotFoundError) as e:
         client.get_document("notes/a b?c#d")
@@ -163,7 +164,7 @@ def test_errors_are_exceptions_with_status_and_message(server: str, client: Clie
             anonymous.add_document("x", id="x")
         assert auth.value.status == 401 and "API key" in auth.value.message
     with Client(server, api_key="wrong") as wrong, pytest.raises(PermissionDeniedError):
-        wrong.delete_document("paris-talks.md")
+        wrong.delete_document("examples/paris-talks.md")
     with Client(f"http://127.0.0.1:{free_port()}", timeout=5) as nowhere, pytest.raises(TransportError):
         nowhere.health()
 
@@ -178,11 +179,11 @@ def test_async_client(server: str) -> None:
     async def go() -> None:
         async with AsyncClient(server, api_key=KEY, timeout=120) as c:
             a = await c.ask("Who met in Paris?")
-            assert a.found and a.citations[0].doc_id == "paris-talks.md"
+            assert a.found and a.citations[0].doc_id == "examples/paris-talks.md"
             events = [e async for e in c.chat_stream("Who met in Paris?")]
             assert "".join(e.text for e in events if isinstance(e, Delta)) == a.answer
             assert isinstance(events[-1], Done)
-            assert [p.doc_id for p in await c.search("sourdough starter", k=1)] == ["bread-baking.txt"]
+            assert [p.doc_id for p in await c.search("sourdough starter", k=1)] == ["examples/bread-baking.txt"]
             assert (await c.add_document("Kilns are hot.", id="async-kiln")).status == "added"
             assert (await c.get_document("async-kiln", include_text=True)).text == "Kilns are hot."
             assert len([d async for d in c.iter_documents(page_size=5)]) == 9

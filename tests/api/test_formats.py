@@ -93,7 +93,8 @@ def check_answer(answer: dict[str, Any], fact: Fact, text_of: Any) -> None:
     assert answer["found"], (fact.question, answer)
     assert fact.expect.lower() in answer["answer"].lower(), (fact.question, answer["answer"])
     top = answer["citations"][0]
-    assert top["doc_id"] == fact.name, (fact.question, top)
+    # A file's id is source/path: the folder's absolute path for `qa index`, "upload" for uploads.
+    assert top["doc_id"].endswith("/" + fact.name), (fact.question, top)
     for c in answer["citations"]:
         assert text_of(c["doc_id"])[c["start"] : c["end"]] == c["quote"]
 
@@ -126,8 +127,8 @@ def test_each_format_uploaded_answers_with_exact_citations(client: TestClient, f
 
 def test_a_deck_cites_its_slide_as_the_page(client: TestClient) -> None:
     a = client.post("/v1/ask", json={"question": "When does the pottery studio open on Saturdays?"}).json()
-    assert a["citations"][0]["doc_id"] == "studio.pptx" and a["citations"][0]["page"] == 2
-    doc = client.get("/v1/documents/studio.pptx", params={"include_text": True}).json()
+    assert a["citations"][0]["doc_id"] == "upload/studio.pptx" and a["citations"][0]["page"] == 2
+    doc = client.get("/v1/documents/upload/studio.pptx", params={"include_text": True}).json()
     assert doc["metadata"]["slides"] == 2 and len(doc["page_starts"]) == 2
 
 
@@ -137,7 +138,7 @@ def test_mail_head_is_metadata_to_filter_on(client: TestClient) -> None:
         json={"question": "heating elements electrician", "filters": {"from": "Jonas Berg <jonas@example.org>"}},
     )
     assert r.status_code == 200, r.text
-    assert {p["doc_id"] for p in r.json()["passages"]} == {"repair.eml"}
+    assert {p["doc_id"] for p in r.json()["passages"]} == {"upload/repair.eml"}
 
 
 @pytest.mark.parametrize(

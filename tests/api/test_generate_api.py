@@ -209,7 +209,7 @@ def test_generated_answer_keeps_exact_citations(qa_server: str, script: dict[str
     assert a["answer"] == "Syrian Foreign Minister Assaad al-Shaibani and Israeli minister Ron Dermer met in Paris [1]."
     assert [s["supported"] for s in a["sentences"]] == [True]
     assert_citations_point_somewhere(qa_server, a["answer"], a["citations"], a["passages"])
-    assert a["citations"][0]["doc_id"] == "paris-talks.md"
+    assert a["citations"][0]["doc_id"] == "upload/paris-talks.md"
     # The LLM server got the key as a Bearer token, and streaming was asked for.
     assert RECEIVED[-1]["authorization"] == f"Bearer {API_KEY}" and RECEIVED[-1]["body"]["stream"] is True
 
@@ -381,7 +381,7 @@ def test_chat_stream_failure_ends_with_the_extractive_answer(qa_server: str, scr
     assert short["text"] == "Syrian Foreign Minister Assaad al-Shaibani and Israeli minister Ron Dermer"
     assert got[-1][1]["short_answer"] == answer["short_answer"]
     citations = next(d for n, d, _ in got if n == "citations")["citations"]
-    assert citations and citations[0]["doc_id"] == "paris-talks.md"
+    assert citations and citations[0]["doc_id"] == "upload/paris-talks.md"
     assert got[-1] == ("done", got[-1][1], got[-1][2]) and got[-1][1]["generated"] is False
 
 

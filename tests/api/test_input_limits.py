@@ -236,10 +236,10 @@ def test_parsed_titles_and_headings_are_cut(client: TestClient) -> None:
     html = b"<html><head><title>" + b"Title " * 50_000 + b"</title></head><body><h2>" + b"Sub " * 50_000
     html += b"</h2><p>Otters swim.</p></body></html>"
     assert client.post("/v1/documents", files={"file": ("h.html", html)}).status_code == 201
-    for doc_id in ("h.md", "h.html"):
+    for doc_id in ("upload/h.md", "upload/h.html"):
         title = client.get(f"/v1/documents/{doc_id}").json()["title"]
         assert 0 < len(title) <= 200 and title.endswith("…")
-    r = client.post("/v1/search", json={"question": "otters", "filters": {"doc_id": ["h.md", "h.html"]}})
+    r = client.post("/v1/search", json={"question": "otters", "filters": {"doc_id": ["upload/h.md", "upload/h.html"]}})
     passages = r.json()["passages"]
     assert len(passages) == 2 and len(r.content) < 10_000
     for p in passages:

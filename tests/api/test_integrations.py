@@ -17,6 +17,7 @@ from qa.config import Settings
 from qa.embed import Embedder
 from qa.integrations import langchain, llamaindex
 from qa.service import QAService
+from qa.sync import SyncOptions
 
 from ..conftest import EXAMPLES
 from ..live_server import live_server
@@ -29,7 +30,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iter
     """The sample documents behind a live server that needs a key for reads too."""
     settings = Settings(index_dir=tmp_path_factory.mktemp("integrations"), api_keys=KEY, require_key_for_read=True)
     svc = QAService(settings, embedder=embedder)
-    svc.index_paths([EXAMPLES])
+    svc.index_paths([EXAMPLES], options=SyncOptions(source="examples"))
     with live_server(svc) as base:
         yield base
     svc.close()
@@ -46,14 +47,14 @@ def test_langchain_retriever(server: str, texts: dict[str, str]) -> None:
     docs = retriever.invoke("Who met in Paris?")
     assert len(docs) == 3 and all(isinstance(d, Document) for d in docs)
     top = docs[0].metadata
-    assert top["doc_id"] == "paris-talks.md" and top["title"].startswith("Syrian and Israeli")
+    assert top["doc_id"] == "examples/paris-talks.md" and top["title"].startswith("Syrian and Israeli")
     assert set(top) >= {"doc_id", "title", "start", "end", "page", "score"} and top["page"] is None
     for d in docs:
         assert texts[d.metadata["doc_id"]][d.metadata["start"] : d.metadata["end"]] == d.page_content
     assert KEY not in repr(retriever)
 
-    filtered = langchain.QARetriever(base_url=server, api_key=KEY, filters={"doc_id": "bread-baking.txt"}, k=2)
-    assert {d.metadata["doc_id"] for d in filtered.invoke("Who met in Paris?")} == {"bread-baking.txt"}
+    filtered = langchain.QARetriever(base_url=server, api_key=KEY, filters={"doc_id": "examples/bread-baking.txt"}, k=2)
+    assert {d.metadata["doc_id"] for d in filtered.invoke("Who met in Paris?")} == {"examples/bread-baking.txt"}
     async_docs = anyio.run(retriever.ainvoke, "Who met in Paris?")
     assert [d.metadata for d in async_docs] == [d.metadata for d in docs]
 
@@ -64,7 +65,7 @@ def test_langchain_retriever(server: str, texts: dict[str, str]) -> None:
 def test_llamaindex_retriever(server: str, texts: dict[str, str]) -> None:
     retriever = llamaindex.QARetriever(server, api_key=KEY, k=3)
     hits = retriever.retrieve("Who met in Paris?")
-    assert len(hits) == 3 and hits[0].node.metadata["doc_id"] == "paris-talks.md"
+    assert len(hits) == 3 and hits[0].node.metadata["doc_id"] == "examples/paris-talks.md"
     for hit in hits:
         node, meta = hit.node, hit.node.metadata
         assert hit.score == meta["score"] and (node.start_char_idx, node.end_char_idx) == (meta["start"], meta["end"])
@@ -72,13 +73,14 @@ def test_llamaindex_retriever(server: str, texts: dict[str, str]) -> None:
         assert node.relationships[NodeRelationship.SOURCE].node_id == meta["doc_id"]
     # What an LLM reads: the title and the text, not the offsets.
     llm_text = hits[0].node.get_content(metadata_mode=MetadataMode.LLM)
-    assert "paris-talks.md" in llm_text and "start:" not in llm_text
+    assert "examples/paris-talks.md" in llm_text and "start:" not in llm_text
 
     async_hits = anyio.run(retriever.aretrieve, QueryBundle("Who met in Paris?"))
     assert [h.node.node_id for h in async_hits] == [h.node.node_id for h in hits]
 
-    lexical = llamaindex.QARetriever(server, api_key=KEY, mode="lexical", filters={"doc_id": "solar-system.html"})
-    assert {h.node.metadata["doc_id"] for h in lexical.retrieve("planets orbit the sun")} == {"solar-system.html"}
+    solar = "examples/solar-system.html"
+    lexical = llamaindex.QARetriever(server, api_key=KEY, mode="lexical", filters={"doc_id": solar})
+    assert {h.node.metadata["doc_id"] for h in lexical.retrieve("planets orbit the sun")} == {solar}
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,7 @@ from mcp_types import CallToolResult
 from qa.config import Settings
 from qa.embed import Embedder
 from qa.service import QAService
+from qa.sync import SyncOptions
 
 from ..conftest import EXAMPLES, ROOT
 from ..live_server import live_server
@@ -49,7 +50,7 @@ def text(r: CallToolResult) -> str:
 def server(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[str]:
     """The sample documents behind a live server whose writes need ``KEY`` (reads are open)."""
     svc = QAService(Settings(index_dir=tmp_path_factory.mktemp("mcp-http"), api_keys=KEY), embedder=embedder)
-    svc.index_paths([EXAMPLES])
+    svc.index_paths([EXAMPLES], options=SyncOptions(source="examples"))
     with live_server(svc) as base:
         yield base
     svc.close()
@@ -81,23 +82,23 @@ async def check_tools(c: Client, writes: bool) -> None:
     a = r.structured_content
     assert a["found"] is True and "al-Shaibani" in a["answer"]
     cite = a["citations"][0]
-    assert cite["doc_id"] == "paris-talks.md" and cite["end"] > cite["start"] and "page" in cite
+    assert cite["doc_id"] == "examples/paris-talks.md" and cite["end"] > cite["start"] and "page" in cite
     # The exact quote, and where to read it: get_document's span is the cited characters.
     span = await c.call_tool("get_document", {"doc_id": cite["doc_id"], "start": cite["start"], "end": cite["end"]})
     assert span.structured_content["text"] == cite["quote"]
     assert span.structured_content["title"] == cite["title"] and span.structured_content["chars"] > cite["end"]
     # The readable text: the answer, then its sources with the quote.
-    assert text(r).startswith(a["answer"]) and f'"{cite["quote"]}"' in text(r) and "paris-talks.md" in text(r)
+    assert text(r).startswith(a["answer"]) and f'"{cite["quote"]}"' in text(r) and "examples/paris-talks.md" in text(r)
 
     r = await c.call_tool("search", {"query": "sourdough starter", "k": 2})
     passages = r.structured_content["passages"]
-    assert len(passages) == 2 and passages[0]["doc_id"] == "bread-baking.txt"
+    assert len(passages) == 2 and passages[0]["doc_id"] == "examples/bread-baking.txt"
     assert {"doc_id", "start", "end", "page", "text", "score"} <= set(passages[0])
     assert passages[0]["text"] in text(r)
-    filtered = await c.call_tool("search", {"query": "sourdough", "filters": {"doc_id": "faiss-notes.md"}})
-    assert {p["doc_id"] for p in filtered.structured_content["passages"]} == {"faiss-notes.md"}
+    filtered = await c.call_tool("search", {"query": "sourdough", "filters": {"doc_id": "examples/faiss-notes.md"}})
+    assert {p["doc_id"] for p in filtered.structured_content["passages"]} == {"examples/faiss-notes.md"}
 
-    whole = await c.call_tool("get_document", {"doc_id": "paris-talks.md"})
+    whole = await c.call_tool("get_document", {"doc_id": "examples/paris-talks.md"})
     doc = whole.structured_content
     assert doc["start"] == 0 and doc["end"] == doc["chars"] == len(doc["text"]) and doc["metadata"]
     assert doc["text"][cite["start"] : cite["end"]] == cite["quote"]
@@ -117,9 +118,13 @@ async def check_refusals(c: Client) -> None:
     """Bad input is a tool error whose text says what was wrong, never a crash."""
     cases: list[tuple[str, dict[str, Any], str]] = [
         ("get_document", {"doc_id": "no-such-doc"}, "no document with id 'no-such-doc'"),
-        ("get_document", {"doc_id": "paris-talks.md", "start": 50, "end": 10}, "span start=50, end=10 is outside"),
-        ("get_document", {"doc_id": "paris-talks.md", "end": 10**9}, "0 <= start <= end <= "),
-        ("get_document", {"doc_id": "paris-talks.md", "start": -1}, "span start=-1"),
+        (
+            "get_document",
+            {"doc_id": "examples/paris-talks.md", "start": 50, "end": 10},
+            "span start=50, end=10 is outside",
+        ),
+        ("get_document", {"doc_id": "examples/paris-talks.md", "end": 10**9}, "0 <= start <= end <= "),
+        ("get_document", {"doc_id": "examples/paris-talks.md", "start": -1}, "span start=-1"),
         ("search", {"query": "x", "k": 1000}, "k must be between 1 and"),
         ("search", {"query": "   "}, "question is empty"),
         ("search", {"query": "x", "k": "many"}, "invalid arguments for search: k: Input should be a valid integer"),
@@ -215,7 +220,7 @@ def stdio_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) ->
     """An index of the sample documents, built here, closed before `qa mcp` opens it."""
     index_dir = tmp_path_factory.mktemp("mcp-stdio")
     svc = QAService(Settings(index_dir=index_dir), embedder=embedder)
-    svc.index_paths([EXAMPLES])
+    svc.index_paths([EXAMPLES], options=SyncOptions(source="examples"))
     svc.close()
     return index_dir
 

@@ -42,16 +42,16 @@ def client(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iter
 
 
 def test_an_uploaded_scan_is_cited_with_its_page(client: TestClient, scan: bytes) -> None:
-    r = client.post("/v1/documents", files={"file": ("leaflet.pdf", scan)})
+    r = client.post("/v1/documents/upload", files={"file": ("leaflet.pdf", scan)})
     assert r.status_code == 201, r.text
-    doc = client.get("/v1/documents/leaflet.pdf", params={"include_text": True}).json()
+    doc = client.get("/v1/documents/upload/leaflet.pdf", params={"include_text": True}).json()
     assert doc["metadata"] == {"filename": "leaflet.pdf", "pages": 2, "ocr_pages": 2}
     assert len(doc["page_starts"]) == 2
 
     a = client.post("/v1/ask", json={"question": QUESTION}).json()
     assert a["found"] and "1240 degrees" in a["answer"], a
     top = a["citations"][0]
-    assert (top["doc_id"], top["page"]) == ("leaflet.pdf", 2)
+    assert (top["doc_id"], top["page"]) == ("upload/leaflet.pdf", 2)
     assert doc["text"][top["start"] : top["end"]] == top["quote"]
     assert page_at(doc["page_starts"], top["start"]) == 2
 
@@ -59,18 +59,18 @@ def test_an_uploaded_scan_is_cited_with_its_page(client: TestClient, scan: bytes
 def test_an_uploaded_image_is_a_document(client: TestClient) -> None:
     buf = io.BytesIO()
     page_images(dpi=200)[0].save(buf, "PNG")
-    r = client.post("/v1/documents", files={"file": ("shelves.png", buf.getvalue())})
+    r = client.post("/v1/documents/upload", files={"file": ("shelves.png", buf.getvalue())})
     assert r.status_code == 201, r.text
     hits = client.post("/v1/search", json={"question": "heaviest pieces on the lowest shelf", "k": 3}).json()
     top = hits["passages"][0]
-    assert top["doc_id"] == "shelves.png" and top["page"] == 1, hits
+    assert top["doc_id"] == "upload/shelves.png" and top["page"] == 1, hits
 
 
 def test_with_ocr_off_a_scan_is_refused(tmp_path: Path, embedder: Embedder, scan: bytes) -> None:
     settings = Settings(index_dir=tmp_path, ocr="off")
     svc = QAService(settings, embedder=embedder)
     with TestClient(create_app(settings, service=svc), base_url=LOCAL) as c:
-        r = c.post("/v1/documents", files={"file": ("leaflet.pdf", scan)})
+        r = c.post("/v1/documents/upload", files={"file": ("leaflet.pdf", scan)})
         assert r.status_code == 422, r.text
         assert "has no text layer" in r.text and "run it through OCR first" in r.text and "QA_OCR=off" in r.text
     svc.close()
@@ -87,7 +87,8 @@ def test_qa_index_reads_a_scan_and_ask_cites_its_page(tmp_path: Path, scan: byte
     ask = qa(tmp_path, "ask", QUESTION, "--json")
     assert ask.returncode == 0, ask.stderr
     a = json.loads(ask.stdout)
+    # A file of a folder indexed without --source: its id is the folder's absolute path and its name.
     assert "1240 degrees" in a["answer"] and (a["citations"][0]["doc_id"], a["citations"][0]["page"]) == (
-        "leaflet.pdf",
+        str(docs / "leaflet.pdf"),
         2,
     ), a

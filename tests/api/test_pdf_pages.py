@@ -22,6 +22,8 @@ from qa.types import content_hash, page_at
 from ..live_server import LOCAL
 from ..pdfs import manual_pdf
 
+# Uploads are in the source "upload" (qa.sources).
+KILN = "upload/kiln.pdf"
 QUESTION = "At what temperature does the kiln fire stoneware?"
 
 
@@ -60,7 +62,7 @@ def check_pages(client: TestClient, citations: list[dict[str, Any]]) -> None:
     for c in citations:
         doc = document(client, c["doc_id"])
         assert doc["text"][c["start"] : c["end"]] == c["quote"]
-        if c["doc_id"] == "kiln.pdf":
+        if c["doc_id"] == KILN:
             assert c["page"] == page_at(doc["page_starts"], c["start"])
         else:
             assert c["page"] is None
@@ -72,16 +74,16 @@ def test_a_citation_carries_its_page(client: TestClient) -> None:
     a = r.json()
     assert a["found"] and "1240 degrees" in a["answer"], a["answer"]
     top = a["citations"][0]
-    assert (top["doc_id"], top["page"]) == ("kiln.pdf", 3)
+    assert (top["doc_id"], top["page"]) == (KILN, 3)
     check_pages(client, a["citations"])
     if a["short_answer"] is not None:
         assert a["short_answer"]["page"] == 3
     pages = {p["doc_id"]: p["page"] for p in a["passages"]}
-    assert pages.get("notes.md", None) is None and pages["kiln.pdf"] in (1, 2, 3, 4)
+    assert pages.get("notes.md", None) is None and pages[KILN] in (1, 2, 3, 4)
 
 
 def test_the_document_gives_its_page_offsets(client: TestClient) -> None:
-    doc = document(client, "kiln.pdf")
+    doc = document(client, KILN)
     starts = doc["page_starts"]
     assert len(starts) == doc["metadata"]["pages"] == 4 and starts[0] == 0 and starts == sorted(starts)
     text = doc["text"]
@@ -91,7 +93,7 @@ def test_the_document_gives_its_page_offsets(client: TestClient) -> None:
     assert document(client, "notes.md")["page_starts"] is None
     # A list stays light: no page offsets in it.
     listed = client.get("/v1/documents").json()["documents"]
-    assert {d["id"]: d["page_starts"] for d in listed} == {"kiln.pdf": None, "notes.md": None}
+    assert {d["id"]: d["page_starts"] for d in listed} == {KILN: None, "notes.md": None}
 
 
 def test_search_passages_carry_their_page(client: TestClient) -> None:
@@ -100,8 +102,8 @@ def test_search_passages_carry_their_page(client: TestClient) -> None:
     passages = r.json()["passages"]
     assert passages
     for p in passages:
-        if p["doc_id"] == "kiln.pdf":
-            starts = document(client, "kiln.pdf")["page_starts"]
+        if p["doc_id"] == KILN:
+            starts = document(client, KILN)["page_starts"]
             assert p["page"] == page_at(starts, p["start"])
         else:
             assert p["page"] is None
@@ -125,7 +127,7 @@ def test_openai_completion_names_the_page(client: TestClient) -> None:
     assert r.status_code == 200, r.text
     out = r.json()
     assert out["citations"][0]["page"] == 3
-    assert "(kiln.pdf, page 3, characters " in out["choices"][0]["message"]["content"]
+    assert "(upload/kiln.pdf, page 3, characters " in out["choices"][0]["message"]["content"]
 
 
 def test_an_index_from_before_pages_is_migrated(tmp_path: Path, embedder: Embedder) -> None:
@@ -148,7 +150,7 @@ def test_an_index_from_before_pages_is_migrated(tmp_path: Path, embedder: Embedd
     with TestClient(create_app(settings, service=svc), base_url=LOCAL) as c:
         a = c.post("/v1/ask", json={"question": QUESTION}).json()
         assert a["found"] and a["citations"][0]["page"] is None
-        assert document(c, "kiln.pdf")["page_starts"] is None
+        assert document(c, KILN)["page_starts"] is None
         # The same file again: its text is unchanged but it now has pages, so it is written.
         r = c.post("/v1/documents", files={"file": ("kiln.pdf", manual_pdf())})
         assert r.json()["results"][0]["status"] == "updated"

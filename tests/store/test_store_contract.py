@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from qa.errors import IndexMismatch, InvalidInput
-from qa.store import Store, Write
+from qa.store import FileRecord, Store, Write
 from qa.store.embedded import EmbeddedStore
 from qa.store.postgres import PostgresStore
 from qa.store.transfer import export_index, import_index
@@ -468,3 +468,56 @@ def test_both_stores_implement_the_whole_protocol() -> None:
             want = inspect.signature(getattr(Store, name)).parameters
             got = inspect.signature(getattr(cls, name)).parameters
             assert list(got) == list(want), (cls.__name__, name)
+
+
+def sourced(doc_id: str, source: str, path: str, text: str, hot: int) -> Write:
+    w = words(doc_id, text, [hot] * len(text.split()))
+    return replace(w, doc=replace(w.doc, source=source, path=path))
+
+
+def record(source: str, path: str, *doc_ids: str, size: int = 10) -> FileRecord:
+    return FileRecord(source, path, size, 111, 222, "ab" * 32, "fp", tuple(doc_ids))
+
+
+def test_file_records_are_written_with_their_documents(store: Store) -> None:
+    store.write([sourced("/r/a.md", "/r", "a.md", "otters swim", 0)], [record("/r", "a.md", "/r/a.md")])
+    assert store.file_records("/r") == {"a.md": record("/r", "a.md", "/r/a.md")}
+    assert store.file_records("/other") == {}
+    info = store.get("/r/a.md")
+    assert info is not None and (info.source, info.path) == ("/r", "a.md")
+    # A record alone (a touched file): only the record changes.
+    store.write([], [record("/r", "a.md", "/r/a.md", size=11)])
+    assert store.file_records("/r")["a.md"].size == 11 and store.counts()["documents"] == 1
+
+
+def test_a_file_that_gives_fewer_documents_loses_the_others(store: Store) -> None:
+    ws = [sourced("x1", "/r", "d.jsonl", "otters swim", 0), sourced("x2", "/r", "d.jsonl", "beavers build", 1)]
+    store.write(ws, [record("/r", "d.jsonl", "x1", "x2")])
+    store.write([], [record("/r", "d.jsonl", "x1")])  # line x2 removed, x1 unchanged
+    assert [d.id for d in store.list_documents()[0]] == ["x1"]
+    assert store.lexical_search(["beavers"], 5) == [] and store.search(vec(1), 5)[0].doc_id == "x1"
+
+
+def test_forget_files_deletes_their_documents_and_records(store: Store) -> None:
+    store.write(
+        [sourced("/r/a.md", "/r", "a.md", "otters swim", 0), sourced("/r/b.md", "/r", "b.md", "beavers build", 1)],
+        [record("/r", "a.md", "/r/a.md"), record("/r", "b.md", "/r/b.md")],
+    )
+    write_doc(store, "other", "otters elsewhere", [2, 2])  # not in a source: never a sync's to delete
+    assert store.source_paths("/r") == {"a.md", "b.md"}
+    assert store.forget_files("/r", ["a.md", "gone.md"]) == ["/r/a.md"]
+    assert set(store.file_records("/r")) == {"b.md"} and store.source_paths("/r") == {"b.md"}
+    assert {d.id for d in store.list_documents()[0]} == {"/r/b.md", "other"}
+    assert [p.doc_id for p in store.lexical_search(["otters"], 5)] == ["other"]
+    # Deleting a document drops its file's record: the next sync reads the file again.
+    assert store.delete("/r/b.md") and store.file_records("/r") == {}
+    assert store.verify() == []
+
+
+def test_a_record_whose_documents_are_gone_is_not_written(store: Store) -> None:
+    """A sync that read a record, then another process deleting its document: the touched
+    record the sync writes back must not vouch for a document that is gone."""
+    store.write([sourced("/r/a.md", "/r", "a.md", "otters swim", 0)], [record("/r", "a.md", "/r/a.md")])
+    assert store.delete("/r/a.md")
+    store.write([], [record("/r", "a.md", "/r/a.md", size=12)])
+    assert store.file_records("/r") == {}

@@ -26,6 +26,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -206,7 +207,7 @@ def test_sigkill_qa_index_mid_run(tmp_path: Path, embedder: object) -> None:
     corpus.mkdir()
     n_files, version = 40, {}
     _write_corpus(corpus, n_files, version)
-    sent: dict[str, list[str]] = {f"note-{i:03}.txt": [_text(f"{i}v0")] for i in range(n_files)}
+    sent: dict[str, list[str]] = {str(corpus / f"note-{i:03}.txt"): [_text(f"{i}v0")] for i in range(n_files)}
     # Acknowledged baseline: the first 10 files, indexed to completion in this process.
     svc = QAService(Settings(index_dir=index_dir), embedder=embedder)  # type: ignore[arg-type]
     summary = svc.index_paths(sorted(corpus.iterdir())[:10])
@@ -218,7 +219,7 @@ def test_sigkill_qa_index_mid_run(tmp_path: Path, embedder: object) -> None:
         # Change a few acknowledged files: this run replaces them (old chunks out, new ones in) as it dies.
         for i in range(rnd - 1, 10, 4):
             version[i] = rnd
-            sent[f"note-{i:03}.txt"].append(_text(f"{i}v{rnd}"))
+            sent[str(corpus / f"note-{i:03}.txt")].append(_text(f"{i}v{rnd}"))
         _write_corpus(corpus, n_files, version)
         proc = subprocess.Popen(
             [sys.executable, "-m", "qa", "index", str(corpus), "--json"],
@@ -245,6 +246,99 @@ def test_sigkill_qa_index_mid_run(tmp_path: Path, embedder: object) -> None:
     assert summary.failed == [] and summary.added + summary.updated + summary.unchanged == n_files
     store = check_whole(index_dir / "default", dim, sent, {d: v[-1] for d, v in sent.items()})
     store.close()
+
+
+def _state(svc: Any) -> dict[str, Any]:
+    """What a search reads: documents, their chunks and vectors, and the lexical side (which
+    chunks each document's marker word finds)."""
+    docs, _ = svc.list_documents(0, 1000)
+    state: dict[str, Any] = {}
+    for d in docs:
+        chunks, vectors = svc.store.document_chunks(d.id)
+        text = svc.get_text(d.id)
+        state[d.id] = (d.title, d.source, d.path, d.content_hash, d.metadata, text, d.n_chunks)
+        state[d.id] += ([(c.ordinal, c.start, c.end, c.heading) for c in chunks], vectors.round(5).tobytes())
+        # Which chunks the marker's term finds (not their BM25 ranks: tantivy counts deleted
+        # entries in its statistics until segments merge, so scores of an updated index drift a little).
+        marker = text.split()[4]
+        found = svc.store.passages(svc.store.lexical_hits([marker], 10_000))
+        state[f"lexical {marker}"] = sorted((p.doc_id, p.ordinal) for p in found)
+    return state
+
+
+@pytest.mark.slow
+def test_sigkill_qa_index_sync(tmp_path: Path, embedder: object) -> None:
+    """`qa index DIR` syncing edits, renames, deletions and new files, killed at random points:
+    the index stays whole and keeps every acknowledged document whose file is still there, and
+    the next sync makes it what a fresh build of the folder gives."""
+    from qa.config import Settings
+    from qa.service import QAService
+
+    rng = random.Random(1818)
+    corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
+    corpus.mkdir()
+    names = {i: f"note-{i:03}.txt" for i in range(30)}
+    sent: dict[str, list[str]] = {}  # every text each id was ever given
+
+    def doc_id(name: str) -> str:
+        return str(corpus / name)
+
+    def write(i: int, rnd: int) -> None:
+        text = _text(f"{i}v{rnd}")
+        (corpus / names[i]).write_text(text)
+        sent.setdefault(doc_id(names[i]), []).append(text)
+
+    for i in names:
+        write(i, 0)
+    svc = QAService(Settings(index_dir=index_dir), embedder=embedder)  # type: ignore[arg-type]
+    assert svc.index_paths([corpus]).added == 30
+    svc.close()
+    acked = {doc_id(n): sent[doc_id(n)][-1] for n in names.values()}  # acknowledged by that sync
+    for rnd in range(1, INDEX_KILLS + 1):
+        live = sorted(names)
+        # Enough changes that the kill (after 1 to 4 commits) comes with work left to do.
+        for i in rng.sample(live, 10):  # edits: the acknowledged version or a newer one must stay
+            write(i, rnd)
+        for i in rng.sample(live, 2):  # deletions: the document may go
+            (corpus / names[i]).unlink()
+            acked.pop(doc_id(names.pop(i)), None)
+        for i in rng.sample(sorted(names), 2):  # renames: the old id may go, the new one may come
+            old, new = names[i], f"renamed-{i:03}-{rnd}.txt"
+            (corpus / old).rename(corpus / new)
+            sent.setdefault(doc_id(new), []).append((corpus / new).read_text())
+            acked.pop(doc_id(old), None)
+            names[i] = new
+        for i in range(100 * rnd, 100 * rnd + 4):  # new files
+            names[i] = f"note-{i:03}.txt"
+            write(i, rnd)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "qa", "index", str(corpus), "--json"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=_cli_env(index_dir),
+        )
+        try:
+            _wait_for_rows(index_dir / "default" / "qa.sqlite", proc, at_least=rng.randint(1, 4))
+            time.sleep(rng.uniform(0.0, 0.08))
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            out, errs = proc.communicate(timeout=30)
+        assert proc.returncode == -signal.SIGKILL, f"`qa index` ended before the kill: {out} {errs}"
+        check_whole(index_dir / "default", 384, sent, acked).close()
+    # The next sync finishes the job: the index is the one a fresh build of the folder makes.
+    svc = QAService(Settings(index_dir=index_dir), embedder=embedder)  # type: ignore[arg-type]
+    summary = svc.index_paths([corpus])
+    assert summary.failed == [] and summary.added + summary.updated + summary.unchanged == len(names)
+    fresh = QAService(Settings(index_dir=tmp_path / "fresh"), embedder=embedder)  # type: ignore[arg-type]
+    fresh.index_paths([corpus])
+    try:
+        assert {d.id for d in fresh.list_documents(0, 1000)[0]} == {doc_id(n) for n in names.values()}
+        assert _state(svc) == _state(fresh)
+    finally:
+        svc.close()
+        fresh.close()
+    check_whole(index_dir / "default", 384, sent, {doc_id(n): sent[doc_id(n)][-1] for n in names.values()}).close()
 
 
 @pytest.mark.slow

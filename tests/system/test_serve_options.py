@@ -57,7 +57,7 @@ def _serve_and_count(index_dir: Path, delete: str | None = None) -> tuple[int, i
 
 
 def test_samples_only_on_the_first_run(tmp_path: Path) -> None:
-    samples, left, log = _serve_and_count(tmp_path / "index", delete="bread-baking.txt")
+    samples, left, log = _serve_and_count(tmp_path / "index", delete="examples/bread-baking.txt")
     assert samples >= len(list(EXAMPLES.iterdir())) and left == samples - 1, log
     # The user's index now lacks a sample they deleted: a second start does not bring it back.
     again, _, log = _serve_and_count(tmp_path / "index")

@@ -175,7 +175,7 @@ def test_document_text_is_rendered_as_text_never_html(page: Page, server: str) -
     pg.wait_for_timeout(300)
     assert pg.evaluate("window.__xss") is None
     assert pg.locator(INJECTED).count() == 0
-    for doc_id in ("hostile/kiln", "hostile.txt"):
+    for doc_id in ("hostile/kiln", "upload/hostile.txt"):
         assert httpx.delete(f"{server}/v1/documents/{doc_id}", headers=AUTH).status_code == 200
 
 

@@ -1,13 +1,15 @@
 """Documents: ``GET/POST /v1/documents``, ``POST /v1/documents/upload``, ``GET/DELETE /v1/documents/{id}``.
 
 ``POST /v1/documents`` takes one document or ``{"documents": [...]}`` as JSON; ``POST
-/v1/documents/upload`` takes files as multipart (parsed by ``qa.parse`` like files on disk).
+/v1/documents/upload`` takes files as multipart (parsed by ``qa.parse`` like files on disk; each in a
+source, ``upload`` unless the ``source`` field names one, with the id ``source/file name``: ``qa.sources``).
 ``POST /v1/documents`` also still takes the multipart form, as it did before ``/upload`` existed,
 without saying so in the schema: one body type per operation is what generated clients can use.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -34,6 +36,7 @@ from qa.limits import Limits, check_metadata
 from qa.parse.content import NotFiniteNumber, load_json
 from qa.parse.worker import ParseLimits, parse_limited
 from qa.service import MAX_OFFSET, QAService
+from qa.sources import UPLOAD_SOURCE, check_path, check_source, document_id
 from qa.types import Document
 
 router = APIRouter(tags=["documents"])
@@ -105,11 +108,13 @@ async def _from_multipart(request: Request, settings: Settings, limits: Limits) 
         if not isinstance(metadata, dict):
             raise InvalidInput("form field 'metadata' must be a JSON object")
         check_metadata(metadata, limits, "form field 'metadata': ")
-    doc_id, title = form.get("id"), form.get("title")
+    doc_id, title, source_raw = form.get("id"), form.get("title"), form.get("source")
     if len(files) > 1 and isinstance(doc_id, str):
         raise InvalidInput("form field 'id' can only be used with a single file")
+    source = check_source(source_raw) if isinstance(source_raw, str) and source_raw else UPLOAD_SOURCE
     docs = []
     for f in files:
+        path = check_path(f.filename or "upload.txt")
         data = await f.read(settings.max_document_bytes + 1)
         if len(data) > settings.max_document_bytes:
             raise TooLarge(
@@ -117,16 +122,17 @@ async def _from_multipart(request: Request, settings: Settings, limits: Limits) 
             )
         # In a worker process within QA_PARSE_TIMEOUT / QA_PARSE_MEMORY_MB, waited for off the event
         # loop: a decompression bomb must not stop the server answering everyone else.
-        docs += await run_in_threadpool(
+        parsed = await run_in_threadpool(
             parse_limited,
             data,
-            f.filename or "upload.txt",
+            path,
             ParseLimits.of(settings),
-            doc_id=doc_id if isinstance(doc_id, str) and doc_id else None,
+            doc_id=doc_id if isinstance(doc_id, str) and doc_id else document_id(source, path),
             title=title if isinstance(title, str) and title else None,
             metadata=metadata,
             max_bytes=settings.max_document_bytes,
         )
+        docs += [replace(d, source=source, path=path) for d in parsed]
     return docs
 
 

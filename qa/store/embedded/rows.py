@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from qa.store.base import INFO_COLUMNS, DocumentInfo, Write, document_info, passage_from_row
+from qa.store.base import FILE_COLUMNS, INFO_COLUMNS, DocumentInfo, FileRecord, Write, document_info, passage_from_row
 from qa.store.embedded.schema import write_doc_meta
 from qa.types import Chunk, Hit, Passage
 
@@ -34,7 +35,7 @@ def write_document(db: sqlite3.Connection, w: Write, now: float) -> tuple[list[i
     db.execute("DELETE FROM chunks WHERE doc_id = ?", (w.doc.id,))
     db.execute(
         "INSERT OR REPLACE INTO documents(id, title, text, metadata, source, content_hash, chunker,"
-        " n_chunks, created_at, updated_at, page_starts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " n_chunks, created_at, updated_at, page_starts, path) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             w.doc.id,
             w.doc.title,
@@ -47,6 +48,7 @@ def write_document(db: sqlite3.Connection, w: Write, now: float) -> tuple[list[i
             created[0] if created else now,
             now,
             json.dumps(list(w.doc.page_starts)) if w.doc.page_starts else None,
+            w.doc.path,
         ),
     )
     write_doc_meta(db, w.doc.id)
@@ -64,6 +66,69 @@ def write_document(db: sqlite3.Connection, w: Write, now: float) -> tuple[list[i
         ids.append(chunk_id)
         lexical_rows.append((chunk_id, f"{w.doc.title} {c.heading or ''}", c.text))
     return removed, ids, lexical_rows
+
+
+def _stale_of(db: sqlite3.Connection, f: FileRecord) -> list[str]:
+    """Documents of ``f``'s source and path that it no longer gives."""
+    found = db.execute("SELECT id FROM documents WHERE source = ? AND path = ?", (f.source, f.path))
+    keep = set(f.doc_ids)
+    return [r[0] for r in found if r[0] not in keep]
+
+
+def files_drop_documents(db: sqlite3.Connection, files: Sequence[FileRecord]) -> bool:
+    """Whether recording ``files`` removes documents (a file that gives fewer than before)."""
+    return any(_stale_of(db, f) for f in files)
+
+
+def record_files(db: sqlite3.Connection, files: Sequence[FileRecord]) -> list[int]:
+    """Inside a write transaction: record ``files`` and remove the documents of their source and
+    path that they no longer give; the chunk ids removed."""
+    stale = [doc_id for f in files for doc_id in _stale_of(db, f)]
+    removed = delete_documents(db, stale, None, ())[1] if stale else []
+    # A record vouches for its documents: one whose documents are not all there (deleted by
+    # another process since the sync read the record) is not written, so the file is read again.
+    files = [f for f in files if _all_there(db, f.doc_ids)]
+    db.executemany(
+        f"INSERT OR REPLACE INTO files({FILE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (f.source, f.path, f.size, f.mtime_ns, f.ctime_ns, f.sha256, f.fingerprint, json.dumps(list(f.doc_ids)))
+            for f in files
+        ],
+    )
+    return removed
+
+
+def _all_there(db: sqlite3.Connection, doc_ids: Sequence[str]) -> bool:
+    return all(db.execute("SELECT 1 FROM documents WHERE id = ?", (i,)).fetchone() for i in doc_ids)
+
+
+def delete_documents(
+    db: sqlite3.Connection, doc_ids: Sequence[str], source: str | None, paths: Sequence[str]
+) -> tuple[list[str], list[int]]:
+    """Inside a write transaction: delete documents ``doc_ids`` and those of ``source`` at
+    ``paths``, and the records of the files they came from (a sync reads those again). Returns
+    the ids deleted and their chunk ids."""
+    ids = list(dict.fromkeys(doc_ids))
+    if source is not None:
+        for path in paths:
+            ids += [r[0] for r in db.execute("SELECT id FROM documents WHERE source = ? AND path = ?", (source, path))]
+            db.execute("DELETE FROM files WHERE source = ? AND path = ?", (source, path))
+    deleted: list[str] = []
+    chunk_ids: list[int] = []
+    for doc_id in dict.fromkeys(ids):
+        row = db.execute("SELECT source, path FROM documents WHERE id = ?", (doc_id,)).fetchone()
+        if row is None:
+            continue
+        chunk_ids += [r[0] for r in db.execute("SELECT id FROM chunks WHERE doc_id = ?", (doc_id,))]
+        db.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
+        db.execute("DELETE FROM files WHERE source = ? AND path = ?", row)
+        deleted.append(doc_id)
+    return deleted, chunk_ids
+
+
+def file_records(db: sqlite3.Connection, source: str) -> dict[str, FileRecord]:
+    rows = db.execute(f"SELECT {FILE_COLUMNS} FROM files WHERE source = ?", (source,))
+    return {r[1]: FileRecord.of_row(r, json.loads(r[7])) for r in rows}
 
 
 def _info(row: tuple[Any, ...]) -> DocumentInfo:

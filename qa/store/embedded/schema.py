@@ -8,6 +8,7 @@ record to tell whether they are in step.
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 from pathlib import Path
@@ -16,8 +17,9 @@ from typing import Any
 import numpy as np
 
 from qa.errors import IndexCorrupt
-from qa.store.base import Manifest, check_manifest, manifest_rows
+from qa.store.base import Manifest, check_manifest, manifest_rows, readdress
 from qa.store.filters import Filters
+from qa.types import content_hash
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +38,8 @@ CREATE TABLE IF NOT EXISTS documents (
     n_chunks INTEGER NOT NULL,
     created_at REAL NOT NULL,
     updated_at REAL NOT NULL,
-    page_starts TEXT
+    page_starts TEXT,
+    path TEXT
 );
 -- AUTOINCREMENT: row ids are FAISS ids and must never be reused after a delete.
 CREATE TABLE IF NOT EXISTS chunks (
@@ -61,7 +64,25 @@ CREATE TABLE IF NOT EXISTS doc_meta (
     PRIMARY KEY (doc_id, key)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS doc_meta_kv ON doc_meta(key, value);
+-- What the last sync of each source saw of each file (``qa.store.FileRecord``): a file whose size
+-- and times are these is skipped unread. Written in the transaction of the file's documents.
+CREATE TABLE IF NOT EXISTS files (
+    source TEXT NOT NULL,
+    path TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    ctime_ns INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    doc_ids TEXT NOT NULL,  -- JSON list
+    PRIMARY KEY (source, path)
+) WITHOUT ROWID;
 """
+
+# The schema version of this qa (the manifest's ``schema_version``; absent means 1). 2: documents
+# have a source and a path, ids are ``source/path`` (``qa.sources``), content hashes leave out
+# ``VOLATILE_METADATA``, and ``files`` records what each source's files were when last synced.
+SCHEMA_VERSION = 2
 
 # What doc_meta holds: every document's top-level scalar metadata values (one definition for
 # filling it, per document or for all, and for checking it).
@@ -79,6 +100,8 @@ TEXT_HASH_INDEX = "CREATE INDEX IF NOT EXISTS chunks_text_hash ON chunks(text_ha
 # Indexes made before page offsets have no ``documents.page_starts``: added on open (NULL: the
 # document's citations carry no page until it is indexed again).
 MIGRATE_PAGE_STARTS = "ALTER TABLE documents ADD COLUMN page_starts TEXT"
+MIGRATE_PATH = "ALTER TABLE documents ADD COLUMN path TEXT"
+SOURCE_INDEX = "CREATE INDEX IF NOT EXISTS documents_source ON documents(source, path)"
 
 
 def corrupt(db_path: Path, exc: Exception) -> IndexCorrupt:
@@ -130,7 +153,9 @@ def connect(db_path: Path) -> sqlite3.Connection:
         db.executescript(SCHEMA)
         _add_column(db, "chunks", "text_hash", MIGRATE_TEXT_HASH)
         _add_column(db, "documents", "page_starts", MIGRATE_PAGE_STARTS)
+        _add_column(db, "documents", "path", MIGRATE_PATH)
         db.execute(TEXT_HASH_INDEX)
+        db.execute(SOURCE_INDEX)
     except sqlite3.DatabaseError as exc:
         raise corrupt(db_path, exc) from exc
     return db
@@ -207,7 +232,7 @@ def open_manifest(db: sqlite3.Connection, where: str, model: str, dim: int, extr
     if not rows:
         manifest = Manifest(model=model, dim=dim, extra=extra)
         with Transaction(db):
-            values = manifest_rows(manifest, generation="0")
+            values = manifest_rows(manifest, generation="0", schema_version=str(SCHEMA_VERSION))
             db.executemany("INSERT INTO manifest(key, value) VALUES (?, ?)", values.items())
         return manifest
     return check_manifest(rows, where, model, dim)
@@ -228,6 +253,56 @@ def bump_generation(db: sqlite3.Connection) -> int:
 
 def chunk_count(db: sqlite3.Connection) -> int:
     return int(db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
+
+
+# -- schema version 2: sources ---------------------------------------------------------------------
+
+
+def migrate_sources(db: sqlite3.Connection) -> int:
+    """Indexes of schema version 1 (before sources) are rewritten once, in one transaction: each
+    document gets the id, source and path ``readdress`` gives it (its chunks, vectors and lexical
+    entries keep their chunk ids, so FAISS and tantivy are untouched) and its content hash
+    recomputed without ``VOLATILE_METADATA``. Returns how many ids changed."""
+    if _schema_version(db) >= SCHEMA_VERSION:
+        return 0
+    with Transaction(db):
+        if _schema_version(db) >= SCHEMA_VERSION:
+            return 0  # another process migrated it first
+        rows = db.execute("SELECT id, source, title, text, metadata, page_starts FROM documents").fetchall()
+        taken = {r[0] for r in rows}
+        moved = 0
+        for doc_id, source, title, text, metadata, page_starts in rows:
+            new_id, new_source, path = readdress(doc_id, source)
+            starts = json.loads(page_starts) if page_starts else ()
+            digest = content_hash(title, text, json.loads(metadata), starts)
+            db.execute(
+                "UPDATE documents SET source = ?, path = ?, content_hash = ? WHERE id = ?",
+                (new_source, path, digest, doc_id),
+            )
+            if new_id == doc_id or new_id in taken:
+                continue
+            copy = f"INSERT INTO documents(id, {DOCUMENT_COLUMNS}) SELECT ?, {DOCUMENT_COLUMNS} FROM documents"
+            db.execute(f"{copy} WHERE id = ?", (new_id, doc_id))
+            db.execute("UPDATE chunks SET doc_id = ? WHERE doc_id = ?", (new_id, doc_id))
+            db.execute("UPDATE doc_meta SET doc_id = ? WHERE doc_id = ?", (new_id, doc_id))
+            db.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
+            taken.add(new_id)
+            moved += 1
+        db.execute("INSERT OR REPLACE INTO manifest(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+    if moved:
+        log.warning("index migrated to sources: %d document ids rewritten (see index/README.md)", moved)
+    return moved
+
+
+def _schema_version(db: sqlite3.Connection) -> int:
+    row = db.execute("SELECT value FROM manifest WHERE key = 'schema_version'").fetchone()
+    return int(row[0]) if row else 1
+
+
+# Every documents column but id, in table order (copying a row under a new id).
+DOCUMENT_COLUMNS = (
+    "title, text, metadata, source, content_hash, chunker, n_chunks, created_at, updated_at, page_starts, path"
+)
 
 
 # -- doc_meta: metadata filters -------------------------------------------------------------------

@@ -36,7 +36,7 @@ import faiss
 import numpy as np
 
 from qa.errors import InvalidInput
-from qa.store.base import DocumentInfo, Write, remove_stale_temp_files
+from qa.store.base import DocumentInfo, FileRecord, Write, remove_stale_temp_files
 from qa.store.embedded import disk_full, rows, schema
 from qa.store.embedded import repair as repair_
 from qa.store.embedded import stats as stats_
@@ -105,6 +105,7 @@ class EmbeddedStore:
     ) -> None:
         self.manifest = schema.open_manifest(self.db, f"index {self.path}", model, dim, extra or {})
         schema.ensure_doc_meta(self.db)
+        schema.migrate_sources(self.db)
         self._chars = stats_.CharCount()
         self.mirror = VectorIndex(self.path, self.db, self.manifest.dim, index_options or IndexOptions())
         self.mirror.load_or_rebuild()
@@ -291,46 +292,72 @@ class EmbeddedStore:
 
     # -- writes -----------------------------------------------------------------------------------
 
-    def write(self, writes: list[Write]) -> None:
-        if not writes:
+    def write(self, writes: list[Write], files: Sequence[FileRecord] = ()) -> None:
+        if not writes and not files:
             return
+        for w in writes:
+            if w.vectors.shape != (len(w.chunks), self.manifest.dim):
+                raise InvalidInput(f"vectors shape {w.vectors.shape} does not match {len(w.chunks)} chunks")
         with self._writing(), disk_full.nothing_written(self.path):
             self._sync()
+            db = self.db
+            if not writes and not rows.files_drop_documents(db, files):
+                # Only what the files are now (touched, not changed): no document, chunk or
+                # vector changes, so no new generation and nothing for FAISS or tantivy.
+                with Transaction(db):
+                    rows.record_files(db, files)
+                return
             now = time.time()
             removed: list[int] = []
             added: Added = []
             lexical_rows: list[rows.LexicalRow] = []
-            db = self.db
             with Transaction(db):
                 self.lexical.before_write(db)
                 before = schema.bump_generation(db)
                 for w in writes:
-                    if w.vectors.shape != (len(w.chunks), self.manifest.dim):
-                        raise InvalidInput(f"vectors shape {w.vectors.shape} does not match {len(w.chunks)} chunks")
                     gone, ids, texts = rows.write_document(db, w, now)
                     removed += gone
                     lexical_rows += texts
                     if ids:
                         vecs = np.ascontiguousarray(w.vectors, dtype=np.float32)
                         added.append((np.asarray(ids, dtype=np.int64), vecs))
+                removed += rows.record_files(db, files)
                 # Last before SQLite's commit: see the module docstring.
                 self.lexical.commit(before + 1, removed, lexical_rows)
             self.mirror.apply(before, removed, added)
 
     def delete(self, doc_id: str) -> bool:
+        return bool(self._delete_where([doc_id], None, ()))
+
+    def forget_files(self, source: str, paths: Sequence[str]) -> list[str]:
+        return self._delete_where([], source, paths)
+
+    def _delete_where(self, doc_ids: Sequence[str], source: str | None, paths: Sequence[str]) -> list[str]:
+        """Delete documents ``doc_ids`` and those of ``source`` at ``paths`` (with the files'
+        records) in one transaction; the ids deleted."""
         with self._writing(), disk_full.nothing_written(self.path):
             self._sync()
             with Transaction(self.db):
                 before = self.lexical.before_write(self.db)
-                ids = [r[0] for r in self.db.execute("SELECT id FROM chunks WHERE doc_id = ?", (doc_id,))]
-                cur = self.db.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
-                if cur.rowcount == 0:
+                deleted, ids = rows.delete_documents(self.db, doc_ids, source, paths)
+                if not deleted and source is None:
                     # Nothing changed; the ROLLBACK-free commit below is empty.
-                    return False
-                schema.bump_generation(self.db)
-                self.lexical.commit(before + 1, ids, [])
-            self.mirror.apply(before, ids, [])
-            return True
+                    return []
+                if deleted:
+                    schema.bump_generation(self.db)
+                    self.lexical.commit(before + 1, ids, [])
+            if deleted:
+                self.mirror.apply(before, ids, [])
+            return deleted
+
+    def file_records(self, source: str) -> dict[str, FileRecord]:
+        with self._reading() as db:
+            return rows.file_records(db, source)
+
+    def source_paths(self, source: str) -> set[str]:
+        with self._reading() as db:
+            found = db.execute("SELECT DISTINCT path FROM documents WHERE source = ? AND path IS NOT NULL", (source,))
+            return {r[0] for r in found}
 
     def save(self) -> None:
         """Write the FAISS file if it changed. This is where the index changes type (the chunk

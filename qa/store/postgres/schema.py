@@ -6,7 +6,9 @@ Each index (``QA_INDEX_NAME``) lives in its own schema, ``qa_<index_name>``:
 - ``schema_migrations (version, name, applied_at)``: the migrations below that ran.
 - ``documents``: id, title, text (the canonical text every offset refers to), metadata ``jsonb``
   (GIN index, for exact-match filters), source, content_hash, chunker, n_chunks, timestamps,
-  page_starts ``integer[]`` (where each page starts in the text; NULL without pages).
+  page_starts ``integer[]`` (where each page starts in the text; NULL without pages), path (in
+  its source; ``qa.sources``).
+- ``files``: what the last sync of each source saw of each file (``qa.store.FileRecord``).
 - ``chunks``: an identity id (never reused), doc_id -> documents ON DELETE CASCADE, ordinal,
   start, end, heading, ``embedding vector(dim)`` under an HNSW index (inner product), and
   ``tsv tsvector`` under a GIN index with ``lex_len`` (its length) for the lexical side (BM25).
@@ -14,6 +16,7 @@ Each index (``QA_INDEX_NAME``) lives in its own schema, ``qa_<index_name>``:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -21,7 +24,8 @@ import psycopg
 from psycopg import sql
 
 from qa.errors import IndexMismatch, InvalidInput, Unavailable
-from qa.store.base import Manifest, check_manifest, manifest_rows
+from qa.store.base import Manifest, check_manifest, manifest_rows, readdress
+from qa.types import content_hash
 
 # Postgres full-text configuration for the lexical side (stemmed English, like BM25 setups).
 TEXT_SEARCH_CONFIG = "english"
@@ -91,8 +95,64 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE documents ADD COLUMN IF NOT EXISTS page_starts integer[];
         """,
     ),
+    (
+        5,
+        "sources: each document's path in its source, ids source/path, and what each source's files were",
+        """
+        ALTER TABLE documents ADD COLUMN IF NOT EXISTS path text;
+        CREATE INDEX IF NOT EXISTS documents_source ON documents (source, path);
+        CREATE TABLE IF NOT EXISTS files (
+            source text NOT NULL,
+            path text NOT NULL,
+            size bigint NOT NULL,
+            mtime_ns bigint NOT NULL,
+            ctime_ns bigint NOT NULL,
+            sha256 text NOT NULL,
+            fingerprint text NOT NULL,
+            doc_ids text[] NOT NULL,
+            PRIMARY KEY (source, path)
+        );
+        """,
+    ),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+# Every documents column but id (copying a row under a new id).
+DOCUMENT_COLUMNS = (
+    "title, text, metadata, source, content_hash, chunker, n_chunks, created_at, updated_at, page_starts, path"
+)
+
+
+def readdress_documents(conn: psycopg.Connection[Any]) -> int:
+    """Migration 5's data step, in its transaction: each document gets the id, source and path
+    ``readdress`` gives it (its chunks keep their ids and vectors) and its content hash
+    recomputed without ``VOLATILE_METADATA``, as the embedded store's schema version 2 does.
+    Returns how many ids changed."""
+    rows = conn.execute("SELECT id, source, title, text, metadata, page_starts FROM documents").fetchall()
+    taken = {r[0] for r in rows}
+    moved = 0
+    for doc_id, source, title, text, metadata, page_starts in rows:
+        new_id, new_source, path = readdress(doc_id, source)
+        digest = content_hash(title, text, metadata, page_starts or ())
+        conn.execute(
+            "UPDATE documents SET source = %s, path = %s, content_hash = %s WHERE id = %s",
+            (new_source, path, digest, doc_id),
+        )
+        if new_id == doc_id or new_id in taken:
+            continue
+        conn.execute(
+            f"INSERT INTO documents(id, {DOCUMENT_COLUMNS}) SELECT %s, {DOCUMENT_COLUMNS} FROM documents WHERE id = %s",
+            (new_id, doc_id),
+        )
+        conn.execute("UPDATE chunks SET doc_id = %s WHERE doc_id = %s", (new_id, doc_id))
+        conn.execute("DELETE FROM documents WHERE id = %s", (doc_id,))
+        taken.add(new_id)
+        moved += 1
+    return moved
+
+
+# Steps in Python that run after a migration's SQL, in the same transaction.
+MIGRATION_STEPS: dict[int, Callable[[psycopg.Connection[Any]], int]] = {5: readdress_documents}
 
 
 class StoreUnavailable(Unavailable):
@@ -169,5 +229,8 @@ def bootstrap(
             if version in applied:
                 continue
             conn.execute(ddl.format(dim=manifest.dim, m=HNSW_M, ef_construction=HNSW_EF_CONSTRUCTION))
+            step = MIGRATION_STEPS.get(version)
+            if step is not None:
+                step(conn)
             conn.execute("INSERT INTO schema_migrations(version, name) VALUES (%s, %s)", (version, name))
     return manifest

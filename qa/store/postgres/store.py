@@ -22,7 +22,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from qa.errors import InvalidInput, StorageFull
-from qa.store.base import INFO_COLUMNS, DocumentInfo, Write, document_info
+from qa.store.base import FILE_COLUMNS, INFO_COLUMNS, DocumentInfo, FileRecord, Write, document_info
 from qa.store.postgres import queries, schema
 from qa.store.postgres.queries import MAX_EF_SEARCH, PASSAGE_COLUMNS
 from qa.store.postgres.schema import SCHEMA_VERSION, TEXT_SEARCH_CONFIG, StoreUnavailable, redact, schema_name
@@ -95,8 +95,8 @@ class PostgresStore:
 
     # -- writes -------------------------------------------------------------------------------
 
-    def write(self, writes: list[Write]) -> None:
-        if not writes:
+    def write(self, writes: list[Write], files: Sequence[FileRecord] = ()) -> None:
+        if not writes and not files:
             return
         for w in writes:
             if w.vectors.shape != (len(w.chunks), self.manifest.dim):
@@ -112,12 +112,13 @@ class PostgresStore:
                 # same id waits here and then replaces our chunks rather than adding to them.
                 cur.execute(
                     "INSERT INTO documents(id, title, text, metadata, source, content_hash, chunker, n_chunks,"
-                    " created_at, updated_at, page_starts) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                    " created_at, updated_at, page_starts, path)"
+                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
                     " ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title, text = EXCLUDED.text,"
                     " metadata = EXCLUDED.metadata, source = EXCLUDED.source,"
                     " content_hash = EXCLUDED.content_hash, chunker = EXCLUDED.chunker,"
                     " n_chunks = EXCLUDED.n_chunks, updated_at = EXCLUDED.updated_at,"
-                    " page_starts = EXCLUDED.page_starts",
+                    " page_starts = EXCLUDED.page_starts, path = EXCLUDED.path",
                     (
                         w.doc.id,
                         w.doc.title,
@@ -130,6 +131,7 @@ class PostgresStore:
                         now,
                         now,
                         list(w.doc.page_starts) or None,
+                        w.doc.path,
                     ),
                 )
                 cur.execute("DELETE FROM chunks WHERE doc_id = %s", (w.doc.id,))
@@ -150,11 +152,57 @@ class PostgresStore:
                         for c, v, h in zip(w.chunks, vecs, hashes, strict=True)
                     ],
                 )
+            self._record_files(cur, files)
+
+    @staticmethod
+    def _record_files(cur: psycopg.Cursor[Any], files: Sequence[FileRecord]) -> None:
+        """Record ``files`` and remove the documents of their source and path that they no longer give."""
+        for f in files:
+            cur.execute(
+                "DELETE FROM documents WHERE source = %s AND path = %s AND NOT (id = ANY(%s))",
+                (f.source, f.path, list(f.doc_ids)),
+            )
+            # A record vouches for its documents: one whose documents are not all there (deleted
+            # by another process since the sync read it) is not written, so the file is read again.
+            cur.execute("SELECT count(*) FROM documents WHERE id = ANY(%s)", (list(f.doc_ids),))
+            found = cur.fetchone()
+            if found is None or found[0] != len(set(f.doc_ids)):
+                continue
+            cur.execute(
+                f"INSERT INTO files({FILE_COLUMNS})"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (source, path) DO UPDATE SET"
+                " size = EXCLUDED.size, mtime_ns = EXCLUDED.mtime_ns, ctime_ns = EXCLUDED.ctime_ns,"
+                " sha256 = EXCLUDED.sha256, fingerprint = EXCLUDED.fingerprint, doc_ids = EXCLUDED.doc_ids",
+                (f.source, f.path, f.size, f.mtime_ns, f.ctime_ns, f.sha256, f.fingerprint, list(f.doc_ids)),
+            )
 
     def delete(self, doc_id: str) -> bool:
         with self._conn() as conn:
-            cur = conn.execute("DELETE FROM documents WHERE id = %s", (doc_id,))
-            return cur.rowcount > 0
+            cur = conn.execute("DELETE FROM documents WHERE id = %s RETURNING source, path", (doc_id,))
+            row = cur.fetchone()
+            if row is not None:
+                conn.execute("DELETE FROM files WHERE source = %s AND path = %s", row)
+            return row is not None
+
+    def forget_files(self, source: str, paths: Sequence[str]) -> list[str]:
+        with self._conn() as conn, conn.transaction():
+            rows = conn.execute(
+                "DELETE FROM documents WHERE source = %s AND path = ANY(%s) RETURNING id", (source, list(paths))
+            ).fetchall()
+            conn.execute("DELETE FROM files WHERE source = %s AND path = ANY(%s)", (source, list(paths)))
+        return [r[0] for r in rows]
+
+    def file_records(self, source: str) -> dict[str, FileRecord]:
+        with self._conn() as conn:
+            rows = conn.execute(f"SELECT {FILE_COLUMNS} FROM files WHERE source = %s", (source,)).fetchall()
+        return {r[1]: FileRecord.of_row(r, r[7]) for r in rows}
+
+    def source_paths(self, source: str) -> set[str]:
+        with self._conn() as conn:
+            rows = conn.execute(
+                "SELECT DISTINCT path FROM documents WHERE source = %s AND path IS NOT NULL", (source,)
+            ).fetchall()
+        return {r[0] for r in rows}
 
     # -- reads --------------------------------------------------------------------------------
 
