@@ -159,7 +159,7 @@ def test_a_generated_client_imports_and_works_for_every_operation(server: str, g
     listing = op(documents, "list_documents").sync(client=client, offset=0, limit=100)
     assert isinstance(listing, m.DocumentList) and listing.total == health.documents + 3
     ids = {d.id for d in listing.documents}
-    assert {"notes/kiln", "notes/raku", "notes/glaze", "paris-talks.md"} <= ids
+    assert {"notes/kiln", "notes/raku", "notes/glaze", "upload/paris-talks.md"} <= ids
 
     get = op(documents, "get_document")
     kiln = get.sync("notes/kiln", client=client, include_text=True)  # an id with a slash

@@ -152,13 +152,13 @@ def test_document_text_is_rendered_as_text_never_html(page: Page, server: str) -
     hostile_file = {"name": "hostile.txt", "mimeType": "text/plain", "buffer": HOSTILE_TEXT.encode()}
     status = pg.locator("#uploads .upload-status")
     pg.get_by_label("Add files").set_input_files(hostile_file)
-    pg.get_by_role("button", name="Upload").click()
+    pg.get_by_role("button", name="Upload", exact=True).click()
     expect(status).to_contain_text("failed: this route needs an API key")
     pg.get_by_text("API key", exact=True).click()
     pg.get_by_label("API key, if this server needs one").fill(KEY)
     pg.get_by_label("API key, if this server needs one").press("Tab")
     pg.get_by_label("Add files").set_input_files(hostile_file)
-    pg.get_by_role("button", name="Upload").click()
+    pg.get_by_role("button", name="Upload", exact=True).click()
     expect(status).to_have_text("added (1 passage)")
     pg.reload()
 

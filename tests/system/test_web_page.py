@@ -181,13 +181,13 @@ def test_a_source_card_shows_title_page_and_quote_and_opens_the_span(page: Page,
     expect(card.locator(".card-title")).to_have_text("Kiln Operations Manual")
     expect(card.locator(".card-page")).to_have_text(" · page 3")
     expect(card.locator(".card-quote")).to_have_text(expected["quote"])
-    expect(card.locator(".card-meta")).to_have_text("kiln.pdf")
+    expect(card.locator(".card-meta")).to_have_text("upload/kiln.pdf")
     # The whole card is the target: a click on its quote opens the viewer at exactly that span.
     card.locator(".card-quote").click(force=True)  # at its place: the stretched button takes the click
     expect(pg.locator("#viewer")).to_be_visible()
     expect(pg.locator("#viewer-title")).to_have_text("Kiln Operations Manual")
     expect(pg.locator("#viewer-meta")).to_have_text(
-        f"kiln.pdf · page 3 · cited characters {expected['start']}–{expected['end']}"
+        f"upload/kiln.pdf · page 3 · cited characters {expected['start']}–{expected['end']}"
     )
     marks = pg.locator("#viewer-text mark")
     expect(marks.first).to_be_in_viewport()
@@ -458,7 +458,7 @@ def test_the_documents_panel_searches_pages_deletes_and_uploads(page: Page, size
         {"name": f"{size}-old.doc", "mimeType": "application/msword", "buffer": b"\xd0\xcf\x11\xe0 not supported"},
     ]
     pg.get_by_label("Add files").set_input_files(files)
-    pg.get_by_role("button", name="Upload").click()
+    pg.get_by_role("button", name="Upload", exact=True).click()
     rows = pg.locator("#uploads li")
     expect(rows).to_have_count(3)
     expect(rows.nth(0)).to_contain_text(f"{size}-one.md")
@@ -474,6 +474,6 @@ def test_the_documents_panel_searches_pages_deletes_and_uploads(page: Page, size
     if size == "phone":
         screenshot(pg.locator("#docs"), "documents-phone.png")
 
-    for d in [*batch, {"id": f"{size}-one.md"}, {"id": f"{size}-two.txt"}]:
+    for d in [*batch, {"id": f"upload/{size}-one.md"}, {"id": f"upload/{size}-two.txt"}]:
         if d["id"] != f"{prefix}/note-07":
             assert httpx.delete(f"{server}/v1/documents/{d['id']}", headers=AUTH).status_code == 200
