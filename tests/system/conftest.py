@@ -7,9 +7,13 @@ end, lint the tree. `make test` runs them; `make quick` (tests/unit and tests/ap
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser
+
+from ..browser import launch
 
 HERE = Path(__file__).resolve().parent
 
@@ -19,3 +23,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if HERE in item.path.parents:
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """One headless Debian chromium per test module (tests/browser.py)."""
+    yield from launch()

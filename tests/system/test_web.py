@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Dialog, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Dialog, Locator, Page, expect
 
 from qa.config import Settings
 from qa.embed import Embedder
@@ -22,18 +22,6 @@ from qa.service import QAService
 from ..conftest import EXAMPLES
 from ..live_server import live_server, upload_dir
 
-CHROMIUM = Path(os.environ.get("QA_CHROMIUM", "/usr/bin/chromium"))
-# Headless, and nothing that reaches out on its own: no updates, sync or background traffic.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 HOSTILE_TEXT = (
     "Kiln safety note. <script>window.__xss = 'script'</script> "
     "The kiln door must stay shut above 600 degrees. <img src=x onerror=\"window.__xss = 'img'\"> "
@@ -55,16 +43,6 @@ def server(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iter
     svc.close()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium (apt-get install chromium)")
-        pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture

@@ -31,7 +31,7 @@ from qa.service import QAService
 from ..api.test_generate_api import QUESTION, llm_settings, llm_url, script  # noqa: F401
 from ..conftest import EXAMPLES
 from ..live_server import live_server, upload_dir
-from .test_web import ask, browser, page  # noqa: F401
+from .test_web import ask, page  # noqa: F401
 
 pytestmark = pytest.mark.slow  # a browser and a handful of answers with the real model
 

@@ -27,7 +27,7 @@ from qa.service import QAService
 from ..conftest import EXAMPLES
 from ..live_server import live_server, upload_dir
 from ..pdfs import manual_pdf
-from .test_web import ask, browser  # noqa: F401
+from .test_web import ask
 
 KEY = "page-test-key"
 AUTH = {"authorization": f"Bearer {KEY}"}
