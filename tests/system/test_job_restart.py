@@ -115,9 +115,8 @@ def test_jobs_acknowledged_before_a_sigkill_finish_after_the_restart(tmp_path: P
                 for doc_id in doc_ids:
                     assert client.get(f"/v1/documents/{doc_id}").status_code == 200, doc_id
                     tag = doc_id.removeprefix("crash/").removesuffix(".md")
-                    hits = client.post(
-                        "/v1/search", json={"question": f"zq{tag}", "k": 1, "mode": "lexical"}
-                    ).json()["passages"]
+                    query = {"question": f"zq{tag}", "k": 1, "mode": "lexical"}
+                    hits = client.post("/v1/search", json=query).json()["passages"]
                     assert hits and hits[0]["doc_id"] == doc_id, (doc_id, hits[:1])
     finally:
         proc.send_signal(signal.SIGTERM)
