@@ -31,6 +31,9 @@ Errors are exceptions, all of them ``QAClientError``::
           ├── NotFoundError           404: no such document
           ├── UnavailableError        503, 507: busy, damaged or full; .retry_after (seconds) when the server said
           └── ServerError             500 and other 5xx
+     JobError                      an ingestion job did not end well: .job (the last state seen)
+     ├── JobFailedError            it failed, or some of its files did (each item's .error says why)
+     └── JobTimeoutError           it was not finished within wait_for_job's timeout (it goes on in the server)
 
 An ``error`` event in the middle of a stream raises the ``APIError`` of its kind (its status is
 the one that kind has in a response).
@@ -38,11 +41,13 @@ the one that kind has in a response).
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import IO, Any, Literal, TypeVar
+from typing import IO, Any, Literal, TypeVar, overload
 from urllib.parse import quote
 
 import httpx
@@ -58,6 +63,9 @@ __all__ = [
     "Document",
     "DocumentPage",
     "IngestResult",
+    "Job",
+    "JobItem",
+    "JobProgress",
     "Health",
     "Retrieved",
     "Delta",
@@ -74,6 +82,9 @@ __all__ = [
     "NotFoundError",
     "UnavailableError",
     "ServerError",
+    "JobError",
+    "JobFailedError",
+    "JobTimeoutError",
     "SSEReader",
     "api_error",
     "error_of",
@@ -130,6 +141,22 @@ class UnavailableError(APIError):
 
 class ServerError(APIError):
     """500 and other 5xx: the server failed (its log has details)."""
+
+
+class JobError(QAClientError):
+    """An ingestion job did not end well; ``job`` is its last state seen."""
+
+    def __init__(self, message: str, job: Job) -> None:
+        super().__init__(message)
+        self.job = job
+
+
+class JobFailedError(JobError):
+    """The job failed, or some of its items (files, documents) did: each ``JobItem.error`` says why."""
+
+
+class JobTimeoutError(JobError):
+    """The job was not finished within the time waited (the server goes on with it)."""
 
 
 # The status each kind of error has in a response (qa.api.errors), for errors reported inside a stream.
@@ -299,6 +326,57 @@ class IngestResult:
 
 
 @dataclass(frozen=True)
+class JobProgress:
+    """``items`` are files (an upload) or documents (a JSON job); bytes give a share done."""
+
+    items: int
+    items_done: int
+    items_failed: int
+    bytes: int
+    bytes_done: int
+    documents: int
+    chunks: int
+
+
+@dataclass(frozen=True)
+class JobItem:
+    """One file (or document) of a job: its results, or its error (``error_kind``, ``error``)."""
+
+    n: int
+    name: str
+    bytes: int
+    status: Literal["queued", "succeeded", "failed"]
+    results: tuple[IngestResult, ...] = ()
+    error_kind: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Job:
+    """An ingestion job (``GET /v1/jobs/{id}``); ``items`` is None in lists."""
+
+    id: str
+    kind: str
+    status: Literal["queued", "running", "succeeded", "failed"]
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    attempts: int
+    error: str | None
+    progress: JobProgress
+    items: tuple[JobItem, ...] | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ("succeeded", "failed")
+
+    @property
+    def results(self) -> list[IngestResult]:
+        """The results of every item ingested, in order."""
+        return [r for item in self.items or () for r in item.results]
+
+
+@dataclass(frozen=True)
 class Health:
     """``/healthz``: ``ok``, or ``degraded`` with ``problems``."""
 
@@ -350,6 +428,43 @@ def _page(d: Mapping[str, Any]) -> DocumentPage:
 
 def _ingested(d: Mapping[str, Any]) -> list[IngestResult]:
     return [_make(IngestResult, r) for r in d["results"]]
+
+
+def _job_item(d: Mapping[str, Any]) -> JobItem:
+    err = d.get("error") or {}
+    results = tuple(_make(IngestResult, r) for r in d.get("results", ()))
+    rest = {k: v for k, v in d.items() if k not in ("error", "results")}
+    return _make(JobItem, rest, results=results, error_kind=err.get("error"), error=err.get("message"))
+
+
+def _job(d: Mapping[str, Any]) -> Job:
+    items = d.get("items")
+    rest = {k: v for k, v in d.items() if k not in ("progress", "items")}
+    return _make(
+        Job,
+        rest,
+        progress=_make(JobProgress, d["progress"]),
+        items=tuple(_job_item(i) for i in items) if items is not None else None,
+    )
+
+
+def _is_job(d: Any) -> bool:
+    """A 202's body (a job), rather than a 201's (``results``)."""
+    return isinstance(d, dict) and "progress" in d and "results" not in d
+
+
+def _job_outcome(job: Job, raise_on_error: bool) -> Job:
+    if raise_on_error and job.status == "failed":
+        raise JobFailedError(f"job {job.id} failed: {job.error or 'see its items'}", job)
+    failed = [i for i in job.items or () if i.status == "failed"]
+    if raise_on_error and failed:
+        first = failed[0]
+        raise JobFailedError(
+            f"job {job.id}: {len(failed)} of {len(job.items or ())} items failed; "
+            f"first {first.name!r}: {first.error_kind}: {first.error}",
+            job,
+        )
+    return job
 
 
 def _health(d: Mapping[str, Any]) -> Health:
@@ -639,6 +754,7 @@ class Client:
         all of them or, if any is refused, none."""
         return _ingested(self._call("POST", "/v1/documents", json={"documents": [dict(d) for d in documents]}))
 
+    @overload
     def upload(
         self,
         file: File,
@@ -647,11 +763,75 @@ class Client:
         id: str | None = None,
         title: str | None = None,
         metadata: Mapping[str, Any] | None = None,
-    ) -> list[IngestResult]:
+        wait: Literal[True] = True,
+        timeout: float = 3600.0,
+    ) -> list[IngestResult]: ...
+
+    @overload
+    def upload(
+        self,
+        file: File,
+        *,
+        filename: str | None = None,
+        id: str | None = None,
+        title: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        wait: Literal[False],
+        timeout: float = 3600.0,
+    ) -> Job: ...
+
+    def upload(
+        self,
+        file: File,
+        *,
+        filename: str | None = None,
+        id: str | None = None,
+        title: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        wait: bool = True,
+        timeout: float = 3600.0,
+    ) -> list[IngestResult] | Job:
         """Upload a file (.txt .md .html .pdf .jsonl: a path, bytes or a binary file object), parsed
-        by the server; ``id`` defaults to the file name (a .jsonl gives one document per line)."""
+        by the server; ``id`` defaults to the file name (a .jsonl gives one document per line).
+
+        ``wait=False``: the server stores it as a job and answers at once; returns the ``Job``
+        (``wait_for_job(job.id)`` waits for it). Otherwise returns the results when ingested: a
+        large file the server makes a job is waited for (at most ``timeout`` seconds; raises
+        ``JobFailedError`` if it fails, ``JobTimeoutError`` when the time runs out)."""
         files, form = _upload_files(file, filename), _upload_form(id, title, metadata)
-        return _ingested(self._call("POST", "/v1/documents", files=files, data=form))
+        params = {} if wait else {"async": "true"}
+        body = self._call("POST", "/v1/documents", files=files, data=form, params=params)
+        if not _is_job(body):
+            return _ingested(body)
+        job = _job(body)
+        return self.wait_for_job(job.id, timeout).results if wait else job
+
+    def get_job(self, job_id: str) -> Job:
+        """An ingestion job (``GET /v1/jobs/{id}``): status, progress, each item's results or error."""
+        return _job(self._call("GET", "/v1/jobs/" + quote(job_id, safe="")))
+
+    def list_jobs(self, offset: int = 0, limit: int = 50) -> list[Job]:
+        """Recent ingestion jobs, newest first, without their items (``GET /v1/jobs``)."""
+        body = self._call("GET", "/v1/jobs", params={"offset": offset, "limit": limit})
+        return [_job(j) for j in body["jobs"]]
+
+    def wait_for_job(
+        self, job_id: str, timeout: float = 3600.0, *, poll: float = 0.5, raise_on_error: bool = True
+    ) -> Job:
+        """Poll a job until it is finished (at most ``timeout`` seconds) and return it.
+
+        Raises:
+            JobFailedError: it failed, or some of its items did (unless ``raise_on_error`` is off).
+            JobTimeoutError: still not finished after ``timeout`` seconds.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            job = self.get_job(job_id)
+            if job.finished:
+                return _job_outcome(job, raise_on_error)
+            if time.monotonic() >= deadline:
+                raise JobTimeoutError(f"job {job_id} is still {job.status} after {timeout:g} s", job)
+            time.sleep(min(poll, max(0.0, deadline - time.monotonic())))
 
     def list_documents(self, offset: int = 0, limit: int = 50) -> DocumentPage:
         """One page of the index's documents (``GET /v1/documents``)."""
@@ -802,9 +982,37 @@ class AsyncClient:
         id: str | None = None,
         title: str | None = None,
         metadata: Mapping[str, Any] | None = None,
-    ) -> list[IngestResult]:
+        wait: bool = True,
+        timeout: float = 3600.0,
+    ) -> list[IngestResult] | Job:
+        """``Client.upload``: with ``wait=False`` a ``Job``, else the results."""
         files, form = _upload_files(file, filename), _upload_form(id, title, metadata)
-        return _ingested(await self._call("POST", "/v1/documents", files=files, data=form))
+        params = {} if wait else {"async": "true"}
+        body = await self._call("POST", "/v1/documents", files=files, data=form, params=params)
+        if not _is_job(body):
+            return _ingested(body)
+        job = _job(body)
+        return (await self.wait_for_job(job.id, timeout)).results if wait else job
+
+    async def get_job(self, job_id: str) -> Job:
+        return _job(await self._call("GET", "/v1/jobs/" + quote(job_id, safe="")))
+
+    async def list_jobs(self, offset: int = 0, limit: int = 50) -> list[Job]:
+        body = await self._call("GET", "/v1/jobs", params={"offset": offset, "limit": limit})
+        return [_job(j) for j in body["jobs"]]
+
+    async def wait_for_job(
+        self, job_id: str, timeout: float = 3600.0, *, poll: float = 0.5, raise_on_error: bool = True
+    ) -> Job:
+        """``Client.wait_for_job``, without blocking the event loop."""
+        deadline = time.monotonic() + timeout
+        while True:
+            job = await self.get_job(job_id)
+            if job.finished:
+                return _job_outcome(job, raise_on_error)
+            if time.monotonic() >= deadline:
+                raise JobTimeoutError(f"job {job_id} is still {job.status} after {timeout:g} s", job)
+            await asyncio.sleep(min(poll, max(0.0, deadline - time.monotonic())))
 
     async def list_documents(self, offset: int = 0, limit: int = 50) -> DocumentPage:
         return _page(await self._call("GET", "/v1/documents", params={"offset": offset, "limit": limit}))

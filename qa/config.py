@@ -151,6 +151,18 @@ class Settings(BaseSettings):
         description="`qa serve`: ingestion requests that may wait for the ingestion worker; beyond that a "
         "request is refused with 503 and `Retry-After` instead of waiting.",
     )
+    job_threshold_bytes: int = Field(
+        1_000_000,
+        ge=0,
+        description="`qa serve`: an ingestion request whose documents or files are over this many bytes is a job: "
+        "answered 202 with its id once stored on disk, ingested in the background (`GET /v1/jobs/{id}`); smaller "
+        "ones are answered 201 when ingested, unless they ask for a job (`?async=true`, `Prefer: respond-async`). "
+        "0: every request is a job.",
+    )
+    job_keep: int = Field(
+        1000, ge=1, description="`qa serve`: finished jobs kept (the newest); older ones are deleted."
+    )
+    job_keep_days: float = Field(7.0, gt=0, description="`qa serve`: days a finished job is kept before it is deleted.")
     min_answer_score: float | None = Field(
         None,
         ge=0,

@@ -9,6 +9,7 @@ loads on first need: listing, stats, deletes and re-indexing unchanged documents
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import replace
@@ -29,12 +30,14 @@ from qa.embed.queries import QueryEmbedder
 from qa.errors import IndexCorrupt, IndexMismatch, InvalidInput, NotFound, TooLarge
 from qa.generate import OpenAICompatibleLLM, final, generate_stream
 from qa.ingest import FileProgress, IndexSummary, Ingestor, chunker_signature, make_chunker, validate
+from qa.jobs import JOBS_FILE, Job, JobKind, JobRunner, JobStore
 from qa.limits import Limits, check_max_per_doc, check_unicode
 from qa.parse.files import Skipped
-from qa.parse.worker import ParseLimits
+from qa.parse.worker import ParseLimits, parse_limited
 from qa.rerank import CrossEncoderReranker, Reranker, SentenceEvidenceReranker
 from qa.retrieve import Mode, Options, Retriever
 from qa.shard import Shard
+from qa.sources import document_id
 from qa.stages import outcome, stage
 from qa.store import DocumentInfo, FileRecord, Store, describe_location, open_store
 from qa.store.filters import parse_filters
@@ -187,6 +190,71 @@ class QAService:
         """The server's ingestion: one request at a time on a thread of its own, at most
         ``QA_INGEST_QUEUE`` waiting (beyond that ``Busy``: a 503 with Retry-After)."""
         return BoundedWorker("ingestion", self.settings.ingest_queue, "QA_INGEST_QUEUE")
+
+    @cached_property
+    def jobs(self) -> JobRunner:
+        """Ingestion jobs (``qa.jobs``): stored in ``jobs.sqlite`` in the index directory (for the
+        Postgres store too: on this server's disk), run on the ingestion worker. ``start()`` it to
+        run them (the server does; ``submit_job`` does too)."""
+        s = self.settings
+        store = JobStore(s.index_path / JOBS_FILE)
+        return JobRunner(store, self._job_documents, self._job_ingest, s.job_keep, s.job_keep_days * 86400)
+
+    def submit_job(self, kind: JobKind, options: dict[str, Any], items: Sequence[tuple[str, bytes]]) -> Job:
+        """Store a job durably and queue it; returns its record (status ``queued``).
+
+        ``kind`` ``upload``: items are files (a path inside ``options["source"]``, the bytes),
+        parsed as uploads are (``parse_upload``) with ``options`` ``id``, ``title``, ``metadata``.
+        ``documents``: items are documents as JSON (``Document``'s fields), already validated."""
+        runner = self.jobs
+        job = runner.store.create(kind, options, items)
+        runner.start()
+        runner.wake()
+        return job
+
+    def job(self, job_id: str) -> Job:
+        job = self.jobs.store.get(job_id)
+        if job is None:
+            raise NotFound(f"no job with id {job_id!r}; list jobs with GET /v1/jobs")
+        return job
+
+    def list_jobs(self, offset: int = 0, limit: int = 50) -> tuple[list[Job], int]:
+        """Jobs, newest first, without their items."""
+        return self.jobs.store.page(offset, limit)
+
+    def parse_upload(
+        self,
+        data: bytes,
+        path: str,
+        source: str,
+        doc_id: str | None = None,
+        title: str | None = None,
+        metadata: Metadata | None = None,
+    ) -> list[Document]:
+        """The documents of an uploaded file (``path`` inside ``source``), parsed in a worker
+        process within QA_PARSE_TIMEOUT / QA_PARSE_MEMORY_MB (``qa.parse.worker``)."""
+        parsed = parse_limited(
+            data,
+            path,
+            ParseLimits.of(self.settings),
+            doc_id=doc_id or document_id(source, path),
+            title=title or None,
+            metadata=dict(metadata or {}),
+            max_bytes=self.settings.max_document_bytes,
+        )
+        return [replace(d, source=source, path=path) for d in parsed]
+
+    def _job_documents(self, kind: JobKind, options: dict[str, Any], name: str, data: bytes) -> list[Document]:
+        if kind == "documents":
+            d = json.loads(data)
+            return [Document(d["id"], d["text"], d["title"], d["metadata"], source=d["source"], path=d["path"])]
+        return self.parse_upload(
+            data, name, options["source"], options.get("id"), options.get("title"), options.get("metadata")
+        )
+
+    def _job_ingest(self, docs: list[Document]) -> list[IngestResult]:
+        # On the ingestion worker, as a request's documents are: one call at a time, QA_INGEST_THREADS cores.
+        return self.ingest_worker.submit(self.add_documents, docs).result()
 
     # -- documents ----------------------------------------------------------------------------
 
@@ -480,6 +548,9 @@ class QAService:
         return {"status": "ok", **counts}
 
     def close(self) -> None:
+        if self.__dict__.get("jobs") is not None:
+            self.__dict__["jobs"].stop()
+            self.__dict__["jobs"].store.close()
         if self.__dict__.get("ingest_worker") is not None:
             self.__dict__["ingest_worker"].close()
         if self._store is not None:

@@ -31,7 +31,7 @@ from qa.api.errors import (
 )
 from qa.api.mcp import build_server, http_routes
 from qa.api.middleware import CheckSite, Observe, RequireKey
-from qa.api.routes import chat, docs, documents, embeddings, openai, ops, questions, web
+from qa.api.routes import chat, docs, documents, embeddings, jobs, openai, ops, questions, web
 from qa.api.schemas import DOCUMENTED_MODELS
 from qa.config import Settings
 from qa.errors import QAError
@@ -56,6 +56,7 @@ Errors are JSON `{"error": "<type>", "message": "<what to fix>"}` (in OpenAI's s
 TAGS = [
     {"name": "questions", "description": "Search, ask, and chat, with citations of the exact characters."},
     {"name": "documents", "description": "Add, upload, list, read and delete the index's documents."},
+    {"name": "jobs", "description": "Ingestion jobs: large uploads answered 202, ingested in the background."},
     {"name": "openai", "description": "OpenAI-compatible: chat completions (with annotations), models, embeddings."},
     {"name": "service", "description": "Health, index statistics, Prometheus metrics."},
 ]
@@ -97,6 +98,8 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
         # Load the model and open the index before the first request, never per request.
         await run_in_threadpool(app.state.service.warm)
         app.state.service.serving()
+        # Jobs acknowledged before a restart are resumed now (qa.jobs), not at the first request.
+        await run_in_threadpool(app.state.service.jobs.start)
         async with mcp_server.session_manager.run():
             yield
         if owned:
@@ -116,7 +119,7 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
         redoc_url=None,
     )
     app.state.service = service
-    for module in (web, docs, chat, openai, embeddings, ops, questions, documents):
+    for module in (web, docs, chat, openai, embeddings, ops, questions, documents, jobs):
         app.include_router(module.router)
 
     metrics = Metrics(lambda: app.state.service.stats())

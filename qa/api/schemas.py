@@ -168,6 +168,56 @@ class IngestResponse(BaseModel):
     results: list[IngestOut]
 
 
+class ErrorOut(BaseModel):
+    error: str = Field(..., description="Error type, e.g. invalid_input, not_found.")
+    message: str = Field(..., description="What was wrong and how to fix it.")
+
+
+class JobProgress(BaseModel):
+    items: int = Field(..., description="Files (an upload) or documents (a JSON job) in the job.")
+    items_done: int = Field(..., description="Items finished, failed ones included.")
+    items_failed: int
+    bytes: int = Field(..., description="Bytes of all items.")
+    bytes_done: int = Field(..., description="Bytes of the items finished: the share done, for an ETA.")
+    documents: int = Field(..., description="Documents ingested so far (a .jsonl file gives several).")
+    chunks: int = Field(..., description="Chunks of the documents ingested so far.")
+
+
+class JobItemOut(BaseModel):
+    n: int = Field(..., description="The item's place in the request, from 0.")
+    name: str = Field(..., description="The file's path inside its source, or the document's id.")
+    bytes: int
+    status: Literal["queued", "succeeded", "failed"]
+    results: list[IngestOut] = Field(..., description="What ingesting it did, as the 201 response's results.")
+    error: ErrorOut | None = Field(None, description="Why it failed (failed only), as the API's errors.")
+
+
+class JobOut(BaseModel):
+    """An ingestion job (``POST /v1/documents``, ``/v1/documents/upload`` answered 202)."""
+
+    id: str
+    kind: Literal["upload", "documents"]
+    status: Literal["queued", "running", "succeeded", "failed"] = Field(
+        ...,
+        description="succeeded: every item was tried (see `items` for any that failed); failed: every item "
+        "failed, or the server stopped during it too many times (`error` says).",
+    )
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    attempts: int = Field(..., description="Times a server started it (more than 1: resumed after a restart).")
+    error: str | None = Field(None, description="Why the job failed, when it did as a whole.")
+    progress: JobProgress
+    items: list[JobItemOut] | None = Field(None, description="Each item's outcome (one job; not in lists).")
+
+
+class JobList(BaseModel):
+    jobs: list[JobOut]
+    total: int
+    offset: int
+    limit: int
+
+
 class DocumentOut(BaseModel):
     id: str
     title: str
@@ -257,11 +307,6 @@ class StatsOut(BaseModel):
     format_version: int
     bytes_on_disk: int
     chunker: str = Field(..., description="The chunking settings the index was built with.")
-
-
-class ErrorOut(BaseModel):
-    error: str = Field(..., description="Error type, e.g. invalid_input, not_found.")
-    message: str = Field(..., description="What was wrong and how to fix it.")
 
 
 # 401/403 only where QA_API_KEYS asks for a key (writes; reads too with QA_REQUIRE_KEY_FOR_READ).

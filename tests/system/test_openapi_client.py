@@ -14,6 +14,7 @@ import os
 import pkgutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from io import BytesIO
 from pathlib import Path
@@ -112,8 +113,9 @@ def test_a_generated_client_imports_and_works_for_every_operation(server: str, g
     g = generated
     m = importlib.import_module("qa_client.models")
     types = importlib.import_module("qa_client.types")
-    documents, questions, openai, service = (
-        importlib.import_module(f"qa_client.api.{tag}") for tag in ("documents", "questions", "openai", "service")
+    documents, questions, openai, service, jobs = (
+        importlib.import_module(f"qa_client.api.{tag}")
+        for tag in ("documents", "questions", "openai", "service", "jobs")
     )
     called: set[str] = set()
 
@@ -155,6 +157,27 @@ def test_a_generated_client_imports_and_works_for_every_operation(server: str, g
     r = op(documents, "upload_document").sync_detailed(client=client, body=upload)
     assert r.status_code == 201 and isinstance(r.parsed, m.IngestResponse), r.content
     assert r.parsed.results[0].id == "notes/glaze" and r.parsed.results[0].chunks >= 1
+
+    # -- jobs: the same upload as a job (202), then its record, and the list --
+    again = m.DocumentUpload(
+        file=types.File(payload=BytesIO(GLAZE.encode()), file_name="glaze.md", mime_type="text/markdown"),
+        id="notes/glaze",
+        metadata=json.dumps({"team": "ceramics"}),
+    )
+    r = op(documents, "upload_document").sync_detailed(client=client, body=again, async_=True)
+    assert r.status_code == 202 and isinstance(r.parsed, m.JobOut), r.content
+    assert r.headers["location"] == f"/v1/jobs/{r.parsed.id}"
+    get_job = op(jobs, "get_job")
+    deadline = time.monotonic() + 120
+    while (job := get_job.sync(r.parsed.id, client=anonymous)).status.value not in ("succeeded", "failed"):
+        assert time.monotonic() < deadline, job
+        time.sleep(0.2)
+    assert isinstance(job, m.JobOut) and job.status.value == "succeeded" and job.progress.items == 1
+    assert [(x.id, x.status) for x in job.items[0].results] == [("notes/glaze", "unchanged")]
+    recent = op(jobs, "list_jobs").sync(client=client, offset=0, limit=10)
+    assert isinstance(recent, m.JobList) and recent.total == 1 and recent.jobs[0].id == job.id
+    missing = get_job.sync_detailed("no-such-job", client=client)
+    assert missing.status_code == 404 and isinstance(missing.parsed, m.ErrorOut)
 
     listing = op(documents, "list_documents").sync(client=client, offset=0, limit=100)
     assert isinstance(listing, m.DocumentList) and listing.total == health.documents + 3

@@ -39,7 +39,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("qa.generate",),
     ("qa.chat",),
     ("qa.tasks",),
-    ("qa.ingest", "qa.sync"),
+    ("qa.ingest", "qa.sync", "qa.jobs"),
     ("qa.service",),
     ("qa.api",),
     ("qa.cli", "qa.__main__", "qa"),

@@ -9,16 +9,19 @@ without saying so in the schema: one body type per operation is what generated c
 
 from __future__ import annotations
 
-from dataclasses import replace
+import json
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from qa.api.deps import Service
 from qa.api.errors import validation_message
+from qa.api.routes.jobs import job_out
 from qa.api.schemas import (
     ERRORS,
     DeletedOut,
@@ -28,15 +31,16 @@ from qa.api.schemas import (
     DocumentsIn,
     IngestOut,
     IngestResponse,
+    JobOut,
     document_out,
 )
 from qa.config import Settings
 from qa.errors import InvalidInput, QAError, TooLarge, UnsupportedFileType
+from qa.jobs import JobKind
 from qa.limits import Limits, check_metadata
 from qa.parse.content import NotFiniteNumber, load_json
-from qa.parse.worker import ParseLimits, parse_limited
 from qa.service import MAX_OFFSET, QAService
-from qa.sources import UPLOAD_SOURCE, check_path, check_source, document_id
+from qa.sources import UPLOAD_SOURCE, check_path, check_source
 from qa.types import Document
 
 router = APIRouter(tags=["documents"])
@@ -93,7 +97,22 @@ def _from_json(raw: bytes, limits: Limits) -> list[Document]:
     return [item.document(limits, f"document {n}: " if len(items) > 1 else "") for n, item in enumerate(items)]
 
 
-async def _from_multipart(request: Request, settings: Settings, limits: Limits) -> list[Document]:
+@dataclass(frozen=True)
+class _Upload:
+    """A multipart upload as read and checked, before any file is parsed."""
+
+    files: list[tuple[str, bytes]]  # (path inside the source, bytes)
+    source: str
+    doc_id: str | None
+    title: str | None
+    metadata: dict[str, Any]
+
+    @property
+    def size(self) -> int:
+        return sum(len(data) for _, data in self.files)
+
+
+async def _read_upload(request: Request, settings: Settings, limits: Limits) -> _Upload:
     try:
         form = await request.form(max_files=100, max_fields=100)
     except Exception as exc:  # python-multipart raises several types on malformed bodies
@@ -112,7 +131,7 @@ async def _from_multipart(request: Request, settings: Settings, limits: Limits) 
     if len(files) > 1 and isinstance(doc_id, str):
         raise InvalidInput("form field 'id' can only be used with a single file")
     source = check_source(source_raw) if isinstance(source_raw, str) and source_raw else UPLOAD_SOURCE
-    docs = []
+    read = []
     for f in files:
         path = check_path(f.filename or "upload.txt")
         data = await f.read(settings.max_document_bytes + 1)
@@ -120,19 +139,24 @@ async def _from_multipart(request: Request, settings: Settings, limits: Limits) 
             raise TooLarge(
                 f"file {f.filename!r} is over the limit of {settings.max_document_bytes} bytes (QA_MAX_DOCUMENT_BYTES)"
             )
+        read.append((path, data))
+    return _Upload(
+        read,
+        source,
+        doc_id if isinstance(doc_id, str) and doc_id else None,
+        title if isinstance(title, str) and title else None,
+        metadata,
+    )
+
+
+async def _parse_upload(svc: QAService, upload: _Upload) -> list[Document]:
+    docs = []
+    for path, data in upload.files:
         # In a worker process within QA_PARSE_TIMEOUT / QA_PARSE_MEMORY_MB, waited for off the event
         # loop: a decompression bomb must not stop the server answering everyone else.
-        parsed = await run_in_threadpool(
-            parse_limited,
-            data,
-            path,
-            ParseLimits.of(settings),
-            doc_id=doc_id if isinstance(doc_id, str) and doc_id else document_id(source, path),
-            title=title if isinstance(title, str) and title else None,
-            metadata=metadata,
-            max_bytes=settings.max_document_bytes,
+        docs += await run_in_threadpool(
+            svc.parse_upload, data, path, upload.source, upload.doc_id, upload.title, upload.metadata
         )
-        docs += [replace(d, source=source, path=path) for d in parsed]
     return docs
 
 
@@ -171,29 +195,78 @@ def _content_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";")[0].strip().lower()
 
 
+def _as_job(request: Request, svc: QAService, asked: bool, size: int) -> bool:
+    """Whether to answer with a job: asked for (``?async=true`` or ``Prefer: respond-async``, RFC
+    7240), or over QA_JOB_THRESHOLD_BYTES (0: always)."""
+    prefer = request.headers.get("prefer", "").lower()
+    asked = asked or any(p.strip().split("=")[0] == "respond-async" for p in prefer.replace(";", ",").split(","))
+    return asked or size > svc.settings.job_threshold_bytes
+
+
+async def _accepted(svc: QAService, kind: JobKind, options: dict[str, Any], items: list[tuple[str, bytes]]) -> Any:
+    """202 once the job is on disk (``qa.jobs``: SQLite, synchronous=FULL), with its record."""
+    job = await run_in_threadpool(svc.submit_job, kind, options, items)
+    body = job_out(job).model_dump(mode="json")
+    return JSONResponse(body, status_code=202, headers={"Location": f"/v1/jobs/{job.id}"})
+
+
+def _document_item(svc: QAService, doc: Document) -> tuple[str, bytes]:
+    svc.validate(doc)  # refused now (4xx), not in the background: the job then cannot fail on it
+    fields = {"id": doc.id, "text": doc.text, "title": doc.title, "metadata": doc.metadata}
+    return doc.id, json.dumps({**fields, "source": doc.source, "path": doc.path}).encode()
+
+
+async def _upload_job(svc: QAService, upload: _Upload) -> Any:
+    options = {"source": upload.source, "id": upload.doc_id, "title": upload.title, "metadata": upload.metadata}
+    return await _accepted(svc, "upload", options, upload.files)
+
+
+AsyncQuery = Annotated[
+    bool,
+    Query(
+        alias="async",
+        description="Answer 202 with a job (`GET /v1/jobs/{id}`) once the request is stored, and ingest it in the "
+        "background; requests over QA_JOB_THRESHOLD_BYTES are jobs anyway. `Prefer: respond-async` does the same.",
+    ),
+]
+ACCEPTED: dict[int | str, dict[str, Any]] = {
+    202: {
+        "model": JobOut,
+        "description": "Stored as a job, ingested in the background; `Location: /v1/jobs/{id}` gives its status.",
+    }
+}
+
+
 @router.post(
     "/v1/documents",
     status_code=201,
     response_model=IngestResponse,
-    responses=ERRORS,
+    responses={**ACCEPTED, **ERRORS},
     openapi_extra={"requestBody": JSON_BODY},
 )
-async def add_documents(request: Request, svc: Service) -> IngestResponse:
+async def add_documents(request: Request, svc: Service, async_: AsyncQuery = False) -> Any:
     """Add (or replace, by id) one document `{"text", ...}` or several `{"documents": [...]}`.
 
+    201 with the results once ingested; or 202 with a job (large requests, or `?async=true`).
     Files go to `POST /v1/documents/upload`. This route still takes the same multipart form, as it
     did before that route existed (curl -F, older clients); the schema lists JSON only, so that a
     generated client has one body type per operation."""
     ctype = _content_type(request)
+    limits = Limits.of(svc.settings)
     if ctype == "multipart/form-data":
-        docs = await _from_multipart(request, svc.settings, Limits.of(svc.settings))
-    elif ctype in ("application/json", ""):
-        docs = _from_json(await request.body(), Limits.of(svc.settings))
-    else:
+        upload = await _read_upload(request, svc.settings, limits)
+        if _as_job(request, svc, async_, upload.size):
+            return await _upload_job(svc, upload)
+        return await _ingest(svc, await _parse_upload(svc, upload))
+    if ctype not in ("application/json", ""):
         raise UnsupportedFileType(
             f"content type {ctype!r} is not accepted: send application/json here, "
             "or files as multipart/form-data to POST /v1/documents/upload"
         )
+    raw = await request.body()
+    docs = _from_json(raw, limits)
+    if _as_job(request, svc, async_, len(raw)):
+        return await _accepted(svc, "documents", {}, [_document_item(svc, d) for d in docs])
     return await _ingest(svc, docs)
 
 
@@ -201,16 +274,22 @@ async def add_documents(request: Request, svc: Service) -> IngestResponse:
     "/v1/documents/upload",
     status_code=201,
     response_model=IngestResponse,
-    responses=ERRORS,
+    responses={**ACCEPTED, **ERRORS},
     openapi_extra={"requestBody": UPLOAD_BODY},
 )
-async def upload_document(request: Request, svc: Service) -> IngestResponse:
+async def upload_document(request: Request, svc: Service, async_: AsyncQuery = False) -> Any:
     """Add (or replace) a document from a file, parsed by its content like files on disk; a
-    `.jsonl` file gives one document per line."""
+    `.jsonl` file gives one document per line.
+
+    201 with the results once ingested; or 202 with a job (files over QA_JOB_THRESHOLD_BYTES, or
+    `?async=true`), in which a file that cannot be read fails alone and the others are ingested."""
     ctype = _content_type(request)
     if ctype != "multipart/form-data":
         raise UnsupportedFileType(
             f"content type {ctype!r} is not accepted: send the file as multipart/form-data (field 'file'), "
             "or a document as JSON to POST /v1/documents"
         )
-    return await _ingest(svc, await _from_multipart(request, svc.settings, Limits.of(svc.settings)))
+    upload = await _read_upload(request, svc.settings, Limits.of(svc.settings))
+    if _as_job(request, svc, async_, upload.size):
+        return await _upload_job(svc, upload)
+    return await _ingest(svc, await _parse_upload(svc, upload))
