@@ -36,7 +36,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from qa.errors import InvalidInput, QAError
-from qa.ingest import FileProgress, IndexSummary, index_files, skipped_entries
+from qa.ingest import FileProgress, FileStart, IndexSummary, index_files, skipped_entries
 from qa.parse import iter_files
 from qa.parse.content import load_json
 from qa.parse.files import Skipped, read_file
@@ -134,10 +134,16 @@ class Target:
 
 
 def targets(
-    paths: Sequence[str | Path], source: str | None, follow_symlinks: bool, skipped: list[Skipped] | None = None
+    paths: Sequence[str | Path],
+    source: str | None,
+    follow_symlinks: bool,
+    skipped: list[Skipped] | None = None,
+    exclude: Sequence[Path] = (),
 ) -> list[Target]:
     """The sources of ``paths``: each directory its own (``source``, or its absolute path), each
-    file its folder's. Files of a directory that will not be read are added to ``skipped``.
+    file its folder's. Files of a directory that will not be read are added to ``skipped``; files
+    of a directory inside ``exclude`` (the index itself, when it lives in the folder synced) are
+    not files of it at all.
 
     Raises:
         InvalidInput: a path that does not exist, or ``source`` given with two directories.
@@ -153,11 +159,20 @@ def targets(
         pairs = iter_files([raw], follow_symlinks=follow_symlinks, skipped=skipped)
         path = Path(raw)
         if path.is_dir():
-            found.append(Target(path, source or os.path.abspath(path), [f for f, _ in pairs], True))
+            files = [f for f, _ in pairs if not inside(f, exclude)]
+            found.append(Target(path, source or os.path.abspath(path), files, True))
+            if skipped is not None and exclude:
+                skipped[:] = [s for s in skipped if not inside(Path(s.path), exclude)]
         else:
             for f, root in pairs:
                 found.append(Target(root, source or os.path.abspath(root), [f], False))
     return found
+
+
+def inside(path: Path, folders: Sequence[Path]) -> bool:
+    """Whether ``path`` is in one of ``folders`` (compared as absolute paths)."""
+    here = os.path.abspath(path)
+    return any(here.startswith(os.path.join(os.path.abspath(f), "")) for f in folders)
 
 
 def relative(path: Path, root: Path) -> str:
@@ -176,11 +191,12 @@ class Syncer:
         options: SyncOptions,
         limits: ParseLimits | None = None,
         on_file: FileProgress | None = None,
+        on_begin: FileStart | None = None,
     ) -> None:
         self.store, self.add, self.signature = store, add, signature
         self.max_bytes, self.options = max_bytes, options
         self.limits = limits or ParseLimits(timeout=0)
-        self.on_file = on_file
+        self.on_file, self.on_begin = on_file, on_begin
         self.sidecars = Sidecars()
 
     def run(self, found: list[Target], skipped: Sequence[Skipped] = ()) -> IndexSummary:
@@ -210,6 +226,7 @@ class Syncer:
             self.limits,
             source=target.source,
             metadata_of=lambda f: self._metadata(target, f),
+            on_begin=self.on_begin,
         )
         summary.merge(part)
 
@@ -222,6 +239,8 @@ class Syncer:
         for path in target.files:
             error: QAError | None = None
             reading = [True]  # until the file's bytes are in: an error before that is "unreadable"
+            if self.on_begin:
+                self.on_begin(path)
             try:
                 touched += self._file(target, path, records.get(relative(path, target.root)), summary, reading)
             except QAError as exc:
