@@ -141,9 +141,9 @@ def targets(
     exclude: Sequence[Path] = (),
 ) -> list[Target]:
     """The sources of ``paths``: each directory its own (``source``, or its absolute path), each
-    file its folder's. Files of a directory that will not be read are added to ``skipped``; files
-    of a directory inside ``exclude`` (the index itself, when it lives in the folder synced) are
-    not files of it at all.
+    file its folder's. Files of a directory that will not be read are added to ``skipped``; the
+    directories of ``exclude`` (the index itself, when it lives in the folder synced) are not
+    part of it (``qa.parse.iter_files``).
 
     Raises:
         InvalidInput: a path that does not exist, or ``source`` given with two directories.
@@ -156,23 +156,14 @@ def targets(
             )
     found: list[Target] = []
     for raw in paths:
-        pairs = iter_files([raw], follow_symlinks=follow_symlinks, skipped=skipped)
+        pairs = iter_files([raw], follow_symlinks=follow_symlinks, skipped=skipped, exclude=exclude)
         path = Path(raw)
         if path.is_dir():
-            files = [f for f, _ in pairs if not inside(f, exclude)]
-            found.append(Target(path, source or os.path.abspath(path), files, True))
-            if skipped is not None and exclude:
-                skipped[:] = [s for s in skipped if not inside(Path(s.path), exclude)]
+            found.append(Target(path, source or os.path.abspath(path), [f for f, _ in pairs], True))
         else:
             for f, root in pairs:
                 found.append(Target(root, source or os.path.abspath(root), [f], False))
     return found
-
-
-def inside(path: Path, folders: Sequence[Path]) -> bool:
-    """Whether ``path`` is in one of ``folders`` (compared as absolute paths)."""
-    here = os.path.abspath(path)
-    return any(here.startswith(os.path.join(os.path.abspath(f), "")) for f in folders)
 
 
 def relative(path: Path, root: Path) -> str:
