@@ -36,6 +36,15 @@ from qa.types import Document, IngestResult, Metadata
 # Documents per chunking and embedding round (and progress step). The store write stays one
 # transaction for the whole call: a round only bounds how much the model embeds at once.
 EMBED_GROUP_DOCS = 32
+# Texts per call to the model within a round, so progress moves within one long document (a
+# 300-page PDF is one document of about 1,500 chunks: minutes of embedding). Each text's vector is
+# the same whatever the slice (int8 runs one text at a time); a call costs little over its texts.
+EMBED_SLICE = 64
+
+# Chunks of one ``add_documents`` call, as (embedded, total) so far: ``total`` grows as each
+# round's changed documents are chunked, ``embedded`` as their texts are embedded (or found in the
+# embedding cache). Never called for a call whose documents are all unchanged.
+ChunkProgress = Callable[[int, int], None]
 
 
 def chunker_signature(settings: Settings, model: str, backend: str) -> str:
@@ -138,12 +147,14 @@ class Ingestor:
         docs: Iterable[Document],
         progress: Callable[[int], None] | None = None,
         files: Sequence[FileRecord] = (),
+        on_chunks: ChunkProgress | None = None,
     ) -> list[IngestResult]:
         """Index documents, all or nothing: unchanged ones do no work, changed ones replace their
         old chunks. Every document is validated first (the first invalid one raises and nothing is
         written); then the changed ones are chunked and embedded in rounds of ``EMBED_GROUP_DOCS``
-        (``progress`` gets each round's size) and written in one store transaction, with the
-        records of ``files`` they were read from (``qa.sync``).
+        (``progress`` gets each round's size, ``on_chunks`` the chunks embedded of those chunked
+        so far) and written in one store transaction, with the records of ``files`` they were read
+        from (``qa.sync``).
 
         Memory grows with the call (its texts, and 4 bytes per dimension per new chunk): callers
         with a folder of files call once per file (``index_files``)."""
@@ -156,8 +167,9 @@ class Ingestor:
         fresh: dict[str, np.ndarray] = {}
         # The same id twice in one call would race with itself: the last version wins.
         latest = list({d.id: d for d in valid}.values())
+        chunks = _ChunkCount(on_chunks)
         for group in _groups(latest, EMBED_GROUP_DOCS):
-            group_writes, group_results = self._prepare(group, fresh)
+            group_writes, group_results = self._prepare(group, fresh, chunks)
             writes += group_writes
             results.update(group_results)
             if progress:
@@ -170,7 +182,7 @@ class Ingestor:
         return [results[d.id] for d in valid]
 
     def _prepare(
-        self, docs: list[Document], fresh: dict[str, np.ndarray]
+        self, docs: list[Document], fresh: dict[str, np.ndarray], count: _ChunkCount
     ) -> tuple[list[Write], dict[str, IngestResult]]:
         """The writes of the changed ones among ``docs`` (distinct ids), chunked and embedded, and
         every document's result."""
@@ -199,7 +211,8 @@ class Ingestor:
         embedder = self._embedder()
         texts = [embedding_text(d.title, c.heading, c.text, embedder) for d, cs, _ in todo for c in cs]
         hashes = [embedding_key(embedder, t) for t in texts]
-        vectors = self._embed_cached(embedder, texts, hashes, fresh)
+        count.add(total=len(texts))
+        vectors = self._embed_cached(embedder, texts, hashes, fresh, count)
         self.seconds["embed"] += time.perf_counter() - chunked
         writes, offset = [], 0
         for doc, chunks, existed in todo:
@@ -210,26 +223,51 @@ class Ingestor:
         return writes, results
 
     def _embed_cached(
-        self, embedder: Embedder, texts: list[str], hashes: list[str], fresh: dict[str, np.ndarray]
+        self,
+        embedder: Embedder,
+        texts: list[str],
+        hashes: list[str],
+        fresh: dict[str, np.ndarray],
+        count: _ChunkCount,
     ) -> np.ndarray:
         """Vectors of ``texts``: the embedding cache (vectors already stored under the same hash
         of embedder and text, or embedded earlier in this call: ``fresh``, which this extends)
-        first, the model only for texts not seen before, once each."""
+        first, the model only for texts not seen before, once each, ``EMBED_SLICE`` at a time."""
         known = {h: fresh[h] for h in hashes if h in fresh}
         known.update(self.store.vectors_by_hash([h for h in hashes if h not in known]))
         todo = {h: t for h, t in zip(hashes, texts, strict=True) if h not in known}
-        if todo:
-            embed_with = getattr(embedder, "embed_with", None)
+        count.add(embedded=len(texts) - sum(1 for h in hashes if h in todo))
+        embed_with = getattr(embedder, "embed_with", None)
+        keys = list(todo)
+        for i in range(0, len(keys), EMBED_SLICE):
+            part = keys[i : i + EMBED_SLICE]
+            batch = [todo[h] for h in part]
             if self.threads is not None and embed_with is not None:
-                new = embed_with(list(todo.values()), self.threads)
+                new = embed_with(batch, self.threads)
             else:
-                new = embedder.embed(list(todo.values()))
-            known.update(zip(todo, new, strict=True))
-            fresh.update(zip(todo, new, strict=True))
+                new = embedder.embed(batch)
+            known.update(zip(part, new, strict=True))
+            fresh.update(zip(part, new, strict=True))
+            # A text repeated in this round (the same vector) counts each time it appears.
+            done = set(part)
+            count.add(embedded=sum(1 for h in hashes if h in done))
         self.embedded_texts += len(todo)
         if not texts:
             return np.zeros((0, embedder.dim), dtype=np.float32)
         return np.stack([known[h] for h in hashes]).astype(np.float32, copy=False)
+
+
+class _ChunkCount:
+    """The chunks of one ``add_documents`` call, reported to its ``on_chunks`` as they move."""
+
+    def __init__(self, report: ChunkProgress | None) -> None:
+        self.report, self.embedded, self.total = report, 0, 0
+
+    def add(self, embedded: int = 0, total: int = 0) -> None:
+        self.embedded += embedded
+        self.total += total
+        if self.report is not None:
+            self.report(self.embedded, self.total)
 
 
 def _groups(items: Iterable[Document], n: int) -> Iterator[list[Document]]:
@@ -297,6 +335,8 @@ class IndexSummary:
 
 # Called after each file with the file, the error that skipped it (or None) and the summary so far.
 FileProgress = Callable[[Path, QAError | None, IndexSummary], None]
+# Called before each file is looked at (progress names the file being read).
+FileStart = Callable[[Path], None]
 
 
 def index_files(
@@ -309,6 +349,7 @@ def index_files(
     limits: ParseLimits | None = None,
     source: str | None = None,
     metadata_of: Callable[[Path], Metadata] | None = None,
+    on_begin: FileStart | None = None,
 ) -> IndexSummary:
     """Parse each ``(path, root)`` of ``files`` and index its documents with ``add``, each in
     ``source`` (default: its root's absolute path) under the id ``source/path``
@@ -322,6 +363,8 @@ def index_files(
     for path, root in files:
         error: QAError | None = None
         reading = True
+        if on_begin:
+            on_begin(path)
         try:
             rel, data = read_file(path, root, max_bytes, follow_symlinks)
             reading = False

@@ -29,7 +29,16 @@ from qa.embed.onnx import OnnxEmbedder
 from qa.embed.queries import QueryEmbedder
 from qa.errors import IndexCorrupt, IndexMismatch, InvalidInput, NotFound, TooLarge
 from qa.generate import OpenAICompatibleLLM, final, generate_stream
-from qa.ingest import FileProgress, IndexSummary, Ingestor, chunker_signature, make_chunker, validate
+from qa.ingest import (
+    ChunkProgress,
+    FileProgress,
+    FileStart,
+    IndexSummary,
+    Ingestor,
+    chunker_signature,
+    make_chunker,
+    validate,
+)
 from qa.jobs import JOBS_FILE, Job, JobKind, JobRunner, JobStore
 from qa.limits import Limits, check_max_per_doc, check_unicode
 from qa.parse.files import Skipped
@@ -292,10 +301,12 @@ class QAService:
         docs: Iterable[Document],
         progress: Callable[[int], None] | None = None,
         files: Sequence[FileRecord] = (),
+        on_chunks: ChunkProgress | None = None,
     ) -> list[IngestResult]:
         """Index documents: unchanged ones do no work, changed ones replace their old chunks;
-        ``files``: the records of the files they were read from (``qa.sync``), written with them."""
-        results = self.ingestor.add_documents(docs, progress, files)
+        ``files``: the records of the files they were read from (``qa.sync``), written with them;
+        ``on_chunks``: chunks embedded of the call's chunks so far, as embedding goes."""
+        results = self.ingestor.add_documents(docs, progress, files, on_chunks)
         for r in results:
             outcome("ingested", r.status)
             if r.status != "unchanged":
@@ -307,27 +318,33 @@ class QAService:
         paths: Sequence[str | Path],
         follow_symlinks: bool = False,
         shard: Shard | None = None,
-        on_start: Callable[[int], None] | None = None,
+        on_start: Callable[[list[Path]], None] | None = None,
         on_file: FileProgress | None = None,
         options: SyncOptions | None = None,
+        on_begin: FileStart | None = None,
+        on_chunks: ChunkProgress | None = None,
     ) -> IndexSummary:
         """Sync files and directories (recursively) into their sources (``qa.sync``): each
         directory is mirrored (files gone are deleted unless ``options.delete`` is off); a file
-        that fails is recorded, the rest go on. ``on_start`` gets the number of files found,
-        ``on_file`` is called after each."""
+        that fails is recorded, the rest go on. Progress: ``on_start`` gets the files found,
+        ``on_begin`` each before it is looked at, ``on_chunks`` its chunks embedded of its total
+        as they are, and ``on_file`` each after."""
         options = replace(options or SyncOptions(), follow_symlinks=follow_symlinks, shard=shard)
         skipped: list[Skipped] = []
-        found = targets(paths, options.source, follow_symlinks, skipped)
+        # An index inside a folder being synced is not part of it (its own files would be indexed).
+        own = [] if self.settings.store else [self.settings.index_path]
+        found = targets(paths, options.source, follow_symlinks, skipped, exclude=own)
         if on_start:
-            on_start(sum(len(t.files) for t in found))
+            on_start([f for t in found for f in t.files])
         syncer = Syncer(
             self.store,
-            lambda docs, files: self.add_documents(docs, files=files),
+            lambda docs, files: self.add_documents(docs, files=files, on_chunks=on_chunks),
             self.chunker_signature,
             self.settings.max_document_bytes,
             options,
             ParseLimits.of(self.settings),
             on_file,
+            on_begin,
         )
         return syncer.run(found, skipped)
 

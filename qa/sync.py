@@ -36,7 +36,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from qa.errors import InvalidInput, QAError
-from qa.ingest import FileProgress, IndexSummary, index_files, skipped_entries
+from qa.ingest import FileProgress, FileStart, IndexSummary, index_files, skipped_entries
 from qa.parse import iter_files
 from qa.parse.content import load_json
 from qa.parse.files import Skipped, read_file
@@ -134,10 +134,16 @@ class Target:
 
 
 def targets(
-    paths: Sequence[str | Path], source: str | None, follow_symlinks: bool, skipped: list[Skipped] | None = None
+    paths: Sequence[str | Path],
+    source: str | None,
+    follow_symlinks: bool,
+    skipped: list[Skipped] | None = None,
+    exclude: Sequence[Path] = (),
 ) -> list[Target]:
     """The sources of ``paths``: each directory its own (``source``, or its absolute path), each
-    file its folder's. Files of a directory that will not be read are added to ``skipped``.
+    file its folder's. Files of a directory that will not be read are added to ``skipped``; the
+    directories of ``exclude`` (the index itself, when it lives in the folder synced) are not
+    part of it (``qa.parse.iter_files``).
 
     Raises:
         InvalidInput: a path that does not exist, or ``source`` given with two directories.
@@ -150,7 +156,7 @@ def targets(
             )
     found: list[Target] = []
     for raw in paths:
-        pairs = iter_files([raw], follow_symlinks=follow_symlinks, skipped=skipped)
+        pairs = iter_files([raw], follow_symlinks=follow_symlinks, skipped=skipped, exclude=exclude)
         path = Path(raw)
         if path.is_dir():
             found.append(Target(path, source or os.path.abspath(path), [f for f, _ in pairs], True))
@@ -176,11 +182,12 @@ class Syncer:
         options: SyncOptions,
         limits: ParseLimits | None = None,
         on_file: FileProgress | None = None,
+        on_begin: FileStart | None = None,
     ) -> None:
         self.store, self.add, self.signature = store, add, signature
         self.max_bytes, self.options = max_bytes, options
         self.limits = limits or ParseLimits(timeout=0)
-        self.on_file = on_file
+        self.on_file, self.on_begin = on_file, on_begin
         self.sidecars = Sidecars()
 
     def run(self, found: list[Target], skipped: Sequence[Skipped] = ()) -> IndexSummary:
@@ -210,6 +217,7 @@ class Syncer:
             self.limits,
             source=target.source,
             metadata_of=lambda f: self._metadata(target, f),
+            on_begin=self.on_begin,
         )
         summary.merge(part)
 
@@ -222,6 +230,8 @@ class Syncer:
         for path in target.files:
             error: QAError | None = None
             reading = [True]  # until the file's bytes are in: an error before that is "unreadable"
+            if self.on_begin:
+                self.on_begin(path)
             try:
                 touched += self._file(target, path, records.get(relative(path, target.root)), summary, reading)
             except QAError as exc:

@@ -1,10 +1,11 @@
-"""Command line: `qa index|search|ask|serve|mcp|delete|list|stats|repair`. Errors exit non-zero with one line.
+"""Command line: `qa index|watch|search|ask|serve|mcp|delete|list|stats|repair`. Errors exit non-zero with one line.
 
 This module holds the typer ``app``, its global options and ``main`` (the console entry point);
 the commands live by concept, each module importing only ``common`` (never this package):
 
 - ``common``: the settings and service of a run, output, ``fail``, ``emit``, the indexing progress bar
 - ``documents``: ``index``, ``delete``, ``list``, ``stats``
+- ``watch``: ``watch``, folders kept in sync as they change
 - ``questions``: ``search``, ``ask``
 - ``server``: ``serve``, ``mcp``
 - ``admin``: ``repair``, ``export``, ``import``, ``eval``
@@ -28,6 +29,7 @@ from qa.cli.common import State, err
 from qa.cli.documents import delete, index, list_documents, stats
 from qa.cli.questions import ask, search
 from qa.cli.server import mcp, serve
+from qa.cli.watch import watch
 from qa.errors import QAError
 
 app = typer.Typer(
@@ -56,6 +58,7 @@ def main_options(
 
 # Registered in the order `qa --help` lists them.
 app.command()(index)
+app.command()(watch)
 app.command()(search)
 app.command()(ask)
 app.command()(delete)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 from qa.config import Settings
 from qa.errors import QAError
@@ -83,33 +85,109 @@ def emit(data: Any) -> None:
 
 
 def index_paths(
-    svc: Any, paths: list[Path], follow_symlinks: bool, show_progress: bool, shard: Any = None, options: Any = None
+    svc: Any,
+    paths: list[Path],
+    follow_symlinks: bool,
+    show_progress: bool,
+    shard: Any = None,
+    options: Any = None,
+    after_file: Callable[[], None] | None = None,
+    transient: bool = False,
 ) -> Any:
-    """``svc.index_paths`` with a progress bar on stderr (one step per file)."""
+    """``svc.index_paths`` with a progress bar on stderr: bytes done of the files' bytes (the
+    file being indexed moving with its chunks), the time left, and the current file with its
+    chunks (``qa.progress``). ``after_file`` runs after each file (``qa watch`` stops there)."""
+    from qa.progress import IndexProgress
+
+    model = IndexProgress()
     progress = Progress(
         TextColumn("[bold]indexing"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[status]}"),
+        BarColumn(bar_width=24),
+        BytesColumn(model),
+        EtaColumn(model),
+        TextColumn("{task.fields[status]}", markup=False),
         TimeElapsedColumn(),
         console=err,
         disable=not show_progress,
-        transient=False,
+        transient=transient,
     )
     task = progress.add_task("index", total=None, status="")
+
+    def on_start(files: list[Path]) -> None:
+        sizes = {}
+        for f in files:
+            try:
+                sizes[str(f)] = f.stat().st_size
+            except OSError:
+                sizes[str(f)] = 0  # gone already: the sync reports it
+        model.start(sizes)
+        progress.update(task, total=max(model.total_bytes, 1), completed=0)
+
+    def status(summary: Any = None) -> str:
+        if model.current is not None:
+            name = Path(model.current).name
+            chunks = f" {model.chunks_embedded}/{model.chunks_total} chunks" if model.chunks_total else ""
+            return f"{model.files_done + 1}/{model.files} {name}{chunks}"
+        if summary is not None:
+            done = summary.added + summary.updated + summary.unchanged
+            return f"{model.files_done}/{model.files} files, {done} docs, {summary.chunks_written} new chunks"
+        return ""
+
+    def on_begin(path: Path) -> None:
+        model.begin(str(path))
+        progress.update(task, status=status())
+
+    def on_chunks(embedded: int, total: int) -> None:
+        model.chunks(embedded, total)
+        progress.update(task, completed=model.done_bytes, status=status())
 
     def on_file(path: Path, error: QAError | None, summary: Any) -> None:
         if error is not None:
             progress.console.print(f"skipped {path}: {error}", markup=False, highlight=False)
-        done = summary.added + summary.updated + summary.unchanged
-        progress.update(task, advance=1, status=f"{done} docs, {summary.chunks_written} new chunks")
+        model.end()
+        progress.update(task, completed=model.done_bytes, status=status(summary))
+        if after_file is not None:
+            after_file()
 
     with progress:
         return svc.index_paths(
             paths,
             follow_symlinks=follow_symlinks,
             shard=shard,
-            on_start=lambda n: progress.update(task, total=n),
+            on_start=on_start,
             on_file=on_file,
             options=options,
+            on_begin=on_begin,
+            on_chunks=on_chunks,
         )
+
+
+class BytesColumn(ProgressColumn):
+    """``3.2 of 45.6 MB``: the bytes synced of the bytes to sync."""
+
+    def __init__(self, model: Any) -> None:
+        super().__init__()
+        self.model = model
+
+    def render(self, task: Task) -> Text:
+        from qa.progress import format_bytes
+
+        if not self.model.files:
+            return Text("")
+        done, total = format_bytes(self.model.done_bytes), format_bytes(self.model.total_bytes)
+        return Text(f"{done} of {total}", style="progress.download")
+
+
+class EtaColumn(ProgressColumn):
+    """``eta 1:05``: the time left at the rate of the files indexed so far (``qa.progress``)."""
+
+    def __init__(self, model: Any) -> None:
+        super().__init__()
+        self.model = model
+
+    def render(self, task: Task) -> Text:
+        from qa.progress import format_eta
+
+        if task.finished:
+            return Text("")
+        return Text(format_eta(self.model.eta()), style="progress.remaining")

@@ -48,14 +48,18 @@ def _is_within(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
-def _walk(root: Path, follow_symlinks: bool, skipped: list[Skipped] | None) -> Iterator[Path]:
+def _walk(
+    root: Path, follow_symlinks: bool, skipped: list[Skipped] | None, exclude: Sequence[Path] = ()
+) -> Iterator[Path]:
     """Supported, non-hidden regular files under ``root``, never leaving it unless following
-    symlinks. The others that are not hidden (an unsupported type, a symlink leading out or
-    broken, a FIFO or device) are added to ``skipped`` with the reason."""
+    symlinks, nor entering the directories of ``exclude``. The others that are not hidden (an
+    unsupported type, a symlink leading out or broken, a FIFO or device) are added to ``skipped``
+    with the reason."""
     real_root = os.path.realpath(root)
     # Real directories are walked first and symlinked ones afterwards, so a file reachable both
     # ways is listed under its real path; ``visited`` (by real path) stops loops and repeats.
-    visited: set[str] = set()
+    # An excluded directory counts as visited: never entered, none of its files even opened.
+    visited: set[str] = {os.path.realpath(d) for d in exclude}
     pending: list[Path] = [root]
     linked: list[Path] = []
     while pending or linked:
@@ -136,12 +140,17 @@ def _sort_key(pair: tuple[Path, Path]) -> tuple[str, ...]:
 
 
 def iter_files(
-    paths: Sequence[str | Path], follow_symlinks: bool = False, skipped: list[Skipped] | None = None
+    paths: Sequence[str | Path],
+    follow_symlinks: bool = False,
+    skipped: list[Skipped] | None = None,
+    exclude: Sequence[Path] = (),
 ) -> list[tuple[Path, Path]]:
     """Expand files and directories into sorted, de-duplicated ``(file, root)`` pairs. Files of a
     directory that will not be read (hidden ones aside) are added to ``skipped``, with the reason,
     in the order found; a file named explicitly is returned whatever it is, so reading it says why
-    it cannot be indexed."""
+    it cannot be indexed. Directories in ``exclude`` are not entered: the index, when it lives in
+    a folder being indexed (opening and closing its SQLite files in the process that has them open
+    would drop that process's SQLite locks: POSIX locks go with any close of the file)."""
     result: list[tuple[Path, Path]] = []
     seen: set[tuple[Path, Path]] = set()
     for raw in paths:
@@ -150,7 +159,7 @@ def iter_files(
             raise InvalidInput(f"path '{raw}' does not exist; check the spelling or give an existing file or directory")
         if path.is_dir():
             # Sort per root so the order does not depend on the walk's real-before-linked scheduling.
-            found = sorted(((f, path) for f in _walk(path, follow_symlinks, skipped)), key=_sort_key)
+            found = sorted(((f, path) for f in _walk(path, follow_symlinks, skipped, exclude)), key=_sort_key)
         else:
             # An explicit file is returned whatever its extension, so the caller reports why it is skipped.
             found = [(path, path.parent)]

@@ -148,7 +148,7 @@ def test_index_built_with_another_model_is_refused(tmp_path: Path) -> None:
 
 
 def test_help_for_every_command(tmp_path: Path) -> None:
-    for cmd in ("index", "search", "ask", "serve", "mcp", "delete", "stats", "list"):
+    for cmd in ("index", "watch", "search", "ask", "serve", "mcp", "delete", "stats", "list"):
         r = qa(tmp_path, cmd, "--help")
         assert r.returncode == 0 and "--help" in r.stdout, cmd
     for cmd in ("index", "search", "ask", "delete", "stats", "list"):

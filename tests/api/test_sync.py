@@ -290,3 +290,17 @@ def test_any_edits_then_a_sync_equal_a_fresh_build(
         document_id(str(root), p.relative_to(root).as_posix()) for p in root.rglob("*") if p.is_file()
     }
     assert synced.store.verify() == []
+
+
+def test_an_index_inside_the_folder_is_not_part_of_it(tmp_path: Path, make_service: Make) -> None:
+    """`qa index .` where the index lives (index/ in a project): its files are neither indexed
+    nor listed as skipped, nor even opened (a close of the SQLite file by the process that has it
+    open would drop that process's SQLite locks; `qa watch` died of SIGBUS from it)."""
+    write(tmp_path / "notes" / "a.txt", "Otters hold hands while they sleep.")
+    svc = make_service()  # its index is tmp_path/index/test
+    svc.index_paths([tmp_path / "notes"])
+    assert (tmp_path / "index" / "test" / "qa.sqlite").is_file()
+    for _ in range(2):  # the second time, the index has its lexical and vector files
+        summary = svc.index_paths([tmp_path]).as_dict()
+        assert summary["skipped"] == [] and summary["failed"] == []
+        assert ids(svc) == {str(tmp_path / "notes" / "a.txt")}
