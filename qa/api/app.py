@@ -31,7 +31,7 @@ from qa.api.errors import (
 )
 from qa.api.mcp import build_server, http_routes
 from qa.api.middleware import CheckSite, Observe, RequireKey
-from qa.api.routes import chat, docs, documents, embeddings, jobs, openai, ops, questions, web
+from qa.api.routes import chat, docs, documents, embeddings, jobs, openai, ops, questions, responses, web
 from qa.api.schemas import DOCUMENTED_MODELS
 from qa.config import Settings
 from qa.errors import QAError
@@ -46,7 +46,7 @@ DESCRIPTION = """Retrieval-augmented question answering with exact character cit
 
 Every citation carries the document id and the character offsets of its quote: `text[start:end] == quote`.
 Errors are JSON `{"error": "<type>", "message": "<what to fix>"}` (in OpenAI's shape under
-`/v1/chat/completions`, `/v1/models` and `/v1/embeddings`).
+`/v1/chat/completions`, `/v1/responses`, `/v1/models` and `/v1/embeddings`).
 
 **API keys.** With `QA_API_KEYS` set, writes (`POST /v1/documents`, `POST /v1/documents/upload`,
 `DELETE /v1/documents/{doc_id}`) need `Authorization: Bearer <key>`; reads need it too only with
@@ -57,7 +57,10 @@ TAGS = [
     {"name": "questions", "description": "Search, ask, and chat, with citations of the exact characters."},
     {"name": "documents", "description": "Add, upload, list, read and delete the index's documents."},
     {"name": "jobs", "description": "Ingestion jobs: large uploads answered 202, ingested in the background."},
-    {"name": "openai", "description": "OpenAI-compatible: chat completions (with annotations), models, embeddings."},
+    {
+        "name": "openai",
+        "description": "OpenAI-compatible: chat completions and responses (with annotations), models, embeddings.",
+    },
     {"name": "service", "description": "Health, index statistics, Prometheus metrics."},
 ]
 BEARER = "bearer"
@@ -119,7 +122,7 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
         redoc_url=None,
     )
     app.state.service = service
-    for module in (web, docs, chat, openai, embeddings, ops, questions, documents, jobs):
+    for module in (web, docs, chat, openai, responses, embeddings, ops, questions, documents, jobs):
         app.include_router(module.router)
 
     metrics = Metrics(lambda: app.state.service.stats())
@@ -175,7 +178,7 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
             # FastAPI's words when the JSON parser gives up (e.g. nesting past Python's recursion limit).
             message = "request body could not be parsed as JSON (malformed, or nested too deeply); send a JSON object"
         path = request.url.path
-        # A /v1 path no route serves is an OpenAI client's (`/v1/completions`, `/v1/responses`...).
+        # A /v1 path no route serves is an OpenAI client's (`/v1/completions`, `/v1/assistants`...).
         if is_openai_path(path) or (no_route and path.startswith("/v1/")):
             return openai_error(exc.status_code, message, kind_of(exc.status_code), headers=dict(exc.headers or {}))
         return JSONResponse({"error": kind_of(exc.status_code), "message": message}, status_code=exc.status_code)

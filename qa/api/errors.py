@@ -94,7 +94,7 @@ def openai_qa_error(exc: QAError) -> JSONResponse:
 
 
 # The OpenAI-compatible routes: their clients read only OpenAI's error shape.
-OPENAI_PATHS = ("/v1/chat/completions", "/v1/models", "/v1/embeddings")
+OPENAI_PATHS = ("/v1/chat/completions", "/v1/responses", "/v1/models", "/v1/embeddings")
 
 
 def is_openai_path(path: str) -> bool:

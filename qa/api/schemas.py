@@ -7,7 +7,7 @@ its fields from one ``Answer`` with ``answer_fields``.
 from __future__ import annotations
 
 from dataclasses import asdict, replace
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
@@ -565,6 +565,218 @@ class EmbeddingsOut(BaseModel):
     usage: EmbeddingUsage
 
 
+# -- OpenAI Responses API (/v1/responses) ---------------------------------------------------------
+
+
+class InputPart(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    type: str = Field(..., description="input_text (output_text in an assistant's earlier turn); no images or files.")
+    text: str | None = None
+
+
+class InputItem(BaseModel):
+    # Clients send more than we use (an earlier turn's id, status, annotations): ignored.
+    model_config = ConfigDict(extra="allow")
+    type: str = Field("message", description="Only message: other items (function calls, reasoning...) are a 400.")
+    role: Literal["user", "assistant", "system", "developer"] | None = None
+    content: str | list[InputPart] | None = None
+
+    def text(self) -> str:
+        if isinstance(self.content, list):
+            return "\n".join(p.text for p in self.content if p.text)
+        return self.content or ""
+
+
+class ResponsesIn(BaseModel):
+    """``POST /v1/responses``. Sampling and output options (temperature, max_output_tokens, reasoning,
+    store, include...) mean nothing to an extractive answerer and are ignored; those that would
+    change what comes back are checked by the route."""
+
+    model_config = ConfigDict(extra="allow")
+    model: str
+    input: str | Annotated[list[InputItem], Field(min_length=1, max_length=200)] = Field(
+        ...,
+        description="The question, or the conversation so far (oldest first, the user's question last).",
+        examples=["Who met in Paris?"],
+    )
+    instructions: str | None = Field(None, description="Accepted as a system message; an extractive answer ignores it.")
+    stream: bool = False
+    metadata: dict[str, str] | None = Field(None, max_length=16, description="Returned as sent in the response.")
+    tools: list[Any] | None = Field(None, description="Accepted and never called: the answer is text.")
+    tool_choice: Any = Field(None, description="Only 'none' or 'auto': a forced call is a 400 (qa calls no tools).")
+    text: dict[str, Any] | None = Field(None, description="Only the format {'type': 'text'}.")
+    previous_response_id: str | None = Field(
+        None, description="Not supported (responses are not stored): send the conversation in `input`."
+    )
+    extractive: bool = False  # not OpenAI's: answer extractively even with an LLM configured
+
+
+class UrlCitationOut(BaseModel):
+    type: Literal["url_citation"] = "url_citation"
+    url: str = Field(..., description="qa's own page opened at the cited span: /documents/{id}#start-end.")
+    title: str
+    start_index: int = Field(..., description="Where the citation's [n] marker starts in the text.")
+    end_index: int = Field(..., description="Where it ends (exclusive: text[start_index:end_index] == '[n]').")
+
+
+class OutputText(BaseModel):
+    type: Literal["output_text"] = "output_text"
+    text: str
+    annotations: list[UrlCitationOut] = Field(..., description="Each citation, as OpenAI's clients read them.")
+    logprobs: list[Any] = Field(default_factory=list)
+
+
+class OutputMessage(BaseModel):
+    type: Literal["message"] = "message"
+    id: str
+    role: Literal["assistant"] = "assistant"
+    status: Literal["in_progress", "completed"]
+    content: list[OutputText]
+
+
+class InputTokensDetails(BaseModel):
+    cached_tokens: int = 0
+    cache_write_tokens: int = 0
+
+
+class OutputTokensDetails(BaseModel):
+    reasoning_tokens: int = 0
+
+
+class ResponseUsage(BaseModel):
+    input_tokens: int = Field(..., description="tiktoken cl100k_base tokens of the instructions and input's text.")
+    input_tokens_details: InputTokensDetails
+    output_tokens: int = Field(..., description="tiktoken cl100k_base tokens of the output text.")
+    output_tokens_details: OutputTokensDetails
+    total_tokens: int
+
+
+class ResponseError(BaseModel):
+    code: str
+    message: str
+
+
+class ResponseOut(BaseModel):
+    """A response (``stream: false``): OpenAI's fields, then qa's own beside them."""
+
+    model_config = ConfigDict(extra="allow")
+    id: str
+    object: Literal["response"] = "response"
+    created_at: int
+    completed_at: int | None = None
+    status: Literal["in_progress", "completed", "failed"]
+    model: str
+    output: list[OutputMessage]
+    usage: ResponseUsage | None = None
+    error: ResponseError | None = None
+    incomplete_details: None = None
+    instructions: str | None = None
+    metadata: dict[str, str] = Field(default_factory=dict, description="The request's, as sent.")
+    parallel_tool_calls: bool = True
+    tool_choice: Any = "auto"
+    tools: list[Any] = Field(default_factory=list)
+    text: dict[str, Any] = Field(default_factory=lambda: {"format": {"type": "text"}})
+    previous_response_id: None = None
+    # qa's own fields, absent from the replies to Open WebUI's background prompts (a chat title...).
+    citations: list[CitationOut] | None = Field(None, description="qa's own: each citation with its exact quote.")
+    query: str | None = Field(None, description="What was searched: the question, resolved against the conversation.")
+    generated: bool | None = None
+    note: str | None = None
+    sentences: list[SentenceOut] | None = None
+
+
+class ResponseLifecycleEvent(BaseModel):
+    """``response.created``, ``response.in_progress``, ``response.completed`` (the whole response)
+    and ``response.failed`` (with its ``error``)."""
+
+    type: Literal["response.created", "response.in_progress", "response.completed", "response.failed"]
+    sequence_number: int
+    response: ResponseOut
+
+
+class ResponseItemEvent(BaseModel):
+    """``response.output_item.added`` (the message, empty) and ``response.output_item.done`` (whole)."""
+
+    type: Literal["response.output_item.added", "response.output_item.done"]
+    sequence_number: int
+    output_index: int
+    item: OutputMessage
+
+
+class ResponsePartEvent(BaseModel):
+    """``response.content_part.added`` (empty) and ``response.content_part.done`` (with annotations)."""
+
+    type: Literal["response.content_part.added", "response.content_part.done"]
+    sequence_number: int
+    item_id: str
+    output_index: int
+    content_index: int
+    part: OutputText
+
+
+class ResponseTextDeltaEvent(BaseModel):
+    """``response.output_text.delta`` (repeated): a piece of the text; joined, the pieces are the text."""
+
+    type: Literal["response.output_text.delta"] = "response.output_text.delta"
+    sequence_number: int
+    item_id: str
+    output_index: int
+    content_index: int
+    delta: str
+    logprobs: list[Any]
+
+
+class ResponseAnnotationEvent(BaseModel):
+    """``response.output_text.annotation.added``: one citation, once all the text is sent."""
+
+    type: Literal["response.output_text.annotation.added"] = "response.output_text.annotation.added"
+    sequence_number: int
+    item_id: str
+    output_index: int
+    content_index: int
+    annotation_index: int
+    annotation: UrlCitationOut
+
+
+class ResponseTextDoneEvent(BaseModel):
+    """``response.output_text.done``: the whole text."""
+
+    type: Literal["response.output_text.done"] = "response.output_text.done"
+    sequence_number: int
+    item_id: str
+    output_index: int
+    content_index: int
+    text: str
+    logprobs: list[Any]
+
+
+class ResponseErrorEvent(BaseModel):
+    """``error``: the answer failed once the stream had started (``response.failed`` follows)."""
+
+    type: Literal["error"] = "error"
+    sequence_number: int
+    code: str
+    message: str
+    param: str | None = None
+
+
+# The events of `POST /v1/responses` with `"stream": true`, by name (`event:` line, and `type`).
+RESPONSE_EVENTS: dict[str, type[BaseModel]] = {
+    "response.created": ResponseLifecycleEvent,
+    "response.in_progress": ResponseLifecycleEvent,
+    "response.output_item.added": ResponseItemEvent,
+    "response.content_part.added": ResponsePartEvent,
+    "response.output_text.delta": ResponseTextDeltaEvent,
+    "response.output_text.annotation.added": ResponseAnnotationEvent,
+    "response.output_text.done": ResponseTextDoneEvent,
+    "response.content_part.done": ResponsePartEvent,
+    "response.output_item.done": ResponseItemEvent,
+    "response.completed": ResponseLifecycleEvent,
+    "error": ResponseErrorEvent,
+    "response.failed": ResponseLifecycleEvent,
+}
+
+
 class OpenAIErrorDetail(BaseModel):
     message: str
     type: str = Field(..., description="invalid_request_error, or server_error.")
@@ -606,7 +818,9 @@ DOCUMENTED_MODELS: tuple[type[BaseModel], ...] = (
     OpenAIChatIn,
     EmbeddingsIn,
     OpenAIChatChunk,
+    ResponsesIn,
     *CHAT_EVENTS.values(),
+    *dict.fromkeys(RESPONSE_EVENTS.values()),
 )
 
 

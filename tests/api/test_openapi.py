@@ -35,6 +35,7 @@ OPERATION_IDS = {
     ("get", "/v1/documents/{doc_id}"): "get_document",
     ("delete", "/v1/documents/{doc_id}"): "delete_document",
     ("post", "/v1/chat/completions"): "chat_completions",
+    ("post", "/v1/responses"): "create_response",
     ("get", "/v1/models"): "list_models",
     ("get", "/v1/models/{model_id}"): "get_model",
     ("post", "/v1/embeddings"): "create_embeddings",
@@ -125,6 +126,24 @@ def test_documents_json_and_upload_are_separate_operations(spec: dict[str, Any])
     [
         ("/v1/chat", "ChatOut", {"passages", "delta", "answer", "citations", "done", "error"}),
         ("/v1/chat/completions", "OpenAIChatOut", {""}),
+        (
+            "/v1/responses",
+            "ResponseOut",
+            {
+                "response.created",
+                "response.in_progress",
+                "response.output_item.added",
+                "response.content_part.added",
+                "response.output_text.delta",
+                "response.output_text.annotation.added",
+                "response.output_text.done",
+                "response.content_part.done",
+                "response.output_item.done",
+                "response.completed",
+                "error",
+                "response.failed",
+            },
+        ),
     ],
 )
 def test_streams_are_declared_beside_the_json(spec: dict[str, Any], path: str, json_model: str, events: set) -> None:

@@ -64,7 +64,7 @@ def test_schemathesis_finds_no_server_errors_or_undocumented_statuses(
     # Every route the schema lists is fuzzed, and the schema lists every route of the API.
     assert {"POST /v1/search", "POST /v1/ask", "POST /v1/documents", "GET /v1/documents/{doc_id}"} <= labels
     assert {"DELETE /v1/documents/{doc_id}", "POST /v1/chat", "POST /v1/chat/completions"} <= labels
-    assert {"POST /v1/documents/upload", "GET /metrics", "POST /v1/embeddings"} <= labels
+    assert {"POST /v1/documents/upload", "GET /metrics", "POST /v1/embeddings", "POST /v1/responses"} <= labels
 
     def fuzz(op: APIOperation, mode: GenerationMode, examples: int) -> None:
         @given(case=op.as_strategy(generation_mode=mode))

@@ -248,6 +248,20 @@ def test_a_generated_client_imports_and_works_for_every_operation(server: str, g
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == content and isinstance(chunks[-1].usage, m.Usage)
 
+    responses = op(openai, "create_response")
+    created = responses.sync(client=client, body=m.ResponsesIn(model="qa", input_="Who met in Paris?"))
+    assert isinstance(created, m.ResponseOut) and created.status == "completed"
+    part = created.output[0].content[0]
+    assert part.text == content and part.annotations[0].url == cited.url
+    assert content[part.annotations[0].start_index : part.annotations[0].end_index] == "[1]"
+    assert created.usage.total_tokens == created.usage.input_tokens + created.usage.output_tokens
+    streamed = client.get_httpx_client().post(
+        "/v1/responses", json={"model": "qa", "input": "Who met in Paris?", "stream": True}
+    )
+    named = events(streamed)
+    assert named[-1][0] == "response.completed"
+    assert m.ResponseLifecycleEvent.from_dict(json.loads(named[-1][1])).response.output[0].content[0].text == content
+
     embedded = op(openai, "create_embeddings").sync(
         client=client, body=m.EmbeddingsIn(model="qa", input_=["kiln", "glaze"])
     )

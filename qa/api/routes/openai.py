@@ -1,5 +1,6 @@
 """OpenAI-compatible routes: ``POST /v1/chat/completions``, ``GET /v1/models`` and
-``GET /v1/models/{id}`` (``/v1/embeddings`` is in ``embeddings.py``).
+``GET /v1/models/{id}`` (``/v1/embeddings`` is in ``embeddings.py``; ``/v1/responses``, in
+``responses.py``, shares the answering code here: ``conversation``, ``pending_reply``, ``tokens``).
 
 The answer arrives in ``content`` with ``[n]`` markers and a sources list a chat frontend can show
 as is. Each citation is also in OpenAI's standard place, ``message.annotations`` (``delta.annotations``
@@ -19,8 +20,9 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Generator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
@@ -49,7 +51,7 @@ from qa.chat import SOURCES_HEADING, Turn
 from qa.chunk import tiktoken_counter
 from qa.errors import QAError
 from qa.generate import final
-from qa.service import Event, QAService
+from qa.service import QAService
 from qa.tasks import TaskPrompt, follow_ups, tags, task_prompt, title
 from qa.types import Answer, Citation
 
@@ -58,12 +60,14 @@ MODEL_ID = "qa"
 router = APIRouter(tags=["openai"])
 
 
-def _turns(messages: list[OpenAIMessage]) -> list[Turn]:
+def conversation(messages: Iterable[tuple[str, str]]) -> list[Turn]:
+    """The turns of a conversation sent as (role, text) pairs: ``developer`` is ``system``, and
+    roles qa does not read (``tool``...) are left out."""
     turns = []
-    for m in messages:
-        role = {"developer": "system"}.get(m.role, m.role)
+    for role, text in messages:
+        role = {"developer": "system"}.get(role, role)
         if role in ("system", "user", "assistant"):
-            turns.append(Turn(role, m.text()))  # type: ignore[arg-type]
+            turns.append(Turn(role, text))  # type: ignore[arg-type]
     return turns
 
 
@@ -179,13 +183,47 @@ def _extras(a: Answer) -> dict[str, Any]:
     }
 
 
-def usage(svc: QAService, messages: list[OpenAIMessage], content: str) -> dict[str, int]:
-    """Tokens as OpenAI's clients count them (tiktoken's cl100k_base, QA_ENCODING): the text of the
-    messages sent, and the content returned."""
+def tokens(svc: QAService, sent: Iterable[str], content: str) -> tuple[int, int]:
+    """Tokens as OpenAI's clients count them (tiktoken's cl100k_base, QA_ENCODING): of the texts
+    sent (the messages, instructions), and of the content returned."""
     count: Callable[[str], int] = tiktoken_counter(svc.settings.encoding)
-    prompt = sum(count(m.text()) for m in messages)
-    completion = count(content)
+    return sum(count(text) for text in sent), count(content)
+
+
+def usage(svc: QAService, messages: list[OpenAIMessage], content: str) -> dict[str, int]:
+    """Chat Completions' ``usage`` in tokens (``tokens``)."""
+    prompt, completion = tokens(svc, (m.text() for m in messages), content)
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What a conversation gets: the message, its citations, and qa's own fields beside them
+    (none for the JSON of an Open WebUI task prompt)."""
+
+    message: Numbered
+    citations: tuple[Citation, ...] = ()
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+async def pending_reply(svc: QAService, turns: list[Turn], extractive: bool) -> Callable[[], Reply]:
+    """The reply to a conversation, as work to run in a thread (it blocks: retrieval, an LLM).
+
+    The conversation is checked now, so a refusal (``QAError``) comes before a response starts;
+    a follow-up goes through the service's chat resolution. An Open WebUI task prompt (a chat
+    title, tags, follow-ups) is answered now, in the JSON it asks for (``qa.tasks``). Shared by
+    Chat Completions and the Responses API."""
+    task = task_prompt(turns[-1].content) if turns and turns[-1].role == "user" else None
+    if task is not None:
+        done = Reply(Numbered(await run_in_threadpool(answer_task, svc, task), {}))
+        return lambda: done
+    events = svc.chat_stream(turns, extractive=extractive)
+
+    def finish() -> Reply:
+        a = final(events)
+        return Reply(numbered(a), a.citations, _extras(a))
+
+    return finish
 
 
 def unsupported(body: OpenAIChatIn) -> tuple[str, str] | None:
@@ -196,21 +234,26 @@ def unsupported(body: OpenAIChatIn) -> tuple[str, str] | None:
     # Tools offered are accepted and never called: with tool_choice "auto" (the default) a model
     # may answer in text, and Open WebUI (0.12, native function calling) offers its built-in tools
     # on every chat request. Only a forced call is refused: qa cannot make one.
-    if body.tool_choice not in (None, "none", "auto"):
-        return "tool_choice", (
-            f"tool_choice {json.dumps(body.tool_choice)} is not supported: qa answers from its index and calls"
-            " no functions (send 'auto' or 'none', or leave it out)"
-        )
-    function_call = (body.model_extra or {}).get("function_call")
-    if function_call not in (None, "none", "auto"):
-        return "function_call", (
-            f"function_call {json.dumps(function_call)} is not supported: qa answers from its index and calls"
-            " no functions (send 'auto' or 'none', or leave it out)"
-        )
+    for param, choice in (
+        ("tool_choice", body.tool_choice),
+        ("function_call", (body.model_extra or {}).get("function_call")),
+    ):
+        if (refused := forced_call(param, choice)) is not None:
+            return refused
     if body.response_format is not None and body.response_format.get("type", "text") != "text":
         kind = body.response_format.get("type")
         return "response_format", f"response_format {kind!r} is not supported: answers are text (type 'text')"
     return None
+
+
+def forced_call(param: str, choice: Any) -> tuple[str, str] | None:
+    """A refusal of a forced tool call (``param`` and why), or None for ``auto``, ``none`` or nothing."""
+    if choice in (None, "none", "auto"):
+        return None
+    return param, (
+        f"{param} {json.dumps(choice)} is not supported: qa answers from its index and calls"
+        " no functions (send 'auto' or 'none', or leave it out)"
+    )
 
 
 def _model(created: int = 0) -> dict[str, Any]:
@@ -227,11 +270,11 @@ def list_models() -> dict[str, Any]:
 def get_model(model_id: str) -> Any:
     """One model: ``qa``; any other id is a 404 in OpenAI's shape."""
     if model_id != MODEL_ID:
-        return _unknown_model(model_id)
+        return unknown_model(model_id)
     return _model()
 
 
-def _unknown_model(model_id: str) -> JSONResponse:
+def unknown_model(model_id: str) -> JSONResponse:
     return openai_error(
         404,
         f"model {model_id!r} is not served here; use {MODEL_ID!r} (GET /v1/models)",
@@ -276,45 +319,27 @@ async def chat_completions(request: Request, svc: Service) -> Response:
         param, message = refused
         return openai_error(400, message, "unsupported_parameter", param=param)
     if body.model != MODEL_ID:
-        return _unknown_model(body.model)
-    turns = _turns(body.messages)
+        return unknown_model(body.model)
+    turns = conversation((m.role, m.text()) for m in body.messages)
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
     base_url = str(request.base_url)
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
-    task = task_prompt(turns[-1].content) if turns and turns[-1].role == "user" else None
     try:
-        if task is not None:
-            reply = await run_in_threadpool(answer_task, svc, task)
-            used = usage(svc, body.messages, reply)
-            if body.stream:
-                return _stream(_task_chunks(reply, completion_id, created, used, include_usage))
-            return _completion(completion_id, created, Numbered(reply, {}), (), base_url, used, {})
+        work = await pending_reply(svc, turns, body.extractive)
         if body.stream:
-            # The request is checked here, before the stream's status line; answered as it is read.
-            events = svc.chat_stream(turns, extractive=body.extractive)
-            return _stream(
-                _chunks(events, completion_id, created, base_url, lambda c: usage(svc, body.messages, c), include_usage)
-            )
-        a = await run_in_threadpool(svc.chat, turns, None, None, body.extractive)
+            used = partial(usage, svc, body.messages)  # counted once the answer is
+            return sse_response(_chunks(work, completion_id, created, base_url, used, include_usage))
+        reply = await run_in_threadpool(work)
     except QAError as exc:
         return openai_qa_error(exc)
-    out = numbered(a)
-    return _completion(
-        completion_id, created, out, a.citations, base_url, usage(svc, body.messages, out.content), _extras(a)
-    )
+    content = reply.message.content
+    return _completion(completion_id, created, reply, base_url, usage(svc, body.messages, content))
 
 
-def _completion(
-    completion_id: str,
-    created: int,
-    message: Numbered,
-    citations: tuple[Citation, ...],
-    base_url: str,
-    used: dict[str, int],
-    extras: dict[str, Any],
-) -> JSONResponse:
-    annotations = [annotation(c, citation_url(base_url, c), message.markers[c.n]) for c in citations]
+def _completion(completion_id: str, created: int, reply: Reply, base_url: str, used: dict[str, int]) -> JSONResponse:
+    message = reply.message
+    annotations = [annotation(c, citation_url(base_url, c), message.markers[c.n]) for c in reply.citations]
     return JSONResponse(
         {
             "id": completion_id,
@@ -329,7 +354,7 @@ def _completion(
                 }
             ],
             "usage": used,
-            **extras,
+            **reply.extras,
         }
     )
 
@@ -351,7 +376,7 @@ def answer_task(svc: QAService, task: TaskPrompt) -> str:
     return json.dumps({"follow_ups": follow_ups(a, asked)}, ensure_ascii=False)
 
 
-def _stream(chunks: AsyncIterator[str]) -> StreamingResponse:
+def sse_response(chunks: AsyncIterator[str]) -> StreamingResponse:
     return StreamingResponse(chunks, media_type="text/event-stream", headers=SSE_HEADERS)
 
 
@@ -372,20 +397,8 @@ def _chunk_maker(completion_id: str, created: int) -> Callable[..., str]:
     return chunk
 
 
-async def _task_chunks(
-    content: str, completion_id: str, created: int, used: dict[str, int], include_usage: bool
-) -> AsyncIterator[str]:
-    chunk = _chunk_maker(completion_id, created)
-    yield chunk({"role": "assistant", "content": ""})
-    yield chunk({"content": content})
-    yield chunk({}, "stop")
-    if include_usage:
-        yield chunk(None, usage=used)
-    yield "data: [DONE]\n\n"
-
-
 async def _chunks(
-    events: Generator[Event, None, None],
+    work: Callable[[], Reply],
     completion_id: str,
     created: int,
     base_url: str,
@@ -396,16 +409,16 @@ async def _chunks(
     try:
         yield chunk({"role": "assistant", "content": ""})
         # Checked before any of it is sent: a client cannot take back text it has shown.
-        a = await run_in_threadpool(final, events)
-        message = numbered(a)
+        reply = await run_in_threadpool(work)
+        message = reply.message
         for piece in pieces(message.content):
             yield chunk({"content": piece})
         # Then each citation: OpenAI's annotation (its marker is in the text sent) and, in the
         # same chunk, Open WebUI's source event with the exact quote, in citation order.
-        for c in a.citations:
+        for c in reply.citations:
             url = citation_url(base_url, c)
             yield chunk({"annotations": [annotation(c, url, message.markers[c.n])]}, event=source_event(c, url))
-        yield chunk({}, "stop", **_extras(a))
+        yield chunk({}, "stop", **reply.extras)
         if include_usage:
             # OpenAI's last chunk when asked: no choices, the whole request's usage.
             yield chunk(None, usage=used(message.content))
