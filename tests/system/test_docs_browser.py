@@ -25,7 +25,8 @@ KEY = "docs-test-key"
 OPERATIONS = {
     "documents": ["list_documents", "add_documents", "upload_document", "get_document", "delete_document"],
     "questions": ["search", "ask", "chat"],
-    "openai": ["chat_completions", "list_models", "get_model", "create_embeddings"],
+    "jobs": ["list_jobs", "get_job"],
+    "openai": ["chat_completions", "create_response", "list_models", "get_model", "create_embeddings"],
     "service": ["health", "stats", "metrics"],
 }
 
