@@ -63,7 +63,9 @@ CREATE TABLE IF NOT EXISTS jobs (
     owner TEXT,
     heartbeat_at REAL,
     attempts INTEGER NOT NULL DEFAULT 0,
-    error TEXT
+    error TEXT,
+    item_chunks_embedded INTEGER,
+    item_chunks_total INTEGER
 );
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status, created_at);
 CREATE INDEX IF NOT EXISTS jobs_created ON jobs(created_at);
@@ -112,6 +114,9 @@ class Job:
     bytes_done: int
     documents: int
     chunks: int
+    # The item being ingested (a running job): chunks embedded of its chunks so far, None before it is chunked.
+    item_chunks_embedded: int | None = None
+    item_chunks_total: int | None = None
     items: tuple[JobItem, ...] = field(default=())
 
 
@@ -136,6 +141,10 @@ class JobStore:
         self.db.execute("PRAGMA synchronous=FULL")  # a committed job survives power loss, not only a kill
         self.db.execute("PRAGMA foreign_keys=ON")
         self.db.executescript(SCHEMA)
+        have = {row[1] for row in self.db.execute("PRAGMA table_info(jobs)")}
+        for column in ("item_chunks_embedded", "item_chunks_total"):  # a jobs.sqlite made before them
+            if column not in have:
+                self.db.execute(f"ALTER TABLE jobs ADD COLUMN {column} INTEGER")
 
     def _write(self, sql: str, args: Sequence[Any] = ()) -> int:
         with self._lock:
@@ -219,6 +228,12 @@ class JobStore:
             "SELECT n, name, data FROM job_items WHERE job_id = ? AND status = 'queued' ORDER BY n", (job_id,)
         ).fetchall()
         return [(int(n), name, bytes(data or b"")) for n, name, data in rows]
+
+    def item_chunks(self, job_id: str, embedded: int | None, total: int | None) -> None:
+        """The item being ingested: ``embedded`` of its ``total`` chunks so far (None, None: between items)."""
+        self._write(
+            "UPDATE jobs SET item_chunks_embedded = ?, item_chunks_total = ? WHERE id = ?", (embedded, total, job_id)
+        )
 
     def item_done(
         self, job_id: str, n: int, results: Sequence[IngestResult] = (), error: BaseException | None = None
@@ -306,12 +321,13 @@ _COLUMNS = (
     "(SELECT COALESCE(SUM(bytes), 0) FROM job_items i WHERE i.job_id = j.id AND i.status != 'queued'), "
     "(SELECT COALESCE(SUM(json_array_length(results)), 0) FROM job_items i WHERE i.job_id = j.id), "
     "(SELECT COALESCE(SUM((SELECT COALESCE(SUM(json_extract(value, '$.chunks')), 0) FROM json_each(i.results))), 0) "
-    " FROM job_items i WHERE i.job_id = j.id AND i.results IS NOT NULL)"
+    " FROM job_items i WHERE i.job_id = j.id AND i.results IS NOT NULL), "
+    "item_chunks_embedded, item_chunks_total"
 )
 
 
 def _job(row: Sequence[Any]) -> Job:
-    return Job(*row[:8], *(int(v) for v in row[8:]))
+    return Job(*row[:8], *(int(v) for v in row[8:15]), *row[15:17])
 
 
 def _item(row: Sequence[Any]) -> JobItem:
@@ -343,7 +359,8 @@ class JobRunner:
         store: the jobs' records.
         documents_of: the documents of one item (``kind``, the job's options, the item's name and
             bytes); raises for an item that cannot be read (that item fails, the rest go on).
-        ingest: indexes documents and returns their results (the server's ingestion worker).
+        ingest: indexes documents and returns their results (the server's ingestion worker),
+            telling its second argument the chunks embedded of the chunks to embed as it goes.
         keep, max_age: finished jobs kept (``JobStore.prune``).
     """
 
@@ -351,7 +368,7 @@ class JobRunner:
         self,
         store: JobStore,
         documents_of: Callable[[JobKind, dict[str, Any], str, bytes], list[Document]],
-        ingest: Callable[[list[Document]], list[IngestResult]],
+        ingest: Callable[[list[Document], Callable[[int, int], None]], list[IngestResult]],
         keep: int = 1000,
         max_age: float = 7 * 86400,
     ) -> None:
@@ -427,7 +444,7 @@ class JobRunner:
                     return  # released by stop(): resumed at the next start
                 try:
                     docs = self.documents_of(kind, options, name, data)
-                    results = self._ingest(docs)
+                    results = self._ingest(docs, self._chunk_progress(job_id))
                 except Exception as exc:
                     if isinstance(exc, _Stopping):
                         return
@@ -436,6 +453,8 @@ class JobRunner:
                     self.store.item_done(job_id, n, error=exc)
                 else:
                     self.store.item_done(job_id, n, results)
+                finally:
+                    self.store.item_chunks(job_id, None, None)
             job = self.store.get(job_id, items=False)
             failed = job is not None and job.items_total > 0 and job.items_failed == job.items_total
             self.store.finish(
@@ -447,11 +466,26 @@ class JobRunner:
         finally:
             done.set()
 
-    def _ingest(self, docs: list[Document]) -> list[IngestResult]:
+    def _chunk_progress(self, job_id: str) -> Callable[[int, int], None]:
+        """Records an item's chunk progress in the job, at most twice a second (and when it is done)."""
+        last = [0.0]
+
+        def record(embedded: int, total: int) -> None:
+            now = time.monotonic()
+            if embedded >= total or now - last[0] >= 0.5:
+                last[0] = now
+                try:
+                    self.store.item_chunks(job_id, embedded, total)
+                except sqlite3.Error:
+                    log.warning("job progress not recorded", exc_info=True)
+
+        return record
+
+    def _ingest(self, docs: list[Document], on_chunks: Callable[[int, int], None]) -> list[IngestResult]:
         """``ingest`` waiting its turn: a full ingestion queue is waited out, not a failure."""
         while True:
             try:
-                return self.ingest(docs)
+                return self.ingest(docs, on_chunks)
             except Busy as exc:
                 if self._stop.wait(min(exc.retry_after, 5)):
                     raise _Stopping() from exc

@@ -261,9 +261,9 @@ class QAService:
             data, name, options["source"], options.get("id"), options.get("title"), options.get("metadata")
         )
 
-    def _job_ingest(self, docs: list[Document]) -> list[IngestResult]:
+    def _job_ingest(self, docs: list[Document], on_chunks: ChunkProgress) -> list[IngestResult]:
         # On the ingestion worker, as a request's documents are: one call at a time, QA_INGEST_THREADS cores.
-        return self.ingest_worker.submit(self.add_documents, docs).result()
+        return self.ingest_worker.submit(lambda: self.add_documents(docs, on_chunks=on_chunks)).result()
 
     # -- documents ----------------------------------------------------------------------------
 

@@ -181,6 +181,12 @@ class JobProgress(BaseModel):
     bytes_done: int = Field(..., description="Bytes of the items finished: the share done, for an ETA.")
     documents: int = Field(..., description="Documents ingested so far (a .jsonl file gives several).")
     chunks: int = Field(..., description="Chunks of the documents ingested so far.")
+    item_chunks_embedded: int | None = Field(
+        None, description="The item being ingested (a running job): its chunks embedded so far."
+    )
+    item_chunks_total: int | None = Field(
+        None, description="The item being ingested: its chunks to embed (those not reused from the index)."
+    )
 
 
 class JobItemOut(BaseModel):

@@ -5,6 +5,7 @@ jobs are pruned; two claimants never take the same job."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 from qa.jobs import MAX_ATTEMPTS, JobStore
@@ -45,3 +46,38 @@ def test_finished_jobs_are_pruned(tmp_path: Path) -> None:
     assert total == 3 and ids[4] in {j.id for j in jobs}  # the queued one is never pruned
     assert store.prune(keep=100, max_age=-1) == 2
     store.close()
+
+
+def test_a_running_item_reports_its_chunks_embedded(tmp_path: Path) -> None:
+    """While an item is embedded, the job shows its chunks embedded of its chunks to embed; between
+    items and once done, nothing (the items' results count the chunks written)."""
+    import time
+
+    from qa.jobs import JobRunner
+    from qa.types import Document, IngestResult
+
+    store = JobStore(tmp_path / "jobs.sqlite")
+    seen: list[tuple[int | None, int | None]] = []
+
+    def documents_of(kind: str, options: dict[str, object], name: str, data: bytes) -> list[Document]:
+        return [Document(name, data.decode(), name)]
+
+    def ingest(docs: list[Document], on_chunks: Callable[[int, int], None]) -> list[IngestResult]:
+        for embedded in (0, 2, 4):
+            on_chunks(embedded, 4)
+            running = store.get(job.id, items=False)
+            assert running is not None
+            seen.append((running.item_chunks_embedded, running.item_chunks_total))
+        return [IngestResult(d.id, "added", 4) for d in docs]
+
+    job = store.create("upload", {"source": "upload"}, [("a.md", b"alpha"), ("b.md", b"beta")])
+    runner = JobRunner(store, documents_of, ingest)  # type: ignore[arg-type]
+    runner.start()
+    deadline = time.monotonic() + 30
+    while (done := store.get(job.id)) is not None and done.status != "succeeded":
+        assert time.monotonic() < deadline, done
+        time.sleep(0.05)
+    runner.stop()
+    assert seen[0] == (0, 4) and seen[-1] == (4, 4) and len(seen) == 6
+    assert done is not None and (done.item_chunks_embedded, done.item_chunks_total) == (None, None)
+    assert done.chunks == 8

@@ -45,6 +45,8 @@ def job_out(job: Job, items: bool = True) -> JobOut:
             bytes_done=job.bytes_done,
             documents=job.documents,
             chunks=job.chunks,
+            item_chunks_embedded=job.item_chunks_embedded,
+            item_chunks_total=job.item_chunks_total,
         ),
         items=[
             JobItemOut(
