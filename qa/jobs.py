@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import random
 import sqlite3
 import threading
 import time
@@ -137,6 +138,19 @@ class JobStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+        # Server processes starting together (`--workers`, replicas on one volume) open the file at
+        # once: switching it to WAL does not wait on SQLite's busy handler, so it is retried here.
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                self._setup()
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05 + random.random() * 0.1)
+
+    def _setup(self) -> None:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")  # a committed job survives power loss, not only a kill
         self.db.execute("PRAGMA foreign_keys=ON")

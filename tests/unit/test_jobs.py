@@ -81,3 +81,17 @@ def test_a_running_item_reports_its_chunks_embedded(tmp_path: Path) -> None:
     assert seen[0] == (0, 4) and seen[-1] == (4, 4) and len(seen) == 6
     assert done is not None and (done.item_chunks_embedded, done.item_chunks_total) == (None, None)
     assert done.chunks == 8
+
+
+def test_processes_opening_the_job_file_together_all_start(tmp_path: Path) -> None:
+    """`qa serve --workers N` and replicas on one volume open jobs.sqlite at the same moment."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(6) as pool:
+        assert pool.map(open_job_store, [tmp_path / "jobs.sqlite"] * 12) == [True] * 12
+
+
+def open_job_store(path: Path) -> bool:
+    JobStore(path).close()
+    return True
