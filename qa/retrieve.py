@@ -17,7 +17,7 @@ from typing import Literal
 
 import numpy as np
 
-from qa.embed import Embedder
+from qa.embed import Embedder, embed_queries
 from qa.errors import InvalidInput
 from qa.rerank import Reranker, diversify
 from qa.stages import stage
@@ -76,7 +76,7 @@ class Retriever:
 
     def embed_query(self, question: str) -> np.ndarray:
         with stage("embed"):
-            return self.embedder.embed([question])[0]
+            return embed_queries(self.embedder, [question])[0]
 
     def retrieve(
         self,

