@@ -80,7 +80,10 @@ _SIGNATURE = re.compile(
 
 # Terminal punctuation plus closing quotes/brackets, then whitespace and the next sentence's first character.
 # Matching only from the start of a punctuation run, possessively, keeps long runs ("....") linear.
-_END = re.compile(r"(?<![.!?…])([.!?…]++)([\"'”’)\]»]*+)(?=\s+(\S))")
+_END = re.compile(r"(?<![.!?…؟])([.!?…؟]++)([\"'”’)\]»]*+)(?=\s+(\S))")
+# Full stops that need no space after them: Chinese and Japanese (。！？, half-width ｡), and the
+# Devanagari danda (। ॥) of Hindi, Marathi, Nepali and Sanskrit; with any closing quote or bracket.
+_END_UNSPACED = re.compile(r"[。！？｡।॥]++[」』）》〉”’\"'\])]*+")
 _WORD_BEFORE = re.compile(r"(?:[^\W\d_]|\.)+\Z")  # letters and dots right before the punctuation
 _DOTTED = re.compile(r"(?:[^\W\d_]\.)+[^\W\d_]")  # "e.g", "J.R.R", "U.S.A"
 
@@ -304,6 +307,8 @@ def _setext(text: str, lines: list[tuple[int, int]], classes: list[int], code: l
 def _punctuation(text: str, start: int, end: int, kind: Kind, out: list[Sentence]) -> None:
     """Append the sentences of a paragraph or list item ``text[start:end]``."""
     cuts = [m.end() for m in _END.finditer(text, start, end) if _ends_sentence(text, m)]
+    cuts += [m.end() for m in _END_UNSPACED.finditer(text, start, end) if m.end() < end]
+    cuts = sorted(set(cuts))
     for cut in [*cuts, end]:
         s, e = strip_span(text, start, cut)
         if s < e:

@@ -403,3 +403,22 @@ def test_a_man_pages_running_head_and_foot_are_not_sentences() -> None:
     # An ordinary sentence ending in a call is still prose.
     (only,) = sentence_spans("Call it as f(1).")
     assert only.answerable
+
+
+def test_full_stops_of_other_scripts_end_sentences() -> None:
+    """Chinese and Japanese stops need no space after them, nor does the Devanagari danda; the Arabic
+    question mark ends a sentence as '?' does. Offsets stay exact."""
+    cases = {
+        "巴黎会谈于八月举行。叙利亚外长出席了会议！他们讨论了局势？是的。": [
+            "巴黎会谈于八月举行。", "叙利亚外长出席了会议！", "他们讨论了局势？", "是的。",
+        ],
+        "「东京」是日本的首都。」好的": ["「东京」是日本的首都。」", "好的"],
+        "भारत एक देश है। इसकी राजधानी दिल्ली है॥ यह बड़ा है।": [
+            "भारत एक देश है।", "इसकी राजधानी दिल्ली है॥", "यह बड़ा है।",
+        ],
+        "هل هذا صحيح؟ نعم هذا صحيح.": ["هل هذا صحيح؟", "نعم هذا صحيح."],
+        "Mixed text. 中文句子。English again.": ["Mixed text.", "中文句子。", "English again."],
+    }  # fmt: skip
+    for text, expected in cases.items():
+        spans = split_sentences(text)
+        assert [text[s:e] for s, e in spans] == expected, text
