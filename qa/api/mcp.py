@@ -220,12 +220,16 @@ class _Server(MCPServer[Any]):
 
 
 @contextlib.contextmanager
-def _refusals() -> Iterator[None]:
-    """The service's refusals as tool errors, with its message (what was wrong, what to do)."""
+def _refusals(argument: str = "question") -> Iterator[None]:
+    """The service's refusals as tool errors, with its message (what was wrong, what to do); the
+    service names the question ``'question'``, which a tool may call otherwise (``search``: ``query``)."""
     try:
         yield
     except QAError as exc:
-        raise ToolError(str(exc)) from exc
+        message = str(exc)
+        if argument != "question":
+            message = message.replace("'question'", f"'{argument}'")
+        raise ToolError(message) from exc
 
 
 # -- the server ---------------------------------------------------------------------------------
@@ -269,7 +273,7 @@ def build_server(
         """Find the passages of the indexed documents that best match a query, best first. Each passage
         carries its document's id, its start and end offsets in the document's text, its page (PDFs)
         and its score."""
-        with watched(), _refusals():
+        with watched(), _refusals("query"):
             passages = service().search(query, k, filters)
         result = SearchResult(query=query, passages=[passage_out(p) for p in passages])
         return _result(result, _search_text(result))

@@ -126,7 +126,7 @@ async def check_refusals(c: Client) -> None:
         ("get_document", {"doc_id": "examples/paris-talks.md", "end": 10**9}, "0 <= start <= end <= "),
         ("get_document", {"doc_id": "examples/paris-talks.md", "start": -1}, "span start=-1"),
         ("search", {"query": "x", "k": 1000}, "k must be between 1 and"),
-        ("search", {"query": "   "}, "question is empty"),
+        ("search", {"query": "   "}, "send a non-blank 'query'"),
         ("search", {"query": "x", "k": "many"}, "invalid arguments for search: k: Input should be a valid integer"),
         ("ask", {"question": "x", "filters": {"topic": {"nested": 1}}}, "filters.topic: expected one of str, int"),
         ("ask", {"question": "x", "filters": {"topic": ["a", "b"]}}, "filter 'topic' must be a string, number or"),
