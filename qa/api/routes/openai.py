@@ -23,12 +23,12 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from qa.api.deps import Service
@@ -56,6 +56,7 @@ from qa.tasks import TaskPrompt, follow_ups, tags, task_prompt, title
 from qa.types import Answer, Citation
 
 MODEL_ID = "qa"
+M = TypeVar("M", bound=BaseModel)
 
 router = APIRouter(tags=["openai"])
 
@@ -274,6 +275,22 @@ def get_model(model_id: str) -> Any:
     return _model()
 
 
+def checked_body(
+    raw: bytes, model: type[M], unsupported_in: Callable[[M], tuple[str, str] | None]
+) -> M | JSONResponse:
+    """An OpenAI-style request body parsed as ``model``, or the refusal in OpenAI's shape: invalid
+    (400), or an option ``unsupported_in`` says this service cannot honour (400)."""
+    try:
+        body = model.model_validate_json(raw)
+    except ValidationError as exc:
+        status, message = validation_message(exc)
+        return openai_error(400, message, ERROR_KIND[status])
+    if (refused := unsupported_in(body)) is not None:
+        param, message = refused
+        return openai_error(400, message, "unsupported_parameter", param=param)
+    return body
+
+
 def unknown_model(model_id: str) -> JSONResponse:
     return openai_error(
         404,
@@ -310,14 +327,9 @@ def unknown_model(model_id: str) -> JSONResponse:
 async def chat_completions(request: Request, svc: Service) -> Response:
     """OpenAI Chat Completions: the answer with ``[n]`` markers in ``content``, each citation in
     ``message.annotations`` and in the ``citations`` field."""
-    try:
-        body = OpenAIChatIn.model_validate_json(await request.body())
-    except ValidationError as exc:
-        status, message = validation_message(exc)
-        return openai_error(400, message, ERROR_KIND[status])
-    if (refused := unsupported(body)) is not None:
-        param, message = refused
-        return openai_error(400, message, "unsupported_parameter", param=param)
+    body = checked_body(await request.body(), OpenAIChatIn, unsupported)
+    if isinstance(body, JSONResponse):
+        return body
     if body.model != MODEL_ID:
         return unknown_model(body.model)
     turns = conversation((m.role, m.text()) for m in body.messages)

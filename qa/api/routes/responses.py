@@ -26,15 +26,15 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from qa.api.deps import Service
-from qa.api.errors import ERROR_KIND, openai_error, openai_qa_error, validation_message
+from qa.api.errors import openai_qa_error
 from qa.api.routes.chat import error_data
 from qa.api.routes.openai import (
     MODEL_ID,
     Reply,
+    checked_body,
     citation_url,
     conversation,
     forced_call,
@@ -129,14 +129,9 @@ def _sent(body: ResponsesIn) -> list[tuple[str, str]]:
 async def create_response(request: Request, svc: Service) -> Response:
     """OpenAI Responses API: the answer with ``[n]`` markers in the ``output_text``, each citation
     in its ``annotations`` and in the ``citations`` field."""
-    try:
-        body = ResponsesIn.model_validate_json(await request.body())
-    except ValidationError as exc:
-        status, message = validation_message(exc)
-        return openai_error(400, message, ERROR_KIND[status])
-    if (refused := unsupported(body)) is not None:
-        param, message = refused
-        return openai_error(400, message, "unsupported_parameter", param=param)
+    body = checked_body(await request.body(), ResponsesIn, unsupported)
+    if isinstance(body, JSONResponse):
+        return body
     if body.model != MODEL_ID:
         return unknown_model(body.model)
     sent = _sent(body)
