@@ -180,6 +180,7 @@ class ExtractiveAnswerer:
         cache_size: int = 20_000,
         model: AnswerModel | None = None,
         shortlist: int = 8,
+        embed_sentences: int = 0,
     ) -> None:
         if len(weights) != len(FEATURES):
             raise ValueError(f"{len(FEATURES)} weights needed ({', '.join(FEATURES)}), got {len(weights)}")
@@ -191,6 +192,7 @@ class ExtractiveAnswerer:
         self.weights = np.array(weights, dtype=np.float64)
         self.passages = passages
         self.shortlist = shortlist
+        self.embed_sentences = embed_sentences
 
     def choose(self, question: str, cands: list[Candidate], rows: np.ndarray) -> tuple[int, float]:
         """The index of the answer sentence among ``cands`` and its score (see the module docstring)."""
@@ -240,20 +242,50 @@ class ExtractiveAnswerer:
         passage_vectors: dict[int, np.ndarray] | None = None,
     ) -> tuple[list[Candidate], np.ndarray]:
         """The candidate sentences of the top passages and their feature rows."""
+        cands, rows, _ = self._score(question, passages, query_vector, passage_vectors)
+        return cands, rows
+
+    def _score(
+        self,
+        question: str,
+        passages: list[Passage],
+        query_vector: np.ndarray | None,
+        passage_vectors: dict[int, np.ndarray] | None,
+    ) -> tuple[list[Candidate], np.ndarray, np.ndarray]:
+        """``score``, and which rows hold their sentence's own cosine (the others an estimate)."""
         top = passages[: self.passages]
         cands = candidates(top)
         if not cands:
-            return [], np.zeros((0, len(FEATURES)))
+            return [], np.zeros((0, len(FEATURES))), np.zeros(0, dtype=bool)
         q = query_vector if query_vector is not None else embed_queries(self.embedder, [question])[0]
-        cos = self.sentences.embed([c.text for c in cands]) @ q
         # A passage counts by its stored vector's cosine with the question (the retrieval score
         # scale depends on the mode) and by its rank, as the min-max normalized retrieval score.
         pcos = {cid: float(v @ q) for cid, v in (passage_vectors or {}).items()}
+        pscore = dict(zip((p.chunk_id for p in top), minmax([p.score for p in top]), strict=True))
         if not pcos:  # a store without vectors: the passage's best sentence stands in
+            cos = self.sentences.embed([c.text for c in cands]) @ q
             for c, s in zip(cands, cos, strict=True):
                 pcos[c.passage.chunk_id] = max(pcos.get(c.passage.chunk_id, -1.0), float(s))
-        pscore = dict(zip((p.chunk_id for p in top), minmax([p.score for p in top]), strict=True))
-        return cands, features(question, cands, cos, pcos, pscore)
+            return cands, features(question, cands, cos, pcos, pscore), np.ones(len(cands), dtype=bool)
+        rows = features(question, cands, np.zeros(len(cands)), pcos, pscore)
+        read = self.to_embed(rows)
+        cos = self.sentences.embed([cands[i].text for i in read]) @ q
+        # Embedding the sentences is most of an answer's time (a 5-abstract answer reads about
+        # 45). Those the other features rank below the first ``embed_sentences`` are not read:
+        # their cosine is taken as the lowest one read, so they never win on meaning.
+        rows[:, 0] = float(cos.min()) if len(cos) else 0.0
+        rows[read, 0] = cos
+        exact = np.zeros(len(cands), dtype=bool)
+        exact[read] = True
+        return cands, rows, exact
+
+    def to_embed(self, rows: np.ndarray) -> np.ndarray:
+        """Which candidates' sentences to embed: all of them, or (``embed_sentences``) the best under
+        the weights of every feature but the sentence's own cosine (column 0, zero in ``rows``)."""
+        n = len(rows)
+        if not self.embed_sentences or n <= self.embed_sentences:
+            return np.arange(n)
+        return np.sort(np.argsort(-(rows @ self.weights), kind="stable")[: self.embed_sentences])
 
     def answer(
         self,
@@ -263,10 +295,17 @@ class ExtractiveAnswerer:
         passage_vectors: dict[int, np.ndarray] | None = None,
     ) -> Answer:
         """Best sentence of the top passages, cited by its exact span."""
-        cands, rows = self.score(question, passages, query_vector, passage_vectors)
+        cands, rows, exact = self._score(question, passages, query_vector, passage_vectors)
         if not cands:
             return Answer(answer=NOT_FOUND, found=False, citations=(), passages=tuple(passages))
         best, score = self.choose(question, cands, rows)
+        while not exact[best]:
+            # Chosen on an estimated cosine: read the sentence itself, and choose again with it, so
+            # the answer's evidence (and "not found") never rests on an estimate.
+            q = query_vector if query_vector is not None else embed_queries(self.embedder, [question])[0]
+            rows[best, 0] = float(self.sentences.embed([cands[best].text])[0] @ q)
+            exact[best] = True
+            best, score = self.choose(question, cands, rows)
         if score < self.min_score:
             return Answer(answer=NOT_FOUND, found=False, citations=(), passages=tuple(passages), score=score)
         c = cands[best]

@@ -185,6 +185,13 @@ class Settings(BaseSettings):
         le=100,
         description="Candidate sentences (the feature scorer's best) that a learned answer model reads.",
     )
+    answer_embed_sentences: int = Field(
+        8,
+        ge=0,
+        le=1000,
+        description="Candidate sentences whose embeddings the answer step computes: the best under the other "
+        "features; the rest are ranked below them on meaning. 0: all of them.",
+    )
     retrieval_mode: Literal["dense", "lexical", "hybrid"] = Field(
         "hybrid",
         description="Default retrieval: `dense`, `lexical` (BM25) or `hybrid` (both, fused); per request `mode`.",

@@ -163,6 +163,7 @@ class QAService:
             passages=s.answer_passages,
             model=load_answer_model(s.answer_model),
             shortlist=s.answer_shortlist,
+            embed_sentences=s.answer_embed_sentences,
         )
 
     @cached_property

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from qa.answer import FEATURES, ExtractiveAnswerer, SentenceVectors
@@ -131,3 +133,33 @@ def test_only_a_question_of_what_something_is_or_does_goes_to_its_definition() -
         "Which option makes grep stop?",
     ):
         assert not asks_definition(q), q
+
+
+def test_only_the_best_sentences_under_the_other_features_are_embedded(embedder: Embedder) -> None:
+    """``embed_sentences`` reads the candidates the other features rank first; the chosen sentence's
+    evidence is always its own cosine (re-read when an estimate won), never an estimate."""
+    text = (Path(__file__).resolve().parents[2].parent / "shared" / "seed" / "paris_article.txt").read_text()
+    passages = [
+        Passage(i, f"d{i}", "Paris", text[s : s + 900], s, min(s + 900, len(text)), 1.0 - i / 10)
+        for i, s in enumerate(range(0, min(len(text), 4500), 900))
+    ]
+    questions = ["Who met in Paris?", "What did the talks aim at?", "Where did the meeting take place?"]
+    everything, few = Counting(embedder), Counting(embedder)
+    full = ExtractiveAnswerer(everything, cache_size=0)  # type: ignore[arg-type]
+    pruned = ExtractiveAnswerer(few, cache_size=0, embed_sentences=2)  # type: ignore[arg-type]
+    stored = dict(zip((p.chunk_id for p in passages), embedder.embed([p.text for p in passages]), strict=True))
+    checked = 0
+    for q in questions:
+        cands, rows = full.score(q, passages, None, stored)
+        assert len(cands) > 2
+        a = pruned.answer(q, passages, None, stored)
+        chosen = (
+            next(i for i, c in enumerate(cands) if c.passage.start + c.start == a.citations[0].start)
+            if a.found
+            else None
+        )
+        if chosen is not None:
+            exact = (rows[chosen, 0] + rows[chosen, 1]) / 2
+            assert abs(a.score - exact) < 1e-5
+            checked += 1
+    assert checked >= 2 and 0 < few.texts < everything.texts
