@@ -11,7 +11,10 @@ from the question's expected answer type and the sentence's surface form:
   (``shutil.copy2()``, ``--verbose``, ``-V``, ``os.path``, ``PYTHONPATH``, ```quoted```);
 - what (is the) default: the value the sentence gives after "default" ("defaults to 8", "default: True").
 
-Candidates that only repeat the question ("Paris" in "Who met in Paris?") are skipped, and the one
+Nothing the question already says is part of the answer: candidates that only repeat it ("Paris" in
+"Who met in Paris?") are skipped, a name is cut from the question's words it follows ("Premier of
+Victoria is Daniel Andrews"), and a number keeps the unit the question lacks ("200 kilometres") but
+not the noun it counts ("How many legions?": "eight"). Of the rest, the one
 nearest the question's words in the sentence wins. When the question has no recognised type, or the
 sentence holds no candidate of that type, there is no short answer: the cited sentence stands alone,
 rather than a guessed span.
@@ -22,6 +25,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Literal
+
+from qa.terms import STOPWORDS
 
 Kind = Literal["name", "date", "number", "identifier", "default"]
 
@@ -41,12 +46,15 @@ _NUMBER_WORDS = (
     "|million|billion|trillion|dozen|half|hundreds|thousands|millions|billions|dozens"
 )
 _NUMBER = re.compile(
-    rf"(?<![\w.])(?:[$€£¥]\s?)?(?:\d[\d,]*(?:\.\d+)?|(?:{_NUMBER_WORDS})(?:[\s-](?:{_NUMBER_WORDS}))*)(?!\w)"
+    rf"(?<![\w.])(?:[$€£¥]\s?)?(?:\d+(?:,\d{{3}})*(?:\.\d+)?|(?:{_NUMBER_WORDS})(?:[\s-](?:{_NUMBER_WORDS}))*)(?!\w)"
     r"(?:\s?(?:%|percent|per cent))?"
-    r"(?:\s+(?:million|billion|trillion|thousand|hundred))?"
-    r"(?:[\s-]+(?!and\b|or\b|of\b|in\b|to\b|the\b|a\b)[a-z][a-z]+){0,2}",
+    r"(?:\s+(?:million|billion|trillion|thousand|hundred))?",
     re.IGNORECASE,
 )
+# The unit or noun after a number ("200 kilometres", "3 million dairy cattle"): at most two
+# lower-case words, the first right after it.
+_UNIT_WORD = re.compile(r"[\s-]+([a-z]+)")
+MAX_UNIT_WORDS = 2
 # A name word: capitalized ("Dermer", "U.N.-monitored" starts so too), or a lower-case particle
 # glued to one ("al-Shaibani", "bin-Talal"), or a particle between name words ("Ludwig van Beethoven").
 _CAP = r"(?:[A-Z][\w'’.-]*|[a-z]{1,3}-[A-Z][\w'’.-]*|\d+(?:st|nd|rd|th)?)"
@@ -130,9 +138,11 @@ def _candidates(sentence: str, kind: Kind) -> list[Span]:
         while words and words[0].lower() in _COMMON_STARTS:
             start += len(words[0]) + (len(m.group()[len(words[0]) :]) - len(m.group()[len(words[0]) :].lstrip()))
             words = words[1:]
+        if len(words) == 1 and not sentence[:start].strip() and sentence[end : end + 1] == ",":
+            continue  # "Culturally, Melbourne ...": the first word is capitalized for being first
         if words and not all(w.rstrip(".,").lower() in _CALENDAR or w.rstrip(".,").isdigit() for w in words):
             names.append(Span(start, end))
-    return _join(sentence, names)
+    return names
 
 
 _CALENDAR = frozenset(
@@ -170,10 +180,14 @@ def shortest_span(question: str, sentence: str) -> tuple[int, int] | None:
         spans = [s for s in _candidates(sentence, kind) if sentence[s.start : s.end] not in question]
     else:
         spans = [
-            s
+            _unrepeated(sentence, s, q_terms) if kind == "number" else s
             for s in _candidates(sentence, kind)
             if not _terms(sentence[s.start : s.end]) <= q_terms and _acronym(sentence[s.start : s.end]) not in q_terms
         ]
+        if kind == "name":
+            # Joined after the repeats are gone: in "The Premier of Victoria is Daniel Andrews",
+            # asked "Who is the Premier of Victoria?", the answer is the name the question lacks.
+            spans = _join(sentence, spans)
     if not spans:
         return None
     # Where the question's words are in the sentence: the answer sits next to them.
@@ -193,6 +207,24 @@ def shortest_span(question: str, sentence: str) -> tuple[int, int] | None:
             break  # "copymode()" keeps its own parenthesis
         end -= 1
     return (start, end) if end > start else None
+
+
+def _unrepeated(sentence: str, span: Span, q_terms: set[str]) -> Span:
+    """A number's span with its unit or noun, but no word the question already says: "How many
+    legions?" is answered by "eight", not "eight legions"; "How long?" by "200 kilometres". The
+    unit ends at a function word ("40,000 people had" is "40,000 people")."""
+    end = span.end
+    for _ in range(MAX_UNIT_WORDS):
+        m = _UNIT_WORD.match(sentence, end)
+        if m is None or len(m.group(1)) < 2 or m.group(1) in STOPWORDS or m.group(1) in q_terms:
+            break
+        if m.end() < len(sentence) and (sentence[m.end()].isalnum() or sentence[m.end()] in "'’"):
+            break  # part of a longer word ("don't", "3D")
+        end = m.end()
+    return Span(span.start, end)
+
+
+_NUMBER_SET = frozenset(_NUMBER_WORDS.split("|"))
 
 
 def _acronym(text: str) -> str:

@@ -108,3 +108,25 @@ def test_identifiers_are_not_abbreviations_and_may_start_with_an_acronym() -> No
     got = shortest_span(q, s)
     assert got is not None and s[got[0] : got[1]] == "JSONDecodeError"
     assert shortest_span(q, "Use e.g. this one, i.e. the first.") is None
+
+
+def test_a_short_answer_does_not_repeat_what_the_question_says() -> None:
+    cases = [
+        # the noun the question counts is not part of the count; a unit the question lacks is
+        ("How many legions did the Romans keep?", "The Romans kept eight legions on the river.", "eight"),
+        ("How many people were registered?", "By then 40,000 people had registered.", "40,000"),
+        ("How long is the river?", "The river is 200 kilometres long.", "200 kilometres"),
+        # a year the question gives is not the count it asks for
+        ("By August 2010 how many schools were open?", "In August 2010, 1,548 schools were open.", "1,548"),
+        # a name joined to the question's own words answers with the name alone
+        (
+            "Who is the current Premier of Victoria?",
+            "The current Premier of Victoria is Daniel Andrews.",
+            "Daniel Andrews",
+        ),
+        # a sentence's first word is capitalized for being first, not for being a name
+        ("What city is the sporting capital?", "Culturally, Melbourne is the sporting capital.", "Melbourne"),
+    ]
+    for question, sentence, expected in cases:
+        span = shortest_span(question, sentence)
+        assert span is not None and sentence[span[0] : span[1]] == expected, (question, span)
