@@ -10,6 +10,7 @@ import qa
 PUBLIC = [
     "__version__",
     "QAService",
+    "Collections",
     "Settings",
     "Answer",
     "CheckedSentence",
@@ -26,6 +27,7 @@ PUBLIC = [
     "UnsupportedFileType",
     "TooLarge",
     "NotFound",
+    "Conflict",
     "IndexMismatch",
     "Unavailable",
     "IndexCorrupt",
