@@ -42,6 +42,7 @@ __all__ = [
     "CollectionInfo",
     "Collections",
     "check_name",
+    "exported_settings",
     "validate_overrides",
 ]
 
@@ -295,9 +296,10 @@ class Collections:
         others = [n for n in index_names(self.settings) if n != self.default_name and NAME_PATTERN.fullmatch(n)]
         return [self.default_name, *(n for n in others if self._record(n) is not None)]
 
-    def create(self, name: str, overrides: dict[str, Any] | None = None) -> CollectionInfo:
+    def create(self, name: str, overrides: dict[str, Any] | None = None, dim: int | None = None) -> CollectionInfo:
         """Make collection ``name`` with ``overrides`` of the server's settings: its index is created
-        now (loading its model, to know its dimension), with the overrides in its manifest.
+        now with the overrides in its manifest, and ``dim``-dimension vectors (None: its model's,
+        which loads it).
 
         Raises:
             InvalidInput: a bad name or setting. Conflict: the name is taken.
@@ -320,6 +322,7 @@ class Collections:
                     ) from None
             svc = self._open(name, validated)
             svc.new_index_extra = {MANIFEST_KEY: {"settings": validated, "created_at": time.time()}}
+            svc.new_index_dim = dim
             try:
                 _ = svc.store  # creates the index, with the model's dimension
             except BaseException as exc:
@@ -400,6 +403,14 @@ class Collections:
                 self._services.pop(name).close()
             if default and self.default_name in self._services:
                 self._services.pop(self.default_name).close()
+
+
+def exported_settings(extra: dict[str, Any], model: str) -> dict[str, Any]:
+    """The overrides to re-create an exported collection with: those its manifest's ``extra``
+    recorded, and the model its vectors were made with."""
+    record = extra.get(MANIFEST_KEY) if isinstance(extra, dict) else None
+    settings = dict(record.get("settings", {})) if isinstance(record, dict) else {}
+    return {**settings, "model": model}
 
 
 def _record_of(manifest: dict[str, str] | None) -> dict[str, Any] | None:
