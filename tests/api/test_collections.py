@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -257,3 +258,31 @@ def test_collections_of_one_model_share_its_embedder(tmp_path: Path, embedder: E
         assert [c.name for c in cols.list()] == ["default", "a", "b", "t"]
     finally:
         cols.close()
+
+
+def test_the_openai_sdk_picks_a_collection_by_model(tmp_path: Path, embedder: Embedder) -> None:
+    """What Open WebUI does: list the models, pick one, chat; against a real server on 127.0.0.1."""
+    import httpx
+    import openai
+
+    from ..live_server import live_server
+
+    svc = QAService(Settings(index_dir=tmp_path), embedder=embedder)
+    try:
+        with live_server(svc) as base:
+            assert httpx.post(f"{base}/v1/collections", json={"name": "hr"}, timeout=120).status_code == 201
+            r = httpx.post(f"{base}/v1/documents", params={"collection": "hr"}, json={"id": "leave", "text": HR_TEXT})
+            assert r.status_code == 201, r.text
+            with openai.OpenAI(base_url=f"{base}/v1", api_key="unused", max_retries=0, timeout=120) as client:
+                assert [m.id for m in client.models.list()] == ["qa", "hr"]
+                messages: list[Any] = [{"role": "user", "content": LEAVE}]
+                hr = client.chat.completions.create(model="hr", messages=messages)
+                assert hr.model == "hr" and "sixteen weeks" in (hr.choices[0].message.content or "")
+                streamed = client.chat.completions.create(model="hr", messages=messages, stream=True)
+                assert "sixteen weeks" in "".join(c.choices[0].delta.content or "" for c in streamed if c.choices)
+                default = client.chat.completions.create(model="qa", messages=messages)
+                assert "sixteen weeks" not in (default.choices[0].message.content or "")
+                with pytest.raises(openai.NotFoundError):
+                    client.chat.completions.create(model="finance", messages=messages)
+    finally:
+        svc.close()
