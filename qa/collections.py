@@ -33,6 +33,7 @@ from qa.errors import Conflict, InvalidInput, NotFound, QAError
 from qa.jobs import JOBS_FILE
 from qa.service import QAService
 from qa.store import describe_location, drop_index, index_names, stored_manifest
+from qa.store.embedded import DB_FILE
 
 __all__ = [
     "COLLECTION_FIELDS",
@@ -231,8 +232,6 @@ class Collections:
 
     def _still_there(self, svc: QAService) -> bool:
         # One stat a request: an embedded collection deleted by another process is gone here too.
-        from qa.store.embedded import DB_FILE
-
         return bool(svc.settings.store) or (svc.settings.index_path / DB_FILE).exists()
 
     def _base_settings(self, name: str) -> Settings:
