@@ -23,6 +23,7 @@ __version__ = "0.1.0"
 # Where each public name is defined.
 _MODULES = {
     "qa.service": ("QAService",),
+    "qa.collections": ("Collections",),
     "qa.config": ("Settings",),
     "qa.types": (
         "Answer",
@@ -42,6 +43,7 @@ _MODULES = {
         "UnsupportedFileType",
         "TooLarge",
         "NotFound",
+        "Conflict",
         "IndexMismatch",
         "Unavailable",
         "IndexCorrupt",

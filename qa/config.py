@@ -232,7 +232,8 @@ class Settings(BaseSettings):
     api_keys: str = Field(
         "",
         repr=False,
-        description="Comma-separated API keys. When set, writes (POST/DELETE under /v1/documents) need "
+        description="Comma-separated API keys. When set, writes (POST/DELETE under /v1/documents and "
+        "/v1/collections) need "
         "`Authorization: Bearer <key>`.",
     )
     require_key_for_read: bool = Field(

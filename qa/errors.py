@@ -5,7 +5,8 @@ QAError                      what was wrong and what to do (a request the servic
  ├── InvalidInput            bad question, k, filter, document or request
  │    ├── UnsupportedFileType   extension or content we cannot parse
  │    └── TooLarge              over a configured size limit
- ├── NotFound                unknown document id (or route, asset)
+ ├── NotFound                unknown document id, collection (or route, asset)
+ ├── Conflict                a name already taken (a collection), or a state that forbids the request
  ├── IndexMismatch           index built with another model or format version
  ├── Unavailable             the index or its database cannot serve right now
  │    ├── IndexCorrupt          index files unreadable (or a damaged part that was read)
@@ -36,6 +37,11 @@ class TooLarge(InvalidInput):
 
 class NotFound(QAError):
     """No such document."""
+
+
+class Conflict(QAError):
+    """The request conflicts with what exists: a collection name already taken, or deleting the
+    default collection."""
 
 
 class IndexMismatch(QAError):

@@ -74,13 +74,17 @@ class Metrics:
         )
         self.stages = Histogram(
             "qa_stage_duration_seconds",
-            "Time per stage of answering: embed, first_stage, second_stage, answer, generate (qa.stages).",
-            ["stage"],
+            "Time per stage of answering: embed, first_stage, second_stage, answer, generate (qa.stages), "
+            "by collection.",
+            ["stage", "collection"],
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 30),
             registry=self.registry,
         )
         self.answers = Counter(
-            "qa_answers", "Answers given, by result: found, not_found, generated.", ["result"], registry=self.registry
+            "qa_answers",
+            "Answers given, by result (found, not_found, generated) and collection.",
+            ["result", "collection"],
+            registry=self.registry,
         )
         self.ingested = Counter(
             "qa_ingested_documents",
@@ -103,16 +107,17 @@ class Metrics:
         self.requests.labels(method, route, str(status)).inc()
         self.latency.labels(method, route).observe(seconds)
 
-    def observer(self, route: Callable[[], str]) -> RequestObserver:
-        """What one request's stages and outcomes report to; ``route`` names its route once routed."""
-        return RequestObserver(self, route)
+    def observer(self, route: Callable[[], str], collection: Callable[[], str] = lambda: "") -> RequestObserver:
+        """What one request's stages and outcomes report to; ``route`` names its route once routed,
+        ``collection`` its collection once the route has looked it up."""
+        return RequestObserver(self, route, collection)
 
 
 class RequestObserver:
     """A ``qa.stages.Observer`` for one request: histograms and counters, and spans when tracing."""
 
-    def __init__(self, metrics: Metrics, route: Callable[[], str]) -> None:
-        self.metrics, self.route = metrics, route
+    def __init__(self, metrics: Metrics, route: Callable[[], str], collection: Callable[[], str]) -> None:
+        self.metrics, self.route, self.collection = metrics, route, collection
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -123,11 +128,11 @@ class RequestObserver:
             try:
                 yield
             finally:
-                self.metrics.stages.labels(name).observe(time.perf_counter() - started)
+                self.metrics.stages.labels(name, self.collection()).observe(time.perf_counter() - started)
 
     def outcome(self, name: str, value: str, amount: float = 1) -> None:
         if name == "answer":
-            self.metrics.answers.labels(value).inc(amount)
+            self.metrics.answers.labels(value, self.collection()).inc(amount)
         elif name == "ingested":
             self.metrics.ingested.labels(value, self.route()).inc(amount)
         elif name == "ingested_chunks":

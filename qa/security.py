@@ -1,7 +1,7 @@
 """API keys: who may write, and (optionally) who may read.
 
 With ``QA_API_KEYS`` set, requests that change the index (POST, PUT, PATCH, DELETE under
-``/v1/documents``) need ``Authorization: Bearer <key>``; with ``QA_REQUIRE_KEY_FOR_READ`` every
+``/v1/documents``, ``/v1/collections``) need ``Authorization: Bearer <key>``; with ``QA_REQUIRE_KEY_FOR_READ`` every
 ``/v1/`` route does, and ``/mcp`` too, and so do the docs and ``/metrics`` unless
 ``QA_OPEN_DOCS_AND_METRICS``. On ``/mcp`` every call is a POST, reads as well: the one tool that
 writes (``add_document``) checks the key itself (``qa.api.mcp``), with ``check_key``.
@@ -73,7 +73,7 @@ def needs_key(
         return False
     if for_read:
         return True
-    return method.upper() in WRITE_METHODS and path.startswith("/v1/documents")
+    return method.upper() in WRITE_METHODS and path.startswith(("/v1/documents", "/v1/collections"))
 
 
 def check_key(authorization: str | None, keys: tuple[str, ...]) -> None:

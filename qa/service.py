@@ -69,10 +69,28 @@ Event = Retrieved | str | Answer
 class QAService:
     """One index with its embedder, and every question and document operation on it."""
 
-    def __init__(self, settings: Settings, embedder: Embedder | None = None, store: Store | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        embedder: Embedder | None = None,
+        store: Store | None = None,
+        load_embedder: Callable[[], Embedder] | None = None,
+        ingest_worker: BoundedWorker | None = None,
+        collection: str | None = None,
+    ) -> None:
+        """``load_embedder``: how to get the model when it is first needed (default: load the one
+        the settings name; ``qa.collections`` shares one between collections of the same model);
+        ``ingest_worker``: a shared ingestion worker (not closed with the service); ``collection``:
+        the collection this is (default: the index name), for metrics' labels."""
         self.settings = settings
         self._embedder = embedder
+        self._load_embedder = load_embedder
         self._store = store
+        self._shared_worker = ingest_worker
+        self._serving = False  # ``serving()`` was called
+        self.collection = collection or settings.index_name
+        # The manifest's ``extra`` of a new index (a collection's settings), written at creation.
+        self.new_index_extra: dict[str, Any] | None = None
         self._lock = threading.Lock()
         self._open_lock = threading.Lock()  # opening the store may take _lock (to load the model)
         # Dimension for a new index when it is known without the model (`qa import` sets it).
@@ -87,7 +105,9 @@ class QAService:
     def embedder(self) -> Embedder:
         with self._lock:
             if self._embedder is None:
-                self._embedder = load_embedder(self.settings)
+                self._embedder = self._load_embedder() if self._load_embedder else load_embedder(self.settings)
+                if self._serving:
+                    self._serve_embedder(self._embedder)
             if not isinstance(self._embedder, QueryEmbedder):
                 # Single-text calls (questions) LRU-cached and micro-batched.
                 s = self.settings
@@ -97,6 +117,8 @@ class QAService:
                     max_batch=s.query_batch_max,
                     max_wait=s.query_batch_wait_ms / 1000,
                 )
+                if self._serving:
+                    self._serve_embedder(self._embedder)
             embedder = self._embedder
         if self._store is not None and self._store.manifest.dim != embedder.dim:
             raise IndexMismatch(
@@ -106,13 +128,18 @@ class QAService:
         return embedder
 
     @property
+    def embedder_loaded(self) -> bool:
+        """Whether the model is loaded (or was given) already."""
+        return self._embedder is not None
+
+    @property
     def store(self) -> Store:
         if self._store is None:
             with self._open_lock:
                 if self._store is None:
                     # Only a new index needs the model to tell its dimension.
                     new_dim = lambda: self.new_index_dim or self.embedder.dim  # noqa: E731
-                    self._store = open_store(self.settings, self.model_name, new_dim)
+                    self._store = open_store(self.settings, self.model_name, new_dim, self.new_index_extra)
         assert self._store is not None
         return self._store
 
@@ -122,6 +149,12 @@ class QAService:
 
     @cached_property
     def ingestor(self) -> Ingestor:
+        ingestor = self._new_ingestor()
+        if self._serving:
+            ingestor.threads = self.settings.ingest_threads
+        return ingestor
+
+    def _new_ingestor(self) -> Ingestor:
         return Ingestor(
             self.store,
             embedder=lambda: self.embedder,
@@ -189,16 +222,27 @@ class QAService:
         it; ``qa index`` does not, and embeds on every core). A request's embedding (its question,
         an answer's sentences) runs on the request's own thread; ingestion (``ingest_worker``) on
         ``QA_INGEST_THREADS`` cores, so documents being ingested do not take every core from the
-        questions, nor make them wait for the model's bulk lock."""
-        base = getattr(self.embedder, "base", self.embedder)
+        questions, nor make them wait for the model's bulk lock. Applied now to what is loaded,
+        and to the model and ingestion when they load (a collection opened by a request)."""
+        self._serving = True
+        if self._embedder is not None:
+            self._serve_embedder(self._embedder)
+        if "ingestor" in self.__dict__:
+            self.ingestor.threads = self.settings.ingest_threads
+
+    @staticmethod
+    def _serve_embedder(embedder: Embedder) -> None:
+        base = getattr(embedder, "base", embedder)
         if isinstance(base, OnnxEmbedder):
             base.parallel = 1
-        self.ingestor.threads = self.settings.ingest_threads
 
     @cached_property
     def ingest_worker(self) -> BoundedWorker:
         """The server's ingestion: one request at a time on a thread of its own, at most
-        ``QA_INGEST_QUEUE`` waiting (beyond that ``Busy``: a 503 with Retry-After)."""
+        ``QA_INGEST_QUEUE`` waiting (beyond that ``Busy``: a 503 with Retry-After); shared by
+        the collections of a server when one was given."""
+        if self._shared_worker is not None:
+            return self._shared_worker
         return BoundedWorker("ingestion", self.settings.ingest_queue, "QA_INGEST_QUEUE")
 
     @cached_property
@@ -569,8 +613,9 @@ class QAService:
         if self.__dict__.get("jobs") is not None:
             self.__dict__["jobs"].stop()
             self.__dict__["jobs"].store.close()
-        if self.__dict__.get("ingest_worker") is not None:
-            self.__dict__["ingest_worker"].close()
+        worker = self.__dict__.get("ingest_worker")
+        if worker is not None and worker is not self._shared_worker:
+            worker.close()
         if self._store is not None:
             self._store.close()
         if self.__dict__.get("llm") is not None:

@@ -31,8 +31,21 @@ from qa.api.errors import (
 )
 from qa.api.mcp import build_server, http_routes
 from qa.api.middleware import CheckSite, Observe, RequireKey
-from qa.api.routes import chat, docs, documents, embeddings, jobs, openai, ops, questions, responses, web
+from qa.api.routes import (
+    chat,
+    collections,
+    docs,
+    documents,
+    embeddings,
+    jobs,
+    openai,
+    ops,
+    questions,
+    responses,
+    web,
+)
 from qa.api.schemas import DOCUMENTED_MODELS
+from qa.collections import Collections
 from qa.config import Settings
 from qa.errors import QAError
 from qa.observability import Metrics, configure_logging
@@ -45,11 +58,15 @@ log = logging.getLogger(__name__)
 DESCRIPTION = """Retrieval-augmented question answering with exact character citations.
 
 Every citation carries the document id and the character offsets of its quote: `text[start:end] == quote`.
+**Collections.** Every route takes `?collection=<name>` (default: the default collection); the
+OpenAI-compatible routes take it as `model` (`qa` is the default collection; `GET /v1/models`).
+
 Errors are JSON `{"error": "<type>", "message": "<what to fix>"}` (in OpenAI's shape under
 `/v1/chat/completions`, `/v1/responses`, `/v1/models` and `/v1/embeddings`).
 
 **API keys.** With `QA_API_KEYS` set, writes (`POST /v1/documents`, `POST /v1/documents/upload`,
-`DELETE /v1/documents/{doc_id}`) need `Authorization: Bearer <key>`; reads need it too only with
+`DELETE /v1/documents/{doc_id}`, `POST /v1/collections`, `DELETE /v1/collections/{name}`) need
+`Authorization: Bearer <key>`; reads need it too only with
 `QA_REQUIRE_KEY_FOR_READ` (their security lists the key as optional). A server without keys ignores the header."""
 
 # The groups of operations, in the docs' order (a generated client's modules: qa_client.api.<tag>).
@@ -57,6 +74,10 @@ TAGS = [
     {"name": "questions", "description": "Search, ask, and chat, with citations of the exact characters."},
     {"name": "documents", "description": "Add, upload, list, read and delete the index's documents."},
     {"name": "jobs", "description": "Ingestion jobs: large uploads answered 202, ingested in the background."},
+    {
+        "name": "collections",
+        "description": "Named indexes, each with its own settings; every route takes one as `?collection=`.",
+    },
     {
         "name": "openai",
         "description": "OpenAI-compatible: chat completions and responses (with annotations), models, embeddings.",
@@ -96,17 +117,18 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = app.state.service is None
-        if owned:
-            app.state.service = QAService(settings)
-        # Load the model and open the index before the first request, never per request.
+        collections = Collections(settings, default=app.state.service)
+        app.state.collections = collections
+        app.state.service = collections.default
+        # Load the model and open the default index before the first request, never per request;
+        # other collections open at their first request.
         await run_in_threadpool(app.state.service.warm)
-        app.state.service.serving()
+        collections.serving()
         # Jobs acknowledged before a restart are resumed now (qa.jobs), not at the first request.
-        await run_in_threadpool(app.state.service.jobs.start)
+        await run_in_threadpool(collections.resume_jobs)
         async with mcp_server.session_manager.run():
             yield
-        if owned:
-            app.state.service.close()
+        collections.close(default=owned)
 
     app = FastAPI(
         title="qa",
@@ -122,15 +144,19 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
         redoc_url=None,
     )
     app.state.service = service
-    for module in (web, docs, chat, openai, responses, embeddings, ops, questions, documents, jobs):
+    for module in (web, docs, chat, openai, responses, embeddings, ops, questions, documents, jobs, collections):
         app.include_router(module.router)
 
     metrics = Metrics(lambda: app.state.service.stats())
+    app.state.collections = None  # set when the app starts
     app.state.metrics = metrics
     keys = parse_keys(settings.api_keys)
     # The MCP tools at /mcp. add_document is there as POST /v1/documents is, and needs a key as it does.
     mcp_server = build_server(
-        lambda: app.state.service, writes=True, keys=keys, observer=lambda: metrics.observer(lambda: "/mcp")
+        lambda name: app.state.collections.get(name),
+        writes=True,
+        keys=keys,
+        observer=lambda: metrics.observer(lambda: "/mcp"),
     )
     app.router.routes.extend(http_routes(mcp_server, settings.max_request_bytes))
 

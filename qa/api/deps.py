@@ -4,14 +4,34 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 
+from qa.collections import Collections
 from qa.service import QAService
 
+COLLECTION_HELP = "The collection to use (GET /v1/collections); the default collection when left out."
+# Every route that reads or writes an index takes it: `?collection=hr`.
+CollectionQuery = Annotated[str | None, Query(max_length=200, description=COLLECTION_HELP)]
 
-async def get_service(request: Request) -> QAService:
+
+def collections_of(request: Request) -> Collections:
+    return request.app.state.collections  # type: ignore[no-any-return]
+
+
+def service_of(request: Request, collection: str | None) -> QAService:
+    """The service of ``collection`` (None: the default), named in the request for the metrics' labels.
+
+    Raises:
+        NotFound: no such collection.
+    """
+    svc = collections_of(request).get(collection)
+    request.scope["qa.collection"] = svc.collection
+    return svc
+
+
+async def get_service(request: Request, collection: CollectionQuery = None) -> QAService:
     # async: FastAPI would run a plain function in the thread pool, one more hop per request.
-    return request.app.state.service  # type: ignore[no-any-return]
+    return service_of(request, collection)
 
 
 Service = Annotated[QAService, Depends(get_service)]

@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse
 
 from qa.errors import (
     Busy,
+    Conflict,
     Forbidden,
     IndexMismatch,
     InvalidInput,
@@ -30,6 +31,7 @@ STATUS: tuple[tuple[type[QAError], int], ...] = (
     (InvalidInput, 422),
     (NotFound, 404),
     (IndexMismatch, 409),
+    (Conflict, 409),
     (StorageFull, 507),
     (Unavailable, 503),
     (Unauthorized, 401),
@@ -62,9 +64,11 @@ def kind_of(status: int) -> str:
     return ERROR_KIND.get(status, "error")
 
 
-def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    """qa's error shape: ``{"error": kind, "message": message}``."""
-    return JSONResponse({"error": kind_of(status), "message": message}, status_code=status, headers=headers)
+def error_response(
+    status: int, message: str, headers: dict[str, str] | None = None, kind: str | None = None
+) -> JSONResponse:
+    """qa's error shape: ``{"error": kind, "message": message}`` (``kind``: the status's by default)."""
+    return JSONResponse({"error": kind or kind_of(status), "message": message}, status_code=status, headers=headers)
 
 
 def qa_error_response(exc: QAError) -> JSONResponse:
@@ -72,7 +76,8 @@ def qa_error_response(exc: QAError) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     if isinstance(exc, Busy):
         headers = {"Retry-After": str(exc.retry_after)}
-    return error_response(status, str(exc), headers)
+    # A 409 is the index's mismatch unless it is a name conflict (a collection that exists).
+    return error_response(status, str(exc), headers, "conflict" if isinstance(exc, Conflict) else None)
 
 
 def openai_error(

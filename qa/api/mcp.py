@@ -97,6 +97,10 @@ Title = Annotated[str, Field(description="The document's title.")]
 Metadata = Annotated[
     dict[str, Any] | None, Field(description="Metadata fields, searchable with `filters` (exact match).")
 ]
+Collection = Annotated[
+    str | None,
+    Field(description="The collection to use (GET /v1/collections, `qa collection list`); default: the default one."),
+]
 
 # -- outputs ------------------------------------------------------------------------------------
 
@@ -236,15 +240,15 @@ def _refusals(argument: str = "question") -> Iterator[None]:
 
 
 def build_server(
-    service: Callable[[], QAService],
+    service: Callable[[str | None], QAService],
     *,
     writes: bool,
     keys: tuple[str, ...] = (),
     observer: Callable[[], Observer] | None = None,
     lifespan: Callable[[MCPServer[Any]], AbstractAsyncContextManager[Any]] | None = None,
 ) -> MCPServer[Any]:
-    """The MCP server over ``service()`` (read at each call: the API's service exists only once its
-    app has started).
+    """The MCP server over ``service(collection)`` (read at each call: the API's collections exist
+    only once its app has started; None: the default collection; raises ``NotFound``).
 
     Args:
         writes: offer ``add_document``.
@@ -269,22 +273,26 @@ def build_server(
     )
 
     @server.tool(title="Search the documents", annotations=READ)
-    def search(query: Query, k: K = None, filters: Filters = None) -> Annotated[CallToolResult, SearchResult]:
+    def search(
+        query: Query, k: K = None, filters: Filters = None, collection: Collection = None
+    ) -> Annotated[CallToolResult, SearchResult]:
         """Find the passages of the indexed documents that best match a query, best first. Each passage
         carries its document's id, its start and end offsets in the document's text, its page (PDFs)
         and its score."""
         with watched(), _refusals("query"):
-            passages = service().search(query, k, filters)
+            passages = service(collection).search(query, k, filters)
         result = SearchResult(query=query, passages=[passage_out(p) for p in passages])
         return _result(result, _search_text(result))
 
     @server.tool(title="Ask a question", annotations=READ)
-    def ask(question: Question, k: K = None, filters: Filters = None) -> Annotated[CallToolResult, AskResult]:
+    def ask(
+        question: Question, k: K = None, filters: Filters = None, collection: Collection = None
+    ) -> Annotated[CallToolResult, AskResult]:
         """Answer a question from the indexed documents. The answer cites its sources: each citation has
         the document id, start and end offsets, page (PDFs) and the exact quote (the document's text at
         [start:end]). When nothing in the documents answers, `found` is false and there is no citation."""
         with watched(), _refusals():
-            a = service().ask(question, k, filters)
+            a = service(collection).ask(question, k, filters)
         result = AskResult(
             question=question,
             answer=a.answer,
@@ -298,11 +306,15 @@ def build_server(
         return _result(result, _ask_text(result))
 
     @server.tool(title="Read a document", annotations=READ)
-    def get_document(doc_id: DocId, start: Start = None, end: End = None) -> Annotated[CallToolResult, DocumentText]:
+    def get_document(
+        doc_id: DocId, start: Start = None, end: End = None, collection: Collection = None
+    ) -> Annotated[CallToolResult, DocumentText]:
         """Read a document: its whole text, or the span [start:end] (e.g. around a citation's offsets),
         with its title and metadata."""
+        with _refusals():
+            svc = service(collection)
         try:
-            info, text = service().document(doc_id, include_text=True)
+            info, text = svc.document(doc_id, include_text=True)
         except NotFound:
             raise ToolError(f"no document with id {doc_id!r}; list_documents gives the ids") from None
         except QAError as exc:
@@ -321,10 +333,12 @@ def build_server(
         return _result(result, _document_text(result))
 
     @server.tool(title="List the documents", annotations=READ)
-    def list_documents(offset: Offset = 0, limit: Limit = 50) -> Annotated[CallToolResult, DocumentPage]:
+    def list_documents(
+        offset: Offset = 0, limit: Limit = 50, collection: Collection = None
+    ) -> Annotated[CallToolResult, DocumentPage]:
         """List the indexed documents (id, title, metadata, size), `limit` at a time from `offset`."""
         with _refusals():
-            docs, total = service().list_documents(offset, limit)
+            docs, total = service(collection).list_documents(offset, limit)
         following = offset + len(docs)
         result = DocumentPage(
             documents=[document_out(d) for d in docs],
@@ -340,7 +354,12 @@ def build_server(
 
     @server.tool(title="Add a document", annotations=WRITE)
     async def add_document(
-        text: Text, ctx: Context, id: NewId = None, title: Title = "", metadata: Metadata = None
+        text: Text,
+        ctx: Context,
+        id: NewId = None,
+        title: Title = "",
+        metadata: Metadata = None,
+        collection: Collection = None,
     ) -> Annotated[CallToolResult, IngestOut]:
         """Index a text so that search and ask find it. A document with the same id is replaced;
         the same document sent again changes nothing."""
@@ -355,7 +374,8 @@ def build_server(
                 ) from None
             except Forbidden as exc:
                 raise ToolError(str(exc)) from None
-        svc = service()
+        with _refusals():
+            svc = service(collection)
         with watched(), _refusals():
             doc = DocumentIn(id=id, title=title, text=text, metadata=metadata or {}).document(Limits.of(svc.settings))
             # The ingestion worker, as POST /v1/documents: one write at a time, a bounded queue (Busy beyond it).
@@ -395,4 +415,12 @@ def serve_stdio(svc: QAService, writes: bool) -> None:
         await anyio.to_thread.run_sync(svc.warm)
         yield
 
-    build_server(lambda: svc, writes=writes, lifespan=warm).run("stdio")
+    def only(collection: str | None) -> QAService:
+        # `qa mcp` serves the one collection it was started with (`--collection`).
+        if collection not in (None, svc.collection):
+            raise NotFound(
+                f"no collection {collection!r} here: this server serves {svc.collection!r} (qa --collection)"
+            )
+        return svc
+
+    build_server(only, writes=writes, lifespan=warm).run("stdio")

@@ -78,7 +78,15 @@ class Observe:
         # The answer path's stages and outcomes (qa.stages) count for this app, labelled by this route;
         # with tracing on, they are spans under this request's span.
         scoped = ExitStack()
-        scoped.enter_context(observing(self.metrics.observer(lambda: getattr(scope.get("route"), "path", "unmatched"))))
+        scoped.enter_context(
+            observing(
+                self.metrics.observer(
+                    lambda: getattr(scope.get("route"), "path", "unmatched"),
+                    # Set by the route's collection lookup (qa.api.deps.service_of).
+                    lambda: str(scope.get("qa.collection", "")),
+                )
+            )
+        )
         if self.metrics.tracer is not None:
             scoped.enter_context(request_span(self.metrics.tracer, scope["method"], path, headers))
         status = 500  # what the server error handler sends if the app raises

@@ -287,6 +287,49 @@ class DeletedOut(BaseModel):
     deleted: str = Field(..., description="The id of the document deleted.")
 
 
+# -- /v1/collections ----------------------------------------------------------------------------
+
+
+class CollectionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(
+        ...,
+        max_length=200,
+        description="1 to 48 lower-case letters, digits, `_` or `-`, starting with a letter or digit.",
+        examples=["hr"],
+    )
+    settings: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Settings of the server this collection overrides, by field name (`QA_<NAME>` in lower case): "
+        "`model`, `embed_backend`, `chunk_tokens`, `chunk_overlap`, `encoding`, `lexical_stemmer`, "
+        "`lexical_stopwords`, `language`, `retrieval_mode`, `min_answer_score`. The rest are the server's.",
+        examples=[{"chunk_tokens": 120, "language": "en"}],
+    )
+
+
+class CollectionOut(BaseModel):
+    name: str
+    default: bool = Field(..., description="The default collection (QA_INDEX_NAME): what routes use without one.")
+    model_id: str = Field(..., description="Its id in GET /v1/models (`qa` for the default collection).")
+    overrides: dict[str, Any] = Field(..., description="The settings it sets for itself.")
+    settings: dict[str, Any] = Field(
+        ..., description="The collection settings it runs with (overrides or the server's)."
+    )
+    model: str = Field(..., description="The embedding model its index was built with.")
+    documents: int
+    chunks: int
+    location: str = Field(..., description="Its directory, or its Postgres schema.")
+    created_at: float | None = Field(None, description="Unix time it was created (None: made before collections).")
+
+
+class CollectionList(BaseModel):
+    collections: list[CollectionOut]
+
+
+class CollectionDeleted(BaseModel):
+    deleted: str = Field(..., description="The name of the collection deleted.")
+
+
 class HealthOut(BaseModel):
     """``/healthz``: ``ok``, or ``degraded`` with the ``problems`` found in the index."""
 

@@ -1,4 +1,5 @@
-"""Command line: `qa index|watch|search|ask|serve|mcp|delete|list|stats|repair`. Errors exit non-zero with one line.
+"""Command line: `qa index|watch|search|ask|serve|mcp|delete|list|stats|repair|collection`. Errors exit non-zero
+with one line.
 
 This module holds the typer ``app``, its global options and ``main`` (the console entry point);
 the commands live by concept, each module importing only ``common`` (never this package):
@@ -9,6 +10,7 @@ the commands live by concept, each module importing only ``common`` (never this 
 - ``questions``: ``search``, ``ask``
 - ``server``: ``serve``, ``mcp``
 - ``admin``: ``repair``, ``export``, ``import``, ``eval``
+- ``collections``: ``collection create|list|show|delete``
 
 Heavy imports (the service, torch, uvicorn) happen inside the commands that need them, so
 ``qa --help`` and ``qa list`` stay fast.
@@ -25,6 +27,7 @@ from typing import Annotated
 import typer
 
 from qa.cli.admin import eval_command, export_command, import_command, repair
+from qa.cli.collections import collection_app
 from qa.cli.common import State, err
 from qa.cli.documents import delete, index, list_documents, stats
 from qa.cli.questions import ask, search
@@ -44,6 +47,14 @@ app = typer.Typer(
 def main_options(
     index_dir: Annotated[Path | None, typer.Option(help="Directory of indexes [env QA_INDEX_DIR].")] = None,
     index_name: Annotated[str | None, typer.Option("--index", help="Index name [env QA_INDEX_NAME].")] = None,
+    collection: Annotated[
+        str | None,
+        typer.Option(
+            "--collection",
+            envvar="QA_COLLECTION",
+            help="Collection to work on (`qa collection list`); default: the default collection [env QA_COLLECTION].",
+        ),
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more.")] = False,
 ) -> None:
     """Index documents and ask questions about them. Every answer cites the exact source characters."""
@@ -54,6 +65,7 @@ def main_options(
         State.overrides["index_dir"] = index_dir
     if index_name is not None:
         State.overrides["index_name"] = index_name
+    State.collection = collection or None
 
 
 # Registered in the order `qa --help` lists them.
@@ -69,6 +81,7 @@ app.command("export")(export_command)
 app.command("import")(import_command)
 app.command()(serve)
 app.command()(mcp)
+app.add_typer(collection_app, name="collection")
 app.command(
     "eval",
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True},

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from qa.cli.common import JsonOpt, State, emit, fail, out, service, settings
+from qa.cli.common import JsonOpt, State, collections, emit, fail, out, service, settings
 
 
 def repair(as_json: JsonOpt = False) -> None:
@@ -24,6 +24,8 @@ def repair(as_json: JsonOpt = False) -> None:
     from qa.store.embedded.salvage import check, salvage
 
     cfg = settings()
+    if State.collection:
+        cfg = cfg.model_copy(update={"index_name": State.collection})
     if cfg.store:
         fail("qa repair checks the embedded store; a Postgres store (QA_STORE) is repaired with Postgres' own tools")
     if not (cfg.index_path / DB_FILE).is_file():
@@ -89,12 +91,22 @@ def import_command(
     path: Annotated[Path, typer.Argument(help="A file written by `qa export`.")],
     as_json: JsonOpt = False,
 ) -> None:
-    """Load an export into the index (QA_STORE / QA_INDEX_NAME), keeping its vectors: no re-embedding."""
+    """Load an export into the index (QA_STORE / QA_INDEX_NAME, or --collection: created with the
+    export's settings when it does not exist), keeping its vectors: no re-embedding."""
     from qa.store.transfer import import_index, read_manifest
 
     if not path.is_file():
         fail(f"{path} does not exist; make one with `qa export {path}`")
     manifest = read_manifest(path)
+    cfg = settings()
+    if State.collection and State.collection != cfg.index_name:
+        from qa.collections import exported_settings
+
+        cols = collections()
+        if State.collection not in cols.names():
+            # A new collection, with the settings the export was made with (its manifest's record).
+            cols.create(State.collection, exported_settings(manifest.extra, manifest.model), dim=manifest.dim)
+        cols.close()
     svc = service()
     if svc.model_name != manifest.model:
         fail(f"{path} was exported from model {manifest.model!r}; set QA_MODEL={manifest.model} to import it")

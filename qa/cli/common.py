@@ -23,9 +23,11 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JS
 
 
 class State:
-    """Settings the global options (``--index-dir``, ``--index``) override for this run."""
+    """Settings the global options (``--index-dir``, ``--index``) override for this run, and the
+    collection it works on (``--collection`` / ``QA_COLLECTION``; None: the default)."""
 
     overrides: dict[str, Any] = {}
+    collection: str | None = None
 
 
 def settings() -> Settings:
@@ -48,13 +50,28 @@ def find_index_dir(cwd: Path, default: Path, name: str) -> Path | None:
     return None
 
 
+def collections() -> Any:
+    """The collections of this run's index directory (or database): ``qa.collections.Collections``."""
+    from qa.collections import Collections
+
+    return Collections(settings())
+
+
 def service(must_exist: bool = False) -> Any:
-    """The service of this run. ``must_exist``: a read command, which fails with a clear message
-    instead of creating an empty index where none is (a typo in --index, another directory)."""
+    """The service of this run: its collection's (``--collection``), else the default's.
+    ``must_exist``: a read command, which fails with a clear message instead of creating an empty
+    index where none is (a typo in --index, another directory)."""
     from qa.embed import export_pending
     from qa.store import describe_location, index_exists
 
     cfg = settings()
+    if State.collection and State.collection != cfg.index_name:
+        # A collection other than the default exists with its index (`qa collection create`);
+        # NotFound otherwise, one line from `main`.
+        svc = collections().get(State.collection)
+        if export_pending(svc.settings):
+            err.print(f"preparing the embedding model {svc.settings.model} for onnxruntime ...", markup=False)
+        return svc
     if must_exist and not index_exists(cfg):
         where = describe_location(cfg)
         if not cfg.store and not cfg.index_dir.is_absolute():

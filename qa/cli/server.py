@@ -52,6 +52,11 @@ def serve(
     from qa.api import create_app
 
     cfg = settings()
+    if State.collection and State.collection != cfg.index_name:
+        fail(
+            "qa serve serves every collection: requests pick one (?collection=NAME, or the OpenAI model); "
+            "leave out --collection / QA_COLLECTION, or set QA_INDEX_NAME to change the default collection"
+        )
     bind_host, bind_port = host or cfg.host, port or cfg.port
     # The bind address is one of the host names answered by default (QA_ALLOWED_HOSTS).
     cfg = cfg.model_copy(update={"host": bind_host})

@@ -5,7 +5,8 @@ per chunk, and answers nearest-neighbour and BM25 queries. Writes are all-or-not
 
 - ``base.py``: ``Store``, the protocol (everything a caller outside this package may use), and its records.
 - ``open_store``: the store the settings name; ``index_exists``: whether it holds an index yet;
-  ``describe_location``: where it is, for messages.
+  ``stored_manifest``: its manifest, read without opening it; ``index_names``: the indexes of the
+  settings' directory or database; ``drop_index``: remove one; ``describe_location``: where it is, for messages.
 - ``embedded/``: SQLite + FAISS + tantivy in a directory (the default).
 - ``postgres/``: PostgreSQL with pgvector (``QA_STORE=postgresql://...``).
 - ``filters.py``: metadata filters, checked once for both.
@@ -14,7 +15,10 @@ per chunk, and answers nearest-neighbour and BM25 queries. Writes are all-or-not
 
 from __future__ import annotations
 
+import shutil
+import uuid
 from collections.abc import Callable
+from typing import Any
 
 from qa.config import Settings
 from qa.store.base import (
@@ -42,15 +46,21 @@ __all__ = [
     "check_manifest",
     "describe_location",
     "document_info",
+    "drop_index",
     "index_exists",
+    "index_names",
     "open_store",
+    "stored_manifest",
 ]
 
 
-def open_store(settings: Settings, model: str, new_dim: Callable[[], int]) -> Store:
+def open_store(
+    settings: Settings, model: str, new_dim: Callable[[], int], extra: dict[str, Any] | None = None
+) -> Store:
     """The store ``settings`` name: Postgres when ``QA_STORE`` is a URL, else the embedded store
     at ``settings.index_path``. An existing index knows its dimension; ``new_dim`` (which may load
-    the embedding model) is called only when the index does not exist yet."""
+    the embedding model) is called only when the index does not exist yet, and ``extra`` is
+    written into a new index's manifest (a collection's settings, ``qa.collections``)."""
     if settings.store:
         # Imported here: the embedded default needs no Postgres driver.
         from qa.store.postgres import PostgresStore
@@ -61,6 +71,7 @@ def open_store(settings: Settings, model: str, new_dim: Callable[[], int]) -> St
             model=model,
             dim=new_dim() if dim is None else dim,
             index_name=settings.index_name,
+            extra=extra,
             ef_search=settings.pg_ef_search,
             pool_size=settings.pg_pool_size,
         )
@@ -72,6 +83,7 @@ def open_store(settings: Settings, model: str, new_dim: Callable[[], int]) -> St
         path,
         model=model,
         dim=new_dim() if dim is None else dim,
+        extra=extra,
         lexical_stemmer=settings.lexical_stemmer,
         index_options=index_options(settings),
     )
@@ -86,6 +98,49 @@ def index_exists(settings: Settings) -> bool:
     from qa.store.embedded import EmbeddedStore
 
     return EmbeddedStore.stored_dim(settings.index_path) is not None
+
+
+def stored_manifest(settings: Settings) -> dict[str, str] | None:
+    """The manifest rows of the index ``settings`` name, read without opening it; None: no index."""
+    if settings.store:
+        from qa.store.postgres import PostgresStore
+
+        return PostgresStore.stored_manifest(settings.store, settings.index_name)
+    from qa.store.embedded import EmbeddedStore
+
+    return EmbeddedStore.stored_manifest(settings.index_path)
+
+
+def index_names(settings: Settings) -> list[str]:
+    """The names of the indexes in ``QA_INDEX_DIR`` (or, with ``QA_STORE``, the database), sorted."""
+    if settings.store:
+        from qa.store.postgres import PostgresStore
+
+        return PostgresStore.index_names(settings.store)
+    from qa.store.embedded import DB_FILE
+
+    if not settings.index_dir.is_dir():
+        return []
+    return sorted(
+        p.name for p in settings.index_dir.iterdir() if not p.name.startswith(".") and (p / DB_FILE).is_file()
+    )
+
+
+def drop_index(settings: Settings) -> None:
+    """Remove the index ``settings`` name, with everything in it (close it first). With
+    ``QA_STORE``, its schema is dropped; its directory (jobs) is removed in both cases."""
+    if settings.store:
+        from qa.store.postgres import PostgresStore
+
+        PostgresStore.drop_index(settings.store, settings.index_name)
+    path = settings.index_path
+    if not path.exists():
+        return
+    # Renamed first (atomic), so a crash half way through the removal never leaves half an index
+    # under the name; hidden names are never listed as indexes.
+    gone = path.with_name(f".deleted-{path.name}-{uuid.uuid4().hex[:8]}")
+    path.rename(gone)
+    shutil.rmtree(gone, ignore_errors=True)
 
 
 def describe_location(settings: Settings) -> str:

@@ -36,9 +36,18 @@ function el(tag, attrs = {}, ...children) {
 
 const plural = (n, word) => `${n.toLocaleString("en")} ${word}${n === 1 ? "" : "s"}`;
 
+/** The collection this page works on: `?collection=hr` in its address (none: the default). */
+const COLLECTION = new URLSearchParams(location.search).get("collection");
+
+/** An API URL with the page's collection, if it has one. */
+function inCollection(url) {
+  if (!COLLECTION) return url;
+  return url + (url.includes("?") ? "&" : "?") + "collection=" + encodeURIComponent(COLLECTION);
+}
+
 /** /v1/documents/{id}: ids may hold slashes (the route takes a path), each segment encoded. */
 function documentUrl(id) {
-  return "/v1/documents/" + id.split("/").map(encodeURIComponent).join("/");
+  return inCollection("/v1/documents/" + id.split("/").map(encodeURIComponent).join("/"));
 }
 
 function apiKey() {
@@ -341,7 +350,7 @@ async function ask(question) {
     if (!frame) frame = requestAnimationFrame(() => { frame = 0; update(view, rec); });
   };
   try {
-    const response = await fetch("/v1/chat", {
+    const response = await fetch(inCollection("/v1/chat"), {
       method: "POST",
       headers: headers({ "content-type": "application/json", accept: "text/event-stream" }),
       body: JSON.stringify({ messages, stream: true }),
@@ -501,7 +510,7 @@ function drawViewer() {
 
 async function openDocument(id, trigger, span) {
   lastTrigger = trigger;
-  const response = await fetch(documentUrl(id) + "?include_text=true", { headers: headers() });
+  const response = await fetch(documentUrl(id) + (COLLECTION ? "&" : "?") + "include_text=true", { headers: headers() });
   const dialog = $("viewer");
   const text = $("viewer-text");
   const warning = $("viewer-warning");
@@ -562,7 +571,7 @@ function openLinkedDocument() {
 const panel = { offset: 0, query: "", all: null }; // `all`: every document, read for a search
 
 async function fetchPage(offset, limit) {
-  const response = await fetch(`/v1/documents?offset=${offset}&limit=${limit}`, { headers: headers() });
+  const response = await fetch(inCollection(`/v1/documents?offset=${offset}&limit=${limit}`), { headers: headers() });
   if (!response.ok) throw new Error(await errorMessage(response));
   return response.json();
 }
@@ -701,7 +710,7 @@ async function onConfirmClose() {
 function uploadFile(file, onProgress) {
   return new Promise((resolve) => {
     const xhr = new XMLHttpRequest();
-    xhr.open("POST", "/v1/documents");
+    xhr.open("POST", inCollection("/v1/documents"));
     const key = apiKey();
     if (key) xhr.setRequestHeader("authorization", `Bearer ${key}`);
     xhr.upload.addEventListener("progress", (e) => { if (e.lengthComputable) onProgress(e.loaded / e.total); });

@@ -257,3 +257,39 @@ def test_stdio_allow_writes(stdio_index: Path) -> None:
             assert found.structured_content["citations"][0]["doc_id"] == "kiln"
 
     run(go)
+
+
+def test_http_tools_take_a_collection(server: str) -> None:
+    # Creating and deleting a collection are writes: they need the key, as POST /v1/documents does.
+    assert httpx.post(f"{server}/v1/collections", json={"name": "mcp-hr"}).status_code == 401
+    created = httpx.post(
+        f"{server}/v1/collections", json={"name": "mcp-hr"}, headers={"Authorization": f"Bearer {KEY}"}, timeout=120
+    )
+    assert created.status_code == 201, created.text
+    leave = "Parental leave policy. Employees receive sixteen weeks of paid parental leave."
+
+    async def go() -> None:
+        async with http_client(server, KEY) as c:
+            r = await c.call_tool("add_document", {"id": "leave", "text": leave, "collection": "mcp-hr"})
+            assert not r.is_error, text(r)
+            r = await c.call_tool("ask", {"question": "How many weeks of parental leave?", "collection": "mcp-hr"})
+            assert not r.is_error and "sixteen weeks" in text(r)
+            listed = await c.call_tool("list_documents", {"collection": "mcp-hr"})
+            assert "leave" in text(listed)
+            r = await c.call_tool("get_document", {"doc_id": "leave", "collection": "mcp-hr"})
+            assert not r.is_error and "sixteen weeks" in text(r)
+            # Not in the default collection...
+            r = await c.call_tool("get_document", {"doc_id": "leave"})
+            assert r.is_error
+            r = await c.call_tool("search", {"query": "parental leave weeks"})
+            assert "sixteen weeks" not in text(r)
+            # ...and an unknown collection is a clear tool error.
+            r = await c.call_tool("ask", {"question": "Who met in Paris?", "collection": "nope"})
+            assert r.is_error and "no collection 'nope'" in text(r)
+
+    try:
+        run(go)
+    finally:
+        assert httpx.delete(f"{server}/v1/collections/mcp-hr").status_code == 401
+        headers = {"Authorization": f"Bearer {KEY}"}
+        assert httpx.delete(f"{server}/v1/collections/mcp-hr", headers=headers).status_code == 200

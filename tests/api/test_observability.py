@@ -70,12 +70,14 @@ def test_stages_and_answers_in_metrics(make_service: Callable[..., QAService], s
         assert "Dermer" in c.post("/v1/chat/completions", json=chat).text
         c.post("/v1/search", json={"question": "Paris talks", "mode": "lexical"})
         m = samples(c.get("/metrics").text)
-    count = {stage: m.get(("qa_stage_duration_seconds_count", (("stage", stage),)), 0) for stage in STAGES}
+    # Labelled by collection too: make_service's index is the collection "test".
+    of = ("collection", "test")
+    count = {stage: m.get(("qa_stage_duration_seconds_count", (of, ("stage", stage))), 0) for stage in STAGES}
     # Three answers (each embeds, searches, re-scores and answers) and one lexical search (no embedding).
     assert count == {"embed": 3, "first_stage": 4, "second_stage": 4, "answer": 3, "generate": 0}, count
-    assert m[("qa_stage_duration_seconds_sum", (("stage", "embed"),))] > 0
-    found = m[("qa_answers_total", (("result", "found"),))]
-    not_found = m.get(("qa_answers_total", (("result", "not_found"),)), 0)
+    assert m[("qa_stage_duration_seconds_sum", (of, ("stage", "embed")))] > 0
+    found = m[("qa_answers_total", (of, ("result", "found")))]
+    not_found = m.get(("qa_answers_total", (of, ("result", "not_found"))), 0)
     assert found + not_found == 3 and found >= 2
 
 

@@ -41,10 +41,20 @@ OPERATION_IDS = {
     ("post", "/v1/embeddings"): "create_embeddings",
     ("get", "/v1/jobs"): "list_jobs",
     ("get", "/v1/jobs/{job_id}"): "get_job",
+    ("get", "/v1/collections"): "list_collections",
+    ("post", "/v1/collections"): "create_collection",
+    ("get", "/v1/collections/{name}"): "get_collection",
+    ("delete", "/v1/collections/{name}"): "delete_collection",
 }
 # Ingestion answers 201 when done, or 202 with a job (qa.jobs): both declared, each with its model.
 ACCEPTED = {("post", "/v1/documents"): "IngestResponse", ("post", "/v1/documents/upload"): "IngestResponse"}
-WRITES = {("post", "/v1/documents"), ("post", "/v1/documents/upload"), ("delete", "/v1/documents/{doc_id}")}
+WRITES = {
+    ("post", "/v1/documents"),
+    ("post", "/v1/documents/upload"),
+    ("delete", "/v1/documents/{doc_id}"),
+    ("post", "/v1/collections"),
+    ("delete", "/v1/collections/{name}"),
+}
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ import qa
 PUBLIC = [
     "__version__",
     "QAService",
+    "Collections",
     "Settings",
     "Answer",
     "CheckedSentence",
@@ -26,6 +27,7 @@ PUBLIC = [
     "UnsupportedFileType",
     "TooLarge",
     "NotFound",
+    "Conflict",
     "IndexMismatch",
     "Unavailable",
     "IndexCorrupt",
@@ -58,4 +60,3 @@ def test_importing_qa_loads_no_model_stack() -> None:
     code = "import sys, qa, qa.config; print(any(m in sys.modules for m in ('torch', 'qa.service', 'faiss')))"
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert r.stdout.strip() == "False"
-

@@ -113,9 +113,9 @@ def test_a_generated_client_imports_and_works_for_every_operation(server: str, g
     g = generated
     m = importlib.import_module("qa_client.models")
     types = importlib.import_module("qa_client.types")
-    documents, questions, openai, service, jobs = (
+    documents, questions, openai, service, jobs, collections = (
         importlib.import_module(f"qa_client.api.{tag}")
-        for tag in ("documents", "questions", "openai", "service", "jobs")
+        for tag in ("documents", "questions", "openai", "service", "jobs", "collections")
     )
     called: set[str] = set()
 
@@ -267,6 +267,25 @@ def test_a_generated_client_imports_and_works_for_every_operation(server: str, g
     )
     assert isinstance(embedded, m.EmbeddingsOut) and [e.index for e in embedded.data] == [0, 1]
     assert len(embedded.data[0].embedding) == stats.dim
+
+    # -- collections: created (a write: the key), used through `collection`, listed, deleted --
+    create = op(collections, "create_collection")
+    refused = create.sync_detailed(client=anonymous, body=m.CollectionIn(name="studio"))
+    assert refused.status_code == 401
+    settings = m.CollectionInSettings.from_dict({"chunk_tokens": 100})
+    made = create.sync(client=client, body=m.CollectionIn(name="studio", settings=settings))
+    assert isinstance(made, m.CollectionOut) and made.model_id == "studio" and made.documents == 0
+    assert add.sync(client=client, body=one, collection="studio").results[0].status == "added"
+    here = op(questions, "search").sync(client=client, body=m.QuestionIn(question="kiln", k=3), collection="studio")
+    assert [p.doc_id for p in here.passages] == ["notes/kiln"]
+    listed = op(collections, "list_collections").sync(client=client)
+    assert isinstance(listed, m.CollectionList) and [c.name for c in listed.collections] == ["default", "studio"]
+    studio = op(collections, "get_collection").sync("studio", client=client)
+    assert studio.overrides.additional_properties == {"chunk_tokens": 100} and studio.documents == 1
+    gone_collection = op(collections, "delete_collection").sync("studio", client=client)
+    assert isinstance(gone_collection, m.CollectionDeleted) and gone_collection.deleted == "studio"
+    missing = get.sync_detailed("notes/kiln", client=client, collection="studio")
+    assert missing.status_code == 404 and isinstance(missing.parsed, m.ErrorOut)
 
     # -- delete, last --
     delete = op(documents, "delete_document")

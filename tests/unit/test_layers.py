@@ -42,6 +42,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("qa.tasks",),
     ("qa.ingest", "qa.sync", "qa.jobs", "qa.watch"),
     ("qa.service",),
+    ("qa.collections",),
     ("qa.api",),
     ("qa.cli", "qa.__main__", "qa"),
     # Clients of the HTTP API: they import no other part of qa (a user of the client needs no model).

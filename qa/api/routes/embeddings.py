@@ -13,9 +13,9 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from qa.api.deps import Service
+from qa.api.deps import collections_of
 from qa.api.errors import ERROR_KIND, openai_error, openai_qa_error, validation_message
-from qa.api.routes.openai import MODEL_ID
+from qa.api.routes.openai import MODEL_ID, model_service
 from qa.api.schemas import OPENAI_ERRORS, EmbeddingsIn, EmbeddingsOut
 from qa.chunk import tiktoken_counter
 from qa.errors import QAError
@@ -47,9 +47,10 @@ def encode(vector: np.ndarray, encoding_format: str) -> list[float] | str:
         }
     },
 )
-async def create_embeddings(request: Request, svc: Service) -> Response:
-    """OpenAI Embeddings: ``input`` (a string or a list of strings) embedded by the index's model;
-    ``model`` is that model's name or ``qa``."""
+async def create_embeddings(request: Request) -> Response:
+    """OpenAI Embeddings: ``input`` (a string or a list of strings) embedded by a collection's
+    model; ``model`` is the collection (``qa``: the default, or a collection's name; GET
+    /v1/models) or the default collection's model name."""
     raw = await request.body()
     try:
         body = EmbeddingsIn.model_validate_json(raw)
@@ -66,11 +67,15 @@ async def create_embeddings(request: Request, svc: Service) -> Response:
         status, message = validation_message(exc)
         return openai_error(400, message, ERROR_KIND[status])
     try:
+        svc = model_service(request, body.model)
+        named = svc is not None
+        svc = svc or collections_of(request).default
         embedder = await run_in_threadpool(lambda: svc.embedder)
-        if body.model not in (embedder.name, MODEL_ID):
+        if not named and body.model != embedder.name:
             return openai_error(
                 404,
-                f"model {body.model!r} is not served here; use {MODEL_ID!r} or the index's model {embedder.name!r}",
+                f"model {body.model!r} is not served here; use {MODEL_ID!r}, a collection's name (GET /v1/models) "
+                f"or the index's model {embedder.name!r}",
                 "model_not_found",
                 param="model",
             )

@@ -31,7 +31,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from qa.api.deps import Service
+from qa.api.deps import collections_of
 from qa.api.errors import ERROR_KIND, openai_error, openai_qa_error, validation_message
 from qa.api.routes.chat import error_data
 from qa.api.schemas import (
@@ -49,13 +49,14 @@ from qa.api.schemas import (
 from qa.api.sse import SSE_HEADERS, data_line, pieces
 from qa.chat import SOURCES_HEADING, Turn
 from qa.chunk import tiktoken_counter
+from qa.collections import OPENAI_MODEL_ID, Collections
 from qa.errors import QAError
 from qa.generate import final
 from qa.service import QAService
 from qa.tasks import TaskPrompt, follow_ups, tags, task_prompt, title
 from qa.types import Answer, Citation
 
-MODEL_ID = "qa"
+MODEL_ID = OPENAI_MODEL_ID
 M = TypeVar("M", bound=BaseModel)
 
 router = APIRouter(tags=["openai"])
@@ -130,9 +131,11 @@ def numbered(a: Answer) -> Numbered:
     return Numbered("".join(parts), markers)
 
 
-def citation_url(base_url: str, c: Citation) -> str:
-    """qa's page opened at the citation's span: ``<base>/documents/<id>#<start>-<end>``."""
-    return f"{base_url.rstrip('/')}/documents/{quote(c.doc_id, safe='/')}#{c.start}-{c.end}"
+def citation_url(base_url: str, c: Citation, collection: str | None = None) -> str:
+    """qa's page opened at the citation's span: ``<base>/documents/<id>#<start>-<end>``, with
+    ``?collection=<name>`` for a collection other than the default."""
+    query = f"?collection={quote(collection, safe='')}" if collection else ""
+    return f"{base_url.rstrip('/')}/documents/{quote(c.doc_id, safe='/')}{query}#{c.start}-{c.end}"
 
 
 def annotation(c: Citation, url: str, marker: tuple[int, int]) -> dict[str, Any]:
@@ -257,27 +260,46 @@ def forced_call(param: str, choice: Any) -> tuple[str, str] | None:
     )
 
 
-def _model(created: int = 0) -> dict[str, Any]:
-    return ModelOut(id=MODEL_ID, created=created, owned_by="qa").model_dump()
+def _model(model_id: str, created: int = 0) -> dict[str, Any]:
+    return ModelOut(id=model_id, created=created, owned_by="qa").model_dump()
+
+
+def model_ids(collections: Collections) -> list[str]:
+    """The models this server is: ``qa`` (the default collection, the id OpenAI clients have
+    always used), then each other collection by its name."""
+    return [MODEL_ID, *(n for n in collections.names() if n != collections.default_name)]
 
 
 @router.get("/v1/models", response_model=ModelList, responses=OPENAI_ERRORS)
-def list_models() -> dict[str, Any]:
-    """The one model this service is, for OpenAI-compatible clients."""
-    return {"object": "list", "data": [_model()]}
+def list_models(request: Request) -> dict[str, Any]:
+    """The collections, as models for OpenAI-compatible clients: ``qa`` is the default collection,
+    every other is its name; a chat's ``model`` picks the collection it answers from."""
+    return {"object": "list", "data": [_model(m) for m in model_ids(collections_of(request))]}
 
 
 @router.get("/v1/models/{model_id:path}", response_model=ModelOut, responses=OPENAI_ERRORS)
-def get_model(model_id: str) -> Any:
-    """One model: ``qa``; any other id is a 404 in OpenAI's shape."""
-    if model_id != MODEL_ID:
+def get_model(model_id: str, request: Request) -> Any:
+    """One model: ``qa`` or a collection's name; any other id is a 404 in OpenAI's shape."""
+    if collections_of(request).for_model(model_id) is None:
         return unknown_model(model_id)
-    return _model()
+    return _model(model_id)
 
 
-def checked_body(
-    raw: bytes, model: type[M], unsupported_in: Callable[[M], tuple[str, str] | None]
-) -> M | JSONResponse:
+def model_service(request: Request, model_id: str) -> QAService | None:
+    """The collection an OpenAI request's ``model`` names (None: no such model), named in the
+    request for the metrics' labels."""
+    svc = collections_of(request).for_model(model_id)
+    if svc is not None:
+        request.scope["qa.collection"] = svc.collection
+    return svc
+
+
+def page_collection(request: Request, svc: QAService) -> str | None:
+    """The collection citation links must name: None for the default."""
+    return None if svc.collection == collections_of(request).default_name else svc.collection
+
+
+def checked_body(raw: bytes, model: type[M], unsupported_in: Callable[[M], tuple[str, str] | None]) -> M | JSONResponse:
     """An OpenAI-style request body parsed as ``model``, or the refusal in OpenAI's shape: invalid
     (400), or an option ``unsupported_in`` says this service cannot honour (400)."""
     try:
@@ -294,7 +316,7 @@ def checked_body(
 def unknown_model(model_id: str) -> JSONResponse:
     return openai_error(
         404,
-        f"model {model_id!r} is not served here; use {MODEL_ID!r} (GET /v1/models)",
+        f"model {model_id!r} is not served here; use {MODEL_ID!r} or a collection's name (GET /v1/models)",
         "model_not_found",
         param="model",
     )
@@ -324,40 +346,58 @@ def unknown_model(model_id: str) -> JSONResponse:
         }
     },
 )
-async def chat_completions(request: Request, svc: Service) -> Response:
+async def chat_completions(request: Request) -> Response:
     """OpenAI Chat Completions: the answer with ``[n]`` markers in ``content``, each citation in
-    ``message.annotations`` and in the ``citations`` field."""
+    ``message.annotations`` and in the ``citations`` field. ``model`` picks the collection
+    (``qa``: the default; GET /v1/models)."""
     body = checked_body(await request.body(), OpenAIChatIn, unsupported)
     if isinstance(body, JSONResponse):
         return body
-    if body.model != MODEL_ID:
+    try:
+        svc = model_service(request, body.model)
+    except QAError as exc:
+        return openai_qa_error(exc)
+    if svc is None:
         return unknown_model(body.model)
+    links = Links(str(request.base_url), page_collection(request, svc), body.model)
     turns = conversation((m.role, m.text()) for m in body.messages)
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
-    base_url = str(request.base_url)
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
     try:
         work = await pending_reply(svc, turns, body.extractive)
         if body.stream:
             used = partial(usage, svc, body.messages)  # counted once the answer is
-            return sse_response(_chunks(work, completion_id, created, base_url, used, include_usage))
+            return sse_response(_chunks(work, completion_id, created, links, used, include_usage))
         reply = await run_in_threadpool(work)
     except QAError as exc:
         return openai_qa_error(exc)
     content = reply.message.content
-    return _completion(completion_id, created, reply, base_url, usage(svc, body.messages, content))
+    return _completion(completion_id, created, reply, links, usage(svc, body.messages, content))
 
 
-def _completion(completion_id: str, created: int, reply: Reply, base_url: str, used: dict[str, int]) -> JSONResponse:
+@dataclass(frozen=True)
+class Links:
+    """Where a reply's citations link (the server's page, in the reply's collection), and the
+    model id the reply names (the one asked for)."""
+
+    base_url: str
+    collection: str | None
+    model: str
+
+    def url(self, c: Citation) -> str:
+        return citation_url(self.base_url, c, self.collection)
+
+
+def _completion(completion_id: str, created: int, reply: Reply, links: Links, used: dict[str, int]) -> JSONResponse:
     message = reply.message
-    annotations = [annotation(c, citation_url(base_url, c), message.markers[c.n]) for c in reply.citations]
+    annotations = [annotation(c, links.url(c), message.markers[c.n]) for c in reply.citations]
     return JSONResponse(
         {
             "id": completion_id,
             "object": "chat.completion",
             "created": created,
-            "model": MODEL_ID,
+            "model": links.model,
             "choices": [
                 {
                     "index": 0,
@@ -392,7 +432,7 @@ def sse_response(chunks: AsyncIterator[str]) -> StreamingResponse:
     return StreamingResponse(chunks, media_type="text/event-stream", headers=SSE_HEADERS)
 
 
-def _chunk_maker(completion_id: str, created: int) -> Callable[..., str]:
+def _chunk_maker(completion_id: str, created: int, model: str) -> Callable[..., str]:
     def chunk(delta: dict[str, Any] | None, finish: str | None = None, **extra: Any) -> str:
         choices = [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}]
         return data_line(
@@ -400,7 +440,7 @@ def _chunk_maker(completion_id: str, created: int) -> Callable[..., str]:
                 "id": completion_id,
                 "object": "chat.completion.chunk",
                 "created": created,
-                "model": MODEL_ID,
+                "model": model,
                 "choices": choices,
                 **extra,
             }
@@ -413,11 +453,11 @@ async def _chunks(
     work: Callable[[], Reply],
     completion_id: str,
     created: int,
-    base_url: str,
+    links: Links,
     used: Callable[[str], dict[str, int]],
     include_usage: bool,
 ) -> AsyncIterator[str]:
-    chunk = _chunk_maker(completion_id, created)
+    chunk = _chunk_maker(completion_id, created, links.model)
     try:
         yield chunk({"role": "assistant", "content": ""})
         # Checked before any of it is sent: a client cannot take back text it has shown.
@@ -428,7 +468,7 @@ async def _chunks(
         # Then each citation: OpenAI's annotation (its marker is in the text sent) and, in the
         # same chunk, Open WebUI's source event with the exact quote, in citation order.
         for c in reply.citations:
-            url = citation_url(base_url, c)
+            url = links.url(c)
             yield chunk({"annotations": [annotation(c, url, message.markers[c.n])]}, event=source_event(c, url))
         yield chunk({}, "stop", **reply.extras)
         if include_usage:

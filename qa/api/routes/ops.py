@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from qa.api.deps import Service
+from qa.api.deps import Service, collections_of
 from qa.api.schemas import ERRORS, HealthOut, StatsOut
 
 router = APIRouter(tags=["service"])
@@ -17,11 +17,12 @@ UNAVAILABLE: dict[int | str, dict[str, Any]] = {503: ERRORS[503]}
 
 
 @router.get("/healthz", response_model=HealthOut, response_model_exclude_none=True, responses=UNAVAILABLE)
-def health(svc: Service) -> dict[str, Any]:
-    """200 while the index is open: ``ok``, or ``degraded`` with ``problems`` (a damaged part:
-    the requests that read it answer 503, the others are served). An index that cannot be opened
-    at all answers 503 (``IndexCorrupt``): nothing can be served."""
-    return svc.health()
+def health(request: Request) -> dict[str, Any]:
+    """200 while the default collection's index is open: ``ok``, or ``degraded`` with ``problems``
+    (a damaged part: the requests that read it answer 503, the others are served). An index that
+    cannot be opened at all answers 503 (``IndexCorrupt``): nothing can be served. A probe's route:
+    it takes no collection (``GET /v1/collections/{name}`` describes one)."""
+    return collections_of(request).default.health()
 
 
 @router.get("/v1/stats", response_model=StatsOut, responses=ERRORS)

@@ -1,8 +1,8 @@
 """``POST /v1/search`` and ``POST /v1/ask``: the hot path.
 
 One thread-pool hop each (a plain ``def`` endpoint would take a second one for FastAPI's
-re-validation of the returned model), the service read from the app rather than through a
-dependency, and the response, already a validated model, serialized once to JSON (the same bytes
+re-validation of the returned model), the collection's service looked up directly rather than
+through a dependency, and the response, already a validated model, serialized once to JSON (the same bytes
 FastAPI would send; ``response_model`` documents it).
 """
 
@@ -13,6 +13,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
+from qa.api.deps import CollectionQuery, service_of
 from qa.api.schemas import ERRORS, AskOut, QuestionIn, SearchOut, answer_fields, passage_out
 from qa.service import QAService
 
@@ -36,10 +37,10 @@ def _ask(svc: QAService, body: QuestionIn) -> Response:
 
 
 @router.post("/v1/search", response_model=SearchOut, responses=ERRORS)
-async def search(body: QuestionIn, request: Request) -> Response:
-    return await run_in_threadpool(_search, request.app.state.service, body)
+async def search(body: QuestionIn, request: Request, collection: CollectionQuery = None) -> Response:
+    return await run_in_threadpool(_search, service_of(request, collection), body)
 
 
 @router.post("/v1/ask", response_model=AskOut, responses=ERRORS)
-async def ask(body: QuestionIn, request: Request) -> Response:
-    return await run_in_threadpool(_ask, request.app.state.service, body)
+async def ask(body: QuestionIn, request: Request, collection: CollectionQuery = None) -> Response:
+    return await run_in_threadpool(_ask, service_of(request, collection), body)

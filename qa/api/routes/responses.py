@@ -28,16 +28,16 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from qa.api.deps import Service
 from qa.api.errors import openai_qa_error
 from qa.api.routes.chat import error_data
 from qa.api.routes.openai import (
-    MODEL_ID,
+    Links,
     Reply,
     checked_body,
-    citation_url,
     conversation,
     forced_call,
+    model_service,
+    page_collection,
     pending_reply,
     sse_response,
     tokens,
@@ -126,16 +126,21 @@ def _sent(body: ResponsesIn) -> list[tuple[str, str]]:
         }
     },
 )
-async def create_response(request: Request, svc: Service) -> Response:
+async def create_response(request: Request) -> Response:
     """OpenAI Responses API: the answer with ``[n]`` markers in the ``output_text``, each citation
     in its ``annotations`` and in the ``citations`` field."""
     body = checked_body(await request.body(), ResponsesIn, unsupported)
     if isinstance(body, JSONResponse):
         return body
-    if body.model != MODEL_ID:
+    try:
+        svc = model_service(request, body.model)
+    except QAError as exc:
+        return openai_qa_error(exc)
+    if svc is None:
         return unknown_model(body.model)
     sent = _sent(body)
-    maker = _Maker(body, str(request.base_url), lambda content: tokens(svc, (text for _, text in sent), content))
+    links = Links(str(request.base_url), page_collection(request, svc), body.model)
+    maker = _Maker(body, links, lambda content: tokens(svc, (text for _, text in sent), content))
     try:
         work = await pending_reply(svc, conversation(sent), body.extractive)
         if body.stream:
@@ -149,9 +154,9 @@ async def create_response(request: Request, svc: Service) -> Response:
 class _Maker:
     """The objects of one response: its ids, and the response, message and text of a reply."""
 
-    def __init__(self, body: ResponsesIn, base_url: str, count: Callable[[str], tuple[int, int]]) -> None:
+    def __init__(self, body: ResponsesIn, links: Links, count: Callable[[str], tuple[int, int]]) -> None:
         self.body = body
-        self.base_url = base_url
+        self.links = links
         self.count = count
         self.id = f"resp_{uuid.uuid4().hex}"
         self.item_id = f"msg_{uuid.uuid4().hex}"
@@ -172,7 +177,7 @@ class _Maker:
         """Each citation as the Responses API's ``url_citation`` (flat, unlike Chat Completions')."""
         for c in reply.citations:
             start, end = reply.message.markers[c.n]
-            url = citation_url(self.base_url, c)
+            url = self.links.url(c)
             yield {
                 "type": "url_citation",
                 "url": url,
@@ -200,7 +205,7 @@ class _Maker:
             "created_at": self.created,
             "completed_at": None,
             "status": "failed" if error else "in_progress",
-            "model": MODEL_ID,
+            "model": self.links.model,
             "output": [],
             "usage": None,
             "error": error,

@@ -174,12 +174,18 @@ def _add_column(db: sqlite3.Connection, table: str, column: str, ddl: str) -> No
 
 def stored_dim(db_path: Path) -> int | None:
     """The vector dimension of the database at ``db_path``, or None if there is none yet."""
+    rows = stored_manifest(db_path)
+    return int(rows["dim"]) if rows and "dim" in rows else None
+
+
+def stored_manifest(db_path: Path) -> dict[str, str] | None:
+    """The manifest rows of the database at ``db_path`` (read-only), or None if there is none yet."""
     if not db_path.exists():
         return None
     try:
         db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=30)
         try:
-            row = db.execute("SELECT value FROM manifest WHERE key = 'dim'").fetchone()
+            rows = dict(db.execute("SELECT key, value FROM manifest").fetchall())
         finally:
             db.close()
     except sqlite3.OperationalError:
@@ -187,7 +193,7 @@ def stored_dim(db_path: Path) -> int | None:
     except sqlite3.DatabaseError as exc:
         # Not a database, or a damaged one: say so now, before anyone loads a model for it.
         raise corrupt(db_path, exc) from exc
-    return int(row[0]) if row else None
+    return rows or None
 
 
 class Transaction:

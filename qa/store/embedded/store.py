@@ -145,6 +145,11 @@ class EmbeddedStore:
         """The vector dimension of an existing index at ``path``, or None if there is none yet."""
         return schema.stored_dim(Path(path) / DB_FILE)
 
+    @staticmethod
+    def stored_manifest(path: Path) -> dict[str, str] | None:
+        """The manifest rows of an existing index at ``path``, or None if there is none yet."""
+        return schema.stored_manifest(Path(path) / DB_FILE)
+
     # -- the FAISS mirror's state, for stats, tests and benchmarks --------------------------------
 
     @property

@@ -185,15 +185,41 @@ def connect(url: str) -> psycopg.Connection[Any]:
 
 def stored_dim(url: str, index_name: str = "default") -> int | None:
     """The vector dimension of an existing index, or None if there is none yet."""
+    rows = stored_manifest(url, index_name)
+    return int(rows["dim"]) if rows and "dim" in rows else None
+
+
+def stored_manifest(url: str, index_name: str = "default") -> dict[str, str] | None:
+    """The manifest rows of an existing index, or None if there is none yet."""
     schema = schema_name(index_name)
     with connect(url) as conn:
         found = conn.execute("SELECT to_regclass(%s)", (f'"{schema}".manifest',)).fetchone()
         if not found or found[0] is None:
             return None
-        row = conn.execute(
-            sql.SQL("SELECT value FROM {}.manifest WHERE key = 'dim'").format(sql.Identifier(schema))
-        ).fetchone()
-    return int(row[0]) if row else None
+        rows = conn.execute(sql.SQL("SELECT key, value FROM {}.manifest").format(sql.Identifier(schema))).fetchall()
+    return dict(rows) or None
+
+
+def index_names(url: str) -> list[str]:
+    """The names of the indexes in the database: its schemas ``qa_<name>`` that hold a manifest."""
+    with connect(url) as conn:
+        rows = conn.execute(
+            "SELECT table_schema FROM information_schema.tables WHERE table_name = 'manifest' "
+            "AND table_schema LIKE 'qa\\_%' ORDER BY table_schema"
+        ).fetchall()
+    return [r[0][len("qa_") :] for r in rows]
+
+
+def drop_index(url: str, index_name: str) -> bool:
+    """Drop the index's schema with everything in it; False if there was none."""
+    schema = schema_name(index_name)
+    with connect(url) as conn, conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (BOOTSTRAP_LOCK,))
+        found = conn.execute("SELECT to_regnamespace(%s)", (schema,)).fetchone()
+        if not found or found[0] is None:
+            return False
+        conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+    return True
 
 
 def bootstrap(

@@ -83,6 +83,21 @@ class PostgresStore:
         """The vector dimension of an existing index, or None if there is none yet."""
         return schema.stored_dim(url, index_name)
 
+    @staticmethod
+    def stored_manifest(url: str, index_name: str = "default") -> dict[str, str] | None:
+        """The manifest rows of an existing index, or None if there is none yet."""
+        return schema.stored_manifest(url, index_name)
+
+    @staticmethod
+    def index_names(url: str) -> list[str]:
+        """The indexes in the database (schemas ``qa_<name>`` with a manifest)."""
+        return schema.index_names(url)
+
+    @staticmethod
+    def drop_index(url: str, index_name: str) -> bool:
+        """Drop the index's schema and everything in it; False if there was none."""
+        return schema.drop_index(url, index_name)
+
     # -- schema and manifest ------------------------------------------------------------------
 
     def schema_version(self) -> int:

@@ -1,0 +1,63 @@
+"""``/v1/collections``: create, list, describe and delete collections (``qa.collections``).
+
+Every other route takes a collection as ``?collection=<name>`` (the OpenAI-compatible ones by their
+``model``); creating and deleting one needs an API key whenever the server has keys.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
+from starlette.concurrency import run_in_threadpool
+
+from qa.api.deps import collections_of
+from qa.api.schemas import ERRORS, CollectionDeleted, CollectionIn, CollectionList, CollectionOut
+from qa.collections import OPENAI_MODEL_ID, CollectionInfo
+
+router = APIRouter(tags=["collections"])
+
+Name = Annotated[str, Path(max_length=200, description="The collection's name.")]
+
+
+def collection_out(info: CollectionInfo) -> CollectionOut:
+    return CollectionOut(
+        name=info.name,
+        default=info.default,
+        model_id=OPENAI_MODEL_ID if info.default else info.name,
+        overrides=info.overrides,
+        settings=info.settings,
+        model=info.model,
+        documents=info.documents,
+        chunks=info.chunks,
+        location=info.location,
+        created_at=info.created_at,
+    )
+
+
+@router.get("/v1/collections", response_model=CollectionList, responses=ERRORS)
+def list_collections(request: Request) -> CollectionList:
+    """Every collection with its settings and size, the default first."""
+    return CollectionList(collections=[collection_out(i) for i in collections_of(request).list()])
+
+
+@router.post("/v1/collections", response_model=CollectionOut, status_code=201, responses=ERRORS)
+async def create_collection(body: CollectionIn, request: Request) -> CollectionOut:
+    """Create a collection: an empty index with its own settings (its model loads now, once per
+    model). 409 if the name is taken; 422 for a bad name or setting."""
+    info = await run_in_threadpool(collections_of(request).create, body.name, body.settings)
+    return collection_out(info)
+
+
+@router.get("/v1/collections/{name}", response_model=CollectionOut, responses=ERRORS)
+def get_collection(name: Name, request: Request) -> CollectionOut:
+    """One collection: its settings (those it overrides, and those it runs with) and its size."""
+    return collection_out(collections_of(request).describe(name))
+
+
+@router.delete("/v1/collections/{name}", response_model=CollectionDeleted, responses=ERRORS)
+def delete_collection(name: Name, request: Request) -> CollectionDeleted:
+    """Delete a collection with its index and documents (not undoable). The default collection
+    cannot be deleted (409): delete its documents instead."""
+    collections_of(request).delete(name)
+    return CollectionDeleted(deleted=name)
