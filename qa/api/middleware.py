@@ -11,7 +11,9 @@ does at small scale. These do the same work on the ASGI messages directly:
   a complete 500 for an unhandled error, on a connection that stays usable.
 - :class:`CheckSite` (next): the ``Host`` against ``QA_ALLOWED_HOSTS`` (DNS rebinding), and
   writes from browser pages on other origins (``Origin``, ``Sec-Fetch-Site``) refused.
-- :class:`RequireKey` (innermost): API keys (``QA_API_KEYS``) on the routes that need one.
+- :class:`RequireKey` (innermost): API keys (``QA_API_KEYS``, ``QA_KEYS_FILE``) on the routes
+  that need one, the scope each route needs (``qa.access``), and the caller they resolve to,
+  in ``request.state.caller`` for the routes (``qa.api.deps.CallerDep``).
 """
 
 from __future__ import annotations
@@ -25,10 +27,11 @@ from typing import Any
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import JSONResponse
 
+from qa.access import ADMIN, ANONYMOUS, DEFAULT_COLLECTION, Caller, Keyring
 from qa.api.errors import INTERNAL_MESSAGE, is_openai_path, openai_error, qa_error_response, refusal
-from qa.errors import QAError
+from qa.errors import Forbidden, QAError
 from qa.observability import Metrics, access_log, new_request_id, request_id, request_span
-from qa.security import check_key, host_refusal, needs_key, origin_refusal
+from qa.security import host_refusal, needs_key, origin_refusal, required_scope
 from qa.stages import observing
 
 Scope = MutableMapping[str, Any]
@@ -170,24 +173,52 @@ class CheckSite:
         await self.app(scope, receive, send)
 
 
+def collection_of(scope: Scope) -> str:
+    """The collection a request addresses. One index today: ``default``; collections (a path
+    segment or field) are resolved here, so scopes are checked per collection in one place."""
+    return DEFAULT_COLLECTION
+
+
 class RequireKey:
-    def __init__(self, app: ASGIApp, keys: tuple[str, ...], for_read: bool, open_docs_and_metrics: bool) -> None:
-        self.app, self.keys, self.for_read, self.open_docs = app, keys, for_read, open_docs_and_metrics
+    """Resolves every request's caller (``qa.access.Caller``) from its key and refuses what the
+    caller may not do: no key where one is needed (401), a wrong key (403), a key without the
+    route's scope on the collection (403). A server without keys serves everyone as an admin."""
+
+    def __init__(self, app: ASGIApp, keyring: Keyring, for_read: bool, open_docs_and_metrics: bool) -> None:
+        self.app, self.keyring, self.for_read, self.open_docs = app, keyring, for_read, open_docs_and_metrics
+
+    def caller(self, method: str, path: str, authorization: str | None, collection: str) -> Caller:
+        """The request's caller.
+
+        Raises:
+            Unauthorized: no key where one is needed. Forbidden: a wrong key, or one without the scope.
+        """
+        if not self.keyring:
+            return ADMIN
+        if authorization or needs_key(method, path, ("key",), self.for_read, self.open_docs):
+            caller = self.keyring.caller(authorization)
+        else:
+            caller = ANONYMOUS
+        needed = required_scope(method, path)
+        if needed is not None and not caller.can(needed, collection):
+            raise Forbidden(f"this API key lacks the {needed!r} scope on collection {collection!r} (see QA_KEYS_FILE)")
+        return caller
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and needs_key(
-            scope["method"], _path(scope), self.keys, self.for_read, self.open_docs
-        ):
+        if scope["type"] == "http":
             path = _path(scope)
             try:
-                check_key(Headers(scope=scope).get("authorization"), self.keys)
+                authorization = Headers(scope=scope).get("authorization")
+                caller = self.caller(scope["method"], path, authorization, collection_of(scope))
             except QAError as exc:
                 if is_openai_path(path):
                     # OpenAI answers a missing or wrong key alike, 401 `invalid_api_key`; its SDK
                     # raises AuthenticationError with the message (a 403 is PermissionDeniedError).
-                    response = openai_error(401, str(exc), "invalid_api_key", {"WWW-Authenticate": "Bearer"})
+                    status, kind = (403, "permission_denied") if "scope" in str(exc) else (401, "invalid_api_key")
+                    response = openai_error(status, str(exc), kind, {"WWW-Authenticate": "Bearer"})
                 else:
                     response = qa_error_response(exc)
                 await response(scope, receive, send)
                 return
+            scope.setdefault("state", {})["caller"] = caller
         await self.app(scope, receive, send)

@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from qa import errors
-from qa.api.deps import Service
+from qa.api.deps import CallerDep, Service
 from qa.api.errors import STATUS, kind_of
 from qa.api.schemas import ERRORS, ErrorOut, IngestOut, JobItemOut, JobList, JobOut, JobProgress
 from qa.jobs import Job
@@ -67,15 +67,18 @@ def job_out(job: Job, items: bool = True) -> JobOut:
 @router.get("/v1/jobs", response_model=JobList, responses=ERRORS)
 def list_jobs(
     svc: Service,
+    caller: CallerDep,
     offset: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> JobList:
-    """One page of the ingestion jobs, newest first (without their items)."""
-    jobs, total = svc.list_jobs(offset, limit)
+    """One page of the ingestion jobs, newest first (without their items): an admin's are every
+    job, others' the jobs they submitted."""
+    jobs, total = svc.list_jobs(offset, limit, caller)
     return JobList(jobs=[job_out(j, items=False) for j in jobs], total=total, offset=offset, limit=limit)
 
 
 @router.get("/v1/jobs/{job_id}", response_model=JobOut, responses=ERRORS)
-def get_job(job_id: str, svc: Service) -> JobOut:
-    """An ingestion job: its status, progress, and each file's (or document's) results or error."""
-    return job_out(svc.job(job_id))
+def get_job(job_id: str, svc: Service, caller: CallerDep) -> JobOut:
+    """An ingestion job: its status, progress, and each file's (or document's) results or error
+    (for the key that submitted it, or an admin)."""
+    return job_out(svc.job(job_id, caller))

@@ -31,7 +31,8 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from qa.api.deps import Service
+from qa.access import ADMIN, Caller
+from qa.api.deps import CallerDep, Service
 from qa.api.errors import ERROR_KIND, openai_error, openai_qa_error, validation_message
 from qa.api.routes.chat import error_data
 from qa.api.schemas import (
@@ -207,7 +208,9 @@ class Reply:
     extras: dict[str, Any] = field(default_factory=dict)
 
 
-async def pending_reply(svc: QAService, turns: list[Turn], extractive: bool) -> Callable[[], Reply]:
+async def pending_reply(
+    svc: QAService, turns: list[Turn], extractive: bool, caller: Caller = ADMIN
+) -> Callable[[], Reply]:
     """The reply to a conversation, as work to run in a thread (it blocks: retrieval, an LLM).
 
     The conversation is checked now, so a refusal (``QAError``) comes before a response starts;
@@ -216,9 +219,9 @@ async def pending_reply(svc: QAService, turns: list[Turn], extractive: bool) -> 
     Chat Completions and the Responses API."""
     task = task_prompt(turns[-1].content) if turns and turns[-1].role == "user" else None
     if task is not None:
-        done = Reply(Numbered(await run_in_threadpool(answer_task, svc, task), {}))
+        done = Reply(Numbered(await run_in_threadpool(answer_task, svc, task, caller), {}))
         return lambda: done
-    events = svc.chat_stream(turns, extractive=extractive)
+    events = svc.chat_stream(turns, extractive=extractive, caller=caller)
 
     def finish() -> Reply:
         a = final(events)
@@ -324,7 +327,7 @@ def unknown_model(model_id: str) -> JSONResponse:
         }
     },
 )
-async def chat_completions(request: Request, svc: Service) -> Response:
+async def chat_completions(request: Request, svc: Service, caller: CallerDep) -> Response:
     """OpenAI Chat Completions: the answer with ``[n]`` markers in ``content``, each citation in
     ``message.annotations`` and in the ``citations`` field."""
     body = checked_body(await request.body(), OpenAIChatIn, unsupported)
@@ -338,7 +341,7 @@ async def chat_completions(request: Request, svc: Service) -> Response:
     base_url = str(request.base_url)
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
     try:
-        work = await pending_reply(svc, turns, body.extractive)
+        work = await pending_reply(svc, turns, body.extractive, caller)
         if body.stream:
             used = partial(usage, svc, body.messages)  # counted once the answer is
             return sse_response(_chunks(work, completion_id, created, base_url, used, include_usage))
@@ -371,7 +374,7 @@ def _completion(completion_id: str, created: int, reply: Reply, base_url: str, u
     )
 
 
-def answer_task(svc: QAService, task: TaskPrompt) -> str:
+def answer_task(svc: QAService, task: TaskPrompt, caller: Caller = ADMIN) -> str:
     """The JSON Open WebUI asks a task prompt for, derived from the conversation and the index."""
     if task.kind == "title":
         return json.dumps({"title": title(task.question)}, ensure_ascii=False)
@@ -381,7 +384,7 @@ def answer_task(svc: QAService, task: TaskPrompt) -> str:
         return json.dumps({task.kind: found[task.kind]})
     # The conversation's answer (the index's passages and the documents it cites), extractive:
     # a task prompt needs what was found, not an LLM's wording of it.
-    a = svc.chat(conversation, extractive=True)
+    a = svc.chat(conversation, extractive=True, caller=caller)
     if task.kind == "tags":
         return json.dumps({"tags": tags(a)}, ensure_ascii=False)
     asked = [t.content for t in task.turns]

@@ -28,7 +28,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from qa.api.deps import Service
+from qa.api.deps import CallerDep, Service
 from qa.api.errors import openai_qa_error
 from qa.api.routes.chat import error_data
 from qa.api.routes.openai import (
@@ -126,7 +126,7 @@ def _sent(body: ResponsesIn) -> list[tuple[str, str]]:
         }
     },
 )
-async def create_response(request: Request, svc: Service) -> Response:
+async def create_response(request: Request, svc: Service, caller: CallerDep) -> Response:
     """OpenAI Responses API: the answer with ``[n]`` markers in the ``output_text``, each citation
     in its ``annotations`` and in the ``citations`` field."""
     body = checked_body(await request.body(), ResponsesIn, unsupported)
@@ -137,7 +137,7 @@ async def create_response(request: Request, svc: Service) -> Response:
     sent = _sent(body)
     maker = _Maker(body, str(request.base_url), lambda content: tokens(svc, (text for _, text in sent), content))
     try:
-        work = await pending_reply(svc, conversation(sent), body.extractive)
+        work = await pending_reply(svc, conversation(sent), body.extractive, caller)
         if body.stream:
             return sse_response(_events(work, maker))
         reply = await run_in_threadpool(work)
