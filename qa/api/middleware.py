@@ -31,7 +31,7 @@ from qa.access import ADMIN, ANONYMOUS, DEFAULT_COLLECTION, Caller, Keyring
 from qa.api.errors import INTERNAL_MESSAGE, is_openai_path, openai_error, qa_error_response, refusal
 from qa.errors import Forbidden, QAError
 from qa.observability import Metrics, access_log, new_request_id, request_id, request_span
-from qa.security import host_refusal, needs_key, origin_refusal, required_scope
+from qa.security import MCP_PATH, host_refusal, needs_key, origin_refusal, required_scope
 from qa.stages import observing
 
 Scope = MutableMapping[str, Any]
@@ -195,7 +195,11 @@ class RequireKey:
         """
         if not self.keyring:
             return ADMIN
-        if authorization or needs_key(method, path, ("key",), self.for_read, self.open_docs):
+        if needs_key(method, path, ("key",), self.for_read, self.open_docs):
+            caller = self.keyring.caller(authorization)
+        elif authorization and not path.startswith(MCP_PATH):
+            # A key sent where none is needed is still checked: a mistyped key is told so, rather
+            # than served as no key (public documents only). The MCP tools check theirs themselves.
             caller = self.keyring.caller(authorization)
         else:
             caller = ANONYMOUS
