@@ -129,6 +129,7 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
     metrics = Metrics(lambda: app.state.service.stats())
     app.state.metrics = metrics
     keyring = Keyring.load(settings.keys_file or None, parse_keys(settings.api_keys))
+    app.state.scoped_keys = bool(settings.keys_file)
     # The MCP tools at /mcp. add_document is there as POST /v1/documents is, and needs a key as it does.
     mcp_server = build_server(
         lambda: app.state.service, writes=True, keyring=keyring, observer=lambda: metrics.observer(lambda: "/mcp")

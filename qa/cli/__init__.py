@@ -27,6 +27,7 @@ import typer
 from qa.cli.admin import eval_command, export_command, import_command, repair
 from qa.cli.common import State, err
 from qa.cli.documents import delete, index, list_documents, stats
+from qa.cli.keys import keys_app
 from qa.cli.questions import ask, search
 from qa.cli.server import mcp, serve
 from qa.cli.watch import watch
@@ -69,6 +70,7 @@ app.command("export")(export_command)
 app.command("import")(import_command)
 app.command()(serve)
 app.command()(mcp)
+app.add_typer(keys_app, name="keys")
 app.command(
     "eval",
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True},

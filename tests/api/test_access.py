@@ -71,6 +71,9 @@ def test_wrong_or_missing_key_and_missing_scope(keyed: tuple[TestClient, dict[st
     # A writer can, within what it sees; the plain QA_API_KEYS key is an admin.
     assert client.post("/v1/documents", json=doc, headers=auth(keys["finance_writer"])).status_code == 201
     assert client.get("/v1/stats", headers=auth("plain-admin-key")).status_code == 200
+    # Counts of everything are for admins: /healthz leaves them out for others.
+    assert "documents" not in client.get("/healthz", headers=auth(keys["finance"])).json()
+    assert client.get("/healthz", headers=auth(keys["admin"])).json()["documents"] == 7  # 6 seeded + "new"
     # Without a key, reads see the public documents only.
     r = client.get("/v1/documents")
     assert r.status_code == 200 and [d["id"] for d in r.json()["documents"]] == ["handbook"]
@@ -136,3 +139,25 @@ def test_keyring_compares_digests(tmp_path: Path) -> None:
         ring.caller(None)
     with pytest.raises(Forbidden):
         ring.caller("Bearer k2")
+
+
+def test_cli_adds_lists_and_removes_keys(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from qa.cli import app
+
+    keys_file = str(tmp_path / "keys.json")
+    runner = CliRunner()
+    added = runner.invoke(
+        app, ["keys", "add", "--file", keys_file, "--scope", "default:read", "--principal", "alice", "--group", "hr"]
+    )
+    assert added.exit_code == 0, added.output
+    key = added.stdout.strip().splitlines()[0]
+    assert key.startswith("qa_") and key not in (tmp_path / "keys.json").read_text()
+    caller = Keyring.load(keys_file).caller(f"Bearer {key}")
+    assert caller.principal == "alice" and caller.groups == ("hr",) and not caller.can("write")
+    listed = runner.invoke(app, ["keys", "list", "--file", keys_file])
+    assert "alice" in listed.stdout and key not in listed.stdout
+    key_id = listed.stdout.split()[0]
+    assert runner.invoke(app, ["keys", "remove", "--file", keys_file, key_id]).exit_code == 0
+    assert read_keys_file(tmp_path / "keys.json") == []
