@@ -258,9 +258,7 @@ class Keyring:
     def __init__(self, entries: Iterable[KeyEntry] = (), plain: Iterable[str] = ()) -> None:
         self.entries = [*entries]
         # A plain key is admin everywhere, and has no principal.
-        self.entries += [
-            KeyEntry(f"plain_{n + 1}", key_digest(k), ADMIN.scopes) for n, k in enumerate(plain)
-        ]
+        self.entries += [KeyEntry(f"plain_{n + 1}", key_digest(k), ADMIN.scopes) for n, k in enumerate(plain)]
 
     @classmethod
     def load(cls, keys_file: str | Path | None, plain: Iterable[str] = ()) -> Keyring:

@@ -16,9 +16,7 @@ keys_app = typer.Typer(
     no_args_is_help=True,
 )
 
-FileOpt = Annotated[
-    Path | None, typer.Option("--file", help="The keys file [env QA_KEYS_FILE].", show_default=False)
-]
+FileOpt = Annotated[Path | None, typer.Option("--file", help="The keys file [env QA_KEYS_FILE].", show_default=False)]
 
 
 def _file(path: Path | None) -> Path:

@@ -278,9 +278,7 @@ def get_model(model_id: str) -> Any:
     return _model()
 
 
-def checked_body(
-    raw: bytes, model: type[M], unsupported_in: Callable[[M], tuple[str, str] | None]
-) -> M | JSONResponse:
+def checked_body(raw: bytes, model: type[M], unsupported_in: Callable[[M], tuple[str, str] | None]) -> M | JSONResponse:
     """An OpenAI-style request body parsed as ``model``, or the refusal in OpenAI's shape: invalid
     (400), or an option ``unsupported_in`` says this service cannot honour (400)."""
     try:

@@ -343,6 +343,8 @@ def refill_doc_meta(db: sqlite3.Connection) -> None:
     db.execute("DELETE FROM doc_meta")
     db.execute(DOC_META_ALL)
     db.execute("INSERT OR REPLACE INTO manifest(key, value) VALUES ('doc_meta', '1')")
+    db.execute("DELETE FROM doc_access")
+    db.execute(DOC_ACCESS_ALL)
 
 
 def write_doc_meta(db: sqlite3.Connection, doc_id: str) -> None:
