@@ -4,7 +4,7 @@ lists, and the isolation suite (tests/isolation.py) over every read route and st
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -161,3 +161,23 @@ def test_cli_adds_lists_and_removes_keys(tmp_path: Path) -> None:
     key_id = listed.stdout.split()[0]
     assert runner.invoke(app, ["keys", "remove", "--file", keys_file, key_id]).exit_code == 0
     assert read_keys_file(tmp_path / "keys.json") == []
+
+
+def test_folder_sidecar_sets_access(tmp_path: Path, make_service: Callable[..., QAService]) -> None:
+    folder = tmp_path / "docs"
+    (folder / "hr").mkdir(parents=True)
+    (folder / "hr" / ".qa-meta.json").write_text('{"access": ["group:hr"]}')
+    (folder / "hr" / "pay.md").write_text("Payroll runs on the 25th.")
+    (folder / "open.md").write_text("The office opens at nine.")
+    svc = make_service()
+    svc.index_paths([folder])
+    fred = Caller("fred", ("finance",), {"default": frozenset({"read"})})
+    hana = Caller("hana", ("hr",), {"default": frozenset({"read"})})
+    assert [d.path for d in svc.list_documents(caller=fred)[0]] == ["open.md"]
+    assert {d.path for d in svc.list_documents(caller=hana)[0]} == {"open.md", "hr/pay.md"}
+    assert {p.doc_id for p in svc.search("When does payroll run?", 5, caller=fred)} == {str(folder / "open.md")}
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / ".qa-meta.json").write_text('{"access": "hr"}')
+    (bad / "x.md").write_text("Text.")
+    assert svc.index_paths([bad]).failed  # refused with the reason, not indexed public
