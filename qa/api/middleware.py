@@ -29,7 +29,7 @@ from starlette.responses import JSONResponse
 
 from qa.access import ADMIN, ANONYMOUS, DEFAULT_COLLECTION, Caller, Keyring
 from qa.api.errors import INTERNAL_MESSAGE, is_openai_path, openai_error, qa_error_response, refusal
-from qa.errors import Forbidden, QAError
+from qa.errors import MissingScope, QAError
 from qa.observability import Metrics, access_log, new_request_id, request_id, request_span
 from qa.security import MCP_PATH, host_refusal, needs_key, origin_refusal, required_scope
 from qa.stages import observing
@@ -205,7 +205,9 @@ class RequireKey:
             caller = ANONYMOUS
         needed = required_scope(method, path)
         if needed is not None and not caller.can(needed, collection):
-            raise Forbidden(f"this API key lacks the {needed!r} scope on collection {collection!r} (see QA_KEYS_FILE)")
+            raise MissingScope(
+                f"this API key lacks the {needed!r} scope on collection {collection!r} (see QA_KEYS_FILE)"
+            )
         return caller
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -218,7 +220,8 @@ class RequireKey:
                 if is_openai_path(path):
                     # OpenAI answers a missing or wrong key alike, 401 `invalid_api_key`; its SDK
                     # raises AuthenticationError with the message (a 403 is PermissionDeniedError).
-                    status, kind = (403, "permission_denied") if "scope" in str(exc) else (401, "invalid_api_key")
+                    missing = isinstance(exc, MissingScope)
+                    status, kind = (403, "permission_denied") if missing else (401, "invalid_api_key")
                     response = openai_error(status, str(exc), kind, {"WWW-Authenticate": "Bearer"})
                 else:
                     response = qa_error_response(exc)
