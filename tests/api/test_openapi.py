@@ -34,6 +34,7 @@ OPERATION_IDS = {
     ("post", "/v1/documents/upload"): "upload_document",
     ("get", "/v1/documents/{doc_id}"): "get_document",
     ("delete", "/v1/documents/{doc_id}"): "delete_document",
+    ("patch", "/v1/documents/{doc_id}"): "update_document",
     ("post", "/v1/chat/completions"): "chat_completions",
     ("post", "/v1/responses"): "create_response",
     ("get", "/v1/models"): "list_models",
@@ -44,7 +45,12 @@ OPERATION_IDS = {
 }
 # Ingestion answers 201 when done, or 202 with a job (qa.jobs): both declared, each with its model.
 ACCEPTED = {("post", "/v1/documents"): "IngestResponse", ("post", "/v1/documents/upload"): "IngestResponse"}
-WRITES = {("post", "/v1/documents"), ("post", "/v1/documents/upload"), ("delete", "/v1/documents/{doc_id}")}
+WRITES = {
+    ("post", "/v1/documents"),
+    ("post", "/v1/documents/upload"),
+    ("delete", "/v1/documents/{doc_id}"),
+    ("patch", "/v1/documents/{doc_id}"),
+}
 
 
 @pytest.fixture(scope="module")
