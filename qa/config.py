@@ -236,6 +236,11 @@ class Settings(BaseSettings):
         "/v1/collections) need "
         "`Authorization: Bearer <key>`.",
     )
+    keys_file: str = Field(
+        "",
+        description="JSON file of API keys with scopes per collection, a principal and groups (README, Access; "
+        "`qa keys add` writes it, keys stored as sha256). Its keys work alongside QA_API_KEYS.",
+    )
     require_key_for_read: bool = Field(
         False,
         description="With API keys set, every /v1/ route and /mcp need a key, and so do /docs, /openapi.json, "

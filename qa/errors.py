@@ -14,6 +14,7 @@ QAError                      what was wrong and what to do (a request the servic
  │    └── Busy                  a bounded queue is full: retry after ``retry_after`` seconds
  ├── Unauthorized            no API key where one is required
  └── Forbidden               an API key that is not one of the configured keys
+      └── MissingScope          a valid key without the route's scope (``qa.access``)
 """
 
 from __future__ import annotations
@@ -74,3 +75,7 @@ class Unauthorized(QAError):
 
 class Forbidden(QAError):
     """An API key that is not one of the configured keys."""
+
+
+class MissingScope(Forbidden):
+    """A valid API key without the scope a route needs on its collection (``qa.access``)."""

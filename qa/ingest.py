@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from qa.access import with_checked_access
 from qa.chunk import Chunker, tiktoken_counter
 from qa.config import Settings
 from qa.embed import PREFIX_TOKENS, Embedder, embedding_key, embedding_text, vector_backend
@@ -91,7 +92,8 @@ def validate(doc: Document, max_bytes: int, limits: Limits = DEFAULT_LIMITS) -> 
     check_title(title, doc_id, limits)
     # Checked before it is cleaned up: the check walks any depth, the clean-up recurses.
     check_metadata(doc.metadata, limits, f"document {doc_id[:80]!r}: ")
-    metadata = normalize_value(doc.metadata)
+    # The access list (``qa.access``) is checked and normalized here, for every way in.
+    metadata = with_checked_access(normalize_value(doc.metadata), f"document {doc_id[:80]!r}: ")
     text = normalize_text(doc.text)
     if not text.strip():
         raise InvalidInput(f"document {doc_id!r} has no text: nothing to index")

@@ -210,13 +210,21 @@ class JobStore:
         ).fetchall()
         return _with_items(job, [_item(r) for r in rows])
 
-    def page(self, offset: int = 0, limit: int = 50) -> tuple[list[Job], int]:
-        """Jobs newest first, without their items, and how many there are."""
+    def page(self, offset: int = 0, limit: int = 50, owner: str | None = None) -> tuple[list[Job], int]:
+        """Jobs newest first, without their items, and how many there are; with ``owner``, only
+        the jobs submitted with that owner in their options."""
+        where, params = ("", []) if owner is None else (" WHERE json_extract(j.options, '$.owner') = ?", [owner])
         rows = self.db.execute(
-            f"SELECT {_COLUMNS} FROM jobs j ORDER BY created_at DESC, id LIMIT ? OFFSET ?", (limit, offset)
+            f"SELECT {_COLUMNS} FROM jobs j{where} ORDER BY created_at DESC, id LIMIT ? OFFSET ?",
+            [*params, limit, offset],
         ).fetchall()
-        total = self.db.execute("SELECT COUNT(*) FROM jobs").fetchone()[0]
+        total = self.db.execute(f"SELECT COUNT(*) FROM jobs j{where}", params).fetchone()[0]
         return [_job(r) for r in rows], int(total)
+
+    def owner(self, job_id: str) -> str | None:
+        """The owner recorded in a job's options (None: a job from before owners, an admin's only)."""
+        row = self.db.execute("SELECT json_extract(options, '$.owner') FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return row[0] if row else None
 
     def claim(self, owner: str) -> tuple[str, JobKind, dict[str, Any], int] | None:
         """Take the oldest queued job: its id, kind, options and attempt number; None if none."""

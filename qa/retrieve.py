@@ -22,8 +22,9 @@ from qa.errors import InvalidInput
 from qa.rerank import Reranker, diversify
 from qa.stages import stage
 from qa.store import Store
+from qa.store.filters import FilterSpec
 from qa.terms import exact_tokens, minmax, query_terms
-from qa.types import Hit, Metadata, Passage
+from qa.types import Hit, Passage
 
 Mode = Literal["dense", "lexical", "hybrid"]
 Fusion = Literal["rrf", "convex"]
@@ -82,7 +83,7 @@ class Retriever:
         self,
         question: str,
         k: int,
-        filters: Metadata | None = None,
+        filters: FilterSpec | None = None,
         mode: Mode | None = None,
         rerank: bool | None = None,
         vector: np.ndarray | None = None,
@@ -105,7 +106,7 @@ class Retriever:
         return diversify(passages, k, max_per_doc)
 
     def first_stage(
-        self, question: str, n: int, filters: Metadata | None, mode: Mode, vector: np.ndarray | None = None
+        self, question: str, n: int, filters: FilterSpec | None, mode: Mode, vector: np.ndarray | None = None
     ) -> list[Passage]:
         """The top ``n`` candidates of one mode, with their first-stage (fused) scores."""
         if mode not in MODES:
@@ -122,7 +123,7 @@ class Retriever:
                 return self.store.search(vector, n, filters)
             return self.hybrid(question, vector, n, filters)
 
-    def hybrid(self, question: str, vector: np.ndarray, k: int, filters: Metadata | None = None) -> list[Passage]:
+    def hybrid(self, question: str, vector: np.ndarray, k: int, filters: FilterSpec | None = None) -> list[Passage]:
         """Dense and lexical candidates fused into one ranking of ``k``."""
         o = self.options
         n = max(k, o.candidates)

@@ -19,6 +19,7 @@ import os
 import secrets
 from pathlib import Path
 
+from qa.access import Scope
 from qa.errors import Forbidden, Unauthorized
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -74,6 +75,21 @@ def needs_key(
     if for_read:
         return True
     return method.upper() in WRITE_METHODS and path.startswith(("/v1/documents", "/v1/collections"))
+
+
+def required_scope(method: str, path: str) -> Scope | None:
+    """The scope (``qa.access``) a route needs of the caller: ``write`` to change documents,
+    ``admin`` for the index's statistics, ``read`` for the rest of ``/v1/`` and ``/mcp`` (whose
+    one writing tool checks ``write`` itself); None outside them."""
+    if path.startswith("/v1/documents") and method.upper() in WRITE_METHODS:
+        return "write"
+    if path.startswith("/v1/collections") and method.upper() in WRITE_METHODS:
+        return "admin"
+    if path == "/v1/stats":
+        return "admin"
+    if path.startswith("/v1/") or path == MCP_PATH or path.startswith(MCP_PATH + "/"):
+        return "read"
+    return None
 
 
 def check_key(authorization: str | None, keys: tuple[str, ...]) -> None:

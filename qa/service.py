@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from qa.access import ADMIN, Caller, check_access, document_access
 from qa.answer import ExtractiveAnswerer
 from qa.answer_model import load_answer_model
 from qa.chat import Turn, resolve
@@ -27,7 +28,7 @@ from qa.config import Settings
 from qa.embed import Embedder, load_embedder
 from qa.embed.onnx import OnnxEmbedder
 from qa.embed.queries import QueryEmbedder
-from qa.errors import IndexCorrupt, IndexMismatch, InvalidInput, NotFound, TooLarge
+from qa.errors import Forbidden, IndexCorrupt, IndexMismatch, InvalidInput, NotFound, TooLarge
 from qa.generate import OpenAICompatibleLLM, final, generate_stream
 from qa.ingest import (
     ChunkProgress,
@@ -49,7 +50,7 @@ from qa.shard import Shard
 from qa.sources import document_id
 from qa.stages import outcome, stage
 from qa.store import DocumentInfo, FileRecord, Store, describe_location, open_store
-from qa.store.filters import parse_filters
+from qa.store.filters import Filters, parse_filters
 from qa.sync import Syncer, SyncOptions, targets
 from qa.terms import terms
 from qa.types import Answer, Document, IngestResult, Metadata, Passage, Retrieved, page_at
@@ -254,27 +255,33 @@ class QAService:
         store = JobStore(s.index_path / JOBS_FILE)
         return JobRunner(store, self._job_documents, self._job_ingest, s.job_keep, s.job_keep_days * 86400)
 
-    def submit_job(self, kind: JobKind, options: dict[str, Any], items: Sequence[tuple[str, bytes]]) -> Job:
+    def submit_job(
+        self, kind: JobKind, options: dict[str, Any], items: Sequence[tuple[str, bytes]], caller: Caller = ADMIN
+    ) -> Job:
         """Store a job durably and queue it; returns its record (status ``queued``).
 
         ``kind`` ``upload``: items are files (a path inside ``options["source"]``, the bytes),
         parsed as uploads are (``parse_upload``) with ``options`` ``id``, ``title``, ``metadata``.
         ``documents``: items are documents as JSON (``Document``'s fields), already validated."""
         runner = self.jobs
-        job = runner.store.create(kind, options, items)
+        # Its owner (``job_owner``): who may see it besides admins.
+        job = runner.store.create(kind, {**options, "owner": job_owner(caller)}, items)
         runner.start()
         runner.wake()
         return job
 
-    def job(self, job_id: str) -> Job:
-        job = self.jobs.store.get(job_id)
-        if job is None:
+    def job(self, job_id: str, caller: Caller = ADMIN) -> Job:
+        """A job, for its owner or an admin (to others it does not exist)."""
+        store = self.jobs.store
+        job = store.get(job_id)
+        if job is None or not (caller.can("admin", self.collection) or store.owner(job_id) == job_owner(caller)):
             raise NotFound(f"no job with id {job_id!r}; list jobs with GET /v1/jobs")
         return job
 
-    def list_jobs(self, offset: int = 0, limit: int = 50) -> tuple[list[Job], int]:
-        """Jobs, newest first, without their items."""
-        return self.jobs.store.page(offset, limit)
+    def list_jobs(self, offset: int = 0, limit: int = 50, caller: Caller = ADMIN) -> tuple[list[Job], int]:
+        """Jobs, newest first, without their items: all of them for an admin, else the caller's own."""
+        owner = None if caller.can("admin", self.collection) else job_owner(caller)
+        return self.jobs.store.page(offset, limit, owner)
 
     def parse_upload(
         self,
@@ -403,34 +410,83 @@ class QAService:
         """Wall time spent per ingestion stage."""
         return self.ingestor.seconds
 
-    def delete(self, doc_id: str) -> None:
+    def delete(self, doc_id: str, caller: Caller = ADMIN) -> None:
+        """Remove a document; a caller that cannot see it is told it does not exist."""
+        self.get(doc_id, caller)
         if not self.store.delete(doc_id):
             raise NotFound(f"no document with id {doc_id!r}; list ids with GET /v1/documents or `qa stats`")
         self.store.save()
 
-    def get(self, doc_id: str) -> DocumentInfo:
+    def get(self, doc_id: str, caller: Caller = ADMIN) -> DocumentInfo:
+        """A document's record. One the caller may not see is not found, as one that does not exist
+        (a 404 either way, so a caller cannot learn which ids exist)."""
         info = self.store.get(doc_id)
-        if info is None:
+        if info is None or not caller.sees(document_access(info.metadata), self.collection):
             raise NotFound(f"no document with id {doc_id!r}; list ids with GET /v1/documents or `qa stats`")
         return info
 
-    def get_text(self, doc_id: str) -> str:
-        text = self.store.get_text(doc_id)
+    def get_text(self, doc_id: str, caller: Caller = ADMIN) -> str:
+        with self.store.snapshot():
+            self.get(doc_id, caller)
+            text = self.store.get_text(doc_id)
         if text is None:
             raise NotFound(f"no document with id {doc_id!r}; list ids with GET /v1/documents or `qa stats`")
         return text
 
-    def document(self, doc_id: str, include_text: bool = False) -> tuple[DocumentInfo, str | None]:
+    def document(
+        self, doc_id: str, include_text: bool = False, caller: Caller = ADMIN
+    ) -> tuple[DocumentInfo, str | None]:
         """A document's record and, when asked for, its text (what citations' offsets index)."""
         with self.store.snapshot():
-            return self.get(doc_id), self.get_text(doc_id) if include_text else None
+            return self.get(doc_id, caller), self.get_text(doc_id, caller) if include_text else None
 
-    def list_documents(self, offset: int = 0, limit: int = 50) -> tuple[list[DocumentInfo], int]:
+    def list_documents(
+        self, offset: int = 0, limit: int = 50, caller: Caller = ADMIN
+    ) -> tuple[list[DocumentInfo], int]:
+        """A page of the documents the caller may see, and how many those are."""
         if not 0 <= offset <= MAX_OFFSET or not 1 <= limit <= 1000:
             raise InvalidInput(f"offset must be 0..{MAX_OFFSET} and limit 1..1000, got offset={offset}, limit={limit}")
-        return self.store.list_documents(offset, limit)
+        return self.store.list_documents(offset, limit, caller.visibility(self.collection))
+
+    def check_replaceable(self, doc_ids: Iterable[str], caller: Caller = ADMIN) -> None:
+        """Refuse a write that would replace a document the caller may not see.
+
+        Raises:
+            Forbidden: one of ``doc_ids`` is a document hidden from the caller.
+        """
+        if caller.visibility(self.collection) is None:
+            return
+        for doc_id in doc_ids:
+            info = self.store.get(doc_id)
+            if info is not None and not caller.sees(document_access(info.metadata), self.collection):
+                raise Forbidden(
+                    f"document id {doc_id!r} is taken by a document this key may not see; choose another id"
+                )
+
+    def set_access(self, doc_id: str, access: Any, caller: Caller = ADMIN) -> DocumentInfo:
+        """Replace a document's access list (None: remove it, the document becomes public) without
+        re-embedding it. The caller must see the document now.
+
+        Raises:
+            InvalidInput: a malformed list. NotFound: no such document, or not one the caller sees.
+        """
+        checked = None if access is None else check_access(access)
+        self.get(doc_id, caller)
+        if not self.store.set_access(doc_id, checked):
+            raise NotFound(f"no document with id {doc_id!r}; list ids with GET /v1/documents or `qa stats`")
+        self.store.save()
+        return self.get(doc_id)
 
     # -- questions ----------------------------------------------------------------------------
+
+    def scoped(self, filters: Metadata | None, caller: Caller) -> Filters:
+        """``filters`` parsed, with what ``caller`` may see (``qa.access``): what the stores apply
+        inside the first stage, so ``k`` counts visible passages only.
+
+        Raises:
+            InvalidInput: a bad filter.
+        """
+        return replace(parse_filters(filters), access=caller.visibility(self.collection))
 
     def _check(
         self, question: str, k: int | None, filters: Metadata | None, max_per_doc: int | None = None
@@ -465,11 +521,13 @@ class QAService:
         mode: Mode | None = None,
         rerank: bool | None = None,
         max_per_doc: int | None = None,
+        caller: Caller = ADMIN,
     ) -> list[Passage]:
-        """The top ``k`` passages for ``question`` (see ``qa.retrieve``); ``max_per_doc`` (0: no
-        cap) overrides QA_MAX_PER_DOC for this search."""
+        """The top ``k`` passages for ``question`` (see ``qa.retrieve``) of the documents ``caller``
+        may see; ``max_per_doc`` (0: no cap) overrides QA_MAX_PER_DOC for this search."""
         q, k = self._check(question, k, filters, max_per_doc)
-        passages, _ = self._with_pages(self.retriever.retrieve(q, k, filters, mode, rerank, max_per_doc=max_per_doc))
+        scoped = self.scoped(filters, caller)
+        passages, _ = self._with_pages(self.retriever.retrieve(q, k, scoped, mode, rerank, max_per_doc=max_per_doc))
         return passages
 
     def ask(
@@ -481,10 +539,11 @@ class QAService:
         rerank: bool | None = None,
         extractive: bool = False,
         max_per_doc: int | None = None,
+        caller: Caller = ADMIN,
     ) -> Answer:
         """The finished answer to ``question``: the extractive one, or (with an LLM configured and
         not ``extractive``) the generated one with checked citations."""
-        return final(self.ask_stream(question, k, filters, mode, rerank, extractive, max_per_doc))
+        return final(self.ask_stream(question, k, filters, mode, rerank, extractive, max_per_doc, caller))
 
     def ask_stream(
         self,
@@ -495,11 +554,12 @@ class QAService:
         rerank: bool | None = None,
         extractive: bool = False,
         max_per_doc: int | None = None,
+        caller: Caller = ADMIN,
     ) -> Generator[Event, None, None]:
         """``ask`` as a stream of ``Event``s, ending with the finished ``Answer``. The request is
         checked now (raising here); the work happens as the stream is read."""
         q, k = self._check(question, k, filters, max_per_doc)
-        return self._answer(q, q, k, filters, mode, rerank, extractive, max_per_doc)
+        return self._answer(q, q, k, self.scoped(filters, caller), mode, rerank, extractive, max_per_doc)
 
     def chat(
         self,
@@ -508,9 +568,10 @@ class QAService:
         filters: Metadata | None = None,
         extractive: bool = False,
         max_per_doc: int | None = None,
+        caller: Caller = ADMIN,
     ) -> Answer:
         """The finished answer to the conversation's last question, a follow-up resolved first."""
-        return final(self.chat_stream(turns, k, filters, extractive, max_per_doc))
+        return final(self.chat_stream(turns, k, filters, extractive, max_per_doc, caller))
 
     def chat_stream(
         self,
@@ -519,6 +580,7 @@ class QAService:
         filters: Metadata | None = None,
         extractive: bool = False,
         max_per_doc: int | None = None,
+        caller: Caller = ADMIN,
     ) -> Generator[Event, None, None]:
         """``chat`` as a stream of ``Event``s, checked now and worked as read (see ``ask_stream``).
         Retrieval searches the resolved query; the answer sentence is chosen against the user's
@@ -526,18 +588,18 @@ class QAService:
         for i, turn in enumerate(turns):
             check_unicode(turn.content, f"message {i}")
         resolved = resolve(turns, self.settings.max_question_chars)
-        parse_filters(filters)
+        scoped = self.scoped(filters, caller)
         if max_per_doc is not None:
             check_max_per_doc(max_per_doc)
         k = self._check_k(k)
-        return self._answer(resolved.question, resolved.query, k, filters, None, None, extractive, max_per_doc)
+        return self._answer(resolved.question, resolved.query, k, scoped, None, None, extractive, max_per_doc)
 
     def _answer(
         self,
         question: str,
         query: str,
         k: int,
-        filters: Metadata | None,
+        filters: Filters,
         mode: Mode | None,
         rerank: bool | None,
         extractive: bool,
@@ -620,6 +682,11 @@ class QAService:
             self._store.close()
         if self.__dict__.get("llm") is not None:
             self.__dict__["llm"].close()
+
+
+def job_owner(caller: Caller) -> str:
+    """Who owns the jobs a caller submits: its principal (any of its keys), else the key."""
+    return f"user:{caller.principal}" if caller.principal else f"key:{caller.key_id}"
 
 
 def _cite_pages(a: Answer, starts: dict[int, tuple[int, ...]]) -> Answer:

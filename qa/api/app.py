@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from qa.access import Keyring
 from qa.api.errors import (
     INTERNAL_MESSAGE,
     error_response,
@@ -150,12 +151,13 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
     metrics = Metrics(lambda: app.state.service.stats())
     app.state.collections = None  # set when the app starts
     app.state.metrics = metrics
-    keys = parse_keys(settings.api_keys)
+    keyring = Keyring.load(settings.keys_file or None, parse_keys(settings.api_keys))
+    app.state.scoped_keys = bool(settings.keys_file)
     # The MCP tools at /mcp. add_document is there as POST /v1/documents is, and needs a key as it does.
     mcp_server = build_server(
         lambda name: app.state.collections.get(name),
         writes=True,
-        keys=keys,
+        keyring=keyring,
         observer=lambda: metrics.observer(lambda: "/mcp"),
     )
     app.router.routes.extend(http_routes(mcp_server, settings.max_request_bytes))
@@ -165,9 +167,10 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
     # is observed, 400s, 401s, 403s and 413s included.
     app.add_middleware(
         RequireKey,  # type: ignore[arg-type]
-        keys=keys,
+        keyring=keyring,
         for_read=settings.require_key_for_read,
         open_docs_and_metrics=settings.open_docs_and_metrics,
+        default_collection=settings.index_name,
     )
     if settings.cors_origins:
         app.add_middleware(

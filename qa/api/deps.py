@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Query, Request
 
+from qa.access import ADMIN, Caller
 from qa.collections import Collections
 from qa.service import QAService
 
@@ -35,3 +36,13 @@ async def get_service(request: Request, collection: CollectionQuery = None) -> Q
 
 
 Service = Annotated[QAService, Depends(get_service)]
+
+
+async def get_caller(request: Request) -> Caller:
+    """Who the request comes from, as ``RequireKey`` resolved it (an app without that middleware,
+    e.g. one built around a router in a test, serves everyone as an admin, as a server without keys)."""
+    caller = getattr(request.state, "caller", None)
+    return caller if isinstance(caller, Caller) else ADMIN
+
+
+CallerDep = Annotated[Caller, Depends(get_caller)]

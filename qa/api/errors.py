@@ -15,6 +15,7 @@ from qa.errors import (
     Forbidden,
     IndexMismatch,
     InvalidInput,
+    MissingScope,
     NotFound,
     QAError,
     StorageFull,
@@ -95,6 +96,8 @@ def openai_qa_error(exc: QAError) -> JSONResponse:
     """A domain error in OpenAI's shape: a refused request is OpenAI's 400 (its clients treat 422
     as unknown); the index's own failures keep their status (409, 503)."""
     status = status_of(exc)
+    if isinstance(exc, MissingScope):  # OpenAI's code for a key that may not use a model
+        return openai_error(status, str(exc), "permission_denied")
     return openai_error(400 if isinstance(exc, InvalidInput) else status, str(exc), kind_of(status))
 
 

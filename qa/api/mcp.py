@@ -38,6 +38,7 @@ from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field, ValidationError
 from starlette.routing import BaseRoute
 
+from qa.access import ADMIN, ANONYMOUS, Caller, Keyring, Scope
 from qa.api.schemas import (
     CitationOut,
     DocumentIn,
@@ -52,9 +53,9 @@ from qa.api.schemas import (
     passage_out,
     short_out,
 )
-from qa.errors import Forbidden, NotFound, QAError, Unauthorized
+from qa.errors import NotFound, QAError
 from qa.limits import Limits
-from qa.security import MCP_PATH, check_key
+from qa.security import MCP_PATH
 from qa.service import QAService
 from qa.stages import Observer, observing
 
@@ -243,7 +244,7 @@ def build_server(
     service: Callable[[str | None], QAService],
     *,
     writes: bool,
-    keys: tuple[str, ...] = (),
+    keyring: Keyring | None = None,
     observer: Callable[[], Observer] | None = None,
     lifespan: Callable[[MCPServer[Any]], AbstractAsyncContextManager[Any]] | None = None,
 ) -> MCPServer[Any]:
@@ -252,13 +253,32 @@ def build_server(
 
     Args:
         writes: offer ``add_document``.
-        keys: API keys ``add_document`` requires as ``Authorization: Bearer <key>`` (HTTP only; empty:
-            none required, as for ``POST /v1/documents``).
+        keyring: the API keys (HTTP only; None or empty: every caller is an admin, as over stdio).
+            Each tool resolves its caller from ``Authorization: Bearer <key>`` (the SDK runs tools
+            outside the HTTP request's context, so the middleware's caller cannot be handed down):
+            read tools see what the key may see, ``add_document`` needs the ``write`` scope.
         observer: makes the observer of one tool call's stages and outcomes (``qa.stages``; the API's
             metrics, labelled ``/mcp``). The SDK runs tool calls in tasks of its own, outside the
             HTTP request's context, so the API's middleware cannot hand its observer down.
         lifespan: entered when the server starts (``qa mcp`` loads the model there).
     """
+
+    def caller(ctx: Context, needed: Scope, svc: QAService) -> Caller:
+        if not keyring:
+            return ADMIN
+        authorization = (ctx.headers or {}).get("authorization")
+        try:
+            who = keyring.caller(authorization) if authorization else ANONYMOUS
+        except QAError as exc:
+            raise ToolError(str(exc)) from None
+        if needed == "write" and not authorization:
+            raise ToolError(
+                "add_document changes the index, so it needs an API key: connect to /mcp with the header "
+                "'Authorization: Bearer <key>' (a key with the 'write' scope)"
+            )
+        if not who.can(needed, svc.collection):
+            raise ToolError(f"this API key lacks the {needed!r} scope on collection {svc.collection!r}")
+        return who
 
     def watched() -> AbstractContextManager[None]:
         return observing(observer()) if observer is not None else nullcontext()
@@ -274,25 +294,27 @@ def build_server(
 
     @server.tool(title="Search the documents", annotations=READ)
     def search(
-        query: Query, k: K = None, filters: Filters = None, collection: Collection = None
+        query: Query, ctx: Context, k: K = None, filters: Filters = None, collection: Collection = None
     ) -> Annotated[CallToolResult, SearchResult]:
         """Find the passages of the indexed documents that best match a query, best first. Each passage
         carries its document's id, its start and end offsets in the document's text, its page (PDFs)
         and its score."""
         with watched(), _refusals("query"):
-            passages = service(collection).search(query, k, filters)
+            svc = service(collection)
+            passages = svc.search(query, k, filters, caller=caller(ctx, "read", svc))
         result = SearchResult(query=query, passages=[passage_out(p) for p in passages])
         return _result(result, _search_text(result))
 
     @server.tool(title="Ask a question", annotations=READ)
     def ask(
-        question: Question, k: K = None, filters: Filters = None, collection: Collection = None
+        question: Question, ctx: Context, k: K = None, filters: Filters = None, collection: Collection = None
     ) -> Annotated[CallToolResult, AskResult]:
         """Answer a question from the indexed documents. The answer cites its sources: each citation has
         the document id, start and end offsets, page (PDFs) and the exact quote (the document's text at
         [start:end]). When nothing in the documents answers, `found` is false and there is no citation."""
         with watched(), _refusals():
-            a = service(collection).ask(question, k, filters)
+            svc = service(collection)
+            a = svc.ask(question, k, filters, caller=caller(ctx, "read", svc))
         result = AskResult(
             question=question,
             answer=a.answer,
@@ -307,14 +329,14 @@ def build_server(
 
     @server.tool(title="Read a document", annotations=READ)
     def get_document(
-        doc_id: DocId, start: Start = None, end: End = None, collection: Collection = None
+        doc_id: DocId, ctx: Context, start: Start = None, end: End = None, collection: Collection = None
     ) -> Annotated[CallToolResult, DocumentText]:
         """Read a document: its whole text, or the span [start:end] (e.g. around a citation's offsets),
         with its title and metadata."""
         with _refusals():
             svc = service(collection)
         try:
-            info, text = svc.document(doc_id, include_text=True)
+            info, text = svc.document(doc_id, include_text=True, caller=caller(ctx, "read", svc))
         except NotFound:
             raise ToolError(f"no document with id {doc_id!r}; list_documents gives the ids") from None
         except QAError as exc:
@@ -334,11 +356,12 @@ def build_server(
 
     @server.tool(title="List the documents", annotations=READ)
     def list_documents(
-        offset: Offset = 0, limit: Limit = 50, collection: Collection = None
+        ctx: Context, offset: Offset = 0, limit: Limit = 50, collection: Collection = None
     ) -> Annotated[CallToolResult, DocumentPage]:
         """List the indexed documents (id, title, metadata, size), `limit` at a time from `offset`."""
         with _refusals():
-            docs, total = service(collection).list_documents(offset, limit)
+            svc = service(collection)
+            docs, total = svc.list_documents(offset, limit, caller(ctx, "read", svc))
         following = offset + len(docs)
         result = DocumentPage(
             documents=[document_out(d) for d in docs],
@@ -363,21 +386,12 @@ def build_server(
     ) -> Annotated[CallToolResult, IngestOut]:
         """Index a text so that search and ask find it. A document with the same id is replaced;
         the same document sent again changes nothing."""
-        if keys:
-            headers = ctx.headers or {}
-            try:
-                check_key(headers.get("authorization"), keys)
-            except Unauthorized:
-                raise ToolError(
-                    "add_document changes the index, so it needs an API key: connect to /mcp with the header "
-                    "'Authorization: Bearer <key>' (one of the server's QA_API_KEYS)"
-                ) from None
-            except Forbidden as exc:
-                raise ToolError(str(exc)) from None
         with _refusals():
             svc = service(collection)
+        who = caller(ctx, "write", svc)
         with watched(), _refusals():
             doc = DocumentIn(id=id, title=title, text=text, metadata=metadata or {}).document(Limits.of(svc.settings))
+            svc.check_replaceable([doc.id], who)
             # The ingestion worker, as POST /v1/documents: one write at a time, a bounded queue (Busy beyond it).
             results = await svc.ingest_worker.run(svc.add_documents, [doc])
         r = results[0]

@@ -11,7 +11,9 @@ does at small scale. These do the same work on the ASGI messages directly:
   a complete 500 for an unhandled error, on a connection that stays usable.
 - :class:`CheckSite` (next): the ``Host`` against ``QA_ALLOWED_HOSTS`` (DNS rebinding), and
   writes from browser pages on other origins (``Origin``, ``Sec-Fetch-Site``) refused.
-- :class:`RequireKey` (innermost): API keys (``QA_API_KEYS``) on the routes that need one.
+- :class:`RequireKey` (innermost): API keys (``QA_API_KEYS``, ``QA_KEYS_FILE``) on the routes
+  that need one, the scope each route needs (``qa.access``), and the caller they resolve to,
+  in ``request.state.caller`` for the routes (``qa.api.deps.CallerDep``).
 """
 
 from __future__ import annotations
@@ -21,14 +23,16 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from contextlib import ExitStack
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import JSONResponse
 
+from qa.access import ADMIN, ANONYMOUS, DEFAULT_COLLECTION, Caller, Keyring
 from qa.api.errors import INTERNAL_MESSAGE, is_openai_path, openai_error, qa_error_response, refusal
-from qa.errors import QAError
+from qa.errors import MissingScope, QAError
 from qa.observability import Metrics, access_log, new_request_id, request_id, request_span
-from qa.security import check_key, host_refusal, needs_key, origin_refusal
+from qa.security import MCP_PATH, host_refusal, needs_key, origin_refusal, required_scope
 from qa.stages import observing
 
 Scope = MutableMapping[str, Any]
@@ -178,24 +182,81 @@ class CheckSite:
         await self.app(scope, receive, send)
 
 
+def collection_of(scope: Scope, default: str = DEFAULT_COLLECTION) -> str | None:
+    """The collection a request addresses, for its scope check: ``/v1/collections/{name}``, else
+    the ``?collection=`` parameter, else ``default``. None where the body names it (the OpenAI
+    routes' ``model``, a new collection's name, an MCP tool's argument) or the route shows only
+    what the key reads (the list of collections): the route checks the scope there."""
+    path = _path(scope).rstrip("/")
+    if is_openai_path(path) or path.startswith(MCP_PATH):
+        return None
+    if path == "/v1/collections":
+        return None  # the list shows what the key reads; a new one's name is in the body
+    if path.startswith("/v1/collections/"):
+        return path.split("/")[3] or default
+    for name, value in parse_qsl(scope.get("query_string", b"").decode("latin-1")):
+        if name == "collection" and value:
+            return value
+    return default
+
+
 class RequireKey:
-    def __init__(self, app: ASGIApp, keys: tuple[str, ...], for_read: bool, open_docs_and_metrics: bool) -> None:
-        self.app, self.keys, self.for_read, self.open_docs = app, keys, for_read, open_docs_and_metrics
+    """Resolves every request's caller (``qa.access.Caller``) from its key and refuses what the
+    caller may not do: no key where one is needed (401), a wrong key (403), a key without the
+    route's scope on the collection (403). A server without keys serves everyone as an admin."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        keyring: Keyring,
+        for_read: bool,
+        open_docs_and_metrics: bool,
+        default_collection: str = DEFAULT_COLLECTION,
+    ) -> None:
+        self.app, self.keyring, self.for_read, self.open_docs = app, keyring, for_read, open_docs_and_metrics
+        self.default_collection = default_collection
+
+    def caller(self, method: str, path: str, authorization: str | None, collection: str | None) -> Caller:
+        """The request's caller.
+
+        Raises:
+            Unauthorized: no key where one is needed. Forbidden: a wrong key, or one without the scope.
+        """
+        if not self.keyring:
+            return ADMIN
+        if needs_key(method, path, ("key",), self.for_read, self.open_docs):
+            caller = self.keyring.caller(authorization)
+        elif authorization and not path.startswith(MCP_PATH):
+            # A key sent where none is needed is still checked: a mistyped key is told so, rather
+            # than served as no key (public documents only). The MCP tools check theirs themselves.
+            caller = self.keyring.caller(authorization)
+        else:
+            caller = ANONYMOUS
+        needed = required_scope(method, path)
+        if needed is not None and collection is not None and not caller.can(needed, collection):
+            raise MissingScope(
+                f"this API key lacks the {needed!r} scope on collection {collection!r} (see QA_KEYS_FILE)"
+            )
+        return caller
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and needs_key(
-            scope["method"], _path(scope), self.keys, self.for_read, self.open_docs
-        ):
+        if scope["type"] == "http":
             path = _path(scope)
             try:
-                check_key(Headers(scope=scope).get("authorization"), self.keys)
+                authorization = Headers(scope=scope).get("authorization")
+                caller = self.caller(
+                    scope["method"], path, authorization, collection_of(scope, self.default_collection)
+                )
             except QAError as exc:
                 if is_openai_path(path):
                     # OpenAI answers a missing or wrong key alike, 401 `invalid_api_key`; its SDK
                     # raises AuthenticationError with the message (a 403 is PermissionDeniedError).
-                    response = openai_error(401, str(exc), "invalid_api_key", {"WWW-Authenticate": "Bearer"})
+                    missing = isinstance(exc, MissingScope)
+                    status, kind = (403, "permission_denied") if missing else (401, "invalid_api_key")
+                    response = openai_error(status, str(exc), kind, {"WWW-Authenticate": "Bearer"})
                 else:
                     response = qa_error_response(exc)
                 await response(scope, receive, send)
                 return
+            scope.setdefault("state", {})["caller"] = caller
         await self.app(scope, receive, send)

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
+from qa.access import ACCESS_FIELD, check_access
 from qa.limits import MAX_PER_DOC, Limits, check_metadata, safe_metadata
 from qa.sources import UPLOAD_SOURCE, check_path, check_source, document_id
 from qa.store import DocumentInfo
@@ -133,6 +134,11 @@ class DocumentIn(BaseModel):
         None, description="Its source: a name without '/' or a folder's absolute path (default with a path: 'upload')."
     )
     path: str | None = Field(None, description="Its path inside the source, e.g. 'sub/a.md'.")
+    access: list[str] | None = Field(
+        None,
+        description='Who may see it: `["group:hr", "user:alice"]` (stored as metadata `access`); '
+        "omitted: every key with read scope. Admin keys see every document.",
+    )
 
     def document(self, limits: Limits, where: str = "") -> Document:
         """The ``Document`` to ingest: its metadata checked first (deriving the id hashes it; the
@@ -140,6 +146,9 @@ class DocumentIn(BaseModel):
         prefixes a refusal's message (which document of a batch). With a ``path`` (and a
         ``source``, ``upload`` by default) the id is ``source/path`` (``qa.sources``)."""
         check_metadata(self.metadata, limits, where)
+        metadata = self.metadata
+        if self.access is not None:
+            metadata = {**metadata, ACCESS_FIELD: check_access(self.access, where)}
         source = check_source(self.source) if self.source is not None else None
         path = check_path(self.path) if self.path is not None else None
         if path is not None:
@@ -149,8 +158,17 @@ class DocumentIn(BaseModel):
         elif path is not None:
             doc_id = document_id(source or UPLOAD_SOURCE, path)  # as a file of that source gets
         else:
-            doc_id = "doc-" + content_hash(self.title, self.text, self.metadata)[:16]
-        return Document(id=doc_id, title=self.title, text=self.text, metadata=self.metadata, source=source, path=path)
+            doc_id = "doc-" + content_hash(self.title, self.text, metadata)[:16]
+        return Document(id=doc_id, title=self.title, text=self.text, metadata=metadata, source=source, path=path)
+
+
+class DocumentPatch(BaseModel):
+    """``PATCH /v1/documents/{id}``: what to change of a document without re-embedding it."""
+
+    model_config = ConfigDict(extra="forbid")
+    access: list[str] | None = Field(
+        ..., description='Its new access list, e.g. `["group:hr"]`; null makes it visible to every reader.'
+    )
 
 
 class DocumentsIn(BaseModel):
@@ -316,8 +334,8 @@ class CollectionOut(BaseModel):
         ..., description="The collection settings it runs with (overrides or the server's)."
     )
     model: str = Field(..., description="The embedding model its index was built with.")
-    documents: int
-    chunks: int
+    documents: int | None = Field(None, description="Documents in it (with a keys file: for its admins only).")
+    chunks: int | None = Field(None, description="Chunks in it (with a keys file: for its admins only).")
     location: str = Field(..., description="Its directory, or its Postgres schema.")
     created_at: float | None = Field(None, description="Unix time it was created (None: made before collections).")
 

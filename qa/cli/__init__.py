@@ -30,6 +30,7 @@ from qa.cli.admin import eval_command, export_command, import_command, repair
 from qa.cli.collections import collection_app
 from qa.cli.common import State, err
 from qa.cli.documents import delete, index, list_documents, stats
+from qa.cli.keys import keys_app
 from qa.cli.questions import ask, search
 from qa.cli.server import mcp, serve
 from qa.cli.watch import watch
@@ -82,6 +83,7 @@ app.command("import")(import_command)
 app.command()(serve)
 app.command()(mcp)
 app.add_typer(collection_app, name="collection")
+app.add_typer(keys_app, name="keys")
 app.command(
     "eval",
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True},

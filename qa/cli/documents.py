@@ -40,6 +40,13 @@ def index(
             "(a JSON object) in a folder adds metadata to the files below it, overriding these.",
         ),
     ] = None,
+    access: Annotated[
+        str | None,
+        typer.Option(
+            help="Who may see these documents: group:NAME and user:NAME, comma-separated (README, Access). "
+            'A .qa-meta.json with {"access": [...]} sets it for the files below it.',
+        ),
+    ] = None,
     follow_symlinks: Annotated[bool, typer.Option(help="Follow symlinks that lead outside the given roots.")] = False,
     shard: Annotated[
         str | None,
@@ -56,7 +63,12 @@ def index(
     from qa.sync import SyncOptions, parse_meta
 
     part = parse_shard(shard) if shard is not None else None
-    options = SyncOptions(source=source, delete=delete, metadata=parse_meta(meta or []))
+    from qa.access import ACCESS_FIELD, check_access
+
+    metadata = parse_meta(meta or [])
+    if access is not None:
+        metadata[ACCESS_FIELD] = check_access(access, "--access: ")
+    options = SyncOptions(source=source, delete=delete, metadata=metadata)
     svc = service()
     try:
         summary = index_paths(svc, paths, follow_symlinks, show_progress=not as_json, shard=part, options=options)

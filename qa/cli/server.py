@@ -64,10 +64,10 @@ def serve(
         State.overrides["api_keys"] = stored_key(key_file)
         cfg = cfg.model_copy(update={"api_keys": State.overrides["api_keys"]})
         err.print(f"no QA_API_KEYS: requests that need a key use the one in {key_file}", markup=False)
-    if not is_loopback(bind_host) and not parse_keys(cfg.api_keys) and not insecure:
+    if not is_loopback(bind_host) and not parse_keys(cfg.api_keys) and not cfg.keys_file and not insecure:
         fail(
             f"refusing to serve on {bind_host} with no API keys: anyone who can reach it could change the index. "
-            "Set QA_API_KEYS, bind 127.0.0.1, or pass --insecure"
+            "Set QA_API_KEYS or QA_KEYS_FILE, bind 127.0.0.1, or pass --insecure"
         )
     configure_logging(cfg.log_format)
     from qa.store import index_exists

@@ -18,6 +18,7 @@ import numpy as np
 
 from qa.errors import IndexMismatch
 from qa.sources import UPLOAD_SOURCE, document_id
+from qa.store.filters import FilterSpec
 from qa.types import Chunk, Document, Hit, Metadata, Passage
 
 FORMAT_VERSION = 1
@@ -220,20 +221,28 @@ class Store(Protocol):
         the ids of the documents removed."""
         ...
 
-    def list_documents(self, offset: int = 0, limit: int = 50) -> tuple[list[DocumentInfo], int]:
-        """A page of documents in id order, and how many there are in all."""
+    def list_documents(
+        self, offset: int = 0, limit: int = 50, access: tuple[str, ...] | None = None
+    ) -> tuple[list[DocumentInfo], int]:
+        """A page of documents in id order, and how many there are in all; with ``access`` (a
+        caller's identities, ``qa.access``), of the documents visible to them only."""
         ...
 
-    def search(self, vector: np.ndarray, k: int, filters: Metadata | None = None) -> list[Passage]:
+    def set_access(self, doc_id: str, access: list[str] | None) -> bool:
+        """Replace a document's access list (its metadata ``access``; None removes it) without
+        touching its chunks or vectors; False when there is no such document."""
+        ...
+
+    def search(self, vector: np.ndarray, k: int, filters: FilterSpec | None = None) -> list[Passage]:
         """The ``k`` chunks nearest to ``vector`` (inner product), best first: ``passages(search_hits(...))``."""
         ...
 
-    def search_hits(self, vector: np.ndarray, k: int, filters: Metadata | None = None) -> list[Hit]:
+    def search_hits(self, vector: np.ndarray, k: int, filters: FilterSpec | None = None) -> list[Hit]:
         """``search``'s (chunk id, score) pairs, best first, without fetching the passages."""
         ...
 
     def lexical_search(
-        self, terms: list[str], k: int, filters: Metadata | None = None, exact: Sequence[str] = ()
+        self, terms: list[str], k: int, filters: FilterSpec | None = None, exact: Sequence[str] = ()
     ) -> list[Passage]:
         """BM25 over chunk text and title/heading, any of ``terms`` (words, never query syntax);
         higher scores are better. ``exact`` are the question's ``qa.terms.exact_tokens`` ("-V",
@@ -243,7 +252,7 @@ class Store(Protocol):
         ...
 
     def lexical_hits(
-        self, terms: list[str], k: int, filters: Metadata | None = None, exact: Sequence[str] = ()
+        self, terms: list[str], k: int, filters: FilterSpec | None = None, exact: Sequence[str] = ()
     ) -> list[Hit]:
         """``lexical_search``'s (chunk id, score) pairs, best first, without fetching the passages."""
         ...

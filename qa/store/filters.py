@@ -2,6 +2,10 @@
 
 A filter maps top-level metadata field names to exact scalar values, all of which must match;
 the key ``doc_id`` matches one document id or any of a list of them.
+
+``Filters.access`` carries the caller's identities (``qa.access``): a document matches when it
+has no access list or its list names one of them. It is never parsed from a request's filters:
+the service sets it from the caller, so a client cannot widen what it sees.
 """
 
 from __future__ import annotations
@@ -31,15 +35,27 @@ class Filters:
 
     match: tuple[tuple[str, Scalar], ...] = ()
     doc_ids: tuple[str, ...] | None = None
+    # The caller's identities (``qa.access.Caller.identities``); None: every document, whatever its access list.
+    access: tuple[str, ...] | None = None
+
+    def __bool__(self) -> bool:
+        """Whether these filters restrict anything (the stores skip filtering when not)."""
+        return bool(self.match) or self.doc_ids is not None or self.access is not None
 
 
-def parse_filters(filters: Metadata | None) -> Filters:
-    """``filters`` as ``Filters``.
+# What the stores and the retriever take: filters as a request gives them, or already parsed.
+FilterSpec = Metadata | Filters
+
+
+def parse_filters(filters: FilterSpec | None) -> Filters:
+    """``filters`` as ``Filters`` (parsed ones are returned as they are).
 
     Raises:
         InvalidInput: more than ``MAX_FILTER_KEYS`` fields, a field name that is not a metadata
             field name, or a value that is not a string, finite number within 64 bits or boolean.
     """
+    if isinstance(filters, Filters):
+        return filters
     match: list[tuple[str, Scalar]] = []
     doc_ids: tuple[str, ...] | None = None
     if filters and len(filters) > MAX_FILTER_KEYS:
@@ -48,6 +64,10 @@ def parse_filters(filters: Metadata | None) -> Filters:
         if key == "doc_id":
             doc_ids = tuple(str(v) for v in (value if isinstance(value, list) else [value]))
             continue
+        if key == "access":
+            raise InvalidInput(
+                "filter field 'access' is not a metadata filter: what a key may see follows from the key itself"
+            )
         if not FIELD.match(key):
             raise InvalidInput(f"filter field {key!r} is not a valid metadata field name (letters, digits, _.:-)")
         if not isinstance(value, (str, int, float, bool)) or value is None:

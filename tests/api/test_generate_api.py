@@ -132,9 +132,7 @@ def llm_settings(index_dir: Any, base_url: str) -> Settings:
 
 
 @pytest.fixture(scope="module")
-def qa_service(
-    tmp_path_factory: pytest.TempPathFactory, embedder: Embedder, llm_url: str
-) -> Iterator[QAService]:
+def qa_service(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder, llm_url: str) -> Iterator[QAService]:
     svc = QAService(llm_settings(tmp_path_factory.mktemp("generate"), llm_url), embedder=embedder)
     yield svc
     svc.close()

@@ -34,6 +34,7 @@ OPERATION_IDS = {
     ("post", "/v1/documents/upload"): "upload_document",
     ("get", "/v1/documents/{doc_id}"): "get_document",
     ("delete", "/v1/documents/{doc_id}"): "delete_document",
+    ("patch", "/v1/documents/{doc_id}"): "update_document",
     ("post", "/v1/chat/completions"): "chat_completions",
     ("post", "/v1/responses"): "create_response",
     ("get", "/v1/models"): "list_models",
@@ -54,6 +55,7 @@ WRITES = {
     ("delete", "/v1/documents/{doc_id}"),
     ("post", "/v1/collections"),
     ("delete", "/v1/collections/{name}"),
+    ("patch", "/v1/documents/{doc_id}"),
 }
 
 

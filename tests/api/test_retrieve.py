@@ -146,9 +146,7 @@ def test_hybrid_fetches_only_fused_passages_and_ranks_as_fusing_passages_does(
         "FAISS searches vectors exactly with a flat index or approximately with HNSW.",
         "Sourdough rises from wild yeast and lactic bacteria in a starter.",
     ]
-    svc.add_documents(
-        [Document(id=f"d{i}", text=t, metadata={"even": i % 2 == 0}) for i, t in enumerate(texts * 2)]
-    )
+    svc.add_documents([Document(id=f"d{i}", text=t, metadata={"even": i % 2 == 0}) for i, t in enumerate(texts * 2)])
     store = svc.store
     fetched: list[int] = []
     real_passages = store.passages

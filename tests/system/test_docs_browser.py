@@ -39,8 +39,6 @@ def server(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iter
     svc.close()
 
 
-
-
 class Watched:
     """A page whose every request is recorded, and refused unless it is to 127.0.0.1."""
 

@@ -72,6 +72,9 @@ def test_qa_eval_runs_the_harness_as_its_own_program(tmp_path: Path) -> None:
         check=False,
     )
     assert r.returncode == 2 and "has no queries.jsonl" in r.stderr, r.stderr
-    assert "Usage: python -m evals" in subprocess.run(
-        [sys.executable, "-m", "qa", "eval", "--help"], capture_output=True, text=True, cwd=ROOT, check=True
-    ).stdout
+    assert (
+        "Usage: python -m evals"
+        in subprocess.run(
+            [sys.executable, "-m", "qa", "eval", "--help"], capture_output=True, text=True, cwd=ROOT, check=True
+        ).stdout
+    )

@@ -37,9 +37,7 @@ def example_docs() -> list[Document]:
     return [d for path, root in iter_files([EXAMPLES]) for d in load_path(path, root)]
 
 
-def test_service_on_postgres_gives_the_embedded_results(
-    tmp_path: Path, pg_url: str, embedder: Embedder
-) -> None:
+def test_service_on_postgres_gives_the_embedded_results(tmp_path: Path, pg_url: str, embedder: Embedder) -> None:
     docs = example_docs()
     # Dense retrieval is the same computation on both stores (up to HNSW approximation, which a
     # corpus this small never shows); the lexical sides stem differently (Snowball vs Porter).
@@ -73,9 +71,7 @@ def test_service_on_postgres_gives_the_embedded_results(
         pg.close()
 
 
-def test_cli_switches_store_with_one_setting(
-    tmp_path: Path, pg_url: str, embedder: Embedder
-) -> None:
+def test_cli_switches_store_with_one_setting(tmp_path: Path, pg_url: str, embedder: Embedder) -> None:
     # Build the index through the service (the model is already loaded), then use the CLI
     # commands that need no model: they must find the same index through QA_STORE alone.
     svc = QAService(Settings(store=pg_url), embedder=embedder)

@@ -84,9 +84,7 @@ def test_bad_files_and_other_models_are_refused(tmp_path: Path) -> None:
         import_index(other, broken)
 
 
-def test_cli_moves_an_index_into_postgres_without_the_model(
-    tmp_path: Path, pg_url: str, embedder: Embedder
-) -> None:
+def test_cli_moves_an_index_into_postgres_without_the_model(tmp_path: Path, pg_url: str, embedder: Embedder) -> None:
     docs = example_docs()
     dense = {"retrieval_mode": "dense"}
     src = QAService(Settings(index_dir=tmp_path / "index", **dense), embedder=embedder)  # type: ignore[arg-type]

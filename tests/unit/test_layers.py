@@ -21,6 +21,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "qa.sentences",
         "qa.terms",
         "qa.span",
+        "qa.access",
         "qa.security",
         "qa.observability",
         "qa.stages",

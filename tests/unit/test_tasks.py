@@ -11,7 +11,7 @@ def prompt(key: str, history: str) -> str:
     # The structure of Open WebUI's default templates: a task block asking for a JSON key, the
     # history as USER:/ASSISTANT: lines between chat_history tags.
     return (
-        f"### Task:\nDo the task.\n### Output:\nJSON format: {{ \"{key}\": ... }}\n"
+        f'### Task:\nDo the task.\n### Output:\nJSON format: {{ "{key}": ... }}\n'
         f"### Chat History:\n<chat_history>\n{history}\n</chat_history>"
     )
 
@@ -44,10 +44,7 @@ def test_titles_drop_question_words() -> None:
     assert title("What is it?") == "What is it"  # nothing but question words: kept as asked
 
 
-TEXT = (
-    "Ministers met in Paris in August. "
-    "The meeting was reported by Syrian state media and by several other outlets."
-)
+TEXT = "Ministers met in Paris in August. The meeting was reported by Syrian state media and by several other outlets."
 
 
 def answer(cited: bool) -> Answer:

@@ -29,7 +29,7 @@ from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
-from qa.api.deps import Service
+from qa.api.deps import CallerDep, Service
 from qa.api.errors import INTERNAL_MESSAGE, kind_of, status_of
 from qa.api.schemas import (
     CHAT_EVENTS,
@@ -132,16 +132,16 @@ async def _events(events: Generator[Event, None, None]) -> AsyncIterator[str]:
         },
     },
 )
-async def chat(body: ChatIn, svc: Service) -> Any:
+async def chat(body: ChatIn, svc: Service, caller: CallerDep) -> Any:
     """Answer the last user message, resolving a follow-up against the conversation."""
     turns = [Turn(m.role, m.content) for m in body.messages]
     if body.stream:
         # Checked now, so a bad request is a JSON 4xx before the stream's status line.
-        events = svc.chat_stream(turns, body.k, body.filters, body.extractive, body.max_per_doc)
+        events = svc.chat_stream(turns, body.k, body.filters, body.extractive, body.max_per_doc, caller)
         return StreamingResponse(
             _events(events),
             media_type="text/event-stream",
             headers=SSE_HEADERS,
         )
-    a = await run_in_threadpool(svc.chat, turns, body.k, body.filters, body.extractive, body.max_per_doc)
+    a = await run_in_threadpool(svc.chat, turns, body.k, body.filters, body.extractive, body.max_per_doc, caller)
     return ChatOut(question=a.question, query=a.query, rewritten=a.rewritten, **answer_fields(a))

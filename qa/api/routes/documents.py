@@ -19,7 +19,8 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from qa.api.deps import Service
+from qa.access import ACCESS_FIELD, Caller, check_access
+from qa.api.deps import CallerDep, Service
 from qa.api.errors import validation_message
 from qa.api.routes.jobs import job_out
 from qa.api.schemas import (
@@ -28,6 +29,7 @@ from qa.api.schemas import (
     DocumentIn,
     DocumentList,
     DocumentOut,
+    DocumentPatch,
     DocumentsIn,
     IngestOut,
     IngestResponse,
@@ -127,6 +129,12 @@ async def _read_upload(request: Request, settings: Settings, limits: Limits) -> 
         if not isinstance(metadata, dict):
             raise InvalidInput("form field 'metadata' must be a JSON object")
         check_metadata(metadata, limits, "form field 'metadata': ")
+    access_raw = form.get("access")
+    if isinstance(access_raw, str) and access_raw.strip():
+        # "group:hr,user:alice" or a JSON list: the documents' access list (``qa.access``).
+        raw = access_raw.strip()
+        entries = _load_json(raw, "form field 'access'", InvalidInput) if raw.startswith("[") else raw
+        metadata = {**metadata, ACCESS_FIELD: check_access(entries, "form field 'access': ")}
     doc_id, title, source_raw = form.get("id"), form.get("title"), form.get("source")
     if len(files) > 1 and isinstance(doc_id, str):
         raise InvalidInput("form field 'id' can only be used with a single file")
@@ -163,30 +171,41 @@ async def _parse_upload(svc: QAService, upload: _Upload) -> list[Document]:
 @router.get("/v1/documents", response_model=DocumentList, responses=ERRORS)
 def list_documents(
     svc: Service,
+    caller: CallerDep,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> DocumentList:
-    """One page of the index's documents, in id order."""
-    docs, total = svc.list_documents(offset, limit)
+    """One page of the index's documents the key may see, in id order (``total`` counts those)."""
+    docs, total = svc.list_documents(offset, limit, caller)
     return DocumentList(documents=[document_out(d) for d in docs], total=total, offset=offset, limit=limit)
 
 
 @router.get("/v1/documents/{doc_id:path}", response_model=DocumentOut, responses=ERRORS)
-def get_document(doc_id: str, svc: Service, include_text: bool = False) -> DocumentOut:
-    """One document: its record, and with `include_text` its text (what citations' offsets index)."""
-    return document_out(*svc.document(doc_id, include_text), pages=True)
+def get_document(doc_id: str, svc: Service, caller: CallerDep, include_text: bool = False) -> DocumentOut:
+    """One document: its record, and with `include_text` its text (what citations' offsets index).
+    A document the key may not see is a 404, as one that does not exist."""
+    return document_out(*svc.document(doc_id, include_text, caller), pages=True)
+
+
+@router.patch("/v1/documents/{doc_id:path}", response_model=DocumentOut, responses=ERRORS)
+def update_document(doc_id: str, body: DocumentPatch, svc: Service, caller: CallerDep) -> DocumentOut:
+    """Change a document's access list without re-embedding it: `{"access": ["group:hr", "user:alice"]}`,
+    or `{"access": null}` to make it visible to every reader. Needs the `write` scope, and a key
+    that sees the document."""
+    return document_out(svc.set_access(doc_id, body.access, caller))
 
 
 @router.delete("/v1/documents/{doc_id:path}", response_model=DeletedOut, responses=ERRORS)
-def delete_document(doc_id: str, svc: Service) -> DeletedOut:
-    """Remove a document and its passages from the index."""
-    svc.delete(doc_id)
+def delete_document(doc_id: str, svc: Service, caller: CallerDep) -> DeletedOut:
+    """Remove a document and its passages from the index (one the key may see)."""
+    svc.delete(doc_id, caller)
     return DeletedOut(deleted=doc_id)
 
 
-async def _ingest(svc: QAService, docs: list[Document]) -> IngestResponse:
+async def _ingest(svc: QAService, docs: list[Document], caller: Caller) -> IngestResponse:
     # On the ingestion worker: one request at a time on QA_INGEST_THREADS cores, at most
     # QA_INGEST_QUEUE waiting (then 503 + Retry-After), so ingestion cannot starve the questions.
+    await run_in_threadpool(svc.check_replaceable, [d.id for d in docs], caller)
     results = await svc.ingest_worker.run(svc.add_documents, docs)  # counted in /metrics by qa.stages
     return IngestResponse(results=[IngestOut(id=r.id, status=r.status, chunks=r.chunks) for r in results])
 
@@ -203,9 +222,11 @@ def _as_job(request: Request, svc: QAService, asked: bool, size: int) -> bool:
     return asked or size > svc.settings.job_threshold_bytes
 
 
-async def _accepted(svc: QAService, kind: JobKind, options: dict[str, Any], items: list[tuple[str, bytes]]) -> Any:
+async def _accepted(
+    svc: QAService, kind: JobKind, options: dict[str, Any], items: list[tuple[str, bytes]], caller: Caller
+) -> Any:
     """202 once the job is on disk (``qa.jobs``: SQLite, synchronous=FULL), with its record."""
-    job = await run_in_threadpool(svc.submit_job, kind, options, items)
+    job = await run_in_threadpool(svc.submit_job, kind, options, items, caller)
     body = job_out(job).model_dump(mode="json")
     return JSONResponse(body, status_code=202, headers={"Location": f"/v1/jobs/{job.id}"})
 
@@ -216,9 +237,11 @@ def _document_item(svc: QAService, doc: Document) -> tuple[str, bytes]:
     return doc.id, json.dumps({**fields, "source": doc.source, "path": doc.path}).encode()
 
 
-async def _upload_job(svc: QAService, upload: _Upload) -> Any:
+async def _upload_job(svc: QAService, upload: _Upload, caller: Caller) -> Any:
+    if upload.doc_id:
+        await run_in_threadpool(svc.check_replaceable, [upload.doc_id], caller)
     options = {"source": upload.source, "id": upload.doc_id, "title": upload.title, "metadata": upload.metadata}
-    return await _accepted(svc, "upload", options, upload.files)
+    return await _accepted(svc, "upload", options, upload.files, caller)
 
 
 AsyncQuery = Annotated[
@@ -244,7 +267,7 @@ ACCEPTED: dict[int | str, dict[str, Any]] = {
     responses={**ACCEPTED, **ERRORS},
     openapi_extra={"requestBody": JSON_BODY},
 )
-async def add_documents(request: Request, svc: Service, async_: AsyncQuery = False) -> Any:
+async def add_documents(request: Request, svc: Service, caller: CallerDep, async_: AsyncQuery = False) -> Any:
     """Add (or replace, by id) one document `{"text", ...}` or several `{"documents": [...]}`.
 
     201 with the results once ingested; or 202 with a job (large requests, or `?async=true`).
@@ -256,8 +279,8 @@ async def add_documents(request: Request, svc: Service, async_: AsyncQuery = Fal
     if ctype == "multipart/form-data":
         upload = await _read_upload(request, svc.settings, limits)
         if _as_job(request, svc, async_, upload.size):
-            return await _upload_job(svc, upload)
-        return await _ingest(svc, await _parse_upload(svc, upload))
+            return await _upload_job(svc, upload, caller)
+        return await _ingest(svc, await _parse_upload(svc, upload), caller)
     if ctype not in ("application/json", ""):
         raise UnsupportedFileType(
             f"content type {ctype!r} is not accepted: send application/json here, "
@@ -266,8 +289,9 @@ async def add_documents(request: Request, svc: Service, async_: AsyncQuery = Fal
     raw = await request.body()
     docs = _from_json(raw, limits)
     if _as_job(request, svc, async_, len(raw)):
-        return await _accepted(svc, "documents", {}, [_document_item(svc, d) for d in docs])
-    return await _ingest(svc, docs)
+        await run_in_threadpool(svc.check_replaceable, [d.id for d in docs], caller)
+        return await _accepted(svc, "documents", {}, [_document_item(svc, d) for d in docs], caller)
+    return await _ingest(svc, docs, caller)
 
 
 @router.post(
@@ -277,7 +301,7 @@ async def add_documents(request: Request, svc: Service, async_: AsyncQuery = Fal
     responses={**ACCEPTED, **ERRORS},
     openapi_extra={"requestBody": UPLOAD_BODY},
 )
-async def upload_document(request: Request, svc: Service, async_: AsyncQuery = False) -> Any:
+async def upload_document(request: Request, svc: Service, caller: CallerDep, async_: AsyncQuery = False) -> Any:
     """Add (or replace) a document from a file, parsed by its content like files on disk; a
     `.jsonl` file gives one document per line.
 
@@ -291,5 +315,5 @@ async def upload_document(request: Request, svc: Service, async_: AsyncQuery = F
         )
     upload = await _read_upload(request, svc.settings, Limits.of(svc.settings))
     if _as_job(request, svc, async_, upload.size):
-        return await _upload_job(svc, upload)
-    return await _ingest(svc, await _parse_upload(svc, upload))
+        return await _upload_job(svc, upload, caller)
+    return await _ingest(svc, await _parse_upload(svc, upload), caller)

@@ -13,9 +13,9 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from qa.api.deps import collections_of
+from qa.api.deps import CallerDep, collections_of
 from qa.api.errors import ERROR_KIND, openai_error, openai_qa_error, validation_message
-from qa.api.routes.openai import MODEL_ID, model_service
+from qa.api.routes.openai import MODEL_ID, check_read, model_service
 from qa.api.schemas import OPENAI_ERRORS, EmbeddingsIn, EmbeddingsOut
 from qa.chunk import tiktoken_counter
 from qa.errors import QAError
@@ -47,7 +47,7 @@ def encode(vector: np.ndarray, encoding_format: str) -> list[float] | str:
         }
     },
 )
-async def create_embeddings(request: Request) -> Response:
+async def create_embeddings(request: Request, caller: CallerDep) -> Response:
     """OpenAI Embeddings: ``input`` (a string or a list of strings) embedded by a collection's
     model; ``model`` is the collection (``qa``: the default, or a collection's name; GET
     /v1/models) or the default collection's model name."""
@@ -67,9 +67,11 @@ async def create_embeddings(request: Request) -> Response:
         status, message = validation_message(exc)
         return openai_error(400, message, ERROR_KIND[status])
     try:
-        svc = model_service(request, body.model)
+        svc = model_service(request, body.model, caller)
         named = svc is not None
-        svc = svc or collections_of(request).default
+        if svc is None:
+            svc = collections_of(request).default
+            check_read(caller, svc)
         embedder = await run_in_threadpool(lambda: svc.embedder)
         if not named and body.model != embedder.name:
             return openai_error(

@@ -31,7 +31,8 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from qa.api.deps import collections_of
+from qa.access import ADMIN, Caller
+from qa.api.deps import CallerDep, collections_of
 from qa.api.errors import ERROR_KIND, openai_error, openai_qa_error, validation_message
 from qa.api.routes.chat import error_data
 from qa.api.schemas import (
@@ -50,7 +51,7 @@ from qa.api.sse import SSE_HEADERS, data_line, pieces
 from qa.chat import SOURCES_HEADING, Turn
 from qa.chunk import tiktoken_counter
 from qa.collections import OPENAI_MODEL_ID, Collections
-from qa.errors import QAError
+from qa.errors import MissingScope, QAError
 from qa.generate import final
 from qa.service import QAService
 from qa.tasks import TaskPrompt, follow_ups, tags, task_prompt, title
@@ -210,7 +211,9 @@ class Reply:
     extras: dict[str, Any] = field(default_factory=dict)
 
 
-async def pending_reply(svc: QAService, turns: list[Turn], extractive: bool) -> Callable[[], Reply]:
+async def pending_reply(
+    svc: QAService, turns: list[Turn], extractive: bool, caller: Caller = ADMIN
+) -> Callable[[], Reply]:
     """The reply to a conversation, as work to run in a thread (it blocks: retrieval, an LLM).
 
     The conversation is checked now, so a refusal (``QAError``) comes before a response starts;
@@ -219,9 +222,9 @@ async def pending_reply(svc: QAService, turns: list[Turn], extractive: bool) -> 
     Chat Completions and the Responses API."""
     task = task_prompt(turns[-1].content) if turns and turns[-1].role == "user" else None
     if task is not None:
-        done = Reply(Numbered(await run_in_threadpool(answer_task, svc, task), {}))
+        done = Reply(Numbered(await run_in_threadpool(answer_task, svc, task, caller), {}))
         return lambda: done
-    events = svc.chat_stream(turns, extractive=extractive)
+    events = svc.chat_stream(turns, extractive=extractive, caller=caller)
 
     def finish() -> Reply:
         a = final(events)
@@ -271,27 +274,51 @@ def model_ids(collections: Collections) -> list[str]:
 
 
 @router.get("/v1/models", response_model=ModelList, responses=OPENAI_ERRORS)
-def list_models(request: Request) -> dict[str, Any]:
-    """The collections, as models for OpenAI-compatible clients: ``qa`` is the default collection,
-    every other is its name; a chat's ``model`` picks the collection it answers from."""
-    return {"object": "list", "data": [_model(m) for m in model_ids(collections_of(request))]}
+def list_models(request: Request, caller: CallerDep) -> dict[str, Any]:
+    """The collections the key may read, as models for OpenAI-compatible clients: ``qa`` is the
+    default collection, every other is its name; a chat's ``model`` picks the collection it answers from."""
+    return {"object": "list", "data": [_model(m) for m in readable_models(request, caller)]}
 
 
 @router.get("/v1/models/{model_id:path}", response_model=ModelOut, responses=OPENAI_ERRORS)
-def get_model(model_id: str, request: Request) -> Any:
-    """One model: ``qa`` or a collection's name; any other id is a 404 in OpenAI's shape."""
-    if collections_of(request).for_model(model_id) is None:
+def get_model(model_id: str, request: Request, caller: CallerDep) -> Any:
+    """One model: ``qa`` or a collection's name; any other id (or a collection the key may not
+    read) is a 404 in OpenAI's shape."""
+    svc = collections_of(request).for_model(model_id)
+    if svc is None or not caller.can("read", svc.collection):
         return unknown_model(model_id)
     return _model(model_id)
 
 
-def model_service(request: Request, model_id: str) -> QAService | None:
+def model_service(request: Request, model_id: str, caller: Caller) -> QAService | None:
     """The collection an OpenAI request's ``model`` names (None: no such model), named in the
-    request for the metrics' labels."""
+    request for the metrics' labels.
+
+    Raises:
+        MissingScope: the caller may not read that collection.
+    """
     svc = collections_of(request).for_model(model_id)
     if svc is not None:
+        check_read(caller, svc)
         request.scope["qa.collection"] = svc.collection
     return svc
+
+
+def check_read(caller: Caller, svc: QAService) -> None:
+    """Raise ``MissingScope`` unless ``caller`` may read ``svc``'s collection (the OpenAI routes
+    name it in their body, where the middleware cannot look)."""
+    if not caller.can("read", svc.collection):
+        raise MissingScope(f"this API key lacks the 'read' scope on collection {svc.collection!r} (see QA_KEYS_FILE)")
+
+
+def readable_models(request: Request, caller: Caller) -> list[str]:
+    """``model_ids`` of the collections ``caller`` may read."""
+    collections = collections_of(request)
+    return [m for m in model_ids(collections) if caller.can("read", _collection_name(collections, m))]
+
+
+def _collection_name(collections: Collections, model_id: str) -> str:
+    return collections.default_name if model_id == MODEL_ID else model_id
 
 
 def page_collection(request: Request, svc: QAService) -> str | None:
@@ -346,7 +373,7 @@ def unknown_model(model_id: str) -> JSONResponse:
         }
     },
 )
-async def chat_completions(request: Request) -> Response:
+async def chat_completions(request: Request, caller: CallerDep) -> Response:
     """OpenAI Chat Completions: the answer with ``[n]`` markers in ``content``, each citation in
     ``message.annotations`` and in the ``citations`` field. ``model`` picks the collection
     (``qa``: the default; GET /v1/models)."""
@@ -354,7 +381,7 @@ async def chat_completions(request: Request) -> Response:
     if isinstance(body, JSONResponse):
         return body
     try:
-        svc = model_service(request, body.model)
+        svc = model_service(request, body.model, caller)
     except QAError as exc:
         return openai_qa_error(exc)
     if svc is None:
@@ -365,7 +392,7 @@ async def chat_completions(request: Request) -> Response:
     created = int(time.time())
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
     try:
-        work = await pending_reply(svc, turns, body.extractive)
+        work = await pending_reply(svc, turns, body.extractive, caller)
         if body.stream:
             used = partial(usage, svc, body.messages)  # counted once the answer is
             return sse_response(_chunks(work, completion_id, created, links, used, include_usage))
@@ -411,7 +438,7 @@ def _completion(completion_id: str, created: int, reply: Reply, links: Links, us
     )
 
 
-def answer_task(svc: QAService, task: TaskPrompt) -> str:
+def answer_task(svc: QAService, task: TaskPrompt, caller: Caller = ADMIN) -> str:
     """The JSON Open WebUI asks a task prompt for, derived from the conversation and the index."""
     if task.kind == "title":
         return json.dumps({"title": title(task.question)}, ensure_ascii=False)
@@ -421,7 +448,7 @@ def answer_task(svc: QAService, task: TaskPrompt) -> str:
         return json.dumps({task.kind: found[task.kind]})
     # The conversation's answer (the index's passages and the documents it cites), extractive:
     # a task prompt needs what was found, not an LLM's wording of it.
-    a = svc.chat(conversation, extractive=True)
+    a = svc.chat(conversation, extractive=True, caller=caller)
     if task.kind == "tags":
         return json.dumps({"tags": tags(a)}, ensure_ascii=False)
     asked = [t.content for t in task.turns]

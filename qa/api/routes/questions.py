@@ -13,7 +13,8 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from qa.api.deps import CollectionQuery, service_of
+from qa.access import Caller
+from qa.api.deps import CallerDep, CollectionQuery, service_of
 from qa.api.schemas import ERRORS, AskOut, QuestionIn, SearchOut, answer_fields, passage_out
 from qa.service import QAService
 
@@ -24,23 +25,30 @@ def _json(model: BaseModel) -> Response:
     return Response(model.__pydantic_serializer__.to_json(model), media_type="application/json")
 
 
-def _search(svc: QAService, body: QuestionIn) -> Response:
-    passages = svc.search(body.question, body.k, body.filters, body.mode, body.rerank, body.max_per_doc)
+def _search(svc: QAService, body: QuestionIn, caller: Caller) -> Response:
+    passages = svc.search(body.question, body.k, body.filters, body.mode, body.rerank, body.max_per_doc, caller)
     return _json(SearchOut(question=body.question, passages=[passage_out(p) for p in passages]))
 
 
-def _ask(svc: QAService, body: QuestionIn) -> Response:
+def _ask(svc: QAService, body: QuestionIn, caller: Caller) -> Response:
     a = svc.ask(
-        body.question, body.k, body.filters, body.mode, body.rerank, body.extractive, max_per_doc=body.max_per_doc
+        body.question,
+        body.k,
+        body.filters,
+        body.mode,
+        body.rerank,
+        body.extractive,
+        max_per_doc=body.max_per_doc,
+        caller=caller,
     )
     return _json(AskOut(question=body.question, **answer_fields(a)))
 
 
 @router.post("/v1/search", response_model=SearchOut, responses=ERRORS)
-async def search(body: QuestionIn, request: Request, collection: CollectionQuery = None) -> Response:
-    return await run_in_threadpool(_search, service_of(request, collection), body)
+async def search(body: QuestionIn, request: Request, caller: CallerDep, collection: CollectionQuery = None) -> Response:
+    return await run_in_threadpool(_search, service_of(request, collection), body, caller)
 
 
 @router.post("/v1/ask", response_model=AskOut, responses=ERRORS)
-async def ask(body: QuestionIn, request: Request, collection: CollectionQuery = None) -> Response:
-    return await run_in_threadpool(_ask, service_of(request, collection), body)
+async def ask(body: QuestionIn, request: Request, caller: CallerDep, collection: CollectionQuery = None) -> Response:
+    return await run_in_threadpool(_ask, service_of(request, collection), body, caller)

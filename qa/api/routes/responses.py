@@ -28,6 +28,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from qa.api.deps import CallerDep
 from qa.api.errors import openai_qa_error
 from qa.api.routes.chat import error_data
 from qa.api.routes.openai import (
@@ -126,14 +127,14 @@ def _sent(body: ResponsesIn) -> list[tuple[str, str]]:
         }
     },
 )
-async def create_response(request: Request) -> Response:
+async def create_response(request: Request, caller: CallerDep) -> Response:
     """OpenAI Responses API: the answer with ``[n]`` markers in the ``output_text``, each citation
     in its ``annotations`` and in the ``citations`` field."""
     body = checked_body(await request.body(), ResponsesIn, unsupported)
     if isinstance(body, JSONResponse):
         return body
     try:
-        svc = model_service(request, body.model)
+        svc = model_service(request, body.model, caller)
     except QAError as exc:
         return openai_qa_error(exc)
     if svc is None:
@@ -142,7 +143,7 @@ async def create_response(request: Request) -> Response:
     links = Links(str(request.base_url), page_collection(request, svc), body.model)
     maker = _Maker(body, links, lambda content: tokens(svc, (text for _, text in sent), content))
     try:
-        work = await pending_reply(svc, conversation(sent), body.extractive)
+        work = await pending_reply(svc, conversation(sent), body.extractive, caller)
         if body.stream:
             return sse_response(_events(work, maker))
         reply = await run_in_threadpool(work)

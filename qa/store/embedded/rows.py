@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from qa.access import ACCESS_FIELD
 from qa.store.base import FILE_COLUMNS, INFO_COLUMNS, DocumentInfo, FileRecord, Write, document_info, passage_from_row
-from qa.store.embedded.schema import write_doc_meta
-from qa.types import Chunk, Hit, Passage
+from qa.store.embedded.schema import access_sql, write_doc_meta
+from qa.types import Chunk, Hit, Passage, content_hash
 
 # Hashes per SQL lookup: below SQLite's limit of bound parameters.
 LOOKUP_BATCH = 500
@@ -140,10 +142,38 @@ def get_info(db: sqlite3.Connection, doc_id: str) -> DocumentInfo | None:
     return _info(row) if row else None
 
 
-def list_infos(db: sqlite3.Connection, offset: int, limit: int) -> tuple[list[DocumentInfo], int]:
-    total = db.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
-    rows = db.execute(f"SELECT {INFO_COLUMNS} FROM documents ORDER BY id LIMIT ? OFFSET ?", (limit, offset)).fetchall()
+def list_infos(
+    db: sqlite3.Connection, offset: int, limit: int, access: tuple[str, ...] | None = None
+) -> tuple[list[DocumentInfo], int]:
+    """A page of documents in id order and how many there are; with ``access`` (a caller's
+    identities), only the documents visible to them, counted and listed."""
+    where, params = ("", []) if access is None else access_sql(access, "id")
+    where = f" WHERE {where}" if where else ""
+    total = db.execute(f"SELECT COUNT(*) FROM documents{where}", params).fetchone()[0]
+    rows = db.execute(
+        f"SELECT {INFO_COLUMNS} FROM documents{where} ORDER BY id LIMIT ? OFFSET ?", [*params, limit, offset]
+    ).fetchall()
     return [_info(r) for r in rows], total
+
+
+def set_access(db: sqlite3.Connection, doc_id: str, access: list[str] | None) -> bool:
+    """Inside a write transaction: replace a document's access list (None: remove it, public),
+    in its metadata, content hash and ``doc_access``; its chunks and vectors are untouched.
+    False when there is no such document."""
+    row = db.execute("SELECT title, text, metadata, page_starts FROM documents WHERE id = ?", (doc_id,)).fetchone()
+    if row is None:
+        return False
+    metadata = json.loads(row[2])
+    metadata.pop(ACCESS_FIELD, None)
+    if access is not None:
+        metadata[ACCESS_FIELD] = access
+    digest = content_hash(row[0], row[1], metadata, json.loads(row[3]) if row[3] else ())
+    db.execute(
+        "UPDATE documents SET metadata = ?, content_hash = ?, updated_at = ? WHERE id = ?",
+        (json.dumps(metadata, ensure_ascii=False, sort_keys=True), digest, time.time(), doc_id),
+    )
+    write_doc_meta(db, doc_id)
+    return True
 
 
 def passages(db: sqlite3.Connection, hits: list[Hit]) -> list[Passage]:

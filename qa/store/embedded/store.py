@@ -46,8 +46,8 @@ from qa.store.embedded.lexical import LexicalDamaged, LexicalIndex
 from qa.store.embedded.locking import ReadConnections, ReadWriteLock
 from qa.store.embedded.schema import DB_FILE, Transaction
 from qa.store.embedded.vectors import Added, VectorIndex
-from qa.store.filters import parse_filters
-from qa.types import Chunk, Hit, Metadata, Passage
+from qa.store.filters import FilterSpec, parse_filters
+from qa.types import Chunk, Hit, Passage
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +106,7 @@ class EmbeddedStore:
         self.manifest = schema.open_manifest(self.db, f"index {self.path}", model, dim, extra or {})
         schema.ensure_doc_meta(self.db)
         schema.migrate_sources(self.db)
+        schema.ensure_doc_access(self.db)
         self._chars = stats_.CharCount()
         self.mirror = VectorIndex(self.path, self.db, self.manifest.dim, index_options or IndexOptions())
         self.mirror.load_or_rebuild()
@@ -383,9 +384,17 @@ class EmbeddedStore:
             row = db.execute("SELECT text FROM documents WHERE id = ?", (doc_id,)).fetchone()
         return row[0] if row else None
 
-    def list_documents(self, offset: int = 0, limit: int = 50) -> tuple[list[DocumentInfo], int]:
+    def list_documents(
+        self, offset: int = 0, limit: int = 50, access: tuple[str, ...] | None = None
+    ) -> tuple[list[DocumentInfo], int]:
         with self._reading() as db:
-            return rows.list_infos(db, offset, limit)
+            return rows.list_infos(db, offset, limit, access)
+
+    def set_access(self, doc_id: str, access: list[str] | None) -> bool:
+        """Replace a document's access list without re-embedding (None: public)."""
+        with self._writing(), disk_full.nothing_written(self.path):
+            with Transaction(self.db):
+                return rows.set_access(self.db, doc_id, access)
 
     def page_starts(self, chunk_ids: list[int]) -> dict[int, tuple[int, ...]]:
         """The page offsets of the documents of these chunks (those with pages), by chunk id."""
@@ -394,11 +403,11 @@ class EmbeddedStore:
         with self._reading() as db:
             return rows.page_starts(db, chunk_ids)
 
-    def search(self, vector: np.ndarray, k: int, filters: Metadata | None = None) -> list[Passage]:
+    def search(self, vector: np.ndarray, k: int, filters: FilterSpec | None = None) -> list[Passage]:
         with self._reading() as db:
             return rows.passages(db, self.search_hits(vector, k, filters))
 
-    def search_hits(self, vector: np.ndarray, k: int, filters: Metadata | None = None) -> list[Hit]:
+    def search_hits(self, vector: np.ndarray, k: int, filters: FilterSpec | None = None) -> list[Hit]:
         """``search``'s (chunk id, score) pairs, best first, without fetching the passages."""
         with self._reading() as db:
             if self.mirror.live_vectors == 0:
@@ -412,7 +421,7 @@ class EmbeddedStore:
             return self.mirror.search(vector, k, allowed)
 
     def lexical_search(
-        self, terms: list[str], k: int, filters: Metadata | None = None, exact: Sequence[str] = ()
+        self, terms: list[str], k: int, filters: FilterSpec | None = None, exact: Sequence[str] = ()
     ) -> list[Passage]:
         """BM25 over chunk text (and title/heading), any of ``terms``, ``exact`` tokens (case
         kept) scoring on top; higher scores are better."""
@@ -420,7 +429,7 @@ class EmbeddedStore:
             return rows.passages(db, self.lexical_hits(terms, k, filters, exact))
 
     def lexical_hits(
-        self, terms: list[str], k: int, filters: Metadata | None = None, exact: Sequence[str] = ()
+        self, terms: list[str], k: int, filters: FilterSpec | None = None, exact: Sequence[str] = ()
     ) -> list[Hit]:
         """``lexical_search``'s (chunk id, score) pairs, without fetching the passages. Terms are
         words, never query syntax: a question's quotes, colons or operators are just text."""
@@ -433,7 +442,7 @@ class EmbeddedStore:
                 raise  # inside a snapshot: a 503 now; the next read rebuilds first (``_sync``)
             return self._lexical_hits(terms, k, filters, exact)  # rebuilt on the way in
 
-    def _lexical_hits(self, terms: list[str], k: int, filters: Metadata | None, exact: Sequence[str]) -> list[Hit]:
+    def _lexical_hits(self, terms: list[str], k: int, filters: FilterSpec | None, exact: Sequence[str]) -> list[Hit]:
         with self._reading() as db:
             allowed = None
             if filters:

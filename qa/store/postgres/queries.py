@@ -15,10 +15,10 @@ import numpy as np
 from psycopg.types.json import Jsonb
 
 from qa.store.base import passage_from_row
-from qa.store.filters import parse_filters
+from qa.store.filters import FilterSpec, parse_filters
 from qa.store.postgres.schema import TEXT_SEARCH_CONFIG
 from qa.terms import case_variants
-from qa.types import Metadata, Passage
+from qa.types import Passage
 
 # BM25 parameters of the lexical side (tantivy's and SQLite FTS5's defaults, so both stores rank alike).
 BM25_K1 = 1.2
@@ -37,7 +37,7 @@ PASSAGE_COLUMNS = (
 )
 
 
-def conditions(filters: Metadata | None) -> tuple[list[str], list[Any]]:
+def conditions(filters: FilterSpec | None) -> tuple[list[str], list[Any]]:
     """Exact-match metadata filters as SQL conditions on ``c`` (chunks) and ``d`` (documents);
     ``doc_id`` matches one id or any of a list."""
     parsed = parse_filters(filters)
@@ -50,16 +50,29 @@ def conditions(filters: Metadata | None) -> tuple[list[str], list[Any]]:
         # Containment of scalars is equality of each key's value (and uses the GIN index).
         clauses.append("d.metadata @> %s")
         params.append(Jsonb(dict(parsed.match)))
+    if parsed.access is not None:
+        clause, more = access_condition(parsed.access)
+        clauses.append(clause)
+        params += more
     return clauses, params
 
 
-def where(filters: Metadata | None) -> tuple[str, list[Any]]:
+def access_condition(identities: tuple[str, ...]) -> tuple[str, list[Any]]:
+    """A condition on ``d`` (documents) that the document is visible to ``identities``
+    (``qa.access``): it has no access list, or its list names one of them."""
+    return (
+        "(jsonb_typeof(d.metadata -> 'access') IS DISTINCT FROM 'array' OR d.metadata -> 'access' ?| %s::text[])",
+        [list(identities)],
+    )
+
+
+def where(filters: FilterSpec | None) -> tuple[str, list[Any]]:
     """``conditions`` as a WHERE clause ("" with no filter) and its parameters."""
     clauses, params = conditions(filters)
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
-def nearest(columns: str, query: np.ndarray, k: int, filters: Metadata | None) -> tuple[str, list[Any]]:
+def nearest(columns: str, query: np.ndarray, k: int, filters: FilterSpec | None) -> tuple[str, list[Any]]:
     """``columns`` and the score of the ``k`` chunks nearest to ``query``, best first.
 
     Run it after ``SET LOCAL hnsw.ef_search`` (at least ``k``) in the same transaction."""
@@ -80,7 +93,7 @@ def exact_pattern(tokens: Sequence[str]) -> str:
 
 
 def bm25(
-    columns: str, terms: list[str], k: int, filters: Metadata | None, exact: Sequence[str] = ()
+    columns: str, terms: list[str], k: int, filters: FilterSpec | None, exact: Sequence[str] = ()
 ) -> tuple[str, list[Any]] | None:
     """``columns`` and the BM25 score of the top ``k`` chunks for ``terms`` (see
     ``PostgresStore.lexical_search``); None when there is no term to look for.

@@ -21,12 +21,14 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from qa.access import ACCESS_FIELD
 from qa.errors import InvalidInput, StorageFull
 from qa.store.base import FILE_COLUMNS, INFO_COLUMNS, DocumentInfo, FileRecord, Write, document_info
+from qa.store.filters import FilterSpec
 from qa.store.postgres import queries, schema
 from qa.store.postgres.queries import MAX_EF_SEARCH, PASSAGE_COLUMNS
 from qa.store.postgres.schema import SCHEMA_VERSION, TEXT_SEARCH_CONFIG, StoreUnavailable, redact, schema_name
-from qa.types import Chunk, Hit, Metadata, Passage
+from qa.types import Chunk, Hit, Passage, content_hash
 
 
 class PostgresStore:
@@ -249,15 +251,39 @@ class PostgresStore:
             ).fetchall()
         return {int(r[0]): tuple(r[1]) for r in rows}
 
-    def list_documents(self, offset: int = 0, limit: int = 50) -> tuple[list[DocumentInfo], int]:
+    def list_documents(
+        self, offset: int = 0, limit: int = 50, access: tuple[str, ...] | None = None
+    ) -> tuple[list[DocumentInfo], int]:
+        where, params = ("", []) if access is None else queries.access_condition(access)
+        where = f" WHERE {where}" if where else ""
         with self._conn() as conn:
-            total = conn.execute("SELECT count(*) FROM documents").fetchone()[0]  # type: ignore[index]
+            total = conn.execute(f"SELECT count(*) FROM documents d{where}", params).fetchone()[0]  # type: ignore[index]
             rows = conn.execute(
-                f"SELECT {self._INFO_COLS} FROM documents ORDER BY id LIMIT %s OFFSET %s", (limit, offset)
+                f"SELECT {self._INFO_COLS} FROM documents d{where} ORDER BY id LIMIT %s OFFSET %s",
+                [*params, limit, offset],
             ).fetchall()
         return [self._info(r) for r in rows], total
 
-    def _nearest(self, columns: str, vector: np.ndarray, k: int, filters: Metadata | None) -> list[tuple[Any, ...]]:
+    def set_access(self, doc_id: str, access: list[str] | None) -> bool:
+        """Replace a document's access list (its metadata ``access``) and content hash; chunks untouched."""
+        with self._conn() as conn, conn.transaction():
+            row = conn.execute(
+                "SELECT title, text, metadata, page_starts FROM documents WHERE id = %s FOR UPDATE", (doc_id,)
+            ).fetchone()
+            if row is None:
+                return False
+            metadata = dict(row[2])
+            metadata.pop(ACCESS_FIELD, None)
+            if access is not None:
+                metadata[ACCESS_FIELD] = access
+            digest = content_hash(row[0], row[1], metadata, row[3] or ())
+            conn.execute(
+                "UPDATE documents SET metadata = %s, content_hash = %s, updated_at = %s WHERE id = %s",
+                (Jsonb(metadata), digest, time.time(), doc_id),
+            )
+        return True
+
+    def _nearest(self, columns: str, vector: np.ndarray, k: int, filters: FilterSpec | None) -> list[tuple[Any, ...]]:
         """``columns`` and the score of the ``k`` chunks nearest to ``vector``, best first."""
         query = np.ascontiguousarray(vector, dtype=np.float32).reshape(-1)
         if query.shape != (self.manifest.dim,):
@@ -270,11 +296,11 @@ class PostgresStore:
             conn.execute("SET LOCAL hnsw.iterative_scan = strict_order")
             return conn.execute(statement, params).fetchall()
 
-    def search(self, vector: np.ndarray, k: int, filters: Metadata | None = None) -> list[Passage]:
+    def search(self, vector: np.ndarray, k: int, filters: FilterSpec | None = None) -> list[Passage]:
         # One query for hits and passages: a round trip less than passages(search_hits(...)).
         return [queries.passage(r, float(r[9])) for r in self._nearest(PASSAGE_COLUMNS, vector, k, filters)]
 
-    def search_hits(self, vector: np.ndarray, k: int, filters: Metadata | None = None) -> list[Hit]:
+    def search_hits(self, vector: np.ndarray, k: int, filters: FilterSpec | None = None) -> list[Hit]:
         """``search``'s (chunk id, score) pairs, best first, without fetching the passages."""
         return [(int(r[0]), float(r[1])) for r in self._nearest("c.id", vector, k, filters)]
 
@@ -303,7 +329,7 @@ class PostgresStore:
         yield
 
     def lexical_search(
-        self, terms: list[str], k: int, filters: Metadata | None = None, exact: Sequence[str] = ()
+        self, terms: list[str], k: int, filters: FilterSpec | None = None, exact: Sequence[str] = ()
     ) -> list[Passage]:
         """BM25 over chunk text and title/heading, any of ``terms``; higher scores are better.
         ``exact`` tokens found case kept weigh their word more (``queries.bm25``).
@@ -318,13 +344,13 @@ class PostgresStore:
         return [queries.passage(r, float(r[9])) for r in self._bm25(PASSAGE_COLUMNS, terms, k, filters, exact)]
 
     def lexical_hits(
-        self, terms: list[str], k: int, filters: Metadata | None = None, exact: Sequence[str] = ()
+        self, terms: list[str], k: int, filters: FilterSpec | None = None, exact: Sequence[str] = ()
     ) -> list[Hit]:
         """``lexical_search``'s (chunk id, score) pairs, best first, without fetching the passages."""
         return [(int(r[0]), float(r[1])) for r in self._bm25("c.id", terms, k, filters, exact)]
 
     def _bm25(
-        self, columns: str, terms: list[str], k: int, filters: Metadata | None, exact: Sequence[str] = ()
+        self, columns: str, terms: list[str], k: int, filters: FilterSpec | None, exact: Sequence[str] = ()
     ) -> list[tuple[Any, ...]]:
         """``columns`` and the BM25 score of the top ``k`` chunks for ``terms`` (see ``lexical_search``)."""
         query = queries.bm25(columns, terms, k, filters, exact)
