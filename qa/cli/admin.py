@@ -10,10 +10,10 @@ from typing import Annotated
 
 import typer
 
-from qa.cli.common import JsonOpt, State, collections, emit, fail, out, service, settings
+from qa.cli.common import CollectionOpt, JsonOpt, State, collections, emit, fail, out, service, settings
 
 
-def repair(as_json: JsonOpt = False) -> None:
+def repair(as_json: JsonOpt = False, collection: CollectionOpt = None) -> None:
     """Check the index and rebuild its derived files (FAISS vectors, lexical index) from SQLite.
 
     A damaged qa.sqlite is first copied into a new file, every readable document with its chunks
@@ -72,6 +72,7 @@ def repair(as_json: JsonOpt = False) -> None:
 def export_command(
     path: Annotated[Path, typer.Argument(help="File to write (.jsonl, or .jsonl.gz to compress).")],
     as_json: JsonOpt = False,
+    collection: CollectionOpt = None,
 ) -> None:
     """Write the index (documents, chunks and their vectors) to a file that `qa import` reads."""
     from qa.store.transfer import export_index
@@ -90,6 +91,7 @@ def export_command(
 def import_command(
     path: Annotated[Path, typer.Argument(help="A file written by `qa export`.")],
     as_json: JsonOpt = False,
+    collection: CollectionOpt = None,
 ) -> None:
     """Load an export into the index (QA_STORE / QA_INDEX_NAME, or --collection: created with the
     export's settings when it does not exist), keeping its vectors: no re-embedding."""

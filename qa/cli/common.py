@@ -30,6 +30,25 @@ class State:
     collection: str | None = None
 
 
+def _use_collection(name: str | None) -> str | None:
+    if name:
+        State.collection = name
+    return name
+
+
+# `qa index DIR --collection hr` as well as `qa --collection hr index DIR`: set while the
+# command's options are parsed, before it runs.
+CollectionOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--collection",
+        help="Collection to work on (`qa collection list`); default: the default collection [env QA_COLLECTION].",
+        callback=_use_collection,
+        show_envvar=False,
+    ),
+]
+
+
 def settings() -> Settings:
     cfg = Settings(**State.overrides)
     if "index_dir" in State.overrides or "QA_INDEX_DIR" in os.environ or cfg.store:

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from qa.cli.common import JsonOpt, emit, err, index_paths, out, service
+from qa.cli.common import CollectionOpt, JsonOpt, emit, err, index_paths, out, service
 
 
 def index(
@@ -56,6 +56,7 @@ def index(
         ),
     ] = None,
     as_json: JsonOpt = False,
+    collection: CollectionOpt = None,
 ) -> None:
     """Sync files and directories into the index: each directory is mirrored into its source (new
     files added, changed ones re-indexed, gone ones deleted); unchanged files are skipped unread."""
@@ -106,7 +107,9 @@ def report_skipped(skipped: list[dict[str, str]]) -> None:
 
 
 def delete(
-    doc_ids: Annotated[list[str], typer.Argument(help="Document ids to remove.")], as_json: JsonOpt = False
+    doc_ids: Annotated[list[str], typer.Argument(help="Document ids to remove.")],
+    as_json: JsonOpt = False,
+    collection: CollectionOpt = None,
 ) -> None:
     """Remove documents and all their chunks."""
     svc = service(must_exist=True)
@@ -125,6 +128,7 @@ def list_documents(
     offset: Annotated[int, typer.Option(min=0)] = 0,
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
     as_json: JsonOpt = False,
+    collection: CollectionOpt = None,
 ) -> None:
     """List indexed documents."""
     svc = service(must_exist=True)
@@ -137,7 +141,7 @@ def list_documents(
     out.print(f"{len(docs)} of {total} documents")
 
 
-def stats(as_json: JsonOpt = False) -> None:
+def stats(as_json: JsonOpt = False, collection: CollectionOpt = None) -> None:
     """Show what the index holds."""
     data = service(must_exist=True).stats()
     if as_json:

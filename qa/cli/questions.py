@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from qa.cli.common import JsonOpt, emit, out, service
+from qa.cli.common import CollectionOpt, JsonOpt, emit, out, service
 from qa.errors import InvalidInput
 
 KOpt = Annotated[int | None, typer.Option("-k", help="Passages to retrieve.")]
@@ -57,6 +57,7 @@ def search(
     rerank: RerankOpt = None,
     max_per_doc: MaxPerDocOpt = None,
     as_json: JsonOpt = False,
+    collection: CollectionOpt = None,
 ) -> None:
     """Show the passages that best match a question."""
     svc = service(must_exist=True)
@@ -83,6 +84,7 @@ def ask(
     rerank: RerankOpt = None,
     max_per_doc: MaxPerDocOpt = None,
     as_json: JsonOpt = False,
+    collection: CollectionOpt = None,
 ) -> None:
     """Answer a question from the indexed documents, with citations."""
     svc = service(must_exist=True)

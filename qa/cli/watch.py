@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from qa.cli.common import err, fail, index_paths, out, service
+from qa.cli.common import CollectionOpt, err, fail, index_paths, out, service
 from qa.errors import QAError
 
 
@@ -35,6 +35,7 @@ def watch(
         typer.Option(min=0.1, max=60, help="Seconds a folder must be quiet before it is synced (changes batched)."),
     ] = 1.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object per sync (JSON Lines).")] = False,
+    collection: CollectionOpt = None,
 ) -> None:
     """Sync folders into the index, then keep them in sync as files are added, changed, renamed or
     deleted: one sync per batch of changes (the same sync as `qa index`), one line per sync.

@@ -27,6 +27,12 @@ def test_collection_commands_and_isolation(tmp_path: Path) -> None:
     assert json.loads(found.stdout)["passages"][0]["doc_id"].endswith("leave.md")
     listed = json.loads(qa(tmp_path, "--collection", "hr", "list", "--json").stdout)
     assert listed["total"] == 1
+    # ... and after the command, as a new user types it
+    after = qa(tmp_path, "ask", "How many weeks of parental leave?", "--collection", "hr", "--json")
+    assert after.returncode == 0 and "sixteen weeks" in json.loads(after.stdout)["answer"], after.stderr
+    assert json.loads(qa(tmp_path, "list", "--json", "--collection", "hr").stdout)["total"] == 1
+    r = qa(tmp_path, "index", str(docs), "--collection", "hr", "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["unchanged"] == 1, r.stderr
     empty = tmp_path / "empty"
     empty.mkdir()
     assert qa(tmp_path, "index", str(empty)).returncode == 0  # the default collection, made empty
