@@ -67,6 +67,7 @@ __all__ = [
     "JobItem",
     "JobProgress",
     "Health",
+    "Collection",
     "Retrieved",
     "Delta",
     "Checked",
@@ -387,6 +388,22 @@ class Health:
     problems: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class Collection:
+    """A collection (``/v1/collections``): a named index with its own settings. ``model_id`` is
+    the ``model`` that picks it on the OpenAI-compatible routes; the counts are None for a key
+    that is not the collection's admin (a server with a keys file)."""
+
+    name: str
+    default: bool = False
+    model_id: str = ""
+    model: str = ""
+    overrides: dict[str, Any] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
+    documents: int | None = None
+    chunks: int | None = None
+
+
 def _passage(d: Mapping[str, Any]) -> Passage:
     return _make(Passage, d)
 
@@ -621,6 +638,14 @@ def _headers(api_key: str | None, headers: Mapping[str, str] | None) -> dict[str
     return out
 
 
+def _params(collection: str | None, path: str, given: Any) -> Any:
+    """The query parameters of a request: the client's ``collection`` on every route that takes
+    one (not ``/v1/collections`` itself, nor ``/healthz``), with those the call gave."""
+    if not collection or not path.startswith("/v1/") or path.startswith("/v1/collections"):
+        return given
+    return {"collection": collection, **(given or {})}
+
+
 def _checked(r: httpx.Response) -> Any:
     if r.status_code >= 400:
         raise error_of(r)
@@ -637,6 +662,8 @@ class Client:
         timeout: seconds for each request (an answer written by an LLM may take a while).
         http_client: an ``httpx.Client`` of your own (proxies, TLS, transports); ``base_url`` and
             ``api_key`` are then ignored and the client is not closed here.
+        collection: the collection every call works on (``GET /v1/collections``); None: the
+            server's default collection.
     """
 
     def __init__(
@@ -647,7 +674,9 @@ class Client:
         timeout: float = 60.0,
         headers: Mapping[str, str] | None = None,
         http_client: httpx.Client | None = None,
+        collection: str | None = None,
     ) -> None:
+        self.collection = collection
         self._owned = http_client is None
         self._http = http_client or httpx.Client(
             base_url=base_url.rstrip("/"), headers=_headers(api_key, headers), timeout=timeout
@@ -665,6 +694,7 @@ class Client:
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         try:
+            kwargs["params"] = _params(self.collection, path, kwargs.get("params"))
             r = self._http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
             raise TransportError(f"{method} {path}: {exc or type(exc).__name__}") from exc
@@ -729,7 +759,9 @@ class Client:
         """``chat`` as events, each as it arrives (``POST /v1/chat`` with ``stream``)."""
         body = _chat_body(messages, True, k=k, filters=filters, max_per_doc=max_per_doc, extractive=extractive)
         try:
-            with self._http.stream("POST", "/v1/chat", json=body) as r:
+            with self._http.stream(
+                "POST", "/v1/chat", json=body, params=_params(self.collection, "/v1/chat", None)
+            ) as r:
                 if r.status_code >= 400:
                     r.read()
                     raise error_of(r)
@@ -864,6 +896,23 @@ class Client:
         """The index's statistics (``GET /v1/stats``)."""
         return dict(self._call("GET", "/v1/stats"))
 
+    # -- collections --
+
+    def list_collections(self) -> list[Collection]:
+        """The collections this key may read, the default first."""
+        return [_make(Collection, c) for c in self._call("GET", "/v1/collections")["collections"]]
+
+    def create_collection(self, name: str, **settings: Any) -> Collection:
+        """A new, empty collection with its own settings (e.g. ``model=``, ``chunk_tokens=``)."""
+        return _make(Collection, self._call("POST", "/v1/collections", json={"name": name, "settings": settings}))
+
+    def get_collection(self, name: str) -> Collection:
+        return _make(Collection, self._call("GET", f"/v1/collections/{quote(name, safe='')}"))
+
+    def delete_collection(self, name: str) -> None:
+        """Delete a collection with its index and documents (not undoable)."""
+        self._call("DELETE", f"/v1/collections/{quote(name, safe='')}")
+
 
 class AsyncClient:
     """``Client`` for asyncio: the same methods, awaited (``chat_stream`` and ``iter_documents``
@@ -877,7 +926,9 @@ class AsyncClient:
         timeout: float = 60.0,
         headers: Mapping[str, str] | None = None,
         http_client: httpx.AsyncClient | None = None,
+        collection: str | None = None,
     ) -> None:
+        self.collection = collection
         self._owned = http_client is None
         self._http = http_client or httpx.AsyncClient(
             base_url=base_url.rstrip("/"), headers=_headers(api_key, headers), timeout=timeout
@@ -895,6 +946,7 @@ class AsyncClient:
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         try:
+            kwargs["params"] = _params(self.collection, path, kwargs.get("params"))
             r = await self._http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
             raise TransportError(f"{method} {path}: {exc or type(exc).__name__}") from exc
@@ -952,7 +1004,9 @@ class AsyncClient:
     ) -> AsyncIterator[ChatEvent]:
         body = _chat_body(messages, True, k=k, filters=filters, max_per_doc=max_per_doc, extractive=extractive)
         try:
-            async with self._http.stream("POST", "/v1/chat", json=body) as r:
+            async with self._http.stream(
+                "POST", "/v1/chat", json=body, params=_params(self.collection, "/v1/chat", None)
+            ) as r:
                 if r.status_code >= 400:
                     await r.aread()
                     raise error_of(r)
@@ -1038,3 +1092,21 @@ class AsyncClient:
 
     async def stats(self) -> dict[str, Any]:
         return dict(await self._call("GET", "/v1/stats"))
+
+    # -- collections --
+
+    async def list_collections(self) -> list[Collection]:
+        """The collections this key may read, the default first."""
+        return [_make(Collection, c) for c in (await self._call("GET", "/v1/collections"))["collections"]]
+
+    async def create_collection(self, name: str, **settings: Any) -> Collection:
+        """A new, empty collection with its own settings (e.g. ``model=``, ``chunk_tokens=``)."""
+        body = {"name": name, "settings": settings}
+        return _make(Collection, await self._call("POST", "/v1/collections", json=body))
+
+    async def get_collection(self, name: str) -> Collection:
+        return _make(Collection, await self._call("GET", f"/v1/collections/{quote(name, safe='')}"))
+
+    async def delete_collection(self, name: str) -> None:
+        """Delete a collection with its index and documents (not undoable)."""
+        await self._call("DELETE", f"/v1/collections/{quote(name, safe='')}")

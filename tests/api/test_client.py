@@ -195,6 +195,38 @@ def test_async_client(server: str) -> None:
     anyio.run(go)
 
 
+def test_a_client_works_on_its_collection(server: str) -> None:
+    """``collection=`` sends every call to that collection: what is added there is found,
+    answered and streamed there, and never from the default collection."""
+    with Client(server, api_key=KEY, timeout=120) as admin:
+        made = admin.create_collection("garden", chunk_tokens=120)
+        assert made.name == "garden" and made.model_id == "garden" and made.overrides == {"chunk_tokens": 120}
+        assert [c.name for c in admin.list_collections()] == ["default", "garden"]
+        with Client(server, api_key=KEY, timeout=120, collection="garden") as garden:
+            assert garden.add_document("Tomatoes need eight hours of sun a day.", id="tomatoes").status == "added"
+            a = garden.ask("How many hours of sun do tomatoes need?")
+            assert a.found and a.citations[0].doc_id == "tomatoes"
+            events = list(garden.chat_stream("How many hours of sun do tomatoes need?"))
+            cited = [e for e in events if isinstance(e, Cited)]
+            assert isinstance(events[-1], Done) and events[-1].found and cited[0].citations[0].doc_id == "tomatoes"
+            assert [d.id for d in garden.list_documents().documents] == ["tomatoes"]
+        assert "tomatoes" not in [d.id for d in admin.iter_documents()]
+        assert all(p.doc_id != "tomatoes" for p in admin.search("tomatoes sun hours", k=5))
+        assert admin.get_collection("garden").documents == 1
+
+        async def go() -> None:
+            async with AsyncClient(server, api_key=KEY, timeout=120, collection="garden") as c:
+                assert (await c.ask("How many hours of sun do tomatoes need?")).citations[0].doc_id == "tomatoes"
+                assert [x.name for x in await c.list_collections()] == ["default", "garden"]
+
+        anyio.run(go)
+        admin.delete_collection("garden")
+        with pytest.raises(NotFoundError):
+            admin.get_collection("garden")
+        with Client(server, timeout=120, collection="garden") as gone, pytest.raises(NotFoundError):
+            gone.ask("How many hours of sun do tomatoes need?")
+
+
 def test_the_public_surface_and_a_light_import() -> None:
     assert {"Client", "AsyncClient", "QAClientError", "APIError", "Answer", "Citation", "Passage"} <= set(
         qa.client.__all__
