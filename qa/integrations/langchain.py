@@ -63,6 +63,7 @@ class QARetriever(BaseRetriever):
     rerank: bool | None = None
     max_per_doc: int | None = None
     timeout: float = 60.0
+    collection: str | None = Field(None, description="The collection to search (default: the server's default).")
 
     _client: Client | None = PrivateAttr(default=None)
 
@@ -77,12 +78,14 @@ class QARetriever(BaseRetriever):
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
         if self._client is None:
-            self._client = Client(self.base_url, api_key=self.api_key, timeout=self.timeout)
+            self._client = Client(self.base_url, api_key=self.api_key, timeout=self.timeout, collection=self.collection)
         return [to_document(p) for p in self._client.search(query, **self._options())]
 
     async def _aget_relevant_documents(
         self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun
     ) -> list[Document]:
         # A client per call: an httpx.AsyncClient belongs to the event loop it was first used in.
-        async with AsyncClient(self.base_url, api_key=self.api_key, timeout=self.timeout) as client:
+        async with AsyncClient(
+            self.base_url, api_key=self.api_key, timeout=self.timeout, collection=self.collection
+        ) as client:
             return [to_document(p) for p in await client.search(query, **self._options())]

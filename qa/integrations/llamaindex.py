@@ -69,6 +69,7 @@ class QARetriever(BaseRetriever):
         base_url: the qa server.
         api_key: sent as a Bearer token (needed when the server has QA_REQUIRE_KEY_FOR_READ).
         k, filters, mode, rerank, max_per_doc: as for ``/v1/search`` (None: the server's default).
+        collection: the collection to search (None: the server's default collection).
     """
 
     def __init__(
@@ -82,10 +83,12 @@ class QARetriever(BaseRetriever):
         rerank: bool | None = None,
         max_per_doc: int | None = None,
         timeout: float = 60.0,
+        collection: str | None = None,
         callback_manager: CallbackManager | None = None,
     ) -> None:
         super().__init__(callback_manager=callback_manager)
         self.base_url, self._api_key, self.timeout = base_url, api_key, timeout
+        self.collection = collection
         self.options: dict[str, Any] = {
             "k": k,
             "filters": filters,
@@ -97,10 +100,14 @@ class QARetriever(BaseRetriever):
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         if self._client is None:
-            self._client = Client(self.base_url, api_key=self._api_key, timeout=self.timeout)
+            self._client = Client(
+                self.base_url, api_key=self._api_key, timeout=self.timeout, collection=self.collection
+            )
         return [to_node(p) for p in self._client.search(query_bundle.query_str, **self.options)]
 
     async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         # A client per call: an httpx.AsyncClient belongs to the event loop it was first used in.
-        async with AsyncClient(self.base_url, api_key=self._api_key, timeout=self.timeout) as client:
+        async with AsyncClient(
+            self.base_url, api_key=self._api_key, timeout=self.timeout, collection=self.collection
+        ) as client:
             return [to_node(p) for p in await client.search(query_bundle.query_str, **self.options)]

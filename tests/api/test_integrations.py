@@ -83,6 +83,23 @@ def test_llamaindex_retriever(server: str, texts: dict[str, str]) -> None:
     assert {h.node.metadata["doc_id"] for h in lexical.retrieve("planets orbit the sun")} == {solar}
 
 
+def test_retrievers_search_their_collection(server: str) -> None:
+    with Client(server, api_key=KEY) as admin:
+        admin.create_collection("kitchen")
+        with Client(server, api_key=KEY, collection="kitchen") as kitchen:
+            kitchen.add_document("Knives stay sharp when honed before each use.", id="knives")
+    try:
+        docs = langchain.QARetriever(base_url=server, api_key=KEY, collection="kitchen").invoke("sharp knives")
+        assert [d.metadata["doc_id"] for d in docs] == ["knives"]
+        hits = llamaindex.QARetriever(server, api_key=KEY, collection="kitchen").retrieve("sharp knives")
+        assert [h.node.metadata["doc_id"] for h in hits] == ["knives"]
+        default = langchain.QARetriever(base_url=server, api_key=KEY, k=5).invoke("sharp knives")
+        assert "knives" not in [d.metadata["doc_id"] for d in default]
+    finally:
+        with Client(server, api_key=KEY) as admin:
+            admin.delete_collection("kitchen")
+
+
 @pytest.mark.parametrize(
     ("module", "library", "extra"),
     [("langchain", "langchain_core", "langchain"), ("llamaindex", "llama_index", "llamaindex")],
