@@ -164,14 +164,13 @@ class Settings(BaseSettings):
         1000, ge=1, description="`qa serve`: finished jobs kept (the newest); older ones are deleted."
     )
     job_keep_days: float = Field(7.0, gt=0, description="`qa serve`: days a finished job is kept before it is deleted.")
-    min_answer_score: float | None = Field(
-        None,
+    min_answer_score: float = Field(
+        0.3,
         ge=0,
         le=1,
-        description="An answer scoring below this answers 'not found'. The score is the mean of the "
-        "sentence's cosine with the question and its coverage of the question's terms (default 0.3), or with a "
-        "learned `QA_ANSWER_MODEL` its probability that the sentence answers (default: the model card's "
-        "calibrated threshold).",
+        description="An answer scoring below this answers 'not found'. The score is the chosen sentence's "
+        "evidence: the mean of its cosine with the question and its coverage of the question's terms, whichever "
+        "`QA_ANSWER_MODEL` chose it.",
     )
     answer_model: str = Field(
         "features",
