@@ -23,6 +23,8 @@ What a run does, every step bounded in time:
      panel shows it,
    - the chat's title, tags and follow-up suggestions came from qa's handling of Open WebUI's task
      prompts (``qa.tasks``: the title is ``qa.tasks.title(question)``, not "New Chat");
+   - a second collection (``handbook``, made before Open WebUI starts) is a model in Open WebUI's
+     list (``GET /api/models``), next to ``qa``;
 4. saves a screenshot with the quote open (``docs/openwebui-citations.png``), writes
    ``bench/results/openwebui.json`` and ``.md`` (versions, timings, each check passed or failed),
    stops both servers and removes the temporary folders (``--keep`` keeps them, with the logs).
@@ -66,6 +68,8 @@ VERSION = "0.12.4"
 # wheel folder), pip prefers it (2.13.0+cpu sorts after 2.13.0).
 TORCH = "torch==2.13.0"
 QUESTION = "Who met in Paris?"
+# A second collection, made before Open WebUI starts: it must be in Open WebUI's list of models.
+SECOND_COLLECTION = "handbook"
 NAMES = ("al-Shaibani", "Dermer")
 CHROMIUM = Path(os.environ.get("QA_CHROMIUM", "/usr/bin/chromium"))
 # tests/system/test_web.py's: headless, and nothing that reaches out on its own.
@@ -380,6 +384,15 @@ def drive(
             result["chat_id"] = chat_id
             token = page.evaluate("() => localStorage.token")
 
+            # qa's collections are models for OpenAI clients: Open WebUI lists the second one too.
+            listed = httpx.get(f"{webui_url}/api/models", headers={"authorization": f"Bearer {token}"}, timeout=30)
+            ids = [m.get("id") for m in listed.json().get("data", [])] if listed.status_code == 200 else []
+            checks.add(
+                f"collection {SECOND_COLLECTION!r} is a model in Open WebUI's list",
+                {"qa", SECOND_COLLECTION} <= set(ids),
+                f"GET /api/models: {listed.status_code}, ids {ids}",
+            )
+
             def stored_chat() -> dict[str, Any] | None:
                 if not chat_id:
                     return None
@@ -635,6 +648,11 @@ def main(argv: list[str] | None = None) -> int:
             result["timings_s"]["qa_start_with_ingest"] = round(
                 wait_http(f"{qa_url}/healthz", qa_proc, tmp / "qa.log", args.start_timeout, "qa serve"), 1
             )
+            created = httpx.post(f"{qa_url}/v1/collections", json={"name": SECOND_COLLECTION}, timeout=120)
+            if created.status_code != 201:
+                raise Missing(
+                    f"qa did not create collection {SECOND_COLLECTION!r}: {created.status_code} {created.text}"
+                )
             webui_cmd = [
                 str(args.venv / "bin" / "open-webui"),
                 "serve",

@@ -12,6 +12,14 @@ opens as it is, with the server's settings.
 collection, opened on first use and kept; thread-safe. Collections of the same model and backend
 share one loaded embedder (and its query cache); all share the default's ingestion worker, so
 ingestion keeps its ``QA_INGEST_THREADS`` cores whatever the number of collections.
+
+A request holds its collection with ``using`` (or ``acquire``/``release``): ``delete`` refuses new
+requests at once, waits up to ``DRAIN_SECONDS`` for those in flight, and closes the service only
+when the last one lets go, so a request is never cut off by a close in its own process. Another
+process (a second worker, a replica) notices a deletion at its next request: the embedded store
+by one stat, Postgres by the list of its schemas, read at most once per ``RECHECK_SECONDS``; the
+same list answers unknown names without a connection each. ``gone`` tells the API whether a
+request that failed had its collection deleted under it (a 404, not a 500).
 """
 
 from __future__ import annotations
@@ -21,6 +29,8 @@ import logging
 import re
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from qa.config import Settings
 from qa.embed import Embedder, load_embedder
 from qa.embed.queries import QueryEmbedder
-from qa.errors import Conflict, InvalidInput, NotFound, QAError
+from qa.errors import Conflict, IndexMismatch, InvalidInput, NotFound, QAError
 from qa.jobs import JOBS_FILE
 from qa.service import QAService
 from qa.store import describe_location, drop_index, index_names, stored_manifest
@@ -37,9 +47,11 @@ from qa.store.embedded import DB_FILE
 
 __all__ = [
     "COLLECTION_FIELDS",
+    "DRAIN_SECONDS",
     "MAX_NAME_CHARS",
     "NAME_PATTERN",
     "OPENAI_MODEL_ID",
+    "RECHECK_SECONDS",
     "CollectionInfo",
     "Collections",
     "check_name",
@@ -72,6 +84,12 @@ NAME_PATTERN = re.compile(rf"[a-z0-9][a-z0-9_-]{{0,{MAX_NAME_CHARS - 1}}}")
 OPENAI_MODEL_ID = "qa"
 # Where a collection's record lives in its index's manifest ``extra``.
 MANIFEST_KEY = "collection"
+# How long DELETE waits for the requests a collection is serving to finish before it drops the
+# index (a request still running then, e.g. a long stream, keeps its service open until it ends).
+DRAIN_SECONDS = 10.0
+# How long the list of a database's collections is trusted (Postgres): deletions and creations by
+# other processes are seen within this, and a request never opens a connection just to look.
+RECHECK_SECONDS = 1.0
 
 
 def check_name(name: str) -> str:
@@ -157,6 +175,7 @@ class CollectionInfo:
     model: str
     location: str
     created_at: float | None
+    error: str | None = None  # why it cannot be opened (its stored settings no longer validate)
 
 
 class Collections:
@@ -171,6 +190,15 @@ class Collections:
         self._services: dict[str, QAService] = {}
         self._embedders: dict[tuple[str, ...], Embedder] = {}
         self._serving = False
+        # Requests holding each open service, and services deleted while held (closed at the last release).
+        self._leases: dict[QAService, int] = {}
+        self._retired: set[QAService] = set()
+        self._released = threading.Condition(self._lock)
+        self._deleting: set[str] = set()
+        # Postgres: the database's index names, and when they were read (``_listed``).
+        self._list_lock = threading.Lock()
+        self._listed_names: frozenset[str] = frozenset()
+        self._listed_at = -RECHECK_SECONDS
         if default is not None:
             self._services[self.default_name] = default
             if default.embedder_loaded:
@@ -194,13 +222,15 @@ class Collections:
         if svc is not None and (name == self.default_name or self._still_there(svc)):
             return svc
         with self._lock:
+            if name in self._deleting:
+                raise NotFound(self._unknown(name))
             svc = self._services.get(name)
             if svc is not None:
                 if name == self.default_name or self._still_there(svc):
                     return svc
                 # Deleted by another process (a second worker): forget it.
                 self._services.pop(name)
-                svc.close()
+                self._retire(svc)
             if name == self.default_name:
                 svc = self._open(name, self._stored_overrides(self._base_settings(name)))
             else:
@@ -210,6 +240,63 @@ class Collections:
                 svc = self._open(name, overrides)
             self._services[name] = svc
             return svc
+
+    def acquire(self, name: str | None = None) -> QAService:
+        """``get``, held until ``release``: a ``delete`` meanwhile waits for it (up to
+        ``DRAIN_SECONDS``) and never closes the service under it.
+
+        Raises:
+            NotFound: no collection of that name, or one being deleted.
+        """
+        svc = self.get(name)
+        with self._lock:
+            if self._services.get(svc.collection) is not svc:  # deleted since ``get`` returned it
+                raise NotFound(self._unknown(svc.collection))
+            self._leases[svc] = self._leases.get(svc, 0) + 1
+        return svc
+
+    def release(self, svc: QAService) -> None:
+        """Let go of a service ``acquire`` gave; the last release of a deleted one closes it."""
+        with self._lock:
+            held = self._leases.get(svc, 0) - 1
+            if held > 0:
+                self._leases[svc] = held
+                return
+            self._leases.pop(svc, None)
+            self._released.notify_all()
+            retired = svc in self._retired
+            self._retired.discard(svc)
+        if retired:
+            svc.close()
+
+    @contextmanager
+    def using(self, name: str | None = None) -> Iterator[QAService]:
+        """The service of collection ``name``, held for the block (``acquire``/``release``)."""
+        svc = self.acquire(name)
+        try:
+            yield svc
+        finally:
+            self.release(svc)
+
+    def gone(self, name: str) -> bool:
+        """Whether collection ``name`` was deleted (here or by another process): a request on it
+        that failed failed because of that. Asks the store afresh (errors are rare)."""
+        if not name or name == self.default_name:
+            return False
+        if name in self._deleting:
+            return True
+        try:
+            return self._record(name) is None
+        except Exception:  # the store cannot say: the request's own error stands
+            return False
+
+    def _retire(self, svc: QAService) -> None:
+        """Close ``svc`` (taken out of ``_services``) now, or at its last release if requests hold it."""
+        with self._lock:
+            if self._leases.get(svc):
+                self._retired.add(svc)
+                return
+        svc.close()
 
     def for_model(self, model_id: str) -> QAService | None:
         """The collection an OpenAI ``model`` names: ``qa`` or a collection's name; None: none."""
@@ -231,8 +318,24 @@ class Collections:
                 self.get(name).jobs.start()
 
     def _still_there(self, svc: QAService) -> bool:
-        # One stat a request: an embedded collection deleted by another process is gone here too.
-        return bool(svc.settings.store) or (svc.settings.index_path / DB_FILE).exists()
+        # One stat a request: an embedded collection deleted by another process is gone here too;
+        # on Postgres, the list of schemas read at most once a second.
+        if svc.settings.store:
+            return svc.collection in self._listed()
+        return (svc.settings.index_path / DB_FILE).exists()
+
+    def _listed(self) -> frozenset[str]:
+        """The names of the database's indexes (Postgres), read again once ``RECHECK_SECONDS`` old."""
+        with self._list_lock:
+            if time.monotonic() - self._listed_at >= RECHECK_SECONDS:
+                self._listed_names = frozenset(index_names(self.settings))
+                self._listed_at = time.monotonic()
+            return self._listed_names
+
+    def _relist(self) -> None:
+        """Forget the list of names: this process created or deleted one."""
+        with self._list_lock:
+            self._listed_at = -RECHECK_SECONDS
 
     def _base_settings(self, name: str) -> Settings:
         return self.settings.model_copy(update={"index_name": name})
@@ -245,6 +348,8 @@ class Collections:
         """The stored overrides of collection ``name``, or None if there is no such collection."""
         if not NAME_PATTERN.fullmatch(name):
             return None
+        if self.settings.store and name not in self._listed():
+            return None  # no connection for an unknown name (a typo, a scan): the list is a second old at most
         record = _record_of(stored_manifest(self._base_settings(name)))
         return None if record is None else dict(record.get("settings", {}))
 
@@ -255,9 +360,12 @@ class Collections:
     def _open(self, name: str, overrides: dict[str, Any]) -> QAService:
         try:
             overrides = validate_overrides(overrides)
-        except InvalidInput as exc:  # written by another version of qa: say which collection
-            raise InvalidInput(f"collection {name!r}: {exc}") from exc
-        settings = settings_for(self.settings, name, overrides)
+            settings = settings_for(self.settings, name, overrides)
+        except InvalidInput as exc:  # stored by another qa, or edited: the server's problem, not the request's
+            raise IndexMismatch(
+                f"collection {name!r} cannot be opened: its stored settings no longer validate ({exc}); "
+                f"delete it (DELETE /v1/collections/{name}) and create it again with valid settings"
+            ) from exc
         default = self._services.get(self.default_name)
         key = _embedder_key(settings)
         svc = QAService(
@@ -322,8 +430,17 @@ class Collections:
             svc = self._open(name, validated)
             svc.new_index_extra = {MANIFEST_KEY: {"settings": validated, "created_at": time.time()}}
             svc.new_index_dim = dim
+            # Postgres: of two processes creating one name, the second finds the first's manifest
+            # (under the bootstrap's lock) and gets a Conflict, not the first's index as its own.
+            svc.new_index_only = True
             try:
                 _ = svc.store  # creates the index, with the model's dimension
+            except Conflict as exc:
+                svc.close()  # the index is the other process's: left as it is
+                raise Conflict(
+                    f"collection {name!r} exists already (created by another process meanwhile); "
+                    "delete it first or choose another name"
+                ) from exc
             except BaseException as exc:
                 svc.close()
                 drop_index(settings)
@@ -334,6 +451,7 @@ class Collections:
                     f"did not load: {exc}"
                 ) from exc
             self._services[name] = svc
+            self._relist()
         log.info("created collection %s at %s", name, describe_location(settings))
         return self.describe(name)
 
@@ -373,6 +491,41 @@ class Collections:
                 found.append(self.describe(name))
             except NotFound:  # deleted meanwhile
                 continue
+            except QAError as exc:  # one collection that cannot be opened: listed with why, the others served
+                found.append(self._broken(name, exc))
+        return found
+
+    def _broken(self, name: str, exc: QAError) -> CollectionInfo:
+        """What can be said of a collection that does not open: its stored record, and the error."""
+        settings = self._base_settings(name)
+        try:
+            manifest = stored_manifest(settings) or {}
+        except QAError:
+            manifest = {}
+        record = _record_of(manifest) or {}
+        overrides = record.get("settings")
+        return CollectionInfo(
+            name=name,
+            default=name == self.default_name,
+            overrides=dict(overrides) if isinstance(overrides, dict) else {},
+            settings={},
+            documents=0,
+            chunks=0,
+            model=str(manifest.get("model", "")),
+            location=describe_location(settings),
+            created_at=record.get("created_at") if isinstance(record.get("created_at"), (int, float)) else None,
+            error=str(exc),
+        )
+
+    def open_stats(self) -> dict[str, dict[str, Any]]:
+        """``stats()`` of each collection open in this process, by name (the metrics' index gauges);
+        one that fails (busy, broken, deleted meanwhile) is left out."""
+        found = {}
+        for name, svc in list(self._services.items()):
+            try:
+                found[name] = svc.stats()
+            except Exception:  # a scrape must never fail because of one collection
+                continue
         return found
 
     def delete(self, name: str) -> None:
@@ -386,13 +539,24 @@ class Collections:
                 f"the default collection {self.default_name!r} cannot be deleted; delete its documents instead"
             )
         with self._lock:
+            if name in self._deleting:
+                raise NotFound(self._unknown(name))
             svc = self._services.pop(name, None)
             if svc is None and self._record(name) is None:
                 raise NotFound(self._unknown(name))
-            settings = svc.settings if svc is not None else self._base_settings(name)
-            if svc is not None:
-                svc.close()
-            drop_index(settings)
+            # New requests are refused from now on; those in flight may finish first.
+            self._deleting.add(name)
+            try:
+                deadline = time.monotonic() + DRAIN_SECONDS
+                while svc is not None and self._leases.get(svc) and time.monotonic() < deadline:
+                    self._released.wait(deadline - time.monotonic())
+                settings = svc.settings if svc is not None else self._base_settings(name)
+                if svc is not None:
+                    self._retire(svc)
+                drop_index(settings)
+                self._relist()
+            finally:
+                self._deleting.discard(name)
         log.info("deleted collection %s", name)
 
     def close(self, default: bool = True) -> None:
@@ -400,6 +564,9 @@ class Collections:
         with self._lock:
             for name in [n for n in self._services if n != self.default_name]:
                 self._services.pop(name).close()
+            for svc in list(self._retired):
+                svc.close()
+            self._retired.clear()
             if default and self.default_name in self._services:
                 self._services.pop(self.default_name).close()
 

@@ -4,7 +4,7 @@ Each app gets its own registry, so several apps in one process (tests, replicas)
 Route labels are route templates (``/v1/documents/{doc_id:path}``), never raw paths, so a
 client cannot blow up label cardinality. The answer path's stages and outcomes (``qa.stages``)
 reach them through ``Metrics.observer``, one per request: per-stage latency histograms, answers
-found or not, documents ingested by the route they came in through; and, with OpenTelemetry
+found or not, documents ingested by the route they came in through and the collection; and, with OpenTelemetry
 installed and an exporter configured (``OTEL_TRACES_EXPORTER`` / ``OTEL_EXPORTER_OTLP_ENDPOINT``),
 a span per request and per stage.
 """
@@ -40,27 +40,36 @@ def new_request_id(incoming: str | None, traceparent: str | None = None) -> str:
 
 
 class _IndexCollector(Collector):
-    """Index size, read from the store at scrape time."""
+    """Index sizes, read from the stores at scrape time, one sample per collection open in this process."""
 
-    def __init__(self, stats: Callable[[], dict[str, Any]]) -> None:
+    def __init__(self, stats: Callable[[], dict[str, dict[str, Any]]]) -> None:
         self.stats = stats
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         try:
-            s = self.stats()
-        except Exception:  # a scrape must never fail because the index is busy or broken
+            by_collection = self.stats()
+        except Exception:  # a scrape must never fail because an index is busy or broken
             return
         for key, name, help_text in (
-            ("documents", "qa_index_documents", "Documents in the index."),
-            ("chunks", "qa_index_chunks", "Chunks in the index."),
-            ("bytes_on_disk", "qa_index_size_bytes", "Size of the index on disk, in bytes."),
+            ("documents", "qa_index_documents", "Documents in the index, by collection."),
+            ("chunks", "qa_index_chunks", "Chunks in the index, by collection."),
+            (
+                "bytes_on_disk",
+                "qa_index_size_bytes",
+                "Size of the index on disk, in bytes, by collection (those open in this process).",
+            ),
         ):
-            if key in s:
-                yield GaugeMetricFamily(name, help_text, value=float(s[key]))
+            family = GaugeMetricFamily(name, help_text, labels=["collection"])
+            for collection, s in sorted(by_collection.items()):
+                if key in s:
+                    family.add_metric([collection], float(s[key]))
+            if family.samples:
+                yield family
 
 
 class Metrics:
-    def __init__(self, stats: Callable[[], dict[str, Any]]) -> None:
+    def __init__(self, stats: Callable[[], dict[str, dict[str, Any]]]) -> None:
+        """``stats``: each collection's ``QAService.stats()``, by name, for the index gauges."""
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "qa_http_requests", "HTTP requests.", ["method", "route", "status"], registry=self.registry
@@ -88,12 +97,15 @@ class Metrics:
         )
         self.ingested = Counter(
             "qa_ingested_documents",
-            "Documents ingested, by status and by the route they came in through.",
-            ["status", "route"],
+            "Documents ingested, by status, by the route they came in through and by collection.",
+            ["status", "route", "collection"],
             registry=self.registry,
         )
         self.ingested_chunks = Counter(
-            "qa_ingested_chunks", "Chunks written by ingestion, by route.", ["route"], registry=self.registry
+            "qa_ingested_chunks",
+            "Chunks written by ingestion, by route and collection.",
+            ["route", "collection"],
+            registry=self.registry,
         )
         self.registry.register(_IndexCollector(stats))
         # The process's CPU, memory, open files and start time, the Python version and its GC: what
@@ -134,9 +146,9 @@ class RequestObserver:
         if name == "answer":
             self.metrics.answers.labels(value, self.collection()).inc(amount)
         elif name == "ingested":
-            self.metrics.ingested.labels(value, self.route()).inc(amount)
+            self.metrics.ingested.labels(value, self.route(), self.collection()).inc(amount)
         elif name == "ingested_chunks":
-            self.metrics.ingested_chunks.labels(self.route()).inc(amount)
+            self.metrics.ingested_chunks.labels(self.route(), self.collection()).inc(amount)
 
 
 def tracer() -> Any:

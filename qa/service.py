@@ -96,6 +96,8 @@ class QAService:
         self._open_lock = threading.Lock()  # opening the store may take _lock (to load the model)
         # Dimension for a new index when it is known without the model (`qa import` sets it).
         self.new_index_dim: int | None = None
+        # The index must be made now, not found (a collection being created): Conflict if it exists.
+        self.new_index_only = False
         self.model_name = embedder.name if embedder else settings.model
         backend = getattr(embedder, "backend", "torch") if embedder else settings.embed_backend
         self.chunker_signature = chunker_signature(settings, self.model_name, backend)
@@ -140,7 +142,9 @@ class QAService:
                 if self._store is None:
                     # Only a new index needs the model to tell its dimension.
                     new_dim = lambda: self.new_index_dim or self.embedder.dim  # noqa: E731
-                    self._store = open_store(self.settings, self.model_name, new_dim, self.new_index_extra)
+                    self._store = open_store(
+                        self.settings, self.model_name, new_dim, self.new_index_extra, self.new_index_only
+                    )
         assert self._store is not None
         return self._store
 

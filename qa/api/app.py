@@ -22,12 +22,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from qa.access import Keyring
 from qa.api.errors import (
     INTERNAL_MESSAGE,
+    deleted_message,
     error_response,
     is_openai_path,
     kind_of,
     openai_error,
     qa_error_response,
     refusal,
+    status_of,
     validation_message,
 )
 from qa.api.mcp import build_server, http_routes
@@ -148,17 +150,26 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
     for module in (web, docs, chat, openai, responses, embeddings, ops, questions, documents, jobs, collections):
         app.include_router(module.router)
 
-    metrics = Metrics(lambda: app.state.service.stats())
+    def index_stats() -> dict[str, dict[str, Any]]:
+        registry: Collections | None = app.state.collections
+        return {} if registry is None else registry.open_stats()
+
+    def collection_gone(name: str) -> bool:
+        registry: Collections | None = app.state.collections
+        return registry is not None and registry.gone(name)
+
+    metrics = Metrics(index_stats)
     app.state.collections = None  # set when the app starts
     app.state.metrics = metrics
     keyring = Keyring.load(settings.keys_file or None, parse_keys(settings.api_keys))
     app.state.scoped_keys = bool(settings.keys_file)
     # The MCP tools at /mcp. add_document is there as POST /v1/documents is, and needs a key as it does.
     mcp_server = build_server(
-        lambda name: app.state.collections.get(name),
+        lambda name: app.state.collections.using(name),
         writes=True,
         keyring=keyring,
-        observer=lambda: metrics.observer(lambda: "/mcp"),
+        observer=lambda name: metrics.observer(lambda: "/mcp", lambda: name),
+        listing=lambda: app.state.collections.list(),
     )
     app.router.routes.extend(http_routes(mcp_server, settings.max_request_bytes))
 
@@ -184,10 +195,20 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
         hosts=allowed_hosts(settings.allowed_hosts, settings.host),
         origins=parse_keys(settings.cors_origins),
     )
-    app.add_middleware(Observe, metrics=metrics, max_request_bytes=settings.max_request_bytes)  # type: ignore[arg-type]
+    app.add_middleware(
+        Observe,  # type: ignore[arg-type]
+        metrics=metrics,
+        max_request_bytes=settings.max_request_bytes,
+        gone=collection_gone,
+    )
 
     @app.exception_handler(QAError)
     async def qa_error(request: Request, exc: QAError) -> JSONResponse:
+        name = str(request.scope.get("qa.collection", ""))
+        deleted: bool = status_of(exc) >= 500 and bool(name) and await run_in_threadpool(collection_gone, name)
+        if deleted:
+            # Its index went away under the request (deleted by another process): a 404, as the next request gets.
+            return error_response(404, deleted_message(name))
         return qa_error_response(exc)
 
     @app.exception_handler(RequestValidationError)

@@ -10,6 +10,8 @@ from qa.access import ADMIN, Caller
 from qa.collections import Collections
 from qa.service import QAService
 
+# Where a request keeps what releases the collections it holds (``hold``; run by ``Observe``).
+RELEASE_KEY = "qa.release"
 COLLECTION_HELP = "The collection to use (GET /v1/collections); the default collection when left out."
 # Every route that reads or writes an index takes it: `?collection=hr`.
 CollectionQuery = Annotated[str | None, Query(max_length=200, description=COLLECTION_HELP)]
@@ -20,13 +22,22 @@ def collections_of(request: Request) -> Collections:
 
 
 def service_of(request: Request, collection: str | None) -> QAService:
-    """The service of ``collection`` (None: the default), named in the request for the metrics' labels.
+    """The service of ``collection`` (None: the default), named in the request for the metrics'
+    labels and held until the response is sent (``hold``).
 
     Raises:
         NotFound: no such collection.
     """
-    svc = collections_of(request).get(collection)
+    return hold(request, collections_of(request).acquire(collection))
+
+
+def hold(request: Request, svc: QAService) -> QAService:
+    """``svc`` (acquired from the app's collections) named in the request, and released by the
+    ``Observe`` middleware once the response has been sent, streams included: a collection
+    deleted meanwhile is closed only then (``Collections.delete``)."""
+    collections = collections_of(request)
     request.scope["qa.collection"] = svc.collection
+    request.scope.setdefault(RELEASE_KEY, []).append(lambda: collections.release(svc))
     return svc
 
 

@@ -114,6 +114,13 @@ def is_openai_path(path: str) -> bool:
 INTERNAL_MESSAGE = "internal error; the server log has details"
 
 
+def deleted_message(collection: str) -> str:
+    """Why a request failed whose collection was deleted while it was being served."""
+    return (
+        f"collection {collection!r} was deleted while this request was being served; list them with GET /v1/collections"
+    )
+
+
 def refusal(path: str, status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     """An error sent before a route runs (middleware): in OpenAI's shape under the OpenAI routes,
     qa's elsewhere."""

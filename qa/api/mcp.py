@@ -53,6 +53,7 @@ from qa.api.schemas import (
     passage_out,
     short_out,
 )
+from qa.collections import CollectionInfo
 from qa.errors import NotFound, QAError
 from qa.limits import Limits
 from qa.security import MCP_PATH
@@ -132,6 +133,19 @@ class DocumentPage(DocumentList):
     next_offset: int | None = Field(..., description="The `offset` of the next page; null on the last page.")
 
 
+class CollectionEntry(BaseModel):
+    name: str = Field(..., description="Its name: the `collection` argument of the other tools.")
+    default: bool = Field(..., description="The collection the tools use without a `collection` argument.")
+    model: str = Field(..., description="The embedding model its index was built with.")
+    settings: dict[str, Any] = Field(..., description="The collection settings it runs with.")
+    documents: int | None = Field(None, description="Documents in it (with API keys: for its admins only).")
+    error: str | None = Field(None, description="Why it cannot be used now (its stored settings are invalid).")
+
+
+class CollectionPage(BaseModel):
+    collections: list[CollectionEntry]
+
+
 # -- rendering ----------------------------------------------------------------------------------
 
 
@@ -179,6 +193,32 @@ def _list_text(r: DocumentPage) -> str:
     lines += [f"- {d.id}" + (f": {d.title}" if d.title else "") + f" ({d.chars} characters)" for d in r.documents]
     if r.next_offset is not None:
         lines.append(f"More: call list_documents with offset {r.next_offset}.")
+    return "\n".join(lines)
+
+
+def _collection_entry(c: CollectionInfo, caller: Caller, scoped: bool) -> CollectionEntry:
+    counted = not scoped or caller.can("admin", c.name)
+    return CollectionEntry(
+        name=c.name,
+        default=c.default,
+        model=c.model,
+        settings=c.settings,
+        documents=c.documents if counted and c.error is None else None,
+        error=c.error,
+    )
+
+
+def _collections_text(r: CollectionPage) -> str:
+    if not r.collections:
+        return "No collection this key may read."
+    lines = [f"{len(r.collections)} collections:"]
+    for c in r.collections:
+        line = f"- {c.name}" + (" (default)" if c.default else "") + f": model {c.model}"
+        if c.documents is not None:
+            line += f", {c.documents} documents"
+        if c.error:
+            line += f"; unusable: {c.error}"
+        lines.append(line)
     return "\n".join(lines)
 
 
@@ -241,15 +281,17 @@ def _refusals(argument: str = "question") -> Iterator[None]:
 
 
 def build_server(
-    service: Callable[[str | None], QAService],
+    service: Callable[[str | None], AbstractContextManager[QAService]],
     *,
     writes: bool,
     keyring: Keyring | None = None,
-    observer: Callable[[], Observer] | None = None,
+    observer: Callable[[str], Observer] | None = None,
     lifespan: Callable[[MCPServer[Any]], AbstractAsyncContextManager[Any]] | None = None,
+    listing: Callable[[], list[CollectionInfo]] | None = None,
 ) -> MCPServer[Any]:
-    """The MCP server over ``service(collection)`` (read at each call: the API's collections exist
-    only once its app has started; None: the default collection; raises ``NotFound``).
+    """The MCP server over ``service(collection)``: the service of a collection, held for one tool
+    call (read at each call: the API's collections exist only once its app has started; None: the
+    default collection; raises ``NotFound``).
 
     Args:
         writes: offer ``add_document``.
@@ -257,31 +299,42 @@ def build_server(
             Each tool resolves its caller from ``Authorization: Bearer <key>`` (the SDK runs tools
             outside the HTTP request's context, so the middleware's caller cannot be handed down):
             read tools see what the key may see, ``add_document`` needs the ``write`` scope.
-        observer: makes the observer of one tool call's stages and outcomes (``qa.stages``; the API's
-            metrics, labelled ``/mcp``). The SDK runs tool calls in tasks of its own, outside the
-            HTTP request's context, so the API's middleware cannot hand its observer down.
+        observer: makes the observer of one tool call's stages and outcomes on a collection
+            (``qa.stages``; the API's metrics, labelled ``/mcp``). The SDK runs tool calls in tasks
+            of its own, outside the HTTP request's context, so the API's middleware cannot hand its
+            observer down.
         lifespan: entered when the server starts (``qa mcp`` loads the model there).
+        listing: the collections, described (``Collections.list``); offers ``list_collections``.
     """
 
-    def caller(ctx: Context, needed: Scope, svc: QAService) -> Caller:
+    def who(ctx: Context) -> Caller:
         if not keyring:
             return ADMIN
         authorization = (ctx.headers or {}).get("authorization")
         try:
-            who = keyring.caller(authorization) if authorization else ANONYMOUS
+            return keyring.caller(authorization) if authorization else ANONYMOUS
         except QAError as exc:
             raise ToolError(str(exc)) from None
-        if needed == "write" and not authorization:
+
+    def caller(ctx: Context, needed: Scope, svc: QAService) -> Caller:
+        found = who(ctx)
+        if not keyring:
+            return found
+        if needed == "write" and not (ctx.headers or {}).get("authorization"):
             raise ToolError(
                 "add_document changes the index, so it needs an API key: connect to /mcp with the header "
                 "'Authorization: Bearer <key>' (a key with the 'write' scope)"
             )
-        if not who.can(needed, svc.collection):
+        if not found.can(needed, svc.collection):
             raise ToolError(f"this API key lacks the {needed!r} scope on collection {svc.collection!r}")
-        return who
+        return found
 
-    def watched() -> AbstractContextManager[None]:
-        return observing(observer()) if observer is not None else nullcontext()
+    @contextlib.contextmanager
+    def held(collection: str | None, argument: str = "question") -> Iterator[QAService]:
+        """The collection's service for the call, its stages observed, the service's refusals as tool errors."""
+        with _refusals(argument), service(collection) as svc:
+            with observing(observer(svc.collection)) if observer is not None else nullcontext():
+                yield svc
 
     server = _Server(
         "qa",
@@ -299,8 +352,7 @@ def build_server(
         """Find the passages of the indexed documents that best match a query, best first. Each passage
         carries its document's id, its start and end offsets in the document's text, its page (PDFs)
         and its score."""
-        with watched(), _refusals("query"):
-            svc = service(collection)
+        with held(collection, "query") as svc:
             passages = svc.search(query, k, filters, caller=caller(ctx, "read", svc))
         result = SearchResult(query=query, passages=[passage_out(p) for p in passages])
         return _result(result, _search_text(result))
@@ -312,8 +364,7 @@ def build_server(
         """Answer a question from the indexed documents. The answer cites its sources: each citation has
         the document id, start and end offsets, page (PDFs) and the exact quote (the document's text at
         [start:end]). When nothing in the documents answers, `found` is false and there is no citation."""
-        with watched(), _refusals():
-            svc = service(collection)
+        with held(collection) as svc:
             a = svc.ask(question, k, filters, caller=caller(ctx, "read", svc))
         result = AskResult(
             question=question,
@@ -333,14 +384,11 @@ def build_server(
     ) -> Annotated[CallToolResult, DocumentText]:
         """Read a document: its whole text, or the span [start:end] (e.g. around a citation's offsets),
         with its title and metadata."""
-        with _refusals():
-            svc = service(collection)
-        try:
-            info, text = svc.document(doc_id, include_text=True, caller=caller(ctx, "read", svc))
-        except NotFound:
-            raise ToolError(f"no document with id {doc_id!r}; list_documents gives the ids") from None
-        except QAError as exc:
-            raise ToolError(str(exc)) from exc
+        with _refusals(), service(collection) as svc:
+            try:
+                info, text = svc.document(doc_id, include_text=True, caller=caller(ctx, "read", svc))
+            except NotFound:
+                raise ToolError(f"no document with id {doc_id!r}; list_documents gives the ids") from None
         assert text is not None
         n = len(text)
         s = 0 if start is None else start
@@ -359,8 +407,7 @@ def build_server(
         ctx: Context, offset: Offset = 0, limit: Limit = 50, collection: Collection = None
     ) -> Annotated[CallToolResult, DocumentPage]:
         """List the indexed documents (id, title, metadata, size), `limit` at a time from `offset`."""
-        with _refusals():
-            svc = service(collection)
+        with _refusals(), service(collection) as svc:
             docs, total = svc.list_documents(offset, limit, caller(ctx, "read", svc))
         following = offset + len(docs)
         result = DocumentPage(
@@ -371,6 +418,19 @@ def build_server(
             next_offset=following if docs and following < total else None,
         )
         return _result(result, _list_text(result))
+
+    if listing is not None:
+        collections = listing
+
+        @server.tool(title="List the collections", annotations=READ)
+        def list_collections(ctx: Context) -> Annotated[CallToolResult, CollectionPage]:
+            """List the collections this key may read: each one's name (the `collection` argument of the
+            other tools), embedding model and settings. Document counts are shown to its admins only."""
+            caller_ = who(ctx)
+            with _refusals():
+                found = [c for c in collections() if caller_.can("read", c.name)]
+            result = CollectionPage(collections=[_collection_entry(c, caller_, bool(keyring)) for c in found])
+            return _result(result, _collections_text(result))
 
     if not writes:
         return server
@@ -386,12 +446,10 @@ def build_server(
     ) -> Annotated[CallToolResult, IngestOut]:
         """Index a text so that search and ask find it. A document with the same id is replaced;
         the same document sent again changes nothing."""
-        with _refusals():
-            svc = service(collection)
-        who = caller(ctx, "write", svc)
-        with watched(), _refusals():
+        with held(collection) as svc:
+            who_ = caller(ctx, "write", svc)
             doc = DocumentIn(id=id, title=title, text=text, metadata=metadata or {}).document(Limits.of(svc.settings))
-            svc.check_replaceable([doc.id], who)
+            svc.check_replaceable([doc.id], who_)
             # The ingestion worker, as POST /v1/documents: one write at a time, a bounded queue (Busy beyond it).
             results = await svc.ingest_worker.run(svc.add_documents, [doc])
         r = results[0]
@@ -429,12 +487,13 @@ def serve_stdio(svc: QAService, writes: bool) -> None:
         await anyio.to_thread.run_sync(svc.warm)
         yield
 
-    def only(collection: str | None) -> QAService:
+    @contextlib.contextmanager
+    def only(collection: str | None) -> Iterator[QAService]:
         # `qa mcp` serves the one collection it was started with (`--collection`).
         if collection not in (None, svc.collection):
             raise NotFound(
                 f"no collection {collection!r} here: this server serves {svc.collection!r} (qa --collection)"
             )
-        return svc
+        yield svc
 
     build_server(only, writes=writes, lifespan=warm).run("stdio")

@@ -25,11 +25,13 @@ from contextlib import ExitStack
 from typing import Any
 from urllib.parse import parse_qsl
 
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import JSONResponse
 
 from qa.access import ADMIN, ANONYMOUS, DEFAULT_COLLECTION, Caller, Keyring
-from qa.api.errors import INTERNAL_MESSAGE, is_openai_path, openai_error, qa_error_response, refusal
+from qa.api.deps import RELEASE_KEY
+from qa.api.errors import INTERNAL_MESSAGE, deleted_message, is_openai_path, openai_error, qa_error_response, refusal
 from qa.errors import MissingScope, QAError
 from qa.observability import Metrics, access_log, new_request_id, request_id, request_span
 from qa.security import MCP_PATH, host_refusal, needs_key, origin_refusal, required_scope
@@ -53,8 +55,28 @@ class _TooLarge(Exception):
 
 
 class Observe:
-    def __init__(self, app: ASGIApp, metrics: Metrics, max_request_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        metrics: Metrics,
+        max_request_bytes: int,
+        gone: Callable[[str], bool] = lambda name: False,
+    ) -> None:
+        """``gone(collection)``: whether a collection was deleted (``Collections.gone``); a request
+        on one that fails unexpectedly answers 404 then, not 500 (its index went under it)."""
         self.app, self.metrics, self.max_request_bytes = app, metrics, max_request_bytes
+        self.gone = gone
+
+    async def _unexpected(self, scope: Scope) -> JSONResponse:
+        """The answer to a route's unexpected error: a 404 if its collection was deleted meanwhile
+        (by this process after a long wait, or by another), else a 500."""
+        path = _path(scope)
+        name = str(scope.get("qa.collection", ""))
+        deleted: bool = bool(name) and await run_in_threadpool(self.gone, name)
+        if deleted:
+            return refusal(path, 404, deleted_message(name))
+        log.exception("unhandled error on %s %s", scope["method"], path)
+        return refusal(path, 500, INTERNAL_MESSAGE)
 
     def _too_large(self, path: str, size: str | None = None) -> JSONResponse:
         body = f"request body is {size} bytes" if size else "request body is"
@@ -140,8 +162,7 @@ class Observe:
                     # Answered here rather than by Starlette's last-resort handler, which sends the
                     # 500 and then re-raises: uvicorn then drops the kept-alive connection without
                     # `Connection: close`, and the client's next request on it is reset.
-                    log.exception("unhandled error on %s %s", scope["method"], path)
-                    await refusal(path, 500, INTERNAL_MESSAGE)(scope, receive, forward)
+                    await (await self._unexpected(scope))(scope, receive, forward)
                 elif response_complete:
                     log.exception("error after the response to %s %s was sent", scope["method"], path)
                 else:
@@ -150,6 +171,9 @@ class Observe:
                 # The rest of the body is read and dropped by the server after this response.
                 await self._too_large(path)(scope, receive, forward)
         finally:
+            # The collections the request held (qa.api.deps.hold), now that its response is sent.
+            for release in scope.pop(RELEASE_KEY, ()):
+                release()
             scoped.close()
             route = getattr(scope.get("route"), "path", "unmatched")
             self.metrics.observe(scope["method"], route, status, time.perf_counter() - started)

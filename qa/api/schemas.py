@@ -338,6 +338,11 @@ class CollectionOut(BaseModel):
     chunks: int | None = Field(None, description="Chunks in it (with a keys file: for its admins only).")
     location: str = Field(..., description="Its directory, or its Postgres schema.")
     created_at: float | None = Field(None, description="Unix time it was created (None: made before collections).")
+    error: str | None = Field(
+        None,
+        description="Why it cannot be opened (its stored settings no longer validate): its routes answer 409 "
+        "with this message; delete it and create it again. None: it works.",
+    )
 
 
 class CollectionList(BaseModel):

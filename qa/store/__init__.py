@@ -55,12 +55,18 @@ __all__ = [
 
 
 def open_store(
-    settings: Settings, model: str, new_dim: Callable[[], int], extra: dict[str, Any] | None = None
+    settings: Settings,
+    model: str,
+    new_dim: Callable[[], int],
+    extra: dict[str, Any] | None = None,
+    new_only: bool = False,
 ) -> Store:
     """The store ``settings`` name: Postgres when ``QA_STORE`` is a URL, else the embedded store
     at ``settings.index_path``. An existing index knows its dimension; ``new_dim`` (which may load
     the embedding model) is called only when the index does not exist yet, and ``extra`` is
-    written into a new index's manifest (a collection's settings, ``qa.collections``)."""
+    written into a new index's manifest (a collection's settings, ``qa.collections``).
+    ``new_only``: Postgres raises ``Conflict`` if the index exists already (checked under the
+    bootstrap's lock; the embedded store's caller makes the directory itself, atomically)."""
     if settings.store:
         # Imported here: the embedded default needs no Postgres driver.
         from qa.store.postgres import PostgresStore
@@ -72,6 +78,7 @@ def open_store(
             dim=new_dim() if dim is None else dim,
             index_name=settings.index_name,
             extra=extra,
+            new_only=new_only,
             ef_search=settings.pg_ef_search,
             pool_size=settings.pg_pool_size,
         )

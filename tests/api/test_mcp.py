@@ -18,6 +18,7 @@ from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from mcp_types import CallToolResult
 
+from qa.access import add_key
 from qa.config import Settings
 from qa.embed import Embedder
 from qa.service import QAService
@@ -61,11 +62,12 @@ def document_text(base: str, doc_id: str) -> str:
     return str(r.json()["text"])
 
 
-async def check_tools(c: Client, writes: bool) -> None:
-    """What every transport offers: the tools, their schemas and annotations, and their answers."""
+async def check_tools(c: Client, writes: bool, collections: bool = False) -> None:
+    """What every transport offers: the tools, their schemas and annotations, and their answers
+    (``list_collections`` over HTTP, where there are collections; `qa mcp` serves one)."""
     tools = {t.name: t for t in (await c.list_tools()).tools}
     expected = {"search", "ask", "get_document", "list_documents"} | ({"add_document"} if writes else set())
-    assert set(tools) == expected
+    assert set(tools) == expected | ({"list_collections"} if collections else set())
     for name in ("search", "ask", "get_document", "list_documents"):
         annotations = tools[name].annotations
         assert annotations is not None and annotations.read_only_hint is True, name
@@ -146,7 +148,7 @@ async def check_refusals(c: Client) -> None:
 def test_http_tools(server: str) -> None:
     async def go() -> None:
         async with http_client(server) as c:
-            await check_tools(c, writes=True)
+            await check_tools(c, writes=True, collections=True)
 
     run(go)
 
@@ -189,7 +191,7 @@ def test_http_add_document_needs_the_api_key(server: str) -> None:
     assert document_text(server, "notes/kiln") == doc["text"]
     metrics = httpx.get(f"{server}/metrics").text
     counted = [m for m in metrics.splitlines() if m.startswith("qa_ingested_documents_total")]
-    assert 'qa_ingested_documents_total{route="/mcp",status="added"} 1.0' in counted, counted
+    assert 'qa_ingested_documents_total{collection="default",route="/mcp",status="added"} 1.0' in counted, counted
 
 
 def test_http_reads_need_a_key_when_configured(tmp_path: Path, embedder: Embedder) -> None:
@@ -293,3 +295,44 @@ def test_http_tools_take_a_collection(server: str) -> None:
         assert httpx.delete(f"{server}/v1/collections/mcp-hr").status_code == 401
         headers = {"Authorization": f"Bearer {KEY}"}
         assert httpx.delete(f"{server}/v1/collections/mcp-hr", headers=headers).status_code == 200
+
+
+def test_http_list_collections_shows_what_the_key_reads(tmp_path: Path, embedder: Embedder) -> None:
+    keys_file = tmp_path / "keys.json"
+    admin = add_key(keys_file, "*:admin", principal="root")[0]
+    hr_reader = add_key(keys_file, "hr:read", principal="hana")[0]
+    svc = QAService(Settings(index_dir=tmp_path / "index", keys_file=str(keys_file)), embedder=embedder)
+
+    async def go(base: str) -> None:
+        async with http_client(base, admin) as c:
+            tools = {t.name: t for t in (await c.list_tools()).tools}
+            annotations = tools["list_collections"].annotations
+            assert annotations is not None and annotations.read_only_hint is True
+            r = await c.call_tool("list_collections", {})
+            assert not r.is_error, text(r)
+            listed = r.structured_content["collections"]
+            assert [x["name"] for x in listed] == ["default", "finance", "hr"]
+            hr = listed[2]
+            assert hr["documents"] == 1 and hr["settings"]["chunk_tokens"] == 100 and hr["error"] is None
+            assert listed[0]["default"] and not hr["default"]
+            assert text(r).startswith("3 collections:") and "- hr: model " in text(r)
+        async with http_client(base, hr_reader) as c:
+            r = await c.call_tool("list_collections", {})
+            # Only what the key reads, and without counts (they count documents others may not see).
+            assert [x["name"] for x in r.structured_content["collections"]] == ["hr"]
+            assert r.structured_content["collections"][0]["documents"] is None
+        async with http_client(base) as c:  # no key where reads are open: every collection, no counts
+            r = await c.call_tool("list_collections", {})
+            listed = r.structured_content["collections"]
+            assert [x["name"] for x in listed] == ["default", "finance", "hr"]
+            assert [x["documents"] for x in listed] == [None, None, None]
+
+    with live_server(svc) as base:
+        headers = {"Authorization": f"Bearer {admin}"}
+        for name, settings in (("hr", {"chunk_tokens": 100}), ("finance", {})):
+            r = httpx.post(f"{base}/v1/collections", json={"name": name, "settings": settings}, headers=headers)
+            assert r.status_code == 201, r.text
+        doc = {"id": "leave", "text": "Employees receive sixteen weeks of paid parental leave."}
+        assert httpx.post(f"{base}/v1/documents?collection=hr", json=doc, headers=headers).status_code == 201
+        anyio.run(go, base)
+    svc.close()

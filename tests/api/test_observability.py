@@ -39,6 +39,10 @@ def test_metrics_count_requests_per_route_and_index_size(tmp_path: Path) -> None
             c.post("/v1/search", json={"question": "otters"})
         c.post("/v1/search", json={"question": ""})
         c.get("/v1/documents/a")
+        # A second collection counts apart.
+        assert c.post("/v1/collections", json={"name": "hr"}).status_code == 201
+        for doc in ({"id": "b", "text": "Leave is sixteen weeks."}, {"id": "c", "text": "Holidays are 25 days."}):
+            assert c.post("/v1/documents?collection=hr", json=doc).status_code == 201
         m = samples(c.get("/metrics").text)
     route = (("method", "POST"), ("route", "/v1/search"))
     assert m[("qa_http_requests_total", (*route, ("status", "200")))] == 3
@@ -49,11 +53,18 @@ def test_metrics_count_requests_per_route_and_index_size(tmp_path: Path) -> None
         == 1
     )
     via = ("route", "/v1/documents")
-    assert m[("qa_ingested_documents_total", (via, ("status", "added")))] == 1
-    assert m[("qa_ingested_documents_total", (via, ("status", "unchanged")))] == 1
-    assert m[("qa_ingested_chunks_total", (via,))] == 1
-    assert m[("qa_index_documents", ())] == 1 and m[("qa_index_chunks", ())] == 1
-    assert m[("qa_index_size_bytes", ())] > 0
+    default, hr = ("collection", "default"), ("collection", "hr")
+    assert m[("qa_ingested_documents_total", (default, via, ("status", "added")))] == 1
+    assert m[("qa_ingested_documents_total", (default, via, ("status", "unchanged")))] == 1
+    assert m[("qa_ingested_chunks_total", (default, via))] == 1
+    assert m[("qa_index_documents", (default,))] == 1 and m[("qa_index_chunks", (default,))] == 1
+    assert m[("qa_index_size_bytes", (default,))] > 0
+    # Labelled by collection: hr's two documents are not the default's.
+    assert m[("qa_ingested_documents_total", (hr, via, ("status", "added")))] == 2
+    assert ("qa_ingested_documents_total", (hr, via, ("status", "unchanged"))) not in m
+    assert m[("qa_ingested_chunks_total", (hr, via))] == 2
+    assert m[("qa_index_documents", (hr,))] == 2 and m[("qa_index_chunks", (hr,))] == 2
+    assert m[("qa_index_size_bytes", (hr,))] > 0
     # The process's own metrics, as every Prometheus client exports them.
     assert m[("process_resident_memory_bytes", ())] > 0 and m[("process_cpu_seconds_total", ())] > 0
     assert any(name == "python_info" for name, _ in m)

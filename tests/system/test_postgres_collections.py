@@ -3,6 +3,8 @@ created, isolated, kept across a restart, deleted; an index made before collecti
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import psycopg
@@ -74,3 +76,89 @@ def test_collections_on_postgres(tmp_path: Path, pg_url: str, embedder: Embedder
         assert cols.names() == ["default"]
     finally:
         cols.close()
+
+
+def sessions(url: str) -> int:
+    """Connections made to the test's database so far (this one included)."""
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT sessions FROM pg_stat_database WHERE datname = current_database()").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_a_second_worker_sees_a_deletion_and_unknown_names_cost_no_connection(
+    tmp_path: Path, pg_url: str, embedder: Embedder
+) -> None:
+    """Two registries on one database, as two ``--workers`` processes or two replicas."""
+    settings = Settings(index_dir=tmp_path / "index", store=pg_url)
+    one, two = QAService(settings, embedder=embedder), QAService(settings, embedder=embedder)
+    with (
+        TestClient(create_app(settings, service=one), base_url=LOCAL) as a,
+        TestClient(create_app(settings, service=two), base_url=LOCAL) as b,
+    ):
+        assert a.post("/v1/collections", json={"name": "hr"}).status_code == 201
+        assert a.post("/v1/documents?collection=hr", json={"id": "leave", "text": HR}).status_code == 201
+        deadline = time.monotonic() + 10  # b sees a's new collection within a second
+        while (r := b.post("/v1/ask?collection=hr", json={"question": LEAVE})).status_code == 404:
+            assert time.monotonic() < deadline, r.text
+            time.sleep(0.1)
+        assert r.json()["found"]  # open in b now
+
+        assert a.delete("/v1/collections/hr").status_code == 200
+        deleted_at = time.monotonic()
+        while (r := b.post("/v1/ask?collection=hr", json={"question": LEAVE})).status_code != 404:
+            assert r.status_code == 200, r.text  # until b looks again: answered, or a 404, never a 5xx
+            assert time.monotonic() - deleted_at < 5, "b never noticed hr was deleted"
+            time.sleep(0.05)
+        # A request that reached the dropped schema first says so; once b has looked again, b knows.
+        assert "was deleted while this request was being served" in r.json()["message"] or (
+            "no collection 'hr'" in r.json()["message"]
+        )
+        time.sleep(1.1)  # RECHECK_SECONDS
+        r = b.post("/v1/ask?collection=hr", json={"question": LEAVE})
+        assert r.status_code == 404 and "no collection 'hr'" in r.json()["message"], r.text
+        assert time.monotonic() - deleted_at < 4
+
+        # Unknown names are answered from the list of collections (read at most once a second),
+        # not by a connection each: a scan of names costs the database nothing.
+        before = sessions(pg_url)
+        for i in range(50):
+            assert b.post(f"/v1/ask?collection=nope-{i}", json={"question": LEAVE}).status_code == 404
+        assert sessions(pg_url) - before <= 4, sessions(pg_url) - before
+    one.close()
+    two.close()
+
+
+def test_concurrent_creates_of_one_name_make_one_collection(tmp_path: Path, pg_url: str, embedder: Embedder) -> None:
+    settings = Settings(index_dir=tmp_path / "index", store=pg_url)
+    workers = [Collections(settings, default=QAService(settings, embedder=embedder)) for _ in range(2)]
+    try:
+        for attempt in range(3):
+            start = threading.Barrier(2)
+            outcomes: dict[int, object] = {}
+
+            def create(n: int, start: threading.Barrier, outcomes: dict[int, object]) -> None:
+                start.wait(timeout=30)
+                try:
+                    outcomes[n] = workers[n].create("dup", {"chunk_tokens": 100 + n}).overrides
+                except Conflict as exc:
+                    outcomes[n] = exc
+
+            threads = [threading.Thread(target=create, args=(n, start, outcomes)) for n in range(2)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(timeout=120)
+            won = [n for n, o in outcomes.items() if isinstance(o, dict)]
+            lost = [o for o in outcomes.values() if isinstance(o, Conflict)]
+            assert len(won) == 1 and len(lost) == 1, (attempt, outcomes)
+            assert "collection 'dup' exists already" in str(lost[0])
+            # The collection is the winner's, with its settings, for both workers.
+            winner = won[0]
+            assert workers[1 - winner].describe("dup").overrides == {"chunk_tokens": 100 + winner}
+            assert workers[1 - winner].get("dup").settings.chunk_tokens == 100 + winner
+            workers[winner].delete("dup")
+            assert "qa_dup" not in schemas(pg_url)
+    finally:
+        for w in workers:
+            w.close()

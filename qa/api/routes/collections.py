@@ -37,6 +37,7 @@ def collection_out(info: CollectionInfo, request: Request | None = None, caller:
         chunks=info.chunks if counted else None,
         location=info.location,
         created_at=info.created_at,
+        error=info.error,
     )
 
 

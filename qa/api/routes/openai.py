@@ -32,7 +32,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from qa.access import ADMIN, Caller
-from qa.api.deps import CallerDep, collections_of
+from qa.api.deps import CallerDep, collections_of, hold
 from qa.api.errors import ERROR_KIND, openai_error, openai_qa_error, validation_message
 from qa.api.routes.chat import error_data
 from qa.api.schemas import (
@@ -51,7 +51,7 @@ from qa.api.sse import SSE_HEADERS, data_line, pieces
 from qa.chat import SOURCES_HEADING, Turn
 from qa.chunk import tiktoken_counter
 from qa.collections import OPENAI_MODEL_ID, Collections
-from qa.errors import MissingScope, QAError
+from qa.errors import MissingScope, NotFound, QAError
 from qa.generate import final
 from qa.service import QAService
 from qa.tasks import TaskPrompt, follow_ups, tags, task_prompt, title
@@ -297,10 +297,13 @@ def model_service(request: Request, model_id: str, caller: Caller) -> QAService 
     Raises:
         MissingScope: the caller may not read that collection.
     """
-    svc = collections_of(request).for_model(model_id)
-    if svc is not None:
-        check_read(caller, svc)
-        request.scope["qa.collection"] = svc.collection
+    collections = collections_of(request)
+    try:
+        svc = collections.acquire(None if model_id == MODEL_ID else model_id)
+    except NotFound:
+        return None
+    hold(request, svc)
+    check_read(caller, svc)
     return svc
 
 

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg import sql
 
-from qa.errors import IndexMismatch, InvalidInput, Unavailable
+from qa.errors import Conflict, IndexMismatch, InvalidInput, Unavailable
 from qa.store.base import Manifest, check_manifest, manifest_rows, readdress
 from qa.types import content_hash
 
@@ -223,9 +223,20 @@ def drop_index(url: str, index_name: str) -> bool:
 
 
 def bootstrap(
-    conn: psycopg.Connection[Any], schema: str, url: str, model: str, dim: int, extra: dict[str, Any]
+    conn: psycopg.Connection[Any],
+    schema: str,
+    url: str,
+    model: str,
+    dim: int,
+    extra: dict[str, Any],
+    new_only: bool = False,
 ) -> Manifest:
-    """Create the schema, check the manifest and run pending migrations, in one transaction."""
+    """Create the schema, check the manifest and run pending migrations, in one transaction.
+
+    Raises:
+        Conflict: ``new_only`` and the index exists (another process created it first: the
+            advisory lock makes the check and the creation one step).
+    """
     s = sql.Identifier(schema)
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (BOOTSTRAP_LOCK,))
@@ -244,6 +255,8 @@ def bootstrap(
             values = manifest_rows(manifest, text_search_config=TEXT_SEARCH_CONFIG)
             with conn.cursor() as cur:
                 cur.executemany("INSERT INTO manifest(key, value) VALUES (%s, %s)", list(values.items()))
+        elif new_only:
+            raise Conflict(f"{where} exists already (created by another process meanwhile); choose another name")
         else:
             manifest = check_manifest(rows, where, model, dim)
         applied = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}

@@ -43,12 +43,14 @@ class PostgresStore:
         extra: dict[str, Any] | None = None,
         ef_search: int = 100,
         pool_size: int = 8,
+        new_only: bool = False,
     ) -> None:
+        """``new_only``: the index must not exist yet (``Conflict`` if it does)."""
         self.url = url
         self.schema = schema_name(index_name)
         self.ef_search = ef_search
         with schema.connect(url) as conn:
-            self.manifest = schema.bootstrap(conn, self.schema, url, model, dim, extra or {})
+            self.manifest = schema.bootstrap(conn, self.schema, url, model, dim, extra or {}, new_only)
         self.pool = ConnectionPool(
             url,
             min_size=1,

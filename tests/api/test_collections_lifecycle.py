@@ -1,0 +1,175 @@
+"""Collections deleted while they serve, and collections that no longer open, over HTTP with the
+real model, FAISS, SQLite and tantivy: never a 500, and one bad collection breaks no other."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from qa.api import create_app
+from qa.collections import Collections
+from qa.config import Settings
+from qa.embed import Embedder
+from qa.service import QAService
+
+from ..live_server import LOCAL
+
+LEAVE = "How many weeks of paid parental leave do employees get?"
+DOCS = [
+    {"id": f"policy-{i}", "text": f"Policy {i}. Employees receive sixteen weeks of paid parental leave. Rule {i}."}
+    for i in range(6)
+]
+
+
+def hammer(calls: list[Callable[[], int]], threads: int, rounds: int, start_delete: threading.Event) -> Counter[int]:
+    """``threads`` threads each making ``rounds`` rounds of ``calls``; ``start_delete`` is set once
+    a few requests have been answered. Returns the statuses seen."""
+    seen: Counter[int] = Counter()
+    lock = threading.Lock()
+
+    def work(n: int) -> None:
+        for i in range(rounds):
+            status = calls[(n + i) % len(calls)]()
+            with lock:
+                seen[status] += 1
+                if sum(seen.values()) >= threads * 2:
+                    start_delete.set()
+
+    workers = [threading.Thread(target=work, args=(n,)) for n in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=300)
+    assert not any(w.is_alive() for w in workers)
+    return seen
+
+
+def calls_on(c: TestClient, name: str) -> list[Callable[[], int]]:
+    """Reads and writes of every kind on collection ``name``."""
+    chat = {"model": name, "messages": [{"role": "user", "content": LEAVE}]}
+    return [
+        lambda: c.post(f"/v1/ask?collection={name}", json={"question": LEAVE}).status_code,
+        lambda: c.post(f"/v1/search?collection={name}", json={"question": "parental leave"}).status_code,
+        lambda: c.post("/v1/chat/completions", json=chat).status_code,
+        lambda: c.get(f"/v1/documents?collection={name}").status_code,
+        lambda: c.get(f"/v1/stats?collection={name}").status_code,
+        lambda: c.post(f"/v1/documents?collection={name}", json={"text": "Holidays: 25 days."}).status_code,
+    ]
+
+
+def test_deleting_a_collection_under_load_is_never_a_5xx(tmp_path: Path, embedder: Embedder) -> None:
+    settings = Settings(index_dir=tmp_path)
+    svc = QAService(settings, embedder=embedder)
+    with TestClient(create_app(settings, service=svc), base_url=LOCAL) as c:
+        assert c.post("/v1/collections", json={"name": "busy"}).status_code == 201
+        assert c.post("/v1/documents?collection=busy", json={"documents": DOCS}).status_code == 201
+        ready = threading.Event()
+        deleted: list[int] = []
+
+        def delete() -> None:
+            ready.wait(timeout=120)
+            deleted.append(c.delete("/v1/collections/busy").status_code)
+
+        deleter = threading.Thread(target=delete)
+        deleter.start()
+        seen = hammer(calls_on(c, "busy"), threads=8, rounds=12, start_delete=ready)
+        deleter.join(timeout=120)
+        assert deleted == [200]
+        assert not [s for s in seen if s >= 500], seen
+        assert set(seen) <= {200, 201, 404}, seen
+        assert seen[200] + seen[201] > 0 and seen[404] > 0, seen  # some before the delete, some after
+        assert c.post("/v1/ask?collection=busy", json={"question": LEAVE}).status_code == 404
+        # The default collection served throughout.
+        assert c.get("/v1/collections").json()["collections"][0]["name"] == "default"
+    svc.close()
+    assert not (tmp_path / "busy").exists()
+
+
+def test_a_collection_deleted_by_another_worker_is_a_404_for_requests_in_flight(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    """Two apps on one index directory, as two ``--workers`` processes: one deletes a collection the
+    other is serving; the other's requests in flight, and the next ones, are 404s."""
+    settings = Settings(index_dir=tmp_path)
+    one, two = QAService(settings, embedder=embedder), QAService(settings, embedder=embedder)
+    with (
+        TestClient(create_app(settings, service=one), base_url=LOCAL) as a,
+        TestClient(create_app(settings, service=two), base_url=LOCAL) as b,
+    ):
+        assert a.post("/v1/collections", json={"name": "shared"}).status_code == 201
+        assert a.post("/v1/documents?collection=shared", json={"documents": DOCS}).status_code == 201
+        assert b.post("/v1/ask?collection=shared", json={"question": LEAVE}).json()["found"]  # open in b too
+        ready = threading.Event()
+        deleted: list[int] = []
+
+        def delete() -> None:
+            ready.wait(timeout=120)
+            deleted.append(a.delete("/v1/collections/shared").status_code)
+
+        deleter = threading.Thread(target=delete)
+        deleter.start()
+        seen = hammer(calls_on(b, "shared")[:5], threads=6, rounds=10, start_delete=ready)
+        deleter.join(timeout=120)
+        assert deleted == [200]
+        assert not [s for s in seen if s >= 500], seen
+        assert set(seen) <= {200, 404}, seen
+        r = b.post("/v1/ask?collection=shared", json={"question": LEAVE})
+        assert r.status_code == 404 and "no collection 'shared'" in r.json()["message"]
+    one.close()
+    two.close()
+
+
+def break_settings(index_dir: Path, name: str, settings: dict[str, object]) -> None:
+    """Store ``settings`` as collection ``name``'s, as an older or newer qa (or a hand edit) might."""
+    with sqlite3.connect(index_dir / name / "qa.sqlite") as db:
+        (extra,) = db.execute("SELECT value FROM manifest WHERE key = 'extra'").fetchone()
+        record = json.loads(extra)
+        record["collection"]["settings"] = settings
+        db.execute("UPDATE manifest SET value = ? WHERE key = 'extra'", (json.dumps(record),))
+
+
+@pytest.mark.parametrize(
+    "stored", [{"chunk_tokens": -3}, {"chunk_tokens": 50, "chunk_overlap": 80}, {"a_setting_from_the_future": 1}]
+)
+def test_a_collection_that_no_longer_opens_breaks_no_other(
+    tmp_path: Path, embedder: Embedder, stored: dict[str, object]
+) -> None:
+    cols = Collections(Settings(index_dir=tmp_path))
+    cols.create("bad")
+    cols.create("good")
+    cols.close()
+    break_settings(tmp_path, "bad", stored)
+
+    settings = Settings(index_dir=tmp_path)
+    svc = QAService(settings, embedder=embedder)
+    with TestClient(create_app(settings, service=svc), base_url=LOCAL) as c:
+        r = c.get("/v1/collections")
+        assert r.status_code == 200, r.text
+        listed = {x["name"]: x for x in r.json()["collections"]}
+        assert list(listed) == ["default", "bad", "good"]
+        assert listed["default"]["error"] is None and listed["good"]["error"] is None
+        error = listed["bad"]["error"]
+        assert "collection 'bad' cannot be opened: its stored settings no longer validate" in error, error
+        assert listed["bad"]["overrides"] == stored and listed["bad"]["model"]
+        # Its routes say why, in JSON; a 409 like an index of another model.
+        for r in (
+            c.get("/v1/collections/bad"),
+            c.post("/v1/ask?collection=bad", json={"question": LEAVE}),
+            c.get("/v1/documents?collection=bad"),
+        ):
+            assert r.status_code == 409 and "stored settings no longer validate" in r.json()["message"], r.text
+        chat = c.post("/v1/chat/completions", json={"model": "bad", "messages": [{"role": "user", "content": "hi"}]})
+        assert chat.status_code == 409 and "no longer validate" in chat.json()["error"]["message"], chat.text
+        # The others serve as ever, and the bad one can be deleted.
+        assert c.post("/v1/documents?collection=good", json=DOCS[0]).status_code == 201
+        assert c.post("/v1/ask?collection=good", json={"question": LEAVE}).json()["found"]
+        assert c.delete("/v1/collections/bad").status_code == 200
+        assert [x["name"] for x in c.get("/v1/collections").json()["collections"]] == ["default", "good"]
+    svc.close()
