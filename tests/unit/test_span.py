@@ -130,3 +130,11 @@ def test_a_short_answer_does_not_repeat_what_the_question_says() -> None:
     for question, sentence, expected in cases:
         span = shortest_span(question, sentence)
         assert span is not None and sentence[span[0] : span[1]] == expected, (question, span)
+
+
+def test_names_are_not_a_sentences_first_word_alone_nor_possessive() -> None:
+    # capitalized for being first: "Based", "Many" are no names
+    assert short("Who built the wall?", "Based on old plans, the wall was built by masons.") is None
+    assert short("Whose theory was continental drift?", "It was Alfred Wegener's theory.") == "Alfred Wegener"
+    # an adverb after a number is not its unit
+    assert short("How many lines were government owned?", "There were five formerly government owned lines.") == "five"
