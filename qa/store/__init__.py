@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from qa.config import Settings
+from qa.errors import InvalidInput
 from qa.store.base import (
     FORMAT_VERSION,
     INFO_COLUMNS,
@@ -52,6 +53,13 @@ def open_store(settings: Settings, model: str, new_dim: Callable[[], int]) -> St
     at ``settings.index_path``. An existing index knows its dimension; ``new_dim`` (which may load
     the embedding model) is called only when the index does not exist yet."""
     if settings.store:
+        if settings.language != "en":
+            # Postgres's lexical side is its own `english` text search configuration (queries.py),
+            # not qa.language's analysis: refused rather than searched with English rules.
+            raise InvalidInput(
+                f"QA_LANGUAGE={settings.language} needs the embedded store: the Postgres store's lexical side "
+                "(BM25) is English only; unset QA_STORE or QA_LANGUAGE"
+            )
         # Imported here: the embedded default needs no Postgres driver.
         from qa.store.postgres import PostgresStore
 
@@ -74,6 +82,7 @@ def open_store(settings: Settings, model: str, new_dim: Callable[[], int]) -> St
         dim=new_dim() if dim is None else dim,
         lexical_stemmer=settings.lexical_stemmer,
         index_options=index_options(settings),
+        language=settings.language,
     )
 
 
