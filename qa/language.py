@@ -29,7 +29,7 @@ stay whole words.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -100,13 +100,14 @@ def bigrams(run: str) -> list[str]:
     return [run] if len(run) < 2 else [run[i : i + 2] for i in range(len(run) - 1)]
 
 
-def words(text: str) -> list[str]:
-    """The language-neutral words of ``text`` (steps 1 and 2 of the module docstring), in order."""
+def words(text: str, cjk: Callable[[str], list[str]] = bigrams) -> list[str]:
+    """The language-neutral words of ``text`` (steps 1 and 2 of the module docstring), in order;
+    ``cjk`` cuts each Chinese or Japanese run (another segmenter can be measured in its place)."""
     out: list[str] = []
     for m in _WORD.finditer(unicodedata.normalize("NFKC", text).lower()):
         w = m.group()
         if _is_cjk(w[0]):
-            out.extend(bigrams(w))
+            out.extend(cjk(w))
         elif w := w.translate(_JOINERS):
             out.append(w)
     return out
@@ -125,11 +126,14 @@ class Analyser:
 
     ``Analyser.of("en")`` is exactly ``qa.terms``'s English analysis, as before languages existed."""
 
-    def __init__(self, code: str = "en", stemmer: str = "auto") -> None:
+    def __init__(self, code: str = "en", stemmer: str = "auto", split: Callable[[str], list[str]] = words) -> None:
+        """``split`` cuts text into words (``words``; another segmenter can be measured against it:
+        evals/cjk_segmentation.py)."""
         if stemmer not in STEMMER_CHOICES:
             raise ValueError(f"lexical stemmer {stemmer!r} is not one of {', '.join(STEMMER_CHOICES)}")
         self.language = language(code)
         self.english = code == "en"
+        self.words = split
         self.stemmer = self.language.stemmer if stemmer == "auto" else None if stemmer == "none" else "english"
         self._stop = (
             tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.whitespace())
@@ -183,7 +187,7 @@ class Analyser:
 
     def index_text(self, text: str) -> str:
         """What the lexical index's tokenizer is given for ``text``."""
-        return text if self.english else " ".join(words(text))
+        return text if self.english else " ".join(self.words(text))
 
     def is_stopword(self, word: str) -> bool:
         """Whether ``word`` (one of ``words``) is a stop word of the language."""
@@ -196,14 +200,14 @@ class Analyser:
         ``stopwords`` (the index's analyzer then stems them, as it stemmed the documents)."""
         if self.english:
             return english.query_terms(question, stopwords)
-        return list(dict.fromkeys(w for w in words(question) if not (stopwords and self.is_stopword(w))))
+        return list(dict.fromkeys(w for w in self.words(question) if not (stopwords and self.is_stopword(w))))
 
     def terms(self, text: str) -> set[str]:
         """The terms of ``text`` the answerer and the second stage compare: English's ``qa.terms.terms``;
         otherwise the words without stop words, stemmed as the index stems them."""
         if self.english:
             return english.terms(text)
-        kept = [w for w in words(text) if not self.is_stopword(w)]
+        kept = [w for w in self.words(text) if not self.is_stopword(w)]
         return set(self.analyzer.analyze(" ".join(kept))) if kept else set()
 
     def _sentence_terms(self, text: str) -> tuple[frozenset[str], ...]:

@@ -178,12 +178,13 @@ def _document(row: Row, analyser: Analyser) -> tantivy.Document:
 class LexicalIndex:
     """A tantivy BM25 index of chunks, kept in step with the store's SQLite generations."""
 
-    def __init__(self, store_path: Path, stemmer: str, language: str = "en") -> None:
+    def __init__(self, store_path: Path, stemmer: str, language: str = "en", analyser: Analyser | None = None) -> None:
         self.store_path = Path(store_path)
         self.dir = Path(store_path) / LEXICAL_DIR
         self.meta_path = Path(store_path) / LEXICAL_META
         self.spec = spec(stemmer, language)
-        self.analyser = Analyser.of(language, stemmer)
+        # ``analyser``: another analysis of the language to measure (its spec is the language's).
+        self.analyser = analyser or Analyser.of(language, stemmer)
         self.analyzer = self.analyser.analyzer
         self.exact_analyzer = _exact_analyzer()
         self.schema = _schema()
