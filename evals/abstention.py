@@ -73,7 +73,7 @@ class GoldRemoved:
     needs of a store for questions, answered as an index without them would (module docstring).
     Every other call goes to the store itself; ``close`` leaves it open (its owner closes it)."""
 
-    def __init__(self, store: Store, stemmer: str, scratch: Path) -> None:
+    def __init__(self, store: Store, stemmer: str, scratch: Path, language: str = "en") -> None:
         self._store = store
         self._scratch = scratch
         self.removed: frozenset[str] = frozenset()
@@ -87,7 +87,7 @@ class GoldRemoved:
                 self._doc_of: dict[int, str] = dict(db.execute("SELECT id, doc_id FROM chunks"))
                 self._docs = [r[0] for r in db.execute("SELECT id FROM documents ORDER BY id")]
             scratch.mkdir(parents=True, exist_ok=True)
-            self._lexical = LexicalIndex(scratch, stemmer)
+            self._lexical = LexicalIndex(scratch, stemmer, language)
         else:
             self._docs = []
             offset = 0
@@ -155,7 +155,7 @@ class GoldRemoved:
 
 def gold_removed_service(svc: QAService, scratch: Path) -> tuple[QAService, GoldRemoved]:
     """A service with ``svc``'s settings and model over a ``GoldRemoved`` view of its store."""
-    view = GoldRemoved(svc.store, svc.settings.lexical_stemmer, scratch)
+    view = GoldRemoved(svc.store, svc.settings.lexical_stemmer, scratch, svc.settings.language)
     return QAService(svc.settings, embedder=svc.embedder, store=view), view  # type: ignore[arg-type]
 
 

@@ -7,7 +7,12 @@ paragraphs (the harness's own, cached like any eval index) and runs the harness 
 - the embedder's hybrid configuration (what the service ships: BM25 + dense, second stage) with
   answers: R@5, nDCG@10 and "answer sentence holds gold" (``evals.harness.score``);
 - retrieval only, dense alone (and, for the default embedder, BM25 alone), so the share of the
-  English lexical side (Snowball English stemming, English stop words) in the hybrid is visible.
+  lexical side in the hybrid is visible.
+
+``--language`` runs it all once per lexical analysis (``QA_LANGUAGE``, ``qa.language``): ``en`` (the
+default: English's analysis for every language, as the service shipped before languages), ``match``
+(each language's own: ``de`` for German...), ``multilingual``, or a code. The index is shared (the
+analysis changes only the lexical index, which is rebuilt from SQLite when it changes).
 
 Each harness run writes its usual outputs in ``<out>/runs/<lang>-<embedder>[-retrieval]/``; this
 module gathers their metrics into ``<out>/report.json`` and ``<out>/report.md``, with the command,
@@ -31,6 +36,7 @@ import typer
 from evals import harness
 from evals.report import fmt
 from qa.config import Settings
+from qa.language import LANGUAGES as LANGUAGE_CODES
 from qa.sentences import split_sentences
 
 # English first, then the languages furthest from it: a run cut short still compares the scripts.
@@ -107,8 +113,13 @@ def run(
     limit: int | None,
     command: str,
     echo: bool = True,
+    languages: tuple[str, ...] = ("en",),
 ) -> dict[str, Any]:
-    """Score every language with every embedder; write ``report.json`` and ``report.md`` in ``out``."""
+    """Score every language with every embedder and every lexical analysis in ``languages`` (see
+    the module docstring); write ``report.json`` and ``report.md`` in ``out``."""
+    for setting in languages:
+        if setting != "match" and setting not in LANGUAGE_CODES:
+            raise ValueError(f"unknown language {setting!r}; choose from match, {', '.join(LANGUAGE_CODES)}")
     for e in embedders:
         if e not in EMBEDDERS:
             raise ValueError(f"unknown embedder {e!r}; choose from {', '.join(EMBEDDERS)}")
@@ -132,44 +143,66 @@ def run(
             "threads": threads,
             "load_average_start": [round(x, 2) for x in os.getloadavg()],
         },
-        "lexical": {"stemmer": base.lexical_stemmer, "stopwords": "english" if base.lexical_stopwords else None},
+        "lexical": {"stemmer": base.lexical_stemmer, "stopwords": base.lexical_stopwords, "languages": list(languages)},
         "splitting": {lang: splitting(datasets / lang) for lang in langs},
         "results": {},
     }
     out.mkdir(parents=True, exist_ok=True)
     for lang in langs:
         report["results"][lang] = {}
+        settings = list(dict.fromkeys(lang if x == "match" else x for x in languages))
         for e in embedders:
-            hybrid, retrieval_only = EMBEDDERS[e]
-            entry: dict[str, Any] = {"configs": {}}
-            t0 = time.perf_counter()
-            for configs, answers, suffix in (((hybrid,), True, ""), (retrieval_only, False, "-retrieval")):
-                run_dir = out / "runs" / f"{lang}-{e}{suffix}"
-                spec = harness.Spec(datasets / lang, limit=limit, configs=configs, answers=answers, threads=threads)
-                r = harness.evaluate(spec, base, run_dir, cache_dir=cache_dir, command=command)
-                for name, c in r["configs"].items():
-                    kind = "hybrid" if name == hybrid else "lexical" if name == "lexical" else "dense"
-                    entry["configs"][kind] = {
-                        "config": name,
-                        "run": str(run_dir.relative_to(out)),
-                        "metrics": {k: v for k, v in c["metrics"].items() if v is not None},
-                        "seconds": c["seconds"],
-                    }
-                    entry.setdefault("index", c["index"])
-                if answers:
-                    entry["answers"] = answer_length(run_dir, hybrid, datasets / lang)
-            entry["seconds"] = round(time.perf_counter() - t0, 1)
-            report["results"][lang][e] = entry
-            if echo:
-                h = entry["configs"]["hybrid"]["metrics"]
-                print(
-                    f"{lang} {e}: R@5 {h['recall@5']:.3f} nDCG@10 {h['ndcg@10']:.3f} "
-                    f"holds gold {h.get('answer_contains_gold', 0):.3f} ({entry['seconds']} s)",
-                    flush=True,
-                )
-            # Written after every language and embedder, so a long run that stops keeps what it did.
-            _write(report, out, started)
+            for setting in settings:
+                key = e if setting == "en" else f"{e}/{setting}"
+                entry = _one(lang, e, setting, base, datasets, out, cache_dir, threads, limit, command)
+                report["results"][lang][key] = entry
+                if echo:
+                    h = entry["configs"]["hybrid"]["metrics"]
+                    print(
+                        f"{lang} {key}: R@5 {h['recall@5']:.3f} nDCG@10 {h['ndcg@10']:.3f} "
+                        f"holds gold {h.get('answer_contains_gold', 0):.3f} ({entry['seconds']} s)",
+                        flush=True,
+                    )
+                # Written after every run, so a long run that stops keeps what it did.
+                _write(report, out, started)
     return _write(report, out, started)
+
+
+def _one(
+    lang: str,
+    e: str,
+    setting: str,
+    base: Settings,
+    datasets: Path,
+    out: Path,
+    cache_dir: Path | None,
+    threads: int | None,
+    limit: int | None,
+    command: str,
+) -> dict[str, Any]:
+    """One language, embedder and lexical analysis: its hybrid run with answers and its retrieval-only runs."""
+    hybrid, retrieval_only = EMBEDDERS[e]
+    entry: dict[str, Any] = {"language": setting, "configs": {}}
+    settings = base.model_copy(update={"language": setting})
+    t0 = time.perf_counter()
+    for configs, answers, suffix in (((hybrid,), True, ""), (retrieval_only, False, "-retrieval")):
+        name = f"{lang}-{e}" if setting == "en" else f"{lang}-{e}-{setting}"
+        run_dir = out / "runs" / f"{name}{suffix}"
+        spec = harness.Spec(datasets / lang, limit=limit, configs=configs, answers=answers, threads=threads)
+        r = harness.evaluate(spec, settings, run_dir, cache_dir=cache_dir, command=command)
+        for config, c in r["configs"].items():
+            kind = "hybrid" if config == hybrid else "lexical" if config == "lexical" else "dense"
+            entry["configs"][kind] = {
+                "config": config,
+                "run": str(run_dir.relative_to(out)),
+                "metrics": {k: v for k, v in c["metrics"].items() if v is not None},
+                "seconds": c["seconds"],
+            }
+            entry.setdefault("index", c["index"])
+        if answers:
+            entry["answers"] = answer_length(run_dir, hybrid, datasets / lang)
+    entry["seconds"] = round(time.perf_counter() - t0, 1)
+    return entry
 
 
 def _write(report: dict[str, Any], out: Path, started: float) -> dict[str, Any]:
@@ -190,15 +223,16 @@ def write_markdown(report: dict[str, Any], path: Path) -> None:
         f"{m['load_average_start']}, at end {m.get('load_average_end')}; whole run {report.get('seconds')} s",
         f"- data: `{report['datasets_dir']}/<lang>/`: per language its own index of the 240 paragraphs, "
         + (f"the first {report['limit']} questions" if report["limit"] else "all 1,190 questions"),
-        f"- lexical side as the service ships it: tantivy simple tokenizer, lowercase, ASCII folding, Snowball "
-        f"`{report['lexical']['stemmer']}` stemming, {report['lexical']['stopwords']} stop words dropped from "
-        "queries, for every language",
+        f"- lexical side: `QA_LANGUAGE` per row (`en`: English's analysis, tantivy simple tokenizer, Snowball "
+        "English, English stop words, for every language, as before languages existed; `match`: each language's "
+        f"own, qa/language.py); stemmer `{report['lexical']['stemmer']}`, stop words dropped from queries: "
+        f"{report['lexical']['stopwords']}",
         "- hybrid: the embedder with BM25, convex fusion and the second stage (the service's defaults), with "
         "`ask` (k=10); dense and BM25: retrieval only, on the same index",
         "",
-        "| language | embedder | " + " | ".join(label for _, _, label in COLUMNS) + " | chunks | build s | "
-        "search p50 ms | ask p50 ms | run s |",
-        "|---|---|" + "---|" * (len(COLUMNS) + 5),
+        "| language | embedder | QA_LANGUAGE | " + " | ".join(label for _, _, label in COLUMNS) + " | chunks | "
+        "build s | search p50 ms | ask p50 ms | run s |",
+        "|---|---|---|" + "---|" * (len(COLUMNS) + 5),
     ]
     for lang, per in report["results"].items():
         for e, entry in per.items():
@@ -209,7 +243,9 @@ def write_markdown(report: dict[str, Any], path: Path) -> None:
             idx = entry["index"]
             build = f"{idx['build_seconds']}" + (" (reused)" if idx.get("reused") else "")
             lines.append(
-                f"| {lang} | {e} | " + " | ".join(cells) + f" | {idx['chunks']} | {build} | "
+                f"| {lang} | {e.split('/')[0]} | {entry.get('language', 'en')} | "
+                + " | ".join(cells)
+                + f" | {idx['chunks']} | {build} | "
                 f"{fmt(h['metrics'].get('search_ms_p50'), 1)} | {fmt(h['metrics'].get('ask_ms_p50'), 1)} | "
                 f"{entry['seconds']} |"
             )
@@ -253,11 +289,28 @@ def main(
     cache_dir: Annotated[Path | None, typer.Option(help="Where eval indexes live (default: --index-dir).")] = None,
     threads: Annotated[int | None, typer.Option(min=1, help="torch threads (1 is faster on a busy machine).")] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N questions of each language.")] = None,
+    language: Annotated[
+        str,
+        typer.Option(
+            help="Lexical analyses (QA_LANGUAGE), comma- or space-separated: en (English's, the service's "
+            "default), match (each language's own), multilingual, or a code."
+        ),
+    ] = "en",
 ) -> None:
     """Score retrieval and answers on XQuAD per language and embedder, in one report (evals/README.md)."""
     command = shlex.join(["python", "-m", "evals.xquad", *sys.argv[1:]])
     try:
-        report = run(_names(langs), _names(embedders), datasets, out, cache_dir, threads, limit, command)
+        report = run(
+            _names(langs),
+            _names(embedders),
+            datasets,
+            out,
+            cache_dir,
+            threads,
+            limit,
+            command,
+            languages=tuple(_names(language)),
+        )
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None

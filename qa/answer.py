@@ -34,9 +34,10 @@ import numpy as np
 from qa.answer_model import AnswerModel, context_before, pair
 from qa.embed import Embedder, embed_queries
 from qa.embed.queries import LRUCache
+from qa.language import ENGLISH, Analyser
 from qa.sentences import sentence_spans
 from qa.span import answer_kind, shortest_span
-from qa.terms import case_checked, confusable_tokens, coverage, exact_tokens, idf, minmax, question_evidence, terms
+from qa.terms import case_checked, confusable_tokens, coverage, exact_tokens, idf, minmax, question_evidence
 from qa.types import Answer, Citation, Passage, Short
 
 __all__ = [
@@ -106,18 +107,21 @@ def features(
     cosines: np.ndarray,
     passage_cosine: dict[int, float],
     passage_score: dict[int, float],
+    analyser: Analyser = ENGLISH,
 ) -> np.ndarray:
-    """One row of ``FEATURES`` per candidate sentence."""
+    """One row of ``FEATURES`` per candidate sentence. Words are compared as ``analyser`` cuts
+    them (English: ``qa.terms``); the question-type feature is English's, neutral (0.5) otherwise."""
+    terms = analyser.terms
     # A question naming "-V" is not answered by a sentence that only says "-v" (``qa.terms``'s
     # case rule, as the second stage applies it); without such tokens this is plain ``terms``.
-    asked = confusable_tokens(question)
+    asked = confusable_tokens(question) if analyser.english else []
     q_terms = question_evidence(question, asked) if asked else terms(question)
     cand_terms = [
         case_checked(terms(c.text), set(exact_tokens(c.text)), asked) if asked else terms(c.text) for c in cands
     ]
     weights = idf(q_terms, cand_terms)
     q_stems = _stems(q_terms)
-    kind = answer_kind(question)
+    kind = answer_kind(question) if analyser.english else None
     rows = []
     previous: set[str] = set()
     for i, (c, ct) in enumerate(zip(cands, cand_terms, strict=True)):
@@ -180,6 +184,7 @@ class ExtractiveAnswerer:
         model: AnswerModel | None = None,
         shortlist: int = 8,
         embed_sentences: int = 0,
+        analyser: Analyser = ENGLISH,
     ) -> None:
         if len(weights) != len(FEATURES):
             raise ValueError(f"{len(FEATURES)} weights needed ({', '.join(FEATURES)}), got {len(weights)}")
@@ -191,6 +196,9 @@ class ExtractiveAnswerer:
         self.passages = passages
         self.shortlist = shortlist
         self.embed_sentences = embed_sentences
+        # The documents' language: its terms for the word overlap; short answers and the
+        # definition rule read English questions only, so they are off for any other.
+        self.analyser = analyser
 
     def choose(self, question: str, cands: list[Candidate], rows: np.ndarray) -> tuple[int, float]:
         """The index of the answer sentence among ``cands`` and its score (see the module docstring)."""
@@ -202,7 +210,7 @@ class ExtractiveAnswerer:
                 for i, c in enumerate(cands)
                 if (c.lead and defines(c.lead, question)) or (options and is_option_entry(c.text, options))
             ]
-            if asks_definition(question)
+            if self.analyser.english and asks_definition(question)
             else []
         )
         if defining:
@@ -267,8 +275,8 @@ class ExtractiveAnswerer:
             cos = self.sentences.embed([c.text for c in cands]) @ q
             for c, s in zip(cands, cos, strict=True):
                 pcos[c.passage.chunk_id] = max(pcos.get(c.passage.chunk_id, -1.0), float(s))
-            return cands, features(question, cands, cos, pcos, pscore), np.ones(len(cands), dtype=bool)
-        rows = features(question, cands, np.zeros(len(cands)), pcos, pscore)
+            return cands, features(question, cands, cos, pcos, pscore, self.analyser), np.ones(len(cands), dtype=bool)
+        rows = features(question, cands, np.zeros(len(cands)), pcos, pscore, self.analyser)
         read = self.to_embed(rows)
         cos = self.sentences.embed([cands[i].text for i in read]) @ q
         # Embedding the sentences is most of an answer's time (a 5-abstract answer reads about
@@ -312,10 +320,10 @@ class ExtractiveAnswerer:
         c = cands[best]
         p = c.passage
         chosen = [c, *list_after(cands, best)]
-        first, span = c, shortest_span(question, c.text)
+        first, span = c, shortest_span(question, c.text) if self.analyser.english else None
         # "Which function copies the permission bits?": the sentence says what it does, the
         # signature line above it names it. Then that line is cited first, and names the answer.
-        if span is None and c.lead_start >= 0 and answer_kind(question) == "identifier":
+        if span is None and c.lead_start >= 0 and self.analyser.english and answer_kind(question) == "identifier":
             named = shortest_span(question, c.lead)
             if named is not None:
                 first, span = Candidate(p, c.lead_start, c.lead_start + len(c.lead), kind="signature"), named

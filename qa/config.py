@@ -223,11 +223,43 @@ class Settings(BaseSettings):
     answer_passages: int = Field(
         5, ge=1, le=100, description="Top passages whose sentences `ask` scores for the answer."
     )
-    lexical_stemmer: Literal["english", "none"] = Field(
-        "english",
-        description="Stemming of the BM25 index: Snowball English, or none (changing it rebuilds the lexical index).",
+    language: Literal[
+        "en",
+        "ar",
+        "da",
+        "de",
+        "el",
+        "es",
+        "fi",
+        "fr",
+        "hi",
+        "hu",
+        "it",
+        "ja",
+        "nl",
+        "no",
+        "pt",
+        "ro",
+        "ru",
+        "sv",
+        "ta",
+        "tr",
+        "zh",
+        "multilingual",
+    ] = Field(
+        "en",
+        description="Language of the documents, for the lexical side (word splitting, Chinese/Japanese bigrams, "
+        "Snowball stemmer, stop words) and the answerer's word overlap; `multilingual`: language-neutral, no "
+        'stemming (README, "Languages"; changing it rebuilds the lexical index; embedded store only).',
     )
-    lexical_stopwords: bool = Field(True, description="Drop English stop words from BM25 queries.")
+    lexical_stemmer: Literal["auto", "english", "none"] = Field(
+        "auto",
+        description="Stemming of the BM25 index: `auto` is the Snowball stemmer of `QA_LANGUAGE` (none where it "
+        "has none), or always English, or none (changing it rebuilds the lexical index).",
+    )
+    lexical_stopwords: bool = Field(
+        True, description="Drop the language's stop words from BM25 queries (qa's English list for `en`)."
+    )
     api_keys: str = Field(
         "",
         repr=False,

@@ -18,6 +18,7 @@ from dataclasses import replace
 from functools import lru_cache
 from typing import Any, Protocol
 
+from qa.language import ENGLISH, Analyser
 from qa.terms import (
     case_checked,
     confusable_tokens,
@@ -51,20 +52,29 @@ class SentenceEvidenceReranker:
     holding only another spelling of an option or conversion the question names ("-v" for "-V")
     does not cover its word."""
 
-    def __init__(self, weight: float = 0.5) -> None:
+    def __init__(self, weight: float = 0.5, analyser: Analyser = ENGLISH) -> None:
         self.weight = weight
+        self.analyser = analyser
 
     def rerank(self, question: str, passages: list[Passage]) -> list[Passage]:
         if len(passages) < 2:
             return passages
-        asked = confusable_tokens(question)
         sentences: list[Sequence[Set[str]]]
+        if not self.analyser.english:
+            # Another language's terms (its words, stemmed): the case rule below is English's.
+            q_terms = self.analyser.terms(question)
+            sentences = [self.analyser.sentence_terms(p.text) for p in passages]
+            return self._ranked(passages, q_terms, sentences)
+        asked = confusable_tokens(question)
         if asked:
             q_terms = question_evidence(question, asked)
             sentences = [[case_checked(w, e, asked) for w, e in sentence_evidence(p.text)] for p in passages]
         else:
             q_terms = terms(question)
             sentences = [sentence_terms(p.text) for p in passages]
+        return self._ranked(passages, q_terms, sentences)
+
+    def _ranked(self, passages: list[Passage], q_terms: Set[str], sentences: list[Sequence[Set[str]]]) -> list[Passage]:
         weights = idf(q_terms, [st for ss in sentences for st in ss])
         fused = minmax([p.score for p in passages])
         scores = [

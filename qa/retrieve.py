@@ -19,11 +19,12 @@ import numpy as np
 
 from qa.embed import Embedder, embed_queries
 from qa.errors import InvalidInput
+from qa.language import ENGLISH, Analyser
 from qa.rerank import Reranker, diversify
 from qa.stages import stage
 from qa.store import Store
 from qa.store.filters import FilterSpec
-from qa.terms import exact_tokens, minmax, query_terms
+from qa.terms import exact_tokens, minmax
 from qa.types import Hit, Passage
 
 Mode = Literal["dense", "lexical", "hybrid"]
@@ -67,6 +68,8 @@ class Options:
     rerank_candidates: int = 30
     max_per_doc: int = 3
     stopwords: bool = True
+    # The lexical analysis of the index's language (``QA_LANGUAGE``): it makes the BM25 query terms.
+    analyser: Analyser = ENGLISH
 
 
 class Retriever:
@@ -116,7 +119,10 @@ class Retriever:
         with stage("first_stage"):
             if mode == "lexical":
                 return self.store.lexical_search(
-                    query_terms(question, self.options.stopwords), n, filters, exact_tokens(question)
+                    self.options.analyser.query_terms(question, self.options.stopwords),
+                    n,
+                    filters,
+                    exact_tokens(question),
                 )
             assert vector is not None
             if mode == "dense":
@@ -131,7 +137,9 @@ class Retriever:
         # fuse passages of a document with those of the document that replaced or followed it.
         with self.store.snapshot():
             dense = self.store.search_hits(vector, n, filters)
-            lexical = self.store.lexical_hits(query_terms(question, o.stopwords), n, filters, exact_tokens(question))
+            lexical = self.store.lexical_hits(
+                o.analyser.query_terms(question, o.stopwords), n, filters, exact_tokens(question)
+            )
             return self.store.passages(self.fuse(dense, lexical, k))
 
     def fuse(self, dense: list[Hit], lexical: list[Hit], k: int) -> list[Hit]:

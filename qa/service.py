@@ -41,6 +41,7 @@ from qa.ingest import (
     validate,
 )
 from qa.jobs import JOBS_FILE, Job, JobKind, JobRunner, JobStore
+from qa.language import Analyser
 from qa.limits import Limits, check_max_per_doc, check_unicode
 from qa.parse.files import Skipped
 from qa.parse.worker import ParseLimits, parse_limited
@@ -170,11 +171,16 @@ class QAService:
         )
 
     @cached_property
+    def analyser(self) -> Analyser:
+        """The lexical analysis of ``QA_LANGUAGE`` (``qa.language``)."""
+        return Analyser.of(self.settings.language, self.settings.lexical_stemmer)
+
+    @cached_property
     def reranker(self) -> Reranker:
         s = self.settings
         if s.rerank_model:
             return CrossEncoderReranker(s.rerank_model)
-        return SentenceEvidenceReranker(s.rerank_weight)
+        return SentenceEvidenceReranker(s.rerank_weight, self.analyser)
 
     @cached_property
     def retriever(self) -> Retriever:
@@ -189,6 +195,7 @@ class QAService:
             rerank_candidates=s.rerank_candidates,
             max_per_doc=s.max_per_doc,
             stopwords=s.lexical_stopwords,
+            analyser=self.analyser,
         )
         return Retriever(self.store, self.embedder, self.reranker, options)
 
@@ -202,6 +209,7 @@ class QAService:
             model=load_answer_model(s.answer_model),
             shortlist=s.answer_shortlist,
             embed_sentences=s.answer_embed_sentences,
+            analyser=self.analyser,
         )
 
     @cached_property

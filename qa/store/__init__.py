@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from qa.config import Settings
+from qa.errors import InvalidInput
 from qa.store.base import (
     FORMAT_VERSION,
     INFO_COLUMNS,
@@ -68,6 +69,13 @@ def open_store(
     ``new_only``: Postgres raises ``Conflict`` if the index exists already (checked under the
     bootstrap's lock; the embedded store's caller makes the directory itself, atomically)."""
     if settings.store:
+        if settings.language != "en":
+            # Postgres's lexical side is its own `english` text search configuration (queries.py),
+            # not qa.language's analysis: refused rather than searched with English rules.
+            raise InvalidInput(
+                f"QA_LANGUAGE={settings.language} needs the embedded store: the Postgres store's lexical side "
+                "(BM25) is English only; unset QA_STORE or QA_LANGUAGE"
+            )
         # Imported here: the embedded default needs no Postgres driver.
         from qa.store.postgres import PostgresStore
 
@@ -93,6 +101,7 @@ def open_store(
         extra=extra,
         lexical_stemmer=settings.lexical_stemmer,
         index_options=index_options(settings),
+        language=settings.language,
     )
 
 

@@ -20,6 +20,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     (
         "qa.sentences",
         "qa.terms",
+        "qa.language",
         "qa.span",
         "qa.access",
         "qa.security",

@@ -43,6 +43,7 @@ import numpy as np
 import tantivy
 
 from qa.errors import IndexCorrupt
+from qa.language import MAX_TOKEN_CHARS, STEMMER_CHOICES, Analyser
 from qa.store.base import atomic_write
 from qa.store.embedded.schema import LEXICAL_ROWS, chunk_count, generation
 from qa.terms import EXACT_TOKENS_VERSION, case_variants, exact_tokens
@@ -52,10 +53,10 @@ log = logging.getLogger(__name__)
 
 LEXICAL_DIR = "lexical"
 LEXICAL_META = "lexical.json"
-# Words are maximal runs of Unicode letters and digits, lower-cased, diacritics folded to ASCII,
-# then (by default) Snowball English stemming. Words longer than this are dropped (hashes, base64).
-MAX_TOKEN_CHARS = 40
-STEMMERS = ("english", "none")
+# English words are maximal runs of Unicode letters and digits, lower-cased, diacritics folded to
+# ASCII, then (by default) Snowball English stemming; other languages: ``qa.language``. Words longer
+# than MAX_TOKEN_CHARS are dropped (hashes, base64).
+STEMMERS = STEMMER_CHOICES
 # Writer memory: tantivy flushes a segment when it fills. Small for a write, larger for a rebuild.
 WRITE_HEAP = 32_000_000
 BUILD_HEAP = 256_000_000
@@ -75,26 +76,10 @@ SCHEMA_VERSION = 2
 EXACT_BOOST = 1.0
 
 
-def spec(stemmer: str) -> str:
-    """What the index is built with; a different spec means a rebuild."""
-    if stemmer not in STEMMERS:
-        raise ValueError(f"lexical stemmer {stemmer!r} is not one of {', '.join(STEMMERS)}")
-    return (
-        f"tantivy v{SCHEMA_VERSION} simple remove_long {MAX_TOKEN_CHARS} lowercase ascii_fold stem {stemmer}"
-        f"; exact v{EXACT_TOKENS_VERSION}"
-    )
-
-
-def _analyzer(stemmer: str) -> tantivy.TextAnalyzer:
-    builder = (
-        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
-        .filter(tantivy.Filter.remove_long(MAX_TOKEN_CHARS))
-        .filter(tantivy.Filter.lowercase())
-        .filter(tantivy.Filter.ascii_fold())
-    )
-    if stemmer != "none":
-        builder = builder.filter(tantivy.Filter.stemmer(stemmer))
-    return builder.build()
+def spec(stemmer: str, language: str = "en") -> str:
+    """What the index is built with; a different spec means a rebuild. The language is part of it
+    (``qa.language.Analyser.spec``): English's reads as before languages existed."""
+    return f"tantivy v{SCHEMA_VERSION} {Analyser.of(language, stemmer).spec}; exact v{EXACT_TOKENS_VERSION}"
 
 
 def _exact_analyzer() -> tantivy.TextAnalyzer:
@@ -184,21 +169,23 @@ def damaged_files(directory: Path) -> list[str]:
     return problems
 
 
-def _document(row: Row) -> tantivy.Document:
+def _document(row: Row, analyser: Analyser) -> tantivy.Document:
     chunk_id, title, body = row
     text = f"{title}\n{body}"
-    return tantivy.Document(id=int(chunk_id), text=text, exact=" ".join(exact_tokens(text)))
+    return tantivy.Document(id=int(chunk_id), text=analyser.index_text(text), exact=" ".join(exact_tokens(text)))
 
 
 class LexicalIndex:
     """A tantivy BM25 index of chunks, kept in step with the store's SQLite generations."""
 
-    def __init__(self, store_path: Path, stemmer: str) -> None:
+    def __init__(self, store_path: Path, stemmer: str, language: str = "en", analyser: Analyser | None = None) -> None:
         self.store_path = Path(store_path)
         self.dir = Path(store_path) / LEXICAL_DIR
         self.meta_path = Path(store_path) / LEXICAL_META
-        self.spec = spec(stemmer)
-        self.analyzer = _analyzer(stemmer)
+        self.spec = spec(stemmer, language)
+        # ``analyser``: another analysis of the language to measure (its spec is the language's).
+        self.analyser = analyser or Analyser.of(language, stemmer)
+        self.analyzer = self.analyser.analyzer
         self.exact_analyzer = _exact_analyzer()
         self.schema = _schema()
         # None while the files are unreadable (damaged, or another tantivy format): the store then
@@ -320,7 +307,7 @@ class LexicalIndex:
             for chunk_id in removed:
                 writer.delete_documents_by_term("id", int(chunk_id))
             for row in added:
-                writer.add_document(_document(row))
+                writer.add_document(_document(row, self.analyser))
             writer.commit()
         self.reload()
 
@@ -335,7 +322,7 @@ class LexicalIndex:
         n = 0
         with self._writer(BUILD_HEAP, max(1, min(2, os.cpu_count() or 1))) as writer:
             for row in rows:
-                writer.add_document(_document(row))
+                writer.add_document(_document(row, self.analyser))
                 n += 1
             writer.commit()
         self.reload()
@@ -366,11 +353,7 @@ class LexicalIndex:
 
     def tokens(self, terms: list[str]) -> list[str]:
         """The index's tokens for query ``terms`` (analyzed like the text), without duplicates."""
-        out: dict[str, None] = {}
-        for term in terms:
-            for token in self.analyzer.analyze(term):
-                out[token] = None
-        return list(out)
+        return self.analyser.tokens(terms)
 
     def search(
         self, terms: list[str], k: int, allowed: np.ndarray | None = None, exact: Sequence[str] = ()

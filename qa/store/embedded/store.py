@@ -66,9 +66,10 @@ class EmbeddedStore:
         model: str,
         dim: int,
         extra: dict[str, Any] | None = None,
-        lexical_stemmer: str = "english",
+        lexical_stemmer: str = "auto",
         index_options: IndexOptions | None = None,
         check_sqlite: bool = True,
+        language: str = "en",
     ) -> None:
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
@@ -88,7 +89,7 @@ class EmbeddedStore:
         self.db = schema.connect(self.path / DB_FILE)
         try:
             with self.health.damage_is_corrupt():
-                self._open(model, dim, extra, lexical_stemmer, index_options)
+                self._open(model, dim, extra, lexical_stemmer, index_options, language)
         except BaseException:
             self.db.close()
             self._reads.close()
@@ -102,6 +103,7 @@ class EmbeddedStore:
         extra: dict[str, Any] | None,
         lexical_stemmer: str,
         index_options: IndexOptions | None,
+        language: str = "en",
     ) -> None:
         self.manifest = schema.open_manifest(self.db, f"index {self.path}", model, dim, extra or {})
         schema.ensure_doc_meta(self.db)
@@ -111,7 +113,7 @@ class EmbeddedStore:
         self.mirror = VectorIndex(self.path, self.db, self.manifest.dim, index_options or IndexOptions())
         self.mirror.load_or_rebuild()
         try:
-            self.lexical = LexicalIndex(self.path, lexical_stemmer)
+            self.lexical = LexicalIndex(self.path, lexical_stemmer, language)
         except ValueError as exc:
             raise InvalidInput(str(exc)) from exc
         self._ensure_lexical()
