@@ -4,11 +4,18 @@ with the bundled model, and answered without English's short-answer rules."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
+from qa.api import create_app
+from qa.config import Settings
+from qa.embed import Embedder
 from qa.service import QAService
 from qa.types import Document
+
+from ..live_server import LOCAL
 
 # Written for this test. The questions share no surface word with their document that English's
 # analysis would match: German needs its stemmer (Werkzeugen -> werkzeug), Chinese its bigrams
@@ -71,3 +78,23 @@ def test_english_analysis_misses_what_the_language_finds(make_service: Callable[
     english_zh = make_service("zh-as-en")
     english_zh.add_documents(CHINESE)
     assert english_zh.search(CHINESE_Q, k=2, mode="lexical") == []
+
+
+def test_a_collection_has_its_own_language(tmp_path: Path, embedder: Embedder) -> None:
+    """One server, an English default collection and a Chinese one: each analyses its own
+    documents and questions (`POST /v1/collections` with `{"language": "zh"}`)."""
+    settings = Settings(index_dir=tmp_path)
+    svc = QAService(settings, embedder=embedder)
+    with TestClient(create_app(settings, service=svc), base_url=LOCAL) as client:
+        r = client.post("/v1/collections", json={"name": "zh", "settings": {"language": "zh"}})
+        assert r.status_code == 201 and r.json()["settings"]["language"] == "zh"
+        docs = [{"id": d.id, "title": d.title, "text": d.text} for d in CHINESE]
+        for collection in ("zh", "default"):
+            assert client.post(f"/v1/documents?collection={collection}", json={"documents": docs}).status_code == 201
+        body = {"question": CHINESE_Q, "k": 2, "mode": "lexical"}
+        found = client.post("/v1/search?collection=zh", json=body).json()["passages"]
+        assert [p["doc_id"] for p in found][:1] == ["tushuguan"]
+        assert client.post("/v1/search", json=body).json()["passages"] == []  # English's analysis
+        r = client.post("/v1/collections", json={"name": "xx", "settings": {"language": "klingon"}})
+        assert r.status_code == 422 and "language" in r.json()["message"]
+    svc.close()
