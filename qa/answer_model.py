@@ -117,8 +117,13 @@ class AnswerModel:
         return np.asarray(out, dtype=np.float32).reshape(len(pairs))
 
 
+# The model that ships with qa (``QA_ANSWER_MODEL=bundled``): its card says how it was made.
+BUNDLED = Path(__file__).resolve().parent / "models" / "answer"
+
+
 def load_answer_model(setting: str) -> AnswerModel | None:
-    """``QA_ANSWER_MODEL``: ``features`` (None: the feature scorer alone) or a model folder."""
+    """``QA_ANSWER_MODEL``: ``features`` (None: the feature scorer alone), ``bundled`` (the model in
+    ``qa/models/answer/``) or a model folder."""
     if setting in ("", "features"):
         return None
-    return AnswerModel(Path(setting).expanduser())
+    return AnswerModel(BUNDLED if setting == "bundled" else Path(setting).expanduser())
