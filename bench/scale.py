@@ -290,11 +290,22 @@ def serve(args: argparse.Namespace) -> None:
 
 def access_latency(store: Any, queries: np.ndarray, n: int = 100) -> dict[str, Any]:
     """A key of one group (1% of the chunks visible through their access lists): the first stage
-    as the service runs it for that key, dense (FAISS restricted to the visible chunk ids) and
-    lexical (tantivy restricted alike), p50/p95 over ``n`` queries, every hit checked visible."""
+    as the service runs it for that key, p50/p95 over ``n`` queries, every hit checked visible.
+
+    dense: FAISS restricted to the visible chunk ids (k hits); lexical: tantivy restricted alike
+    (one word, k hits); hybrid: ``Retriever.first_stage`` in the default mode as
+    ``QAService.search`` runs it before the second stage (both sides' ``candidates`` hits in one
+    snapshot, fused, the passages of the first ``depth`` fetched), SciFact claims as questions
+    with the given vectors; the same without an access filter for comparison."""
+    from qa.retrieve import Options, Retriever
     from qa.store.filters import Filters
 
-    dense, lexical, fetched = [], [], []
+    options = Options()
+    # What Retriever.retrieve asks the first stage for with the second stage on.
+    depth = max(2 * K, options.rerank_candidates)
+    retriever = Retriever(store, None, None, options)  # type: ignore[arg-type]  # vectors are given
+    claims = [json.loads(line)["question"] for line in QUESTIONS.open(encoding="utf-8")]
+    dense, lexical, fetched, hybrid, open_hybrid = [], [], [], [], []
     words = ["protein", "cells", "expression", "patients", "risk", "mice", "gene", "treatment"]
     for i, q in enumerate(queries[:n]):
         shard = i % SHARDS
@@ -308,7 +319,15 @@ def access_latency(store: Any, queries: np.ndarray, n: int = 100) -> dict[str, A
         t = time.perf_counter()
         store.lexical_hits([words[i % len(words)]], K, scoped)
         lexical.append((time.perf_counter() - t) * 1000)
-        if len(hits) != K or any(p.metadata.get("access") != [f"group:g{shard}"] for p in got):
+        claim = claims[i % len(claims)]
+        t = time.perf_counter()
+        fused = retriever.first_stage(claim, depth, scoped, "hybrid", q)
+        hybrid.append((time.perf_counter() - t) * 1000)
+        t = time.perf_counter()
+        retriever.first_stage(claim, depth, None, "hybrid", q)
+        open_hybrid.append((time.perf_counter() - t) * 1000)
+        mine = [f"group:g{shard}"]
+        if len(hits) != K or len(fused) != depth or any(p.metadata.get("access") != mine for p in got + fused):
             raise SystemExit(f"access-filtered search for group g{shard} returned {len(hits)} hits or others' chunks")
 
     def pct(xs: list[float]) -> dict[str, float]:
@@ -320,6 +339,10 @@ def access_latency(store: Any, queries: np.ndarray, n: int = 100) -> dict[str, A
         "dense": pct(dense),
         "dense_with_passages": pct(fetched),
         "lexical": pct(lexical),
+        "hybrid": pct(hybrid),
+        "hybrid_unfiltered": pct(open_hybrid),
+        "hybrid_depth": depth,
+        "hybrid_candidates": max(depth, options.candidates),
     }
 
 
@@ -362,7 +385,34 @@ def access_rows(a: dict[str, Any]) -> list[str]:
         f"{d['p50_ms']} / {d['p95_ms']} ms | p50 <= 30 ms |",
         f"| access-filtered dense + passage fetch p50 / p95 | {f['p50_ms']} / {f['p95_ms']} ms | |",
         f"| access-filtered first stage, lexical p50 / p95 | {lex['p50_ms']} / {lex['p95_ms']} ms | |",
+        *(
+            [
+                f"| access-filtered first stage, hybrid (default mode: {a['hybrid_candidates']} dense + "
+                f"{a['hybrid_candidates']} lexical, fused, {a['hybrid_depth']} passages) p50 / p95 | "
+                f"{h['p50_ms']} / {h['p95_ms']} ms | p50 <= 30 ms |",
+                f"| the same hybrid first stage without an access filter | "
+                f"{a['hybrid_unfiltered']['p50_ms']} / {a['hybrid_unfiltered']['p95_ms']} ms | |",
+            ]
+            if (h := a.get("hybrid"))
+            else []
+        ),
     ]
+
+
+def before_rows(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """The access-filtered first stage of an earlier report (``--before``) beside this one's."""
+    b = before["serve"].get("access", {})
+    rows = [
+        f"Access-filtered first stage before and after ({before['note']}; before: {before['date']}, "
+        f"load average {before['load_before']} before and {before['load_after']} after):",
+        "",
+        "| p50 / p95 ms | before | after |",
+        "|---|---|---|",
+    ]
+    for side in ("dense", "dense_with_passages", "lexical", "hybrid", "hybrid_unfiltered"):
+        cells = [f"{x[side]['p50_ms']} / {x[side]['p95_ms']}" if side in x else "not measured" for x in (b, after)]
+        rows.append(f"| {side.replace('_', ' ')} | {cells[0]} | {cells[1]} |")
+    return [*rows, ""]
 
 
 def report_md(r: dict[str, Any], command: str) -> str:
@@ -431,6 +481,7 @@ def report_md(r: dict[str, Any], command: str) -> str:
             if (h := r.get("http"))
             else []
         ),
+        *(before_rows(r["before"], s.get("access", {})) if r.get("before") else []),
         "The query vectors are given: embedding a question (about 12 ms with torch, 2.3 ms with "
         "onnx-int8, see bench/results/embed.md) comes on top. The files were in the page cache at "
         "cold start (written just before).",
@@ -455,6 +506,12 @@ def main() -> None:
     ap.add_argument("--reuse", action="store_true", help="Measure an index kept by --keep in --work again.")
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--name", default="scale", help="Report file names: NAME.json and NAME.md in --out.")
+    ap.add_argument(
+        "--before",
+        type=Path,
+        help="An earlier report's JSON: its access-filtered numbers are shown beside these (a table in the Markdown).",
+    )
+    ap.add_argument("--before-note", default="before this change", help="What the --before report measured.")
     ap.add_argument("--http", action="store_true", help="Also time `qa serve` on the index: cold start, /v1/search.")
     ap.add_argument("--serve", help=argparse.SUPPRESS)
     ap.add_argument("--serve-queries", help=argparse.SUPPRESS)
@@ -548,7 +605,13 @@ def main() -> None:
         "flat_latency": flat,
         "reused": bool(args.reuse),
         "http": served_http,
+        "before": None,
     }
+    if args.before:
+        earlier = json.loads(args.before.read_text())
+        keep = ("date", "load_before", "load_after", "serve")
+        report["before"] = {key: earlier[key] for key in keep} | {"note": args.before_note}
+        report["before"]["serve"] = {"access": earlier["serve"].get("access", {})}
     command = "python -m bench.scale " + " ".join(sys.argv[1:])
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{args.name}.json").write_text(json.dumps(report, indent=2) + "\n")
