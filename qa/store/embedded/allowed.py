@@ -15,6 +15,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 
 import numpy as np
 
@@ -37,9 +38,12 @@ class AllowedIds:
         self.hits = 0
         self.misses = 0
 
-    def get(self, db: sqlite3.Connection, filters: Filters) -> np.ndarray:
+    def get(
+        self, db: sqlite3.Connection, filters: Filters, compute: Callable[[], np.ndarray] | None = None
+    ) -> np.ndarray:
         """The ids of the chunks matching ``filters`` in the state ``db`` reads (inside a read
-        transaction, so the generation and the ids come from one state). Read-only: callers share it."""
+        transaction, so the generation and the ids come from one state), by ``compute`` (default:
+        SQLite's ``filter_chunk_ids``) when not cached. Read-only: callers share it."""
         key = (filters, generation(db))
         with self._lock:
             found = self._entries.get(key)
@@ -48,7 +52,7 @@ class AllowedIds:
                 self.hits += 1
                 return found
             self.misses += 1
-        ids = filter_chunk_ids(db, filters)
+        ids = compute() if compute is not None else filter_chunk_ids(db, filters)
         ids.setflags(write=False)
         if ids.size > self.max_ids:
             return ids

@@ -47,7 +47,7 @@ from qa.store.embedded.lexical import LexicalDamaged, LexicalIndex
 from qa.store.embedded.locking import ReadConnections, ReadWriteLock
 from qa.store.embedded.schema import DB_FILE, Transaction
 from qa.store.embedded.vectors import Added, VectorIndex
-from qa.store.filters import FilterSpec, parse_filters
+from qa.store.filters import Filters, FilterSpec, parse_filters
 from qa.types import Chunk, Hit, Passage
 
 log = logging.getLogger(__name__)
@@ -428,10 +428,26 @@ class EmbeddedStore:
             allowed = None
             if filters:
                 # Only live chunks match a filter, so tombstones are excluded too.
-                allowed = self.allowed.get(db, parse_filters(filters))
+                allowed = self._allowed(db, parse_filters(filters))
                 if allowed.size == 0:
                     return []
             return self.mirror.search(vector, k, allowed)
+
+    def _allowed(self, db: sqlite3.Connection, filters: Filters) -> np.ndarray:
+        """The chunk ids ``filters`` allow, cached per generation (``allowed.py``). Access alone:
+        from the lexical index's ``access`` field, which holds the same state (the read lock keeps
+        it at SQLite's generation); else, or if it fails a read, from SQLite."""
+        if filters.access is None or filters.match or filters.doc_ids is not None:
+            return self.allowed.get(db, filters)
+        entries = (schema.PUBLIC_ENTRY, *filters.access)
+
+        def visible() -> np.ndarray:
+            try:
+                return self.lexical.ids_with_access(entries)
+            except LexicalDamaged:  # rebuilt before the next read; SQLite answers this one
+                return schema.filter_chunk_ids(db, filters)
+
+        return self.allowed.get(db, filters, visible)
 
     def lexical_search(
         self, terms: list[str], k: int, filters: FilterSpec | None = None, exact: Sequence[str] = ()
