@@ -179,3 +179,19 @@ def test_the_visible_ids_are_cached_per_generation(tmp_path: Path) -> None:
     finally:
         other.close()
         store.close()
+
+
+def test_verify_finds_lexical_access_entries_out_of_step_and_repair_fixes_them(tmp_path: Path) -> None:
+    store = EmbeddedStore(tmp_path / "i", model="m", dim=8)
+    try:
+        seed(store)
+        assert store.verify() == []
+        # The hr document's lexical rows say finance, at SQLite's own generation.
+        wrong = [(r[0], r[1], r[2], ["group:finance"]) for r in schema.lexical_rows(store.db, "hr")]
+        store.lexical.commit(store.generation, [r[0] for r in wrong], wrong)
+        problems = store.verify()
+        assert len(problems) == 1 and "access entries differ from doc_access" in problems[0]
+        assert store.repair()["remaining"] == []
+        assert {p.doc_id for p in store.lexical_search(["salary"], 10, FINANCE)} == {"fin", "pub"}
+    finally:
+        store.close()

@@ -458,6 +458,13 @@ class LexicalIndex:
             ids = searcher.fast_field_values("id", [addr for _, addr in hits])
         return np.sort(np.asarray(ids, dtype=np.int64))
 
+    def access_count(self, entry: str) -> int:
+        """How many chunks hold access ``entry`` (for checks)."""
+        with self._guarded():
+            searcher = self._live().searcher()
+            query = tantivy.Query.term_query(self.schema, "access", entry)
+            return int(searcher.search(query, 1, count=True).count or 0)  # type: ignore[attr-defined]
+
     def _term(self, field: str, token: str) -> tantivy.Query:
         return tantivy.Query.term_query(self.schema, field, token, index_option="freq")
 
