@@ -290,15 +290,44 @@ def serve(args: argparse.Namespace) -> None:
 
 def access_latency(store: Any, queries: np.ndarray, n: int = 100) -> dict[str, Any]:
     """A key of one group (1% of the chunks visible through their access lists): the first stage
-    as the service runs it for that key, dense (FAISS restricted to the visible chunk ids) and
-    lexical (tantivy restricted alike), p50/p95 over ``n`` queries, every hit checked visible."""
+    as the service runs it for that key, p50/p95 over ``n`` queries, every hit checked visible.
+
+    dense: FAISS restricted to the visible chunk ids (k hits), the key's first question since the
+    index changed (no visible ids cached); with passages: the same key again; lexical: tantivy
+    restricted alike (one word, k hits); hybrid: ``Retriever.first_stage`` in the default mode as
+    ``QAService.search`` runs it before the second stage (both sides' ``candidates`` hits in one
+    snapshot, fused, the passages of the first ``depth`` fetched), SciFact claims as questions
+    with the given vectors, the key's first question (cold) and the same again (warm); the same
+    without an access filter for comparison."""
+    from qa.retrieve import Options, Retriever
     from qa.store.filters import Filters
 
-    dense, lexical, fetched = [], [], []
+    options = Options()
+    # What Retriever.retrieve asks the first stage for with the second stage on.
+    depth = max(2 * K, options.rerank_candidates)
+    retriever = Retriever(store, None, None, options)  # type: ignore[arg-type]  # vectors are given
+    claims = [json.loads(line)["question"] for line in QUESTIONS.open(encoding="utf-8")]
+    dense, lexical, fetched, hybrid, warm_hybrid, open_hybrid = [], [], [], [], [], []
     words = ["protein", "cells", "expression", "patients", "risk", "mice", "gene", "treatment"]
+
+    def forget() -> None:
+        # The store's cache of visible chunk ids (qa/store/embedded/allowed.py), where there is one:
+        # "cold" numbers are a key's first question since the index last changed.
+        if hasattr(store, "allowed"):
+            store.allowed.clear()
+
     for i, q in enumerate(queries[:n]):
         shard = i % SHARDS
         scoped = Filters(access=("user:bench", f"group:g{shard}"))
+        claim = claims[i % len(claims)]
+        forget()
+        t = time.perf_counter()
+        fused = retriever.first_stage(claim, depth, scoped, "hybrid", q)
+        hybrid.append((time.perf_counter() - t) * 1000)
+        t = time.perf_counter()
+        retriever.first_stage(claim, depth, scoped, "hybrid", q)
+        warm_hybrid.append((time.perf_counter() - t) * 1000)
+        forget()
         t = time.perf_counter()
         hits = store.search_hits(q, K, scoped)
         dense.append((time.perf_counter() - t) * 1000)
@@ -308,7 +337,11 @@ def access_latency(store: Any, queries: np.ndarray, n: int = 100) -> dict[str, A
         t = time.perf_counter()
         store.lexical_hits([words[i % len(words)]], K, scoped)
         lexical.append((time.perf_counter() - t) * 1000)
-        if len(hits) != K or any(p.metadata.get("access") != [f"group:g{shard}"] for p in got):
+        t = time.perf_counter()
+        retriever.first_stage(claim, depth, None, "hybrid", q)
+        open_hybrid.append((time.perf_counter() - t) * 1000)
+        mine = [f"group:g{shard}"]
+        if len(hits) != K or len(fused) != depth or any(p.metadata.get("access") != mine for p in got + fused):
             raise SystemExit(f"access-filtered search for group g{shard} returned {len(hits)} hits or others' chunks")
 
     def pct(xs: list[float]) -> dict[str, float]:
@@ -320,6 +353,11 @@ def access_latency(store: Any, queries: np.ndarray, n: int = 100) -> dict[str, A
         "dense": pct(dense),
         "dense_with_passages": pct(fetched),
         "lexical": pct(lexical),
+        "hybrid": pct(hybrid),
+        "hybrid_warm": pct(warm_hybrid),
+        "hybrid_unfiltered": pct(open_hybrid),
+        "hybrid_depth": depth,
+        "hybrid_candidates": max(depth, options.candidates),
     }
 
 
@@ -358,11 +396,46 @@ def http(index_dir: Path, n_questions: int = 60) -> dict[str, Any]:
 def access_rows(a: dict[str, Any]) -> list[str]:
     d, f, lex = a["dense"], a["dense_with_passages"], a["lexical"]
     return [
-        f"| access-filtered first stage, dense p50 / p95 (1% of chunks visible to the key) | "
+        f"| access-filtered first stage, dense p50 / p95 (1% of chunks visible to the key; its first question) | "
         f"{d['p50_ms']} / {d['p95_ms']} ms | p50 <= 30 ms |",
         f"| access-filtered dense + passage fetch p50 / p95 | {f['p50_ms']} / {f['p95_ms']} ms | |",
         f"| access-filtered first stage, lexical p50 / p95 | {lex['p50_ms']} / {lex['p95_ms']} ms | |",
+        *(
+            [
+                f"| access-filtered first stage, hybrid (default mode: {a['hybrid_candidates']} dense + "
+                f"{a['hybrid_candidates']} lexical, fused, {a['hybrid_depth']} passages), the key's first "
+                f"question p50 / p95 | {h['p50_ms']} / {h['p95_ms']} ms | p50 <= 30 ms |",
+                *(
+                    [
+                        f"| the same hybrid first stage, the key's next question (visible ids cached) | "
+                        f"{w['p50_ms']} / {w['p95_ms']} ms | |"
+                    ]
+                    if (w := a.get("hybrid_warm"))
+                    else []
+                ),
+                f"| the same hybrid first stage without an access filter | "
+                f"{a['hybrid_unfiltered']['p50_ms']} / {a['hybrid_unfiltered']['p95_ms']} ms | |",
+            ]
+            if (h := a.get("hybrid"))
+            else []
+        ),
     ]
+
+
+def before_rows(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """The access-filtered first stage of an earlier report (``--before``) beside this one's."""
+    b = before["serve"].get("access", {})
+    rows = [
+        f"Access-filtered first stage before and after ({before['note']}; before: {before['date']}, "
+        f"load average {before['load_before']} before and {before['load_after']} after):",
+        "",
+        "| p50 / p95 ms | before | after |",
+        "|---|---|---|",
+    ]
+    for side in ("dense", "dense_with_passages", "lexical", "hybrid", "hybrid_warm", "hybrid_unfiltered"):
+        cells = [f"{x[side]['p50_ms']} / {x[side]['p95_ms']}" if side in x else "not measured" for x in (b, after)]
+        rows.append(f"| {side.replace('_', ' ')} | {cells[0]} | {cells[1]} |")
+    return [*rows, ""]
 
 
 def report_md(r: dict[str, Any], command: str) -> str:
@@ -431,6 +504,7 @@ def report_md(r: dict[str, Any], command: str) -> str:
             if (h := r.get("http"))
             else []
         ),
+        *(before_rows(r["before"], s.get("access", {})) if r.get("before") else []),
         "The query vectors are given: embedding a question (about 12 ms with torch, 2.3 ms with "
         "onnx-int8, see bench/results/embed.md) comes on top. The files were in the page cache at "
         "cold start (written just before).",
@@ -455,6 +529,12 @@ def main() -> None:
     ap.add_argument("--reuse", action="store_true", help="Measure an index kept by --keep in --work again.")
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--name", default="scale", help="Report file names: NAME.json and NAME.md in --out.")
+    ap.add_argument(
+        "--before",
+        type=Path,
+        help="An earlier report's JSON: its access-filtered numbers are shown beside these (a table in the Markdown).",
+    )
+    ap.add_argument("--before-note", default="before this change", help="What the --before report measured.")
     ap.add_argument("--http", action="store_true", help="Also time `qa serve` on the index: cold start, /v1/search.")
     ap.add_argument("--serve", help=argparse.SUPPRESS)
     ap.add_argument("--serve-queries", help=argparse.SUPPRESS)
@@ -548,7 +628,13 @@ def main() -> None:
         "flat_latency": flat,
         "reused": bool(args.reuse),
         "http": served_http,
+        "before": None,
     }
+    if args.before:
+        earlier = json.loads(args.before.read_text())
+        keep = ("date", "load_before", "load_after", "serve")
+        report["before"] = {key: earlier[key] for key in keep} | {"note": args.before_note}
+        report["before"]["serve"] = {"access": earlier["serve"].get("access", {})}
     command = "python -m bench.scale " + " ".join(sys.argv[1:])
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{args.name}.json").write_text(json.dumps(report, indent=2) + "\n")

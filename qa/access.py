@@ -19,15 +19,20 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import os
 import re
 import secrets
+import threading
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from qa.errors import Forbidden, InvalidInput, Unauthorized
+
+log = logging.getLogger(__name__)
 
 Scope = Literal["read", "write", "admin"]
 SCOPES: tuple[Scope, ...] = ("read", "write", "admin")
@@ -253,19 +258,69 @@ def remove_key(path: Path, key_id: str) -> bool:
 
 
 class Keyring:
-    """Every key the server accepts: the keys file's entries and the plain ``QA_API_KEYS``."""
+    """Every key the server accepts: the keys file's entries and the plain ``QA_API_KEYS``.
 
-    def __init__(self, entries: Iterable[KeyEntry] = (), plain: Iterable[str] = ()) -> None:
-        self.entries = [*entries]
+    The keys file is read again when it changes (its mtime, size or inode; looked at once per
+    ``RELOAD_SECONDS`` at most, one ``stat``), so `qa keys add` and `qa keys remove` take effect on
+    a running server. A file that has become unreadable keeps the keys last read (logged) until
+    it is fixed. Once there have been keys, keys stay required: a keys file emptied or removed
+    leaves no key from it valid, it never opens the server to every caller."""
+
+    RELOAD_SECONDS = 1.0
+
+    def __init__(
+        self, entries: Iterable[KeyEntry] = (), plain: Iterable[str] = (), keys_file: str | Path | None = None
+    ) -> None:
         # A plain key is admin everywhere, and has no principal.
-        self.entries += [KeyEntry(f"plain_{n + 1}", key_digest(k), ADMIN.scopes) for n, k in enumerate(plain)]
+        self.plain = [KeyEntry(f"plain_{n + 1}", key_digest(k), ADMIN.scopes) for n, k in enumerate(plain)]
+        self.keys_file = Path(keys_file) if keys_file else None
+        self.entries = [*entries, *self.plain]
+        self._required = bool(self.entries)
+        self._stamp = self._file_stamp()
+        self._checked = time.monotonic()
+        self._lock = threading.Lock()
 
     @classmethod
     def load(cls, keys_file: str | Path | None, plain: Iterable[str] = ()) -> Keyring:
-        return cls(read_keys_file(Path(keys_file)) if keys_file else (), plain)
+        return cls(read_keys_file(Path(keys_file)) if keys_file else (), plain, keys_file)
+
+    def _file_stamp(self) -> tuple[int, int, int] | None:
+        if self.keys_file is None:
+            return None
+        try:
+            st = self.keys_file.stat()
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+    def refresh(self, force: bool = False) -> None:
+        """Read the keys file again if it changed since it was last read (at most once per
+        ``RELOAD_SECONDS`` unless ``force``)."""
+        if self.keys_file is None:
+            return
+        now = time.monotonic()
+        if not force and now - self._checked < self.RELOAD_SECONDS:
+            return
+        with self._lock:
+            self._checked = now
+            stamp = self._file_stamp()
+            if stamp == self._stamp:
+                return
+            try:
+                entries = read_keys_file(self.keys_file)
+            except InvalidInput as exc:
+                log.error("keys file changed but cannot be read; keeping the keys read before: %s", exc)
+                self._stamp = stamp  # read again when it changes again
+                return
+            self.entries = [*entries, *self.plain]
+            self._required = self._required or bool(self.entries)
+            self._stamp = stamp
+            log.info("keys file %s read again: %d keys", self.keys_file, len(entries))
 
     def __bool__(self) -> bool:
-        return bool(self.entries)
+        """Whether keys are required: there are keys, or there have been."""
+        self.refresh()
+        return self._required
 
     def caller(self, authorization: str | None) -> Caller:
         """The caller of an ``Authorization`` header.
@@ -276,6 +331,7 @@ class Keyring:
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("this route needs an API key: send 'Authorization: Bearer <key>' (see QA_API_KEYS)")
+        self.refresh()
         given = key_digest(token.strip()).encode()
         # Every digest compared, without stopping early: timing says nothing about which matched.
         found: KeyEntry | None = None

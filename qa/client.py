@@ -608,6 +608,12 @@ def _document_body(text: str, id: str | None, title: str, metadata: Mapping[str,
     return {**body, "id": id} if id is not None else body
 
 
+def _access_body(access: Sequence[str] | None) -> dict[str, Any]:
+    if isinstance(access, str):
+        raise TypeError(f"access must be a list of entries such as ['group:hr'], not the string {access!r}")
+    return {"access": None if access is None else list(access)}
+
+
 def _doc_path(doc_id: str) -> str:
     # Every character escaped ("/" too): the server decodes the path before routing it, so an id
     # with "/", "?" or "#" arrives whole.
@@ -883,6 +889,13 @@ class Client:
         """One document's record, with its text when asked (``GET /v1/documents/{id}``)."""
         return _document(self._call("GET", _doc_path(doc_id), params={"include_text": include_text}))
 
+    def set_access(self, doc_id: str, access: Sequence[str] | None) -> Document:
+        """Replace a document's access list without re-embedding it (``PATCH /v1/documents/{id}``):
+        ``["group:hr", "user:alice"]``, ``[]`` for admins only, None to make it visible to every
+        reader. Needs the ``write`` scope and a key that sees the document (else ``NotFoundError``).
+        Returns the document's record as it is now."""
+        return _document(self._call("PATCH", _doc_path(doc_id), json=_access_body(access)))
+
     def delete_document(self, doc_id: str) -> None:
         """Delete a document (``DELETE /v1/documents/{id}``); ``NotFoundError`` if there is none."""
         self._call("DELETE", _doc_path(doc_id))
@@ -1083,6 +1096,9 @@ class AsyncClient:
 
     async def get_document(self, doc_id: str, *, include_text: bool = False) -> Document:
         return _document(await self._call("GET", _doc_path(doc_id), params={"include_text": include_text}))
+
+    async def set_access(self, doc_id: str, access: Sequence[str] | None) -> Document:
+        return _document(await self._call("PATCH", _doc_path(doc_id), json=_access_body(access)))
 
     async def delete_document(self, doc_id: str) -> None:
         await self._call("DELETE", _doc_path(doc_id))

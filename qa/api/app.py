@@ -187,7 +187,7 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
         app.add_middleware(
             CORSMiddleware,
             allow_origins=list(parse_keys(settings.cors_origins)),
-            allow_methods=["GET", "POST", "DELETE"],
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
         )
     app.add_middleware(

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from qa.access import Caller, Keyring, add_key, check_access, read_keys_file
+from qa.access import Caller, Keyring, add_key, check_access, read_keys_file, remove_key
 from qa.api import create_app
 from qa.config import Settings
 from qa.embed import Embedder
@@ -139,6 +139,63 @@ def test_keyring_compares_digests(tmp_path: Path) -> None:
         ring.caller(None)
     with pytest.raises(Forbidden):
         ring.caller("Bearer k2")
+
+
+def test_keyring_reads_the_keys_file_again_when_it_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    keys_file = tmp_path / "keys.json"
+    first, _ = add_key(keys_file, "default:read", "alice")
+    ring = Keyring.load(keys_file, ["plain"])
+    second, entry = add_key(keys_file, "default:write", "bob")
+    # Looked at once a second at most: not yet.
+    with pytest.raises(Forbidden):
+        ring.caller(f"Bearer {second}")
+    monkeypatch.setattr(Keyring, "RELOAD_SECONDS", 0.0)
+    assert ring.caller(f"Bearer {second}").can("write") and ring.caller(f"Bearer {first}").principal == "alice"
+    # Removed: refused at once; the plain keys stay.
+    remove_key(keys_file, entry.id)
+    with pytest.raises(Forbidden):
+        ring.caller(f"Bearer {second}")
+    assert ring.caller("Bearer plain").can("admin")
+    # A file that cannot be read keeps the keys read before, and says so.
+    keys_file.write_text("{not json")
+    assert ring.caller(f"Bearer {first}").principal == "alice"
+    assert "cannot be read" in caplog.text
+    # A keys file removed leaves keys required, with none of its keys valid: never an open server.
+    keys_file.unlink()
+    only_file = Keyring.load(tmp_path / "other.json")
+    assert not only_file  # no keys at all: open, as before
+    third, _ = add_key(tmp_path / "other.json", "default:read", "carol")
+    assert only_file and only_file.caller(f"Bearer {third}").principal == "carol"
+    (tmp_path / "other.json").unlink()
+    assert only_file
+    with pytest.raises(Forbidden):
+        only_file.caller(f"Bearer {third}")
+
+
+def test_a_key_added_while_the_server_runs_works_without_a_restart(
+    keyed: tuple[TestClient, dict[str, str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from qa.cli import app
+
+    client, keys = keyed
+    monkeypatch.setattr(Keyring, "RELOAD_SECONDS", 0.0)
+    added = CliRunner().invoke(
+        app,
+        ["keys", "add", "--file", str(tmp_path / "keys.json"), "--scope", "default:read", "--principal", "gus"],
+    )
+    assert added.exit_code == 0, added.output
+    key = added.stdout.strip().splitlines()[0]
+    r = client.post("/v1/search", json={"question": "salary", "k": 3}, headers=auth(key))
+    assert r.status_code == 200, r.text
+    assert all(p["doc_id"] not in HR_DOCS for p in r.json()["passages"])
+    listed = CliRunner().invoke(app, ["keys", "list", "--file", str(tmp_path / "keys.json")])
+    key_id = next(line.split()[0] for line in listed.stdout.splitlines() if "gus" in line)
+    assert CliRunner().invoke(app, ["keys", "remove", "--file", str(tmp_path / "keys.json"), key_id]).exit_code == 0
+    assert client.post("/v1/search", json={"question": "salary"}, headers=auth(key)).status_code == 403
 
 
 def test_cli_adds_lists_and_removes_keys(tmp_path: Path) -> None:

@@ -178,3 +178,34 @@ def test_sync_with_a_source_metadata_and_deletes(tmp_path: Path) -> None:
     r = qa(tmp_path, "index", str(docs), "--source", "studio")
     assert r.returncode == 0 and "1 deleted" in r.stdout, r.stdout
     assert json.loads(qa(tmp_path, "stats", "--json").stdout)["documents"] == 1
+
+
+def test_index_with_access_sets_who_sees_the_files(tmp_path: Path) -> None:
+    from qa.config import DEFAULT_MODEL
+    from qa.store.embedded import EmbeddedStore
+    from qa.store.filters import Filters
+
+    docs = tmp_path / "docs"
+    (docs / "finance").mkdir(parents=True)
+    (docs / "pay.md").write_text("Payroll runs on the 25th of each month.")
+    (docs / "finance" / "budget.md").write_text("The payroll budget grows by four percent.")
+    (docs / "finance" / ".qa-meta.json").write_text('{"access": ["group:finance"]}')
+    bad = qa(tmp_path, "index", str(docs), "--access", "hr")
+    assert bad.returncode != 0 and "group:<name>" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+    r = qa(tmp_path, "index", str(docs), "--source", "notes", "--access", "group:hr, user:alice", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["added"] == 2
+    store = EmbeddedStore(tmp_path / "index" / "default", model=DEFAULT_MODEL, dim=384)
+    try:
+        # The folder's .qa-meta.json overrides --access for the files below it.
+        assert store.get("notes/pay.md").metadata["access"] == ["group:hr", "user:alice"]  # type: ignore[union-attr]
+        assert store.get("notes/finance/budget.md").metadata["access"] == ["group:finance"]  # type: ignore[union-attr]
+
+        def visible(*identities: str) -> set[str]:
+            return {p.doc_id for p in store.lexical_search(["payroll"], 5, Filters(access=identities))}
+
+        assert visible("group:hr") == visible("user:alice") == {"notes/pay.md"}
+        assert visible("group:finance") == {"notes/finance/budget.md"}
+        assert visible("group:sales") == set()
+    finally:
+        store.close()

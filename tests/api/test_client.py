@@ -148,6 +148,40 @@ def test_documents_add_upload_list_get_delete(client: Client, tmp_path: Path) ->
     assert client.health().documents == 8
 
 
+def test_set_access_changes_who_finds_a_document(server: str, client: Client) -> None:
+    assert client.add_document("Kiln logs record the firing curve.", id="kiln-log").status == "added"
+    with Client(server) as anonymous:  # reads need no key here: public documents only
+
+        def found() -> bool:
+            return "kiln-log" in {p.doc_id for p in anonymous.search("kiln firing curve", k=5)}
+
+        assert found()
+        doc = client.set_access("kiln-log", ["group:makers", "user:ada"])
+        assert doc.id == "kiln-log" and doc.metadata["access"] == ["group:makers", "user:ada"]
+        assert client.get_document("kiln-log").metadata["access"] == ["group:makers", "user:ada"]
+        assert not found()
+        with pytest.raises(NotFoundError):
+            anonymous.get_document("kiln-log")
+        with pytest.raises(AuthenticationError):
+            anonymous.set_access("kiln-log", None)
+        assert "access" not in client.set_access("kiln-log", None).metadata
+        assert found()
+    with pytest.raises(BadRequestError, match="group:<name>"):
+        client.set_access("kiln-log", ["makers"])
+    with pytest.raises(NotFoundError):
+        client.set_access("no-such-doc", [])
+    with pytest.raises(TypeError, match="list of entries"):
+        client.set_access("kiln-log", "group:makers")
+
+    async def go() -> None:
+        async with AsyncClient(server, api_key=KEY, timeout=120) as c:
+            assert (await c.set_access("kiln-log", [])).metadata["access"] == []
+            assert (await c.set_access("kiln-log", None)).metadata.get("access") is None
+
+    anyio.run(go)
+    client.delete_document("kiln-log")
+
+
 def test_errors_are_exceptions_with_status_and_message(server: str, client: Client) -> None:
     with pytest.raises(NotFoundError):
         client.delete_document("no-such-doc")

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.store import Store
-from qa.store.embedded import EmbeddedStore
+from qa.store.embedded import EmbeddedStore, schema
 from qa.store.filters import Filters
 
 from .test_store_contract import open_store, pg_url_fixture, vec, words  # noqa: F401  (the store fixtures)
@@ -91,5 +91,107 @@ def test_an_index_from_before_access_lists_opens_without_rebuild(tmp_path: Path)
     try:
         assert {p.doc_id for p in store.lexical_search(["salary"], 10, FINANCE)} == {"fin", "pub"}
         assert store.list_documents(0, 10, ())[1] == 1
+    finally:
+        store.close()
+
+
+def test_lexical_access_filter_is_native_and_scores_as_unfiltered(tmp_path: Path) -> None:
+    """The embedded lexical side filters on tantivy's ``access`` field: the same hits, with the
+    same scores, as the unfiltered search restricted to the visible chunks, k counted among them."""
+    store = EmbeddedStore(tmp_path / "i", model="m", dim=8)
+    try:
+        seed(store)
+        everything = store.lexical_hits(["salary", "budget"], 50)
+        owner = {p.chunk_id: p.doc_id for p in store.passages(everything)}
+        for filters, visible in ((FINANCE, {"fin", "pub"}), (HR, {"hr", "fin", "pub"}), (Filters(access=()), {"pub"})):
+            want = [h for h in everything if owner[h[0]] in visible]
+            assert store.lexical_hits(["salary", "budget"], 50, filters) == want
+            assert store.lexical_hits(["salary", "budget"], 2, filters) == want[:2]
+        # With a metadata filter too, the ids from SQLite restrict it as before.
+        store.write([words("hr2", "salary plan", [1, 2], access=["group:hr"], team="x")])
+        hits = store.lexical_search(["salary"], 10, Filters(match=(("team", "x"),), access=HR.access))
+        assert {p.doc_id for p in hits} == {"hr2"}
+        assert store.lexical_search(["salary"], 10, Filters(match=(("team", "x"),), access=FINANCE.access)) == []
+    finally:
+        store.close()
+
+
+def test_set_access_rewrites_the_lexical_rows_without_writing_the_faiss_file(tmp_path: Path) -> None:
+    store = EmbeddedStore(tmp_path / "i", model="m", dim=8)
+    try:
+        seed(store)
+        store.save()
+        faiss_file = tmp_path / "i" / "vectors.faiss"
+        written = faiss_file.stat().st_mtime_ns
+        gen = store.generation
+        assert {p.doc_id for p in store.lexical_search(["salary"], 10, FINANCE)} == {"fin", "pub"}
+        assert {p.doc_id for p in store.search(vec(0), 10, FINANCE)} == {"fin", "pub"}  # cached now
+        assert store.set_access("hr", ["group:finance"])
+        assert store.generation == gen + 1
+        assert {p.doc_id for p in store.lexical_search(["salary"], 10, FINANCE)} == {"hr", "fin", "pub"}
+        assert {p.doc_id for p in store.lexical_search(["salary"], 10, HR)} == {"fin", "pub"}
+        assert {p.doc_id for p in store.search(vec(0), 10, FINANCE)} == {"hr", "fin", "pub"}
+        store.save()
+        assert faiss_file.stat().st_mtime_ns == written
+        assert store.verify() == []
+    finally:
+        store.close()
+    # Reopened: the FAISS file's record is at SQLite's generation, the lexical rows are the new ones.
+    store = EmbeddedStore(tmp_path / "i", model="m", dim=8)
+    try:
+        assert faiss_file.stat().st_mtime_ns == written
+        assert {p.doc_id for p in store.lexical_search(["salary"], 10, FINANCE)} == {"hr", "fin", "pub"}
+        assert store.verify() == []
+    finally:
+        store.close()
+
+
+def test_an_access_change_killed_between_the_lexical_and_sqlite_commits_is_undone(tmp_path: Path) -> None:
+    store = EmbeddedStore(tmp_path / "i", model="m", dim=8)
+    seed(store)
+    ids = sorted(store.lexical_hits(["salary"], 10, HR))
+    # The lexical commit of an access change whose SQLite commit never happened: "hr" opened to finance.
+    hr_rows = [(r[0], r[1], r[2], ["group:finance"]) for r in schema.lexical_rows(store.db, "hr")]
+    store.lexical.commit(store.generation + 1, [r[0] for r in hr_rows], hr_rows)
+    store.close()
+    store = EmbeddedStore(tmp_path / "i", model="m", dim=8)
+    try:
+        assert {p.doc_id for p in store.lexical_search(["salary"], 10, FINANCE)} == {"fin", "pub"}
+        assert sorted(store.lexical_hits(["salary"], 10, HR)) == ids  # tied scores: any order
+    finally:
+        store.close()
+
+
+def test_the_visible_ids_are_cached_per_generation(tmp_path: Path) -> None:
+    store = EmbeddedStore(tmp_path / "i", model="m", dim=8)
+    other = EmbeddedStore(tmp_path / "i", model="m", dim=8)  # stands for another process
+    try:
+        seed(store)
+        first = store.search_hits(vec(0), 10, FINANCE)
+        misses = store.allowed.misses
+        assert store.search_hits(vec(0), 10, FINANCE) == first
+        assert store.allowed.misses == misses and store.allowed.hits >= 1
+        # Another process's access change moves the generation: the next search reads the ids again.
+        assert other.set_access("hr", ["group:finance"])
+        assert {p.doc_id for p in store.search(vec(0), 10, FINANCE)} == {"hr", "fin", "pub"}
+        assert {p.doc_id for p in store.lexical_search(["salary"], 10, FINANCE)} == {"hr", "fin", "pub"}
+        assert store.allowed.misses == misses + 1
+    finally:
+        other.close()
+        store.close()
+
+
+def test_verify_finds_lexical_access_entries_out_of_step_and_repair_fixes_them(tmp_path: Path) -> None:
+    store = EmbeddedStore(tmp_path / "i", model="m", dim=8)
+    try:
+        seed(store)
+        assert store.verify() == []
+        # The hr document's lexical rows say finance, at SQLite's own generation.
+        wrong = [(r[0], r[1], r[2], ["group:finance"]) for r in schema.lexical_rows(store.db, "hr")]
+        store.lexical.commit(store.generation, [r[0] for r in wrong], wrong)
+        problems = store.verify()
+        assert len(problems) == 1 and "access entries differ from doc_access" in problems[0]
+        assert store.repair()["remaining"] == []
+        assert {p.doc_id for p in store.lexical_search(["salary"], 10, FINANCE)} == {"fin", "pub"}
     finally:
         store.close()

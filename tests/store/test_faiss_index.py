@@ -324,3 +324,55 @@ def test_searches_from_any_thread_run_faiss_on_one_openmp_thread(tmp_path: Path)
     t.join()
     assert seen == [(1, "d0003")]
     store.close()
+
+
+def test_hnsw_access_filter_is_exact_and_follows_writes(tmp_path: Path) -> None:
+    """An access filter (visible ids from tantivy's access field, cached per generation) scored
+    exactly over the stored vectors, in blocks; new chunks and access changes are seen at once."""
+    from qa.store.embedded import schema
+    from qa.store.filters import Filters
+
+    rng = np.random.default_rng(5)
+    store = opened(tmp_path / "idx", kind="hnsw", ef_search=16)
+    vecs = unit(rng, 1600)
+    docs = {f"d{i:04d}": vecs[i * 4 : (i + 1) * 4] for i in range(400)}
+    store.write([doc_write(d, v, access=[f"group:g{int(d[1:]) % 2}"]) for d, v in docs.items()])
+    g0 = Filters(access=("group:g0",))
+
+    def best(query: np.ndarray, visible: dict[str, np.ndarray], k: int) -> list[tuple[str, int]]:
+        scored = sorted(((float(v @ query), d, i) for d, vs in visible.items() for i, v in enumerate(vs)), reverse=True)
+        return [(d, i) for _, d, i in scored[:k]]
+
+    with store.snapshot():
+        assert np.array_equal(store.lexical.ids_with_access(["*", "group:g0"]), schema.filter_chunk_ids(store.db, g0))
+    query = unit(rng, 1)[0]
+    visible = {d: v for d, v in docs.items() if int(d[1:]) % 2 == 0}  # 800 chunks: two blocks
+    hits = store.search(query, 10, g0)
+    assert [(h.doc_id, h.ordinal) for h in hits] == best(query, visible, 10)
+    # A new document of the group, and one opened to it: found by the next search.
+    store.write([doc_write("new", query.reshape(1, -1), access=["group:g0"])])
+    assert store.search(query, 1, g0)[0].doc_id == "new"
+    assert store.set_access("d0001", ["group:g0"])
+    visible |= {"d0001": docs["d0001"], "new": query.reshape(1, -1)}
+    assert [(h.doc_id, h.ordinal) for h in store.search(query, 10, g0)] == best(query, visible, 10)
+    store.close()
+
+
+def test_visible_ids_come_from_sqlite_when_the_lexical_index_fails_a_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from qa.store.embedded.lexical import LexicalDamaged
+    from qa.store.filters import Filters
+
+    store = opened(tmp_path / "idx", kind="hnsw")
+    rng = np.random.default_rng(6)
+    vecs = unit(rng, 40)
+    store.write([doc_write(f"d{i}", vecs[i * 4 : (i + 1) * 4], access=[f"group:g{i % 2}"]) for i in range(10)])
+
+    def damaged(_: object) -> None:
+        raise LexicalDamaged("damaged")
+
+    monkeypatch.setattr(store.lexical, "ids_with_access", damaged)
+    hits = store.search(vecs[0], 5, Filters(access=("group:g0",)))
+    assert len(hits) == 5 and {h.metadata["access"][0] for h in hits} == {"group:g0"}
+    store.close()

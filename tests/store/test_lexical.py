@@ -97,7 +97,7 @@ def test_a_writer_killed_between_the_lexical_and_sqlite_commits_is_undone_by_the
     gen = store.generation
     next_id = 1 + store.db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'chunks'").fetchone()[0]
     # The lexical commit of a write whose SQLite commit never happened (the process died between).
-    store.lexical.commit(gen + 1, [], [(next_id, "", "phantom glaciers")])
+    store.lexical.commit(gen + 1, [], [(next_id, "", "phantom glaciers", ["*"])])
     assert store.lexical.recorded()["generation"] == gen + 1  # type: ignore[index]
     store.close()
     caplog.set_level(logging.INFO, logger="qa.store.embedded")
@@ -121,7 +121,7 @@ def test_a_writer_killed_between_commits_is_undone_by_the_next_write_of_an_open_
     store = open_store(path)
     other = open_store(path)  # stands for another process, open all along
     write_doc(store, "a", "Alpine lakes freeze in winter")
-    other.lexical.commit(store.generation + 1, [], [(999, "", "phantom glaciers")])
+    other.lexical.commit(store.generation + 1, [], [(999, "", "phantom glaciers", ["*"])])
     caplog.set_level(logging.WARNING, logger="qa.store.embedded")
     write_doc(store, "b", "Desert dunes shift")
     assert "rebuilding it from SQLite" in caplog.text
@@ -159,12 +159,12 @@ def test_a_damaged_or_foreign_lexical_index_is_rebuilt_at_open(tmp_path: Path, d
 
 def test_a_failed_lexical_write_rolls_back_and_releases_the_writer_lock(tmp_path: Path) -> None:
     lex = LexicalIndex(tmp_path, "english")
-    lex.rebuild(0, [(1, "", "first text")])
+    lex.rebuild(0, [(1, "", "first text", ["*"])])
     with pytest.raises(RuntimeError, match="boom"), lex._writer(32_000_000, 1) as writer:
         writer.add_document(tantivy.Document(id=2, text="never committed"))
         raise RuntimeError("boom")
     # The lock is free again (a held one makes tantivy refuse a second writer), nothing was added.
-    lex.commit(1, [1], [(3, "", "second text")])
+    lex.commit(1, [1], [(3, "", "second text", ["*"])])
     assert lex.ids() == {3} and lex.search(["never"], 5) == [] and [i for i, _ in lex.search(["second"], 5)] == [3]
 
 

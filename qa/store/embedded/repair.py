@@ -76,6 +76,22 @@ def verify(db: sqlite3.Connection, vectors: VectorIndex, lexical: LexicalIndex) 
             f"lexical index has {len(lexical_ids - chunk_ids)} ids without a chunk row and misses "
             f"{len(chunk_ids - lexical_ids)} chunks"
         )
+    # Who sees what in the lexical index (its ``access`` field), entry by entry, against doc_access.
+    want = db.execute(
+        "SELECT a.entry, COUNT(*) FROM doc_access a JOIN chunks c ON c.doc_id = a.doc_id GROUP BY a.entry"
+    ).fetchall()
+    try:
+        wrong = [(entry, n, lexical.access_count(entry)) for entry, n in want]
+    except (IndexCorrupt, ValueError, OSError) as exc:
+        problems.append(f"lexical index is unreadable: {exc}")
+        return problems
+    wrong = [w for w in wrong if w[1] != w[2]]
+    if wrong:
+        entry, n, found = wrong[0]
+        problems.append(
+            f"lexical index's access entries differ from doc_access for {len(wrong)} entries "
+            f"(e.g. {entry!r}: {found} chunks, SQLite has {n})"
+        )
     recorded = (lexical.recorded() or {}).get("generation")
     if recorded != vectors.generation:
         problems.append(f"lexical index records generation {recorded}, the database is at {vectors.generation}")

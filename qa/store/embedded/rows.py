@@ -17,14 +17,14 @@ import numpy as np
 
 from qa.access import ACCESS_FIELD
 from qa.store.base import FILE_COLUMNS, INFO_COLUMNS, DocumentInfo, FileRecord, Write, document_info, passage_from_row
-from qa.store.embedded.schema import access_sql, write_doc_meta
+from qa.store.embedded.schema import access_entries, access_sql, write_doc_meta
 from qa.types import Chunk, Hit, Passage, content_hash
 
 # Hashes per SQL lookup: below SQLite's limit of bound parameters.
 LOOKUP_BATCH = 500
 
-# A chunk's row for the lexical index: id, title + heading, text.
-LexicalRow = tuple[int, str, str]
+# A chunk's row for the lexical index: id, title + heading, text, its document's access entries.
+LexicalRow = tuple[int, str, str, list[str]]
 
 
 def write_document(db: sqlite3.Connection, w: Write, now: float) -> tuple[list[int], list[int], list[LexicalRow]]:
@@ -54,6 +54,7 @@ def write_document(db: sqlite3.Connection, w: Write, now: float) -> tuple[list[i
         ),
     )
     write_doc_meta(db, w.doc.id)
+    access = access_entries(db, w.doc.id)
     vecs = np.ascontiguousarray(w.vectors, dtype=np.float32)
     hashes: list[str | None] = list(w.text_hashes) if w.text_hashes else [None] * len(w.chunks)
     ids: list[int] = []
@@ -66,7 +67,7 @@ def write_document(db: sqlite3.Connection, w: Write, now: float) -> tuple[list[i
         )
         chunk_id = int(cur.lastrowid or 0)
         ids.append(chunk_id)
-        lexical_rows.append((chunk_id, f"{w.doc.title} {c.heading or ''}", c.text))
+        lexical_rows.append((chunk_id, f"{w.doc.title} {c.heading or ''}", c.text, access))
     return removed, ids, lexical_rows
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -430,11 +431,26 @@ def filter_chunk_ids(db: sqlite3.Connection, filters: Filters) -> np.ndarray:
 
 # -- the lexical side's tables --------------------------------------------------------------------
 
-# The lexical side's text of every chunk (id, title + heading, body), for (re)building it.
+# The lexical side's row of every chunk (id, title + heading, body, its document's access entries
+# as a JSON array), for (re)building it; ``LEXICAL_ROWS_OF``: one document's.
 LEXICAL_ROWS = (
-    "SELECT c.id, d.title || ' ' || COALESCE(c.heading, ''), substr(d.text, c.start + 1, c.\"end\" - c.start)"
+    "SELECT c.id, d.title || ' ' || COALESCE(c.heading, ''), substr(d.text, c.start + 1, c.\"end\" - c.start),"
+    " (SELECT json_group_array(a.entry) FROM doc_access a WHERE a.doc_id = c.doc_id)"
     " FROM chunks c JOIN documents d ON d.id = c.doc_id"
 )
+LEXICAL_ROWS_OF = LEXICAL_ROWS + " WHERE c.doc_id = ?"
+
+
+def lexical_rows(db: sqlite3.Connection, doc_id: str | None = None) -> Iterator[tuple[int, str, str, list[str]]]:
+    """The lexical side's rows (``LEXICAL_ROWS``) of every chunk, or of one document's."""
+    cursor = db.execute(LEXICAL_ROWS_OF, (doc_id,)) if doc_id is not None else db.execute(LEXICAL_ROWS)
+    for chunk_id, title, body, access in cursor:
+        yield chunk_id, title, body, json.loads(access)
+
+
+def access_entries(db: sqlite3.Connection, doc_id: str) -> list[str]:
+    """A document's ``doc_access`` entries ('*' when public)."""
+    return [r[0] for r in db.execute("SELECT entry FROM doc_access WHERE doc_id = ?", (doc_id,))]
 
 
 def has_fts(db: sqlite3.Connection) -> bool:

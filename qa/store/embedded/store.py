@@ -40,13 +40,14 @@ from qa.store.base import DocumentInfo, FileRecord, Write, remove_stale_temp_fil
 from qa.store.embedded import disk_full, rows, schema
 from qa.store.embedded import repair as repair_
 from qa.store.embedded import stats as stats_
+from qa.store.embedded.allowed import AllowedIds
 from qa.store.embedded.faiss_index import IndexOptions
 from qa.store.embedded.health import SqliteHealth
 from qa.store.embedded.lexical import LexicalDamaged, LexicalIndex
 from qa.store.embedded.locking import ReadConnections, ReadWriteLock
 from qa.store.embedded.schema import DB_FILE, Transaction
 from qa.store.embedded.vectors import Added, VectorIndex
-from qa.store.filters import FilterSpec, parse_filters
+from qa.store.filters import Filters, FilterSpec, parse_filters
 from qa.types import Chunk, Hit, Passage
 
 log = logging.getLogger(__name__)
@@ -110,6 +111,7 @@ class EmbeddedStore:
         schema.migrate_sources(self.db)
         schema.ensure_doc_access(self.db)
         self._chars = stats_.CharCount()
+        self.allowed = AllowedIds()
         self.mirror = VectorIndex(self.path, self.db, self.manifest.dim, index_options or IndexOptions())
         self.mirror.load_or_rebuild()
         try:
@@ -393,10 +395,21 @@ class EmbeddedStore:
             return rows.list_infos(db, offset, limit, access)
 
     def set_access(self, doc_id: str, access: list[str] | None) -> bool:
-        """Replace a document's access list without re-embedding (None: public)."""
+        """Replace a document's access list without re-embedding (None: public). A write of its
+        own generation: the document's lexical rows are rewritten with the new entries (tantivy
+        filters on them), committed just before SQLite like any write's, so a process killed
+        between the two leaves a lexical record ahead of SQLite, and a rebuild follows."""
         with self._writing(), disk_full.nothing_written(self.path):
+            self._sync()
             with Transaction(self.db):
-                return rows.set_access(self.db, doc_id, access)
+                before = self.lexical.before_write(self.db)
+                if not rows.set_access(self.db, doc_id, access):
+                    return False
+                schema.bump_generation(self.db)
+                lexical_rows = list(schema.lexical_rows(self.db, doc_id))
+                self.lexical.commit(before + 1, [r[0] for r in lexical_rows], lexical_rows)
+            self.mirror.advance(before)
+            return True
 
     def page_starts(self, chunk_ids: list[int]) -> dict[int, tuple[int, ...]]:
         """The page offsets of the documents of these chunks (those with pages), by chunk id."""
@@ -417,10 +430,26 @@ class EmbeddedStore:
             allowed = None
             if filters:
                 # Only live chunks match a filter, so tombstones are excluded too.
-                allowed = schema.filter_chunk_ids(db, parse_filters(filters))
+                allowed = self._allowed(db, parse_filters(filters))
                 if allowed.size == 0:
                     return []
             return self.mirror.search(vector, k, allowed)
+
+    def _allowed(self, db: sqlite3.Connection, filters: Filters) -> np.ndarray:
+        """The chunk ids ``filters`` allow, cached per generation (``allowed.py``). Access alone:
+        from the lexical index's ``access`` field, which holds the same state (the read lock keeps
+        it at SQLite's generation); else, or if it fails a read, from SQLite."""
+        if filters.access is None or filters.match or filters.doc_ids is not None:
+            return self.allowed.get(db, filters)
+        entries = (schema.PUBLIC_ENTRY, *filters.access)
+
+        def visible() -> np.ndarray:
+            try:
+                return self.lexical.ids_with_access(entries)
+            except LexicalDamaged:  # rebuilt before the next read; SQLite answers this one
+                return schema.filter_chunk_ids(db, filters)
+
+        return self.allowed.get(db, filters, visible)
 
     def lexical_search(
         self, terms: list[str], k: int, filters: FilterSpec | None = None, exact: Sequence[str] = ()
@@ -446,9 +475,13 @@ class EmbeddedStore:
 
     def _lexical_hits(self, terms: list[str], k: int, filters: FilterSpec | None, exact: Sequence[str]) -> list[Hit]:
         with self._reading() as db:
+            parsed = parse_filters(filters) if filters else None
+            if parsed is not None and not parsed.match and parsed.doc_ids is None:
+                # Access alone: tantivy filters on its ``access`` field (lexical.py), no ids needed.
+                return self.lexical.search(terms, k, None, exact, (schema.PUBLIC_ENTRY, *(parsed.access or ())))
             allowed = None
-            if filters:
-                allowed = schema.filter_chunk_ids(db, parse_filters(filters))
+            if parsed is not None:
+                allowed = self.allowed.get(db, parsed)
                 if allowed.size == 0:
                     return []
             return self.lexical.search(terms, k, allowed, exact)

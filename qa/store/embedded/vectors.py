@@ -47,6 +47,8 @@ FAISS_FILE = "vectors.faiss"
 FAISS_META = "vectors.json"
 # Vectors per FAISS add while rebuilding: large enough for HNSW to insert in parallel (about 100 MB).
 REBUILD_BATCH = 65536
+# Rows gathered and scored at a time by an exact search among allowed ids (``_exact_among``).
+EXACT_BLOCK = 512
 
 # Vectors written by one store write: (chunk ids, their vectors) per document.
 Added = list[tuple[np.ndarray, np.ndarray]]
@@ -70,6 +72,8 @@ class VectorIndex:
         self._mapped: LoadedIndex | None = None
         self._dirty = False
         self.index: faiss.Index = self._new_index("flat")
+        # ``_sorted_ids``: (index object, its ntotal, its ids if increasing).
+        self._ids_cache: tuple[faiss.Index, int, np.ndarray | None] | None = None
 
     def _new_index(self, kind: str) -> faiss.Index:
         return new_index("hnsw" if kind == "hnsw" else "flat", self.dim, self.options.hnsw_m)
@@ -275,6 +279,21 @@ class VectorIndex:
         self.generation = before + 1
         self._dirty = True
 
+    def advance(self, before: int) -> None:
+        """Mirror a committed write, made on generation ``before``, that changed no chunk (an
+        access list): the vectors are as they were, so a FAISS file that was current is recorded
+        at the new generation as it is, never written again (1.8 GB at 1M chunks)."""
+        if before != self.generation:
+            self.apply(before, [], [])  # another process wrote meanwhile: catch up
+            return
+        self.generation = before + 1
+        on_disk, _ = self._read_meta()
+        if self._dirty or on_disk is None or on_disk["generation"] != before:
+            self._dirty = True  # the next save writes the file (a crash before: caught up on open)
+            return
+        meta = dict(on_disk, generation=before + 1, tombstones=sorted(on_disk["tombstones"]))
+        atomic_write(self.path / FAISS_META, lambda p: Path(p).write_text(json.dumps(meta)))
+
     def mirror(self, removed: list[int], added: Added) -> None:
         """Drop ``removed`` chunk ids and add ``added`` vectors."""
         if removed and kind_of(self.index) == "hnsw":
@@ -367,21 +386,38 @@ class VectorIndex:
     def _exact_among(self, query: np.ndarray, allowed: np.ndarray, k: int) -> list[Hit] | None:
         """HNSW: the exact top ``k`` of the ``allowed`` chunks, scored over their stored vectors;
         None when the index cannot give them (flat: its selector search is exact already)."""
-        xb = stored_vectors(self.index)
+        index = self.index
+        xb = stored_vectors(index)
         if xb is None:
             return None
-        ids = ids_of(self.index)
-        # Ids are appended in increasing order (AUTOINCREMENT; rebuilds go in id order), so a
-        # chunk's position is found by bisection.
-        if ids.size > 1 and not bool(np.all(ids[1:] > ids[:-1])):
+        ids = self._sorted_ids(index)
+        if ids is None:
             return None
         pos = np.searchsorted(ids, allowed)
         pos = pos[(pos < ids.size) & (ids[np.minimum(pos, ids.size - 1)] == allowed)]
         if pos.size == 0:
             return []
-        scores = xb[pos] @ query
+        # Gathered a block at a time: the rows stay in the CPU cache between the copy and the
+        # product (10,000 rows at 1M chunks: 1.3 ms, against 6 ms for one 15 MB gather).
+        scores = np.empty(pos.size, dtype=np.float32)
+        for start in range(0, pos.size, EXACT_BLOCK):
+            scores[start : start + EXACT_BLOCK] = xb[pos[start : start + EXACT_BLOCK]] @ query
         top = np.argsort(-scores, kind="stable")[:k]
         return [(int(ids[pos[i]]), float(scores[i])) for i in top]
+
+    def _sorted_ids(self, index: faiss.Index) -> np.ndarray | None:
+        """The ids of ``index`` in position order, if increasing (None if not), kept while the index
+        object and its size stay the same: HNSW only grows (removals are tombstones), and a rebuild
+        or load is a new object. Copying and checking them took 1 to 9 ms per search at 1M chunks."""
+        cached = self._ids_cache
+        if cached is not None and cached[0] is index and cached[1] == index.ntotal:
+            return cached[2]
+        ids = ids_of(index)
+        # Ids are appended in increasing order (AUTOINCREMENT; rebuilds go in id order), so a
+        # chunk's position is found by bisection.
+        found = ids if ids.size <= 1 or bool(np.all(ids[1:] > ids[:-1])) else None
+        self._ids_cache = (index, int(index.ntotal), found)
+        return found
 
     def _live_selector(self) -> faiss.IDSelector:
         """Every id but the tombstones; kept until the tombstones change. Two readers may both
