@@ -87,6 +87,7 @@ def downgrade(execute: Callable[..., Any], rows: list[Row], mark: str) -> None:
             execute(f"UPDATE chunks SET doc_id = {q} WHERE doc_id = {q}", (old_id, doc_id))
             if mark == "?":
                 execute("UPDATE doc_meta SET doc_id = ? WHERE doc_id = ?", (old_id, doc_id))
+                execute("UPDATE doc_access SET doc_id = ? WHERE doc_id = ?", (old_id, doc_id))
             execute(f"DELETE FROM documents WHERE id = {q}", (doc_id,))
 
 
