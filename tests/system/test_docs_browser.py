@@ -23,7 +23,15 @@ from ..live_server import live_server
 
 KEY = "docs-test-key"
 OPERATIONS = {
-    "documents": ["list_documents", "add_documents", "upload_document", "get_document", "delete_document"],
+    "documents": [
+        "list_documents",
+        "add_documents",
+        "upload_document",
+        "get_document",
+        "update_document",
+        "delete_document",
+    ],
+    "collections": ["list_collections", "create_collection", "get_collection", "delete_collection"],
     "questions": ["search", "ask", "chat"],
     "jobs": ["list_jobs", "get_job"],
     "openai": ["chat_completions", "create_response", "list_models", "get_model", "create_embeddings"],

@@ -157,6 +157,13 @@ def test_a_generated_client_imports_and_works_for_every_operation(server: str, g
     r = op(documents, "upload_document").sync_detailed(client=client, body=upload)
     assert r.status_code == 201 and isinstance(r.parsed, m.IngestResponse), r.content
     assert r.parsed.results[0].id == "notes/glaze" and r.parsed.results[0].chunks >= 1
+    # An access list set without re-embedding; null makes the document public again.
+    patched = op(documents, "update_document").sync(
+        "notes/raku", client=client, body=m.DocumentPatch(access=["group:kiln"])
+    )
+    assert isinstance(patched, m.DocumentOut) and patched.metadata.additional_properties["access"] == ["group:kiln"]
+    public = op(documents, "update_document").sync("notes/raku", client=client, body=m.DocumentPatch(access=None))
+    assert isinstance(public, m.DocumentOut) and "access" not in public.metadata.additional_properties
 
     # -- jobs: the same upload as a job (202), then its record, and the list --
     again = m.DocumentUpload(
