@@ -5,10 +5,10 @@ It is all-MiniLM-L6-v2 (the bundled embedder's weights) cut to its first layers,
 on the mean of its last hidden states, fine-tuned on SQuAD v1.1 dev articles that no reported eval
 uses (``python -m evals.train_answer``; the split is ``evals/answer_split.json``) and exported as
 an int8 ONNX graph with its tokenizer and a model card (a folder; ``QA_ANSWER_MODEL`` points at
-it). It runs on onnxruntime and tokenizers only: no torch, no network. No model ships yet: the
-first one trained here (3 layers, one epoch) chose the answer sentence no better than the feature
-scorer and cost 28 ms a question (evals/reports/answer_model.md), so the default stays
-``features``.
+it, and ``bundled`` names the one that ships in ``qa/models/answer/``: 6 layers, trained here for
+two epochs; its card has the recipe, the data, their licences and the checksum). It runs on
+onnxruntime and tokenizers only: no torch, no network. How it was chosen and what it does on the
+evals: evals/reports/answer_model.md.
 
 The sentence is read with its context: the passage's title and the text just before it, so "He was
 born in 1856" can answer "When was Tesla born?". The sentence comes first, so a long context is what
@@ -28,7 +28,7 @@ import numpy as np
 from qa.embed.onnx import session
 from qa.errors import InvalidInput
 
-__all__ = ["CONTEXT_CHARS", "AnswerModel", "context_before", "load_answer_model", "pair"]
+__all__ = ["BUNDLED", "CONTEXT_CHARS", "AnswerModel", "context_before", "load_answer_model", "pair"]
 
 CONTEXT_CHARS = 160  # of the passage before the sentence
 MODEL_FILE = "model-int8.onnx"

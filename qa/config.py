@@ -173,13 +173,13 @@ class Settings(BaseSettings):
         "`QA_ANSWER_MODEL` chose it.",
     )
     answer_model: str = Field(
-        "features",
-        description="What chooses the answer sentence: `features` (the fitted feature scorer), or the folder "
-        "of a learned answer model made by `python -m evals.train_answer` (reads the feature scorer's "
-        "shortlist; evals/reports/answer_model.md).",
+        "bundled",
+        description="What chooses the answer sentence: `bundled` (the learned answer model that ships in "
+        "qa/models/answer/, reading the feature scorer's shortlist), `features` (the fitted feature scorer "
+        "alone), or the folder of a model made by `python -m evals.train_answer` (evals/reports/answer_model.md).",
     )
     answer_shortlist: int = Field(
-        8,
+        4,
         ge=1,
         le=100,
         description="Candidate sentences (the feature scorer's best) that a learned answer model reads.",

@@ -124,13 +124,15 @@ def calibrate(work: Path, out: Path | None = None, answered: float = 0.96) -> di
         "",
         "| chooser | validation top-1 |",
         "|---|---|",
-        f"| feature scorer (the default, QA_ANSWER_MODEL=features) | {c['top1_features']} |",
+        f"| feature scorer alone (QA_ANSWER_MODEL=features) | {c['top1_features']} |",
         f"| model alone, over the shortlist of {c['shortlist']} | {c['top1_model']} |",
-        f"| model + {card['combine']['features']} x feature score (a model folder in QA_ANSWER_MODEL) "
+        f"| model + {card['combine']['features']} x feature score (what qa runs with a model) "
         f"| {c['top1_combined']} |",
         "",
-        f"Threshold {card['threshold']}: answers {c['answered']} of the answerable questions and says",
-        f"'not found' to {c['not_found_gold_removed']} of the gold-removed ones (target: answer {answered}).",
+        f"The model's own probability as a 'not found' threshold: {card['threshold']} answers {c['answered']} of",
+        f"the answerable questions and says 'not found' to {c['not_found_gold_removed']} of the gold-removed ones",
+        f"(target: answer {answered}). qa does not use it: the chosen sentence's evidence decides",
+        "(QA_MIN_ANSWER_SCORE), as with the features alone.",
         "",
         f"Training: {card.get('hyper')}, {card.get('train_seconds')} s.",
     ]

@@ -5,6 +5,7 @@ an untrained one-layer network: these tests pin the mechanics, the eval report t
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from collections.abc import Callable
@@ -14,7 +15,7 @@ import numpy as np
 import pytest
 
 from qa.answer import candidates, list_after
-from qa.answer_model import CARD_FILE, MODEL_FILE, AnswerModel, context_before, load_answer_model, pair
+from qa.answer_model import BUNDLED, CARD_FILE, MODEL_FILE, AnswerModel, context_before, load_answer_model, pair
 from qa.errors import InvalidInput
 from qa.service import QAService
 from qa.types import Document, Passage
@@ -96,7 +97,25 @@ def test_the_service_answers_through_the_model_when_set(
     cands, rows = svc.answerer.score("Who met in Paris?", list(ans.passages))
     shortlist = {cands[i].text for i in np.argsort(-(rows @ svc.answerer.weights), kind="stable")[:3]}
     assert c.quote in shortlist
-    assert make_service("default").answerer.model is None  # the default: the feature scorer
+    assert make_service("features", answer_model="features").answerer.model is None
+
+
+def test_the_bundled_model_is_the_default_and_matches_its_card(
+    make_service: Callable[..., QAService], seed_article: Path
+) -> None:
+    svc = make_service("default")
+    model = svc.answerer.model
+    assert isinstance(model, AnswerModel) and model.path == BUNDLED and model.name == "qa-answer-minilm-l6"
+    card = json.loads((BUNDLED / CARD_FILE).read_text(encoding="utf-8"))
+    assert card["sha256"] == hashlib.sha256((BUNDLED / MODEL_FILE).read_bytes()).hexdigest()
+    assert card["hyper"]["layers"] == 6 and "train articles of evals/answer_split.json" in card["training_data"]
+    assert svc.answerer.shortlist == 4 and svc.answerer.min_score == 0.3
+    # The canonical question: the sentence that names both, cited exactly.
+    doc = Document(id="paris", title="Talks", text=seed_article.read_text(encoding="utf-8"))
+    svc.add_documents([doc])
+    ans = svc.ask("Who met in Paris?")
+    assert ans.found and "al-Shaibani" in ans.answer and "Dermer" in ans.answer
+    assert all(doc.text[c.start : c.end] == c.quote for c in ans.citations)
 
 
 LIST_DOC = (
