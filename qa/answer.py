@@ -308,10 +308,12 @@ class ExtractiveAnswerer:
         if not cands:
             return Answer(answer=NOT_FOUND, found=False, citations=(), passages=tuple(passages))
         best, score = self.choose(question, cands, rows)
+        q = query_vector
         while not exact[best]:
             # Chosen on an estimated cosine: read the sentence itself, and choose again with it, so
             # the answer's evidence (and "not found") never rests on an estimate.
-            q = query_vector if query_vector is not None else embed_queries(self.embedder, [question])[0]
+            if q is None:
+                q = embed_queries(self.embedder, [question])[0]
             rows[best, 0] = float(self.sentences.embed([cands[best].text])[0] @ q)
             exact[best] = True
             best, score = self.choose(question, cands, rows)

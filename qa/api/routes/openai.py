@@ -307,6 +307,16 @@ def model_service(request: Request, model_id: str, caller: Caller) -> QAService 
     return svc
 
 
+def requested_service(request: Request, model_id: str, caller: Caller) -> QAService | JSONResponse:
+    """``model_service``, or the OpenAI-shaped error to answer instead: no such model (404), or one
+    the caller may not read (403)."""
+    try:
+        svc = model_service(request, model_id, caller)
+    except QAError as exc:
+        return openai_qa_error(exc)
+    return unknown_model(model_id) if svc is None else svc
+
+
 def check_read(caller: Caller, svc: QAService) -> None:
     """Raise ``MissingScope`` unless ``caller`` may read ``svc``'s collection (the OpenAI routes
     name it in their body, where the middleware cannot look)."""
@@ -383,12 +393,9 @@ async def chat_completions(request: Request, caller: CallerDep) -> Response:
     body = checked_body(await request.body(), OpenAIChatIn, unsupported)
     if isinstance(body, JSONResponse):
         return body
-    try:
-        svc = model_service(request, body.model, caller)
-    except QAError as exc:
-        return openai_qa_error(exc)
-    if svc is None:
-        return unknown_model(body.model)
+    svc = requested_service(request, body.model, caller)
+    if isinstance(svc, JSONResponse):
+        return svc
     links = Links(str(request.base_url), page_collection(request, svc), body.model)
     turns = conversation((m.role, m.text()) for m in body.messages)
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"

@@ -37,12 +37,11 @@ from qa.api.routes.openai import (
     checked_body,
     conversation,
     forced_call,
-    model_service,
     page_collection,
     pending_reply,
+    requested_service,
     sse_response,
     tokens,
-    unknown_model,
 )
 from qa.api.schemas import OPENAI_ERRORS, RESPONSE_EVENTS, ResponseOut, ResponsesIn, event_stream
 from qa.api.sse import pieces, sse
@@ -133,12 +132,9 @@ async def create_response(request: Request, caller: CallerDep) -> Response:
     body = checked_body(await request.body(), ResponsesIn, unsupported)
     if isinstance(body, JSONResponse):
         return body
-    try:
-        svc = model_service(request, body.model, caller)
-    except QAError as exc:
-        return openai_qa_error(exc)
-    if svc is None:
-        return unknown_model(body.model)
+    svc = requested_service(request, body.model, caller)
+    if isinstance(svc, JSONResponse):
+        return svc
     sent = _sent(body)
     links = Links(str(request.base_url), page_collection(request, svc), body.model)
     maker = _Maker(body, links, lambda content: tokens(svc, (text for _, text in sent), content))
