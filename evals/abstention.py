@@ -177,11 +177,11 @@ def ask_record(svc: QAService, q: Query, k: int, filters: dict[str, Any] | None 
         "passages": [p.doc_id for p in a.passages],
         # The exclusion worked: no passage of a removed document reached the answerer.
         "gold_leak": any(p.doc_id in q.gold for p in a.passages),
-        "answer_in_passages": m.contains_answer(seen_passages(svc, a), q.answers) if q.answers else None,
+        "answer_in_passages": m.contains_answer(seen_passages(svc, a), q.answers, q.language) if q.answers else None,
         "found": a.found,
         "answer_score": a.score,
         "answer": a.answer if a.found else "",
-        "answer_holds_gold": m.contains_answer(a.answer, q.answers) if a.found and q.answers else None,
+        "answer_holds_gold": m.contains_answer(a.answer, q.answers, q.language) if a.found and q.answers else None,
         "short": a.short.text if a.short else None,
         "citations": [{"doc_id": c.doc_id, "start": c.start, "end": c.end, "quote": c.quote} for c in a.citations],
         "ask_ms": round(ms, 2),

@@ -22,6 +22,7 @@ class Query:
     question: str
     answers: tuple[str, ...]
     gold: frozenset[str]
+    language: str = "en"  # the question's and its answers' language (XQuAD's ``language``), for answer metrics
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,7 @@ def load(
             question=r["question"],
             answers=tuple(r.get("answers") or ()),
             gold=frozenset(normalize_text(str(g)) for g in r.get("gold_doc_ids") or ()),
+            language=str(r.get("language") or "en"),
         )
         for r in chosen
     ]

@@ -180,9 +180,10 @@ def run_query(svc: QAService, q: Query, k: int, answers: bool = True) -> dict[st
         "question": q.question,
         "gold": sorted(q.gold),
         "answers": list(q.answers),
+        **({"language": q.language} if q.language != "en" else {}),
         "retrieved": ranked,
         "scores": [round(best[d], 5) for d in ranked],
-        "answer_in_passages@5": m.contains_answer(" ".join(p.text for p in passages[:5]), q.answers)
+        "answer_in_passages@5": m.contains_answer(" ".join(p.text for p in passages[:5]), q.answers, q.language)
         if q.answers
         else None,
         "asked": answer is not None,
@@ -195,6 +196,11 @@ def run_query(svc: QAService, q: Query, k: int, answers: bool = True) -> dict[st
         "search_ms": round((t1 - t0) * 1000, 2),
         "ask_ms": round((t2 - t1) * 1000, 2) if answer else None,
     }
+
+
+def _lang(record: dict[str, Any]) -> str:
+    """A record's language for the answer metrics (English's SQuAD normalization unless it says)."""
+    return str(record.get("language", "en"))
 
 
 def score(records: Sequence[dict[str, Any]]) -> tuple[dict[str, Any], list[float]]:
@@ -220,11 +226,13 @@ def score(records: Sequence[dict[str, Any]]) -> tuple[dict[str, Any], list[float
     )
     if answered:
         # EM and F1 score the short answer where the service gives one, else the whole sentence.
-        out["em"] = m.mean([m.exact_match(_prediction(r), r["answers"]) for r in answered])
-        out["f1"] = m.mean([m.f1_score(_prediction(r), r["answers"]) for r in answered])
+        out["em"] = m.mean([m.exact_match(_prediction(r), r["answers"], _lang(r)) for r in answered])
+        out["f1"] = m.mean([m.f1_score(_prediction(r), r["answers"], _lang(r)) for r in answered])
         out["short_answers"] = m.mean([float(bool(r.get("short"))) for r in answered])
         # The service answers with a whole sentence; this says how often that sentence holds the answer.
-        out["answer_contains_gold"] = m.mean([float(m.contains_answer(r["answer"], r["answers"])) for r in answered])
+        out["answer_contains_gold"] = m.mean(
+            [float(m.contains_answer(r["answer"], r["answers"], _lang(r))) for r in answered]
+        )
     else:
         out.update({"em": None, "f1": None, "short_answers": None, "answer_contains_gold": None})
     cites = [c for r in records for c in r["citations"]]

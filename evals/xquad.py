@@ -52,6 +52,7 @@ EMBEDDERS: dict[str, tuple[str, tuple[str, ...]]] = {
 COLUMNS = [
     ("hybrid", "recall@5", "R@5"),
     ("hybrid", "ndcg@10", "nDCG@10"),
+    ("hybrid", "answer_in_passages@5", "top 5 passages hold gold"),
     ("hybrid", "answer_contains_gold", "answer sentence holds gold"),
     ("dense", "recall@5", "dense R@5"),
     ("dense", "ndcg@10", "dense nDCG@10"),

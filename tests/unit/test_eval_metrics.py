@@ -90,6 +90,26 @@ def test_contains_answer_respects_word_boundaries() -> None:
     assert not m.contains_answer("anything", [""])
 
 
+def test_other_languages_use_mlqa_normalization() -> None:
+    # Chinese has no spaces: every Han character is a token, so a gold answer inside a sentence is
+    # found (SQuAD's normalization would need spaces around it), and a partial character is not a match.
+    assert m.normalize_answer("他有136 次擒杀。", "zh") == "他 有 136 次 擒 杀"
+    assert m.contains_answer("贾里德在职业生涯中有136 次擒杀。", ["136 次"], "zh")
+    assert not m.contains_answer("贾里德在职业生涯中有136 次擒杀。", ["136 次"])
+    assert not m.contains_answer("他有1360次。", ["136"], "zh")
+    # Unicode punctuation goes in every language but English (whose SQuAD rules drop ASCII's only).
+    assert m.normalize_answer("«Hallo»", "de") == "hallo"
+    assert m.normalize_answer("«Hallo»") == "«hallo»"
+    # Each language's articles; Arabic's "ال" wherever it is prefixed, so "in Cairo" holds "Cairo".
+    assert m.normalize_answer("Der Rhein", "de") == "rhein"
+    assert m.normalize_answer("los Broncos", "es") == "broncos"
+    assert m.contains_answer("تقع بالقاهرة.", ["القاهرة"], "ar")
+    assert not m.contains_answer("تقع بالقاهرة.", ["القاهرة"])
+    # EM and F1 use the language's tokens too: two of three characters in common.
+    assert m.exact_match("北京。", ["北京"], "zh") == 1.0
+    assert m.f1_score("北京市", ["北京"], "zh") == pytest.approx(0.8)
+
+
 def test_percentile_interpolates_like_numpy() -> None:
     assert m.percentile([4, 1, 3, 2], 50) == 2.5
     assert m.percentile([1, 2, 3, 4], 95) == pytest.approx(3.85)
