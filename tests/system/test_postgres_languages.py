@@ -6,6 +6,9 @@ mismatch refused; and on 40 XQuAD paragraphs (de, zh), BM25 on Postgres ranks as
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -22,6 +25,7 @@ from qa.errors import IndexMismatch
 from qa.language import Analyser
 from qa.service import QAService
 from qa.store import open_store
+from qa.store.transfer import export_index
 from qa.types import Document
 
 from ..api.test_languages import CHINESE, CHINESE_Q, GERMAN, GERMAN_Q
@@ -60,6 +64,7 @@ def stored_lexemes(url: str, schema: str) -> dict[tuple[str, int], tuple[Counter
 @pytest.mark.parametrize(
     ("language", "docs", "question", "gold"),
     [("de", GERMAN, GERMAN_Q, "werkstatt"), ("zh", CHINESE, CHINESE_Q, "tushuguan")],
+    ids=["de", "zh"],
 )
 def test_a_language_collection_on_postgres(
     tmp_path: Path, pg_url: str, embedder: Embedder, language: str, docs: list[Document], question: str, gold: str
@@ -159,3 +164,34 @@ def test_lexical_parity_with_the_embedded_store(tmp_path: Path, pg_url: str, emb
     assert overlap >= 0.8
     assert recall["postgres"] == pytest.approx(recall["embedded"], abs=0.05)
     assert recall["embedded"] > 0.7
+
+
+def test_a_german_collection_moves_into_postgres(tmp_path: Path, pg_url: str, embedder: Embedder) -> None:
+    # Exported from the embedded store, imported with `qa --collection de import` (created with the
+    # export's settings, its language among them): Postgres analyses it as German, ranks it alike.
+    index = tmp_path / "index"
+    src = Collections(Settings(index_dir=index))
+    try:
+        src.create("de", {"language": "de"})
+        src.get("de").add_documents(GERMAN)
+        dump = tmp_path / "de.jsonl"
+        assert export_index(src.get("de").store, dump)["documents"] == len(GERMAN)
+        want = [(p.doc_id, p.start, p.end) for p in src.get("de").search(GERMAN_Q, k=2, mode="lexical")]
+    finally:
+        src.close()
+    env = {**os.environ, "QA_INDEX_DIR": str(tmp_path / "pg-jobs"), "QA_STORE": pg_url, "HF_HUB_OFFLINE": "1"}
+    r = subprocess.run(
+        [sys.executable, "-m", "qa", "--collection", "de", "import", str(dump), "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["documents"] == len(GERMAN)
+    pg = Collections(Settings(index_dir=tmp_path / "pg-jobs", store=pg_url))
+    try:
+        assert pg.describe("de").overrides["language"] == "de"
+        got = [(p.doc_id, p.start, p.end) for p in pg.get("de").search(GERMAN_Q, k=2, mode="lexical")]
+        assert got == want and got[0][0] == "werkstatt"
+    finally:
+        pg.close()
