@@ -189,6 +189,12 @@ class Analyser:
         """What the lexical index's tokenizer is given for ``text``."""
         return text if self.english else " ".join(self.words(text))
 
+    def index_tokens(self, text: str) -> list[str]:
+        """The lexical index's tokens of ``text``, in order, repeats kept: what the embedded store's
+        tantivy index holds for it (and the Postgres store's ``tsvector``, for a language other
+        than English, whose Postgres index is Postgres's own ``english`` configuration)."""
+        return list(self.analyzer.analyze(self.index_text(text)))
+
     def is_stopword(self, word: str) -> bool:
         """Whether ``word`` (one of ``words``) is a stop word of the language."""
         if self.english:

@@ -22,6 +22,7 @@ from typing import Any
 
 from qa.config import Settings
 from qa.errors import InvalidInput
+from qa.language import LANGUAGES
 from qa.store.base import (
     FORMAT_VERSION,
     INFO_COLUMNS,
@@ -69,13 +70,8 @@ def open_store(
     ``new_only``: Postgres raises ``Conflict`` if the index exists already (checked under the
     bootstrap's lock; the embedded store's caller makes the directory itself, atomically)."""
     if settings.store:
-        if settings.language != "en":
-            # Postgres's lexical side is its own `english` text search configuration (queries.py),
-            # not qa.language's analysis: refused rather than searched with English rules.
-            raise InvalidInput(
-                f"QA_LANGUAGE={settings.language} needs the embedded store: the Postgres store's lexical side "
-                "(BM25) is English only; unset QA_STORE or QA_LANGUAGE"
-            )
+        if settings.language not in LANGUAGES:
+            raise InvalidInput(f"QA_LANGUAGE={settings.language} is not one of {', '.join(LANGUAGES)}")
         # Imported here: the embedded default needs no Postgres driver.
         from qa.store.postgres import PostgresStore
 
@@ -89,6 +85,10 @@ def open_store(
             new_only=new_only,
             ef_search=settings.pg_ef_search,
             pool_size=settings.pg_pool_size,
+            # English is Postgres's `english` configuration; any other language qa.language's
+            # analysis, the embedded store's (postgres/analysis.py).
+            language=settings.language,
+            lexical_stemmer=settings.lexical_stemmer,
         )
     from qa.store.embedded import EmbeddedStore, index_options
 

@@ -16,7 +16,7 @@ from psycopg.types.json import Jsonb
 
 from qa.store.base import passage_from_row
 from qa.store.filters import FilterSpec, parse_filters
-from qa.store.postgres.schema import TEXT_SEARCH_CONFIG
+from qa.store.postgres.analysis import TEXT_SEARCH_CONFIG, Analysis
 from qa.terms import case_variants
 from qa.types import Passage
 
@@ -93,7 +93,12 @@ def exact_pattern(tokens: Sequence[str]) -> str:
 
 
 def bm25(
-    columns: str, terms: list[str], k: int, filters: FilterSpec | None, exact: Sequence[str] = ()
+    columns: str,
+    terms: list[str],
+    k: int,
+    filters: FilterSpec | None,
+    exact: Sequence[str] = (),
+    analysis: Analysis | None = None,
 ) -> tuple[str, list[Any]] | None:
     """``columns`` and the BM25 score of the top ``k`` chunks for ``terms`` (see
     ``PostgresStore.lexical_search``); None when there is no term to look for.
@@ -104,9 +109,21 @@ def bm25(
     as written weighs its word ``1 + EXACT_BOOST`` times there. Found by regular expressions
     over the chunks that match the words anyway, so there is no column to build or migrate. A
     token whose word is an English stop word ("-a", "-i") is not looked for: Postgres drops the
-    word, and finding the token as written would take a scan (the embedded store finds it)."""
-    text = " ".join(t for t in terms if t.strip())
-    if not text:
+    word, and finding the token as written would take a scan (the embedded store finds it).
+
+    ``analysis``: the index's lexical analysis (``analysis.py``). English's (the default) finds
+    lexemes with ``to_tsvector`` here; any other language's are computed in Python, the question's
+    (``Analysis.query_lexemes``) and each exact token's (``Analysis.lexemes``), and passed as arrays:
+    the rest of the query is the same."""
+    own = analysis if analysis is not None and analysis.analyser is not None else None
+    lexemes: str | list[str]
+    if own is not None:
+        lexemes = own.query_lexemes(terms)
+        terms_from = "unnest(%s::text[]) AS t(lexeme)"
+    else:
+        lexemes = " ".join(t for t in terms if t.strip())
+        terms_from = f"unnest(to_tsvector('{TEXT_SEARCH_CONFIG}', %s))"
+    if not lexemes:
         return None
     conds, params = conditions(filters)
     extra = "".join(f" AND {c}" for c in conds)
@@ -118,13 +135,23 @@ def bm25(
         # Per token: its lexemes, a pattern for it as written and one for its other spellings.
         # A (chunk, lexeme) is dropped when the chunk spells some token of that lexeme only
         # another way: it holds one of their variants and none of the tokens.
-        exact_cte = f"""exact AS (
+        variants = [[v for v in case_variants(t) if v not in tokens] or [t] for t in tokens]
+        asked, other = [exact_pattern([t]) for t in tokens], [exact_pattern(v) for v in variants]
+        if own is not None:
+            # One row per (lexeme, token): the lexemes the index made of each token.
+            rows = [(lx, t, a, o) for t, a, o in zip(tokens, asked, other, strict=True) for lx in own.lexemes(t)]
+            exact_cte = """exact AS (
+            SELECT x.lexeme, x.asked, x.other, x.token ~ '^[-%%]' AS code
+            FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[]) AS x(lexeme, token, asked, other)
+        ), """
+            exact_params = [[r[i] for r in rows] for i in range(4)]
+        else:
+            exact_cte = f"""exact AS (
             SELECT l.lexeme, x.asked, x.other, x.token ~ '^[-%%]' AS code
             FROM unnest(%s::text[], %s::text[], %s::text[]) AS x(token, asked, other)
             CROSS JOIN LATERAL unnest(to_tsvector('{TEXT_SEARCH_CONFIG}', x.token)) l
         ), """
-        variants = [[v for v in case_variants(t) if v not in tokens] or [t] for t in tokens]
-        exact_params = [tokens, [exact_pattern([t]) for t in tokens], [exact_pattern(v) for v in variants]]
+            exact_params = [tokens, asked, other]
         chunk_text = (
             "(d.title || ' ' || COALESCE(c.heading, '') || ' ' || substr(d.text, c.start + 1, c.\"end\" - c.start))"
         )
@@ -138,7 +165,7 @@ def bm25(
     return (
         f"""
         WITH {exact_cte}terms AS (
-            SELECT DISTINCT lexeme FROM unnest(to_tsvector('{TEXT_SEARCH_CONFIG}', %s))
+            SELECT DISTINCT lexeme FROM {terms_from}
         ), query AS (
             SELECT string_agg(quote_literal(lexeme), ' | ')::tsquery AS q FROM terms
         ), stats AS (
@@ -163,7 +190,7 @@ def bm25(
         FROM scored sc JOIN chunks c ON c.id = sc.id JOIN documents d ON d.id = c.doc_id
         ORDER BY sc.score DESC, c.id LIMIT %s
         """,
-        [*exact_params, text, *params, k],
+        [*exact_params, lexemes, *params, k],
     )
 
 

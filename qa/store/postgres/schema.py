@@ -2,7 +2,8 @@
 
 Each index (``QA_INDEX_NAME``) lives in its own schema, ``qa_<index_name>``:
 
-- ``manifest (key, value)``: model, dim, format version, metric, text search config.
+- ``manifest (key, value)``: model, dim, format version, metric, text search config; for a
+  language other than English, ``language`` and ``lexical_analysis`` too (``analysis.py``).
 - ``schema_migrations (version, name, applied_at)``: the migrations below that ran.
 - ``documents``: id, title, text (the canonical text every offset refers to), metadata ``jsonb``
   (GIN index, for exact-match filters), source, content_hash, chunker, n_chunks, timestamps,
@@ -25,10 +26,9 @@ from psycopg import sql
 
 from qa.errors import Conflict, IndexMismatch, InvalidInput, Unavailable
 from qa.store.base import Manifest, check_manifest, manifest_rows, readdress
+from qa.store.postgres.analysis import Analysis
 from qa.types import content_hash
 
-# Postgres full-text configuration for the lexical side (stemmed English, like BM25 setups).
-TEXT_SEARCH_CONFIG = "english"
 # HNSW build parameters (pgvector defaults); search breadth is a setting (QA_PG_EF_SEARCH).
 HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 64
@@ -230,14 +230,19 @@ def bootstrap(
     dim: int,
     extra: dict[str, Any],
     new_only: bool = False,
+    analysis: Analysis | None = None,
 ) -> Manifest:
     """Create the schema, check the manifest and run pending migrations, in one transaction.
+    ``analysis``: the index's lexical analysis (English's by default), recorded in a new manifest
+    and checked against an existing one's.
 
     Raises:
+        IndexMismatch: the index was built with another model, dimension or lexical analysis.
         Conflict: ``new_only`` and the index exists (another process created it first: the
             advisory lock makes the check and the creation one step).
     """
     s = sql.Identifier(schema)
+    analysis = analysis or Analysis()
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (BOOTSTRAP_LOCK,))
         conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
@@ -252,13 +257,14 @@ def bootstrap(
         where = f"index {schema} in {redact(url)}"
         if not rows:
             manifest = Manifest(model=model, dim=dim, extra=extra)
-            values = manifest_rows(manifest, text_search_config=TEXT_SEARCH_CONFIG)
+            values = manifest_rows(manifest, **analysis.manifest_rows())
             with conn.cursor() as cur:
                 cur.executemany("INSERT INTO manifest(key, value) VALUES (%s, %s)", list(values.items()))
         elif new_only:
             raise Conflict(f"{where} exists already (created by another process meanwhile); choose another name")
         else:
             manifest = check_manifest(rows, where, model, dim)
+            analysis.check(rows, where)
         applied = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
         if applied and max(applied) > SCHEMA_VERSION:
             raise IndexMismatch(

@@ -26,8 +26,9 @@ from qa.errors import InvalidInput, StorageFull
 from qa.store.base import FILE_COLUMNS, INFO_COLUMNS, DocumentInfo, FileRecord, Write, document_info
 from qa.store.filters import FilterSpec
 from qa.store.postgres import queries, schema
+from qa.store.postgres.analysis import TEXT_SEARCH_CONFIG, Analysis
 from qa.store.postgres.queries import MAX_EF_SEARCH, PASSAGE_COLUMNS
-from qa.store.postgres.schema import SCHEMA_VERSION, TEXT_SEARCH_CONFIG, StoreUnavailable, redact, schema_name
+from qa.store.postgres.schema import SCHEMA_VERSION, StoreUnavailable, redact, schema_name
 from qa.types import Chunk, Hit, Passage, content_hash
 
 
@@ -44,13 +45,21 @@ class PostgresStore:
         ef_search: int = 100,
         pool_size: int = 8,
         new_only: bool = False,
+        language: str = "en",
+        lexical_stemmer: str = "auto",
     ) -> None:
-        """``new_only``: the index must not exist yet (``Conflict`` if it does)."""
+        """``new_only``: the index must not exist yet (``Conflict`` if it does). ``language`` and
+        ``lexical_stemmer`` (``QA_LANGUAGE``, ``QA_LEXICAL_STEMMER``): the lexical analysis of the
+        index (``analysis.py``), recorded in a new one's manifest; an existing index made with
+        another is an ``IndexMismatch``."""
         self.url = url
         self.schema = schema_name(index_name)
         self.ef_search = ef_search
+        self.analysis = Analysis(language, lexical_stemmer)
         with schema.connect(url) as conn:
-            self.manifest = schema.bootstrap(conn, self.schema, url, model, dim, extra or {}, new_only)
+            self.manifest = schema.bootstrap(
+                conn, self.schema, url, model, dim, extra or {}, new_only, analysis=self.analysis
+            )
         self.pool = ConnectionPool(
             url,
             min_size=1,
@@ -159,18 +168,32 @@ class PostgresStore:
                 vecs = np.ascontiguousarray(w.vectors, dtype=np.float32)
                 # Full text: the chunk body weighted A, the title and heading weighted B.
                 hashes: list[str | None] = list(w.text_hashes) if w.text_hashes else [None] * len(w.chunks)
-                cur.executemany(
-                    'INSERT INTO chunks(doc_id, ordinal, start, "end", heading, embedding, text_hash, tsv)'
-                    f" VALUES (%s, %s, %s, %s, %s, %s, %s, setweight(to_tsvector('{TEXT_SEARCH_CONFIG}', %s), 'A')"
-                    f" || setweight(to_tsvector('{TEXT_SEARCH_CONFIG}', %s), 'B'))",
-                    [
-                        (
-                            *(w.doc.id, c.ordinal, c.start, c.end, c.heading, v, h),
-                            *(c.text, f"{w.doc.title} {c.heading or ''}"),
-                        )
-                        for c, v, h in zip(w.chunks, vecs, hashes, strict=True)
-                    ],
-                )
+                if self.analysis.analyser is None:
+                    cur.executemany(
+                        'INSERT INTO chunks(doc_id, ordinal, start, "end", heading, embedding, text_hash, tsv)'
+                        f" VALUES (%s, %s, %s, %s, %s, %s, %s, setweight(to_tsvector('{TEXT_SEARCH_CONFIG}', %s), 'A')"
+                        f" || setweight(to_tsvector('{TEXT_SEARCH_CONFIG}', %s), 'B'))",
+                        [
+                            (
+                                *(w.doc.id, c.ordinal, c.start, c.end, c.heading, v, h),
+                                *(c.text, f"{w.doc.title} {c.heading or ''}"),
+                            )
+                            for c, v, h in zip(w.chunks, vecs, hashes, strict=True)
+                        ],
+                    )
+                else:
+                    # Any other language: qa.language's tokens, in the same layout (``Analysis.tsvector``).
+                    cur.executemany(
+                        'INSERT INTO chunks(doc_id, ordinal, start, "end", heading, embedding, text_hash, tsv)'
+                        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s::tsvector)",
+                        [
+                            (
+                                *(w.doc.id, c.ordinal, c.start, c.end, c.heading, v, h),
+                                self.analysis.tsvector(c.text, f"{w.doc.title} {c.heading or ''}"),
+                            )
+                            for c, v, h in zip(w.chunks, vecs, hashes, strict=True)
+                        ],
+                    )
             self._record_files(cur, files)
 
     @staticmethod
@@ -338,7 +361,8 @@ class PostgresStore:
 
         SQLite FTS5's ``bm25()`` formula (k1 1.2, b 0.75, idf ``ln((N - df + 0.5) / (df + 0.5))``
         floored at 1e-6, body words weigh 1.0 and title/heading words 0.5), computed from the
-        ``tsvector`` (stemmed English); the embedded store's tantivy BM25 (one field, idf
+        ``tsvector`` (stemmed English, or ``qa.language``'s analysis of ``QA_LANGUAGE``: the embedded
+        store's very tokens); the embedded store's tantivy BM25 (one field, idf
         ``ln(1 + (N - df + 0.5) / (df + 0.5))``) ranks closely but not identically. The GIN index finds the
         matching chunks; scoring reads each match's lexemes, and N and the mean length are counted
         per query, so the cost grows with the number of matches and, mildly, with the corpus.
@@ -355,7 +379,7 @@ class PostgresStore:
         self, columns: str, terms: list[str], k: int, filters: FilterSpec | None, exact: Sequence[str] = ()
     ) -> list[tuple[Any, ...]]:
         """``columns`` and the BM25 score of the top ``k`` chunks for ``terms`` (see ``lexical_search``)."""
-        query = queries.bm25(columns, terms, k, filters, exact)
+        query = queries.bm25(columns, terms, k, filters, exact, self.analysis)
         if query is None:
             return []
         with self._conn() as conn:
