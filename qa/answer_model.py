@@ -12,7 +12,12 @@ evals: evals/reports/answer_model.md.
 
 The sentence is read with its context: the passage's title and the text just before it, so "He was
 born in 1856" can answer "When was Tesla born?". The sentence comes first, so a long context is what
-gets truncated, never the sentence.
+gets truncated, never the sentence; only a question too long to leave the sentence any room is cut
+(from its longer side, as many tokens as needed) rather than refused.
+
+A model reads the languages its card lists (``languages``; the bundled one: English, the language
+it was trained on, with an English word-piece vocabulary). ``reads`` says whether it reads a
+collection's ``QA_LANGUAGE``; a collection in another language is answered by the feature scorer.
 """
 
 from __future__ import annotations
@@ -80,9 +85,22 @@ class AnswerModel:
         max_tokens = max_tokens or int(self.card.get("max_tokens", 128))
         self.tokenizer.enable_truncation(max_tokens, strategy="only_second")
         self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        # For a question that leaves the sentence no room ("only_second" raises): both are cut.
+        self.long_question = Tokenizer.from_file(str(tok_file))
+        self.long_question.enable_truncation(max_tokens, strategy="longest_first")
+        self.long_question.enable_padding(pad_id=0, pad_token="[PAD]")
         self.session = session(ort, onnx_file, threads)  # the embedder's settings: see qa.embed.onnx
         self.inputs = {i.name for i in self.session.get_inputs()}
         self._lock = threading.Lock()  # the tokenizer's padding/truncation state is shared
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        """The ``QA_LANGUAGE`` codes the model reads (its card's; English for a card without them)."""
+        return tuple(self.card.get("languages") or ("en",))
+
+    def reads(self, language: str) -> bool:
+        """Whether the model reads documents and questions in ``language`` (a ``QA_LANGUAGE`` code)."""
+        return language in self.languages
 
     @property
     def threshold(self) -> float:
@@ -107,7 +125,10 @@ class AnswerModel:
         if not pairs:
             return np.zeros(0, dtype=np.float32)
         with self._lock:
-            enc = self.tokenizer.encode_batch(pairs)
+            try:
+                enc = self.tokenizer.encode_batch(pairs)
+            except Exception:  # tokenizers raises a bare Exception: a question longer than max_tokens allows
+                enc = self.long_question.encode_batch(pairs)
         feed = {
             "input_ids": np.array([e.ids for e in enc], dtype=np.int64),
             "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64),

@@ -21,7 +21,7 @@ import numpy as np
 
 from qa.access import ADMIN, Caller, check_access, document_access
 from qa.answer import ExtractiveAnswerer
-from qa.answer_model import load_answer_model
+from qa.answer_model import AnswerModel, load_answer_model
 from qa.chat import Turn, resolve
 from qa.chunk import Chunker
 from qa.config import Settings
@@ -200,13 +200,21 @@ class QAService:
         return Retriever(self.store, self.embedder, self.reranker, options)
 
     @cached_property
+    def answer_model(self) -> AnswerModel | None:
+        """``QA_ANSWER_MODEL``, when it reads the collection's language (``AnswerModel.reads``: the
+        bundled model is English's); otherwise None, and the feature scorer answers alone. On XQuAD
+        the English model lowers Chinese answers (evals/reports/xquad-answers)."""
+        model = load_answer_model(self.settings.answer_model)
+        return model if model is not None and model.reads(self.settings.language) else None
+
+    @cached_property
     def answerer(self) -> ExtractiveAnswerer:
         s = self.settings
         return ExtractiveAnswerer(
             self.embedder,
             min_score=s.min_answer_score,
             passages=s.answer_passages,
-            model=load_answer_model(s.answer_model),
+            model=self.answer_model,
             shortlist=s.answer_shortlist,
             embed_sentences=s.answer_embed_sentences,
             analyser=self.analyser,

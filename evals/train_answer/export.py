@@ -70,6 +70,8 @@ def export(work: Path, out: Path | None = None) -> dict[str, Any]:
             "train_seconds": result["train_seconds"],
             "validation_top1": result["validation_top1"],
             "max_tokens": h["max_tokens"],
+            # What it was trained on: other languages get the feature scorer (qa.service).
+            "languages": ["en"],
             "onnx_opset": OPSET,
             "recipe": [
                 "python -m evals.train_answer split",

@@ -13,12 +13,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fastapi.testclient import TestClient
 
 from qa.answer import candidates, list_after
 from qa.answer_model import BUNDLED, CARD_FILE, MODEL_FILE, AnswerModel, context_before, load_answer_model, pair
+from qa.api import create_app
+from qa.config import Settings
+from qa.embed import Embedder
 from qa.errors import InvalidInput
 from qa.service import QAService
 from qa.types import Document, Passage
+
+from ..live_server import LOCAL
 
 
 @pytest.fixture(scope="module")
@@ -168,3 +174,35 @@ def test_which_function_is_named_from_the_signature_line_above_the_sentence(
     assert text[ans.short.start : ans.short.end] == ans.short.text
     for c in ans.citations:
         assert text[c.start : c.end] == c.quote
+
+
+def test_a_question_longer_than_the_model_reads_is_answered_not_a_500(
+    tmp_path: Path, seed_article: Path, embedder: Embedder
+) -> None:
+    """The model reads 96 tokens: a question of more leaves the sentence no room ("only_second"
+    truncation raises). It is cut instead, over real HTTP through /v1/ask and /v1/chat/completions."""
+    settings = Settings(index_dir=tmp_path)
+    svc = QAService(settings, embedder=embedder)
+    assert isinstance(svc.answerer.model, AnswerModel)
+    text = seed_article.read_text(encoding="utf-8")
+    question = "Who met in Paris, " + " ".join(text.split()[:160]) + "?"
+    with TestClient(create_app(settings, service=svc), base_url=LOCAL) as client:
+        assert client.post("/v1/documents", json={"documents": [{"id": "paris", "text": text}]}).status_code == 201
+        r = client.post("/v1/ask", json={"question": question})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert all(text[c["start"] : c["end"]] == c["quote"] for c in body["citations"])
+        messages = [{"role": "user", "content": question}]
+        chat = client.post("/v1/chat/completions", json={"model": "qa", "messages": messages})
+        assert chat.status_code == 200, chat.text
+    svc.close()
+
+
+def test_the_english_model_answers_english_collections_only(make_service: Callable[..., QAService]) -> None:
+    """The bundled model's card lists the languages it was trained on (English); a collection in
+    another language is answered by the feature scorer, which does better there on XQuAD."""
+    assert load_answer_model("bundled").languages == ("en",)  # type: ignore[union-attr]
+    assert isinstance(make_service("en").answerer.model, AnswerModel)
+    for language in ("zh", "de", "multilingual"):
+        svc = make_service(f"lang-{language}", language=language)
+        assert svc.answerer.model is None and svc.answer_model is None
