@@ -51,6 +51,7 @@ GATED = (
     "answer_in_passages@5",
     "em",
     "f1",
+    "short_em",
     "citation_precision",
     "citation_exactness",
 )
@@ -229,12 +230,15 @@ def score(records: Sequence[dict[str, Any]]) -> tuple[dict[str, Any], list[float
         out["em"] = m.mean([m.exact_match(_prediction(r), r["answers"], _lang(r)) for r in answered])
         out["f1"] = m.mean([m.f1_score(_prediction(r), r["answers"], _lang(r)) for r in answered])
         out["short_answers"] = m.mean([float(bool(r.get("short"))) for r in answered])
+        # How often a short answer, where one is shown, is exactly right.
+        shorts = [r for r in answered if r.get("short")]
+        out["short_em"] = m.mean([m.exact_match(r["short"], r["answers"]) for r in shorts]) if shorts else None
         # The service answers with a whole sentence; this says how often that sentence holds the answer.
         out["answer_contains_gold"] = m.mean(
             [float(m.contains_answer(r["answer"], r["answers"], _lang(r))) for r in answered]
         )
     else:
-        out.update({"em": None, "f1": None, "short_answers": None, "answer_contains_gold": None})
+        out.update({"em": None, "f1": None, "short_answers": None, "short_em": None, "answer_contains_gold": None})
     cites = [c for r in records for c in r["citations"]]
     out["answered"] = m.mean([float(r["found"]) for r in asked]) if asked else None
     out["citations"] = len(cites)

@@ -17,6 +17,7 @@ COLUMNS = [
     ("f1", "F1"),
     ("answer_contains_gold", "answer sentence holds gold"),
     ("short_answers", "short answers given"),
+    ("short_em", "EM where short given"),
     ("citation_precision", "citation precision"),
     ("citation_exactness", "citation exactness"),
 ]

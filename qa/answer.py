@@ -21,7 +21,8 @@ signature or heading line, ``defines``; an option's own entry, a sentence starti
 the only ones the weights choose among.
 
 The citation is the exact sentence; when the question has a clear answer type, the answer also
-carries the shortest span that answers it (``Answer.short``; see ``qa.span``).
+carries the shortest span that answers it (``Answer.short``), when that span is sure enough to show
+(``qa.span.short_answer``).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from qa.embed import Embedder, embed_queries
 from qa.embed.queries import LRUCache
 from qa.language import ENGLISH, Analyser
 from qa.sentences import sentence_spans
-from qa.span import answer_kind, shortest_span
+from qa.span import answer_kind, holds_typed_span, short_answer, shortest_span
 from qa.terms import case_checked, confusable_tokens, coverage, exact_tokens, idf, minmax, question_evidence
 from qa.types import Answer, Citation, Passage, Short
 
@@ -134,7 +135,7 @@ def features(
         # "textwrap.wrap(text, width=70)", "Wraps the single paragraph..." is about textwrap.wrap
         # though it never says so. Its terms count as the sentence's own.
         own = ct | lead
-        typed = 0.5 if kind is None else float(shortest_span(question, c.text) is not None)
+        typed = 0.5 if kind is None else float(holds_typed_span(question, c.text))
         rows.append(
             (
                 float(cosines[i]),
@@ -335,8 +336,11 @@ class ExtractiveAnswerer:
             for i, x in enumerate(chosen, 1)
         )
         short = None
-        if span is not None:
-            s, e = span
+        # Shown only when sure enough (``qa.span.short_answer``): a wrong short answer misleads
+        # where the cited sentence alone would not.
+        shown = short_answer(question, first.text, score) if span is not None else None
+        if shown is not None:
+            s, e = shown
             at = citations[0].start
             short = Short(text=first.text[s:e], doc_id=p.doc_id, start=at + s, end=at + e)
         return Answer(

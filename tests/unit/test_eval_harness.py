@@ -75,6 +75,19 @@ def test_score_averages_over_queries() -> None:
     assert s["citation_precision"] == pytest.approx(2 / 3)  # micro-averaged over citations
     assert s["citation_exactness"] == 1.0
     assert curve[0] == 0.5 and curve[2] == pytest.approx(0.75) and len(curve) == harness.CURVE_K
+    assert s["short_answers"] == 0.0 and s["short_em"] is None  # no short answer given: no EM of them
+
+
+def test_short_answers_are_scored_where_given() -> None:
+    records = [
+        {**record("q1", ["a"], ["a"], answer="The Broncos won.", answers=("Broncos",)), "short": "Broncos"},
+        {**record("q2", ["a"], ["a"], answer="It was 1937.", answers=("1938",)), "short": "1937"},
+        record("q3", ["a"], ["a"], answer="They met in Paris.", answers=("Paris",)),
+    ]
+    s, _ = harness.score(records)
+    assert s["short_answers"] == pytest.approx(2 / 3)
+    assert s["short_em"] == 0.5  # one exact of the two short answers given
+    assert s["em"] == pytest.approx(1 / 3)  # the third is scored on its whole sentence
 
 
 def test_run_file_is_trec_format(tmp_path: Path) -> None:
