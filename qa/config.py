@@ -176,7 +176,9 @@ class Settings(BaseSettings):
         "bundled",
         description="What chooses the answer sentence: `bundled` (the learned answer model that ships in "
         "qa/models/answer/, reading the feature scorer's shortlist), `features` (the fitted feature scorer "
-        "alone), or the folder of a model made by `python -m evals.train_answer` (evals/reports/answer_model.md).",
+        "alone), or the folder of a model made by `python -m evals.train_answer` (evals/reports/answer_model.md). "
+        "A model answers only the languages its card lists (the bundled one: `en`); a collection in another "
+        "`QA_LANGUAGE` gets the feature scorer.",
     )
     answer_shortlist: int = Field(
         4,
