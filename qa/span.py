@@ -326,6 +326,9 @@ def choose_span(question: str, sentence: str) -> Choice | None:
 # exact answer, fitted on 996 short answers to SQuAD v1.1 dev's train-article questions (the first
 # 3,000; evals/answer_split.json) and its threshold chosen on the validation articles' 306: below
 # 0.3, a short answer was exact for 11 of 37 there. The weights, in CONFIDENCE_FEATURES order.
+# Recipe: `python -m evals.fit_short` (its docstring has the two harness runs it reads; sklearn's
+# LogisticRegression(C=1.0, fit_intercept=False) objective, refitted in numpy within 0.002 of these),
+# report in evals/reports/short_confidence.{json,md} with the threshold and near-tie tables.
 CONFIDENCE_FEATURES = ("bias", "evidence", "margin", "closeness", "alone", "name", "date", "share")
 CONFIDENCE_WEIGHTS = (-0.519, 0.867, 0.847, -0.284, 0.406, -0.774, 0.651, -1.151)
 MIN_CONFIDENCE = 0.3
@@ -339,7 +342,14 @@ def confidence(choice: Choice, evidence: float) -> float:
     (``evidence``, the answer's score), how far the question's words are closer to it than to any
     rival candidate (``margin``, capped at 3) and to it at all (``closeness``, capped at 5), whether it
     is the sentence's only candidate, its kind, and the part of the sentence it takes."""
-    x = (
+    x = confidence_features(choice, evidence)
+    z = sum(w * v for w, v in zip(CONFIDENCE_WEIGHTS, x, strict=True))
+    return 1.0 / (1.0 + math.exp(-z))
+
+
+def confidence_features(choice: Choice, evidence: float) -> tuple[float, ...]:
+    """What ``confidence`` weighs, in ``CONFIDENCE_FEATURES`` order."""
+    return (
         1.0,
         evidence,
         min(choice.margin, 3.0),
@@ -349,8 +359,20 @@ def confidence(choice: Choice, evidence: float) -> float:
         float(choice.kind == "date"),
         choice.share,
     )
-    z = sum(w * v for w, v in zip(CONFIDENCE_WEIGHTS, x, strict=True))
-    return 1.0 / (1.0 + math.exp(-z))
+
+
+def near_tie(choice: Choice) -> bool:
+    """Whether another candidate is about as close to the question's words (``MIN_MARGIN``)."""
+    return bool(choice.rivals and choice.margin < MIN_MARGIN)
+
+
+def short_candidate(question: str, sentence: str, evidence: float) -> tuple[Choice, tuple[float, ...]] | None:
+    """The name, date or number span ``short_answer`` weighs in ``sentence``, with its confidence
+    features (``confidence_features``), or None when there is none (another kind is never gated)."""
+    c = choose_span(question, sentence)
+    if c is None or c.kind not in ("name", "date", "number"):
+        return None
+    return c, confidence_features(c, evidence)
 
 
 def short_answer(question: str, sentence: str, evidence: float) -> tuple[int, int] | None:
@@ -360,9 +382,7 @@ def short_answer(question: str, sentence: str, evidence: float) -> tuple[int, in
     c = choose_span(question, sentence)
     if c is None:
         return None
-    if c.kind in ("name", "date", "number") and (
-        confidence(c, evidence) < MIN_CONFIDENCE or (c.rivals and c.margin < MIN_MARGIN)
-    ):
+    if c.kind in ("name", "date", "number") and (confidence(c, evidence) < MIN_CONFIDENCE or near_tie(c)):
         return None
     return (c.start, c.end)
 

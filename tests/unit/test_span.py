@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from qa.span import (
+    CONFIDENCE_FEATURES,
+    CONFIDENCE_WEIGHTS,
     MIN_CONFIDENCE,
     MIN_MARGIN,
     answer_kind,
     choose_span,
     confidence,
+    confidence_features,
     holds_typed_span,
+    near_tie,
     short_answer,
+    short_candidate,
     shortest_span,
 )
 
@@ -273,3 +280,19 @@ def test_the_answer_sentence_feature_keeps_the_rules_it_was_fitted_with() -> Non
     assert shortest_span(question, sentence) is None
     assert holds_typed_span(question, sentence)
     assert not holds_typed_span("Why did it start?", sentence)
+
+
+def test_short_candidate_gives_the_span_and_what_its_confidence_weighs() -> None:
+    question, sentence = SURE
+    got = short_candidate(question, sentence, 0.6)
+    assert got is not None
+    choice, features = got
+    assert (choice.start, choice.end) == short_answer(question, sentence, 0.6)
+    assert len(features) == len(CONFIDENCE_FEATURES) and features[:2] == (1.0, 0.6)
+    assert features == confidence_features(choice, 0.6)
+    z = sum(w * v for w, v in zip(CONFIDENCE_WEIGHTS, features, strict=True))
+    assert confidence(choice, 0.6) == pytest.approx(1 / (1 + math.exp(-z)))
+    tied = short_candidate(*TIED, 0.9)
+    assert tied is not None and near_tie(tied[0]) and not near_tie(choice)
+    # code names and defaults are not gated, so they have no candidate to weigh
+    assert short_candidate("Which option prints the version?", "Use -V to print the version and exit.", 0.5) is None
