@@ -78,7 +78,11 @@ class AnswerModel:
         self.tokenizer = Tokenizer.from_file(str(tok_file))
         # As many tokens as it was trained on (the model card's), unless told otherwise.
         max_tokens = max_tokens or int(self.card.get("max_tokens", 128))
-        self.tokenizer.enable_truncation(max_tokens, strategy="only_second")
+        # ``longest_first``: a question of up to half the window keeps every token and the sentence is
+        # cut to the rest (as ``only_second`` does); a longer one (a long question, or one in a script
+        # the English word pieces spell letter by letter: Hindi's) shares the window with the sentence,
+        # where ``only_second`` raised ("Sequence to truncate too short").
+        self.tokenizer.enable_truncation(max_tokens, strategy="longest_first")
         self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
         self.session = session(ort, onnx_file, threads)  # the embedder's settings: see qa.embed.onnx
         self.inputs = {i.name for i in self.session.get_inputs()}
