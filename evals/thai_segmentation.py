@@ -8,7 +8,7 @@ measures what it can:
   paragraphs on distinct topics (two of them decoys sharing words with others), written for this
   eval, and ``QUESTIONS``, Thai questions whose words are not cut out of the text as written
   (a compound in the text, its part in the question, or the other way round). R@1, R@5, MRR with
-  each paragraph one document, then (harder: 54 short documents, several per topic) with each
+  each paragraph one document, then (harder: 57 short documents, several per topic) with each
   sentence (``qa.sentences``) one document, the gold one the sentence that holds the answer;
 - segmentation speed (characters per second, the paragraphs repeated to ~200,000 characters, after
   one warm-up call), and each segmenter's cold import plus first call, in a fresh interpreter;
@@ -391,8 +391,8 @@ def main(
         "  Python, no dependencies; it imports and cuts offline, with PYTHAINLP_READ_ONLY=1 so it does not make",
         "  ~/pythainlp-data. nlpo3 1.4.0 is 1.3 MB (Rust) but ships no dictionary: it needs a word list file",
         "  (here PyThaiNLP's words_th.txt). PyICU's dictionary break iterator needs libicu and a compiler.",
-        "- chars/s: the best of three passes over ~200,000 characters, on a shared 2-core machine (load 5-7):",
-        "  the ratios hold better than the absolute numbers.",
+        "- chars/s: the best of three passes over ~200,000 characters, on a shared 2-core machine (other jobs",
+        "  running): the ratios hold better than the absolute numbers.",
     ]
     lines += ["", "Questions whose gold sentence is not ranked first (sentences as documents):", ""]
     for r in results:
