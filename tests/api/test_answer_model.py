@@ -64,6 +64,19 @@ def test_it_scores_pairs_deterministically_and_batch_order_does_not_matter(model
     assert np.allclose(model.score(pairs), s)
     assert np.allclose(model.score(pairs[::-1])[::-1], s, atol=0.05)  # int8 activations: near, not equal
     assert model.score([]).shape == (0,)
+
+
+def test_a_question_longer_than_the_window_is_scored(make_service: Callable[..., QAService]) -> None:
+    # The question alone is over the model's 96 tokens: it shares the window with the sentence.
+    svc = make_service("long-question")
+    model = svc.answerer.model
+    assert isinstance(model, AnswerModel)
+    question = "Which of the ministers that met " + "again and again " * 60 + "met in Paris?"
+    s = model.score([pair(question, "The two foreign ministers met in Paris on Tuesday.", "Talks", "")])
+    assert s.shape == (1,) and np.isfinite(s).all()
+    svc.add_documents([Document("talks", "The two foreign ministers met in Paris on Tuesday.", title="Talks")])
+    ans = svc.ask(question)
+    assert ans.citations and ans.citations[0].quote == "The two foreign ministers met in Paris on Tuesday."
     assert 0.0 < model.probability(float(s[0])) < 1.0
 
 

@@ -1,5 +1,5 @@
-"""QA_LANGUAGE through the service: German and Chinese documents found by their words (BM25 alone),
-with the bundled model, and answered without English's short-answer rules."""
+"""QA_LANGUAGE through the service: German, Chinese, Hindi and Thai documents found by their words
+(BM25 alone), with the bundled model, and answered without English's short-answer rules."""
 
 from __future__ import annotations
 
@@ -43,6 +43,36 @@ CHINESE = [
     Document("gangkou", "老港口现在主要停靠帆船，去岛上的渡轮每小时一班。", title="港口"),
 ]
 CHINESE_Q = "图书馆出借什么工具？"
+# Hindi: the question's "किताब" (book) is in the document only as "किताबें" (books): Snowball's Hindi
+# stemmer, run in Python, makes them one term.
+HINDI = [
+    Document(
+        "pustakalay",
+        "शहर के पुस्तकालय में इस साल बच्चों के लिए नई किताबें आईं। सदस्य उन्हें दो हफ़्ते तक घर ले जा सकते हैं।",
+        title="पुस्तकालय",
+    ),
+    Document("bandargah", "पुराने बंदरगाह पर अब ज़्यादातर पाल वाली नावें रुकती हैं।", title="बंदरगाह"),
+]
+HINDI_Q = "पुस्तकालय में कौन सी किताब आई?"
+# Thai: no spaces between words (a space ends a sentence); the question's words are parts of the
+# text's runs ("เก็บเกี่ยว" harvest, "ข้าวหอมมะลิ" jasmine rice), found by their cluster bigrams.
+THAI = [
+    Document(
+        "khao-hom-mali",
+        "ข้าวหอมมะลิปลูกมากในภาคตะวันออกเฉียงเหนือ โดยเฉพาะทุ่งกุลาร้องไห้ซึ่งครอบคลุมห้าจังหวัด "
+        "ดินที่นี่มีความเค็มเล็กน้อยและฝนตกน้อย ทำให้เมล็ดข้าวมีกลิ่นหอมเป็นพิเศษ "
+        "ชาวนาหว่านข้าวในฤดูฝนและเก็บเกี่ยวในเดือนพฤศจิกายน",
+        title="ข้าวหอมมะลิ",
+    ),
+    Document(
+        "tsunami",
+        "คลื่นยักษ์สึนามิพัดถล่มชายฝั่งทะเลอันดามันเมื่อวันที่ 26 ธันวาคม พ.ศ. 2547 "
+        "หลังเกิดแผ่นดินไหวใกล้เกาะสุมาตรา ต่อมามีการติดตั้งหอเตือนภัยตามชายหาดเพื่อแจ้งเตือนประชาชนให้อพยพ",
+        title="สึนามิ",
+    ),
+]
+THAI_Q = "ชาวนาเกี่ยวข้าวหอมมะลิเดือนไหน"
+THAI_ANSWER = "ชาวนาหว่านข้าวในฤดูฝนและเก็บเกี่ยวในเดือนพฤศจิกายน"
 
 
 @pytest.mark.parametrize(
@@ -50,6 +80,8 @@ CHINESE_Q = "图书馆出借什么工具？"
     [
         ("de", GERMAN, GERMAN_Q, "werkstatt"),
         ("zh", CHINESE, CHINESE_Q, "tushuguan"),
+        ("hi", HINDI, HINDI_Q, "pustakalay"),
+        ("th", THAI, THAI_Q, "khao-hom-mali"),
     ],
 )
 def test_found_by_its_words_in_its_language(
@@ -78,6 +110,44 @@ def test_english_analysis_misses_what_the_language_finds(make_service: Callable[
     english_zh = make_service("zh-as-en")
     english_zh.add_documents(CHINESE)
     assert english_zh.search(CHINESE_Q, k=2, mode="lexical") == []
+    # Thai: every other analysis keeps a Thai run whole, one "word" in no document.
+    multilingual_th = make_service("th-as-multilingual", language="multilingual")
+    multilingual_th.add_documents(THAI)
+    assert multilingual_th.search(THAI_Q, k=2, mode="lexical") == []
+
+
+def test_hindi_stemming_finds_the_plural(make_service: Callable[..., QAService]) -> None:
+    # "किताब" alone: unstemmed (as before the stemmer), only "किताबें" is in the document.
+    unstemmed = make_service("hi-unstemmed", language="hi", lexical_stemmer="none")
+    unstemmed.add_documents(HINDI)
+    assert unstemmed.search("किताब", k=2, mode="lexical") == []
+    stemmed = make_service("hi-stemmed", language="hi")
+    stemmed.add_documents(HINDI)
+    assert [p.doc_id for p in stemmed.search("किताब", k=2, mode="lexical")] == ["pustakalay"]
+
+
+def test_a_thai_collection_answers_with_an_exact_citation(tmp_path: Path, embedder: Embedder) -> None:
+    """A Thai collection beside the English default (`{"language": "th"}`): `/v1/ask` answers a Thai
+    question with the sentence that holds the answer (Thai sentences end at a space), cited exactly."""
+    settings = Settings(index_dir=tmp_path)
+    svc = QAService(settings, embedder=embedder)
+    with TestClient(create_app(settings, service=svc), base_url=LOCAL) as client:
+        r = client.post("/v1/collections", json={"name": "thai", "settings": {"language": "th"}})
+        assert r.status_code == 201 and r.json()["settings"]["language"] == "th"
+        docs = [{"id": d.id, "title": d.title, "text": d.text} for d in THAI]
+        assert client.post("/v1/documents?collection=thai", json={"documents": docs}).status_code == 201
+        r = client.post("/v1/ask?collection=thai", json={"question": THAI_Q, "k": 2})
+        assert r.status_code == 200, r.text
+        answer = r.json()
+        assert answer["found"] and answer["citations"]
+        first = answer["citations"][0]
+        assert first["doc_id"] == "khao-hom-mali" and first["quote"] == THAI_ANSWER
+        for c in answer["citations"]:
+            text = client.get(
+                f"/v1/documents/{c['doc_id']}", params={"include_text": True, "collection": "thai"}
+            ).json()["text"]
+            assert text[c["start"] : c["end"]] == c["quote"]
+    svc.close()
 
 
 def test_a_collection_has_its_own_language(tmp_path: Path, embedder: Embedder) -> None:

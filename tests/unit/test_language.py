@@ -1,8 +1,10 @@
-"""qa.language: each language's terms, and the lexical index's spec naming the language."""
+"""qa.language: each language's terms (Hindi stemmed by Snowball in Python, Thai cut into cluster
+bigrams), and the lexical index's spec naming the language."""
 
 from __future__ import annotations
 
 import typing
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -10,7 +12,7 @@ import pytest
 from qa import terms as english
 from qa.config import Settings
 from qa.errors import Unavailable
-from qa.language import LANGUAGES, Analyser, bigrams, words
+from qa.language import LANGUAGES, Analyser, bigrams, thai_bigrams, words
 from qa.store import open_store
 from qa.store.embedded.lexical import LexicalIndex, spec
 
@@ -28,7 +30,7 @@ def test_devanagari_words_keep_their_vowel_signs_and_virama() -> None:
     assert words(text) == ["हिन्दी", "की", "किताबें", "पढ़ीं"]
     for code in ("hi", "multilingual"):
         assert Analyser.of(code).query_terms(text) == ["हिन्दी", "की", "किताबें", "पढ़ीं"]
-        assert Analyser.of(code).terms("किताबें") == {"किताबें"}
+    assert Analyser.of("multilingual").terms("किताबें") == {"किताबें"}  # no stemming
     # English's analysis, as before languages: single consonants.
     assert "ह" in english.query_terms(text)
 
@@ -64,6 +66,43 @@ def test_arabic_and_russian_stems() -> None:
     assert ru.terms("школы") == ru.terms("школа")
 
 
+def test_hindi_is_stemmed_the_same_on_the_index_the_query_and_the_overlap(tmp_path: Path) -> None:
+    # tantivy has no Hindi stemmer: Snowball's (snowballstemmer) runs on each word in Python.
+    hi = Analyser.of("hi")
+    assert hi.terms("किताबें") == hi.terms("किताब") == {"किताब"}  # books, book
+    assert hi.terms("लड़कों") == hi.terms("लड़का")  # boys (oblique), boy
+    assert hi.query_terms("किताबें कहाँ हैं?") == ["किताबें", "कहाँ", "हैं"]  # the words; the index's analysis stems
+    assert hi.tokens(["किताबें"]) == ["किताब"]
+    assert hi.index_text("नई किताबें") == " ".join(hi.stem(["नई", "किताबें"]))
+    assert Analyser.of("hi", "none").terms("किताबें") == {"किताबें"}
+    index = LexicalIndex(tmp_path, "auto", "hi")
+    index.rebuild(1, [(1, "पुस्तकालय", "पुस्तकालय में नई किताबें आईं", ["*"]), (2, "बंदरगाह", "बंदरगाह पर नाव", ["*"])])
+    assert [i for i, _ in index.search(hi.query_terms("किताब"), 5)] == [1]
+    # A word tantivy drops (over the byte limit) is not stemmed under it.
+    long = "अन्तर्राष्ट्रीयकरणके"
+    assert hi.stem([long]) == [long] and hi.terms(long) == set()
+    # The stemmer is one per thread (a Snowball stemmer keeps its word in itself).
+    text = "भारतीय लड़कों ने किताबें पढ़ीं " * 50
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: Analyser("hi").terms(text), range(8)))
+    assert all(r == hi.terms(text) for r in results)
+
+
+def test_thai_runs_become_bigrams_of_their_clusters() -> None:
+    # A consonant with the vowel signs and tone mark written on it is one cluster: never cut apart.
+    assert thai_bigrams("ต้องเดิน") == ["ต้อ", "อง", "งเ", "เดิ", "ดิน"]
+    assert thai_bigrams("ก้") == ["ก้"]
+    th = Analyser.of("th")
+    # Inside a word, only the Thai run is cut: a Latin part or a number stays whole.
+    assert th.words("iPhone15ราคา") == ["iphone15", "รา", "าค", "คา"]
+    assert th.query_terms("ข้าวหอมมะลิ?") == ["ข้า", "าว", "วห", "หอ", "อม", "มม", "มะ", "ะลิ"]
+    # The question's "ข้าวหอม" (jasmine rice, part of a compound in the text) shares its terms.
+    assert th.terms("ข้าวหอม") <= th.terms("ชาวนาปลูกข้าวหอมมะลิ")
+    # Every other analysis keeps a Thai run whole, as before Thai was a language.
+    assert Analyser.of("multilingual").query_terms("ต้องเดิน") == ["ต้องเดิน"]
+    assert words("ต้องเดิน") == ["ต้องเดิน"]
+
+
 def test_english_is_qa_terms_unchanged() -> None:
     en = Analyser.of("en")
     text = "The cats were running -V over 3 houses; what's HashMap's size?"
@@ -81,6 +120,19 @@ def test_the_lexical_spec_names_the_language() -> None:
     specs = {spec("auto", code) for code in LANGUAGES}
     assert len(specs) == len(LANGUAGES)
     assert "language de" in spec("auto", "de") and "stem german" in spec("auto", "de")
+    # The languages that Hindi's stemmer and Thai's bigrams leave as they were keep their specs (no rebuild).
+    assert spec("auto", "de") == (
+        "tantivy v3 language de words v1 cjk bigrams stopwords german remove_long 40 lowercase stem german "
+        "ascii_fold; exact v1"
+    )
+    assert spec("auto", "zh") == (
+        "tantivy v3 language zh words v1 cjk bigrams stopwords none remove_long 40 lowercase stem none "
+        "ascii_fold; exact v1"
+    )
+    assert spec("auto", "multilingual") == spec("auto", "zh").replace("language zh", "language multilingual")
+    assert spec("none", "hi") == spec("auto", "zh").replace("language zh", "language hi")  # as before the stemmer
+    assert "stem hindi python" in spec("auto", "hi")
+    assert "thai cluster-bigrams" in spec("auto", "th")
     assert spec("none", "de") != spec("auto", "de")
     with pytest.raises(ValueError, match="klingon"):
         spec("auto", "klingon")

@@ -422,3 +422,38 @@ def test_full_stops_of_other_scripts_end_sentences() -> None:
     for text, expected in cases.items():
         spans = split_sentences(text)
         assert [text[s:e] for s, e in spans] == expected, text
+
+
+def test_thai_sentences_end_at_a_space() -> None:
+    """Thai marks a sentence's end with a space, not punctuation: a space between Thai words ends one
+    when the sentence so far and the next phrase are long enough; list items ("ปิง วัง ยม และน่าน"),
+    short phrases and a phrase beginning with "and" (และ) stay inside."""
+    text = (
+        "แม่น้ำเจ้าพระยาเกิดจากการรวมตัวของแม่น้ำปิง วัง ยม และน่าน ที่จังหวัดนครสวรรค์ในภาคกลาง  "
+        "ต้มยำกุ้งเป็นอาหารไทยที่มีรสเปรี้ยวและเผ็ด ปรุงด้วยตะไคร้ ใบมะกรูด ข่า พริก และน้ำมะนาว\n"
+        "ผู้โดยสารหลีกเลี่ยงการจราจรติดขัด ในน้ำมีปลา ในนามีข้าว"
+    )
+    assert sentences(text) == [
+        "แม่น้ำเจ้าพระยาเกิดจากการรวมตัวของแม่น้ำปิง วัง ยม และน่าน",
+        "ที่จังหวัดนครสวรรค์ในภาคกลาง",
+        "ต้มยำกุ้งเป็นอาหารไทยที่มีรสเปรี้ยวและเผ็ด",
+        "ปรุงด้วยตะไคร้ ใบมะกรูด ข่า พริก และน้ำมะนาว",
+        "ผู้โดยสารหลีกเลี่ยงการจราจรติดขัด",
+        "ในน้ำมีปลา ในนามีข้าว",
+    ]
+    # A space between Thai and a number or a Latin word is inside the sentence; other scripts are untouched.
+    assert sentences("รถไฟฟ้าเปิดให้บริการครั้งแรกเมื่อวันที่ 5 ธันวาคม พ.ศ. 2542 มีสองสาย") == [
+        "รถไฟฟ้าเปิดให้บริการครั้งแรกเมื่อวันที่ 5 ธันวาคม พ.ศ. 2542 มีสองสาย"
+    ]
+    assert sentences("ทุเรียนหมอนทองส่งออกไปยังประเทศจีนมากที่สุด Durian exports. They grow.") == [
+        "ทุเรียนหมอนทองส่งออกไปยังประเทศจีนมากที่สุด Durian exports.",
+        "They grow.",
+    ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from([*"กขงตนมยรอาิีุเแไ่้ั", " ", "\t", "\n", ".", "1"]), max_size=200), st.data())
+def test_thai_spans_are_exact_and_cover_the_range(text: str, data: st.DataObject) -> None:
+    check_spans(text, 0, len(text))
+    start = data.draw(st.integers(0, len(text)))
+    check_spans(text, start, data.draw(st.integers(start, len(text))))
