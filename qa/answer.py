@@ -114,11 +114,12 @@ def features(
     them (English: ``qa.terms``); the question-type feature is English's, neutral (0.5) otherwise."""
     terms = analyser.terms
     # A question naming "-V" is not answered by a sentence that only says "-v" (``qa.terms``'s
-    # case rule, as the second stage applies it); without such tokens this is plain ``terms``.
-    asked = confusable_tokens(question) if analyser.english else []
-    q_terms = question_evidence(question, asked) if asked else terms(question)
+    # case rule, as the second stage applies it, in every language: options are written alike);
+    # without such tokens this is plain ``terms``.
+    asked = confusable_tokens(question)
+    q_terms = question_evidence(question, asked, terms) if asked else terms(question)
     cand_terms = [
-        case_checked(terms(c.text), set(exact_tokens(c.text)), asked) if asked else terms(c.text) for c in cands
+        case_checked(terms(c.text), set(exact_tokens(c.text)), asked, terms) if asked else terms(c.text) for c in cands
     ]
     weights = idf(q_terms, cand_terms)
     q_stems = _stems(q_terms)
@@ -205,15 +206,21 @@ class ExtractiveAnswerer:
         """The index of the answer sentence among ``cands`` and its score (see the module docstring)."""
         base = rows @ self.weights
         options = [t for t in exact_tokens(question) if t.startswith("-")]
-        defining = (
-            [
-                i
-                for i, c in enumerate(cands)
-                if (c.lead and defines(c.lead, question)) or (options and is_option_entry(c.text, options))
-            ]
-            if self.analyser.english and asks_definition(question)
-            else []
-        )
+        if self.analyser.english:
+            defining = (
+                [
+                    i
+                    for i, c in enumerate(cands)
+                    if (c.lead and defines(c.lead, question)) or (options and is_option_entry(c.text, options))
+                ]
+                if asks_definition(question)
+                else []
+            )
+        else:
+            # No question grammar to read in other languages ("Was macht cp -u?", "cp -u 什么时候复制？"):
+            # a question that names an option is answered from that option's own entry, when one is
+            # among the candidates.
+            defining = [i for i, c in enumerate(cands) if options and is_option_entry(c.text, options)]
         if defining:
             # "What does textwrap.wrap do?": the sentence right under textwrap.wrap's own signature
             # or heading is where the documentation says it, and "What does ls -S do?" is answered

@@ -60,12 +60,22 @@ class SentenceEvidenceReranker:
         if len(passages) < 2:
             return passages
         sentences: list[Sequence[Set[str]]]
-        if not self.analyser.english:
-            # Another language's terms (its words, stemmed): the case rule below is English's.
-            q_terms = self.analyser.terms(question)
-            sentences = [self.analyser.sentence_terms(p.text) for p in passages]
-            return self._ranked(passages, q_terms, sentences)
         asked = confusable_tokens(question)
+        if not self.analyser.english:
+            # Another language's terms (its words, stemmed), with the same case rule: "-c" and "-C"
+            # are written alike in every language.
+            terms_of = self.analyser.terms
+            q_terms = question_evidence(question, asked, terms_of) if asked else terms_of(question)
+            sentences = [self.analyser.sentence_terms(p.text) for p in passages]
+            if asked:
+                sentences = [
+                    [
+                        case_checked(w, set(exact_tokens(p.text[a:b])), asked, terms_of)
+                        for w, (a, b) in zip(ss, split_sentences(p.text), strict=True)
+                    ]
+                    for p, ss in zip(passages, sentences, strict=True)
+                ]
+            return self._ranked(passages, q_terms, sentences)
         if asked:
             q_terms = question_evidence(question, asked)
             sentences = [[case_checked(w, e, asked) for w, e in sentence_evidence(p.text)] for p in passages]

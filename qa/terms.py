@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence, Set
+from collections.abc import Callable, Sequence, Set
 from functools import lru_cache
 
 from qa.sentences import HEADING_LINE, PARAGRAPH_BREAK, split_sentences, strip_span
@@ -147,14 +147,20 @@ def confusable_tokens(question: str) -> list[str]:
     return [e for e in dict.fromkeys(exact_tokens(question)) if case_variants(e)]
 
 
-def question_evidence(question: str, asked: Sequence[str]) -> set[str]:
+def question_evidence(
+    question: str, asked: Sequence[str], terms_of: Callable[[str], set[str]] | None = None
+) -> set[str]:
     """``terms(question)``, plus those of its ``asked`` (confusable) tokens whose word is no term of
-    it (a stop word: "-i", "-a"), which then count only as written."""
-    words = terms(question)
-    return words | {e for e in asked if not (terms(e) and terms(e) <= words)}
+    it (a stop word: "-i", "-a"), which then count only as written. ``terms_of``: another
+    language's ``terms`` (``qa.language.Analyser.terms``; English's by default)."""
+    terms_of = terms_of or terms
+    words = terms_of(question)
+    return words | {e for e in asked if not (terms_of(e) and terms_of(e) <= words)}
 
 
-def case_checked(words: Set[str], exact: Set[str], asked: Sequence[str]) -> set[str]:
+def case_checked(
+    words: Set[str], exact: Set[str], asked: Sequence[str], terms_of: Callable[[str], set[str]] | None = None
+) -> set[str]:
     """A sentence's ``terms`` and ``exact_tokens`` as a question that names the confusable tokens
     ``asked`` is matched against them: a sentence that spells an asked token only another way
     ("-v" and not "-V") does not hold its word ("v"). Every other sentence keeps all its terms.
@@ -165,8 +171,9 @@ def case_checked(words: Set[str], exact: Set[str], asked: Sequence[str]) -> set[
         q_terms = question_evidence(question, asked) if asked else terms(question)
         s_terms = case_checked(terms(sentence), set(exact_tokens(sentence)), asked)
     """
+    terms_of = terms_of or terms
     out = set(words) | set(exact)
     for e in asked:
         if e not in exact and any(v in exact for v in case_variants(e)):
-            out -= terms(e)
+            out -= terms_of(e)
     return out

@@ -168,3 +168,47 @@ def test_a_collection_has_its_own_language(tmp_path: Path, embedder: Embedder) -
         r = client.post("/v1/collections", json={"name": "xx", "settings": {"language": "klingon"}})
         assert r.status_code == 422 and "language" in r.json()["message"]
     svc.close()
+
+
+# An option list as a formatted manual page has it, written for this test in German and Chinese:
+# "-c" and "-C" differ only in case, and the entry of the option asked about answers.
+OPTIONS = {
+    "de": (
+        "Optionen von zaehl\n\n"
+        "       -c, --count\n"
+        "              Statt der passenden Zeilen wird nur ihre Anzahl pro Eingabedatei ausgegeben.\n\n"
+        "       -C ZAHL, --context=ZAHL\n"
+        "              Zeigt ZAHL Zeilen Kontext vor und nach jeder passenden Zeile der Eingabedatei.\n\n"
+        "       -u, --update\n"
+        "              Nur kopieren, wenn die Quelldatei neuer ist als die Zieldatei.\n",
+        ["Was gibt zaehl -c aus?", "Was gibt zaehl -C aus?", "Was macht zaehl -u mit der Zieldatei?"],
+    ),
+    "zh": (
+        "zaehl 的选项\n\n"
+        "       -c, --count\n"
+        "              不输出匹配的行，只为每个输入文件打印匹配的行的总数。\n\n"
+        "       -C 数目, --context=数目\n"
+        "              打印出匹配的行的上下文前后各若干行。\n\n"
+        "       -u, --update\n"
+        "              仅在源文件比目标文件新的情况下复制。\n",
+        ["zaehl -c 打印什么？", "zaehl -C 打印什么？", "zaehl -u 什么时候复制到目标文件？"],
+    ),
+}
+
+
+@pytest.mark.parametrize("language", ["de", "zh"])
+def test_an_option_question_is_answered_from_that_options_entry_in_any_language(
+    make_service: Callable[..., QAService], language: str
+) -> None:
+    """The English answerer's option rules, in other languages: a question naming "-c" is answered
+    from -c's own entry, not -C's (case kept), and one naming "-u" from -u's."""
+    text, questions = OPTIONS[language]
+    svc = make_service(f"options-{language}", language=language)
+    svc.add_documents([Document("zaehl", text, title="zaehl")])
+    for question, option in zip(questions, ["-c", "-C", "-u"], strict=True):
+        ans = svc.ask(question)
+        assert ans.found and ans.citations, question
+        c = ans.citations[0]
+        assert text[c.start : c.end] == c.quote
+        # The cited entry is the option's own: its line starts with the option as written.
+        assert c.quote.lstrip().startswith(option + (" " if option == "-C" else ",")), (question, c.quote)
