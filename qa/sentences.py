@@ -6,7 +6,16 @@
   or shell-prompt lines (``>>> x``, ``... y``, ``$ cmd``) with the output lines that follow them up
   to a blank line: one span per line, never glued to prose;
 - **heading**: a Markdown ATX heading line (``## Title``) or a setext one (a line underlined by
-  ``===`` or ``---``); the underline and horizontal rules are **rule**;
+  ``===`` or ``---``); the underline and horizontal rules are **rule**. Plain text's headings too, in
+  any language (a formatted man page's ``NAME``, ``ÜBERSICHT``, ``名称``, ``   Pattern Syntax``, a
+  text README's ``INSTALLATION``): a line that begins a paragraph (a blank line or the range's start
+  before it), indented at most 3 spaces, short (``PLAIN_HEADING_CHARS``, ``PLAIN_HEADING_WORDS``),
+  ending in no punctuation that ends or leads on a sentence (``.``, ``:``, ``,``, ``。``...) nor in a
+  short lower-case word (``to``, ``at``: "Report bugs to" runs on below), with no comma, no column
+  gap, not an option (``-r``) or a tag (``<x>``), and either followed right away by a line indented
+  more than it (a man page's body) or in capitals (``str.isupper``, two cased letters or more) with
+  a blank line after it and text after that. So a lead-in ("Formats:" over indented lines), a
+  sentence and a one-line paragraph stay prose;
 - **signature**: a line that is only a call signature (``os.path.join(path, *paths)``,
   ``int printf(const char *format, ...);``), as documentation written as text has them;
 - **row**: a table row (``| a | b |``); the separator row under its header is a rule;
@@ -110,6 +119,16 @@ _BEFORE_NUMBER = frozenset(
 _BLANK, _TEXT, _FENCE_LINE, _HEADING, _RULE_LINE, _ROW_LINE, _ITEM_LINE, _PROMPT_LINE, _SIGNATURE_LINE = range(9)
 _STRUCTURE_KIND: dict[int, Kind] = {_HEADING: "heading", _RULE_LINE: "rule", _ROW_LINE: "row"}
 
+# A plain-text heading (see the module's docstring) is at most this long; man pages' section and
+# subsection names are ("ENVIRONMENT VARIABLES", "   Character Classes and Bracket Expressions"),
+# the first line of a wrapped paragraph mostly is not.
+PLAIN_HEADING_CHARS = 60
+PLAIN_HEADING_WORDS = 8
+# Last characters that make a line a sentence, a lead-in ("The tool accepts three formats:") or the
+# first part of one (a line wrapped after a comma, a dash or a backslash), not a heading.
+_PLAIN_HEADING_NOT_LAST = frozenset(".!?…;:,-–—。！？｡।॥、，；：\\")
+_COLUMNS = re.compile(r"\S(?:\t| {3})")  # "yasm          The Yasm Modular Assembler": two columns
+
 
 @dataclass(frozen=True, slots=True)
 class Sentence:
@@ -172,6 +191,7 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[Se
         return []
     lines, classes, code = _structure(text, start, end)
     _setext(text, lines, classes, code)
+    _plain_headings(text, lines, classes, code)
 
     out: list[Sentence] = []
     i, n = 0, len(lines)
@@ -310,6 +330,51 @@ def _setext(text: str, lines: list[tuple[int, int]], classes: list[int], code: l
         under = text[lines[i][0] : lines[i][1]].strip()
         if len(set(under)) == 1 and under[0] in "=-" and (i == 1 or classes[i - 2] != _TEXT):
             classes[i - 1] = _HEADING
+
+
+def _indent(text: str, start: int, end: int) -> int:
+    """The width of the line ``text[start:end]``'s leading whitespace, tabs to the next multiple of 8
+    (``col -b`` writes a man page's indents with tabs)."""
+    width = 0
+    for ch in text[start:end]:
+        if ch == "\t":
+            width += 8 - width % 8
+        elif ch == " ":
+            width += 1
+        else:
+            break
+    return width
+
+
+def _plain_headings(text: str, lines: list[tuple[int, int]], classes: list[int], code: list[bool]) -> None:
+    """Plain-text heading lines (see the module's docstring) are headings."""
+    n = len(lines)
+    last = max((i for i in range(n) if classes[i] != _BLANK), default=-1)
+    for i in range(n):
+        if classes[i] != _TEXT or code[i] or (i > 0 and classes[i - 1] != _BLANK):
+            continue
+        s, e = strip_span(text, *lines[i])
+        line = text[s:e]
+        indent = _indent(text, *lines[i])
+        if (
+            indent > 3
+            or e - s > PLAIN_HEADING_CHARS
+            or len(line.split()) > PLAIN_HEADING_WORDS
+            or line[-1] in _PLAIN_HEADING_NOT_LAST
+            or line[0] in "-<"  # an option's entry ("-r, --reverse", qa.answer reads those), a markup tag
+            or "," in line  # a clause: "For usage, see the manual or"
+            or _COLUMNS.search(line)
+        ):
+            continue
+        # A sentence that runs on below it ends in a short word: "Please report problems to", "... or".
+        tail = line.rsplit(None, 1)[-1]
+        if len(tail) <= 3 and tail.isalpha() and tail.islower():
+            continue
+        if i + 1 < n and classes[i + 1] != _BLANK:
+            if _indent(text, *lines[i + 1]) > indent:  # the indented text under it
+                classes[i] = _HEADING
+        elif i < last and line.isupper() and sum(ch.isupper() for ch in line) >= 2:
+            classes[i] = _HEADING  # in capitals, text after it: a text that is only "NASA" is no heading
 
 
 def _punctuation(text: str, start: int, end: int, kind: Kind, out: list[Sentence]) -> None:

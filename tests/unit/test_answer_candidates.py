@@ -34,3 +34,12 @@ def test_overlapping_passages_give_each_sentence_once() -> None:
     texts = [c.text for c in candidates([first, second])]
     assert texts.count("Return the base name of pathname path.") == 1
     assert texts == [c.text for c in candidates([passage(TEXT)])]
+
+
+def test_a_plain_text_heading_is_the_lead_of_the_sentence_under_it() -> None:
+    text = "ÜBERSICHT\n       cp [OPTION] [-T] QUELLE ZIEL\n\nBESCHREIBUNG\n       Kopieren von QUELLE nach ZIEL."
+    got = [(c.text, c.lead) for c in candidates([passage(text)])]
+    assert got == [
+        ("cp [OPTION] [-T] QUELLE ZIEL", "ÜBERSICHT"),
+        ("Kopieren von QUELLE nach ZIEL.", "BESCHREIBUNG"),
+    ]

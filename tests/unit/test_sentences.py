@@ -179,6 +179,90 @@ def test_heading_is_never_glued_to_the_sentence_after_it() -> None:
     assert kinds("one line\ntwo line\n===") == [("prose", "one line\ntwo line"), ("rule", "===")]
 
 
+def test_a_man_pages_section_headings_are_headings() -> None:
+    """A formatted man page (``man -P cat``, ``col -b``): a section name over its indented body is a
+    heading in any language, never glued to the body's first sentence."""
+    english = (
+        "NAME\n       cp - copy files and directories\n\n"
+        "SYNOPSIS\n       cp [OPTION] [-T] SOURCE DEST\n\n"
+        "DESCRIPTION\n       Copy SOURCE to DEST.\n\n"
+        "   Exit status\n       0      if OK,\n"
+    )
+    assert kinds(english) == [
+        ("heading", "NAME"),
+        ("prose", "cp - copy files and directories"),
+        ("heading", "SYNOPSIS"),
+        ("prose", "cp [OPTION] [-T] SOURCE DEST"),
+        ("heading", "DESCRIPTION"),
+        ("prose", "Copy SOURCE to DEST."),
+        ("heading", "Exit status"),  # a subsection, indented 3
+        ("prose", "0      if OK,"),
+    ]
+    german = "ÜBERSICHT\n       cp [OPTION] [-T] QUELLE ZIEL\n\nBESCHREIBUNG\n\t      Kopieren von QUELLE nach ZIEL."
+    assert kinds(german) == [
+        ("heading", "ÜBERSICHT"),
+        ("prose", "cp [OPTION] [-T] QUELLE ZIEL"),
+        ("heading", "BESCHREIBUNG"),
+        ("prose", "Kopieren von QUELLE nach ZIEL."),  # (col -b indents with a tab)
+    ]
+    chinese = "名称\n       cp - 复制文件和目录\n\n描述\n       将 SOURCE 复制到 DEST。\n"
+    assert kinds(chinese) == [
+        ("heading", "名称"),
+        ("prose", "cp - 复制文件和目录"),
+        ("heading", "描述"),
+        ("prose", "将 SOURCE 复制到 DEST。"),
+    ]
+    # An option's entry stays as it was, at any indent: "-b" is not a heading over its description.
+    for entry in ("       -b, --backup\n              make a backup", "-b, --backup\n    make a backup"):
+        assert kinds(entry) == [("prose", entry.strip())]
+
+
+def test_a_plain_text_readmes_headings_are_headings() -> None:
+    text = "INSTALLATION\n\nRun make install.\n\nReporting bugs\n  Mail the maintainer.\n"
+    assert kinds(text) == [
+        ("heading", "INSTALLATION"),  # in capitals, alone between blank lines
+        ("prose", "Run make install."),
+        ("heading", "Reporting bugs"),  # over indented text
+        ("prose", "Mail the maintainer."),
+    ]
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        # A short line ending a paragraph, a one-line paragraph.
+        (
+            "It reads the file and writes\nthe result\n\nThanks to all\n\nMore text.",
+            [
+                ("prose", "It reads the file and writes\nthe result"),
+                ("prose", "Thanks to all"),
+                ("prose", "More text."),
+            ],
+        ),
+        # A lead-in over indented lines.
+        (
+            "The tool accepts three formats:\n    json\n    yaml\n    csv\n",
+            [("prose", "The tool accepts three formats:\n    json\n    yaml\n    csv")],
+        ),
+        # Capitals with sentence punctuation.
+        (
+            "WARNING: do not run this as root.\n\nIt deletes files.",
+            [("prose", "WARNING: do not run this as root."), ("prose", "It deletes files.")],
+        ),
+        # A sentence that runs on into the indented line.
+        (
+            "Full documentation is available on-line at\n    https://example.org/docs\n",
+            [("prose", "Full documentation is available on-line at\n    https://example.org/docs")],
+        ),
+        # A text that is only a word in capitals; a line in capitals inside a paragraph.
+        ("NASA", [("prose", "NASA")]),
+        ("It was built by\nNASA\n\nIn 1969.", [("prose", "It was built by\nNASA"), ("prose", "In 1969.")]),
+    ],
+)
+def test_plain_lines_that_are_no_headings_stay_prose(text: str, expected: list[tuple[str, str]]) -> None:
+    assert kinds(text) == expected
+
+
 def test_list_items_are_their_own_units() -> None:
     text = (
         "They all have the same interface:\n- posixpath for UNIX-style paths. Really.\n"
@@ -324,6 +408,7 @@ LINES = st.lists(
             "# Title", "## os.path.basename(path)", "Prose here. More prose.", "e.g. this (p. 12)).", "```python",
             "```", "~~~", "x = 1", ">>> f(1)", "... more", "$ ls", "- item one.", "2) two", "| a | b |",
             "|---|---|", "---", "===", "f(x)", "", "   ", "\r", "Setext", "int main(void);",
+            "NAME", "ÜBERSICHT", "名称", "   Exit status", "       ls - list", "\t      body", "WARNING: x.",
         ]
     ),
     max_size=25,
@@ -384,6 +469,25 @@ def test_heading_line_is_its_own_span(level: int, title: str, rest: str) -> None
     bare_fences = [ln for ln in rest.split("\n") if ln.strip() in ("```", "~~~")]
     if not bare_fences:
         # (With a bare fence after it, it may be a "# comment" of a code block the text began in.)
+        assert first.kind == "heading"
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.text(alphabet=st.sampled_from(list("ABÜΣ名称1 ")), min_size=1, max_size=40).filter(
+        lambda t: t.strip() and len(t.split()) <= 8
+    ),
+    st.sampled_from(["       ", "\t", "    "]),
+    LINES,
+)
+def test_plain_heading_over_indented_text_is_its_own_heading_span(title: str, indent: str, rest: str) -> None:
+    heading = " ".join(title.split())  # (a gap of three spaces is two columns, no heading)
+    text = f"{heading}\n{indent}body text here\n{rest}"
+    check_spans(text, 0, len(text))
+    first = sentence_spans(text)[0]
+    assert text[first.start : first.end] == heading  # never glued to what follows
+    if not any(ln.strip() in ("```", "~~~") for ln in rest.split("\n")):
+        # (With a bare fence after it, it may be code of a block the text began in.)
         assert first.kind == "heading"
 
 
