@@ -85,6 +85,7 @@ def _is_punct(ch: str) -> bool:
     """MLQA's punctuation: every Unicode P* character, and ASCII's (which holds symbols such as $ + <)."""
     return ch in _ASCII_PUNCT or unicodedata.category(ch).startswith("P")
 
+
 _HAN = re.compile(r"[\u4e00-\u9fa5]")
 # Languages cut into single characters (MLQA's "mixed segmentation": each Han character a token).
 CHARACTER_LANGS = frozenset({"zh"})
