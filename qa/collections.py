@@ -71,6 +71,7 @@ COLLECTION_FIELDS = (
     "chunk_tokens",
     "chunk_overlap",
     "encoding",
+    "chunk_counter",
     "lexical_stemmer",
     "lexical_stopwords",
     "language",

