@@ -49,7 +49,7 @@ from qa.span import MIN_CONFIDENCE, Choice, Kind, Span, confidence, near_tie
 # Any script's decimal digits: ASCII, Arabic-Indic, Extended Arabic-Indic (Persian, Urdu), Devanagari, full-width.
 D = r"[0-9\u0660-\u0669\u06f0-\u06f9\u0966-\u096f\uff10-\uff19]"
 # Letters of the scripts that write words with spaces: a number does not start or end inside one of their words.
-_LETTER = r"[\p{Latin}\p{Cyrillic}\p{Arabic}\p{Devanagari}\p{Greek}\p{M}_]"
+_LETTER = r"(?:(?![\p{Han}\p{Hiragana}\p{Katakana}])[\p{L}\p{M}_])"
 _B = rf"(?<!{_LETTER})(?<!\p{{N}})(?<!\p{{N}}[.,\u066b\u066c'’])"  # not inside a word or after a number's digit
 _E = rf"(?!{_LETTER})(?!\p{{N}})(?![.,\u066b\u066c]{D})"
 # A number: grouped by spaces ("1 000 000", narrow or not), or by "," "." "'" "٬", with a decimal part.
@@ -92,21 +92,21 @@ FORMS: dict[str, Forms] = {
         dates=rf"(?:{D}{{1,2}}\.\s?)?(?:{{M}})(?:\s+{{Y}})?|{D}{{1,2}}\.\s?jahrhunderts?|{{Y}}er|{{Y}}",
         era=r"\s+(?:v\.|n\.)\s?chr\.|\s+vor\s+christus",
         scale=r"millionen|million|milliarden|milliarde|mio\.|mrd\.|tausend|hundert",
-        percent=r"%|\s?prozent",
+        percent=r"%|prozent",
         number_words="zwei|drei|vier|fünf|sechs|sieben|acht|neun|zehn|elf|zwölf|zwanzig|dreißig|vierzig|fünfzig"
         "|hundert|tausend|dutzend",
     ),
     "es": Forms(
-        count=r"\bcu[áa]nt[oa]s\b|\bqu[ée]\s+(?:n[úu]mero|cantidad)\s+de\b",
-        measure=r"\bcu[áa]nt[oa]\b|\bqu[ée]\s+(?:porcentaje|proporci[óo]n|edad|altura|distancia|longitud|tamaño"
+        count=r"\bcuánt[oa]s\b|^\W*cuant[oa]s\b|\bqu[ée]\s+(?:n[úu]mero|cantidad)\s+de\b",
+        measure=r"\bcuánt[oa]\b|^\W*cuant[oa]\b|\bqu[ée]\s+(?:porcentaje|proporci[óo]n|edad|altura|distancia|longitud|tamaño"
         r"|superficie|profundidad|cantidad|precio)\b",
-        date=r"\bcu[áa]ndo\b|\bqu[ée]\s+(?:año|fecha|d[íi]a|siglo|d[ée]cada|mes)\b",
+        date=r"\bcuándo\b|^\W*(?:(?:desde|hasta)\s+)?cuando\b|\bqu[ée]\s+(?:año|fecha|d[íi]a|siglo|d[ée]cada|mes)\b",
         year=r"\bqu[ée]\s+año\b",
         months="enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|setiembre|octubre|noviembre|diciembre",
         dates=rf"(?:{D}{{1,2}}\s+de\s+)?(?:{{M}})(?:\s+de(?:l)?\s+{{Y}})?|siglo\s+[ivxlc]+\b|{{Y}}",
         era=r"\s?(?:a\.|d\.)\s?(?:de\s)?\s?c\.|\s+antes\s+de\s+cristo",
         scale=r"millones|millón|millon|mil\s+millones|mil|billones",
-        percent=r"%|\s?por\s?ciento",
+        percent=r"%|por\s?ciento",
         number_words="dos|tres|cuatro|cinco|seis|siete|ocho|nueve|diez|once|doce|veinte|treinta|cuarenta|cincuenta"
         "|cien|ciento|cientos|doscientos|trescientos|quinientos|mil|docena",
     ),
@@ -121,7 +121,7 @@ FORMS: dict[str, Forms] = {
         dates=rf"(?:{D}{{1,2}}\s+)?(?:{{M}})(?:\s+{{Y}})?|[ivxlc]+\s+век(?:а|е)?\b|{{Y}}-(?:х|е)\b|{{Y}}",
         era=r"\s+(?:до\s+)?н\.\s?э\.",
         scale=r"тысяч[аи]?|тыс\.|миллион(?:а|ов)?|млн|миллиард(?:а|ов)?|млрд",
-        percent=r"%|\s?процент(?:а|ов)?",
+        percent=r"%|процент(?:а|ов)?",
         number_words="два|две|двух|трёх|трех|три|четыре|четырёх|четырех|пять|пяти|шесть|шести|семь|семи|восемь|восьми"
         "|девять|девяти|десять|десяти|двадцать|двадцати|тридцать|сто|двести|триста|тысяча",
         year_words=r"года|г\.",
@@ -150,7 +150,7 @@ FORMS: dict[str, Forms] = {
         dates=rf"{D}{{1,2}}\s+(?:{{M}})(?:\s+{{Y}})?|(?:{{M}})\s+(?:(?:من\s+)?(?:عام|سنة)\s+)?{{Y}}|{{Y}}",
         era=r"\s?(?:ق\.\s?م\.?|قبل\s+الميلاد|م\.?(?![\p{L}\p{M}]))",
         scale=r"ألف|آلاف|الف|مليون|ملايين|مليار|مليارات",
-        percent=r"%|٪|\s?(?:بالمائة|بالمئة|في\s+المائة|في\s+المئة)",
+        percent=r"%|٪|(?:بالمائة|بالمئة|في\s+المائة|في\s+المئة)",
         number_words="اثنان|اثنين|اثنتان|اثنتين|ثلاثة|ثلاث|أربعة|أربع|خمسة|خمس|ستة|سبعة|ثمانية|تسعة|عشرة",
     ),
     "hi": Forms(
@@ -163,7 +163,7 @@ FORMS: dict[str, Forms] = {
         dates=rf"(?:{D}{{1,2}}\s+)?(?:{{M}})(?:,?\s+{{Y}})?|{D}{{1,2}}\s?(?:वीं|वी)\s+(?:सदी|शताब्दी)|{{Y}}",
         era=r"\s+(?:ई\.\s?पू\.|ईसा\s+पूर्व|ईसवी|ईस्वी|ई\.)",
         scale=r"हज़ार|हजार|लाख|करोड़|करोड|मिलियन|बिलियन|अरब",
-        percent=r"%|\s?प्रतिशत|\s?फ़ीसदी|\s?फीसदी",
+        percent=r"%|प्रतिशत|फ़ीसदी|फीसदी",
         number_words="दो|तीन|चार|पांच|पाँच|छह|छः|सात|आठ|नौ|दस|बीस|सौ|हज़ार|हजार",
     ),
 }
@@ -172,39 +172,39 @@ FORMS["pt"] = Forms(
     count=r"\bquant[oa]s\b|\bqual\s+o\s+n[úu]mero\s+de\b",
     measure=r"\bquant[oa]\b|\bqual\s+(?:a|o)\s+(?:porcentagem|percentagem|idade|altura|dist[âa]ncia|comprimento|tamanho"
     r"|área|profundidade|quantidade|preço)\b",
-    date=r"\bquando\b|\b(?:que|qual)\s+(?:o\s+|a\s+)?(?:ano|data|dia|s[ée]culo|d[ée]cada|m[êe]s)\b",
+    date=r"^\W*(?:(?:desde|até|e)\s+)?quando\b|\b(?:que|qual)\s+(?:o\s+|a\s+)?(?:ano|data|dia|s[ée]culo|d[ée]cada|m[êe]s)\b",
     year=r"\b(?:que|qual)\s+(?:o\s+)?ano\b",
     months="janeiro|fevereiro|março|marco|abril|maio|junho|julho|agosto|setembro|outubro|novembro|dezembro",
     dates=rf"(?:{D}{{1,2}}\s+de\s+)?(?:{{M}})(?:\s+de\s+{{Y}})?|s[ée]culo\s+[ivxlc]+\b|{{Y}}",
     era=r"\s?a\.\s?c\.|\s?d\.\s?c\.",
     scale=r"milhões|milhão|mil\s+milhões|mil|bilhões|bilhão",
-    percent=r"%|\s?por\s?cento",
+    percent=r"%|por\s?cento",
     number_words="dois|duas|três|tres|quatro|cinco|seis|sete|oito|nove|dez|onze|doze|vinte|trinta|cem|cento|mil",
 )
 FORMS["fr"] = Forms(
     count=r"\bcombien\b|\bquel\s+(?:est\s+le\s+)?nombre\s+de\b",
     measure=r"\bquel(?:le)?\s+(?:est\s+(?:le|la)\s+)?(?:pourcentage|proportion|âge|hauteur|distance|longueur|taille|superficie"
     r"|profondeur|quantité|prix)\b",
-    date=r"\bquand\b|\bquel(?:le)?\s+(?:année|date|jour|siècle|décennie|mois)\b",
+    date=r"^\W*(?:depuis\s+)?quand\b|\bquand\s*\?|\bquel(?:le)?\s+(?:année|date|jour|siècle|décennie|mois)\b",
     year=r"\bquelle\s+année\b",
     months="janvier|février|fevrier|mars|avril|mai|juin|juillet|août|aout|septembre|octobre|novembre|décembre|decembre",
     dates=rf"(?:{D}{{1,2}}(?:er)?\s+)?(?:{{M}})(?:\s+{{Y}})?|[ivxlc]+e\s+siècle|{{Y}}",
     era=r"\s+av\.\s?j\.-?c\.|\s+avant\s+j\.-?c\.|\s+apr\.\s?j\.-?c\.",
     scale=r"millions|million|milliards|milliard|mille",
-    percent=r"%|\s?pour\s?cent",
+    percent=r"%|pour\s?cent",
     number_words="deux|trois|quatre|cinq|six|sept|huit|neuf|dix|onze|douze|vingt|trente|cent|mille|douzaine",
 )
 FORMS["it"] = Forms(
     count=r"\bquant[ie]\b|\bqual\s+è\s+il\s+numero\s+di\b",
     measure=r"\bquant[oa]\b|\bqual\s+è\s+(?:la|il|l')\s?(?:percentuale|età|altezza|distanza|lunghezza|dimensione|superficie"
     r"|profondità|quantità|prezzo)\b",
-    date=r"\bquando\b|\b(?:quale|che|in\s+che)\s+(?:anno|data|giorno|secolo|decennio|mese)\b",
+    date=r"^\W*(?:(?:da|fino\s+a|e)\s+)?quando\b|\b(?:quale|che|in\s+che)\s+(?:anno|data|giorno|secolo|decennio|mese)\b",
     year=r"\b(?:quale|che)\s+anno\b",
     months="gennaio|febbraio|marzo|aprile|maggio|giugno|luglio|agosto|settembre|ottobre|novembre|dicembre",
     dates=rf"(?:{D}{{1,2}}\s+)?(?:{{M}})(?:\s+{{Y}})?|[ivxlc]+\s+secolo|{{Y}}",
     era=r"\s?a\.\s?c\.|\s?d\.\s?c\.",
     scale=r"milioni|milione|miliardi|miliardo|mila",
-    percent=r"%|\s?per\s?cento",
+    percent=r"%|per\s?cento",
     number_words="due|tre|quattro|cinque|sei|sette|otto|nove|dieci|undici|dodici|venti|trenta|cento|mille",
 )
 
@@ -238,8 +238,9 @@ class _Compiled:
 
 def _compile(code: str, f: Forms) -> _Compiled:
     flags = regex.IGNORECASE | regex.UNICODE
-    era = f"(?:{f.era})?" if f.era else ""
-    year = rf"{_Y}{era}"
+    era = f"(?:{f.era})" if f.era else ""
+    # A year: three or four digits, or fewer with its era ("44 v. Chr.").
+    year = rf"(?:{D}{{1,4}}{era}|{_Y}{era}?)" if f.era else _Y
     dates = f.dates.replace("{M}", f.months or "(?!)").replace("{Y}", year)
     words = rf"{_WORD_START}(?:{f.number_words}){_WORD_END}" if f.number_words else "(?!)"
     number = rf"{_B}(?:{_DIGITS}){_E}|{words}"
@@ -256,7 +257,7 @@ def _compile(code: str, f: Forms) -> _Compiled:
         dates=regex.compile(date_re, flags),
         number=regex.compile(number, flags),
         scale=regex.compile(rf"\s?(?:{f.scale}){_WORD_END if code != 'zh' else ''}", flags) if f.scale else None,
-        percent=regex.compile(rf"(?:{f.percent}){_WORD_END}", flags) if f.percent else None,
+        percent=regex.compile(rf"\s?(?:{f.percent}){_WORD_END}", flags) if f.percent else None,
         year_words=regex.compile(rf"\s+(?:{f.year_words})(?![\p{{L}}\p{{M}}])", flags) if f.year_words else None,
     )
 
@@ -320,8 +321,8 @@ def numbers_in(sentence: str, code: str, question: str | None = None, units: boo
     dated = [s for s in dates_in(sentence, code) if not _is_bare_year(sentence[s.start : s.end])]
     out: list[Span] = []
     for m in c.number.finditer(sentence):
-        if not any(ch.isalnum() for ch in m.group()):
-            continue
+        if not any(ch.isalnum() for ch in m.group()) or (out and m.start() < out[-1].end):
+            continue  # nothing, or a word of the previous number's scale or percent ("por ciento")
         start, end = m.start(), m.end()
         if any(d.start < end and start < d.end for d in dated):
             continue
