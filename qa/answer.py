@@ -22,7 +22,7 @@ the only ones the weights choose among.
 
 The citation is the exact sentence; when the question has a clear answer type, the answer also
 carries the shortest span that answers it (``Answer.short``), when that span is sure enough to show
-(``qa.span.short_answer``).
+(``qa.span.short_answer``; in another language, its numbers and dates: ``qa.span_languages``).
 """
 
 from __future__ import annotations
