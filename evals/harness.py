@@ -232,7 +232,9 @@ def score(records: Sequence[dict[str, Any]]) -> tuple[dict[str, Any], list[float
         out["short_answers"] = m.mean([float(bool(r.get("short"))) for r in answered])
         # How often a short answer, where one is shown, is exactly right.
         shorts = [r for r in answered if r.get("short")]
-        out["short_em"] = m.mean([m.exact_match(r["short"], r["answers"]) for r in shorts]) if shorts else None
+        out["short_em"] = (
+            m.mean([m.exact_match(r["short"], r["answers"], _lang(r)) for r in shorts]) if shorts else None
+        )
         # The service answers with a whole sentence; this says how often that sentence holds the answer.
         out["answer_contains_gold"] = m.mean(
             [float(m.contains_answer(r["answer"], r["answers"], _lang(r))) for r in answered]

@@ -22,7 +22,7 @@ the only ones the weights choose among.
 
 The citation is the exact sentence; when the question has a clear answer type, the answer also
 carries the shortest span that answers it (``Answer.short``), when that span is sure enough to show
-(``qa.span.short_answer``).
+(``qa.span.short_answer``; in another language, its numbers and dates: ``qa.span_languages``).
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from qa.embed.queries import LRUCache
 from qa.language import ENGLISH, Analyser
 from qa.sentences import sentence_spans
 from qa.span import answer_kind, holds_typed_span, short_answer, shortest_span
+from qa.span_languages import short_answer_in
 from qa.terms import case_checked, confusable_tokens, coverage, exact_tokens, idf, minmax, question_evidence
 from qa.types import Answer, Citation, Passage, Short
 
@@ -198,8 +199,9 @@ class ExtractiveAnswerer:
         self.passages = passages
         self.shortlist = shortlist
         self.embed_sentences = embed_sentences
-        # The documents' language: its terms for the word overlap; short answers and the
-        # definition rule read English questions only, so they are off for any other.
+        # The documents' language: its terms for the word overlap; English's short answers and the
+        # definition rule read English questions only; another language has its numbers and dates
+        # (``qa.span_languages``).
         self.analyser = analyser
 
     def choose(self, question: str, cands: list[Candidate], rows: np.ndarray) -> tuple[int, float]:
@@ -346,6 +348,9 @@ class ExtractiveAnswerer:
         # Shown only when sure enough (``qa.span.short_answer``): a wrong short answer misleads
         # where the cited sentence alone would not.
         shown = short_answer(question, first.text, score) if span is not None else None
+        if not self.analyser.english:
+            # Another language: its numbers and dates only (``qa.span_languages``).
+            shown = short_answer_in(question, first.text, score, self.analyser)
         if shown is not None:
             s, e = shown
             at = citations[0].start

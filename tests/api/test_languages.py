@@ -1,5 +1,6 @@
 """QA_LANGUAGE through the service: German, Chinese, Hindi and Thai documents found by their words
-(BM25 alone), with the bundled model, and answered without English's short-answer rules."""
+(BM25 alone), with the bundled model, answered without English's short-answer rules, and with
+short answers of their own for numbers and dates."""
 
 from __future__ import annotations
 
@@ -212,3 +213,39 @@ def test_an_option_question_is_answered_from_that_options_entry_in_any_language(
         assert text[c.start : c.end] == c.quote
         # The cited entry is the option's own: its line starts with the option as written.
         assert c.quote.lstrip().startswith(option + (" " if option == "-C" else ",")), (question, c.quote)
+
+
+# A count question in German and in Chinese, written for this test: the cited sentence holds two
+# numbers, and the one the question's words are nearest answers it ("3.400" and "400名" do not).
+COUNTS = {
+    "de": (
+        "Die Stadtbibliothek wurde im Jahr 1911 gegründet. Heute besitzt sie rund 120.000 Bücher und "
+        "3.400 Zeitschriften. Montags ist sie geschlossen.",
+        "Wie viele Bücher besitzt die Stadtbibliothek?",
+        "120.000",
+    ),
+    "zh": (
+        "该校建于1911年。这所大学现有学生3000人，教师400名。校园位于城市北部。",
+        "这所大学现有多少学生？",
+        "3000人",
+    ),
+}
+
+
+@pytest.mark.parametrize("language", ["de", "zh"])
+def test_a_count_question_gets_its_number_as_the_short_answer(
+    make_service: Callable[..., QAService], language: str
+) -> None:
+    """Short answers in other languages (qa.span_languages): a count question's number, with exact
+    offsets into the document, beside the cited sentence that holds it."""
+    text, question, short = COUNTS[language]
+    svc = make_service(f"counts-{language}", language=language)
+    svc.add_documents([Document("zahlen", text, title="Zahlen")])
+    ans = svc.ask(question)
+    assert ans.found and ans.short is not None, ans
+    assert ans.short.text == short
+    assert ans.short.doc_id == "zahlen"
+    assert (ans.short.start, ans.short.end) == (text.index(short), text.index(short) + len(short))
+    assert text[ans.short.start : ans.short.end] == short
+    c = ans.citations[0]
+    assert c.start <= ans.short.start < ans.short.end <= c.end

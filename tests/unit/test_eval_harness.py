@@ -127,3 +127,11 @@ def test_pin_then_check(tmp_path: Path) -> None:
     # Re-pinning the same subset replaces its entry.
     harness.pin(report({**base, "mrr@10": 0.6}), tmp_path)
     assert [e["metrics"]["mrr@10"] for e in json.loads(path.read_text())["runs"]] == [0.6]
+
+
+def test_short_answers_are_scored_in_their_language() -> None:
+    # MLQA's Chinese normalization splits Chinese characters apart: "136次" is "136 次"; English's is not.
+    records = [{**record("q1", ["a"], ["a"], answer="他共有136次擒杀。", answers=("136 次",)), "short": "136次"}]
+    assert harness.score(records)[0]["short_em"] == 0.0
+    records[0]["language"] = "zh"
+    assert harness.score(records)[0]["short_em"] == 1.0
