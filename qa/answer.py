@@ -38,7 +38,8 @@ from qa.embed.queries import LRUCache
 from qa.language import ENGLISH, Analyser
 from qa.sentences import sentence_spans
 from qa.span import answer_kind, holds_typed_span, short_answer, shortest_span
-from qa.span_languages import short_answer_in
+from qa.span_languages import answer_kind_in, short_answer_in, shortest_span_in
+from qa.span_languages import languages as short_answer_languages
 from qa.terms import case_checked, confusable_tokens, coverage, exact_tokens, idf, minmax, question_evidence
 from qa.types import Answer, Citation, Passage, Short
 
@@ -112,7 +113,9 @@ def features(
     analyser: Analyser = ENGLISH,
 ) -> np.ndarray:
     """One row of ``FEATURES`` per candidate sentence. Words are compared as ``analyser`` cuts
-    them (English: ``qa.terms``); the question-type feature is English's, neutral (0.5) otherwise."""
+    them (English: ``qa.terms``); the question-type feature reads English's question words, or
+    another language's forms for numbers and dates (``qa.span_languages``), and is neutral (0.5)
+    for any other question."""
     terms = analyser.terms
     # A question naming "-V" is not answered by a sentence that only says "-v" (``qa.terms``'s
     # case rule, as the second stage applies it, in every language: options are written alike);
@@ -124,7 +127,13 @@ def features(
     ]
     weights = idf(q_terms, cand_terms)
     q_stems = _stems(q_terms)
-    kind = answer_kind(question) if analyser.english else None
+    # The question's answer type: English's kinds; in another language, a number or a date where
+    # its question forms say so (``qa.span_languages``); otherwise neutral.
+    code = analyser.language.code
+    if analyser.english:
+        kind = answer_kind(question)
+    else:
+        kind = answer_kind_in(question, code) if code in short_answer_languages() else None
     rows = []
     previous: set[str] = set()
     for i, (c, ct) in enumerate(zip(cands, cand_terms, strict=True)):
@@ -137,7 +146,12 @@ def features(
         # "textwrap.wrap(text, width=70)", "Wraps the single paragraph..." is about textwrap.wrap
         # though it never says so. Its terms count as the sentence's own.
         own = ct | lead
-        typed = 0.5 if kind is None else float(holds_typed_span(question, c.text))
+        if kind is None:
+            typed = 0.5
+        elif analyser.english:
+            typed = float(holds_typed_span(question, c.text))
+        else:
+            typed = float(shortest_span_in(question, c.text, analyser) is not None)
         rows.append(
             (
                 float(cosines[i]),

@@ -3,7 +3,10 @@ of the sentence under it, never a candidate itself."""
 
 from __future__ import annotations
 
-from qa.answer import candidates
+import numpy as np
+
+from qa.answer import FEATURES, candidates, features
+from qa.language import Analyser
 from qa.types import Passage
 
 TEXT = (
@@ -43,3 +46,17 @@ def test_a_plain_text_heading_is_the_lead_of_the_sentence_under_it() -> None:
         ("cp [OPTION] [-T] QUELLE ZIEL", "ÜBERSICHT"),
         ("Kopieren von QUELLE nach ZIEL.", "BESCHREIBUNG"),
     ]
+
+
+def test_the_question_type_feature_reads_numbers_and_dates_in_other_languages() -> None:
+    """"Wie viele ...?" wants a number: a German sentence that holds one is typed (1), one that does
+    not is not (0); a question with no such form stays neutral (0.5), as in English."""
+    text = "Die Stadt hat 120.000 Einwohner. Sie liegt am Fluss und hat einen Hafen."
+    cands = candidates([Passage(1, "d", "T", text, 0, len(text), 1.0)])
+    german = Analyser.of("de")
+    typed = FEATURES.index("typed")
+    zeros = np.zeros(len(cands))
+    rows = features("Wie viele Einwohner hat die Stadt?", cands, zeros, {}, {}, german)
+    assert [r[typed] for r in rows] == [1.0, 0.0]
+    rows = features("Woran liegt die Stadt?", cands, zeros, {}, {}, german)
+    assert [r[typed] for r in rows] == [0.5, 0.5]
