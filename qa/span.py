@@ -235,7 +235,7 @@ def _join(sentence: str, names: list[Span]) -> list[Span]:
 _RANGE = re.compile(r"^\s?[–—-]\s?$")
 
 
-def _ranges(sentence: str, spans: list[Span]) -> list[Span]:
+def join_ranges(sentence: str, spans: list[Span]) -> list[Span]:
     """Merge two dates or numbers joined by a dash into the one range they give."""
     out: list[Span] = []
     for s in spans:
@@ -262,7 +262,7 @@ def _typed(question: str, sentence: str, kind: Kind, fitted: bool = False) -> li
         and _acronym(sentence[s.start : s.end]) not in q_terms
     ]
     if kind in ("date", "number"):
-        spans = _ranges(sentence, spans)
+        spans = join_ranges(sentence, spans)
     if kind == "number":
         spans = [_unrepeated(sentence, s, q_terms, units=fitted or not _COUNT.search(question.lower())) for s in spans]
     if kind == "name":

@@ -44,7 +44,7 @@ from dataclasses import dataclass
 import regex
 
 from qa.language import Analyser
-from qa.span import MIN_CONFIDENCE, Choice, Kind, Span, confidence, near_tie
+from qa.span import MIN_CONFIDENCE, Choice, Kind, Span, confidence, join_ranges, near_tie
 
 # Any script's decimal digits: ASCII, Arabic-Indic, Extended Arabic-Indic (Persian, Urdu), Devanagari, full-width.
 D = r"[0-9\u0660-\u0669\u06f0-\u06f9\u0966-\u096f\uff10-\uff19]"
@@ -265,7 +265,6 @@ def _compile(code: str, f: Forms) -> _Compiled:
 _COMPILED = {code: _compile(code, f) for code, f in FORMS.items()}
 _YEAR_IN = regex.compile(rf"(?<!{D}){_Y}(?!{D})(?:年)?")
 _UNIT = regex.compile(r"[ \u00a0]([\p{L}\p{M}]+[²³23]?(?:/[\p{L}]+)?|°[CF])")
-_RANGE = regex.compile(r"^\s?[–—-]\s?$")
 _ANCHOR_WORD = regex.compile(rf"[{_CJK}]+|(?:(?![{_CJK}])[\p{{L}}\p{{M}}\p{{N}}])+")
 
 
@@ -350,20 +349,10 @@ def _candidates(question: str, sentence: str, kind: Kind, code: str, analyser: A
         spans = numbers_in(sentence, code, question)
     q_terms = analyser.terms(question)
     spans = [s for s in spans if not analyser.terms(sentence[s.start : s.end]) <= q_terms]
-    spans = _ranges(sentence, spans)
+    spans = join_ranges(sentence, spans)
     if kind == "number" and code != "zh" and not asks_count(question, code):
         spans = [_with_unit(sentence, s, q_terms, analyser) for s in spans]
     return spans
-
-
-def _ranges(sentence: str, spans: list[Span]) -> list[Span]:
-    out: list[Span] = []
-    for s in spans:
-        if out and _RANGE.match(sentence[out[-1].end : s.start]):
-            out[-1] = Span(out[-1].start, s.end)
-        else:
-            out.append(s)
-    return out
 
 
 def _with_unit(sentence: str, span: Span, q_terms: set[str], analyser: Analyser) -> Span:
