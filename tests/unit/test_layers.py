@@ -22,6 +22,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "qa.terms",
         "qa.language",
         "qa.span",
+        "qa.span_languages",
         "qa.access",
         "qa.security",
         "qa.observability",
