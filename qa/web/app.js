@@ -5,7 +5,6 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const STORE_KEY = "qa-chat"; // localStorage: the conversation, kept across reloads
 const MAX_TURNS = 50; // kept in storage (the oldest go first)
 const PAGE_SIZE = 20; // documents per page of the panel
 const SEARCH_PAGES = 20; // a search reads at most this many pages of 1,000 documents
@@ -38,6 +37,9 @@ const plural = (n, word) => `${n.toLocaleString("en")} ${word}${n === 1 ? "" : "
 
 /** The collection this page works on: `?collection=hr` in its address (none: the default). */
 const COLLECTION = new URLSearchParams(location.search).get("collection");
+// localStorage: the conversation, kept across reloads; one per collection (another collection's
+// citations point at documents this one does not hold).
+const STORE_KEY = COLLECTION ? `qa-chat:${COLLECTION}` : "qa-chat";
 
 /** An API URL with the page's collection, if it has one. */
 function inCollection(url) {
@@ -823,6 +825,12 @@ document.addEventListener("DOMContentLoaded", () => {
     const open = $("docs").classList.toggle("open");
     $("docs-toggle").setAttribute("aria-expanded", String(open));
   });
+  if (COLLECTION) {
+    // Say which collection the page asks, in the header and the tab's title.
+    $("collection").textContent = `Collection: ${COLLECTION}`;
+    $("collection").hidden = false;
+    document.title = `qa: ${COLLECTION}`;
+  }
   restore();
   loadDocuments();
   loadExamples();

@@ -477,3 +477,39 @@ def test_the_documents_panel_searches_pages_deletes_and_uploads(page: Page, size
     for d in [*batch, {"id": f"upload/{size}-one.md"}, {"id": f"upload/{size}-two.txt"}]:
         if d["id"] != f"{prefix}/note-07":
             assert httpx.delete(f"{server}/v1/documents/{d['id']}", headers=AUTH).status_code == 200
+
+
+def test_a_collections_page_names_it_asks_it_and_keeps_its_own_conversation(browser: Browser, server: str) -> None:
+    """`/?collection=garden`: the header and the tab name the collection, the documents panel lists
+    its documents only, a question is answered from it, and the default page's conversation is not
+    shown there (nor this one on the default page)."""
+    r = httpx.post(f"{server}/v1/collections", json={"name": "garden"}, headers=AUTH, timeout=60)
+    assert r.status_code == 201, r.text
+    doc = {
+        "id": "greenhouse",
+        "title": "Greenhouse rules",
+        "text": "The community greenhouse opens at seven in the morning. Watering cans are kept by the north door.",
+    }
+    assert (
+        httpx.post(f"{server}/v1/documents?collection=garden", json=doc, headers=AUTH, timeout=120).status_code == 201
+    )
+    context = browser.new_context(viewport=SIZES["desktop"])
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.goto(server + "/")
+    ask(pg, KILN_QUESTION, 0)  # a conversation on the default collection
+    pg.goto(server + "/?collection=garden")
+    expect(pg.locator("#collection")).to_have_text("Collection: garden")
+    expect(pg).to_have_title("qa: garden")
+    expect(pg.locator("#doc-list li")).to_have_count(1)
+    expect(pg.locator("#doc-list")).to_contain_text("Greenhouse rules")
+    expect(pg.locator("li.turn")).to_have_count(0)  # not the default collection's conversation
+    turn = ask(pg, "Where are the watering cans kept?", 0)
+    expect(turn.locator(".answer")).to_contain_text("north door")
+    pg.goto(server + "/")
+    expect(pg.locator("#collection")).to_be_hidden()
+    expect(pg.locator("li.turn.assistant")).to_have_count(1)
+    expect(pg.locator("li.turn.assistant").first).to_contain_text("degrees")
+    context.close()
+    assert errors == []
