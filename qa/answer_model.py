@@ -83,12 +83,9 @@ class AnswerModel:
         self.tokenizer = Tokenizer.from_file(str(tok_file))
         # As many tokens as it was trained on (the model card's), unless told otherwise.
         max_tokens = max_tokens or int(self.card.get("max_tokens", 128))
+        self.max_tokens = max_tokens
         self.tokenizer.enable_truncation(max_tokens, strategy="only_second")
         self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
-        # For a question that leaves the sentence no room ("only_second" raises): both are cut.
-        self.long_question = Tokenizer.from_file(str(tok_file))
-        self.long_question.enable_truncation(max_tokens, strategy="longest_first")
-        self.long_question.enable_padding(pad_id=0, pad_token="[PAD]")
         self.session = session(ort, onnx_file, threads)  # the embedder's settings: see qa.embed.onnx
         self.inputs = {i.name for i in self.session.get_inputs()}
         self._lock = threading.Lock()  # the tokenizer's padding/truncation state is shared
@@ -128,7 +125,13 @@ class AnswerModel:
             try:
                 enc = self.tokenizer.encode_batch(pairs)
             except Exception:  # tokenizers raises a bare Exception: a question longer than max_tokens allows
-                enc = self.long_question.encode_batch(pairs)
+                # A question that leaves the sentence no room ("only_second" raises): both are cut,
+                # for this batch only (the lock holds the tokenizer's shared truncation state).
+                self.tokenizer.enable_truncation(self.max_tokens, strategy="longest_first")
+                try:
+                    enc = self.tokenizer.encode_batch(pairs)
+                finally:
+                    self.tokenizer.enable_truncation(self.max_tokens, strategy="only_second")
         feed = {
             "input_ids": np.array([e.ids for e in enc], dtype=np.int64),
             "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64),
