@@ -43,7 +43,7 @@ from dataclasses import dataclass
 
 import regex
 
-from qa.language import Analyser
+from qa.language import Analyser, bigrams
 from qa.span import MIN_CONFIDENCE, Choice, Kind, Span, confidence, join_ranges, near_tie
 
 # Any script's decimal digits: ASCII, Arabic-Indic, Extended Arabic-Indic (Persian, Urdu), Devanagari, full-width.
@@ -423,10 +423,8 @@ def _anchors(question: str, sentence: str, analyser: Analyser) -> list[tuple[int
     for m in _ANCHOR_WORD.finditer(sentence):
         w = m.group()
         if regex.match(rf"[{_CJK}]", w):
-            for i in range(max(1, len(w) - 1)):
-                t = w[i : i + 2]
-                if t in ids:
-                    out.append((m.start() + i, ids[t]))
+            # The run's terms are its bigrams (qa.language), the i-th starting at its i-th character.
+            out.extend((m.start() + i, ids[t]) for i, t in enumerate(bigrams(w)) if t in ids)
             continue
         for t in analyser.terms(w):
             if t in ids:
