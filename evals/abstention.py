@@ -36,6 +36,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from contextlib import closing
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -164,6 +165,11 @@ def seen_passages(svc: QAService, answer: Answer) -> str:
     return " ".join(p.text for p in answer.passages[: svc.settings.answer_passages])
 
 
+def signals_record(answer: Answer | None) -> dict[str, float] | None:
+    """An extractive answer's ``Signals`` (``qa.answerability``) as a record's field; None without them."""
+    return asdict(answer.signals) if answer is not None and answer.signals is not None else None
+
+
 def ask_record(svc: QAService, q: Query, k: int, filters: dict[str, Any] | None = None) -> dict[str, Any]:
     """One ``ask`` (with ``filters``), and what the abstention metrics need of it."""
     t0 = time.perf_counter()
@@ -180,6 +186,7 @@ def ask_record(svc: QAService, q: Query, k: int, filters: dict[str, Any] | None 
         "answer_in_passages": m.contains_answer(seen_passages(svc, a), q.answers, q.language) if q.answers else None,
         "found": a.found,
         "answer_score": a.score,
+        "answer_signals": signals_record(a),
         "answer": a.answer if a.found else "",
         "answer_holds_gold": m.contains_answer(a.answer, q.answers, q.language) if a.found and q.answers else None,
         "short": a.short.text if a.short else None,

@@ -13,7 +13,7 @@ default int8 ONNX embedder, the index of SQuAD dev's 2,067 paragraphs built once
     python -m evals.fit_short --runs /tmp/fitshort/train --validation /tmp/fitshort/val
 
 Each run's per-query records (``queries.<config>.jsonl``) give the question, the cited answer
-sentence (the first citation's quote) and its score (``answer_score``, the confidence's "evidence").
+sentence (the first citation's quote) and its evidence (``answer_signals``, the confidence's "evidence").
 For every answered question whose sentence has a name, date or number candidate
 (``qa.span.short_candidate``), the candidate is labelled exact or not against the gold answers
 (``evals.metrics.exact_match``), and a logistic regression is fitted on its ``CONFIDENCE_FEATURES``
@@ -115,6 +115,13 @@ def check_articles(records: Sequence[dict[str, Any]], split: Path = SPLIT) -> li
     return articles
 
 
+def evidence(record: dict[str, Any]) -> float:
+    """The answer's evidence (``qa.span``'s confidence feature): its signals' ``evidence``; a run made
+    before answers carried signals recorded it as ``answer_score``."""
+    signals = record.get("answer_signals")
+    return float(signals["evidence"]) if signals else float(record["answer_score"])
+
+
 def rows_of(records: Sequence[dict[str, Any]]) -> list[Row]:
     """A row per answered question whose cited sentence has a candidate span."""
     rows = []
@@ -123,7 +130,7 @@ def rows_of(records: Sequence[dict[str, Any]]) -> list[Row]:
             continue
         cites = r.get("citations") or []
         sentence = cites[0]["quote"] if cites else str(r.get("answer", "")).split("\n", 1)[0]
-        got = span.short_candidate(r["question"], sentence, float(r["answer_score"]))
+        got = span.short_candidate(r["question"], sentence, evidence(r))
         if got is None:
             continue
         choice, features = got

@@ -193,6 +193,8 @@ def run_query(svc: QAService, q: Query, k: int, answers: bool = True) -> dict[st
         "found": answer.found if answer else None,
         # Unrounded: the abstention sweep compares it with thresholds, as the answerer does.
         "answer_score": answer.score if answer else None,
+        # What the score came from (qa.answerability): evals.fit_answerability fits on them.
+        "answer_signals": abst.signals_record(answer),
         "citations": citations,
         "search_ms": round((t1 - t0) * 1000, 2),
         "ask_ms": round((t2 - t1) * 1000, 2) if answer else None,

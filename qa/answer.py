@@ -6,14 +6,15 @@ terms (on words, on 5-letter stems, and with the previous sentence as context), 
 beyond the question, whether it holds a span of the expected answer type (a name for "who", a date
 for "when"), and its passage's cosine and retrieval score. The answer sentence is the one with the
 highest weighted sum. The weights were fitted by ``python -m evals.tune_answer`` (pairwise logistic
-regression on SQuAD v1.1 dev questions that the reported evals do not use). The answer's score is
-its evidence, the mean of the chosen sentence's cosine and term coverage; below ``min_score`` the
+regression on SQuAD v1.1 dev questions that the reported evals do not use). The choice's evidence
+is the mean of the chosen sentence's cosine and term coverage; the answer's score is the calibrated
+probability that the documents answer at all (``qa.answerability``), and below ``min_score`` the
 answer is an honest "not found" with no citation.
 
 With the learned answer model (``qa.answer_model``), the features only shortlist: the
 ``shortlist`` best sentences under the weights are read by the model, and the winner is the best
 under the model's logit plus a weight of the feature score (fitted on validation questions: the
-model card's ``combine``). The answer's score is the chosen sentence's evidence either way.
+model card's ``combine``); its logit then also counts in the answer's score.
 
 Documentation has structure that prose does not: when the question asks what a code name or a
 command-line option does, the candidates that define it (the sentence right under that name's own
@@ -33,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from qa.answer_model import AnswerModel, context_before, pair
+from qa.answerability import FALLBACK_THRESHOLD, Calibration
 from qa.embed import Embedder, embed_queries
 from qa.embed.queries import LRUCache
 from qa.language import ENGLISH, Analyser
@@ -41,7 +43,7 @@ from qa.span import answer_kind, holds_typed_span, short_answer, shortest_span
 from qa.span_languages import answer_kind_in, short_answer_in, shortest_span_in
 from qa.span_languages import languages as short_answer_languages
 from qa.terms import case_checked, confusable_tokens, coverage, exact_tokens, idf, minmax, question_evidence
-from qa.types import Answer, Citation, Passage, Short
+from qa.types import Answer, Citation, Passage, Short, Signals
 
 __all__ = [
     "FEATURES",
@@ -187,9 +189,6 @@ class SentenceVectors:
         return np.stack([known[t] for t in texts])
 
 
-FEATURE_MIN_SCORE = 0.3  # the feature scorer's default evidence threshold
-
-
 class ExtractiveAnswerer:
     def __init__(
         self,
@@ -202,13 +201,20 @@ class ExtractiveAnswerer:
         shortlist: int = 8,
         embed_sentences: int = 0,
         analyser: Analyser = ENGLISH,
+        calibration: Calibration | None = None,
     ) -> None:
         if len(weights) != len(FEATURES):
             raise ValueError(f"{len(FEATURES)} weights needed ({', '.join(FEATURES)}), got {len(weights)}")
         self.embedder = embedder
         self.sentences = SentenceVectors(embedder, cache_size)
         self.model = model
-        self.min_score = FEATURE_MIN_SCORE if min_score is None else min_score
+        # The answer's score: the calibrated probability that the documents answer
+        # (``qa.answerability``), or without a calibration the chosen sentence's evidence; below
+        # ``min_score`` (by default the calibration's threshold) the answer is "not found".
+        self.calibration = calibration
+        if min_score is None:
+            min_score = calibration.threshold if calibration else FALLBACK_THRESHOLD
+        self.min_score = min_score
         self.weights = np.array(weights, dtype=np.float64)
         self.passages = passages
         self.shortlist = shortlist
@@ -218,8 +224,9 @@ class ExtractiveAnswerer:
         # (``qa.span_languages``).
         self.analyser = analyser
 
-    def choose(self, question: str, cands: list[Candidate], rows: np.ndarray) -> tuple[int, float]:
-        """The index of the answer sentence among ``cands`` and its score (see the module docstring)."""
+    def choose(self, question: str, cands: list[Candidate], rows: np.ndarray) -> tuple[int, Signals]:
+        """The index of the answer sentence among ``cands`` and what the choice says about whether it
+        answers (``Signals``; see the module docstring)."""
         base = rows @ self.weights
         options = [t for t in exact_tokens(question) if t.startswith("-")]
         if self.analyser.english:
@@ -248,7 +255,7 @@ class ExtractiveAnswerer:
         if self.model is None:
             best = int(np.argmax(base))
             # The evidence: how well the chosen sentence matches the question, in meaning and in words.
-            return best, float(rows[best, 0] + rows[best, 1]) / 2
+            return best, Signals(evidence=float(rows[best, 0] + rows[best, 1]) / 2)
         top = np.argsort(-base, kind="stable")[: self.shortlist]
         logits = self.model.score(
             [
@@ -261,11 +268,16 @@ class ExtractiveAnswerer:
                 for i in top
             ]
         )
-        best = int(top[int(np.argmax(self.model.combine(logits, base[top])))])
-        # The model chooses; the evidence still decides "not found". The model's probability,
-        # calibrated on validation articles, did not carry over to other articles (91% answered
-        # on SQuAD's eval articles for 96% on validation: evals/reports/answer_model.md).
-        return best, float(rows[best, 0] + rows[best, 1]) / 2
+        at = int(np.argmax(self.model.combine(logits, base[top])))
+        best = int(top[at])
+        # The model chooses; the evidence, the model's logit and its margin over the best other
+        # sentence it read decide "not found" together (``qa.answerability``).
+        others = np.delete(logits, at)
+        return best, Signals(
+            evidence=float(rows[best, 0] + rows[best, 1]) / 2,
+            logit=float(logits[at]),
+            logit_margin=float(logits[at] - others.max()) if len(others) else 0.0,
+        )
 
     def score(
         self,
@@ -331,7 +343,7 @@ class ExtractiveAnswerer:
         cands, rows, exact = self._score(question, passages, query_vector, passage_vectors)
         if not cands:
             return Answer(answer=NOT_FOUND, found=False, citations=(), passages=tuple(passages))
-        best, score = self.choose(question, cands, rows)
+        best, signals = self.choose(question, cands, rows)
         q = query_vector
         while not exact[best]:
             # Chosen on an estimated cosine: read the sentence itself, and choose again with it, so
@@ -340,9 +352,12 @@ class ExtractiveAnswerer:
                 q = embed_queries(self.embedder, [question])[0]
             rows[best, 0] = float(self.sentences.embed([cands[best].text])[0] @ q)
             exact[best] = True
-            best, score = self.choose(question, cands, rows)
+            best, signals = self.choose(question, cands, rows)
+        score = self.calibration.probability(signals) if self.calibration else signals.evidence
         if score < self.min_score:
-            return Answer(answer=NOT_FOUND, found=False, citations=(), passages=tuple(passages), score=score)
+            return Answer(
+                answer=NOT_FOUND, found=False, citations=(), passages=tuple(passages), score=score, signals=signals
+            )
         c = cands[best]
         p = c.passage
         chosen = [c, *list_after(cands, best)]
@@ -361,10 +376,11 @@ class ExtractiveAnswerer:
         short = None
         # Shown only when sure enough (``qa.span.short_answer``): a wrong short answer misleads
         # where the cited sentence alone would not.
-        shown = short_answer(question, first.text, score) if span is not None else None
+        evidence = signals.evidence
+        shown = short_answer(question, first.text, evidence) if span is not None else None
         if not self.analyser.english:
             # Another language: its numbers and dates only (``qa.span_languages``).
-            shown = short_answer_in(question, first.text, score, self.analyser)
+            shown = short_answer_in(question, first.text, evidence, self.analyser)
         if shown is not None:
             s, e = shown
             at = citations[0].start
@@ -376,6 +392,7 @@ class ExtractiveAnswerer:
             passages=tuple(passages),
             score=score,
             short=short,
+            signals=signals,
         )
 
 

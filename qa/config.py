@@ -171,13 +171,16 @@ class Settings(BaseSettings):
         1000, ge=1, description="`qa serve`: finished jobs kept (the newest); older ones are deleted."
     )
     job_keep_days: float = Field(7.0, gt=0, description="`qa serve`: days a finished job is kept before it is deleted.")
-    min_answer_score: float = Field(
-        0.3,
+    min_answer_score: float | None = Field(
+        None,
         ge=0,
         le=1,
-        description="An answer scoring below this answers 'not found'. The score is the chosen sentence's "
-        "evidence: the mean of its cosine with the question and its coverage of the question's terms, whichever "
-        "`QA_ANSWER_MODEL` chose it.",
+        description="An answer scoring below this answers 'not found'. The score is the calibrated probability "
+        "that the documents answer the question (qa/models/answerability.json: fitted for the embedder and for "
+        "what chose the sentence, the answer model or the feature scorer); unset, the calibration's own threshold "
+        "(fitted to keep 97% of answerable validation questions answered). For an embedder without a calibration, "
+        "the score is the chosen sentence's evidence (the mean of its cosine with the question and its coverage of "
+        "the question's terms) and the default threshold 0.3.",
     )
     answer_model: str = Field(
         "bundled",

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from qa import answerability
 from qa.access import ADMIN, Caller, check_access, document_access
 from qa.answer import ExtractiveAnswerer
 from qa.answer_model import AnswerModel, load_answer_model
@@ -210,11 +211,16 @@ class QAService:
     @cached_property
     def answerer(self) -> ExtractiveAnswerer:
         s = self.settings
+        model = self.answer_model
+        # The answer's score, fitted for this embedder and chooser (``qa.answerability``); without
+        # one, the evidence decides.
+        chooser = model.name if model is not None else answerability.FEATURES_CHOOSER
         return ExtractiveAnswerer(
             self.embedder,
             min_score=s.min_answer_score,
+            calibration=answerability.find(s.model, chooser),
             passages=s.answer_passages,
-            model=self.answer_model,
+            model=model,
             shortlist=s.answer_shortlist,
             embed_sentences=s.answer_embed_sentences,
             analyser=self.analyser,

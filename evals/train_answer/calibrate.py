@@ -126,8 +126,7 @@ def calibrate(work: Path, out: Path | None = None, answered: float = 0.96) -> di
         "|---|---|",
         f"| feature scorer alone (QA_ANSWER_MODEL=features) | {c['top1_features']} |",
         f"| model alone, over the shortlist of {c['shortlist']} | {c['top1_model']} |",
-        f"| model + {card['combine']['features']} x feature score (what qa runs with a model) "
-        f"| {c['top1_combined']} |",
+        f"| model + {card['combine']['features']} x feature score (what qa runs with a model) | {c['top1_combined']} |",
         "",
         f"The model's own probability as a 'not found' threshold: {card['threshold']} answers {c['answered']} of",
         f"the answerable questions and says 'not found' to {c['not_found_gold_removed']} of the gold-removed ones",

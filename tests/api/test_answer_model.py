@@ -128,7 +128,11 @@ def test_the_bundled_model_is_the_default_and_matches_its_card(
     card = json.loads((BUNDLED / CARD_FILE).read_text(encoding="utf-8"))
     assert card["sha256"] == hashlib.sha256((BUNDLED / MODEL_FILE).read_bytes()).hexdigest()
     assert card["hyper"]["layers"] == 6 and "train articles of evals/answer_split.json" in card["training_data"]
-    assert svc.answerer.shortlist == 4 and svc.answerer.min_score == 0.3
+    assert svc.answerer.shortlist == 4
+    # Its answers are scored by the calibration fitted for the bundled embedder and this model.
+    cal = svc.answerer.calibration
+    assert cal is not None and (cal.embedder, cal.chooser) == (svc.settings.model, "qa-answer-minilm-l6")
+    assert svc.answerer.min_score == cal.threshold
     # The canonical question: the sentence that names both, cited exactly.
     doc = Document(id="paris", title="Talks", text=seed_article.read_text(encoding="utf-8"))
     svc.add_documents([doc])

@@ -49,7 +49,7 @@ def test_a_plain_text_heading_is_the_lead_of_the_sentence_under_it() -> None:
 
 
 def test_the_question_type_feature_reads_numbers_and_dates_in_other_languages() -> None:
-    """"Wie viele ...?" wants a number: a German sentence that holds one is typed (1), one that does
+    """ "Wie viele ...?" wants a number: a German sentence that holds one is typed (1), one that does
     not is not (0); a question with no such form stays neutral (0.5), as in English."""
     text = "Die Stadt hat 120.000 Einwohner. Sie liegt am Fluss und hat einen Hafen."
     cands = candidates([Passage(1, "d", "T", text, 0, len(text), 1.0)])

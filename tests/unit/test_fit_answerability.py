@@ -1,0 +1,123 @@
+"""The answer-score recipe (``evals.fit_answerability``) end to end on hand-written runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from evals import fit_answerability as fa
+from qa import answerability
+from qa.answerability import find
+
+SPLIT = json.loads(fa.SPLIT.read_text(encoding="utf-8"))
+
+
+def _run(
+    path: Path, article: str, seed: int, n: int = 200, answer_model: str = "bundled", language: str = "en"
+) -> Path:
+    """A ``--abstention`` run whose answerable answers have more evidence and higher logits than
+    its gold-removed ones, the evidence alone separating them less well than with the logit."""
+    rng = np.random.default_rng(seed)
+    path.mkdir(parents=True)
+
+    def rec(i: int, positive: bool) -> dict:
+        ev = float(np.clip(rng.normal(0.62 if positive else 0.5, 0.08), 0, 1))
+        logit = float(rng.normal(2.0 if positive else -1.0, 1.5))
+        found = ev >= 0.3
+        return {
+            "qid": f"q{i}",
+            "question": "Who?",
+            "gold": [f"{article}#{i % 5}"],
+            "answers": ["Ada"],
+            "found": found,
+            "answer": ("Ada did it." if positive else "Bob did.") if found else "",
+            "answer_score": ev,
+            "answer_signals": {"evidence": ev, "logit": logit, "logit_margin": float(rng.normal(0.5, 1.0))},
+        }
+
+    files = {
+        "queries": [rec(i, True) for i in range(n)],
+        "abstention": [rec(i, False) for i in range(n)],
+        "offtopic": [{**rec(i, False), "gold": [], "answers": []} for i in range(10)],
+    }
+    for kind, rows in files.items():
+        (path / f"{kind}.default.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    settings = {
+        "model": "sentence-transformers/all-MiniLM-L6-v2",
+        "answer_model": answer_model,
+        "language": language,
+        "min_answer_score": 0.3,
+    }
+    report = {
+        "dataset": "toy",
+        "command": "python -m evals --abstention",
+        "configs": {"default": {"settings": settings}},
+    }
+    (path / "report.json").write_text(json.dumps(report))
+    return path
+
+
+def test_the_fit_keeps_its_answered_share_and_beats_the_evidence_alone(tmp_path: Path) -> None:
+    fit_dir = _run(tmp_path / "val", SPLIT["validation_articles"][0], seed=1)
+    other = _run(tmp_path / "other", SPLIT["validation_articles"][1], seed=2)
+    result = fa.fit_runs(fit_dir, [other], answered=0.97)
+    assert (result["embedder"], result["chooser"]) == ("sentence-transformers/all-MiniLM-L6-v2", "qa-answer-minilm-l6")
+    assert result["calibration"]["signals"] == list(fa.MODEL_SIGNALS)
+    fitted, applied = result["runs"]
+    assert fitted["calibrated"]["answered"] >= 0.97
+    for r in (fitted, applied):
+        # The logit separates more: more gold-removed questions get "not found" than with the evidence alone.
+        assert r["calibrated"]["not_found"] > r["evidence_only"]["not_found"]
+    # Deterministic.
+    assert fa.fit_runs(fit_dir, [other], answered=0.97)["calibration"] == result["calibration"]
+
+
+def test_the_feature_scorer_is_fitted_on_its_evidence(tmp_path: Path) -> None:
+    fit_dir = _run(tmp_path / "val", SPLIT["validation_articles"][0], seed=3, answer_model="features")
+    result = fa.fit_runs(fit_dir, [], answered=0.95)
+    assert result["chooser"] == answerability.FEATURES_CHOOSER
+    assert result["calibration"]["signals"] == list(fa.FEATURE_SIGNALS)
+    # A language the model does not read is answered by the feature scorer too.
+    de = _run(tmp_path / "de", SPLIT["validation_articles"][0], seed=3, language="de")
+    assert fa.fit_runs(de, [], answered=0.95)["chooser"] == answerability.FEATURES_CHOOSER
+
+
+def test_a_run_on_eval_articles_is_refused(tmp_path: Path) -> None:
+    run = _run(tmp_path / "eval", SPLIT["eval_articles"][0], seed=4)
+    result = CliRunner().invoke(fa.app, ["--fit", str(run), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2 and "eval articles" in result.output
+
+
+def test_the_script_writes_its_report_and_the_calibration(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    run = _run(tmp_path / "val", SPLIT["validation_articles"][0], seed=5)
+    target = tmp_path / "answerability.json"
+    target.write_text(
+        json.dumps(
+            {
+                "calibrations": [
+                    {
+                        "embedder": "x/y",
+                        "chooser": "features",
+                        "signals": ["evidence"],
+                        "weights": [0, 1],
+                        "threshold": 0.5,
+                    }
+                ]
+            }
+        )
+    )
+    monkeypatch.setattr(answerability, "CALIBRATIONS_FILE", target)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(fa.app, ["--fit", str(run), "--out", str(out), "--write"])
+    assert result.exit_code == 0, result.output
+    name = "sentence-transformers_all-MiniLM-L6-v2--qa-answer-minilm-l6"
+    report = json.loads((out / f"{name}.json").read_text())
+    assert "answer holds gold" in (out / f"{name}.md").read_text()
+    cal = find("sentence-transformers/all-MiniLM-L6-v2", "qa-answer-minilm-l6", target)
+    assert cal is not None and cal.threshold == report["calibration"]["threshold"]
+    assert find("x/y", "features", target) is not None  # the others are kept
+    answerability.calibrations.cache_clear()
