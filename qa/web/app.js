@@ -406,6 +406,7 @@ async function ask(question) {
   $("new-chat").disabled = false;
   $("collection-select").disabled = false;
   reveal(user, view.item);
+  followAddress(); // Back or Forward was pressed during the answer
 }
 
 function newChat() {
@@ -831,6 +832,11 @@ async function loadCollections() {
   nameCollection();
 }
 
+/** Back or Forward: show the collection the address names now (once the answer being written is done). */
+function followAddress() {
+  if (collectionInAddress() !== collection) switchCollection(collectionInAddress(), false);
+}
+
 /** Show collection `name` (null: the default): its address, its documents, its own conversation.
  * `push`: a new history entry (the picker), so Back returns to the collection shown before. */
 function switchCollection(name, push) {
@@ -913,9 +919,7 @@ document.addEventListener("DOMContentLoaded", () => {
     $("docs-toggle").setAttribute("aria-expanded", String(open));
   });
   $("collection-select").addEventListener("change", (e) => switchCollection(e.target.value || null, true));
-  window.addEventListener("popstate", () => {
-    if (collectionInAddress() !== collection) switchCollection(collectionInAddress(), false);
-  });
+  window.addEventListener("popstate", followAddress);
   nameCollection();
   restore();
   loadDocuments();
