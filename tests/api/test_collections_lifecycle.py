@@ -188,8 +188,14 @@ def assert_gone_everywhere(c: TestClient, name: str) -> None:
         "documents": c.get(f"/v1/documents?collection={name}"),
         "document": c.get(f"/v1/documents/policy-0?collection={name}"),
         "upload": c.post(f"/v1/documents?collection={name}", json={"text": "Holidays: 25 days."}),
+        "upload file": c.post(f"/v1/documents?collection={name}", files={"file": ("a.txt", b"Holidays: 25 days.")}),
+        "patch document": c.patch(f"/v1/documents/policy-0?collection={name}", json={"access": None}),
+        "delete document": c.delete(f"/v1/documents/policy-0?collection={name}"),
+        "jobs": c.get(f"/v1/jobs?collection={name}"),
+        "job": c.get(f"/v1/jobs/0123456789abcdef0123456789abcdef?collection={name}"),
         "stats": c.get(f"/v1/stats?collection={name}"),
         "collection": c.get(f"/v1/collections/{name}"),
+        "delete collection": c.delete(f"/v1/collections/{name}"),
     }
     for route, r in native.items():
         assert r.status_code == 404, (route, r.text)
