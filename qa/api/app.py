@@ -67,7 +67,9 @@ Every citation carries the document id and the character offsets of its quote: `
 OpenAI-compatible routes take it as `model` (`qa` is the default collection; `GET /v1/models`).
 
 Errors are JSON `{"error": "<type>", "message": "<what to fix>"}` (in OpenAI's shape under
-`/v1/chat/completions`, `/v1/responses`, `/v1/models` and `/v1/embeddings`).
+`/v1/chat/completions`, `/v1/responses`, `/v1/models` and `/v1/embeddings`). A collection that does
+not exist, or was deleted (even while the request was being served), is a 404 (`not_found`; OpenAI's
+`model_not_found` under the OpenAI-compatible routes), never a 5xx.
 
 **API keys.** With `QA_API_KEYS` set, writes (`POST /v1/documents`, `POST /v1/documents/upload`,
 `DELETE /v1/documents/{doc_id}`, `POST /v1/collections`, `DELETE /v1/collections/{name}`) need
