@@ -20,13 +20,15 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qa.access import Keyring
+from qa.api.deps import deleted_collection
 from qa.api.errors import (
     INTERNAL_MESSAGE,
-    deleted_message,
+    deleted_response,
     error_response,
     is_openai_path,
     kind_of,
     openai_error,
+    openai_qa_error,
     qa_error_response,
     refusal,
     status_of,
@@ -65,7 +67,9 @@ Every citation carries the document id and the character offsets of its quote: `
 OpenAI-compatible routes take it as `model` (`qa` is the default collection; `GET /v1/models`).
 
 Errors are JSON `{"error": "<type>", "message": "<what to fix>"}` (in OpenAI's shape under
-`/v1/chat/completions`, `/v1/responses`, `/v1/models` and `/v1/embeddings`).
+`/v1/chat/completions`, `/v1/responses`, `/v1/models` and `/v1/embeddings`). A collection that does
+not exist, or was deleted (even while the request was being served), is a 404 (`not_found`; OpenAI's
+`model_not_found` under the OpenAI-compatible routes), never a 5xx.
 
 **API keys.** With `QA_API_KEYS` set, writes (`POST /v1/documents`, `POST /v1/documents/upload`,
 `DELETE /v1/documents/{doc_id}`, `POST /v1/collections`, `DELETE /v1/collections/{name}`) need
@@ -204,12 +208,12 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
 
     @app.exception_handler(QAError)
     async def qa_error(request: Request, exc: QAError) -> JSONResponse:
-        name = str(request.scope.get("qa.collection", ""))
-        deleted: bool = status_of(exc) >= 500 and bool(name) and await run_in_threadpool(collection_gone, name)
-        if deleted:
-            # Its index went away under the request (deleted by another process): a 404, as the next request gets.
-            return error_response(404, deleted_message(name))
-        return qa_error_response(exc)
+        path = request.url.path
+        if status_of(exc) >= 500 and (name := await deleted_collection(request)):
+            # Its index went away under the request (deleted by another process, or by this one
+            # after the wait): a 404, as the next request gets, never the index's 503.
+            return deleted_response(path, name)
+        return openai_qa_error(exc) if is_openai_path(path) else qa_error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

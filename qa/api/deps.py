@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
+from starlette.concurrency import run_in_threadpool
 
 from qa.access import ADMIN, Caller
 from qa.collections import Collections
@@ -39,6 +40,16 @@ def hold(request: Request, svc: QAService) -> QAService:
     request.scope["qa.collection"] = svc.collection
     request.scope.setdefault(RELEASE_KEY, []).append(lambda: collections.release(svc))
     return svc
+
+
+async def deleted_collection(request: Request) -> str | None:
+    """The collection the request holds (``hold``), if it was deleted since (by this process or
+    another): what a failure of the request is then explained by; None otherwise."""
+    name = str(request.scope.get("qa.collection", ""))
+    registry: Collections | None = getattr(request.app.state, "collections", None)
+    if name and registry is not None and await run_in_threadpool(registry.gone, name):
+        return name
+    return None
 
 
 async def get_service(request: Request, collection: CollectionQuery = None) -> QAService:

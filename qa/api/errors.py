@@ -121,6 +121,21 @@ def deleted_message(collection: str) -> str:
     )
 
 
+def deleted_response(path: str, collection: str) -> JSONResponse:
+    """The 404 of a request whose collection was deleted while it was being served: under the
+    OpenAI routes OpenAI's ``model_not_found`` (the collection is the request's ``model``), qa's
+    ``not_found`` elsewhere. Never the 5xx the index's disappearance caused."""
+    message = deleted_message(collection)
+    if is_openai_path(path):
+        return openai_error(404, message, "model_not_found", param="model")
+    return error_response(404, message)
+
+
+def deleted_data(collection: str) -> dict[str, str]:
+    """``deleted_response``'s kind and message, for an error inside a stream (whose status is sent)."""
+    return {"error": kind_of(404), "message": deleted_message(collection)}
+
+
 def refusal(path: str, status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     """An error sent before a route runs (middleware): in OpenAI's shape under the OpenAI routes,
     qa's elsewhere."""

@@ -31,7 +31,7 @@ from starlette.responses import JSONResponse
 
 from qa.access import ADMIN, ANONYMOUS, DEFAULT_COLLECTION, Caller, Keyring
 from qa.api.deps import RELEASE_KEY
-from qa.api.errors import INTERNAL_MESSAGE, deleted_message, is_openai_path, openai_error, qa_error_response, refusal
+from qa.api.errors import INTERNAL_MESSAGE, deleted_response, is_openai_path, openai_error, qa_error_response, refusal
 from qa.errors import MissingScope, QAError
 from qa.observability import Metrics, access_log, new_request_id, request_id, request_span
 from qa.security import MCP_PATH, host_refusal, needs_key, origin_refusal, required_scope
@@ -74,7 +74,7 @@ class Observe:
         name = str(scope.get("qa.collection", ""))
         deleted: bool = bool(name) and await run_in_threadpool(self.gone, name)
         if deleted:
-            return refusal(path, 404, deleted_message(name))
+            return deleted_response(path, name)
         log.exception("unhandled error on %s %s", scope["method"], path)
         return refusal(path, 500, INTERNAL_MESSAGE)
 

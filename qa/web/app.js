@@ -35,16 +35,21 @@ function el(tag, attrs = {}, ...children) {
 
 const plural = (n, word) => `${n.toLocaleString("en")} ${word}${n === 1 ? "" : "s"}`;
 
-/** The collection this page works on: `?collection=hr` in its address (none: the default). */
-const COLLECTION = new URLSearchParams(location.search).get("collection");
+/** The collection named in the page's address, `?collection=hr` (null: the default). */
+const collectionInAddress = () => new URLSearchParams(location.search).get("collection") || null;
+/** The collection this page works on (null: the default); the picker changes it. */
+let collection = collectionInAddress();
+let defaultName = null; // the default collection's name, once GET /v1/collections has said it
+let shown = 0; // bumped at each switch: an answer for the collection shown before is dropped
+
 // localStorage: the conversation, kept across reloads; one per collection (another collection's
 // citations point at documents this one does not hold).
-const STORE_KEY = COLLECTION ? `qa-chat:${COLLECTION}` : "qa-chat";
+const storeKey = () => (collection ? `qa-chat:${collection}` : "qa-chat");
 
 /** An API URL with the page's collection, if it has one. */
 function inCollection(url) {
-  if (!COLLECTION) return url;
-  return url + (url.includes("?") ? "&" : "?") + "collection=" + encodeURIComponent(COLLECTION);
+  if (!collection) return url;
+  return url + (url.includes("?") ? "&" : "?") + "collection=" + encodeURIComponent(collection);
 }
 
 /** /v1/documents/{id}: ids may hold slashes (the route takes a path), each segment encoded. */
@@ -214,8 +219,8 @@ function save() {
     // Over the storage quota: first without the passages searched, then without the oldest turns.
     const items = drop === 0 ? keep : keep.slice(drop - 1).map((r) => ({ ...r, passages: null }));
     try {
-      if (items.length) localStorage.setItem(STORE_KEY, JSON.stringify({ version: 1, records: items }));
-      else localStorage.removeItem(STORE_KEY);
+      if (items.length) localStorage.setItem(storeKey(), JSON.stringify({ version: 1, records: items }));
+      else localStorage.removeItem(storeKey());
       return;
     } catch (_) { /* quota: try with less */ }
   }
@@ -224,7 +229,7 @@ function save() {
 function restore() {
   let stored = null;
   try {
-    stored = JSON.parse(localStorage.getItem(STORE_KEY) || "null");
+    stored = JSON.parse(localStorage.getItem(storeKey()) || "null");
   } catch (_) { /* unreadable: start afresh */ }
   if (!stored || stored.version !== 1 || !Array.isArray(stored.records)) return;
   records = stored.records.filter((r) => r && typeof r.question === "string");
@@ -342,6 +347,7 @@ async function ask(question) {
   busy = true;
   $("send").disabled = true;
   $("new-chat").disabled = true;
+  $("collection-select").disabled = true; // the answer belongs to this collection's conversation
   const messages = [...conversation(), { role: "user", content: question }];
   const rec = newRecord(question);
   records.push(rec);
@@ -398,7 +404,9 @@ async function ask(question) {
   busy = false;
   $("send").disabled = false;
   $("new-chat").disabled = false;
+  $("collection-select").disabled = false;
   reveal(user, view.item);
+  followAddress(); // Back or Forward was pressed during the answer
 }
 
 function newChat() {
@@ -424,6 +432,7 @@ function topicOf(doc) {
 }
 
 async function loadExamples() {
+  const at = shown;
   const list = $("examples");
   let page;
   try {
@@ -436,6 +445,7 @@ async function loadExamples() {
   } catch (_) {
     return;
   }
+  if (at !== shown) return; // another collection is shown now
   if (!page.total) {
     $("empty-lead").textContent = "No documents are indexed yet. Add some under Documents, then ask about them.";
     list.replaceChildren();
@@ -512,7 +522,7 @@ function drawViewer() {
 
 async function openDocument(id, trigger, span) {
   lastTrigger = trigger;
-  const response = await fetch(documentUrl(id) + (COLLECTION ? "&" : "?") + "include_text=true", { headers: headers() });
+  const response = await fetch(documentUrl(id) + (collection ? "&" : "?") + "include_text=true", { headers: headers() });
   const dialog = $("viewer");
   const text = $("viewer-text");
   const warning = $("viewer-warning");
@@ -605,6 +615,7 @@ function documentItem(d) {
 }
 
 async function loadDocuments() {
+  const at = shown;
   const list = $("doc-list");
   const count = $("doc-count");
   let docs;
@@ -629,9 +640,10 @@ async function loadDocuments() {
       total = page.total;
     }
   } catch (err) {
-    count.textContent = `Could not list documents: ${err.message}`;
+    if (at === shown) count.textContent = `Could not list documents: ${err.message}`;
     return;
   }
+  if (at !== shown) return; // another collection is shown now
   list.replaceChildren(...docs.map(documentItem));
   const first = docs.length ? panel.offset + 1 : 0;
   const range = `${first}–${panel.offset + docs.length}`;
@@ -780,6 +792,86 @@ async function upload(event) {
   }
 }
 
+// -- collections --------------------------------------------------------------------------------
+
+/** Say which collection the page asks, in the header and the tab's title (the default: neither). */
+function nameCollection() {
+  const named = collection && collection !== defaultName;
+  $("collection").textContent = named ? `Collection: ${collection}` : "";
+  // The picker names it when it shows; else this line does, as before there was a picker.
+  $("collection").hidden = !named || !$("collection-picker").hidden;
+  document.title = named ? `qa: ${collection}` : "qa: ask your documents";
+}
+
+/** The collections the key may read (GET /v1/collections), in the picker, the default first.
+ * Shown when there is a choice (two or more). A key that may not list them (401, 403), or any
+ * failure, leaves the picker hidden and the page on the collection of its address, as before. */
+async function loadCollections() {
+  let listed = [];
+  try {
+    const response = await fetch("/v1/collections", { headers: headers() });
+    if (response.ok) {
+      const body = await response.json();
+      if (Array.isArray(body.collections)) listed = body.collections.filter((c) => c && typeof c.name === "string");
+    }
+  } catch (_) { /* no picker: the page works on the collection of its address */ }
+  const first = listed.find((c) => c.default);
+  if (first) defaultName = first.name;
+  // The default's option has no value: picking it takes `?collection=` out of the address.
+  const options = listed.map((c) => (c.default ? ["", `${c.name} (default)`] : [c.name, c.name]));
+  const current = collection && collection !== defaultName ? collection : "";
+  if (!options.some(([value]) => value === current)) {
+    // Named in the address (or the default) but not listed for this key: still shown as chosen.
+    if (current) options.push([current, current]);
+    else options.unshift(["", "default"]);
+  }
+  const select = $("collection-select");
+  select.replaceChildren(...options.map(([value, label]) => el("option", { value }, label)));
+  select.value = current;
+  $("collection-picker").hidden = options.length < 2;
+  nameCollection();
+}
+
+/** Back or Forward: show the collection the address names now (once the answer being written is done). */
+function followAddress() {
+  if (collectionInAddress() !== collection) switchCollection(collectionInAddress(), false);
+}
+
+/** Show collection `name` (null: the default): its address, its documents, its own conversation.
+ * `push`: a new history entry (the picker), so Back returns to the collection shown before. */
+function switchCollection(name, push) {
+  if (busy) return;
+  if (name !== null && name === defaultName) name = null;
+  if (name === collection) return;
+  collection = name;
+  shown++;
+  const url = new URL(location.href);
+  url.pathname = "/"; // a document's link (/documents/<id>) belongs to the collection it was in
+  url.hash = "";
+  if (name) url.searchParams.set("collection", name);
+  else url.searchParams.delete("collection");
+  if (push) history.pushState(null, "", url);
+  else if (url.href !== location.href) history.replaceState(null, "", url);
+  $("collection-select").value = name || "";
+  nameCollection();
+  records = [];
+  $("log").replaceChildren();
+  $("empty").hidden = false;
+  $("examples").replaceChildren();
+  $("empty-lead").textContent = "Ask a question about the indexed documents.";
+  restore();
+  panel.offset = 0;
+  panel.query = "";
+  panel.all = null;
+  $("doc-search").value = "";
+  $("doc-list").replaceChildren();
+  $("doc-count").textContent = "";
+  $("doc-status").textContent = "";
+  $("uploads").replaceChildren();
+  loadDocuments();
+  loadExamples();
+}
+
 // -- wiring ---------------------------------------------------------------------------------------
 
 function submitQuestion(event) {
@@ -807,6 +899,7 @@ document.addEventListener("DOMContentLoaded", () => {
   key.addEventListener("change", () => {
     sessionStorage.setItem("qa-api-key", key.value.trim());
     changed();
+    loadCollections();
   });
   $("viewer-close").addEventListener("click", () => $("viewer").close());
   $("viewer-mode").addEventListener("click", () => {
@@ -825,15 +918,13 @@ document.addEventListener("DOMContentLoaded", () => {
     const open = $("docs").classList.toggle("open");
     $("docs-toggle").setAttribute("aria-expanded", String(open));
   });
-  if (COLLECTION) {
-    // Say which collection the page asks, in the header and the tab's title.
-    $("collection").textContent = `Collection: ${COLLECTION}`;
-    $("collection").hidden = false;
-    document.title = `qa: ${COLLECTION}`;
-  }
+  $("collection-select").addEventListener("change", (e) => switchCollection(e.target.value || null, true));
+  window.addEventListener("popstate", followAddress);
+  nameCollection();
   restore();
   loadDocuments();
   loadExamples();
+  loadCollections();
   openLinkedDocument();
   window.addEventListener("hashchange", openLinkedDocument);
 });

@@ -173,3 +173,85 @@ def test_a_collection_that_no_longer_opens_breaks_no_other(
         assert c.delete("/v1/collections/bad").status_code == 200
         assert [x["name"] for x in c.get("/v1/collections").json()["collections"]] == ["default", "good"]
     svc.close()
+
+
+def assert_gone_everywhere(c: TestClient, name: str) -> None:
+    """Every route on deleted collection ``name`` is a 404 that says so: qa's shape on qa's routes,
+    OpenAI's (``model_not_found``, ``param: model``) on the OpenAI-compatible ones, streams included."""
+    native = {
+        "ask": c.post(f"/v1/ask?collection={name}", json={"question": LEAVE}),
+        "search": c.post(f"/v1/search?collection={name}", json={"question": LEAVE}),
+        "chat": c.post(f"/v1/chat?collection={name}", json={"messages": [{"role": "user", "content": LEAVE}]}),
+        "chat stream": c.post(
+            f"/v1/chat?collection={name}", json={"messages": [{"role": "user", "content": LEAVE}], "stream": True}
+        ),
+        "documents": c.get(f"/v1/documents?collection={name}"),
+        "document": c.get(f"/v1/documents/policy-0?collection={name}"),
+        "upload": c.post(f"/v1/documents?collection={name}", json={"text": "Holidays: 25 days."}),
+        "upload file": c.post(f"/v1/documents?collection={name}", files={"file": ("a.txt", b"Holidays: 25 days.")}),
+        "patch document": c.patch(f"/v1/documents/policy-0?collection={name}", json={"access": None}),
+        "delete document": c.delete(f"/v1/documents/policy-0?collection={name}"),
+        "jobs": c.get(f"/v1/jobs?collection={name}"),
+        "job": c.get(f"/v1/jobs/0123456789abcdef0123456789abcdef?collection={name}"),
+        "stats": c.get(f"/v1/stats?collection={name}"),
+        "collection": c.get(f"/v1/collections/{name}"),
+        "delete collection": c.delete(f"/v1/collections/{name}"),
+    }
+    for route, r in native.items():
+        assert r.status_code == 404, (route, r.text)
+        body = r.json()
+        assert body["error"] == "not_found" and f"collection {name!r}" in body["message"], (route, body)
+    messages = [{"role": "user", "content": LEAVE}]
+    openai = {
+        "chat/completions": c.post("/v1/chat/completions", json={"model": name, "messages": messages}),
+        "chat/completions stream": c.post(
+            "/v1/chat/completions", json={"model": name, "messages": messages, "stream": True}
+        ),
+        "responses": c.post("/v1/responses", json={"model": name, "input": LEAVE}),
+        "responses stream": c.post("/v1/responses", json={"model": name, "input": LEAVE, "stream": True}),
+        "embeddings": c.post("/v1/embeddings", json={"model": name, "input": LEAVE}),
+        "models/{id}": c.get(f"/v1/models/{name}"),
+    }
+    for route, r in openai.items():
+        assert r.status_code == 404, (route, r.text)
+        error = r.json()["error"]
+        assert set(error) == {"message", "type", "param", "code"}, (route, error)
+        assert error["code"] == "model_not_found" and error["type"] == "invalid_request_error", (route, error)
+        assert f"{name!r}" in error["message"], (route, error)
+    assert name not in [m["id"] for m in c.get("/v1/models").json()["data"]]
+
+
+def test_a_deleted_collection_is_a_404_on_every_route_in_its_shape(tmp_path: Path, embedder: Embedder) -> None:
+    """Deleted through the API, then asked for: never a 5xx, and OpenAI clients get OpenAI's 404."""
+    settings = Settings(index_dir=tmp_path)
+    svc = QAService(settings, embedder=embedder)
+    with TestClient(create_app(settings, service=svc), base_url=LOCAL) as c:
+        assert c.post("/v1/collections", json={"name": "gone"}).status_code == 201
+        assert c.post("/v1/documents?collection=gone", json={"documents": DOCS}).status_code == 201
+        chat = {"model": "gone", "messages": [{"role": "user", "content": LEAVE}]}
+        assert c.post("/v1/chat/completions", json=chat).status_code == 200  # open, and answering
+        assert c.delete("/v1/collections/gone").status_code == 200
+        assert_gone_everywhere(c, "gone")
+    svc.close()
+
+
+def test_a_collection_deleted_by_another_worker_is_a_404_on_every_route_in_its_shape(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    """Two apps on one index directory, as two ``--workers`` processes: b has the collection open
+    and answering when a deletes it; b's next requests on it are 404s in each route's shape."""
+    settings = Settings(index_dir=tmp_path)
+    one, two = QAService(settings, embedder=embedder), QAService(settings, embedder=embedder)
+    with (
+        TestClient(create_app(settings, service=one), base_url=LOCAL) as a,
+        TestClient(create_app(settings, service=two), base_url=LOCAL) as b,
+    ):
+        assert a.post("/v1/collections", json={"name": "shared"}).status_code == 201
+        assert a.post("/v1/documents?collection=shared", json={"documents": DOCS}).status_code == 201
+        chat = {"model": "shared", "messages": [{"role": "user", "content": LEAVE}]}
+        r = b.post("/v1/chat/completions", json=chat)
+        assert r.status_code == 200 and "sixteen weeks" in r.json()["choices"][0]["message"]["content"], r.text
+        assert a.delete("/v1/collections/shared").status_code == 200
+        assert_gone_everywhere(b, "shared")
+    one.close()
+    two.close()

@@ -162,3 +162,46 @@ def test_concurrent_creates_of_one_name_make_one_collection(tmp_path: Path, pg_u
     finally:
         for w in workers:
             w.close()
+
+
+def test_a_collection_deleted_under_an_openai_request_is_openais_404(
+    tmp_path: Path, pg_url: str, embedder: Embedder
+) -> None:
+    """b answers from collection hr; a (another worker) drops it; b's next OpenAI-compatible request
+    on it, within the second b trusts its list of schemas, reads a dropped schema: a 404 in OpenAI's
+    shape (``model_not_found``), streams included, never a 5xx or an "internal error"."""
+    settings = Settings(index_dir=tmp_path / "index", store=pg_url)
+    one, two = QAService(settings, embedder=embedder), QAService(settings, embedder=embedder)
+    messages = [{"role": "user", "content": LEAVE}]
+    requests = {
+        "chat/completions": ("/v1/chat/completions", {"model": "hr", "messages": messages}),
+        "chat/completions stream": ("/v1/chat/completions", {"model": "hr", "messages": messages, "stream": True}),
+        "responses": ("/v1/responses", {"model": "hr", "input": LEAVE}),
+        "responses stream": ("/v1/responses", {"model": "hr", "input": LEAVE, "stream": True}),
+    }
+    in_flight = 0
+    with (
+        TestClient(create_app(settings, service=one), base_url=LOCAL) as a,
+        TestClient(create_app(settings, service=two), base_url=LOCAL) as b,
+    ):
+        for name, (path, body) in requests.items():
+            assert a.post("/v1/collections", json={"name": "hr"}).status_code == 201
+            assert a.post("/v1/documents?collection=hr", json={"id": "leave", "text": HR}).status_code == 201
+            time.sleep(1.1)  # RECHECK_SECONDS: b sees the new collection
+            answered = b.post("/v1/chat/completions", json={"model": "hr", "messages": messages})
+            assert answered.status_code == 200, answered.text  # open in b, its list of schemas fresh
+            assert a.delete("/v1/collections/hr").status_code == 200
+            r = b.post(path, json=body)
+            if r.status_code == 200:  # a stream: its status went out before the index was read
+                assert '"model_not_found"' in r.text and "internal" not in r.text, (name, r.text)
+                message = r.text
+            else:
+                assert r.status_code == 404, (name, r.text)
+                error = r.json()["error"]
+                assert error["code"] == "model_not_found" and error["param"] == "model", (name, error)
+                message = error["message"]
+            in_flight += "was deleted while this request was being served" in message
+    # Most (here: all but a slow machine's) reached the dropped schema rather than b's fresh list.
+    assert in_flight >= 1, in_flight
+    one.close()
+    two.close()

@@ -25,12 +25,12 @@ import logging
 from collections.abc import AsyncIterator, Generator
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
-from qa.api.deps import CallerDep, Service
-from qa.api.errors import INTERNAL_MESSAGE, kind_of, status_of
+from qa.api.deps import CallerDep, Service, deleted_collection
+from qa.api.errors import INTERNAL_MESSAGE, deleted_data, kind_of, status_of
 from qa.api.schemas import (
     CHAT_EVENTS,
     ERRORS,
@@ -62,6 +62,14 @@ def error_data(exc: Exception) -> dict[str, str]:
     return {"error": "internal", "message": INTERNAL_MESSAGE}
 
 
+async def stream_error(request: Request, exc: Exception) -> dict[str, str]:
+    """``error_data``, unless the request's collection was deleted under it: an error of the index
+    (a 5xx, or unexpected) is then that deletion, a 404's kind and message, as a response would say."""
+    if not (isinstance(exc, QAError) and status_of(exc) < 500) and (name := await deleted_collection(request)):
+        return deleted_data(name)
+    return error_data(exc)
+
+
 def _done(a: Answer) -> dict[str, Any]:
     short = short_out(a)
     return {
@@ -73,7 +81,7 @@ def _done(a: Answer) -> dict[str, Any]:
     }
 
 
-async def _events(events: Generator[Event, None, None]) -> AsyncIterator[str]:
+async def _events(request: Request, events: Generator[Event, None, None]) -> AsyncIterator[str]:
     streamed = generate = False
     try:
         async for item in iterate_in_threadpool(events):
@@ -106,7 +114,7 @@ async def _events(events: Generator[Event, None, None]) -> AsyncIterator[str]:
                 yield sse("citations", {"citations": [citation_out(c).model_dump() for c in item.citations]})
                 yield sse("done", _done(item))
     except Exception as exc:  # reported in the stream: the status line has already gone out
-        yield sse("error", error_data(exc))
+        yield sse("error", await stream_error(request, exc))
     finally:
         # A client that left mid-answer: close the LLM request too (if a worker thread is inside
         # the generator right now, it closes when collected instead).
@@ -132,14 +140,14 @@ async def _events(events: Generator[Event, None, None]) -> AsyncIterator[str]:
         },
     },
 )
-async def chat(body: ChatIn, svc: Service, caller: CallerDep) -> Any:
+async def chat(body: ChatIn, svc: Service, caller: CallerDep, request: Request) -> Any:
     """Answer the last user message, resolving a follow-up against the conversation."""
     turns = [Turn(m.role, m.content) for m in body.messages]
     if body.stream:
         # Checked now, so a bad request is a JSON 4xx before the stream's status line.
         events = svc.chat_stream(turns, body.k, body.filters, body.extractive, body.max_per_doc, caller)
         return StreamingResponse(
-            _events(events),
+            _events(request, events),
             media_type="text/event-stream",
             headers=SSE_HEADERS,
         )

@@ -14,11 +14,10 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from qa.api.deps import CallerDep, collections_of
-from qa.api.errors import ERROR_KIND, openai_error, openai_qa_error, validation_message
+from qa.api.errors import ERROR_KIND, openai_error, validation_message
 from qa.api.routes.openai import MODEL_ID, check_read, model_service
 from qa.api.schemas import OPENAI_ERRORS, EmbeddingsIn, EmbeddingsOut
 from qa.chunk import tiktoken_counter
-from qa.errors import QAError
 
 router = APIRouter(tags=["openai"])
 
@@ -66,33 +65,32 @@ async def create_embeddings(request: Request, caller: CallerDep) -> Response:
             )
         status, message = validation_message(exc)
         return openai_error(400, message, ERROR_KIND[status])
-    try:
-        svc = model_service(request, body.model, caller)
-        named = svc is not None
-        if svc is None:
-            svc = collections_of(request).default
-            check_read(caller, svc)
-        embedder = await run_in_threadpool(lambda: svc.embedder)
-        if not named and body.model != embedder.name:
-            return openai_error(
-                404,
-                f"model {body.model!r} is not served here; use {MODEL_ID!r}, a collection's name (GET /v1/models) "
-                f"or the index's model {embedder.name!r}",
-                "model_not_found",
-                param="model",
-            )
-        if body.dimensions is not None and body.dimensions != embedder.dim:
-            return openai_error(
-                400,
-                f"dimensions={body.dimensions} is not supported: the model makes {embedder.dim}-dim vectors "
-                "(leave dimensions out)",
-                "unsupported_parameter",
-                param="dimensions",
-            )
-        texts = [body.input] if isinstance(body.input, str) else body.input
-        vectors = await run_in_threadpool(svc.embed_texts, texts)
-    except QAError as exc:
-        return openai_qa_error(exc)
+    # A QAError raised here is answered by the app's handler, in OpenAI's shape: a 404
+    # (model_not_found) if the collection was deleted under the request, never its index's 503.
+    svc = model_service(request, body.model, caller)
+    named = svc is not None
+    if svc is None:
+        svc = collections_of(request).default
+        check_read(caller, svc)
+    embedder = await run_in_threadpool(lambda: svc.embedder)
+    if not named and body.model != embedder.name:
+        return openai_error(
+            404,
+            f"model {body.model!r} is not served here; use {MODEL_ID!r}, a collection's name (GET /v1/models) "
+            f"or the index's model {embedder.name!r}",
+            "model_not_found",
+            param="model",
+        )
+    if body.dimensions is not None and body.dimensions != embedder.dim:
+        return openai_error(
+            400,
+            f"dimensions={body.dimensions} is not supported: the model makes {embedder.dim}-dim vectors "
+            "(leave dimensions out)",
+            "unsupported_parameter",
+            param="dimensions",
+        )
+    texts = [body.input] if isinstance(body.input, str) else body.input
+    vectors = await run_in_threadpool(svc.embed_texts, texts)
     count = tiktoken_counter(svc.settings.encoding)
     tokens = sum(count(t) for t in texts)
     return JSONResponse(

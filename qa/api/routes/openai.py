@@ -33,8 +33,8 @@ from starlette.concurrency import run_in_threadpool
 
 from qa.access import ADMIN, Caller
 from qa.api.deps import CallerDep, collections_of, hold
-from qa.api.errors import ERROR_KIND, openai_error, openai_qa_error, validation_message
-from qa.api.routes.chat import error_data
+from qa.api.errors import ERROR_KIND, kind_of, openai_error, openai_qa_error, validation_message
+from qa.api.routes.chat import stream_error
 from qa.api.schemas import (
     OPENAI_ERRORS,
     ModelList,
@@ -401,14 +401,13 @@ async def chat_completions(request: Request, caller: CallerDep) -> Response:
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
-    try:
-        work = await pending_reply(svc, turns, body.extractive, caller)
-        if body.stream:
-            used = partial(usage, svc, body.messages)  # counted once the answer is
-            return sse_response(_chunks(work, completion_id, created, links, used, include_usage))
-        reply = await run_in_threadpool(work)
-    except QAError as exc:
-        return openai_qa_error(exc)
+    # A QAError raised here is answered by the app's handler, in OpenAI's shape: a 404
+    # (model_not_found) if the collection was deleted under the request, never its index's 503.
+    work = await pending_reply(svc, turns, body.extractive, caller)
+    if body.stream:
+        used = partial(usage, svc, body.messages)  # counted once the answer is
+        return sse_response(_chunks(request, work, completion_id, created, links, used, include_usage))
+    reply = await run_in_threadpool(work)
     content = reply.message.content
     return _completion(completion_id, created, reply, links, usage(svc, body.messages, content))
 
@@ -487,6 +486,7 @@ def _chunk_maker(completion_id: str, created: int, model: str) -> Callable[..., 
 
 
 async def _chunks(
+    request: Request,
     work: Callable[[], Reply],
     completion_id: str,
     created: int,
@@ -512,6 +512,7 @@ async def _chunks(
             # OpenAI's last chunk when asked: no choices, the whole request's usage.
             yield chunk(None, usage=used(message.content))
     except Exception as exc:  # the status line has gone out: report in the stream, as OpenAI does
-        err = error_data(exc)
-        yield data_line({"error": {"message": err["message"], "type": err["error"], "code": None}})
+        err = await stream_error(request, exc)
+        code = "model_not_found" if err["error"] == kind_of(404) else None  # its collection was deleted
+        yield data_line({"error": {"message": err["message"], "type": err["error"], "code": code}})
     yield "data: [DONE]\n\n"

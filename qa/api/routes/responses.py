@@ -29,8 +29,8 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from qa.api.deps import CallerDep
-from qa.api.errors import openai_qa_error
-from qa.api.routes.chat import error_data
+from qa.api.errors import kind_of
+from qa.api.routes.chat import stream_error
 from qa.api.routes.openai import (
     Links,
     Reply,
@@ -45,7 +45,6 @@ from qa.api.routes.openai import (
 )
 from qa.api.schemas import OPENAI_ERRORS, RESPONSE_EVENTS, ResponseOut, ResponsesIn, event_stream
 from qa.api.sse import pieces, sse
-from qa.errors import QAError
 
 router = APIRouter(tags=["openai"])
 
@@ -138,13 +137,12 @@ async def create_response(request: Request, caller: CallerDep) -> Response:
     sent = _sent(body)
     links = Links(str(request.base_url), page_collection(request, svc), body.model)
     maker = _Maker(body, links, lambda content: tokens(svc, (text for _, text in sent), content))
-    try:
-        work = await pending_reply(svc, conversation(sent), body.extractive, caller)
-        if body.stream:
-            return sse_response(_events(work, maker))
-        reply = await run_in_threadpool(work)
-    except QAError as exc:
-        return openai_qa_error(exc)
+    # A QAError raised here is answered by the app's handler, in OpenAI's shape: a 404
+    # (model_not_found) if the collection was deleted under the request, never its index's 503.
+    work = await pending_reply(svc, conversation(sent), body.extractive, caller)
+    if body.stream:
+        return sse_response(_events(request, work, maker))
+    reply = await run_in_threadpool(work)
     return JSONResponse(maker.response(reply))
 
 
@@ -233,7 +231,7 @@ class _Maker:
         return out
 
 
-async def _events(work: Callable[[], Reply], make: _Maker) -> AsyncIterator[str]:
+async def _events(request: Request, work: Callable[[], Reply], make: _Maker) -> AsyncIterator[str]:
     sequence = 0
 
     def event(kind: str, **data: Any) -> str:
@@ -248,9 +246,10 @@ async def _events(work: Callable[[], Reply], make: _Maker) -> AsyncIterator[str]
         # Checked before any of it is sent: a client cannot take back text it has shown.
         reply = await run_in_threadpool(work)
     except Exception as exc:  # the status line has gone out: report in the stream, as OpenAI does
-        err = error_data(exc)
-        yield event("error", code=err["error"], message=err["message"], param=None)
-        yield event("response.failed", response=make.response(error={"code": err["error"], "message": err["message"]}))
+        err = await stream_error(request, exc)
+        code = "model_not_found" if err["error"] == kind_of(404) else err["error"]  # its collection was deleted
+        yield event("error", code=code, message=err["message"], param=None)
+        yield event("response.failed", response=make.response(error={"code": code, "message": err["message"]}))
         return
     yield event("response.output_item.added", output_index=0, item=make.message(None))
     yield event("response.content_part.added", **where, part=make.text(None))
