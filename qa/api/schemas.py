@@ -101,7 +101,11 @@ class AnswerOut(BaseModel):
     question: str
     answer: str
     found: bool
-    score: float
+    score: float = Field(
+        description="How likely it is that the documents answer the question: the probability calibrated for "
+        "the collection's embedder (qa/models/answerability.json), or for an embedder without a calibration the "
+        "cited sentence's evidence. Below the collection's `min_answer_score` the answer is 'not found'."
+    )
     short_answer: ShortOut | None = Field(
         None,
         description="The shortest span that answers (a name for 'who', a date for 'when', a number for "

@@ -64,7 +64,7 @@ def _run(
 def test_the_fit_keeps_its_answered_share_and_beats_the_evidence_alone(tmp_path: Path) -> None:
     fit_dir = _run(tmp_path / "val", SPLIT["validation_articles"][0], seed=1)
     other = _run(tmp_path / "other", SPLIT["validation_articles"][1], seed=2)
-    result = fa.fit_runs(fit_dir, [other], answered=0.97)
+    result = fa.fit_runs(fit_dir, [other], answered=0.97, signals=fa.MODEL_SIGNALS)
     assert (result["embedder"], result["chooser"]) == ("sentence-transformers/all-MiniLM-L6-v2", "qa-answer-minilm-l6")
     assert result["calibration"]["signals"] == list(fa.MODEL_SIGNALS)
     fitted, applied = result["runs"]
@@ -73,14 +73,23 @@ def test_the_fit_keeps_its_answered_share_and_beats_the_evidence_alone(tmp_path:
         # The logit separates more: more gold-removed questions get "not found" than with the evidence alone.
         assert r["calibrated"]["not_found"] > r["evidence_only"]["not_found"]
     # Deterministic.
-    assert fa.fit_runs(fit_dir, [other], answered=0.97)["calibration"] == result["calibration"]
+    assert (
+        fa.fit_runs(fit_dir, [other], answered=0.97, signals=fa.MODEL_SIGNALS)["calibration"] == result["calibration"]
+    )
+    # The default fits the evidence alone: the baseline itself.
+    default = fa.fit_runs(fit_dir, [other], answered=0.97)
+    assert default["calibration"]["signals"] == ["evidence"] == list(fa.SIGNALS)
+    assert default["runs"][1]["calibrated"] == default["runs"][1]["evidence_only"]
 
 
 def test_the_feature_scorer_is_fitted_on_its_evidence(tmp_path: Path) -> None:
     fit_dir = _run(tmp_path / "val", SPLIT["validation_articles"][0], seed=3, answer_model="features")
     result = fa.fit_runs(fit_dir, [], answered=0.95)
     assert result["chooser"] == answerability.FEATURES_CHOOSER
-    assert result["calibration"]["signals"] == list(fa.FEATURE_SIGNALS)
+    assert result["calibration"]["signals"] == list(fa.SIGNALS)
+    # The model's signals are not in a feature scorer's run.
+    with pytest.raises(ValueError, match="only runs answered by an answer model"):
+        fa.fit_runs(fit_dir, [], answered=0.95, signals=fa.MODEL_SIGNALS)
     # A language the model does not read is answered by the feature scorer too.
     de = _run(tmp_path / "de", SPLIT["validation_articles"][0], seed=3, language="de")
     assert fa.fit_runs(de, [], answered=0.95)["chooser"] == answerability.FEATURES_CHOOSER
@@ -112,6 +121,8 @@ def test_the_script_writes_its_report_and_the_calibration(tmp_path: Path, monkey
     )
     monkeypatch.setattr(answerability, "CALIBRATIONS_FILE", target)
     out = tmp_path / "out"
+    bad = CliRunner().invoke(fa.app, ["--fit", str(run), "--out", str(out), "--signals", "evidence,stars"])
+    assert bad.exit_code == 2 and "unknown signal" in bad.output
     result = CliRunner().invoke(fa.app, ["--fit", str(run), "--out", str(out), "--write"])
     assert result.exit_code == 0, result.output
     name = "sentence-transformers_all-MiniLM-L6-v2--qa-answer-minilm-l6"
