@@ -236,6 +236,10 @@ def test_a_collection_dropped_before_another_worker_reads_it_is_not_made_again(
             ):
                 assert r.status_code == 404, (opened, r.text)
                 assert "collection 'hr'" in r.json()["message"], (opened, r.text)
+            chat = b.post(
+                "/v1/chat/completions", json={"model": "hr", "messages": [{"role": "user", "content": LEAVE}]}
+            )
+            assert chat.status_code == 404 and chat.json()["error"]["code"] == "model_not_found", (opened, chat.text)
             assert "qa_hr" not in schemas(pg_url), opened
             time.sleep(1.1)
             for c in (a, b):
