@@ -43,7 +43,7 @@ from qa.errors import Conflict, IndexMismatch, InvalidInput, NotFound, QAError
 from qa.jobs import JOBS_FILE
 from qa.service import QAService
 from qa.store import describe_location, drop_index, index_names, stored_manifest
-from qa.store.embedded import DB_FILE
+from qa.store.embedded import DB_FILE, EmbeddedStore
 
 __all__ = [
     "COLLECTION_FIELDS",
@@ -316,13 +316,20 @@ class Collections:
         """Start the job runners of the collections that have jobs (acknowledged before a restart)."""
         for name in self.names():
             if name == self.default_name or (self._base_settings(name).index_path / JOBS_FILE).exists():
-                self.get(name).jobs.start()
+                try:
+                    self.get(name).jobs.start()
+                except NotFound:  # deleted by another process meanwhile: its jobs went with it
+                    continue
 
     def _still_there(self, svc: QAService) -> bool:
-        # One stat a request: an embedded collection deleted by another process is gone here too;
-        # on Postgres, the list of schemas read at most once a second.
+        # One stat a request: an embedded collection deleted by another process is gone here too,
+        # and so is one deleted and made again (its store has the old file open); on Postgres,
+        # the list of schemas read at most once a second.
         if svc.settings.store:
             return svc.collection in self._listed()
+        store = svc.opened_store
+        if isinstance(store, EmbeddedStore):
+            return not store.deleted()
         return (svc.settings.index_path / DB_FILE).exists()
 
     def _listed(self) -> frozenset[str]:
@@ -377,6 +384,9 @@ class Collections:
             ingest_worker=default.ingest_worker if default is not None and name != self.default_name else None,
             collection=name,
         )
+        # A collection other than the default is found, never made, when its store opens: one
+        # deleted by another process since ``get`` found it stays deleted (``IndexGone``, a 404).
+        svc.existing_index_only = name != self.default_name
         if self._serving:
             svc.serving()
         return svc
@@ -416,19 +426,25 @@ class Collections:
         validated = validate_overrides(overrides or {})
         settings = settings_for(self.settings, name, validated)
         with self._lock:
-            if name == self.default_name or name in self._services or stored_manifest(settings) is not None:
+            manifest = stored_manifest(settings)
+            if name == self.default_name or name in self._services or _record_of(manifest) is not None:
                 raise Conflict(f"collection {name!r} exists already; delete it first or choose another name")
+            if manifest is not None:
+                raise self._left_over(name, settings)
             if not settings.store:
                 settings.index_dir.mkdir(parents=True, exist_ok=True)
                 try:
                     # mkdir is atomic: of two processes creating one name, one gets the directory.
                     settings.index_path.mkdir()
                 except FileExistsError:
-                    raise Conflict(
-                        f"collection {name!r} cannot be created: {settings.index_path} exists already "
-                        "(an unfinished index?); remove it or choose another name"
-                    ) from None
+                    if _record_of(stored_manifest(settings)) is not None:  # another process's, just made
+                        raise Conflict(
+                            f"collection {name!r} exists already (created by another process meanwhile); "
+                            "delete it first or choose another name"
+                        ) from None
+                    raise self._left_over(name, settings, maybe_being_made=True) from None
             svc = self._open(name, validated)
+            svc.existing_index_only = False
             svc.new_index_extra = {MANIFEST_KEY: {"settings": validated, "created_at": time.time()}}
             svc.new_index_dim = dim
             # Postgres: of two processes creating one name, the second finds the first's manifest
@@ -455,6 +471,31 @@ class Collections:
             self._relist()
         log.info("created collection %s at %s", name, describe_location(settings))
         return self.describe(name)
+
+    def _left_over(self, name: str, settings: Settings, maybe_being_made: bool = False) -> Conflict:
+        """The error of creating ``name`` over an index (or directory) that holds no collection:
+        left by a create that did not finish, or by an older qa. It is not removed here: a
+        directory without an index yet may be another process's create, half way (``maybe_being_made``;
+        an index's manifest is written with its record, so one without is never that). Nothing
+        serves it, so removing it by hand is safe."""
+        if settings.store:
+            from qa.store.postgres import schema_name
+
+            where = f"schema {schema_name(name)}"
+            fix = f"drop that schema (DROP SCHEMA {schema_name(name)} CASCADE; the data in it is lost)"
+        else:
+            where = str(settings.index_path)
+            fix = f"remove that directory (rm -r {settings.index_path}; any data in it is lost)"
+        busy = (
+            "another process may be creating it right now (then it is listed in a moment); else "
+            if maybe_being_made
+            else ""
+        )
+        return Conflict(
+            f"collection {name!r} cannot be created: {where} exists but holds no collection record (left by "
+            f"a create that did not finish, or by an older qa; no request serves it); {busy}{fix} and "
+            "create it again, or choose another name"
+        )
 
     def describe(self, name: str | None = None) -> CollectionInfo:
         """Collection ``name``'s settings and size. Raises NotFound."""

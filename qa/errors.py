@@ -6,6 +6,7 @@ QAError                      what was wrong and what to do (a request the servic
  │    ├── UnsupportedFileType   extension or content we cannot parse
  │    └── TooLarge              over a configured size limit
  ├── NotFound                unknown document id, collection (or route, asset)
+ │    └── IndexGone             the index was deleted while open or being opened (never made again)
  ├── Conflict                a name already taken (a collection), or a state that forbids the request
  ├── IndexMismatch           index built with another model or format version
  ├── Unavailable             the index or its database cannot serve right now
@@ -38,6 +39,11 @@ class TooLarge(InvalidInput):
 
 class NotFound(QAError):
     """No such document."""
+
+
+class IndexGone(NotFound):
+    """The index was deleted (by this process or another) while it was open, or between finding
+    it and opening it: nothing was read from a new one nor written, and nothing made under its name."""
 
 
 class Conflict(QAError):

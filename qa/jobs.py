@@ -133,9 +133,12 @@ def error_type(exc: BaseException) -> str:
 class JobStore:
     """Jobs and their pending payloads in one SQLite file (WAL, ``synchronous=FULL``)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, make_dir: bool = True) -> None:
+        """``make_dir``: make ``path``'s directory if missing (else it must exist: an embedded
+        collection's is its index's)."""
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if make_dir:
+            path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
         # Server processes starting together (`--workers`, replicas on one volume) open the file at

@@ -29,7 +29,7 @@ from qa.config import Settings
 from qa.embed import Embedder, load_embedder
 from qa.embed.onnx import OnnxEmbedder
 from qa.embed.queries import QueryEmbedder
-from qa.errors import Forbidden, IndexCorrupt, IndexMismatch, InvalidInput, NotFound, TooLarge
+from qa.errors import Forbidden, IndexCorrupt, IndexGone, IndexMismatch, InvalidInput, NotFound, TooLarge
 from qa.generate import OpenAICompatibleLLM, final, generate_stream
 from qa.ingest import (
     ChunkProgress,
@@ -52,6 +52,7 @@ from qa.shard import Shard
 from qa.sources import document_id
 from qa.stages import outcome, stage
 from qa.store import DocumentInfo, FileRecord, Store, describe_location, open_store
+from qa.store.embedded import DB_FILE
 from qa.store.filters import Filters, parse_filters
 from qa.sync import Syncer, SyncOptions, targets
 from qa.terms import terms
@@ -100,6 +101,9 @@ class QAService:
         self.new_index_dim: int | None = None
         # The index must be made now, not found (a collection being created): Conflict if it exists.
         self.new_index_only = False
+        # The index must be found, never made (a collection opened by name): IndexGone if it is not
+        # there, e.g. deleted by another process after this one found it (``qa.collections``).
+        self.existing_index_only = False
         self.model_name = embedder.name if embedder else settings.model
         backend = getattr(embedder, "backend", "torch") if embedder else settings.embed_backend
         self.chunker_signature = chunker_signature(settings, self.model_name, backend)
@@ -145,9 +149,19 @@ class QAService:
                     # Only a new index needs the model to tell its dimension.
                     new_dim = lambda: self.new_index_dim or self.embedder.dim  # noqa: E731
                     self._store = open_store(
-                        self.settings, self.model_name, new_dim, self.new_index_extra, self.new_index_only
+                        self.settings,
+                        self.model_name,
+                        new_dim,
+                        self.new_index_extra,
+                        self.new_index_only,
+                        self.existing_index_only,
                     )
         assert self._store is not None
+        return self._store
+
+    @property
+    def opened_store(self) -> Store | None:
+        """The store if it has been opened, else None (without opening it)."""
         return self._store
 
     @cached_property
@@ -278,7 +292,11 @@ class QAService:
         Postgres store too: on this server's disk), run on the ingestion worker. ``start()`` it to
         run them (the server does; ``submit_job`` does too)."""
         s = self.settings
-        store = JobStore(s.index_path / JOBS_FILE)
+        # The directory of an embedded collection is its index's: made with it, never by its jobs.
+        keep_out = self.existing_index_only and not s.store
+        if keep_out and not (s.index_path / DB_FILE).is_file():
+            raise IndexGone(f"index {s.index_path} does not exist: it was deleted")
+        store = JobStore(s.index_path / JOBS_FILE, make_dir=not keep_out)
         return JobRunner(store, self._job_documents, self._job_ingest, s.job_keep, s.job_keep_days * 86400)
 
     def submit_job(

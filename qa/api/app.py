@@ -52,7 +52,7 @@ from qa.api.routes import (
 from qa.api.schemas import DOCUMENTED_MODELS
 from qa.collections import Collections
 from qa.config import Settings
-from qa.errors import QAError
+from qa.errors import IndexGone, QAError
 from qa.observability import Metrics, configure_logging
 from qa.security import allowed_hosts, needs_key, parse_keys
 from qa.service import QAService
@@ -209,7 +209,8 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
     @app.exception_handler(QAError)
     async def qa_error(request: Request, exc: QAError) -> JSONResponse:
         path = request.url.path
-        if status_of(exc) >= 500 and (name := await deleted_collection(request)):
+        gone = status_of(exc) >= 500 or isinstance(exc, IndexGone)
+        if gone and (name := await deleted_collection(request, exc)):
             # Its index went away under the request (deleted by another process, or by this one
             # after the wait): a 404, as the next request gets, never the index's 503.
             return deleted_response(path, name)

@@ -9,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from qa.access import ADMIN, Caller
 from qa.collections import Collections
+from qa.errors import IndexGone
 from qa.service import QAService
 
 # Where a request keeps what releases the collections it holds (``hold``; run by ``Observe``).
@@ -42,10 +43,13 @@ def hold(request: Request, svc: QAService) -> QAService:
     return svc
 
 
-async def deleted_collection(request: Request) -> str | None:
+async def deleted_collection(request: Request, exc: BaseException | None = None) -> str | None:
     """The collection the request holds (``hold``), if it was deleted since (by this process or
-    another): what a failure of the request is then explained by; None otherwise."""
+    another): what a failure of the request (``exc``) is then explained by; None otherwise. An
+    ``IndexGone`` says so itself (the index was gone when the request read or wrote it)."""
     name = str(request.scope.get("qa.collection", ""))
+    if name and isinstance(exc, IndexGone):
+        return name
     registry: Collections | None = getattr(request.app.state, "collections", None)
     if name and registry is not None and await run_in_threadpool(registry.gone, name):
         return name

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from qa.config import Settings
-from qa.errors import InvalidInput
+from qa.errors import IndexGone, InvalidInput
 from qa.language import LANGUAGES
 from qa.store.base import (
     FORMAT_VERSION,
@@ -62,13 +62,17 @@ def open_store(
     new_dim: Callable[[], int],
     extra: dict[str, Any] | None = None,
     new_only: bool = False,
+    existing_only: bool = False,
 ) -> Store:
     """The store ``settings`` name: Postgres when ``QA_STORE`` is a URL, else the embedded store
     at ``settings.index_path``. An existing index knows its dimension; ``new_dim`` (which may load
     the embedding model) is called only when the index does not exist yet, and ``extra`` is
     written into a new index's manifest (a collection's settings, ``qa.collections``).
     ``new_only``: Postgres raises ``Conflict`` if the index exists already (checked under the
-    bootstrap's lock; the embedded store's caller makes the directory itself, atomically)."""
+    bootstrap's lock; the embedded store's caller makes the directory itself, atomically).
+    ``existing_only``: the index must exist (a collection opened by name): ``IndexGone`` if it
+    does not, and nothing is made (no directory, file or schema), so an index another process
+    deleted is never made again, empty and without its collection's record, by opening it."""
     if settings.store:
         if settings.language not in LANGUAGES:
             raise InvalidInput(f"QA_LANGUAGE={settings.language} is not one of {', '.join(LANGUAGES)}")
@@ -76,6 +80,8 @@ def open_store(
         from qa.store.postgres import PostgresStore
 
         dim = PostgresStore.stored_dim(settings.store, settings.index_name)
+        if dim is None and existing_only:
+            raise gone(settings)
         return PostgresStore(
             settings.store,
             model=model,
@@ -83,6 +89,7 @@ def open_store(
             index_name=settings.index_name,
             extra=extra,
             new_only=new_only,
+            existing_only=existing_only,
             ef_search=settings.pg_ef_search,
             pool_size=settings.pg_pool_size,
             # English is Postgres's `english` configuration; any other language qa.language's
@@ -94,6 +101,8 @@ def open_store(
 
     path = settings.index_path
     dim = EmbeddedStore.stored_dim(path)
+    if dim is None and existing_only:
+        raise gone(settings)
     return EmbeddedStore(
         path,
         model=model,
@@ -102,7 +111,13 @@ def open_store(
         lexical_stemmer=settings.lexical_stemmer,
         index_options=index_options(settings),
         language=settings.language,
+        create=not existing_only,
     )
+
+
+def gone(settings: Settings) -> IndexGone:
+    """The error of opening an index that does not exist (any more) where it must."""
+    return IndexGone(f"index {describe_location(settings)} does not exist: it was deleted")
 
 
 def index_exists(settings: Settings) -> bool:

@@ -17,7 +17,9 @@ from qa.api import create_app
 from qa.collections import Collections
 from qa.config import Settings
 from qa.embed import Embedder
+from qa.errors import NotFound
 from qa.service import QAService
+from qa.types import Document
 
 from ..live_server import LOCAL
 
@@ -253,5 +255,137 @@ def test_a_collection_deleted_by_another_worker_is_a_404_on_every_route_in_its_s
         assert r.status_code == 200 and "sixteen weeks" in r.json()["choices"][0]["message"]["content"], r.text
         assert a.delete("/v1/collections/shared").status_code == 200
         assert_gone_everywhere(b, "shared")
+    one.close()
+    two.close()
+
+
+def assert_gone_for_good(a: TestClient, b: TestClient, index_dir: Path, name: str) -> None:
+    """Collection ``name``, deleted through ``a``, left nothing under its name: not listed, a 404
+    in both workers, a second delete a 404, and the name free for a new collection (empty, and
+    the one both workers then serve)."""
+    assert not (index_dir / name).exists(), sorted(p.name for p in index_dir.iterdir())
+    for c in (a, b):
+        assert name not in [x["name"] for x in c.get("/v1/collections").json()["collections"]]
+        r = c.post(f"/v1/ask?collection={name}", json={"question": LEAVE})
+        assert r.status_code == 404 and "no collection" in r.json()["message"], r.text
+    assert a.delete(f"/v1/collections/{name}").status_code == 404
+    r = a.post("/v1/collections", json={"name": name})
+    assert r.status_code == 201, r.text
+    assert r.json()["documents"] == 0
+    for c in (a, b):
+        assert not c.post(f"/v1/ask?collection={name}", json={"question": LEAVE}).json()["found"]
+    late = {"id": "new", "text": "Holidays: 25 days."}
+    assert b.post(f"/v1/documents?collection={name}", json=late).status_code == 201
+    assert [d["id"] for d in a.get(f"/v1/documents?collection={name}").json()["documents"]] == ["new"]
+
+
+def test_a_collection_deleted_before_another_worker_reads_it_is_not_made_again(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    """b holds collection hr for a request that has not read its index yet (the service is open,
+    its store not) when a deletes hr: b's request is a 404 and makes no empty index under the name,
+    so hr is not stuck (listed by no one, yet "exists already" to create and unknown to delete)."""
+    settings = Settings(index_dir=tmp_path)
+    one, two = QAService(settings, embedder=embedder), QAService(settings, embedder=embedder)
+    with (
+        TestClient(create_app(settings, service=one), base_url=LOCAL) as a,
+        TestClient(create_app(settings, service=two), base_url=LOCAL) as b,
+    ):
+        assert a.post("/v1/collections", json={"name": "hr"}).status_code == 201
+        assert a.post("/v1/documents?collection=hr", json={"documents": DOCS}).status_code == 201
+        workers: Collections = b.app.state.collections  # type: ignore[attr-defined]
+        held = workers.acquire("hr")  # a request of b's on hr, between finding hr and reading it
+        try:
+            assert a.delete("/v1/collections/hr").status_code == 200
+            for read in (held.counts, lambda: held.search(LEAVE), held.list_jobs, held.stats):
+                with pytest.raises(NotFound, match="deleted"):
+                    read()
+        finally:
+            workers.release(held)
+        assert_gone_for_good(a, b, tmp_path, "hr")
+    one.close()
+    two.close()
+
+
+def test_a_write_from_a_worker_that_has_a_deleted_collection_open_fails_and_makes_nothing(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    """b has hr open (its index read) and a request writing to it when a deletes hr: the write is
+    a 404 (nothing acknowledged, nothing written under the name: no lexical or FAISS files); b's
+    next requests serve the hr a creates again, not the deleted one."""
+    settings = Settings(index_dir=tmp_path)
+    one, two = QAService(settings, embedder=embedder), QAService(settings, embedder=embedder)
+    with (
+        TestClient(create_app(settings, service=one), base_url=LOCAL) as a,
+        TestClient(create_app(settings, service=two), base_url=LOCAL) as b,
+    ):
+        assert a.post("/v1/collections", json={"name": "hr"}).status_code == 201
+        assert a.post("/v1/documents?collection=hr", json={"documents": DOCS}).status_code == 201
+        assert b.post("/v1/ask?collection=hr", json={"question": LEAVE}).json()["found"]  # open in b
+        workers: Collections = b.app.state.collections  # type: ignore[attr-defined]
+        held = workers.acquire("hr")
+        try:
+            assert a.delete("/v1/collections/hr").status_code == 200
+            writes = (
+                lambda: held.add_documents([Document(id="late", text="Holidays: 25 days a year.")]),
+                lambda: held.delete("policy-0"),
+                lambda: held.set_access("policy-1", ["group:hr"]),
+            )
+            for write in writes:
+                with pytest.raises(NotFound, match="deleted"):
+                    write()
+                assert not (tmp_path / "hr").exists()
+        finally:
+            workers.release(held)
+        assert_gone_for_good(a, b, tmp_path, "hr")
+    one.close()
+    two.close()
+
+
+def test_creating_over_a_directory_left_without_a_collection_record_says_what_to_do(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    """A directory under a collection's name that holds no collection (a create killed half way,
+    or left by an older qa): create refuses it and says how to free the name; no route serves it."""
+    settings = Settings(index_dir=tmp_path)
+    svc = QAService(settings, embedder=embedder)
+    Collections(settings).create("plain")  # a real collection, then its record lost: an index alone
+    with sqlite3.connect(tmp_path / "plain" / "qa.sqlite") as db:
+        db.execute("UPDATE manifest SET value = '{}' WHERE key = 'extra'")
+    (tmp_path / "half" / "lexical").mkdir(parents=True)  # files, no index
+    with TestClient(create_app(settings, service=svc), base_url=LOCAL) as c:
+        for name in ("plain", "half"):
+            r = c.post("/v1/collections", json={"name": name})
+            assert r.status_code == 409, r.text
+            message = r.json()["message"]
+            assert f"{tmp_path / name}" in message and "no collection record" in message, message
+            assert "remove that directory" in message, message
+            assert c.post(f"/v1/ask?collection={name}", json={"question": LEAVE}).status_code == 404
+            assert c.delete(f"/v1/collections/{name}").status_code == 404
+        assert [x["name"] for x in c.get("/v1/collections").json()["collections"]] == ["default"]
+    svc.close()
+
+
+def test_a_collection_deleted_and_made_again_by_another_worker_is_the_new_one_everywhere(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    """b has hr open (its index read) when a deletes hr and creates hr again: b's next requests
+    read and write the new hr, never the deleted one b still has open."""
+    settings = Settings(index_dir=tmp_path)
+    one, two = QAService(settings, embedder=embedder), QAService(settings, embedder=embedder)
+    with (
+        TestClient(create_app(settings, service=one), base_url=LOCAL) as a,
+        TestClient(create_app(settings, service=two), base_url=LOCAL) as b,
+    ):
+        assert a.post("/v1/collections", json={"name": "hr"}).status_code == 201
+        assert a.post("/v1/documents?collection=hr", json={"documents": DOCS}).status_code == 201
+        assert b.post("/v1/ask?collection=hr", json={"question": LEAVE}).json()["found"]  # open in b
+        assert a.delete("/v1/collections/hr").status_code == 200
+        assert a.post("/v1/collections", json={"name": "hr", "settings": {"chunk_tokens": 100}}).status_code == 201
+        assert not b.post("/v1/ask?collection=hr", json={"question": LEAVE}).json()["found"]
+        assert b.get("/v1/collections/hr").json()["overrides"] == {"chunk_tokens": 100}
+        r = b.post("/v1/documents?collection=hr", json={"id": "new", "text": "Holidays: 25 days."})
+        assert r.status_code == 201, r.text
+        assert [d["id"] for d in a.get("/v1/documents?collection=hr").json()["documents"]] == ["new"]
     one.close()
     two.close()

@@ -205,3 +205,71 @@ def test_a_collection_deleted_under_an_openai_request_is_openais_404(
     assert in_flight >= 1, in_flight
     one.close()
     two.close()
+
+
+def test_a_collection_dropped_before_another_worker_reads_it_is_not_made_again(
+    tmp_path: Path, pg_url: str, embedder: Embedder
+) -> None:
+    """b has collection hr open, its schema not read yet (``GET /v1/models/hr`` opened it), when a
+    drops hr; b's next requests, within the second b trusts its list of schemas, are 404s and make
+    no empty schema under the name (one no one lists, that create calls taken and delete unknown).
+    A write from b with hr's schema read is a 404 too. The name stays free for a new hr."""
+    settings = Settings(index_dir=tmp_path / "index", store=pg_url)
+    one, two = QAService(settings, embedder=embedder), QAService(settings, embedder=embedder)
+    with (
+        TestClient(create_app(settings, service=one), base_url=LOCAL) as a,
+        TestClient(create_app(settings, service=two), base_url=LOCAL) as b,
+    ):
+        for opened in ("service", "store"):
+            assert a.post("/v1/collections", json={"name": "hr"}).status_code == 201
+            assert a.post("/v1/documents?collection=hr", json={"id": "leave", "text": HR}).status_code == 201
+            time.sleep(1.1)  # RECHECK_SECONDS: b reads the list of schemas again at its next request
+            if opened == "service":
+                assert b.get("/v1/models/hr").status_code == 200
+            else:
+                assert b.post("/v1/ask?collection=hr", json={"question": LEAVE}).json()["found"]
+            assert a.delete("/v1/collections/hr").status_code == 200
+            late = {"id": "late", "text": "Holidays: 25 days a year."}
+            for r in (
+                b.post("/v1/documents?collection=hr", json=late),
+                b.post("/v1/ask?collection=hr", json={"question": LEAVE}),
+            ):
+                assert r.status_code == 404, (opened, r.text)
+                assert "collection 'hr'" in r.json()["message"], (opened, r.text)
+            chat = b.post(
+                "/v1/chat/completions", json={"model": "hr", "messages": [{"role": "user", "content": LEAVE}]}
+            )
+            assert chat.status_code == 404 and chat.json()["error"]["code"] == "model_not_found", (opened, chat.text)
+            assert "qa_hr" not in schemas(pg_url), opened
+            time.sleep(1.1)
+            for c in (a, b):
+                assert "hr" not in [x["name"] for x in c.get("/v1/collections").json()["collections"]]
+            assert a.delete("/v1/collections/hr").status_code == 404
+            r = a.post("/v1/collections", json={"name": "hr"})
+            assert r.status_code == 201 and r.json()["documents"] == 0, (opened, r.text)
+            assert a.delete("/v1/collections/hr").status_code == 200
+    one.close()
+    two.close()
+
+
+def test_creating_over_a_schema_left_without_a_collection_record_says_what_to_do(
+    tmp_path: Path, pg_url: str, embedder: Embedder
+) -> None:
+    """A schema under a collection's name that holds an index but no collection (an index made with
+    QA_INDEX_NAME=orphan, or a create that did not finish): create refuses it and says how to free
+    the name; no route serves it."""
+    settings = Settings(index_dir=tmp_path / "index", store=pg_url)
+    plain = QAService(settings.model_copy(update={"index_name": "orphan"}), embedder=embedder)
+    plain.add_documents([Document(id="paris", text=PARIS)])
+    plain.close()
+    svc = QAService(settings, embedder=embedder)
+    with TestClient(create_app(settings, service=svc), base_url=LOCAL) as c:
+        r = c.post("/v1/collections", json={"name": "orphan"})
+        assert r.status_code == 409, r.text
+        message = r.json()["message"]
+        assert "schema qa_orphan" in message and "no collection record" in message, message
+        assert "DROP SCHEMA qa_orphan CASCADE" in message, message
+        assert c.post("/v1/ask?collection=orphan", json={"question": LEAVE}).status_code == 404
+        assert c.delete("/v1/collections/orphan").status_code == 404
+    svc.close()
+    assert "qa_orphan" in schemas(pg_url)  # left as it was: removing it is the operator's call

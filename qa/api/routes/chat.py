@@ -45,7 +45,7 @@ from qa.api.schemas import (
 )
 from qa.api.sse import SSE_HEADERS, pieces, sse
 from qa.chat import Turn
-from qa.errors import QAError
+from qa.errors import IndexGone, QAError
 from qa.service import Event
 from qa.types import Answer, Retrieved
 
@@ -65,7 +65,8 @@ def error_data(exc: Exception) -> dict[str, str]:
 async def stream_error(request: Request, exc: Exception) -> dict[str, str]:
     """``error_data``, unless the request's collection was deleted under it: an error of the index
     (a 5xx, or unexpected) is then that deletion, a 404's kind and message, as a response would say."""
-    if not (isinstance(exc, QAError) and status_of(exc) < 500) and (name := await deleted_collection(request)):
+    failed = not (isinstance(exc, QAError) and status_of(exc) < 500) or isinstance(exc, IndexGone)
+    if failed and (name := await deleted_collection(request, exc)):
         return deleted_data(name)
     return error_data(exc)
 

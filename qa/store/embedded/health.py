@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from qa.errors import IndexCorrupt
+from qa.errors import IndexCorrupt, IndexGone
 from qa.store.embedded import schema
 from qa.store.embedded.schema import DB_FILE
 
@@ -63,10 +63,9 @@ class SqliteHealth:
     def check(self) -> list[str]:
         """SQLite's ``quick_check`` of qa.sqlite now, on a connection of its own: what is wrong,
         empty when sound. Damage found is recorded and logged like a read that met it."""
-        db = sqlite3.connect(self.path / DB_FILE, check_same_thread=False, timeout=30)
+        db = schema.open_existing(self.path / DB_FILE, query_only=True)  # never made by a check
         self._checker_db = db
         try:
-            db.execute("PRAGMA query_only=ON")
             problems = schema.quick_check(db)
         finally:
             self._checker_db = None
@@ -101,7 +100,7 @@ class SqliteHealth:
     def _check_after_open(self) -> None:
         try:
             self.check()
-        except sqlite3.Error as exc:  # interrupted by stop_check(), or the file is locked or gone
+        except (sqlite3.Error, IndexGone) as exc:  # interrupted by stop_check(), or the file is locked or gone
             log.debug("SQLite check of %s stopped: %s", self.path, exc)
         finally:
             self.checked.set()

@@ -222,7 +222,8 @@ class LexicalIndex:
             log.warning("%s; rebuilding it from SQLite", self.problem)
 
     def _open(self) -> tantivy.Index:
-        self.dir.mkdir(parents=True, exist_ok=True)
+        # Not ``parents``: the store's directory is made only with the index (a deleted one stays deleted).
+        self.dir.mkdir(exist_ok=True)
         index = tantivy.Index(self.schema, path=str(self.dir), reuse=True)
         index.register_tokenizer("qa", self.analyzer)
         index.register_tokenizer("qa_exact", self.exact_analyzer)

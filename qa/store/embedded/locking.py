@@ -10,6 +10,8 @@ import sqlite3
 import threading
 from pathlib import Path
 
+from qa.store.embedded.schema import open_existing
+
 
 class ReadWriteLock:
     """Many readers or one writer. The writer may re-enter; a waiting writer holds back new
@@ -92,8 +94,8 @@ class ReadConnections:
                 raise sqlite3.ProgrammingError("Cannot operate on a closed database.")
             if self._idle:
                 return self._idle.pop()
-        conn = sqlite3.connect(self.db_path, check_same_thread=False, isolation_level=None, timeout=30)
-        conn.execute("PRAGMA query_only=ON")
+        # Never made by a read: an index deleted by another process is an ``IndexGone``.
+        conn = open_existing(self.db_path, query_only=True)
         with self._lock:
             self._all.append(conn)
         return conn

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from qa.errors import IndexCorrupt
+from qa.errors import IndexCorrupt, IndexGone
 from qa.store.base import Manifest, check_manifest, manifest_rows, readdress
 from qa.store.filters import Filters
 from qa.types import content_hash
@@ -159,14 +160,51 @@ def quick_check(db: sqlite3.Connection) -> list[str]:
     return [] if result == ["ok"] else result
 
 
-def connect(db_path: Path) -> sqlite3.Connection:
-    """The write connection to ``db_path``, with the schema created or migrated.
+def gone(db_path: Path) -> IndexGone:
+    return IndexGone(f"index {db_path.parent} does not exist: it was deleted; nothing was read or written")
+
+
+def open_existing(db_path: Path, query_only: bool = False) -> sqlite3.Connection:
+    """A connection to the database at ``db_path``, which must exist: SQLite is not let create
+    it (``mode=rw``), so an index deleted meanwhile is never made again, empty, by opening it.
 
     Raises:
-        IndexCorrupt: the file is not a database, or a damaged one.
+        IndexGone: there is no such file (or directory).
     """
     try:
-        db = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None, timeout=30)
+        uri = f"{db_path.absolute().as_uri()}?mode=rw"
+        db = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None, timeout=30)
+        if query_only:
+            db.execute("PRAGMA query_only=ON")
+        return db
+    except sqlite3.OperationalError as exc:
+        if not db_path.exists():
+            raise gone(db_path) from exc
+        raise
+
+
+def identity(db_path: Path) -> tuple[int, int] | None:
+    """Which file ``db_path`` is (device and inode), or None if there is none. While a store holds
+    the file open its inode cannot be reused, so another identity means another file."""
+    try:
+        st = os.stat(db_path)
+    except FileNotFoundError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def connect(db_path: Path, create: bool = True) -> sqlite3.Connection:
+    """The write connection to ``db_path``, with the schema created or migrated. ``create``:
+    make the file if there is none (else ``IndexGone``).
+
+    Raises:
+        IndexCorrupt: the file is not a database, or a damaged one. IndexGone: see ``create``.
+    """
+    try:
+        if create:
+            db = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None, timeout=30)
+        else:
+            db = open_existing(db_path)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")
         db.execute("PRAGMA foreign_keys=ON")
@@ -248,13 +286,18 @@ class Transaction:
                 log.warning("rollback failed: %s", exc)
 
 
-def open_manifest(db: sqlite3.Connection, where: str, model: str, dim: int, extra: dict[str, Any]) -> Manifest:
-    """The stored manifest, checked against ``model`` and ``dim``; written first in a new database.
+def open_manifest(
+    db: sqlite3.Connection, where: str, model: str, dim: int, extra: dict[str, Any], create: bool = True
+) -> Manifest:
+    """The stored manifest, checked against ``model`` and ``dim``; written first in a new database
+    (``create``; else a database without one is ``IndexGone``).
 
     Raises:
-        IndexMismatch: another format version, model or dimension.
+        IndexMismatch: another format version, model or dimension. IndexGone: see ``create``.
     """
     rows = dict(db.execute("SELECT key, value FROM manifest").fetchall())
+    if not rows and not create:
+        raise IndexGone(f"{where} has no manifest: it was deleted, or never finished being made")
     if not rows:
         manifest = Manifest(model=model, dim=dim, extra=extra)
         with Transaction(db):

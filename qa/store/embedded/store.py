@@ -35,7 +35,7 @@ from typing import Any
 import faiss
 import numpy as np
 
-from qa.errors import InvalidInput
+from qa.errors import IndexGone, InvalidInput
 from qa.store.base import DocumentInfo, FileRecord, Write, remove_stale_temp_files
 from qa.store.embedded import disk_full, rows, schema
 from qa.store.embedded import repair as repair_
@@ -71,9 +71,15 @@ class EmbeddedStore:
         index_options: IndexOptions | None = None,
         check_sqlite: bool = True,
         language: str = "en",
+        create: bool = True,
     ) -> None:
+        """``create``: make the index if there is none; else it must exist (``IndexGone``), and
+        nothing is made under ``path`` (a collection deleted by another process stays deleted)."""
         self.path = Path(path)
-        self.path.mkdir(parents=True, exist_ok=True)
+        if create:
+            self.path.mkdir(parents=True, exist_ok=True)
+        elif not (self.path / DB_FILE).is_file():
+            raise schema.gone(self.path / DB_FILE)
         for tmp in remove_stale_temp_files(self.path):
             log.info("removed %s, left by a write that was killed or failed", tmp)
         self._lock = ReadWriteLock()
@@ -87,10 +93,12 @@ class EmbeddedStore:
         faiss.omp_set_num_threads(1)
         # Damage in qa.sqlite, found by the check after open (started below) or by a read.
         self.health = SqliteHealth(self.path)
-        self.db = schema.connect(self.path / DB_FILE)
+        self.db = schema.connect(self.path / DB_FILE, create)
+        # The file this store has open: another one at ``path`` (or none) means it was deleted.
+        self.identity = schema.identity(self.path / DB_FILE)
         try:
             with self.health.damage_is_corrupt():
-                self._open(model, dim, extra, lexical_stemmer, index_options, language)
+                self._open(model, dim, extra, lexical_stemmer, index_options, language, create)
         except BaseException:
             self.db.close()
             self._reads.close()
@@ -105,8 +113,9 @@ class EmbeddedStore:
         lexical_stemmer: str,
         index_options: IndexOptions | None,
         language: str = "en",
+        create: bool = True,
     ) -> None:
-        self.manifest = schema.open_manifest(self.db, f"index {self.path}", model, dim, extra or {})
+        self.manifest = schema.open_manifest(self.db, f"index {self.path}", model, dim, extra or {}, create)
         schema.ensure_doc_meta(self.db)
         schema.migrate_sources(self.db)
         schema.ensure_doc_access(self.db)
@@ -187,10 +196,29 @@ class EmbeddedStore:
     def options(self, options: IndexOptions) -> None:
         self.mirror.options = options
 
+    # -- deletion by another process --------------------------------------------------------------
+
+    def deleted(self) -> bool:
+        """Whether the index was deleted (or replaced) since this store opened it, by this process
+        or another: ``qa.sqlite`` is no longer the file it has open. One stat."""
+        return self.identity is None or schema.identity(self.path / DB_FILE) != self.identity
+
+    def _still_here(self) -> None:
+        """Before writing under ``path``: a deleted index is an ``IndexGone``, so a write (or a
+        rebuild of the FAISS or lexical files) never makes files under the name again, nor in a
+        new index made there since."""
+        if self.deleted():
+            raise IndexGone(
+                f"index {self.path} was deleted (by this process or another) after it was opened; "
+                "nothing of this request was written"
+            )
+
     # -- concurrency ------------------------------------------------------------------------------
 
     def _sync(self) -> None:
         """Pick up writes made by another process (e.g. `qa index` while `qa serve` runs)."""
+        if schema.generation(self.db) != self.mirror.generation or self.lexical.damaged:
+            self._still_here()  # what follows may write the FAISS and lexical files
         if schema.generation(self.db) != self.mirror.generation:
             self.mirror.load_or_rebuild()
             # Another process committed: its lexical commit came first, so it is on disk.
@@ -292,6 +320,7 @@ class EmbeddedStore:
         with self._writing():
             if self._lexical_ok():
                 return
+            self._still_here()
             with Transaction(self.db):  # SQLite's write lock: no other process's write is half done
                 if not self._lexical_ok():
                     self.lexical.rebuild_from(self.db, schema.generation(self.db))
@@ -309,6 +338,7 @@ class EmbeddedStore:
             if w.vectors.shape != (len(w.chunks), self.manifest.dim):
                 raise InvalidInput(f"vectors shape {w.vectors.shape} does not match {len(w.chunks)} chunks")
         with self._writing(), disk_full.nothing_written(self.path):
+            self._still_here()
             self._sync()
             db = self.db
             if not writes and not rows.files_drop_documents(db, files):
@@ -346,6 +376,7 @@ class EmbeddedStore:
         """Delete documents ``doc_ids`` and those of ``source`` at ``paths`` (with the files'
         records) in one transaction; the ids deleted."""
         with self._writing(), disk_full.nothing_written(self.path):
+            self._still_here()
             self._sync()
             with Transaction(self.db):
                 before = self.lexical.before_write(self.db)
@@ -375,6 +406,7 @@ class EmbeddedStore:
         here and not in the middle of a search. A full disk postpones it (logged), since the
         writes are committed already: their answer is a success."""
         with self._writing():
+            self._still_here()
             disk_full.save_or_postpone(self.mirror, self.path)
 
     # -- reads ------------------------------------------------------------------------------------
@@ -400,6 +432,7 @@ class EmbeddedStore:
         filters on them), committed just before SQLite like any write's, so a process killed
         between the two leaves a lexical record ahead of SQLite, and a rebuild follows."""
         with self._writing(), disk_full.nothing_written(self.path):
+            self._still_here()
             self._sync()
             with Transaction(self.db):
                 before = self.lexical.before_write(self.db)
@@ -545,7 +578,8 @@ class EmbeddedStore:
     def close(self) -> None:
         self.health.stop_check()
         with self._writing():
-            disk_full.save_or_postpone(self.mirror, self.path)
+            if not self.deleted():  # a deleted index's file is not written again
+                disk_full.save_or_postpone(self.mirror, self.path)
             self.db.close()
             self._reads.close()  # all idle: a read in progress would hold the lock
             self.mirror.close()

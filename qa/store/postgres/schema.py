@@ -24,7 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg import sql
 
-from qa.errors import Conflict, IndexMismatch, InvalidInput, Unavailable
+from qa.errors import Conflict, IndexGone, IndexMismatch, InvalidInput, Unavailable
 from qa.store.base import Manifest, check_manifest, manifest_rows, readdress
 from qa.store.postgres.analysis import Analysis
 from qa.types import content_hash
@@ -231,6 +231,7 @@ def bootstrap(
     extra: dict[str, Any],
     new_only: bool = False,
     analysis: Analysis | None = None,
+    existing_only: bool = False,
 ) -> Manifest:
     """Create the schema, check the manifest and run pending migrations, in one transaction.
     ``analysis``: the index's lexical analysis (English's by default), recorded in a new manifest
@@ -240,11 +241,21 @@ def bootstrap(
         IndexMismatch: the index was built with another model, dimension or lexical analysis.
         Conflict: ``new_only`` and the index exists (another process created it first: the
             advisory lock makes the check and the creation one step).
+        IndexGone: ``existing_only`` and the index does not exist (dropped by another process:
+            ``drop_index`` takes the same lock, so nothing is made again under its name).
     """
     s = sql.Identifier(schema)
     analysis = analysis or Analysis()
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (BOOTSTRAP_LOCK,))
+        if existing_only:
+            found = conn.execute("SELECT to_regclass(%s)", (f'"{schema}".manifest',)).fetchone()
+            if (
+                not found
+                or found[0] is None
+                or not conn.execute(sql.SQL("SELECT 1 FROM {}.manifest LIMIT 1").format(s)).fetchone()
+            ):
+                raise IndexGone(f"index {schema} in {redact(url)} does not exist: it was deleted")
         conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
         conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(s))
         conn.execute(sql.SQL("SET LOCAL search_path TO {}, public").format(s))

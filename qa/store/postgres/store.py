@@ -47,8 +47,10 @@ class PostgresStore:
         new_only: bool = False,
         language: str = "en",
         lexical_stemmer: str = "auto",
+        existing_only: bool = False,
     ) -> None:
-        """``new_only``: the index must not exist yet (``Conflict`` if it does). ``language`` and
+        """``new_only``: the index must not exist yet (``Conflict`` if it does); ``existing_only``:
+        it must exist (``IndexGone`` if it does not: no schema is made). ``language`` and
         ``lexical_stemmer`` (``QA_LANGUAGE``, ``QA_LEXICAL_STEMMER``): the lexical analysis of the
         index (``analysis.py``), recorded in a new one's manifest; an existing index made with
         another is an ``IndexMismatch``."""
@@ -58,7 +60,15 @@ class PostgresStore:
         self.analysis = Analysis(language, lexical_stemmer)
         with schema.connect(url) as conn:
             self.manifest = schema.bootstrap(
-                conn, self.schema, url, model, dim, extra or {}, new_only, analysis=self.analysis
+                conn,
+                self.schema,
+                url,
+                model,
+                dim,
+                extra or {},
+                new_only,
+                analysis=self.analysis,
+                existing_only=existing_only,
             )
         self.pool = ConnectionPool(
             url,
