@@ -24,7 +24,10 @@ answerer's term overlap, so what a question's word becomes is what the document'
    before Thai was a language;
 4. stop words (dropped from queries and from the answerer's overlap, kept in the index, as for
    English): Snowball's lists as tantivy ships them, where it has one (da de es fi fr hu it nl no
-   pt ru sv); none elsewhere;
+   pt ru sv); for Hindi and Thai, stopwords-iso's (``stopwordsiso``), matched against whole words
+   before Thai runs are cut (a Thai stop word counts only where the text spaces it apart: inside
+   a run there are no word boundaries without a dictionary segmenter); none elsewhere
+   (evals/reports/stopwords/ says what each measured);
 5. stemming, where Snowball has a stemmer for the language: tantivy's (``TANTIVY_STEMMERS``) on the
    index's analyzer; the others (Hindi's: the light suffix stripper of Ramanathan and Rao) in
    Python with ``snowballstemmer``, on each word before the text reaches tantivy (``Analyser.stem``:
@@ -56,6 +59,7 @@ from functools import cache, lru_cache, partial
 
 import regex
 import snowballstemmer
+import stopwordsiso
 import tantivy
 
 from qa import terms as english
@@ -83,9 +87,15 @@ _WORD = regex.compile(rf"[{_CJK}]+|(?:(?![{_CJK}])[\p{{L}}\p{{M}}\p{{N}}\u200c\u
 _JOINERS = str.maketrans("", "", "\u200c\u200d")
 
 
+# A language's stop words from stopwords-iso (the ``stopwordsiso`` package) where tantivy ships no
+# Snowball list: Hindi's and Thai's.
+ISO_STOPWORDS = "stopwords-iso"
+
+
 @dataclass(frozen=True)
 class Language:
-    """One ``QA_LANGUAGE`` value: its Snowball stemmer and stop word list as tantivy names them."""
+    """One ``QA_LANGUAGE`` value: its Snowball stemmer and stop word list as tantivy names them
+    (``ISO_STOPWORDS``: stopwords-iso's list of the language, where tantivy ships none)."""
 
     code: str
     name: str
@@ -104,7 +114,7 @@ LANGUAGES: dict[str, Language] = {
         Language("es", "Spanish", "spanish", "spanish"),
         Language("fi", "Finnish", "finnish", "finnish"),
         Language("fr", "French", "french", "french"),
-        Language("hi", "Hindi", "hindi"),
+        Language("hi", "Hindi", "hindi", ISO_STOPWORDS),
         Language("hu", "Hungarian", "hungarian", "hungarian"),
         Language("it", "Italian", "italian", "italian"),
         Language("ja", "Japanese"),
@@ -115,7 +125,7 @@ LANGUAGES: dict[str, Language] = {
         Language("ru", "Russian", "russian", "russian"),
         Language("sv", "Swedish", "swedish", "swedish"),
         Language("ta", "Tamil", "tamil"),
-        Language("th", "Thai"),
+        Language("th", "Thai", None, ISO_STOPWORDS),
         Language("tr", "Turkish", "turkish"),
         Language("zh", "Chinese"),
         Language("multilingual", "any (language-neutral)"),
@@ -200,6 +210,7 @@ class Analyser:
             raise ValueError(f"lexical stemmer {stemmer!r} is not one of {', '.join(STEMMER_CHOICES)}")
         self.language = language(code)
         self.english = code == "en"
+        self._stoplist = _iso_stopwords(code) if self.language.stopwords == ISO_STOPWORDS else frozenset()
         if split is None:
             split = partial(words, thai=thai_bigrams) if code == "th" else words
         self.split = split
@@ -211,7 +222,7 @@ class Analyser:
             tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.whitespace())
             .filter(tantivy.Filter.stopword(self.language.stopwords))
             .build()
-            if self.language.stopwords and not self.english
+            if self.language.stopwords and not self.english and not self._stoplist
             else None
         )
         self.analyzer = self._analyzer()
@@ -284,21 +295,33 @@ class Analyser:
         """Whether ``word`` (one of ``words``) is a stop word of the language."""
         if self.english:
             return word in english.STOPWORDS
+        if self._stoplist:
+            return unicodedata.normalize("NFKC", word).lower() in self._stoplist
         return self._stop is not None and not self._stop.analyze(word)
+
+    def content_words(self, text: str) -> list[str]:
+        """``words`` of ``text`` without the stop words. A stopwords-iso list is matched against
+        whole words before ``split`` cuts them: Thai's stop words are the Thai runs the text
+        spaces apart ("ของ" alone), never a bigram of a run ("ขอ", of "ของ", is one too); inside
+        a run there is no word boundary to find one by without a dictionary segmenter."""
+        if not self._stoplist:
+            return [w for w in self.words(text) if not self.is_stopword(w)]
+        whole = (m.group().translate(_JOINERS) for m in _WORD.finditer(unicodedata.normalize("NFKC", text).lower()))
+        return self.words(" ".join(w for w in whole if w not in self._stoplist))
 
     def query_terms(self, question: str, stopwords: bool = True) -> list[str]:
         """A question's words for BM25, in order, once each, stop words left out unless not
         ``stopwords`` (the index's analyzer then stems them, as it stemmed the documents)."""
         if self.english:
             return english.query_terms(question, stopwords)
-        return list(dict.fromkeys(w for w in self.words(question) if not (stopwords and self.is_stopword(w))))
+        return list(dict.fromkeys(self.content_words(question) if stopwords else self.words(question)))
 
     def terms(self, text: str) -> set[str]:
         """The terms of ``text`` the answerer and the second stage compare: English's ``qa.terms.terms``;
         otherwise the words without stop words, stemmed as the index stems them."""
         if self.english:
             return english.terms(text)
-        kept = [w for w in self.words(text) if not self.is_stopword(w)]
+        kept = self.content_words(text)
         return set(self.analyzer.analyze(" ".join(self.stem(kept)))) if kept else set()
 
     def _sentence_terms(self, text: str) -> tuple[frozenset[str], ...]:
@@ -332,6 +355,13 @@ class _Stemmer:
         if stemmer is None:
             stemmer = self.local.stemmer = snowballstemmer.stemmer(self.algorithm)
         return str(stemmer.stemWord(word))
+
+
+@cache
+def _iso_stopwords(code: str) -> frozenset[str]:
+    """stopwords-iso's list of ``code``, each word as ``words`` writes it (NFKC, lower-cased: Thai's
+    sara am, U+0E33, is nikhahit and sara aa there, as the list writes it)."""
+    return frozenset(unicodedata.normalize("NFKC", w).lower() for w in stopwordsiso.stopwords(code))
 
 
 @cache
