@@ -62,6 +62,15 @@ def test_german_is_stemmed_and_its_stop_words_dropped() -> None:
 def test_arabic_and_russian_stems() -> None:
     ar = Analyser.of("ar")
     assert ar.terms("كِتَابٌ") == ar.terms("كتاب")  # the Snowball stemmer drops the vowel marks
+    # It also does most of Arabic's orthographic normalization (Lucene's ArabicNormalizationFilter):
+    # alef with hamza or madda -> alef, tatweel and harakat removed, teh marbuta stripped as a suffix.
+    assert ar.terms("أحمد") == ar.terms("إحمد") == ar.terms("احمد")
+    assert ar.terms("آمن") == ar.terms("امن") and ar.terms("الأمم") == ar.terms("الامم")
+    assert ar.terms("كتـــاب") == ar.terms("كتاب") and ar.terms("مُدَرِّسَة") == ar.terms("مدرسة") == ar.terms("مدرسه")
+    # Not alef maksura against yeh, nor teh marbuta against heh after the article: folding them (or
+    # everything) before the stemmer was measured and is worse on XQuAD Arabic
+    # (evals/reports/arabic-normalization/): re-measure before changing this.
+    assert ar.terms("مستشفى") != ar.terms("مستشفي") and ar.terms("القاهرة") != ar.terms("القاهره")
     ru = Analyser.of("ru")
     assert ru.terms("школы") == ru.terms("школа")
 
