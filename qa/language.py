@@ -60,7 +60,6 @@ from functools import cache, lru_cache, partial
 
 import regex
 import snowballstemmer
-import stopwordsiso
 import tantivy
 
 from qa import terms as english
@@ -361,7 +360,15 @@ class _Stemmer:
 @cache
 def _iso_stopwords(code: str) -> frozenset[str]:
     """stopwords-iso's list of ``code``, each word as ``words`` writes it (NFKC, lower-cased: Thai's
-    sara am, U+0E33, is nikhahit and sara aa there, as the list writes it)."""
+    sara am, U+0E33, is nikhahit and sara aa there, as the list writes it). Imported here, not with
+    the module: only an analysis that has such a list needs the package."""
+    try:
+        import stopwordsiso
+    except ImportError as exc:  # a dependency of qa (pyproject.toml): an environment installed before it
+        raise ImportError(
+            f"QA_LANGUAGE={code} takes its stop words from the stopwordsiso package: "
+            "pip install stopwordsiso==0.7.1 (or reinstall qa)"
+        ) from exc
     return frozenset(unicodedata.normalize("NFKC", w).lower() for w in stopwordsiso.stopwords(code))
 
 
