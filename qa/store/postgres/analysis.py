@@ -101,7 +101,8 @@ class Analysis:
 
         Raises:
             IndexMismatch: another language (an index without a ``language`` row is English), or
-                the same language analysed otherwise (another ``QA_LEXICAL_STEMMER``).
+                the same language analysed otherwise (another ``QA_LEXICAL_STEMMER``, or a qa whose
+                analysis of the language changed: the embedded store rebuilds its lexical index then).
         """
         stored = rows.get("language", "en")
         if stored != self.language:
@@ -113,8 +114,9 @@ class Analysis:
         if self.analyser is not None and rows.get("lexical_analysis") != self.spec:
             raise IndexMismatch(
                 f"{where} was analysed as {rows.get('lexical_analysis')!r}, these settings analyse "
-                f"{self.spec!r} (QA_LEXICAL_STEMMER?); use the settings it was built with, or move it "
-                "with `qa export` and `qa import` into a new QA_INDEX_NAME"
+                f"{self.spec!r} (another QA_LEXICAL_STEMMER, or a version of qa that analyses the language "
+                "otherwise); use the settings it was built with, or move it with `qa export` and `qa import` "
+                "into a new QA_INDEX_NAME"
             )
 
     def tsvector(self, text: str, title: str) -> str:
