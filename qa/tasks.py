@@ -129,10 +129,11 @@ def tags(answer: Answer) -> list[str]:
     return list(seen)[:MAX_TAGS] or [GENERAL]
 
 
-def follow_ups(answer: Answer, asked: Sequence[str]) -> list[str]:
-    """Up to ``MAX_FOLLOW_UPS`` questions about what the passages found hold beyond the answer:
-    their headings, then the most specific phrase of each sentence not cited, best passage first.
-    Nothing the conversation already said (``asked``: its messages) is suggested."""
+def follow_ups(answer: Answer, asked: Sequence[str], limit: int = MAX_FOLLOW_UPS) -> list[str]:
+    """Up to ``limit`` questions about what the passages found hold beyond the answer: their
+    headings, then the most specific phrase of each sentence not cited, best passage first.
+    Nothing the conversation already said (``asked``: its messages) is suggested. The caller keeps
+    those the index answers (a heading such as "Background" may name nothing one can ask about)."""
     said = {w.lower() for text in (*asked, answer_text(answer.answer)) for w in _WORD.findall(text)}
     cited = {(c.doc_id, c.start, c.end) for c in answer.citations}
     cited_docs = {c.doc_id for c in answer.citations}
@@ -166,7 +167,7 @@ def follow_ups(answer: Answer, asked: Sequence[str]) -> list[str]:
         phrase = _best_phrase(words, said, lambda w: math.log((n + 1) / (df.get(w.lower(), 0) + 0.5)))
         if phrase:
             found.setdefault(phrase, None)
-    return [f"What about {phrase}?" for phrase in found][:MAX_FOLLOW_UPS]
+    return [f"What about {phrase}?" for phrase in found][:limit]
 
 
 def _best_phrase(words: Sequence[str], said: set[str], weight: Callable[[str], float]) -> str | None:

@@ -353,6 +353,10 @@ def test_open_webui_task_prompts_get_json_from_the_conversation(client: openai.O
     ]
     r = client.chat.completions.create(model="qa", messages=messages)
     assert (r.model_extra or {})["citations"][0]["doc_id"] == "upload/paris-talks.md"
+    # Every suggestion is one qa answers (one that led to "not found" would not be suggested).
+    for s in suggestions[1:]:
+        r = client.chat.completions.create(model="qa", messages=[*messages[:2], {"role": "user", "content": s}])
+        assert (r.model_extra or {})["citations"], s
     # Streamed (as a client may ask), the same JSON arrives.
     prompt = TASK.format(task="Write a short title.", output='{ "title": "..." }', history=history)
     chunks = list(

@@ -54,8 +54,11 @@ from qa.collections import OPENAI_MODEL_ID, Collections
 from qa.errors import MissingScope, NotFound, QAError
 from qa.generate import final
 from qa.service import QAService
-from qa.tasks import TaskPrompt, follow_ups, tags, task_prompt, title
+from qa.tasks import MAX_FOLLOW_UPS, TaskPrompt, follow_ups, tags, task_prompt, title
 from qa.types import Answer, Citation
+
+# Suggestions tried for the follow-up task, each asked once; those answered are kept.
+FOLLOW_UP_CANDIDATES = 2 * MAX_FOLLOW_UPS
 
 MODEL_ID = OPENAI_MODEL_ID
 M = TypeVar("M", bound=BaseModel)
@@ -461,7 +464,15 @@ def answer_task(svc: QAService, task: TaskPrompt, caller: Caller = ADMIN) -> str
     if task.kind == "tags":
         return json.dumps({"tags": tags(a)}, ensure_ascii=False)
     asked = [t.content for t in task.turns]
-    return json.dumps({"follow_ups": follow_ups(a, asked)}, ensure_ascii=False)
+    # Only suggestions the index answers, asked as the follow-ups they are: a suggestion that
+    # leads to "not found" is worse than none.
+    kept: list[str] = []
+    for question in follow_ups(a, asked, limit=FOLLOW_UP_CANDIDATES):
+        if svc.chat([*conversation, Turn("user", question)], extractive=True, caller=caller).found:
+            kept.append(question)
+        if len(kept) == MAX_FOLLOW_UPS:
+            break
+    return json.dumps({"follow_ups": kept}, ensure_ascii=False)
 
 
 def sse_response(chunks: AsyncIterator[str]) -> StreamingResponse:
