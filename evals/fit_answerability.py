@@ -75,10 +75,23 @@ def chooser_of(settings: dict[str, Any]) -> str:
     return model.name
 
 
-def check_articles(records: Sequence[dict[str, Any]], split: Path = SPLIT) -> None:
+def article_names(records: Sequence[dict[str, Any]], dataset_dir: Path | None = None) -> set[str]:
+    """The articles of the records' gold paragraphs: SQuAD's ``Article#3`` ids name theirs; XQuAD's
+    (``xquad-00-000``) are looked up in the dataset's corpus, whose titles are SQuAD's articles."""
+    golds = {g for r in records for g in r.get("gold", [])}
+    titles: dict[str, str] = {}
+    if dataset_dir is not None and (dataset_dir / "corpus.jsonl").is_file():
+        with (dataset_dir / "corpus.jsonl").open(encoding="utf-8") as fh:
+            for line in fh:
+                row = json.loads(line)
+                titles[str(row["doc_id"])] = str(row.get("title", ""))
+    return {titles.get(g) or g.split("#", 1)[0] for g in golds}
+
+
+def check_articles(records: Sequence[dict[str, Any]], split: Path = SPLIT, dataset_dir: Path | None = None) -> None:
     """Refuse a fitting run that holds an eval article of the split."""
     forbidden = set(json.loads(split.read_text(encoding="utf-8"))["eval_articles"])
-    used = forbidden.intersection(g.split("#", 1)[0] for r in records for g in r.get("gold", []))
+    used = forbidden.intersection(article_names(records, dataset_dir))
     if used:
         raise ValueError(f"the fitting run holds eval articles ({', '.join(sorted(used))}): fit on others")
 
@@ -149,16 +162,18 @@ def write_calibration(cal: answerability.Calibration, fitted: dict[str, Any], pa
         "Answer scores (qa.answerability): logistic calibrations of an answer's signals, per embedder and "
         "chooser, fitted by `python -m evals.fit_answerability` (evals/reports/answerability/).",
     )
-    kept = [e for e in data.get("calibrations", []) if (e["embedder"], e["chooser"]) != (cal.embedder, cal.chooser)]
+    key = (cal.embedder, cal.chooser, cal.language)
+    kept = [e for e in data.get("calibrations", []) if (e["embedder"], e["chooser"], e.get("language", "")) != key]
     entry = {
         "embedder": cal.embedder,
         "chooser": cal.chooser,
+        **({"language": cal.language} if cal.language else {}),
         "signals": list(cal.signals),
         "weights": list(cal.weights),
         "threshold": cal.threshold,
         "fitted": fitted,
     }
-    data["calibrations"] = sorted([*kept, entry], key=lambda e: (e["embedder"], e["chooser"]))
+    data["calibrations"] = sorted([*kept, entry], key=lambda e: (e["embedder"], e["chooser"], e.get("language", "")))
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     answerability.calibrations.cache_clear()
 
@@ -169,14 +184,19 @@ def fit_runs(
     answered: float,
     config: str = "default",
     signals: Sequence[str] = SIGNALS,
+    language_specific: bool = False,
 ) -> dict[str, Any]:
     """Fit on ``fit_dir``'s records; score it and every ``apply`` run under the fit, under the
-    evidence alone calibrated the same way, and at the threshold each ran with."""
+    evidence alone calibrated the same way, and at the threshold each ran with. With
+    ``language_specific``, the calibration is for the run's ``QA_LANGUAGE`` only."""
     run = load_run(fit_dir, config)
-    check_articles(run["answerable"])
     report = json.loads((fit_dir / "report.json").read_text())
+    check_articles(
+        run["answerable"], dataset_dir=Path(report.get("dataset_dir", "")) if report.get("dataset_dir") else None
+    )
     settings = report["configs"][config]["settings"]
     embedder, chooser = str(settings["model"]), chooser_of(settings)
+    language = str(settings.get("language", "en")) if language_specific else ""
     modelled = [s for s in signals if s != "evidence"]
     if modelled and chooser == answerability.FEATURES_CHOOSER:
         raise ValueError(
@@ -204,6 +224,7 @@ def fit_runs(
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "embedder": embedder,
         "chooser": chooser,
+        "language": language,
         "answered_target": answered,
         "calibration": {"signals": list(cal.signals), "weights": list(cal.weights), "threshold": cal.threshold},
         "evidence_only": {"weights": list(baseline.weights), "threshold": baseline.threshold},
@@ -215,7 +236,8 @@ def fit_runs(
 def write_markdown(result: dict[str, Any], path: Path, command: str) -> None:
     cal = result["calibration"]
     lines = [
-        f"# Answer score for `{result['embedder']}` chosen by `{result['chooser']}`",
+        f"# Answer score for `{result['embedder']}` chosen by `{result['chooser']}`"
+        + (f", language `{result['language']}`" if result.get("language") else ""),
         "",
         f"- command: `{command}`",
         f"- date: {result['date']}; fitted on `{Path(result['fit']).name}` (answerable = 1, gold-removed = 0)",
@@ -260,11 +282,15 @@ def main(
         str, typer.Option(help=f"Comma-separated signals to fit on, of {', '.join(MODEL_SIGNALS)}.")
     ] = ",".join(SIGNALS),
     out: Annotated[Path, typer.Option(help="Where to write the report.")] = REPORTS,
+    language_specific: Annotated[
+        bool, typer.Option(help="Fit for the run's QA_LANGUAGE only (else for any language without its own).")
+    ] = False,
     write: Annotated[bool, typer.Option(help="Also write the calibration into qa/models/answerability.json.")] = False,
 ) -> None:
     """Fit an answer score on a run's records and check it on others (module docstring)."""
     try:
-        result = fit_runs(fit_run, apply or [], answered, config, [x.strip() for x in signals.split(",") if x.strip()])
+        chosen = [x.strip() for x in signals.split(",") if x.strip()]
+        result = fit_runs(fit_run, apply or [], answered, config, chosen, language_specific)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise typer.Exit(2) from None
@@ -273,6 +299,8 @@ def main(
     name = f"{slug(result['embedder'])}--{slug(result['chooser'])}"
     if tuple(result["calibration"]["signals"]) != SIGNALS:
         name += "--" + "-".join(result["calibration"]["signals"])
+    if result["language"]:
+        name += f"--{result['language']}"
     (out / f"{name}.json").write_text(json.dumps({**result, "command": command}, indent=2) + "\n")
     write_markdown(result, out / f"{name}.md", command)
     if write:
@@ -286,12 +314,20 @@ def main(
         }
         write_calibration(
             answerability.Calibration(
-                result["embedder"], result["chooser"], tuple(cal["signals"]), tuple(cal["weights"]), cal["threshold"]
+                result["embedder"],
+                result["chooser"],
+                tuple(cal["signals"]),
+                tuple(cal["weights"]),
+                cal["threshold"],
+                result["language"],
             ),
             fitted,
             answerability.CALIBRATIONS_FILE,
         )
-    print(f"{result['embedder']} / {result['chooser']}: threshold {result['calibration']['threshold']}")
+    print(
+        f"{result['embedder']} / {result['chooser']}{' / ' + result['language'] if result['language'] else ''}: "
+        f"threshold {result['calibration']['threshold']}"
+    )
     for r in result["runs"]:
         c, e = r["calibrated"], r["evidence_only"]
         print(

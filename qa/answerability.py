@@ -16,6 +16,11 @@ corpus (it is answerable) and with its gold paragraphs removed (the right answer
 The threshold keeps ``answered`` of the answerable validation questions answered. They ship in
 ``qa/models/answerability.json``, with the numbers they were fitted to and checked on.
 
+A calibration may be fitted for one language (``language``; on XQuAD's validation articles in
+that language): multilingual-e5's evidence runs lower in some languages than in others, so a
+threshold fitted on English questions leaves more Chinese questions unanswered than English ones.
+A language without its own uses the one fitted on English.
+
 Without a calibration for the pair (another embedder), the score is the evidence itself and the
 threshold ``FALLBACK_THRESHOLD``, as before calibrations existed. The evidence's scale is the
 embedder's: multilingual-e5's cosines are never far below 0.8, so its evidence is never below
@@ -60,6 +65,7 @@ class Calibration:
     signals: tuple[str, ...]
     weights: tuple[float, ...]
     threshold: float
+    language: str = ""  # the QA_LANGUAGE it was fitted for; "" for any without its own
 
     def __post_init__(self) -> None:
         unknown = [s for s in self.signals if s not in SIGNALS]
@@ -83,6 +89,7 @@ class Calibration:
             signals=tuple(str(s) for s in entry["signals"]),
             weights=tuple(float(w) for w in entry["weights"]),
             threshold=float(entry["threshold"]),
+            language=str(entry.get("language", "")),
         )
 
 
@@ -95,9 +102,10 @@ def calibrations(path: Path = CALIBRATIONS_FILE) -> tuple[Calibration, ...]:
     return tuple(Calibration.from_json(e) for e in data.get("calibrations", []))
 
 
-def find(embedder: str, chooser: str, path: Path = CALIBRATIONS_FILE) -> Calibration | None:
-    """The calibration fitted for ``embedder`` (its model name) and ``chooser``, or None."""
-    for c in calibrations(path):
-        if c.embedder == embedder and c.chooser == chooser:
-            return c
-    return None
+def find(embedder: str, chooser: str, language: str = "", path: Path = CALIBRATIONS_FILE) -> Calibration | None:
+    """The calibration fitted for ``embedder`` (its model name), ``chooser`` and the collection's
+    ``language``, else the one for any language (fitted on English), else None."""
+    fitted = [c for c in calibrations(path) if c.embedder == embedder and c.chooser == chooser]
+    return next((c for c in fitted if c.language == language), None) or next(
+        (c for c in fitted if not c.language), None
+    )

@@ -232,7 +232,7 @@ class QAService:
         return ExtractiveAnswerer(
             self.embedder,
             min_score=s.min_answer_score,
-            calibration=answerability.find(s.model, chooser),
+            calibration=answerability.find(s.model, chooser, s.language),
             passages=s.answer_passages,
             model=model,
             shortlist=s.answer_shortlist,

@@ -49,9 +49,15 @@ def test_calibrations_are_found_by_embedder_and_chooser(tmp_path: Path) -> None:
     path = tmp_path / "answerability.json"
     entry = {"embedder": "a/b", "chooser": "features", "signals": ["evidence"], "weights": [-3, 8], "threshold": 0.2}
     path.write_text(json.dumps({"calibrations": [entry]}))
-    found = find("a/b", "features", path)
+    found = find("a/b", "features", path=path)
     assert found == Calibration("a/b", "features", ("evidence",), (-3.0, 8.0), 0.2)
-    assert find("a/b", "qa-answer-minilm-l6", path) is None and find("c/d", "features", path) is None
+    assert find("a/b", "qa-answer-minilm-l6", path=path) is None and find("c/d", "features", path=path) is None
+    # A language's own calibration, where there is one; the one for any language elsewhere.
+    zh = {**entry, "language": "zh", "threshold": 0.1}
+    path.write_text(json.dumps({"calibrations": [entry, zh]}))
+    calibrations.cache_clear()
+    assert find("a/b", "features", "zh", path) == Calibration("a/b", "features", ("evidence",), (-3.0, 8.0), 0.1, "zh")
+    assert find("a/b", "features", "de", path) == found == find("a/b", "features", path=path)
     assert calibrations(tmp_path / "missing.json") == ()
 
 

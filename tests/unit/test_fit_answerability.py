@@ -128,7 +128,38 @@ def test_the_script_writes_its_report_and_the_calibration(tmp_path: Path, monkey
     name = "sentence-transformers_all-MiniLM-L6-v2--qa-answer-minilm-l6"
     report = json.loads((out / f"{name}.json").read_text())
     assert "answer holds gold" in (out / f"{name}.md").read_text()
-    cal = find("sentence-transformers/all-MiniLM-L6-v2", "qa-answer-minilm-l6", target)
+    cal = find("sentence-transformers/all-MiniLM-L6-v2", "qa-answer-minilm-l6", path=target)
     assert cal is not None and cal.threshold == report["calibration"]["threshold"]
-    assert find("x/y", "features", target) is not None  # the others are kept
+    assert find("x/y", "features", path=target) is not None  # the others are kept
+    answerability.calibrations.cache_clear()
+
+
+def test_a_language_specific_fit_is_written_beside_the_one_for_any_language(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """XQuAD's ids (``xquad-00-000``) name their article by the corpus title; a validation
+    article's questions in Chinese give Chinese's own calibration."""
+    run = _run(tmp_path / "zh", "xquad-00", seed=6, answer_model="features", language="zh")
+    report = json.loads((run / "report.json").read_text())
+    (run / "corpus.jsonl").write_text(
+        "".join(
+            json.dumps({"doc_id": f"xquad-00#{i}", "title": SPLIT["validation_articles"][0]}) + "\n" for i in range(5)
+        )
+    )
+    report["dataset_dir"] = str(run)
+    (run / "report.json").write_text(json.dumps(report))
+    assert fa.article_names([{"gold": ["xquad-00#1"]}], run) == {SPLIT["validation_articles"][0]}
+    target = tmp_path / "answerability.json"
+    monkeypatch.setattr(answerability, "CALIBRATIONS_FILE", target)
+    result = CliRunner().invoke(
+        fa.app, ["--fit", str(run), "--out", str(tmp_path / "out"), "--language-specific", "--write"]
+    )
+    assert result.exit_code == 0, result.output
+    zh = find("sentence-transformers/all-MiniLM-L6-v2", "features", "zh", path=target)
+    assert zh is not None and zh.language == "zh"
+    assert find("sentence-transformers/all-MiniLM-L6-v2", "features", "de", path=target) is None
+    # An XQuAD paragraph of an eval article is refused like SQuAD's.
+    (run / "corpus.jsonl").write_text(json.dumps({"doc_id": "xquad-00#1", "title": SPLIT["eval_articles"][0]}) + "\n")
+    with pytest.raises(ValueError, match="eval articles"):
+        fa.check_articles([{"gold": ["xquad-00#1"]}], dataset_dir=run)
     answerability.calibrations.cache_clear()
