@@ -363,10 +363,14 @@ class ExtractiveAnswerer:
         chosen = [c, *list_after(cands, best)]
         first, span = c, shortest_span(question, c.text) if self.analyser.english else None
         # "Which function copies the permission bits?": the sentence says what it does, the
-        # signature line above it names it. Then that line is cited first, and names the answer.
-        if span is None and c.lead_start >= 0 and self.analyser.english and answer_kind(question) == "identifier":
+        # signature line above it names it. Then that line is cited first, and names the answer,
+        # also over a name the sentence mentions in passing ("Which function in heapq returns the n
+        # largest elements?": heapq.nlargest's line, not the "key=str.lower" of its example),
+        # unless the question names the documented thing itself ("Which exception does json.loads
+        # raise?": the sentence's name answers).
+        if c.lead_start >= 0 and self.analyser.english and answer_kind(question) == "identifier":
             named = shortest_span(question, c.lead)
-            if named is not None:
+            if named is not None and (span is None or c.lead[named[0] : named[1]] not in question):
                 first, span = Candidate(p, c.lead_start, c.lead_start + len(c.lead), kind="signature"), named
                 chosen.insert(0, first)
         citations = tuple(

@@ -193,6 +193,27 @@ def test_which_function_is_named_from_the_signature_line_above_the_sentence(
         assert text[c.start : c.end] == c.quote
 
 
+def test_the_signature_names_the_answer_over_a_name_in_passing_unless_the_question_names_it(
+    make_service: Callable[..., QAService],
+) -> None:
+    text = (
+        "## heapq.nlargest(n, iterable, key=None)\n\nReturn a list with the n largest elements from the dataset "
+        "defined by iterable. key, if provided, specifies a function of one argument (for example, key=str.lower).\n\n"
+        "## json.loads(s)\n\nIf the data being deserialized is not a valid JSON document, a JSONDecodeError is raised."
+    )
+    svc = make_service("signature-passing", min_answer_score=0.0)
+    svc.add_documents([Document(id="lib", title="lib", text=text)])
+    ans = svc.ask("Which function in heapq returns the n largest elements?")
+    assert ans.short is not None and ans.short.text == "heapq.nlargest", ans.short
+    assert ans.citations[0].quote == "## heapq.nlargest(n, iterable, key=None)"
+    # The question names json.loads itself: the sentence's own name answers it.
+    ans = svc.ask("Which exception does json.loads raise for a document that is not valid JSON?")
+    assert ans.short is not None and ans.short.text == "JSONDecodeError", ans.short
+    for a in (ans,):
+        for c in a.citations:
+            assert text[c.start : c.end] == c.quote
+
+
 def test_a_question_longer_than_the_model_reads_is_answered_not_a_500(
     tmp_path: Path, seed_article: Path, embedder: Embedder
 ) -> None:

@@ -296,3 +296,17 @@ def test_short_candidate_gives_the_span_and_what_its_confidence_weighs() -> None
     assert tied is not None and near_tie(tied[0]) and not near_tie(choice)
     # code names and defaults are not gated, so they have no candidate to weigh
     assert short_candidate("Which option prints the version?", "Use -V to print the version and exit.", 0.5) is None
+
+
+@pytest.mark.parametrize(
+    ("sentence", "value"),
+    [
+        ("The default is (', ', ': ') if indent is None and (',', ': ') otherwise.", "(', ', ': ')"),
+        ("It defaults to [1, 2] when nothing is given.", "[1, 2]"),
+        ("The default is 70.", "70"),
+        ("The default is ( or so.", None),  # punctuation alone is no value
+    ],
+)
+def test_a_default_value_is_taken_whole_and_is_never_punctuation_alone(sentence: str, value: str | None) -> None:
+    got = shortest_span("What is the default value of it?", sentence)
+    assert (sentence[got[0] : got[1]] if got else None) == value
