@@ -124,6 +124,12 @@ _DEFAULT_VALUE = re.compile(
     r"|[^\s,;:)]*[A-Za-z0-9_][^\s,;:)]*)",
     re.IGNORECASE,
 )
+# The value before "(the default)": "None (the default) selects the most compact representation".
+_VALUE_DEFAULT = re.compile(
+    r"(`[^`\n]{1,80}`|\"[^\"\n]{1,80}\"|'[^'\n]{1,80}'|(?<![\w.])[\w.+-]*[A-Za-z0-9_][\w.+-]*)"
+    r"\s*\((?:the|by)?\s*default\)",
+    re.IGNORECASE,
+)
 
 
 def answer_kind(question: str) -> Kind | None:
@@ -152,7 +158,8 @@ def _candidates(sentence: str, kind: Kind, fitted: bool = False) -> list[Span]:
     if kind == "identifier":
         return [Span(m.start(), m.end()) for m in _IDENTIFIER.finditer(sentence)]
     if kind == "default":
-        return [Span(m.start(1), m.end(1)) for m in _DEFAULT_VALUE.finditer(sentence)]
+        found = [*_DEFAULT_VALUE.finditer(sentence), *_VALUE_DEFAULT.finditer(sentence)]
+        return sorted((Span(m.start(1), m.end(1)) for m in found), key=lambda sp: (sp.start, sp.end))
     if kind == "date":
         return [Span(m.start(), m.end()) for m in (_FITTED_DATE if fitted else _DATE).finditer(sentence)]
     if kind == "number":

@@ -305,6 +305,8 @@ def test_short_candidate_gives_the_span_and_what_its_confidence_weighs() -> None
         ("It defaults to [1, 2] when nothing is given.", "[1, 2]"),
         ("The default is 70.", "70"),
         ("The default is ( or so.", None),  # punctuation alone is no value
+        ("None (the default) selects the most compact representation.", "None"),
+        ("Use strict=True (default) to refuse it; the default is 3 retries.", "True"),
     ],
 )
 def test_a_default_value_is_taken_whole_and_is_never_punctuation_alone(sentence: str, value: str | None) -> None:
