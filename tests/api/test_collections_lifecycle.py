@@ -7,7 +7,8 @@ import json
 import sqlite3
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,22 @@ DOCS = [
     {"id": f"policy-{i}", "text": f"Policy {i}. Employees receive sixteen weeks of paid parental leave. Rule {i}."}
     for i in range(6)
 ]
+
+
+@contextmanager
+def two_workers(index_dir: Path, embedder: Embedder) -> Iterator[tuple[TestClient, TestClient]]:
+    """Two apps over one index directory, as two ``qa serve`` workers: ``a`` and ``b``."""
+    settings = Settings(index_dir=index_dir)
+    one, two = QAService(settings, embedder=embedder), QAService(settings, embedder=embedder)
+    try:
+        with (
+            TestClient(create_app(settings, service=one), base_url=LOCAL) as a,
+            TestClient(create_app(settings, service=two), base_url=LOCAL) as b,
+        ):
+            yield a, b
+    finally:
+        one.close()
+        two.close()
 
 
 def hammer(calls: list[Callable[[], int]], threads: int, rounds: int, start_delete: threading.Event) -> Counter[int]:
@@ -99,12 +116,7 @@ def test_a_collection_deleted_by_another_worker_is_a_404_for_requests_in_flight(
 ) -> None:
     """Two apps on one index directory, as two ``--workers`` processes: one deletes a collection the
     other is serving; the other's requests in flight, and the next ones, are 404s."""
-    settings = Settings(index_dir=tmp_path)
-    one, two = QAService(settings, embedder=embedder), QAService(settings, embedder=embedder)
-    with (
-        TestClient(create_app(settings, service=one), base_url=LOCAL) as a,
-        TestClient(create_app(settings, service=two), base_url=LOCAL) as b,
-    ):
+    with two_workers(tmp_path, embedder) as (a, b):
         assert a.post("/v1/collections", json={"name": "shared"}).status_code == 201
         assert a.post("/v1/documents?collection=shared", json={"documents": DOCS}).status_code == 201
         assert b.post("/v1/ask?collection=shared", json={"question": LEAVE}).json()["found"]  # open in b too
@@ -124,8 +136,6 @@ def test_a_collection_deleted_by_another_worker_is_a_404_for_requests_in_flight(
         assert set(seen) <= {200, 404}, seen
         r = b.post("/v1/ask?collection=shared", json={"question": LEAVE})
         assert r.status_code == 404 and "no collection 'shared'" in r.json()["message"]
-    one.close()
-    two.close()
 
 
 def break_settings(index_dir: Path, name: str, settings: dict[str, object]) -> None:
@@ -242,12 +252,7 @@ def test_a_collection_deleted_by_another_worker_is_a_404_on_every_route_in_its_s
 ) -> None:
     """Two apps on one index directory, as two ``--workers`` processes: b has the collection open
     and answering when a deletes it; b's next requests on it are 404s in each route's shape."""
-    settings = Settings(index_dir=tmp_path)
-    one, two = QAService(settings, embedder=embedder), QAService(settings, embedder=embedder)
-    with (
-        TestClient(create_app(settings, service=one), base_url=LOCAL) as a,
-        TestClient(create_app(settings, service=two), base_url=LOCAL) as b,
-    ):
+    with two_workers(tmp_path, embedder) as (a, b):
         assert a.post("/v1/collections", json={"name": "shared"}).status_code == 201
         assert a.post("/v1/documents?collection=shared", json={"documents": DOCS}).status_code == 201
         chat = {"model": "shared", "messages": [{"role": "user", "content": LEAVE}]}
@@ -255,8 +260,6 @@ def test_a_collection_deleted_by_another_worker_is_a_404_on_every_route_in_its_s
         assert r.status_code == 200 and "sixteen weeks" in r.json()["choices"][0]["message"]["content"], r.text
         assert a.delete("/v1/collections/shared").status_code == 200
         assert_gone_everywhere(b, "shared")
-    one.close()
-    two.close()
 
 
 def assert_gone_for_good(a: TestClient, b: TestClient, index_dir: Path, name: str) -> None:
@@ -285,12 +288,7 @@ def test_a_collection_deleted_before_another_worker_reads_it_is_not_made_again(
     """b holds collection hr for a request that has not read its index yet (the service is open,
     its store not) when a deletes hr: b's request is a 404 and makes no empty index under the name,
     so hr is not stuck (listed by no one, yet "exists already" to create and unknown to delete)."""
-    settings = Settings(index_dir=tmp_path)
-    one, two = QAService(settings, embedder=embedder), QAService(settings, embedder=embedder)
-    with (
-        TestClient(create_app(settings, service=one), base_url=LOCAL) as a,
-        TestClient(create_app(settings, service=two), base_url=LOCAL) as b,
-    ):
+    with two_workers(tmp_path, embedder) as (a, b):
         assert a.post("/v1/collections", json={"name": "hr"}).status_code == 201
         assert a.post("/v1/documents?collection=hr", json={"documents": DOCS}).status_code == 201
         workers: Collections = b.app.state.collections  # type: ignore[attr-defined]
@@ -303,8 +301,6 @@ def test_a_collection_deleted_before_another_worker_reads_it_is_not_made_again(
         finally:
             workers.release(held)
         assert_gone_for_good(a, b, tmp_path, "hr")
-    one.close()
-    two.close()
 
 
 def test_a_write_from_a_worker_that_has_a_deleted_collection_open_fails_and_makes_nothing(
@@ -313,12 +309,7 @@ def test_a_write_from_a_worker_that_has_a_deleted_collection_open_fails_and_make
     """b has hr open (its index read) and a request writing to it when a deletes hr: the write is
     a 404 (nothing acknowledged, nothing written under the name: no lexical or FAISS files); b's
     next requests serve the hr a creates again, not the deleted one."""
-    settings = Settings(index_dir=tmp_path)
-    one, two = QAService(settings, embedder=embedder), QAService(settings, embedder=embedder)
-    with (
-        TestClient(create_app(settings, service=one), base_url=LOCAL) as a,
-        TestClient(create_app(settings, service=two), base_url=LOCAL) as b,
-    ):
+    with two_workers(tmp_path, embedder) as (a, b):
         assert a.post("/v1/collections", json={"name": "hr"}).status_code == 201
         assert a.post("/v1/documents?collection=hr", json={"documents": DOCS}).status_code == 201
         assert b.post("/v1/ask?collection=hr", json={"question": LEAVE}).json()["found"]  # open in b
@@ -338,8 +329,6 @@ def test_a_write_from_a_worker_that_has_a_deleted_collection_open_fails_and_make
         finally:
             workers.release(held)
         assert_gone_for_good(a, b, tmp_path, "hr")
-    one.close()
-    two.close()
 
 
 def test_creating_over_a_directory_left_without_a_collection_record_says_what_to_do(
@@ -371,12 +360,7 @@ def test_a_collection_deleted_and_made_again_by_another_worker_is_the_new_one_ev
 ) -> None:
     """b has hr open (its index read) when a deletes hr and creates hr again: b's next requests
     read and write the new hr, never the deleted one b still has open."""
-    settings = Settings(index_dir=tmp_path)
-    one, two = QAService(settings, embedder=embedder), QAService(settings, embedder=embedder)
-    with (
-        TestClient(create_app(settings, service=one), base_url=LOCAL) as a,
-        TestClient(create_app(settings, service=two), base_url=LOCAL) as b,
-    ):
+    with two_workers(tmp_path, embedder) as (a, b):
         assert a.post("/v1/collections", json={"name": "hr"}).status_code == 201
         assert a.post("/v1/documents?collection=hr", json={"documents": DOCS}).status_code == 201
         assert b.post("/v1/ask?collection=hr", json={"question": LEAVE}).json()["found"]  # open in b
@@ -387,5 +371,3 @@ def test_a_collection_deleted_and_made_again_by_another_worker_is_the_new_one_ev
         r = b.post("/v1/documents?collection=hr", json={"id": "new", "text": "Holidays: 25 days."})
         assert r.status_code == 201, r.text
         assert [d["id"] for d in a.get("/v1/documents?collection=hr").json()["documents"]] == ["new"]
-    one.close()
-    two.close()
