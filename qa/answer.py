@@ -412,12 +412,15 @@ _DOCUMENTED = re.compile(
 )
 
 
-# "What does X do?", "What is X?", "What is X for?", "What does X mean?": what a definition answers.
+# "What does X do?", "What is X?", "What is X for?", "What does X mean?", "What does X return?": what
+# a definition answers (documentation says what a function returns in its first sentence:
+# "Serialize obj to a JSON formatted str").
 # At most an article and a noun before the name ("What does the function X do?"); not "What
 # exception does X raise?" or "What is the default size of X?", said further down than X's first
 # sentence.
 _DEFINITION_Q = re.compile(
-    r"\s*what(?:'s|\s+is|\s+are|\s+does|\s+do)\s+(?:the\s+)?(?:[a-z]+\s+)?\S+(?:\s+(?:do|does|mean|for|stand\s+for))?\s*\??\s*",
+    r"\s*what(?:'s|\s+is|\s+are|\s+does|\s+do)\s+(?:the\s+)?(?:[a-z]+\s+)?\S+"
+    r"(?:\s+(?:do|does|mean|for|stand\s+for|returns?))?\s*\??\s*",
     re.IGNORECASE,
 )
 

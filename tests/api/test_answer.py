@@ -90,6 +90,15 @@ def test_what_does_name_do_is_answered_under_that_names_own_signature(make_servi
     svc.add_documents([Document(id="bisect", title="bisect", text=text)])
     ans = svc.ask("What does bisect.bisect_left do?")
     assert ans.found and ans.citations[0].quote == "Locate the insertion point for x in a to maintain sorted order."
+    # What a function returns is said in its own first sentence, not in a remark elsewhere.
+    json_text = (
+        "## json.dumps(obj, *, skipkeys=False)\n\nSerialize obj to a JSON formatted str using this conversion "
+        "table.\n\n## Notes\n\nWhat json.dumps returns for a dict with non-string keys differs: loads(dumps(x)) "
+        "!= x if x has non-string keys.\n\n## json.loads(s)\n\nDeserialize s to a Python object."
+    )
+    svc.add_documents([Document(id="json", title="json", text=json_text)])
+    ans = svc.ask("What does json.dumps return?")
+    assert ans.found and ans.citations[0].quote == "Serialize obj to a JSON formatted str using this conversion table."
 
 
 def test_an_options_own_entry_answers_what_the_option_does(make_service) -> None:  # type: ignore[no-untyped-def]
@@ -124,6 +133,7 @@ def test_only_a_question_of_what_something_is_or_does_goes_to_its_definition() -
         "What does -V mean?",
         "What does the function textwrap.wrap do?",
         "What is heapq.heappush for?",
+        "What does json.dumps return?",
     ):
         assert asks_definition(q), q
     for q in (
@@ -131,6 +141,7 @@ def test_only_a_question_of_what_something_is_or_does_goes_to_its_definition() -
         "What is the default maxsize of functools.lru_cache?",
         "What does the indent parameter of json.dump do?",
         "Which option makes grep stop?",
+        "What does json.loads return for a JSON array?",
     ):
         assert not asks_definition(q), q
 
