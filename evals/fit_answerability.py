@@ -58,6 +58,7 @@ import typer
 
 from evals import metrics as m
 from evals.calibrate import load_run
+from evals.data import article
 from evals.fit_short import fit_logistic
 from evals.report import share
 from qa import answerability
@@ -70,7 +71,7 @@ REPORTS = Path(__file__).resolve().parent / "reports" / "answerability"
 SPLIT = Path(__file__).resolve().parent / "answer_split.json"
 ANSWERED = 0.97
 SIGNALS = ("evidence",)  # the default: what transferred from SQuAD's validation articles to HotpotQA
-MODEL_SIGNALS = ("evidence", "logit", "logit_margin")  # only an answer model's runs have the last two
+MODEL_SIGNALS = Signals.NAMES  # evidence, logit, logit_margin: only an answer model's runs have the last two
 
 
 def chooser_of(settings: dict[str, Any]) -> str:
@@ -92,7 +93,7 @@ def article_names(records: Sequence[dict[str, Any]], dataset_dir: Path | None = 
             for line in fh:
                 row = json.loads(line)
                 titles[str(row["doc_id"])] = str(row.get("title", ""))
-    return {titles.get(g) or g.split("#", 1)[0] for g in golds}
+    return {titles.get(g) or article(g) for g in golds}
 
 
 def xquad_split(xquad: Path, split: Path = SPLIT) -> dict[str, Any]:
@@ -124,19 +125,20 @@ def check_articles(records: Sequence[dict[str, Any]], split: Path = SPLIT, datas
         raise ValueError(f"the fitting run holds eval articles ({', '.join(sorted(used))}): fit on others")
 
 
+def signals_of(record: dict[str, Any]) -> Signals:
+    """A record's ``Signals`` (a record without them: no candidate sentence, never found; evidence 0)."""
+    return Signals(**record["answer_signals"]) if record.get("answer_signals") else Signals(evidence=0.0)
+
+
 def matrix(records: Sequence[dict[str, Any]], signals: Sequence[str]) -> np.ndarray:
-    """The constant 1 and each of ``signals`` per record (a record without signals: no candidate
-    sentence, never found; it gets evidence 0)."""
-    rows = []
-    for r in records:
-        s = Signals(**r["answer_signals"]) if r.get("answer_signals") else Signals(evidence=0.0)
-        rows.append([1.0, *(s.value(n) for n in signals)])
+    """The constant 1 and each of ``signals`` per record."""
+    rows = [[1.0, *(signals_of(r).value(n) for n in signals)] for r in records]
     return np.array(rows, dtype=np.float64).reshape(len(records), len(signals) + 1)
 
 
 def probabilities(records: Sequence[dict[str, Any]], cal: answerability.Calibration) -> list[float]:
-    z = matrix(records, cal.signals) @ np.array(cal.weights)
-    return [float(p) for p in 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))]
+    """Each record's score under ``cal``, as the service computes it."""
+    return [cal.probability(signals_of(r)) for r in records]
 
 
 def fit(
@@ -231,7 +233,7 @@ def fit_runs(
             f"{', '.join(modelled)}: only runs answered by an answer model have them; this one's chooser is features"
         )
     cal = fit(run, embedder, chooser, signals, answered)
-    baseline = fit(run, embedder, chooser, ("evidence",), answered)
+    baseline = cal if tuple(signals) == ("evidence",) else fit(run, embedder, chooser, ("evidence",), answered)
     runs = []
     for d in [fit_dir, *apply]:
         r = run if d == fit_dir else load_run(d, config)

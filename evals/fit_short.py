@@ -43,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from evals.data import article
 from evals.metrics import exact_match
 from qa import span
 
@@ -108,7 +109,7 @@ def run_command(path: Path) -> str | None:
 def check_articles(records: Sequence[dict[str, Any]], split: Path = SPLIT) -> list[str]:
     """The articles of ``records``' gold documents; refuses any of the eval articles."""
     forbidden = set(json.loads(split.read_text(encoding="utf-8"))["eval_articles"])
-    articles = sorted({g.split("#", 1)[0] for r in records for g in r.get("gold", [])})
+    articles = sorted({article(g) for r in records for g in r.get("gold", [])})
     used = forbidden.intersection(articles)
     if used:
         raise SystemExit(f"error: the runs hold eval articles ({', '.join(sorted(used))}): fit on train articles only")
