@@ -35,7 +35,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "qa.progress",
     ),
     ("qa.parse", "qa.chunk"),
-    ("qa.embed", "qa.answer_model"),
+    ("qa.embed", "qa.embed.packed_e5", "qa.answer_model"),
     ("qa.store",),
     ("qa.rerank",),
     ("qa.retrieve",),
