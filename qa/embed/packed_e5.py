@@ -162,6 +162,8 @@ class PackedE5:
         Dequantizes only those rows; equal to ``tensor("emb.word")[ids]``.
         """
         ids = np.asarray(ids)
+        if ids.size and (ids.min() < 0 or ids.max() >= self._word.shape[0]):
+            raise InvalidInput(f"token ids must be in 0..{self._word.shape[0] - 1}, not {ids.min()}..{ids.max()}")
         rows = self._word[ids.reshape(-1)]
         return dequantize(rows).reshape(*ids.shape, self._hidden)
 
