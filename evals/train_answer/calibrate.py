@@ -112,7 +112,9 @@ def calibrate(work: Path, out: Path | None = None, answered: float = 0.96) -> di
         "load_average": os.getloadavg()[0],
     }
     REPORTS.mkdir(parents=True, exist_ok=True)
-    (REPORTS / "answer_model.json").write_text(json.dumps(report, indent=2) + "\n")
+    # One report per base: the English model's keeps its name.
+    stem = "answer_model" if card.get("hyper", {}).get("base", "minilm") == "minilm" else "answer_model_e5"
+    (REPORTS / f"{stem}.json").write_text(json.dumps(report, indent=2) + "\n")
     c = card["calibration"]
     lines = [
         f"# The answer model: {card['name']}",
@@ -135,6 +137,6 @@ def calibrate(work: Path, out: Path | None = None, answered: float = 0.96) -> di
         "",
         f"Training: {card.get('hyper')}, {card.get('train_seconds')} s.",
     ]
-    (REPORTS / "answer_model.md").write_text("\n".join(lines) + "\n")
+    (REPORTS / f"{stem}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return report

@@ -24,6 +24,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--squad", type=Path, default=SHARED / "squad_v1.1_dev")
     ap.add_argument("--xquad", type=Path, default=SHARED / "xquad" / "en")
     ap.add_argument("--work", type=Path, default=WORK, help="groups, checkpoints and logs (not committed)")
+    ap.add_argument("--base", choices=["minilm", "e5"], default="minilm", help="train: the encoder fine-tuned")
     ap.add_argument("--layers", type=int, default=3)
     ap.add_argument("--epochs", type=float, default=1.0)
     ap.add_argument("--max-tokens", type=int, default=96)
@@ -64,6 +65,7 @@ def main(argv: list[str] | None = None) -> None:
                 seed=args.seed,
                 threads=args.threads,
                 max_tokens=args.max_tokens,
+                base=args.base,
             ),
         )
     elif args.step == "export":

