@@ -19,17 +19,14 @@ the same on the index and the query. Writes ``report.json`` and ``report.md`` to
 from __future__ import annotations
 
 import json
-import os
-import shlex
-import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from evals.cjk_segmentation import measure
+from evals.report import run_info, run_line, table, write_report
 from qa.language import Analyser, words
 
 DATASET = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "xquad" / "ar"
@@ -100,35 +97,31 @@ def main(
         rows.append(r)
     report = {
         "dataset": str(dataset),
-        "command": shlex.join(["python", "-m", "evals.arabic_normalization", *sys.argv[1:]]),
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "load_average": [round(x, 2) for x in os.getloadavg()],
+        **run_info("evals.arabic_normalization", load_average=True),
         "paragraphs": len(corpus),
         "questions": len(queries),
         "characters_folded": counts,
         "results": rows,
     }
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     lines = [
         "# XQuAD Arabic: BM25 alone, Snowball's Arabic stemmer with and without Lucene's normalization first",
         "",
-        f"- command: `{report['command']}`; date {report['date']}; load average {report['load_average']}",
+        run_line(report),
         f"- {len(corpus)} paragraphs (one document each), {len(queries)} questions; tantivy BM25 (qa's lexical "
         "index), no dense side. See the module docstring of evals/arabic_normalization.py.",
         f"- characters in the paragraphs: {', '.join(f'{k} {v:,}' for k, v in counts.items())}",
         "",
-        f"| folded before stemming | R@5 | nDCG@10 | spelling pairs made one term (of {len(PAIRS)}) |",
-        "|---|---|---|---|",
+        *table(
+            ["folded before stemming", "R@5", "nDCG@10", f"spelling pairs made one term (of {len(PAIRS)})"],
+            [[r["analysis"], f"{r['recall@5']:.3f}", f"{r['ndcg@10']:.3f}", r["pairs_one_term"]] for r in rows],
+        ),
     ]
-    for r in rows:
-        lines.append(f"| {r['analysis']} | {r['recall@5']:.3f} | {r['ndcg@10']:.3f} | {r['pairs_one_term']} |")
     lines += ["", "Terms of each pair (variant / plain):", ""]
-    lines += ["| pair | " + " | ".join(r["analysis"] for r in rows) + " |", "|---" * (len(rows) + 1) + "|"]
-    for i, (x, y) in enumerate(PAIRS):
-        cells = [" / ".join(r["pairs"][i]["terms"]) for r in rows]
-        lines.append(f"| {x} / {y} | " + " | ".join(cells) + " |")
-    (out / "report.md").write_text("\n".join(lines) + "\n")
+    lines += table(
+        ["pair", *(r["analysis"] for r in rows)],
+        [[f"{x} / {y}", *(" / ".join(r["pairs"][i]["terms"]) for r in rows)] for i, (x, y) in enumerate(PAIRS)],
+    )
+    write_report(out, report, lines)
     typer.echo("\n".join(lines[6:]))
 
 

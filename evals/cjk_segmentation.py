@@ -19,18 +19,16 @@ query of its terms (``Analyser.query_terms``). Writes ``report.json`` and ``repo
 from __future__ import annotations
 
 import json
-import shlex
 import statistics
-import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from evals.metrics import ndcg_at, recall_at
+from evals.report import run_info, run_line, table, write_report
 from qa.language import Analyser, words
 from qa.store.embedded.lexical import LexicalIndex
 
@@ -93,6 +91,24 @@ def measure(
     return out
 
 
+def results_table(results: list[dict[str, Any]]) -> list[str]:
+    """``measure``'s results as a Markdown table, one row per analysis."""
+    return table(
+        ["analysis", "R@5", "nDCG@10", "build s", "query p50 ms", "first question's terms"],
+        [
+            [
+                r["analysis"],
+                f"{r['recall@5']:.3f}",
+                f"{r['ndcg@10']:.3f}",
+                r["build_seconds"],
+                r["query_ms_p50"],
+                " ".join(r["terms_of_first_question"]),
+            ]
+            for r in results
+        ],
+    )
+
+
 @app.command()
 def main(
     dataset: Annotated[Path, typer.Option(help="XQuAD's Chinese folder (corpus.jsonl, queries.jsonl).")] = DATASET,
@@ -104,31 +120,22 @@ def main(
     results = [measure(name, a, corpus, queries) for name, a in analysers().items()]
     report = {
         "dataset": str(dataset),
-        "command": shlex.join(["python", "-m", "evals.cjk_segmentation", *sys.argv[1:]]),
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        **run_info("evals.cjk_segmentation"),
         "paragraphs": len(corpus),
         "questions": len(queries),
         "results": results,
     }
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     lines = [
         "# XQuAD Chinese: BM25 alone per way of cutting Chinese into terms",
         "",
-        f"- command: `{report['command']}`; date {report['date']}",
+        run_line(report),
         f"- {len(corpus)} paragraphs (one document each), {len(queries)} questions; tantivy BM25 (qa's lexical "
         "index), no dense side, no second stage. See the module docstring of evals/cjk_segmentation.py.",
         "- qa ships `bigrams` for `QA_LANGUAGE=zh`, chosen on principle (qa/language.py), not on these numbers.",
         "",
-        "| analysis | R@5 | nDCG@10 | build s | query p50 ms | first question's terms |",
-        "|---|---|---|---|---|---|",
+        *results_table(results),
     ]
-    for r in results:
-        lines.append(
-            f"| {r['analysis']} | {r['recall@5']:.3f} | {r['ndcg@10']:.3f} | {r['build_seconds']} | "
-            f"{r['query_ms_p50']} | {' '.join(r['terms_of_first_question'])} |"
-        )
-    (out / "report.md").write_text("\n".join(lines) + "\n")
+    write_report(out, report, lines)
     typer.echo("\n".join(lines[-len(results) - 2 :]))
 
 

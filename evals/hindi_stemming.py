@@ -19,16 +19,14 @@ Writes ``report.json`` and ``report.md`` to ``--out``.
 from __future__ import annotations
 
 import json
-import shlex
-import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from evals.cjk_segmentation import measure
+from evals.cjk_segmentation import measure, results_table
+from evals.report import run_info, run_line, table, write_report
 from qa.language import Analyser, words
 
 DATASET = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "xquad" / "hi"
@@ -91,40 +89,33 @@ def main(
     speed = stemmer_speed(corpus)
     report = {
         "dataset": str(dataset),
-        "command": shlex.join(["python", "-m", "evals.hindi_stemming", *sys.argv[1:]]),
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        **run_info("evals.hindi_stemming"),
         "paragraphs": len(corpus),
         "questions": len(queries),
         "results": results,
         "stemmed_vs_unstemmed_r5": paired,
         "stemmer_speed": speed,
     }
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     lines = [
         "# XQuAD Hindi: BM25 alone, with and without Snowball's Hindi stemmer",
         "",
-        f"- command: `{report['command']}`; date {report['date']}",
+        run_line(report),
         f"- {len(corpus)} paragraphs (one document each), {len(queries)} questions; tantivy BM25 (qa's lexical "
         "index), no dense side, no second stage. See the module docstring of evals/hindi_stemming.py.",
         "",
-        "| analysis | R@5 | nDCG@10 | build s | query p50 ms | first question's terms |",
-        "|---|---|---|---|---|---|",
+        *results_table(results),
     ]
-    for r in results:
-        lines.append(
-            f"| {r['analysis']} | {r['recall@5']:.3f} | {r['ndcg@10']:.3f} | {r['build_seconds']} | "
-            f"{r['query_ms_p50']} | {' '.join(r['terms_of_first_question'])} |"
-        )
     lines += [
         "",
         f"Stemmed against unstemmed, question by question: {paired['gained']} questions gain their gold paragraph "
         f"in the top 5, {paired['lost']} lose it.",
     ]
-    lines += ["", "| stemmer | distinct words | distinct stems | words/s (no cache) |", "|---|---|---|---|"]
-    for s in speed:
-        lines.append(f"| {s['engine']} | {s['distinct_words']} | {s['distinct_stems']} | {s['words_per_second']:,} |")
-    (out / "report.md").write_text("\n".join(lines) + "\n")
+    lines += [""]
+    lines += table(
+        ["stemmer", "distinct words", "distinct stems", "words/s (no cache)"],
+        [[s["engine"], s["distinct_words"], s["distinct_stems"], f"{s['words_per_second']:,}"] for s in speed],
+    )
+    write_report(out, report, lines)
     typer.echo("\n".join(lines[6:]))
 
 

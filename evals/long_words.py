@@ -17,17 +17,14 @@ questions, how many each limit drops, and BM25 alone (each paragraph one documen
 from __future__ import annotations
 
 import json
-import os
-import shlex
-import sys
 from collections import Counter
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from evals.cjk_segmentation import measure
+from evals.report import run_info, run_line, table, write_report
 from qa.language import MAX_TOKEN_CHARS, Analyser
 
 DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "xquad"
@@ -80,35 +77,28 @@ def main(
         row["bm25_chars"] = measure("chars", analyser, corpus, queries)
         rows.append(row)
         typer.echo(f"{code}: {row['corpus']['dropped_bytes']} -> {row['corpus']['dropped_chars']} words dropped")
-    report = {
-        "command": shlex.join(["python", "-m", "evals.long_words", *sys.argv[1:]]),
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "load_average": [round(x, 2) for x in os.getloadavg()],
-        "max_token_chars": MAX_TOKEN_CHARS,
-        "results": rows,
-    }
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    report = {**run_info("evals.long_words", load_average=True), "max_token_chars": MAX_TOKEN_CHARS, "results": rows}
+    columns = ["language", "corpus words", "dropped: bytes", "dropped: chars", "question words", "dropped: bytes"]
+    columns += ["dropped: chars", "BM25 R@5 bytes", "chars", "nDCG@10 bytes", "chars", "commonest words now kept"]
+    cells = []
+    for r in rows:
+        c, q, b, n = r["corpus"], r["questions_words"], r["bm25_bytes"], r["bm25_chars"]
+        cells.append(
+            [r["language"], f"{c['words']:,}", f"{c['dropped_bytes']} ({c['distinct_dropped_bytes']} distinct)"]
+            + [c["dropped_chars"], f"{q['words']:,}", q["dropped_bytes"], q["dropped_chars"]]
+            + [f"{b['recall@5']:.3f}", f"{n['recall@5']:.3f}", f"{b['ndcg@10']:.3f}", f"{n['ndcg@10']:.3f}"]
+            + ["; ".join(c["examples_now_kept"])]
+        )
     lines = [
         f"# XQuAD: words dropped as too long ({MAX_TOKEN_CHARS} or more), in UTF-8 bytes (before) and characters (now)",
         "",
-        f"- command: `{report['command']}`; date {report['date']}; load average {report['load_average']}",
+        run_line(report),
         "- each language's own analysis (`QA_LANGUAGE`); words of paragraphs (title and text) and of questions; "
         "BM25 alone, each paragraph one document (see the module docstring of evals/long_words.py).",
         "",
-        "| language | corpus words | dropped: bytes | dropped: chars | question words | dropped: bytes | "
-        "dropped: chars | BM25 R@5 bytes | chars | nDCG@10 bytes | chars | commonest words now kept |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        *table(columns, cells),
     ]
-    for r in rows:
-        c, q, b, n = r["corpus"], r["questions_words"], r["bm25_bytes"], r["bm25_chars"]
-        lines.append(
-            f"| {r['language']} | {c['words']:,} | {c['dropped_bytes']} ({c['distinct_dropped_bytes']} distinct) | "
-            f"{c['dropped_chars']} | {q['words']:,} | {q['dropped_bytes']} | {q['dropped_chars']} | "
-            f"{b['recall@5']:.3f} | {n['recall@5']:.3f} | {b['ndcg@10']:.3f} | {n['ndcg@10']:.3f} | "
-            f"{'; '.join(c['examples_now_kept'])} |"
-        )
-    (out / "report.md").write_text("\n".join(lines) + "\n")
+    write_report(out, report, lines)
     typer.echo("\n".join(lines[5:]))
 
 

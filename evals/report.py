@@ -1,7 +1,13 @@
-"""Render a harness report as Markdown and as a Recall@k plot (PNG)."""
+"""Render a harness report as Markdown and as a Recall@k plot (PNG); write the one-off evals' reports."""
 
 from __future__ import annotations
 
+import json
+import os
+import shlex
+import sys
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +38,40 @@ def fmt(value: Any, digits: int = 3) -> str:
     if isinstance(value, float):
         return f"{value:.{digits}f}"
     return str(value)
+
+
+def run_info(module: str, load_average: bool = False) -> dict[str, Any]:
+    """The ``command`` (``python -m <module>`` and this process's arguments) and UTC ``date`` of a run,
+    and with ``load_average`` the machine's 1, 5 and 15 minute load averages."""
+    info: dict[str, Any] = {
+        "command": shlex.join(["python", "-m", module, *sys.argv[1:]]),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    if load_average:
+        info["load_average"] = [round(x, 2) for x in os.getloadavg()]
+    return info
+
+
+def run_line(report: dict[str, Any]) -> str:
+    """The Markdown line of ``run_info``'s fields in ``report``."""
+    line = f"- command: `{report['command']}`; date {report['date']}"
+    return line + (f"; load average {report['load_average']}" if "load_average" in report else "")
+
+
+def table(columns: Sequence[str], rows: Iterable[Iterable[Any]]) -> list[str]:
+    """A Markdown table: the header line, the separator, one line per row (cells through ``str``)."""
+    return [
+        "| " + " | ".join(columns) + " |",
+        "|---" * len(columns) + "|",
+        *("| " + " | ".join(map(str, row)) + " |" for row in rows),
+    ]
+
+
+def write_report(out: Path, report: dict[str, Any], lines: list[str], name: str = "report") -> None:
+    """``<name>.json`` (``report``) and ``<name>.md`` (``lines``) in ``out``, made if missing."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    (out / f"{name}.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def write_markdown(report: dict[str, Any], path: Path) -> None:

@@ -12,18 +12,15 @@ The answers' side of the change needs the service: ``evals.xquad`` (evals/README
 from __future__ import annotations
 
 import json
-import os
-import shlex
 import statistics
-import sys
 import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from evals.metrics import ndcg_at, recall_at
+from evals.report import run_info, run_line, table, write_report
 from qa.language import Analyser
 from qa.store.embedded.lexical import LexicalIndex
 
@@ -79,32 +76,26 @@ def main(
     for code in [c.strip() for c in langs.split(",") if c.strip()]:
         corpus = _read(datasets / code / "corpus.jsonl")
         rows.append(measure(code, corpus, _read(datasets / code / "queries.jsonl")))
-    report = {
-        "command": shlex.join(["python", "-m", "evals.stopwords", *sys.argv[1:]]),
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "load_average": [round(x, 2) for x in os.getloadavg()],
-        "results": rows,
-    }
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "bm25.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    report = {**run_info("evals.stopwords", load_average=True), "results": rows}
+    columns = ["language", "kept: R@5", "nDCG@10", "terms/question", "dropped: R@5", "nDCG@10", "terms/question"]
+    columns += ["R@5 gained", "lost", "first question, dropped"]
+    cells = []
+    for r in rows:
+        k, d, first = r["kept"], r["dropped"], r["first_question"]
+        cells.append(
+            [r["language"], f"{k['recall@5']:.3f}", f"{k['ndcg@10']:.3f}", k["terms_per_question"]]
+            + [f"{d['recall@5']:.3f}", f"{d['ndcg@10']:.3f}", d["terms_per_question"], r["gained"], r["lost"]]
+            + [" ".join(w for w in first["kept"] if w not in first["dropped"])]
+        )
     lines = [
         "# XQuAD: BM25 alone, the questions' stop words kept and dropped",
         "",
-        f"- command: `{report['command']}`; date {report['date']}; load average {report['load_average']}",
+        run_line(report),
         "- each language's own analysis; each paragraph one document; see evals/stopwords.py.",
         "",
-        "| language | kept: R@5 | nDCG@10 | terms/question | dropped: R@5 | nDCG@10 | terms/question | "
-        "R@5 gained | lost | first question, dropped |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        *table(columns, cells),
     ]
-    for r in rows:
-        k, d = r["kept"], r["dropped"]
-        lines.append(
-            f"| {r['language']} | {k['recall@5']:.3f} | {k['ndcg@10']:.3f} | {k['terms_per_question']} | "
-            f"{d['recall@5']:.3f} | {d['ndcg@10']:.3f} | {d['terms_per_question']} | {r['gained']} | {r['lost']} | "
-            f"{' '.join(w for w in r['first_question']['kept'] if w not in r['first_question']['dropped'])} |"
-        )
-    (out / "bm25.md").write_text("\n".join(lines) + "\n")
+    write_report(out, report, lines, name="bm25")
     typer.echo("\n".join(lines[5:]))
 
 

@@ -26,9 +26,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
-import json
 import os
-import shlex
 import statistics
 import subprocess
 import sys
@@ -36,7 +34,6 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
@@ -44,6 +41,7 @@ from typing import Annotated, Any
 import typer
 
 from evals.metrics import recall_at
+from evals.report import run_info, run_line, table, write_report
 from qa.config import Settings
 from qa.language import Analyser, bigrams, thai_bigrams, words
 from qa.sentences import split_sentences
@@ -331,54 +329,56 @@ def main(
         row["installed_mb"] = installed_mb(package) if package else 0.0
         speeds.append(row)
     report = {
-        "command": shlex.join(["python", "-m", "evals.thai_segmentation", *sys.argv[1:]]),
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        **run_info("evals.thai_segmentation"),
         "paragraphs": len(PARAGRAPHS),
         "questions": len(QUESTIONS),
         "results": results,
         "answers": answered,
         "speed": speeds,
     }
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     lines = [
         "# Thai: BM25 alone per way of cutting Thai into terms, and the segmenters' cost",
         "",
-        f"- command: `{report['command']}`; date {report['date']}",
+        run_line(report),
         f"- {len(PARAGRAPHS)} Thai paragraphs written for this eval (evals/thai_segmentation.py), one document each, "
         f"{len(QUESTIONS)} Thai questions; tantivy BM25 (qa's lexical index), no dense side, no second stage.",
         "",
-        "| analysis | paragraphs R@1 | R@5 | MRR | sentences R@1 | R@5 | MRR | first question's terms |",
-        "|---|---|---|---|---|---|---|---|",
     ]
-    for r in results:
-        p, s = r["paragraphs"], r["sentences"]
-        lines.append(
-            f"| {r['analysis']} | {p['recall@1']:.3f} | {p['recall@5']:.3f} | {p['mrr']:.3f} | "
-            f"{s['recall@1']:.3f} | {s['recall@5']:.3f} | {s['mrr']:.3f} | {' '.join(r['terms_of_first_question'])} |"
-        )
+    lines += table(
+        ["analysis", "paragraphs R@1", "R@5", "MRR", "sentences R@1", "R@5", "MRR", "first question's terms"],
+        [
+            [r["analysis"]]
+            + [f"{r[docs][key]:.3f}" for docs in ("paragraphs", "sentences") for key in ("recall@1", "recall@5", "mrr")]
+            + [" ".join(r["terms_of_first_question"])]
+            for r in results
+        ],
+    )
     lines += [
         "",
         "The service end to end (`QA_LANGUAGE=th`, hybrid, bundled answer model, k=5), paragraphs as documents:",
         "",
-        "| analysis | embedder | first citation in the gold paragraph | its quote holds the answer |",
-        "|---|---|---|---|",
     ]
-    for a in answered:
-        lines.append(
-            f"| {a['analysis']} | {a['embedder']} | {a['cited_paragraph_is_gold']:.3f} | "
-            f"{a['answer_sentence_holds_gold']:.3f} |"
-        )
-    lines += [
-        "",
-        "| segmenter | package | installed MB | chars/s | cold import + first call s |",
-        "|---|---|---|---|---|",
-    ]
-    for s in speeds:
-        cold = "–" if s["cold_import_and_first_call_s"] is None else s["cold_import_and_first_call_s"]
-        lines.append(
-            f"| {s['segmenter']} | {s['package']} | {s['installed_mb']} | {s['chars_per_second']:,} | {cold} |"
-        )
+    lines += table(
+        ["analysis", "embedder", "first citation in the gold paragraph", "its quote holds the answer"],
+        [
+            [
+                a["analysis"],
+                a["embedder"],
+                f"{a['cited_paragraph_is_gold']:.3f}",
+                f"{a['answer_sentence_holds_gold']:.3f}",
+            ]
+            for a in answered
+        ],
+    )
+    lines += [""]
+    lines += table(
+        ["segmenter", "package", "installed MB", "chars/s", "cold import + first call s"],
+        [
+            [s["segmenter"], s["package"], s["installed_mb"], f"{s['chars_per_second']:,}"]
+            + ["–" if s["cold_import_and_first_call_s"] is None else s["cold_import_and_first_call_s"]]
+            for s in speeds
+        ],
+    )
     lines += [
         "",
         "Notes:",
@@ -397,7 +397,7 @@ def main(
     lines += ["", "Questions whose gold sentence is not ranked first (sentences as documents):", ""]
     for r in results:
         lines.append(f"- {r['analysis']}: {', '.join(r['sentence_not_first']) or 'none'}")
-    (out / "report.md").write_text("\n".join(lines) + "\n")
+    write_report(out, report, lines)
     typer.echo("\n".join(lines[5:]))
 
 
