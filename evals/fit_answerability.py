@@ -77,8 +77,9 @@ MODEL_SIGNALS = Signals.NAMES  # evidence, logit, logit_margin: only an answer m
 def chooser_of(settings: dict[str, Any]) -> str:
     """What chose a run's answers: its answer model's name when the model reads the run's language,
     else ``features`` (as ``QAService.answer_model`` decides)."""
-    model = load_answer_model(str(settings.get("answer_model", "bundled")))
-    if model is None or not model.reads(str(settings.get("language", "en"))):
+    language = str(settings.get("language", "en"))
+    model = load_answer_model(str(settings.get("answer_model", "bundled")), language)
+    if model is None or not model.reads(language):
         return answerability.FEATURES_CHOOSER
     return model.name
 

