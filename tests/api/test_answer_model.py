@@ -266,6 +266,9 @@ def test_each_collection_gets_the_bundled_model_that_reads_its_language(
         svc = make_service(f"lang-{language}", language=language)
         model = svc.answerer.model
         assert isinstance(model, AnswerModel) and model.path == BUNDLED_MULTILINGUAL, language
+    # A question longer than the model's window shares it with the sentence, as with the English model.
+    long_question = "Welche der Minister, die sich " + "immer wieder " * 200 + "trafen, trafen sich in Paris?"
+    assert np.isfinite(model.score([pair(long_question, "Die Minister trafen sich in Paris.", "Gespräche", "")])).all()
     svc = make_service("lang-de-ask", language="de", min_answer_score=0.0)
     text = (
         "Die Außenminister trafen sich am Dienstag in Paris. "
