@@ -22,8 +22,10 @@
 - **item**: a list item (``- x``, ``* x``, ``• x``, ``1. x``, ``2) x``) and its continuation lines:
   its own unit, split into sentences like prose;
 - **prose**: the rest, paragraphs (split at blank lines) split at sentence-ending punctuation.
-  Abbreviations (``e.g.``, ``i.e.``, ``etc.``, ``Dr.``, ``U.S.``, ``p. 122``) do not end a sentence,
-  nor does punctuation followed by a lower-case word.
+  Abbreviations (``e.g.``, ``i.e.``, ``etc.``, ``Dr.``, ``U.S.``, ``p. 122``, German's ``z. B.``,
+  ``Mio.``), initials (``J. Smith``, and in scripts without case a single letter: ``م. ثيو``) and a
+  day's or century's ordinal (``am 8. Februar``, ``im 19. Jahrhundert``) do not end a sentence, nor
+  does punctuation followed by a lower-case word.
 
 Only prose, items and rows can be answers (``Sentence.answerable``). Spans are ``(start, end)``
 indexes into the text, never re-searched strings, so every citation built from them is exact: they
@@ -105,15 +107,27 @@ _WORD_BEFORE = re.compile(r"(?:[^\W\d_]|\.)+\Z")  # letters and dots right befor
 _DOTTED = re.compile(r"(?:[^\W\d_]\.)+[^\W\d_]")  # "e.g", "J.R.R", "U.S.A"
 
 _ABBREVIATIONS = frozenset(
-    "mr mrs ms dr prof st jr sr vs etc e.g i.e fig figs al inc ltd co corp u.s u.k u.n cf approx viz ca resp"
-    " incl esp dept gov gen sen rep rev capt lt sgt mt ave blvd".split()
+    "mr mrs ms dr prof st jr sr vs v etc e.g i.e fig figs al inc ltd co corp u.s u.k u.n cf approx viz ca resp"
+    " incl esp dept gov gen sen rep rev capt lt sgt mt ave blvd"
+    # German, Spanish and French ones that a capitalized word follows ("30 Mio. GBP", "Sra. López")
+    " mio mrd bzw usw vgl evtl ggf bspw sog inkl zzgl jh jhd tsd aprox sra srta dra mme mlle".split()
 )
 # Only abbreviations when a number follows ("Dec. 8", "No. 5", "p. 122"); "I said no. Then" still ends
 # a sentence.
 _BEFORE_NUMBER = frozenset(
     "no nos jan feb mar apr jun jul aug sep sept oct nov dec p pp vol vols ch chap sec sect eq eqs art para"
-    " ref refs op pt pts ex fn col cols ed eds".split()
+    " ref refs op pt pts ex fn col cols ed eds nr abs".split()
 )
+# Words after a number's full stop that make the number an ordinal ("am 8. Februar", "im 19.
+# Jahrhundert"): German writes ordinals with a full stop and capitalizes these nouns.
+_ORDINAL_NOUNS = frozenset(
+    "januar jänner februar märz april mai juni juli august september oktober november dezember"
+    " jahrhundert jahrhunderts jahrhunderte jahrhunderten jahrtausend jahrtausends".split()
+)
+_DAY_NUMBER = re.compile(r"(?<![\d.,])\d{1,2}\Z")  # "8", "19": a day or a century, not "1999" or "2.5"
+_NEXT_WORD = re.compile(r"[^\W\d_]+")
+_LETTER_DOT = re.compile(r"[^\W\d_]\.")  # the "B." of "z. B.", the "h." of "d. h."
+_AFTER_LETTER_DOT = re.compile(r"(?<![^\W\d_])[^\W\d_]\.\s+\Z")  # "d. " before the "h." of "d. h."
 
 # Line classes.
 _BLANK, _TEXT, _FENCE_LINE, _HEADING, _RULE_LINE, _ROW_LINE, _ITEM_LINE, _PROMPT_LINE, _SIGNATURE_LINE = range(9)
@@ -426,10 +440,20 @@ def _ends_sentence(text: str, m: re.Match[str]) -> bool:
     if m.group(1) != "." or m.group(2):  # only a bare single "." can belong to an abbreviation
         return True
     before = _WORD_BEFORE.search(text, max(0, m.start() - 12), m.start())
-    word = before.group() if before else ""
-    if not word:
+    if before is None:
+        if _DAY_NUMBER.search(text, max(0, m.start() - 3), m.start()):
+            following = _NEXT_WORD.match(text, m.start(3))
+            return not (following and following.group().lower() in _ORDINAL_NOUNS)
         return True
+    word = before.group()
     lower = word.lower()
-    if lower in _ABBREVIATIONS or _DOTTED.fullmatch(word) or (len(word) == 1 and word.isupper()):  # "J. Smith"
+    if lower in _ABBREVIATIONS or _DOTTED.fullmatch(word) or (lower in _BEFORE_NUMBER and nxt.isdigit()):
         return False
-    return not (lower in _BEFORE_NUMBER and nxt.isdigit())
+    if len(word) == 1:
+        # An initial: a capital ("J. Smith") or a letter of a script without case (Arabic's "م. ثيو");
+        # a lower-case letter only in a pair of them ("z. B.", "d. h.").
+        pair = _LETTER_DOT.match(text, m.start(3)) or _AFTER_LETTER_DOT.search(
+            text, max(0, before.start() - 4), before.start()
+        )
+        return word.islower() and not pair
+    return True

@@ -61,6 +61,38 @@ def test_abbreviations(text: str, expected: list[str]) -> None:
 @pytest.mark.parametrize(
     "text, expected",
     [
+        # German ordinals: a day before its month, a century.
+        (
+            "Am 3. März 2021 schloss das Werk. Danach nicht mehr.",
+            ["Am 3. März 2021 schloss das Werk.", "Danach nicht mehr."],
+        ),
+        (
+            "Bis ins 18. Jahrhundert blieb es so. Dann kam Neues.",
+            ["Bis ins 18. Jahrhundert blieb es so.", "Dann kam Neues."],
+        ),
+        # A number before a word that is no ordinal noun still ends a sentence; so does a year.
+        ("Sie gewann 12. Dann ging sie.", ["Sie gewann 12.", "Dann ging sie."]),
+        ("It closed in 1998. August came.", ["It closed in 1998.", "August came."]),
+        # German abbreviations, also spelled as two letters with a space.
+        (
+            "Kosten von 4 Mio. Euro, z. B. Miete, d. h. Fixkosten. Neu.",
+            ["Kosten von 4 Mio. Euro, z. B. Miete, d. h. Fixkosten.", "Neu."],
+        ),
+        ("Siehe Nr. 7 und vgl. Abschnitt 2. Gut.", ["Siehe Nr. 7 und vgl. Abschnitt 2.", "Gut."]),
+        # A case name; a lone lower-case letter otherwise ends its sentence.
+        ("The case Roe v. Wade changed it. Later too.", ["The case Roe v. Wade changed it.", "Later too."]),
+        ("Set the width to n. Then run it.", ["Set the width to n.", "Then run it."]),
+        # An initial in a script without case: a single Arabic letter and a full stop.
+        ("كتب المؤرخ ج. سامي كتابا. ثم سافر.", ["كتب المؤرخ ج. سامي كتابا.", "ثم سافر."]),
+    ],
+)
+def test_abbreviations_initials_and_ordinals_of_other_languages(text: str, expected: list[str]) -> None:
+    assert sentences(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
         ("Really? Yes! Wait… Go. Done...", ["Really?", "Yes!", "Wait…", "Go.", "Done..."]),
         ("The value is 3. and more follows.", ["The value is 3. and more follows."]),  # lowercase: no break
         ("Version 2.5 shipped. Pi is 3.14.", ["Version 2.5 shipped.", "Pi is 3.14."]),
