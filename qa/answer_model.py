@@ -31,6 +31,7 @@ word embeddings (``inputs_embeds``).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import json
@@ -216,5 +217,18 @@ def load_answer_model(setting: str, language: str = "en") -> AnswerModel | None:
         return None
     if setting == "bundled":
         folder = bundled_for(language)
-        return AnswerModel(folder) if folder is not None else None
-    return AnswerModel(Path(setting).expanduser())
+        return _shared(folder) if folder is not None else None
+    return _shared(Path(setting).expanduser())
+
+
+def _shared(folder: Path) -> AnswerModel:
+    """One model per folder and process (it is thread-safe): collections that read the same model
+    share its session, tokenizer and word rows. A folder whose files changed is loaded again."""
+    files = (folder / MODEL_FILE, folder / CARD_FILE)
+    stamp = tuple(x for f in files for x in ((f.stat().st_mtime_ns, f.stat().st_size) if f.is_file() else (0, 0)))
+    return _load(str(folder.resolve()), stamp)
+
+
+@functools.lru_cache(maxsize=8)
+def _load(folder: str, stamp: tuple[int, ...]) -> AnswerModel:
+    return AnswerModel(folder)

@@ -109,6 +109,14 @@ def test_a_damaged_or_missing_model_is_a_clear_error(model_dir: Path, tmp_path: 
         load_answer_model(str(tmp_path / "nothing"))
     assert load_answer_model("features") is None
     assert isinstance(load_answer_model(str(model_dir)), AnswerModel)
+    # Loaded once per folder and process, and again when its files change.
+    good = tmp_path / "good"
+    shutil.copytree(model_dir, good)
+    first = load_answer_model(str(good))
+    assert first is not None and load_answer_model(str(good)) is first
+    (good / MODEL_FILE).write_bytes(bytes(data))
+    with pytest.raises(InvalidInput, match="sha256"):
+        load_answer_model(str(good))
 
 
 def test_the_service_answers_through_the_model_when_set(
@@ -262,10 +270,14 @@ def test_each_collection_gets_the_bundled_model_that_reads_its_language(
     assert card["sha256"] == hashlib.sha256((BUNDLED_MULTILINGUAL / MODEL_FILE).read_bytes()).hexdigest()
     assert card["embeddings"]["sha256"] == PackedE5(locate()).sha256
     assert card["hyper"]["base"] == "e5" and "train articles of evals/answer_split.json" in card["training_data"]
+    models = []
     for language in ("zh", "de", "ar", "multilingual"):
         svc = make_service(f"lang-{language}", language=language)
         model = svc.answerer.model
         assert isinstance(model, AnswerModel) and model.path == BUNDLED_MULTILINGUAL, language
+        models.append(model)
+    # One model per process: the collections share its session, tokenizer and word rows.
+    assert all(m is models[0] for m in models)
     # A question longer than the model's window shares it with the sentence, as with the English model.
     long_question = "Welche der Minister, die sich " + "immer wieder " * 200 + "trafen, trafen sich in Paris?"
     assert np.isfinite(model.score([pair(long_question, "Die Minister trafen sich in Paris.", "Gespräche", "")])).all()
