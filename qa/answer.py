@@ -21,6 +21,10 @@ command-line option does, the candidates that define it (the sentence right unde
 signature or heading line, ``defines``; an option's own entry, a sentence starting with it) are
 the only ones the weights choose among.
 
+A lead-in sentence ("The options are:", "Initialize it as follows:") answers together with what it
+leads in: the list items right after it (``list_after``) or, in documentation, the lines of the
+code block right after it (``code_after``: the command it introduces), each cited.
+
 The citation is the exact sentence; when the question has a clear answer type, the answer also
 carries the shortest span that answers it (``Answer.short``), when that span is sure enough to show
 (``qa.span.short_answer``; in another language, its numbers and dates: ``qa.span_languages``).
@@ -52,6 +56,7 @@ __all__ = [
     "Candidate",
     "ExtractiveAnswerer",
     "candidates",
+    "code_after",
     "defines",
     "features",
     "asks_definition",
@@ -360,7 +365,7 @@ class ExtractiveAnswerer:
             )
         c = cands[best]
         p = c.passage
-        chosen = [c, *list_after(cands, best)]
+        chosen = [c, *(list_after(cands, best) or code_after(c))]
         first, span = c, shortest_span(question, c.text) if self.analyser.english else None
         # "Which function copies the permission bits?": the sentence says what it does, the
         # signature line above it names it. Then that line is cited first, and names the answer,
@@ -400,7 +405,30 @@ class ExtractiveAnswerer:
         )
 
 
+def code_after(c: Candidate) -> list[Candidate]:
+    """The code right after a lead-in sentence ("Initialize it as follows:", "Run:"), which answers
+    with it: the lines of the code block that follows it in the same passage with nothing but white
+    space between, its fence lines left out (at most ``MAX_CODE_LINES``). Empty when the sentence is
+    not a lead-in or no code follows it."""
+    if not c.text.rstrip().endswith(":"):
+        return []
+    text = c.passage.text
+    out: list[Candidate] = []
+    prev = c.end
+    for sentence in sentence_spans(text, c.end):
+        if sentence.kind != "code" or text[prev : sentence.start].strip():
+            break
+        prev = sentence.end
+        if not _FENCE.match(text, sentence.start, sentence.end):
+            out.append(Candidate(c.passage, sentence.start, sentence.end, kind="code"))
+            if len(out) == MAX_CODE_LINES:
+                break
+    return out
+
+
 MAX_LIST_ITEMS = 8
+MAX_CODE_LINES = 4
+_FENCE = re.compile(r"`{3,}|~{3,}")  # a code block's opening or closing line
 
 # A code name asked about: dotted (textwrap.wrap, str.split), called (wrap()), or snake_case.
 _ASKED = re.compile(r"(?<![\w.])[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+|(?<![\w.])[A-Za-z_]\w*(?=\(\))|(?<![\w.])[a-z]\w*_\w+")

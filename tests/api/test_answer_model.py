@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from qa.answer import candidates, list_after
+from qa.answer import MAX_CODE_LINES, candidates, code_after, list_after
 from qa.answer_model import (
     BUNDLED,
     BUNDLED_MULTILINGUAL,
@@ -189,6 +189,52 @@ def test_a_list_answer_cites_each_item_exactly(make_service: Callable[..., QASer
     assert [c.n for c in ans.citations] == [1, 2, 3, 4]
     for c in ans.citations:
         assert LIST_DOC[c.start : c.end] == c.quote
+    assert ans.answer.splitlines() == [c.quote for c in ans.citations]
+
+
+CODE_DOC = (
+    "# Building\n\nFirst create the build environment as follows:\n\n```text\n$ sudo mkenv create\n"
+    "$ sudo mkenv --update\n```\n\nThe environment lives in /var/cache/mkenv.\n\nBuild it with:\n\n"
+    "$ mkenv build\n\nSettings are read from:\n\nThe file ~/.mkenvrc, when it exists."
+)
+
+
+def test_a_lead_in_sentence_takes_the_code_right_after_it() -> None:
+    """Documentation introduces a command with a lead-in ("as follows:") and shows it in a code block
+    or as a shell-prompt line: the lines answer with it, fences left out; a lead-in followed by prose
+    or a sentence that is not a lead-in takes nothing."""
+    p = Passage(chunk_id=1, doc_id="b", title="Building", text=CODE_DOC, start=0, end=len(CODE_DOC), score=1.0)
+    by_text = {c.text: c for c in candidates([p])}
+    fenced = code_after(by_text["First create the build environment as follows:"])
+    assert [c.text for c in fenced] == ["$ sudo mkenv create", "$ sudo mkenv --update"]
+    assert all(c.kind == "code" and CODE_DOC[c.start : c.end] == c.text for c in fenced)
+    assert [c.text for c in code_after(by_text["Build it with:"])] == ["$ mkenv build"]
+    assert code_after(by_text["Settings are read from:"]) == []  # prose follows
+    assert code_after(by_text["The environment lives in /var/cache/mkenv."]) == []  # not a lead-in
+    long = "Run:\n\n```sh\n" + "".join(f"step {i}\n" for i in range(10)) + "```"
+    lead = candidates([Passage(chunk_id=2, doc_id="l", title="", text=long, start=0, end=len(long), score=1.0)])[0]
+    assert [c.text for c in code_after(lead)] == [f"step {i}" for i in range(MAX_CODE_LINES)]
+
+
+def test_a_command_under_a_lead_in_is_answered_and_cited_from_an_html_page(
+    make_service: Callable[..., QAService], tmp_path: Path
+) -> None:
+    """Through the real HTML parser and answer path: the lead-in and the command in the <pre> after
+    it are the answer, each cited at its exact offsets."""
+    page = tmp_path / "build.html"
+    page.write_text(
+        "<html><body><h1>Building</h1><p>Packages are built in a clean environment.</p>"
+        "<p>First create the build environment as follows:</p><pre class='screen'>$ sudo mkenv create</pre>"
+        "<p>The environment lives in /var/cache/mkenv and is updated weekly.</p></body></html>",
+        encoding="utf-8",
+    )
+    svc = make_service("code-lead-in")
+    svc.index_paths([page])
+    ans = svc.ask("How do I create the build environment?")
+    assert ans.found
+    assert [c.quote for c in ans.citations] == ["First create the build environment as follows:", "$ sudo mkenv create"]
+    text = svc.store.get_text(ans.citations[0].doc_id)
+    assert text is not None and all(text[c.start : c.end] == c.quote for c in ans.citations)
     assert ans.answer.splitlines() == [c.quote for c in ans.citations]
 
 
