@@ -25,11 +25,14 @@ keeps ``--answered`` (0.97) of the answerable questions answered, chosen above t
 because validation articles are easier than the others. No eval article (``eval_articles`` of
 ``evals/answer_split.json``) may be in the fitting run.
 
-``--signals`` (default ``evidence``): the chosen sentence's evidence, and with an answer model's
-runs also its ``logit`` and ``logit_margin`` over the best other sentence it read. The answer
-model's logit separates gold-removed questions far better on SQuAD, but it did not carry over to
-HotpotQA's multi-hop questions, where it left 0.82 of the answerable ones answered for the
-evidence's 0.95 (evals/reports/answerability/), so the shipped calibrations are the evidence's.
+``--signals`` (default ``evidence``): the chosen sentence's evidence, ``passage_coverage`` (how
+much of the question the chosen passage holds, ``qa.answer.passage_coverage``), and with an answer
+model's runs also its ``logit`` and ``logit_margin`` over the best other sentence it read. The
+answer model's logit separates gold-removed questions far better on SQuAD, but it did not carry
+over to HotpotQA's multi-hop questions, where it left 0.82 of the answerable ones answered for the
+evidence's 0.95 (evals/reports/answerability/). The passage's coverage did carry over: the default
+pair's calibration (MiniLM, its answer model) reads ``evidence,passage_coverage`` at ``--answered
+0.975``; the other shipped calibrations read the evidence alone (their runs predate the signal).
 
 ``--apply`` runs are rescored exactly from their records (the answer's choice does not depend on
 the threshold; the probability is a function of the recorded signals): answered, "not found" for

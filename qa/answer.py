@@ -32,8 +32,9 @@ carries the shortest span that answers it (``Answer.short``), when that span is 
 
 from __future__ import annotations
 
+import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -62,6 +63,7 @@ __all__ = [
     "asks_definition",
     "is_option_entry",
     "list_after",
+    "passage_coverage",
 ]
 
 NOT_FOUND = "I could not find an answer to that in the indexed documents."
@@ -358,6 +360,10 @@ class ExtractiveAnswerer:
             rows[best, 0] = float(self.sentences.embed([cands[best].text])[0] @ q)
             exact[best] = True
             best, signals = self.choose(question, cands, rows)
+        signals = replace(
+            signals,
+            passage_coverage=passage_coverage(question, passages, cands[best].passage, self.analyser),
+        )
         score = self.calibration.probability(signals) if self.calibration else signals.evidence
         if score < self.min_score:
             return Answer(
@@ -403,6 +409,23 @@ class ExtractiveAnswerer:
             short=short,
             signals=signals,
         )
+
+
+def passage_coverage(question: str, passages: list[Passage], chosen: Passage, analyser: Analyser = ENGLISH) -> float:
+    """The share of the question's terms that ``chosen`` (its title and text) holds, each weighted by
+    its inverse frequency among ``passages`` (the passages read): a term that none of them holds
+    ("Eiffel" over a packaging manual) weighs most, one they all hold least. 0 for a question
+    without terms. An answer signal (``Signals.passage_coverage``): the sentence of a passage that
+    misses what the question is about rarely answers it."""
+    q_terms = set(analyser.terms(question))
+    if not q_terms:
+        return 0.0
+    read = {p.chunk_id: set(analyser.terms(f"{p.title} {p.text}")) for p in passages}
+    held = read.get(chosen.chunk_id) or set(analyser.terms(f"{chosen.title} {chosen.text}"))
+    n = len(read)
+    weights = {t: math.log((n + 1) / (sum(t in ts for ts in read.values()) + 0.5)) for t in q_terms}
+    total = sum(weights.values())
+    return sum(w for t, w in weights.items() if t in held) / total if total > 0 else 0.0
 
 
 def code_after(c: Candidate) -> list[Candidate]:

@@ -3,11 +3,14 @@
 The answerer always has a best sentence among the top passages, whether or not any of them answers.
 An answer's score says how likely it is that the documents answer at all: a logistic calibration
 (``Calibration``) of signals of the choice (``SIGNALS``: the sentence's evidence, the mean of its
-cosine with the question and its coverage of the question's terms; when the learned answer model
-chose it, also the model's logit and its margin over the runner-up). Below the calibration's
-threshold, the answer is "not found". The shipped calibrations read the evidence alone: the answer
-model's logit told gold-removed SQuAD questions apart far better, but it left 0.82 of HotpotQA's
-answerable questions answered where the evidence left 0.95 (evals/reports/answerability/).
+cosine with the question and its coverage of the question's terms; how much of the question its
+passage holds, a term weighted by how few of the passages read hold it; when the learned answer
+model chose it, also the model's logit and its margin over the runner-up). Below the calibration's
+threshold, the answer is "not found". The default's calibration (MiniLM and its answer model) reads
+the evidence and the passage's coverage; the others the evidence alone. The answer model's logit
+told gold-removed SQuAD questions apart far better, but it left 0.82 of HotpotQA's answerable
+questions answered where the evidence left 0.95 (evals/reports/answerability/); the passage's
+coverage carried over to both sets.
 
 Calibrations are fitted by ``python -m evals.fit_answerability`` for one embedder and one chooser
 (the learned answer model by name, or ``features``, the feature scorer alone) on SQuAD v1.1 dev's

@@ -162,13 +162,17 @@ class Signals:
     turns them into the answer's score): the chosen sentence's ``evidence``, the mean of its cosine
     with the question and its coverage of the question's terms; with the learned answer model, the
     model's ``logit`` for it and its ``logit_margin`` over the best other sentence the model read
-    (0 when it read one); both 0 without the model."""
+    (0 when it read one); both 0 without the model. ``passage_coverage``: the share of the
+    question's terms that the chosen sentence's passage (with its title) holds, each term weighted
+    by how few of the passages read hold it, so a term none of them holds weighs most
+    (``qa.answer.passage_coverage``)."""
 
-    NAMES: ClassVar[tuple[str, ...]] = ("evidence", "logit", "logit_margin")
+    NAMES: ClassVar[tuple[str, ...]] = ("evidence", "logit", "logit_margin", "passage_coverage")
 
     evidence: float
     logit: float = 0.0
     logit_margin: float = 0.0
+    passage_coverage: float = 0.0
 
     def value(self, name: str) -> float:
         if name not in self.NAMES:

@@ -157,6 +157,11 @@ def test_the_bundled_model_is_the_default_and_matches_its_card(
     ans = svc.ask("Who met in Paris?")
     assert ans.found and "al-Shaibani" in ans.answer and "Dermer" in ans.answer
     assert all(doc.text[c.start : c.end] == c.quote for c in ans.citations)
+    # The score reads how much of the question the chosen passage holds ("met", "Paris": all of it).
+    assert "passage_coverage" in cal.signals and ans.signals is not None
+    assert ans.signals.passage_coverage == 1.0
+    off = svc.ask("How tall is the Eiffel tower?")
+    assert off.signals is not None and off.signals.passage_coverage < 0.5 and off.score < ans.score
 
 
 LIST_DOC = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from qa.answer import FEATURES, candidates, features
+from qa.answer import FEATURES, candidates, features, passage_coverage
 from qa.language import Analyser
 from qa.types import Passage
 
@@ -60,3 +60,24 @@ def test_the_question_type_feature_reads_numbers_and_dates_in_other_languages() 
     assert [r[typed] for r in rows] == [1.0, 0.0]
     rows = features("Woran liegt die Stadt?", cands, zeros, {}, {}, german)
     assert [r[typed] for r in rows] == [0.5, 0.5]
+
+
+def test_passage_coverage_weighs_the_question_terms_the_passages_read_rarely_hold() -> None:
+    """The share of the question's terms the chosen passage holds, a term weighted by how few of the
+    passages read hold it: a term no passage holds (what an off-topic question is about) weighs most."""
+    docs = [
+        passage("The build tool creates a clean chroot for each package.", chunk_id=1),
+        passage("Packages are uploaded with dput after the build.", chunk_id=2),
+        passage("The chroot is updated before every build of a package.", chunk_id=3),
+    ]
+    on_topic = passage_coverage("Which build tool creates a chroot?", docs, docs[0])
+    assert on_topic == 1.0  # every term there
+    off_topic = passage_coverage("How tall is the Eiffel tower in the build?", docs, docs[0])
+    # "build" is held by every passage and weighs least; "tall", "eiffel", "tower" by none.
+    assert 0.0 < off_topic < 0.2
+    # Partial: "dput" (one passage) is held only by the second passage.
+    assert passage_coverage("When is dput run for a package?", docs, docs[1]) > passage_coverage(
+        "When is dput run for a package?", docs, docs[2]
+    )
+    assert passage_coverage("the of and", docs, docs[0]) == 0.0  # no terms
+    assert passage_coverage("Which chroot?", [], docs[0]) == 1.0  # the chosen passage alone
