@@ -413,7 +413,8 @@ class ExtractiveAnswerer:
 
 def passage_coverage(question: str, passages: list[Passage], chosen: Passage, analyser: Analyser = ENGLISH) -> float:
     """The share of the question's terms that ``chosen`` (its title and text) holds, each weighted by
-    its inverse frequency among ``passages`` (the passages read): a term that none of them holds
+    its inverse frequency among ``passages`` (all that were retrieved, not only the ones whose
+    sentences are read: the estimate is better over more of them): a term that none of them holds
     ("Eiffel" over a packaging manual) weighs most, one they all hold least. 0 for a question
     without terms. An answer signal (``Signals.passage_coverage``): the sentence of a passage that
     misses what the question is about rarely answers it."""

@@ -4,7 +4,7 @@ The answerer always has a best sentence among the top passages, whether or not a
 An answer's score says how likely it is that the documents answer at all: a logistic calibration
 (``Calibration``) of signals of the choice (``SIGNALS``: the sentence's evidence, the mean of its
 cosine with the question and its coverage of the question's terms; how much of the question its
-passage holds, a term weighted by how few of the passages read hold it; when the learned answer
+passage holds, a term weighted by how few of the retrieved passages hold it; when the learned answer
 model chose it, also the model's logit and its margin over the runner-up). Below the calibration's
 threshold, the answer is "not found". The default's calibration (MiniLM and its answer model) reads
 the evidence and the passage's coverage; the others the evidence alone. The answer model's logit

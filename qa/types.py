@@ -164,7 +164,7 @@ class Signals:
     model's ``logit`` for it and its ``logit_margin`` over the best other sentence the model read
     (0 when it read one); both 0 without the model. ``passage_coverage``: the share of the
     question's terms that the chosen sentence's passage (with its title) holds, each term weighted
-    by how few of the passages read hold it, so a term none of them holds weighs most
+    by how few of the retrieved passages hold it, so a term none of them holds weighs most
     (``qa.answer.passage_coverage``)."""
 
     NAMES: ClassVar[tuple[str, ...]] = ("evidence", "logit", "logit_margin", "passage_coverage")
