@@ -74,17 +74,14 @@ REPORTS = Path(__file__).resolve().parent / "reports" / "answerability"
 SPLIT = Path(__file__).resolve().parent / "answer_split.json"
 ANSWERED = 0.97
 SIGNALS = ("evidence",)  # the default: what transferred from SQuAD's validation articles to HotpotQA
-MODEL_SIGNALS = Signals.NAMES  # evidence, logit, logit_margin: only an answer model's runs have the last two
+MODEL_SIGNALS = Signals.NAMES  # logit and logit_margin are 0 in runs without an answer model
 
 
 def chooser_of(settings: dict[str, Any]) -> str:
     """What chose a run's answers: its answer model's name when the model reads the run's language,
     else ``features`` (as ``QAService.answer_model`` decides)."""
-    language = str(settings.get("language", "en"))
-    model = load_answer_model(str(settings.get("answer_model", "bundled")), language)
-    if model is None or not model.reads(language):
-        return answerability.FEATURES_CHOOSER
-    return model.name
+    model = load_answer_model(str(settings.get("answer_model", "bundled")), str(settings.get("language", "en")))
+    return model.name if model is not None else answerability.FEATURES_CHOOSER
 
 
 def article_names(records: Sequence[dict[str, Any]], dataset_dir: Path | None = None) -> set[str]:

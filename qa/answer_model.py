@@ -51,6 +51,7 @@ __all__ = [
     "CONTEXT_CHARS",
     "AnswerModel",
     "bundled_for",
+    "card_languages",
     "context_before",
     "load_answer_model",
     "pair",
@@ -120,7 +121,7 @@ class AnswerModel:
     @property
     def languages(self) -> tuple[str, ...]:
         """The ``QA_LANGUAGE`` codes the model reads (its card's; English for a card without them)."""
-        return tuple(self.card.get("languages") or ("en",))
+        return card_languages(self.card)
 
     def reads(self, language: str) -> bool:
         """Whether the model reads documents and questions in ``language`` (a ``QA_LANGUAGE`` code)."""
@@ -193,6 +194,11 @@ BUNDLED_MULTILINGUAL = Path(__file__).resolve().parent / "models" / "answer-e5"
 BUNDLED_MODELS = (BUNDLED, BUNDLED_MULTILINGUAL)
 
 
+def card_languages(card: dict[str, Any]) -> tuple[str, ...]:
+    """The ``QA_LANGUAGE`` codes a model card lists (English for a card without them)."""
+    return tuple(card.get("languages") or ("en",))
+
+
 def bundled_for(language: str) -> Path | None:
     """The first bundled model that reads ``language`` and whose embeddings' package is installed;
     None when there is none (the feature scorer answers)."""
@@ -201,7 +207,7 @@ def bundled_for(language: str) -> Path | None:
         if not card_file.is_file():
             continue
         card = json.loads(card_file.read_text(encoding="utf-8"))
-        if language not in (card.get("languages") or ("en",)):
+        if language not in card_languages(card):
             continue
         package = (card.get("embeddings") or {}).get("package")
         if package and importlib.util.find_spec(package) is None:
@@ -211,14 +217,14 @@ def bundled_for(language: str) -> Path | None:
 
 
 def load_answer_model(setting: str, language: str = "en") -> AnswerModel | None:
-    """``QA_ANSWER_MODEL``: ``features`` (None: the feature scorer alone), ``bundled`` (the bundled
-    model for a collection in ``language``, ``bundled_for``) or a model folder."""
+    """``QA_ANSWER_MODEL`` for a collection in ``language``: ``features`` (None: the feature scorer
+    alone), ``bundled`` (the bundled model that reads ``language``, ``bundled_for``) or a model
+    folder; None also when the folder's model does not read ``language`` (``AnswerModel.reads``)."""
     if setting in ("", "features"):
         return None
-    if setting == "bundled":
-        folder = bundled_for(language)
-        return _shared(folder) if folder is not None else None
-    return _shared(Path(setting).expanduser())
+    folder = bundled_for(language) if setting == "bundled" else Path(setting).expanduser()
+    model = _shared(folder) if folder is not None else None
+    return model if model is not None and model.reads(language) else None
 
 
 def _shared(folder: Path) -> AnswerModel:

@@ -216,11 +216,10 @@ class QAService:
 
     @cached_property
     def answer_model(self) -> AnswerModel | None:
-        """``QA_ANSWER_MODEL``, when it reads the collection's language (``AnswerModel.reads``: the
-        bundled model is English's); otherwise None, and the feature scorer answers alone. On XQuAD
-        the English model lowers Chinese answers (evals/reports/xquad-answers)."""
-        model = load_answer_model(self.settings.answer_model, self.settings.language)
-        return model if model is not None and model.reads(self.settings.language) else None
+        """``QA_ANSWER_MODEL``, when it reads the collection's language (``load_answer_model``:
+        ``bundled`` is the bundled model for that language); otherwise None, and the feature scorer
+        answers alone. On XQuAD the English model lowers Chinese answers (evals/reports/xquad-answers)."""
+        return load_answer_model(self.settings.answer_model, self.settings.language)
 
     @cached_property
     def answerer(self) -> ExtractiveAnswerer:

@@ -109,6 +109,8 @@ def test_a_damaged_or_missing_model_is_a_clear_error(model_dir: Path, tmp_path: 
         load_answer_model(str(tmp_path / "nothing"))
     assert load_answer_model("features") is None
     assert isinstance(load_answer_model(str(model_dir)), AnswerModel)
+    # A model folder answers only the languages its card lists (this one: English).
+    assert AnswerModel(model_dir).languages == ("en",) and load_answer_model(str(model_dir), "zh") is None
     # Loaded once per folder and process, and again when its files change.
     good = tmp_path / "good"
     shutil.copytree(model_dir, good)
