@@ -43,7 +43,7 @@ from qa.answerability import FALLBACK_THRESHOLD, Calibration
 from qa.embed import Embedder, embed_queries
 from qa.embed.queries import LRUCache
 from qa.language import ENGLISH, Analyser
-from qa.sentences import sentence_spans
+from qa.sentences import FENCE_LINE, sentence_spans
 from qa.span import answer_kind, holds_typed_span, short_answer, shortest_span
 from qa.span_languages import answer_kind_in, short_answer_in, shortest_span_in
 from qa.span_languages import languages as short_answer_languages
@@ -443,7 +443,7 @@ def code_after(c: Candidate) -> list[Candidate]:
         if sentence.kind != "code" or text[prev : sentence.start].strip():
             break
         prev = sentence.end
-        if not _FENCE.match(text, sentence.start, sentence.end):
+        if not FENCE_LINE.fullmatch(text, sentence.start, sentence.end):
             out.append(Candidate(c.passage, sentence.start, sentence.end, kind="code"))
             if len(out) == MAX_CODE_LINES:
                 break
@@ -452,7 +452,6 @@ def code_after(c: Candidate) -> list[Candidate]:
 
 MAX_LIST_ITEMS = 8
 MAX_CODE_LINES = 4
-_FENCE = re.compile(r"`{3,}|~{3,}")  # a code block's opening or closing line
 
 # A code name asked about: dotted (textwrap.wrap, str.split), called (wrap()), or snake_case.
 _ASKED = re.compile(r"(?<![\w.])[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+|(?<![\w.])[A-Za-z_]\w*(?=\(\))|(?<![\w.])[a-z]\w*_\w+")

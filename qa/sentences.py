@@ -51,6 +51,7 @@ from typing import Literal
 
 __all__ = [
     "ANSWERABLE",
+    "FENCE_LINE",
     "HEADING_LINE",
     "PARAGRAPH_BREAK",
     "Kind",
@@ -68,7 +69,8 @@ ANSWERABLE: frozenset[str] = frozenset({"prose", "item", "row"})
 PARAGRAPH_BREAK = re.compile(r"\n\s*\n")  # a blank line; "\n\r\n" (CRLF) matches too
 HEADING_LINE = re.compile(r"^ {0,3}(#{1,6})[ \t]+\S[^\n]*", re.MULTILINE)  # markdown ATX heading
 
-_FENCE = re.compile(r" {0,3}(`{3,}|~{3,})[ \t]*([^\s`]*)[^\n`]*")  # with the info string's first word
+# A fenced code block's opening or closing line, with the info string's first word.
+FENCE_LINE = re.compile(r" {0,3}(`{3,}|~{3,})[ \t]*([^\s`]*)[^\n`]*")
 _ATX = re.compile(r" {0,3}#{1,6}[ \t]+\S")
 _RULE = re.compile(r" {0,3}(?:(?:-[ \t]*){3,}|(?:\*[ \t]*){3,}|(?:_[ \t]*){3,}|=+[ \t]*)\r?")
 _TABLE_SEPARATOR = re.compile(r"[ \t]*\|?(?:[ \t]*:?-{2,}:?[ \t]*\|)+(?:[ \t]*:?-{2,}:?[ \t]*)?\|?[ \t]*\r?")
@@ -236,7 +238,7 @@ def _classify(text: str, start: int, end: int) -> int:
     if start == end or text[start:end].isspace():
         return _BLANK
     c = text[start:end].lstrip(" \t")[:1]
-    if c in "`~" and _FENCE.fullmatch(text, start, _rstrip_cr(text, start, end)):
+    if c in "`~" and FENCE_LINE.fullmatch(text, start, _rstrip_cr(text, start, end)):
         return _FENCE_LINE
     if c == "#" and _ATX.match(text, start, end):
         return _HEADING
@@ -266,7 +268,7 @@ def _rstrip_cr(text: str, start: int, end: int) -> int:
 
 def _fence(text: str, start: int, end: int) -> tuple[str, int, bool]:
     """A fence line's character, length, and whether it has an info string (a language)."""
-    m = _FENCE.fullmatch(text, start, _rstrip_cr(text, start, end))
+    m = FENCE_LINE.fullmatch(text, start, _rstrip_cr(text, start, end))
     assert m is not None
     return m.group(1)[0], len(m.group(1)), bool(m.group(2))
 
