@@ -37,6 +37,11 @@ class TooLarge(InvalidInput):
     """Over a configured size limit (the message names the setting)."""
 
 
+class NoText(InvalidInput):
+    """A file or document with no text to index: empty, or an image or scan where OCR read none.
+    A request sending one is refused; a folder's sync passes over it (``qa.sync``)."""
+
+
 class NotFound(QAError):
     """No such document."""
 

@@ -23,7 +23,7 @@ from qa.access import with_checked_access
 from qa.chunk import Chunker, tiktoken_counter
 from qa.config import Settings
 from qa.embed import PREFIX_TOKENS, Embedder, embedding_key, embedding_text, vector_backend
-from qa.errors import InvalidInput, QAError, TooLarge
+from qa.errors import InvalidInput, NoText, QAError, TooLarge
 from qa.limits import DEFAULT_LIMITS, Limits, check_id, check_metadata, check_title
 from qa.parse import iter_files, normalize_text
 from qa.parse.content import normalize_value
@@ -106,7 +106,7 @@ def validate(doc: Document, max_bytes: int, limits: Limits = DEFAULT_LIMITS) -> 
     metadata = with_checked_access(normalize_value(doc.metadata), f"document {doc_id[:80]!r}: ")
     text = normalize_text(doc.text)
     if not text.strip():
-        raise InvalidInput(f"document {doc_id!r} has no text: nothing to index")
+        raise NoText(f"document {doc_id!r} has no text: nothing to index")
     check_page_starts(doc.page_starts, len(text), doc_id)
     return replace(doc, text=text, title=title, id=doc_id, metadata=metadata)
 
@@ -327,6 +327,7 @@ class IndexSummary:
         for name in ("added", "updated", "unchanged", "deleted", "unread", "chunks_written", "other_shards"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.failed += other.failed
+        self.skipped += other.skipped
 
     def as_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -366,10 +367,11 @@ def index_files(
     """Parse each ``(path, root)`` of ``files`` and index its documents with ``add``, each in
     ``source`` (default: its root's absolute path) under the id ``source/path``
     (``qa.sources``), with ``metadata_of(path)``. A file that cannot be parsed or indexed is
-    recorded in ``failed`` and the rest go on. Without ``follow_symlinks`` a file whose real
-    path (when opened) is outside its root is not read. With ``limits`` each file is parsed in a
-    worker process within them (``qa.parse.worker``); without, in this thread. Nothing is
-    recorded of the files and nothing deleted: ``qa.sync`` does that."""
+    recorded in ``failed`` (one with no text in ``skipped``) and the rest go on. Without
+    ``follow_symlinks`` a file whose real path (when opened) is outside its root is not read.
+    With ``limits`` each file is parsed in a worker process within them (``qa.parse.worker``);
+    without, in this thread. Nothing is recorded of the files and nothing deleted: ``qa.sync``
+    does that."""
     limits = limits or ParseLimits(timeout=0)
     summary = IndexSummary(files=len(files), shard=shard)
     for path, root in files:
@@ -389,6 +391,8 @@ def index_files(
                 summary.other_shards += len(docs) - len(mine)
                 docs = mine
             results = add(docs) if docs else []
+        except NoText as exc:  # nothing to index (an empty file, an icon): passed over, not failed
+            summary.skipped.append(Skipped.of(path, exc).as_dict())
         except QAError as exc:
             error = exc
             summary.failed.append(Skipped.of(path, exc, reading).as_dict())
@@ -413,7 +417,7 @@ def index_paths(
     skipped: list[Skipped] = []
     files = iter_files(paths, follow_symlinks=follow_symlinks, skipped=skipped)
     summary = index_files(add, files, max_bytes, shard, follow_symlinks=follow_symlinks)
-    summary.skipped = skipped_entries(skipped)
+    summary.skipped = skipped_entries(skipped) + summary.skipped  # then the files with no text
     return summary
 
 

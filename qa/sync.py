@@ -35,7 +35,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from qa.errors import InvalidInput, QAError
+from qa.errors import InvalidInput, NoText, QAError
 from qa.ingest import FileProgress, FileStart, IndexSummary, index_files, skipped_entries
 from qa.parse import iter_files
 from qa.parse.content import load_json
@@ -290,7 +290,15 @@ class Syncer:
             summary.unchanged += len(record.doc_ids)
             return [replace(now, doc_ids=record.doc_ids)]
         doc_id = document_id(target.source, rel)
-        docs = parse_limited(data, rel, self.limits, doc_id=doc_id, metadata=meta, max_bytes=self.max_bytes)
+        try:
+            docs = parse_limited(data, rel, self.limits, doc_id=doc_id, metadata=meta, max_bytes=self.max_bytes)
+        except NoText as exc:
+            # Nothing to index (an empty file, an icon): passed over, not failed. Recorded with no
+            # documents, so what it gave before is deleted with the record's write and an
+            # unchanged one is not read (nor OCR'd) again.
+            summary.skipped.append(Skipped.of(path, exc).as_dict())
+            summary.deleted += len(record.doc_ids) if record is not None else 0
+            return [now]
         docs = [replace(d, source=target.source, path=rel) for d in docs]
         for result in self.add(docs, [replace(now, doc_ids=tuple(d.id for d in docs))]):
             summary.record(result)

@@ -33,6 +33,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--lr", type=float, default=5e-5)
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument(
+        "--no-validate",
+        action="store_true",
+        help="train: skip scoring every validation sentence at the end (slow with 12 layers)",
+    )
     ap.add_argument("--out", type=Path, default=None, help="export/calibrate: the model folder (default WORK/model)")
     args = ap.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -67,6 +72,7 @@ def main(argv: list[str] | None = None) -> None:
                 max_tokens=args.max_tokens,
                 base=args.base,
             ),
+            validate=not args.no_validate,
         )
     elif args.step == "export":
         from evals.train_answer.export import export

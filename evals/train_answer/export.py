@@ -121,7 +121,7 @@ def export(work: Path, out: Path | None = None) -> dict[str, Any]:
             "training_data": "SQuAD v1.1 dev (CC BY-SA 4.0): the train articles of evals/answer_split.json",
             "hyper": h,
             "train_seconds": result["train_seconds"],
-            "validation_top1": result["validation_top1"],
+            "validation_top1": result.get("validation_top1"),  # absent when trained with --no-validate
             "max_tokens": h["max_tokens"],
             "onnx_opset": OPSET,
             "recipe": [

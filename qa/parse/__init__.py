@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from qa.errors import InvalidInput, QAError, TooLarge
+from qa.errors import InvalidInput, NoText, QAError, TooLarge
 from qa.limits import shorten
 from qa.parse.content import UTF8_BOM, normalize_text, normalize_value
 from qa.parse.files import iter_files, read_file
@@ -103,14 +103,14 @@ def parse_bytes(
             "split it into smaller files or raise QA_MAX_DOCUMENT_BYTES"
         )
     if not data.removeprefix(UTF8_BOM).strip():
-        raise InvalidInput(f"'{filename}' is empty: nothing to index")
+        raise NoText(f"'{filename}' is empty: nothing to index")
     src = source if source is not None else filename
     name = filename
     if ext == GZIP_EXT:
         data = _gunzip(data, filename, max_bytes)
         name = inner_name(filename)
         if not data.removeprefix(UTF8_BOM).strip():
-            raise InvalidInput(f"'{filename}' is empty: nothing to index")
+            raise NoText(f"'{filename}' is empty: nothing to index")
         # "syslog.gz", "NEWS.Debian.gz": the file inside is text when it looks like text.
         ext = file_type(name, data)
 
@@ -121,7 +121,7 @@ def parse_bytes(
 
     parsed = _parse(data, ext, name, filename, ocr, on_ocr)
     if not parsed.text.strip():
-        raise InvalidInput(f"'{filename}' has no text: nothing to index")
+        raise NoText(f"'{filename}' has no text: nothing to index")
     meta: Metadata = {"filename": filename, **parsed.extra, **normalize_value(metadata or {})}
     # A title given with the file is the user's (checked against QA_MAX_TITLE_CHARS when indexed);
     # one taken from the file is cut: a 2 MB <title> or first heading is not a title.

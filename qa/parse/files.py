@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from qa.errors import InvalidInput, QAError, TooLarge, UnsupportedFileType
+from qa.errors import InvalidInput, NoText, QAError, TooLarge, UnsupportedFileType
 from qa.parse.formats import SNIFF_BYTES, file_type, known_type
 
 
@@ -21,7 +21,8 @@ class Skipped:
     ``reason`` is one of ``unsupported`` (no parser for its type), ``too_large`` (over
     QA_MAX_DOCUMENT_BYTES, or over the parse time or memory limit), ``unreadable`` (could not be
     opened or read, or a symlink leading out of the folder), ``invalid`` (read, but its content was
-    refused: not valid in its format, an undecodable encoding, no text).
+    refused: not valid in its format, an undecodable encoding), ``empty`` (read, and it has no
+    text: an empty file, an icon or a scan where OCR read none).
     """
 
     path: str
@@ -35,6 +36,8 @@ class Skipped:
             reason = "unsupported"
         elif isinstance(error, TooLarge):
             reason = "too_large"
+        elif isinstance(error, NoText):
+            reason = "empty"
         else:
             reason = "unreadable" if reading else "invalid"
         return cls(str(path), reason, str(error))

@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 
-from qa.errors import InvalidInput, TooLarge
+from qa.errors import InvalidInput, NoText, TooLarge
 from qa.parse.ocr import MAX_SIDE, Ocr, OcrProgress, check_engine, read_image
 from qa.parse.pdfclean import clean_pages
 
@@ -79,5 +79,5 @@ def parse_image(data: bytes, filename: str, ocr: Ocr | None = None, on_ocr: OcrP
             texts.append(read_image(frame, ocr, where))
     cleaned = clean_pages(texts)
     if not cleaned.text.strip():
-        raise InvalidInput(f"OCR found no text in '{filename}': nothing to index")
+        raise NoText(f"OCR found no text in '{filename}': nothing to index")
     return ParsedImage(cleaned.text, frames, cleaned.starts)

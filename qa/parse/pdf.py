@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from qa.errors import InvalidInput, TooLarge
+from qa.errors import InvalidInput, NoText, TooLarge
 from qa.parse.content import normalize_text
 from qa.parse.ocr import DPI, MAX_SIDE, EngineMissing, Ocr, OcrProgress, check_engine, read_image
 from qa.parse.pdfclean import clean_pages
@@ -97,8 +97,8 @@ def parse_pdf(data: bytes, filename: str, ocr: Ocr | None = None, on_ocr: OcrPro
                 "run it through OCR first (e.g. ocrmypdf) and index the result, or set QA_OCR=auto"
             )
         if read:
-            raise InvalidInput(f"'{filename}' has no text layer and OCR found no text on its {read} scanned pages")
-        raise InvalidInput(f"'{filename}' has no text layer and no images with text to read: nothing to index")
+            raise NoText(f"'{filename}' has no text layer and OCR found no text on its {read} scanned pages")
+        raise NoText(f"'{filename}' has no text layer and no images with text to read: nothing to index")
     title = normalize_text(meta_title).strip() if isinstance(meta_title, str) else ""
     return ParsedPdf(cleaned.text, title or None, len(pages), cleaned.starts, read)
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 
-from qa.errors import InvalidInput
+from qa.errors import NoText
 from qa.parse.blocks import TextBuilder
 from qa.parse.content import decode
 
@@ -169,5 +169,5 @@ def parse_rst(data: bytes, filename: str) -> tuple[TextBuilder, str | None]:
         i += 1
     flush()
     if not out.text.strip():
-        raise InvalidInput(f"'{filename}' has no text: nothing to index")
+        raise NoText(f"'{filename}' has no text: nothing to index")
     return out, title

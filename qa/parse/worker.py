@@ -40,13 +40,14 @@ from pathlib import Path
 from typing import Any
 
 import qa.parse
-from qa.errors import InvalidInput, QAError, TooLarge, UnsupportedFileType
+from qa.errors import InvalidInput, NoText, QAError, TooLarge, UnsupportedFileType
 from qa.parse.ocr import EngineMissing, Ocr
 from qa.types import Document, Heading
 
 _ERRORS: dict[str, type[QAError]] = {
     "InvalidInput": InvalidInput,
     "EngineMissing": EngineMissing,
+    "NoText": NoText,
     "TooLarge": TooLarge,
     "UnsupportedFileType": UnsupportedFileType,
 }

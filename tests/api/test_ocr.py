@@ -66,6 +66,24 @@ def test_an_uploaded_image_is_a_document(client: TestClient) -> None:
     assert top["doc_id"] == "upload/shelves.png" and top["page"] == 1, hits
 
 
+def test_an_uploaded_image_without_text_is_refused(client: TestClient) -> None:
+    # Sent on its own, a file with nothing to index is an error the sender sees (a folder's sync
+    # passes over it instead: test_qa_index_reads_a_scan_and_ask_cites_its_page).
+    r = client.post("/v1/documents/upload", files={"file": ("next.png", icon())})
+    assert r.status_code == 422 and "OCR found no text in 'next.png'" in r.json()["message"], r.text
+
+
+def icon() -> bytes:
+    """A 32x32 arrow, as documentation folders keep for navigation."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (32, 32), "white")
+    ImageDraw.Draw(image).polygon([(6, 6), (26, 16), (6, 26)], fill="navy")
+    buf = io.BytesIO()
+    image.save(buf, "PNG")
+    return buf.getvalue()
+
+
 def test_with_ocr_off_a_scan_is_refused(tmp_path: Path, embedder: Embedder, scan: bytes) -> None:
     settings = Settings(index_dir=tmp_path, ocr="off")
     svc = QAService(settings, embedder=embedder)
@@ -80,10 +98,14 @@ def test_qa_index_reads_a_scan_and_ask_cites_its_page(tmp_path: Path, scan: byte
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "leaflet.pdf").write_bytes(scan)
+    (docs / "next.png").write_bytes(icon())  # a documentation folder's navigation arrow
     r = qa(tmp_path, "index", str(docs), "--json")
+    # The icon holds no text: passed over, said why, and not a failure (exit 0).
     assert r.returncode == 0, r.stderr
     summary = json.loads(r.stdout)
     assert summary["added"] == 1 and summary["failed"] == [], summary
+    assert [(e["path"], e["reason"]) for e in summary["skipped"]] == [(str(docs / "next.png"), "empty")]
+    assert "OCR found no text" in summary["skipped"][0]["error"]
     ask = qa(tmp_path, "ask", QUESTION, "--json")
     assert ask.returncode == 0, ask.stderr
     a = json.loads(ask.stdout)

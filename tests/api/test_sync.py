@@ -127,6 +127,33 @@ def test_a_jsonl_file_that_loses_a_line_loses_its_document(tmp_path: Path, make_
     assert svc.index_paths([root]).deleted == 1 and ids(svc) == set()
 
 
+def test_a_file_emptied_is_passed_over_and_its_old_text_is_no_longer_answered(
+    tmp_path: Path, make_service: Make
+) -> None:
+    root = tmp_path / "docs"
+    f = write(root / "kiln.md", "# Kiln\nThe kiln fires stoneware at 1240 degrees.")
+    write(root / "empty.txt", "  \n")
+    svc = make_service()
+    first = svc.index_paths([root])
+    # An empty file is nothing to index, not a failure: listed as skipped, with why.
+    assert (first.added, first.failed) == (1, [])
+    assert [(Path(e["path"]).name, e["reason"]) for e in first.skipped] == [("empty.txt", "empty")]
+    assert "is empty" in first.skipped[0]["error"]
+    assert svc.ask("At what temperature does the kiln fire stoneware?").citations
+
+    write(f, "\n\n")  # the file's text is gone: so is its document, and the answer from it
+    second = svc.index_paths([root])
+    assert (second.deleted, second.failed, ids(svc)) == (1, [], set())
+    # empty.txt, unchanged, is not read again (an icon is not OCR'd at every sync).
+    assert ([Path(e["path"]).name for e in second.skipped], second.unread) == (["kiln.md"], 1)
+    assert not svc.ask("At what temperature does the kiln fire stoneware?").citations
+
+    third = svc.index_paths([root])
+    assert (third.unread, third.skipped) == (2, [])
+    write(f, "# Kiln\nThe kiln fires porcelain at 1300 degrees.")
+    assert svc.index_paths([root]).added == 1 and ids(svc) == {str(f)}
+
+
 def test_meta_and_sidecars(tmp_path: Path, make_service: Make) -> None:
     root = tmp_path / "docs"
     write(root / "a.txt", "The kiln room is open on Mondays.")

@@ -62,6 +62,20 @@ def test_train_resumes_from_its_checkpoint_and_export_and_calibrate_follow(
     assert AnswerModel(tmp_path / "model").threshold == card["threshold"]
 
 
+def test_without_validation_the_weights_are_written_and_export_reads_them(tmp_path: Path) -> None:
+    _groups(tmp_path / "groups" / "train.jsonl.gz", 4)
+    _groups(tmp_path / "groups" / "validation.jsonl.gz", 2)
+    h = Hyper(layers=1, epochs=1.0, group=3, batch=2, threads=1, max_tokens=32, checkpoint_every=1)
+    result = train(tmp_path, h, validate=False)
+    assert "validation_top1" not in json.loads((tmp_path / "train.json").read_text()) and result["steps"] >= 1
+    assert not (tmp_path / "validation_scores.npz").exists()
+
+    from evals.train_answer.export import export
+
+    card = export(tmp_path)
+    assert card["validation_top1"] is None and (tmp_path / "model" / "model-int8.onnx").is_file()
+
+
 def test_a_checkpoint_of_another_run_is_not_overwritten(tmp_path: Path) -> None:
     _groups(tmp_path / "groups" / "train.jsonl.gz", 4)
     _groups(tmp_path / "groups" / "validation.jsonl.gz", 2)

@@ -208,6 +208,7 @@ def test_a_folder_walk_reports_every_file_it_passes_over(tmp_path: Path) -> None
     (root / "b.mp4").write_bytes(b"\x00\x00\x00\x18ftyp")
     (root / "c.rst").write_bytes(b"\xff\xfe\x00\xd8")  # bad UTF-16
     (root / "big.txt").write_text("x" * 2000)
+    (root / "blank.txt").write_text(" \n")  # read, and nothing to index: passed over, not failed
     (root / "dead.txt").symlink_to(tmp_path / "missing.txt")
     (root / "out.txt").symlink_to(tmp_path / "outside.txt")
     (tmp_path / "outside.txt").write_text("outside")
@@ -220,7 +221,7 @@ def test_a_folder_walk_reports_every_file_it_passes_over(tmp_path: Path) -> None
     summary = index_paths(add, [root], max_bytes=1000)
     reasons = {Path(e["path"]).name: e["reason"] for e in summary.skipped}
     assert reasons == {"b.mp4": "unsupported", "dead.txt": "unreadable", "out.txt": "unreadable",
-                       "pipe.txt": "unreadable"}  # fmt: skip
+                       "pipe.txt": "unreadable", "blank.txt": "empty"}  # fmt: skip
     failed = {Path(e["path"]).name: e["reason"] for e in summary.failed}
     assert failed == {"c.rst": "invalid", "big.txt": "too_large"}
     assert summary.added == 1 and set(summary.as_dict()) >= {"failed", "skipped"}

@@ -11,7 +11,7 @@ from fpdf import FPDF
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qa.errors import InvalidInput, QAError, TooLarge, UnsupportedFileType
+from qa.errors import InvalidInput, NoText, QAError, TooLarge, UnsupportedFileType
 from qa.ingest import index_files
 from qa.parse import SUPPORTED, iter_files, load_path, normalize_text, parse_bytes
 from qa.parse.files import Skipped
@@ -131,7 +131,8 @@ def test_text_with_tabs_form_feeds_and_ansi_is_accepted() -> None:
 @pytest.mark.parametrize("data", [b"", b"   \r\n\t \n", b"\xef\xbb\xbf"])
 @pytest.mark.parametrize("name", ["x.txt", "x.md", "x.html", "x.pdf", "x.jsonl"])
 def test_empty_file(data: bytes, name: str) -> None:
-    with pytest.raises(InvalidInput, match=rf"^'{name}' is empty: nothing to index$"):
+    # NoText (an InvalidInput: a request sending it is refused) is what a folder's sync passes over.
+    with pytest.raises(NoText, match=rf"^'{name}' is empty: nothing to index$"):
         parse_bytes(data, name)
 
 
