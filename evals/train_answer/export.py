@@ -42,22 +42,20 @@ def _e5_card(h: dict[str, Any]) -> dict[str, Any]:
 BASE_CARDS = {"minilm": _minilm_card, "e5": _e5_card}
 
 
-class _FromEmbeddings:
+def _from_embeddings(model: Any) -> Any:
     """The cross-encoder from its word embeddings on (what the e5 graph is exported as)."""
+    import torch
 
-    def __new__(cls, model: Any) -> Any:
-        import torch
+    class Graph(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
 
-        class Graph(torch.nn.Module):
-            def __init__(self) -> None:
-                super().__init__()
-                self.model = model
+        def forward(self, inputs_embeds: Any, attention_mask: Any) -> Any:
+            h = self.model.bert(inputs_embeds=inputs_embeds, attention_mask=attention_mask)
+            return self.model.pooled(h, attention_mask)
 
-            def forward(self, inputs_embeds: Any, attention_mask: Any) -> Any:
-                h = self.model.bert(inputs_embeds=inputs_embeds, attention_mask=attention_mask)
-                return self.model.pooled(h, attention_mask)
-
-        return Graph()
+    return Graph()
 
 
 def export(work: Path, out: Path | None = None) -> dict[str, Any]:
@@ -87,7 +85,7 @@ def export(work: Path, out: Path | None = None) -> dict[str, Any]:
         # The graph starts after the (frozen) word embeddings: qa looks them up in the installed
         # package (qa.embed.packed_e5), so the folder stays about 11 MB instead of 400.
         names = ["inputs_embeds", "attention_mask"]
-        graph = _FromEmbeddings(model)
+        graph = _from_embeddings(model)
         inputs = (model.bert.embeddings.word_embeddings(sample["input_ids"]), sample["attention_mask"])
     fp32 = work / "model.onnx"
     with torch.no_grad(), warnings.catch_warnings():
