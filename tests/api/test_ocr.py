@@ -73,6 +73,20 @@ def test_an_uploaded_image_without_text_is_refused(client: TestClient) -> None:
     assert r.status_code == 422 and "OCR found no text in 'next.png'" in r.json()["message"], r.text
 
 
+def test_an_image_with_one_word_is_a_button_not_a_document() -> None:
+    # What OCR reads on a documentation folder's navigation button: not worth a document.
+    from qa.errors import NoText
+    from qa.parse.image import parse_image
+
+    buf = io.BytesIO()
+    page_images([["Previous"]], dpi=200)[0].save(buf, "PNG")
+    with pytest.raises(NoText, match=r"OCR found no text in 'prev.png' \(only 'Previous'\)"):
+        parse_image(buf.getvalue(), "prev.png")
+    buf = io.BytesIO()
+    page_images([["Previous page"]], dpi=200)[0].save(buf, "PNG")
+    assert parse_image(buf.getvalue(), "prev.png").text.strip() == "Previous page"
+
+
 def icon() -> bytes:
     """A 32x32 arrow, as documentation folders keep for navigation."""
     from PIL import Image, ImageDraw
