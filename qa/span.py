@@ -104,6 +104,7 @@ _CODE_NOUNS = (
     "function|functions|module|modules|class|classes|method|methods|option|options|flag|flags|command|commands"
     "|argument|arguments|parameter|parameters|attribute|attributes|exception|exceptions|variable|variables"
     "|keyword|keywords|package|packages|environment variable|setting|settings|switch|macro|macros|decorator"
+    "|constant|constants|context manager|context managers"
 )
 _WHICH_CODE = re.compile(rf"\b(?:which|what)\s+(?:[a-z]+\s+)?(?:{_CODE_NOUNS})\b")
 _DEFAULT_Q = re.compile(r"\bwhat\s+(?:is\s+|are\s+)?(?:the\s+)?default\b|\bdefault\s+value\b|\bdefaults?\s+to\s+what\b")

@@ -264,6 +264,23 @@ def test_which_function_is_named_from_the_signature_line_above_the_sentence(
         assert text[c.start : c.end] == c.quote
 
 
+def test_which_constant_is_named_from_the_heading_above_the_sentence(
+    make_service: Callable[..., QAService],
+) -> None:
+    # A constant's entry: its name on the line above, the sentence says only what it is.
+    text = (
+        "## zipfile.ZIP_STORED\n\nThe numeric constant for an uncompressed archive member.\n\n"
+        "## zipfile.ZIP_DEFLATED\n\nThe numeric constant for the usual ZIP compression method. "
+        "This requires the zlib module."
+    )
+    svc = make_service("constant", min_answer_score=0.0)
+    svc.add_documents([Document(id="zipfile", title="zipfile", text=text)])
+    ans = svc.ask("Which constant stands for the usual ZIP compression method?")
+    quotes = [c.quote for c in ans.citations]
+    assert quotes[:2] == ["## zipfile.ZIP_DEFLATED", "The numeric constant for the usual ZIP compression method."]
+    assert ans.short is not None and ans.short.text == "zipfile.ZIP_DEFLATED"
+
+
 def test_the_signature_names_the_answer_over_a_name_in_passing_unless_the_question_names_it(
     make_service: Callable[..., QAService],
 ) -> None:

@@ -46,6 +46,8 @@ def short(question: str, sentence: str) -> str | None:
         ("What percentage of voters agreed?", "number"),
         ("Why did they meet?", None),
         ("What did they discuss?", None),
+        ("Which constant selects ZIP compression?", "identifier"),
+        ("Which context manager suppresses exceptions?", "identifier"),
     ],
 )
 def test_answer_kind(question: str, kind: str | None) -> None:
