@@ -125,7 +125,8 @@ def export(work: Path, out: Path | None = None) -> dict[str, Any]:
             "recipe": [
                 "python -m evals.train_answer split",
                 "python -m evals.train_answer prepare",
-                f"python -m evals.train_answer train --base {base} --layers {h['layers']} --epochs {h['epochs']}",
+                f"python -m evals.train_answer train --base {base} --layers {h['layers']} --epochs {h['epochs']}"
+                + ("" if "validation_top1" in result else " --no-validate"),
                 "python -m evals.train_answer export",
             ],
         }

@@ -74,6 +74,7 @@ def test_without_validation_the_weights_are_written_and_export_reads_them(tmp_pa
 
     card = export(tmp_path)
     assert card["validation_top1"] is None and (tmp_path / "model" / "model-int8.onnx").is_file()
+    assert card["recipe"][2].endswith("--epochs 1.0 --no-validate")
 
 
 def test_a_checkpoint_of_another_run_is_not_overwritten(tmp_path: Path) -> None:
