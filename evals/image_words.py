@@ -13,18 +13,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from qa.errors import NoText, QAError
-from qa.parse.image import MIN_WORDS, parse_image
+from qa.parse.image import MIN_WORDS, count_words, parse_image
 
 REPORTS = Path(__file__).resolve().parent / "reports"
 ROOTS = ("/usr/share/doc", "/usr/share/debian-reference")
 EXTS = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
-_WORD = re.compile(r"\w{2,}")
 
 
 def images(roots: list[str]) -> list[Path]:
@@ -45,11 +43,9 @@ def read(path: Path) -> dict[str, Any]:
     row: dict[str, Any] = {"path": str(path), "size": size}
     try:
         parsed = parse_image(path.read_bytes(), path.name)
-        row |= {"indexed": True, "words": len(_WORD.findall(parsed.text)), "text": parsed.text[:80]}
+        row |= {"indexed": True, "words": count_words(parsed.text), "text": parsed.text[:80]}
     except NoText as e:
-        m = re.search(r"\(only '(.*)'\)", str(e))
-        text = m.group(1) if m else ""
-        row |= {"indexed": False, "words": len(_WORD.findall(text)), "text": text}
+        row |= {"indexed": False, "words": count_words(e.text), "text": e.text[:80]}
     except QAError as e:
         row |= {"indexed": False, "error": str(e), "words": 0, "text": ""}
     return row

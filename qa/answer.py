@@ -234,6 +234,26 @@ class ExtractiveAnswerer:
     def choose(self, question: str, cands: list[Candidate], rows: np.ndarray) -> tuple[int, Signals]:
         """The index of the answer sentence among ``cands`` and what the choice says about whether it
         answers (``Signals``; see the module docstring)."""
+        base = self.feature_score(question, cands, rows)
+        if self.model is None:
+            best = int(np.argmax(base))
+            # The evidence: how well the chosen sentence matches the question, in meaning and in words.
+            return best, Signals(evidence=float(rows[best, 0] + rows[best, 1]) / 2)
+        top, logits = self.read(question, cands, base)
+        at = int(np.argmax(self.model.combine(logits, base[top])))
+        best = int(top[at])
+        # The model chooses; the evidence, the model's logit and its margin over the best other
+        # sentence it read decide "not found" together (``qa.answerability``).
+        others = np.delete(logits, at)
+        return best, Signals(
+            evidence=float(rows[best, 0] + rows[best, 1]) / 2,
+            logit=float(logits[at]),
+            logit_margin=float(logits[at] - others.max()) if len(others) else 0.0,
+        )
+
+    def feature_score(self, question: str, cands: list[Candidate], rows: np.ndarray) -> np.ndarray:
+        """Each candidate's weighted feature score; minus infinity for all but a definition's or an
+        option's own entries when the question asks for one and some are among ``cands``."""
         base = rows @ self.weights
         options = [t for t in exact_tokens(question) if t.startswith("-")]
         if self.analyser.english:
@@ -259,10 +279,14 @@ class ExtractiveAnswerer:
             others = np.ones(len(cands), dtype=bool)
             others[defining] = False
             base = np.where(others, -np.inf, base)
+        return base
+
+    def read(self, question: str, cands: list[Candidate], base: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The shortlist: the indices of the ``shortlist`` best of ``cands`` by their feature score
+        ``base``, and the answer model's logit for each (``evals.fit_combine`` fits the weight that
+        combines the two on them)."""
         if self.model is None:
-            best = int(np.argmax(base))
-            # The evidence: how well the chosen sentence matches the question, in meaning and in words.
-            return best, Signals(evidence=float(rows[best, 0] + rows[best, 1]) / 2)
+            raise ValueError("no answer model to read the shortlist")
         top = np.argsort(-base, kind="stable")[: self.shortlist]
         logits = self.model.score(
             [
@@ -275,16 +299,7 @@ class ExtractiveAnswerer:
                 for i in top
             ]
         )
-        at = int(np.argmax(self.model.combine(logits, base[top])))
-        best = int(top[at])
-        # The model chooses; the evidence, the model's logit and its margin over the best other
-        # sentence it read decide "not found" together (``qa.answerability``).
-        others = np.delete(logits, at)
-        return best, Signals(
-            evidence=float(rows[best, 0] + rows[best, 1]) / 2,
-            logit=float(logits[at]),
-            logit_margin=float(logits[at] - others.max()) if len(others) else 0.0,
-        )
+        return top, logits
 
     def score(
         self,

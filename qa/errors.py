@@ -4,7 +4,8 @@
 QAError                      what was wrong and what to do (a request the service cannot take)
  ├── InvalidInput            bad question, k, filter, document or request
  │    ├── UnsupportedFileType   extension or content we cannot parse
- │    └── TooLarge              over a configured size limit
+ │    ├── TooLarge              over a configured size limit
+ │    └── NoText                nothing to index (an empty file, an image OCR reads no words in)
  ├── NotFound                unknown document id, collection (or route, asset)
  │    └── IndexGone             the index was deleted while open or being opened (never made again)
  ├── Conflict                a name already taken (a collection), or a state that forbids the request
@@ -39,7 +40,12 @@ class TooLarge(InvalidInput):
 
 class NoText(InvalidInput):
     """A file or document with no text to index: empty, or an image or scan where OCR read none.
-    A request sending one is refused; a folder's sync passes over it (``qa.sync``)."""
+    A request sending one is refused; a folder's sync passes over it (``qa.sync``). ``text`` is
+    what was read, if anything (an image's few OCR'd characters)."""
+
+    def __init__(self, message: str, text: str = "") -> None:
+        super().__init__(message)
+        self.text = text
 
 
 class NotFound(QAError):

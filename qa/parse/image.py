@@ -27,6 +27,11 @@ MIN_WORDS = 2
 _WORD = re.compile(r"\w{2,}")
 
 
+def count_words(text: str) -> int:
+    """The words ``MIN_WORDS`` counts: runs of 2 or more letters or digits."""
+    return len(_WORD.findall(text))
+
+
 @dataclass(frozen=True)
 class ParsedImage:
     text: str
@@ -86,8 +91,8 @@ def parse_image(data: bytes, filename: str, ocr: Ocr | None = None, on_ocr: OcrP
                 raise InvalidInput(f"{where} is a corrupt or truncated image ({e}); re-export it") from None
             texts.append(read_image(frame, ocr, where))
     cleaned = clean_pages(texts)
-    words = len(_WORD.findall(cleaned.text))
+    words = count_words(cleaned.text)
     if words < MIN_WORDS:
         read = f" (only {cleaned.text.strip()[:40]!r})" if words else ""
-        raise NoText(f"OCR found no text in '{filename}'{read}: nothing to index")
+        raise NoText(f"OCR found no text in '{filename}'{read}: nothing to index", cleaned.text.strip())
     return ParsedImage(cleaned.text, frames, cleaned.starts)

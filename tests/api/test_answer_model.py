@@ -136,6 +136,13 @@ def test_the_service_answers_through_the_model_when_set(
     cands, rows = svc.answerer.score("Who met in Paris?", list(ans.passages))
     shortlist = {cands[i].text for i in np.argsort(-(rows @ svc.answerer.weights), kind="stable")[:3]}
     assert c.quote in shortlist
+    # The choice is the shortlist's (``read``: what evals.fit_combine fits on) best by the card's combination.
+    q = "Who met in Paris?"
+    best, _ = svc.answerer.choose(q, cands, rows)
+    base = svc.answerer.feature_score(q, cands, rows)
+    top, logits = svc.answerer.read(q, cands, base)
+    assert len(top) == 3 and {cands[i].text for i in top} == shortlist
+    assert top[int(np.argmax(svc.answerer.model.combine(logits, base[top])))] == best
     assert make_service("features", answer_model="features").answerer.model is None
 
 

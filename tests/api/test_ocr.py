@@ -80,8 +80,9 @@ def test_an_image_with_one_word_is_a_button_not_a_document() -> None:
 
     buf = io.BytesIO()
     page_images([["Previous"]], dpi=200)[0].save(buf, "PNG")
-    with pytest.raises(NoText, match=r"OCR found no text in 'prev.png' \(only 'Previous'\)"):
+    with pytest.raises(NoText, match=r"OCR found no text in 'prev.png' \(only 'Previous'\)") as e:
         parse_image(buf.getvalue(), "prev.png")
+    assert e.value.text == "Previous"  # what was read, for evals.image_words
     buf = io.BytesIO()
     page_images([["Previous page"]], dpi=200)[0].save(buf, "PNG")
     assert parse_image(buf.getvalue(), "prev.png").text.strip() == "Previous page"
