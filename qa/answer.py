@@ -23,7 +23,10 @@ the only ones the weights choose among.
 
 A lead-in sentence ("The options are:", "Initialize it as follows:") answers together with what it
 leads in: the list items right after it (``list_after``) or, in documentation, the lines of the
-code block right after it (``code_after``: the command it introduces), each cited.
+code block right after it (``code_after``: the command it introduces), each cited. A question
+about a default answered by a sentence that does not state it takes the sentence right after it,
+in the same paragraph, when that one begins by stating it (``default_after``: reference entries
+say what a setting is, then "By default these are cmr, cmss and cmtt.").
 
 The citation is the exact sentence; when the question has a clear answer type, the answer also
 carries the shortest span that answers it (``Answer.short``), when that span is sure enough to show
@@ -386,7 +389,10 @@ class ExtractiveAnswerer:
             )
         c = cands[best]
         p = c.passage
-        chosen = [c, *(list_after(cands, best) or code_after(c))]
+        after = list_after(cands, best) or code_after(c)
+        if not after and self.analyser.english:
+            after = default_after(question, cands, best)
+        chosen = [c, *after]
         first, span = c, shortest_span(question, c.text) if self.analyser.english else None
         # "Which function copies the permission bits?": the sentence says what it does, the
         # signature line above it names it. Then that line is cited first, and names the answer,
@@ -444,6 +450,21 @@ def passage_coverage(question: str, passages: list[Passage], chosen: Passage, an
     return sum(w for t, w in weights.items() if t in held) / total if total > 0 else 0.0
 
 
+def default_after(question: str, cands: list[Candidate], i: int) -> list[Candidate]:
+    """The sentence right after ``cands[i]`` when ``question`` asks about a default that the chosen
+    sentence does not state and the next one, in the same paragraph of the same passage, begins by
+    stating ("By default these are bx and m.", "The default is 8."): a reference entry says what a
+    setting is, then its default. Empty otherwise."""
+    c = cands[i]
+    if not _ASKS_DEFAULT.search(question) or _STATES_DEFAULT.search(c.text) or i + 1 >= len(cands):
+        return []
+    nxt = cands[i + 1]
+    between = c.passage.text[c.end : nxt.start]
+    if nxt.passage.chunk_id != c.passage.chunk_id or nxt.lead or between.strip() or between.count("\n") > 1:
+        return []
+    return [nxt] if _OPENS_WITH_DEFAULT.match(nxt.text) else []
+
+
 def code_after(c: Candidate) -> list[Candidate]:
     """The code right after a lead-in sentence ("Initialize it as follows:", "Run:"), which answers
     with it: the lines of the code block that follows it in the same passage with nothing but white
@@ -467,6 +488,13 @@ def code_after(c: Candidate) -> list[Candidate]:
 
 MAX_LIST_ITEMS = 8
 MAX_CODE_LINES = 4
+# A question about a default, a sentence that states one, and one that begins by stating it.
+_ASKS_DEFAULT = re.compile(r"\bdefaults?\b|\bby\s+default\b", re.IGNORECASE)
+_STATES_DEFAULT = re.compile(r"\bby\s+default\b|\bdefaults?\b", re.IGNORECASE)
+_OPENS_WITH_DEFAULT = re.compile(
+    r"(?:by\s+default\b|(?:the|its|their)\s+defaults?\b|defaults?\b|(?:it|this|they|these)\s+defaults?\s+to\b)",
+    re.IGNORECASE,
+)
 
 # A code name asked about: dotted (textwrap.wrap, str.split), called (wrap()), or snake_case.
 _ASKED = re.compile(r"(?<![\w.])[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+|(?<![\w.])[A-Za-z_]\w*(?=\(\))|(?<![\w.])[a-z]\w*_\w+")

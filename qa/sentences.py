@@ -22,10 +22,10 @@
 - **item**: a list item (``- x``, ``* x``, ``• x``, ``1. x``, ``2) x``) and its continuation lines:
   its own unit, split into sentences like prose;
 - **prose**: the rest, paragraphs (split at blank lines) split at sentence-ending punctuation.
-  Abbreviations (``e.g.``, ``i.e.``, ``etc.``, ``Dr.``, ``U.S.``, ``p. 122``, German's ``z. B.``,
-  ``Mio.``), initials (``J. Smith``, and in scripts without case a single letter: ``م. ثيو``) and a
-  day's or century's ordinal (``am 8. Februar``, ``im 19. Jahrhundert``) do not end a sentence, nor
-  does punctuation followed by a lower-case word.
+  Abbreviations (``e.g.``, ``i.e.``, ``etc.``, ``Dr.``, ``U.S.``, ``p. 122``, ``c. 1455``, German's
+  ``z. B.``, ``Mio.``, ``n. Chr.``), initials (``J. Smith``, and in scripts without case a single
+  letter: ``م. ثيو``) and a day's or century's ordinal (``am 8. Februar``, ``im 19. Jahrhundert``)
+  do not end a sentence, nor does punctuation followed by a lower-case word.
 
 Only prose, items and rows can be answers (``Sentence.answerable``). Spans are ``(start, end)``
 indexes into the text, never re-searched strings, so every citation built from them is exact: they
@@ -118,7 +118,7 @@ _ABBREVIATIONS = frozenset(
 # a sentence.
 _BEFORE_NUMBER = frozenset(
     "no nos jan feb mar apr jun jul aug sep sept oct nov dec p pp vol vols ch chap sec sect eq eqs art para"
-    " ref refs op pt pts ex fn col cols ed eds nr abs".split()
+    " ref refs op pt pts ex fn col cols ed eds nr abs c".split()
 )
 # Words after a number's full stop that make the number an ordinal ("am 8. Februar", "im 19.
 # Jahrhundert"): German writes ordinals with a full stop and capitalizes these nouns.
@@ -130,6 +130,7 @@ _DAY_NUMBER = re.compile(r"(?<![\d.,])\d{1,2}\Z")  # "8", "19": a day or a centu
 _NEXT_WORD = re.compile(r"[^\W\d_]+")
 _LETTER_DOT = re.compile(r"[^\W\d_]\.")  # the "B." of "z. B.", the "h." of "d. h."
 _AFTER_LETTER_DOT = re.compile(r"(?<![^\W\d_])[^\W\d_]\.\s+\Z")  # "d. " before the "h." of "d. h."
+_ERA = re.compile(r"Chr\.")  # the "Chr." of German's "v. Chr." and "n. Chr." (before and after Christ)
 
 # Line classes.
 _BLANK, _TEXT, _FENCE_LINE, _HEADING, _RULE_LINE, _ROW_LINE, _ITEM_LINE, _PROMPT_LINE, _SIGNATURE_LINE = range(9)
@@ -454,8 +455,10 @@ def _ends_sentence(text: str, m: re.Match[str]) -> bool:
     if len(word) == 1:
         # An initial: a capital ("J. Smith") or a letter of a script without case (Arabic's "م. ثيو");
         # a lower-case letter only in a pair of them ("z. B.", "d. h.").
-        pair = _LETTER_DOT.match(text, m.start(3)) or _AFTER_LETTER_DOT.search(
-            text, max(0, before.start() - 4), before.start()
+        pair = (
+            _LETTER_DOT.match(text, m.start(3))
+            or _ERA.match(text, m.start(3))
+            or _AFTER_LETTER_DOT.search(text, max(0, before.start() - 4), before.start())
         )
         return word.islower() and not pair
     return True

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from qa.answer import MAX_CODE_LINES, candidates, code_after, list_after
+from qa.answer import MAX_CODE_LINES, candidates, code_after, default_after, list_after
 from qa.answer_model import (
     BUNDLED,
     BUNDLED_MULTILINGUAL,
@@ -204,6 +204,50 @@ def test_a_list_answer_cites_each_item_exactly(make_service: Callable[..., QASer
     for c in ans.citations:
         assert LIST_DOC[c.start : c.end] == c.quote
     assert ans.answer.splitlines() == [c.quote for c in ans.citations]
+
+
+DEFAULTS_DOC = (
+    "Font families\n\nThe families selected by the roman, sans and typewriter commands. By default these are "
+    "cmr, cmss and cmtt. Change them in the preamble.\n\nThe series selected by the bold command.\n\n"
+    "By default this is bx.\n\nThe shape of the main font, which is upright by default. It is n."
+)
+
+
+def test_a_default_question_takes_the_next_sentence_when_it_states_the_default() -> None:
+    """A reference entry says what a setting is, then its default: the sentence after it answers
+    too, but only in the same paragraph, only when it begins by stating the default, and only when
+    the chosen sentence does not state one itself."""
+    p = Passage(chunk_id=1, doc_id="f", title="Fonts", text=DEFAULTS_DOC, start=0, end=len(DEFAULTS_DOC), score=1.0)
+    cands = candidates([p])
+    at = {c.text: i for i, c in enumerate(cands)}
+    families = at["The families selected by the roman, sans and typewriter commands."]
+    q = "What are the default families selected by the roman, sans and typewriter commands?"
+    assert [c.text for c in default_after(q, cands, families)] == ["By default these are cmr, cmss and cmtt."]
+    assert default_after("Which families do the roman commands select?", cands, families) == []  # no default asked
+    assert default_after(q, cands, at["By default these are cmr, cmss and cmtt."]) == []  # states it: no more
+    assert (
+        default_after(
+            "Which series does bold select by default?", cands, at["The series selected by the bold command."]
+        )
+        == []
+    )  # next paragraph
+    shape = at["The shape of the main font, which is upright by default."]
+    assert default_after("What is the default shape?", cands, shape) == []  # the chosen one states it
+
+
+def test_a_default_answer_cites_both_sentences_exactly(make_service: Callable[..., QAService]) -> None:
+    svc = make_service("defaults")
+    svc.add_documents([Document(id="f", title="Fonts", text=DEFAULTS_DOC)])
+    ans = svc.ask("What are the default families selected by the roman, sans and typewriter commands?")
+    assert ans.found
+    quotes = [c.quote for c in ans.citations]
+    assert quotes == [
+        "The families selected by the roman, sans and typewriter commands.",
+        "By default these are cmr, cmss and cmtt.",
+    ]
+    for c in ans.citations:
+        assert DEFAULTS_DOC[c.start : c.end] == c.quote
+    assert ans.answer.splitlines() == quotes
 
 
 CODE_DOC = (

@@ -52,6 +52,11 @@ def test_news_sentence_with_month_and_acronym_is_not_split() -> None:
         ),
         ("It happened in Dec. Then we left.", ["It happened in Dec.", "Then we left."]),
         ("J. Smith and J.R.R. Tolkien wrote. They did.", ["J. Smith and J.R.R. Tolkien wrote.", "They did."]),
+        # Circa before a year.
+        (
+            "Such as Jacques Lefevre (c. 1455–1536). The Gallicans won.",
+            ["Such as Jacques Lefevre (c. 1455–1536).", "The Gallicans won."],
+        ),
     ],
 )
 def test_abbreviations(text: str, expected: list[str]) -> None:
@@ -82,6 +87,13 @@ def test_abbreviations(text: str, expected: list[str]) -> None:
         # A case name; a lone lower-case letter otherwise ends its sentence.
         ("The case Roe v. Wade changed it. Later too.", ["The case Roe v. Wade changed it.", "Later too."]),
         ("Set the width to n. Then run it.", ["Set the width to n.", "Then run it."]),
+        # Before and after Christ: the letter before "Chr." is no sentence's end; "Chr." ends one
+        # when a capital follows it.
+        (
+            "Al-Biruni (973-1048 n. Chr.) gehört dazu. Hadrian gründete sie im 2. Jahrhundert n. Chr. gründete.",
+            ["Al-Biruni (973-1048 n. Chr.) gehört dazu.", "Hadrian gründete sie im 2. Jahrhundert n. Chr. gründete."],
+        ),
+        ("Rom fiel 44 v. Chr. Danach kam Augustus.", ["Rom fiel 44 v. Chr.", "Danach kam Augustus."]),
         # An initial in a script without case: a single Arabic letter and a full stop.
         ("كتب المؤرخ ج. سامي كتابا. ثم سافر.", ["كتب المؤرخ ج. سامي كتابا.", "ثم سافر."]),
     ],
