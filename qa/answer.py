@@ -456,7 +456,7 @@ def default_after(question: str, cands: list[Candidate], i: int) -> list[Candida
     stating ("By default these are bx and m.", "The default is 8."): a reference entry says what a
     setting is, then its default. Empty otherwise."""
     c = cands[i]
-    if not _ASKS_DEFAULT.search(question) or _STATES_DEFAULT.search(c.text) or i + 1 >= len(cands):
+    if not _DEFAULT.search(question) or _DEFAULT.search(c.text) or i + 1 >= len(cands):
         return []
     nxt = cands[i + 1]
     between = c.passage.text[c.end : nxt.start]
@@ -488,9 +488,8 @@ def code_after(c: Candidate) -> list[Candidate]:
 
 MAX_LIST_ITEMS = 8
 MAX_CODE_LINES = 4
-# A question about a default, a sentence that states one, and one that begins by stating it.
-_ASKS_DEFAULT = re.compile(r"\bdefaults?\b|\bby\s+default\b", re.IGNORECASE)
-_STATES_DEFAULT = re.compile(r"\bby\s+default\b|\bdefaults?\b", re.IGNORECASE)
+# A question about a default or a sentence that states one; a sentence that begins by stating it.
+_DEFAULT = re.compile(r"\bdefaults?\b", re.IGNORECASE)
 _OPENS_WITH_DEFAULT = re.compile(
     r"(?:by\s+default\b|(?:the|its|their)\s+defaults?\b|defaults?\b|(?:it|this|they|these)\s+defaults?\s+to\b)",
     re.IGNORECASE,
