@@ -24,9 +24,10 @@ the only ones the weights choose among.
 A lead-in sentence ("The options are:", "Initialize it as follows:") answers together with what it
 leads in: the list items right after it (``list_after``) or, in documentation, the lines of the
 code block right after it (``code_after``: the command it introduces), each cited. A question
-about a default answered by a sentence that does not state it takes the sentence right after it,
-in the same paragraph, when that one begins by stating it (``default_after``: reference entries
-say what a setting is, then "By default these are cmr, cmss and cmtt.").
+about a default ("What is the default value of csv.Dialect.delimiter?") is answered from the
+entry of the name it asks about, as a definition is; when the chosen sentence does not state the
+default, the one of its paragraph that begins by stating it answers with it (``default_after``:
+reference entries say what a setting is, then "It defaults to ','.").
 
 The citation is the exact sentence; when the question has a clear answer type, the answer also
 carries the shortest span that answers it (``Answer.short``), when that span is sure enough to show
@@ -266,7 +267,7 @@ class ExtractiveAnswerer:
                     for i, c in enumerate(cands)
                     if (c.lead and defines(c.lead, question)) or (options and is_option_entry(c.text, options))
                 ]
-                if asks_definition(question)
+                if asks_definition(question) or _DEFAULT.search(question)
                 else []
             )
         else:
@@ -276,8 +277,9 @@ class ExtractiveAnswerer:
             defining = [i for i, c in enumerate(cands) if options and is_option_entry(c.text, options)]
         if defining:
             # "What does textwrap.wrap do?": the sentence right under textwrap.wrap's own signature
-            # or heading is where the documentation says it, and "What does ls -S do?" is answered
-            # by -S's own entry; a sentence elsewhere that repeats the name ("See wrap() for
+            # or heading is where the documentation says it (and "What is the default value of
+            # csv.Dialect.delimiter?" starts there: ``default_after``), and "What does ls -S do?" is
+            # answered by -S's own entry; a sentence elsewhere that repeats the name ("See wrap() for
             # details", "Raises an auditing event textwrap.wrap", "With -l, -S sorts...") is not.
             others = np.ones(len(cands), dtype=bool)
             others[defining] = False
@@ -451,18 +453,23 @@ def passage_coverage(question: str, passages: list[Passage], chosen: Passage, an
 
 
 def default_after(question: str, cands: list[Candidate], i: int) -> list[Candidate]:
-    """The sentence right after ``cands[i]`` when ``question`` asks about a default that the chosen
-    sentence does not state and the next one, in the same paragraph of the same passage, begins by
-    stating ("By default these are bx and m.", "The default is 8."): a reference entry says what a
-    setting is, then its default. Empty otherwise."""
+    """The sentence that states the default ``question`` asks about, when the chosen ``cands[i]``
+    does not: the first of the next ``MAX_DEFAULT_AHEAD`` sentences of its paragraph (in the same
+    passage, under no line of their own) that begins by stating one ("By default these are bx and
+    m.", "It defaults to '='."). A reference entry says what a setting is, then its default. Empty
+    otherwise."""
     c = cands[i]
-    if not _DEFAULT.search(question) or _DEFAULT.search(c.text) or i + 1 >= len(cands):
+    if not _DEFAULT.search(question) or _DEFAULT.search(c.text):
         return []
-    nxt = cands[i + 1]
-    between = c.passage.text[c.end : nxt.start]
-    if nxt.passage.chunk_id != c.passage.chunk_id or nxt.lead or between.strip() or between.count("\n") > 1:
-        return []
-    return [nxt] if _OPENS_WITH_DEFAULT.match(nxt.text) else []
+    prev = c
+    for nxt in cands[i + 1 : i + 1 + MAX_DEFAULT_AHEAD]:
+        between = c.passage.text[prev.end : nxt.start]
+        if nxt.passage.chunk_id != c.passage.chunk_id or nxt.lead or between.strip() or between.count("\n") > 1:
+            break
+        if _OPENS_WITH_DEFAULT.match(nxt.text):
+            return [nxt]
+        prev = nxt
+    return []
 
 
 def code_after(c: Candidate) -> list[Candidate]:
@@ -488,6 +495,7 @@ def code_after(c: Candidate) -> list[Candidate]:
 
 MAX_LIST_ITEMS = 8
 MAX_CODE_LINES = 4
+MAX_DEFAULT_AHEAD = 3
 # A question about a default or a sentence that states one; a sentence that begins by stating it.
 _DEFAULT = re.compile(r"\bdefaults?\b", re.IGNORECASE)
 _OPENS_WITH_DEFAULT = re.compile(

@@ -209,7 +209,8 @@ def test_a_list_answer_cites_each_item_exactly(make_service: Callable[..., QASer
 DEFAULTS_DOC = (
     "Font families\n\nThe families selected by the roman, sans and typewriter commands. By default these are "
     "cmr, cmss and cmtt. Change them in the preamble.\n\nThe series selected by the bold command.\n\n"
-    "By default this is bx.\n\nThe shape of the main font, which is upright by default. It is n."
+    "By default this is bx.\n\nThe shape of the main font, which is upright by default. It is n.\n\n"
+    "The character used to draw rulers. If empty, no ruler is drawn. It defaults to '='. It is one character."
 )
 
 
@@ -233,6 +234,8 @@ def test_a_default_question_takes_the_next_sentence_when_it_states_the_default()
     )  # next paragraph
     shape = at["The shape of the main font, which is upright by default."]
     assert default_after("What is the default shape?", cands, shape) == []  # the chosen one states it
+    ruler = at["The character used to draw rulers."]  # two sentences on: still its paragraph
+    assert [c.text for c in default_after("What is the default ruler?", cands, ruler)] == ["It defaults to '='."]
 
 
 def test_a_default_answer_cites_both_sentences_exactly(make_service: Callable[..., QAService]) -> None:
@@ -248,6 +251,32 @@ def test_a_default_answer_cites_both_sentences_exactly(make_service: Callable[..
     for c in ans.citations:
         assert DEFAULTS_DOC[c.start : c.end] == c.quote
     assert ans.answer.splitlines() == quotes
+
+
+ENTRIES_DOC = (
+    "### reprlib.Repr.maxlevel\n\nDepth limit on the creation of recursive representations. The default is 6.\n\n"
+    "### reprlib.Repr.maxstring\n\nLimit on the number of characters in the representation of the string. "
+    "The default is 30.\n"
+)
+
+
+def test_a_default_question_naming_an_entry_is_answered_from_that_entry(
+    make_service: Callable[..., QAService],
+) -> None:
+    # Reference entries side by side, each "what it is. The default is N.": the asked entry's own
+    # sentence and its default, not the neighbour's default.
+    svc = make_service("entries")
+    svc.add_documents([Document(id="r", title="reprlib", text=ENTRIES_DOC)])
+    for name, quotes in [
+        (
+            "reprlib.Repr.maxstring",
+            ["Limit on the number of characters in the representation of the string.", "The default is 30."],
+        ),
+        ("Repr.maxlevel", ["Depth limit on the creation of recursive representations.", "The default is 6."]),
+    ]:
+        ans = svc.ask(f"What is the default value of {name}?")
+        assert [c.quote for c in ans.citations] == quotes, name
+        assert all(ENTRIES_DOC[c.start : c.end] == c.quote for c in ans.citations)
 
 
 CODE_DOC = (
