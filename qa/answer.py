@@ -261,13 +261,18 @@ class ExtractiveAnswerer:
         base = rows @ self.weights
         options = [t for t in exact_tokens(question) if t.startswith("-")]
         if self.analyser.english:
+            # A default asked about is a setting's (an attribute's, a constant's, an option's): its
+            # entry is under a line that names it without a call; a function's default is one of
+            # its parameters', stated anywhere in its description.
+            setting = _DEFAULT.search(question) is not None and not asks_definition(question)
             defining = (
                 [
                     i
                     for i, c in enumerate(cands)
-                    if (c.lead and defines(c.lead, question)) or (options and is_option_entry(c.text, options))
+                    if (c.lead and defines(c.lead, question) and not (setting and "(" in c.lead))
+                    or (options and is_option_entry(c.text, options))
                 ]
-                if asks_definition(question) or _DEFAULT.search(question)
+                if asks_definition(question) or setting
                 else []
             )
         else:
