@@ -279,6 +279,27 @@ def test_a_default_question_naming_an_entry_is_answered_from_that_entry(
         assert all(ENTRIES_DOC[c.start : c.end] == c.quote for c in ans.citations)
 
 
+def test_a_default_question_keeps_to_a_settings_entry_not_a_functions(make_service: Callable[..., QAService]) -> None:
+    # A function's default is one of its parameters', stated anywhere in its description: the choice
+    # is not kept to the sentence under its signature, as it is for a setting's entry.
+    doc = (
+        "## difflib.unified_diff(a, b, n=3)\n\nCompare a and b in unified diff format. "
+        "The number of context lines is set by n which defaults to three.\n\n"
+        "### Repr.maxlevel\n\nDepth limit on recursive representations. The default is 6.\n"
+    )
+    svc = make_service("functions")
+    p = Passage(chunk_id=1, doc_id="d", title="difflib", text=doc, start=0, end=len(doc), score=1.0)
+    cands = candidates([p])
+    rows = np.zeros((len(cands), len(svc.answerer.weights)))
+
+    def kept(question: str) -> list[str]:
+        scores = svc.answerer.feature_score(question, cands, rows)
+        return [cands[i].text for i in np.flatnonzero(np.isfinite(scores))]
+
+    assert len(kept("How many context lines does unified_diff show by default?")) == len(cands)
+    assert kept("What is the default value of Repr.maxlevel?") == ["Depth limit on recursive representations."]
+
+
 CODE_DOC = (
     "# Building\n\nFirst create the build environment as follows:\n\n```text\n$ sudo mkenv create\n"
     "$ sudo mkenv --update\n```\n\nThe environment lives in /var/cache/mkenv.\n\nBuild it with:\n\n"
