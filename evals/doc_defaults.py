@@ -24,7 +24,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from evals.generated import REPORTS, ask_all, revision, summary, write
+from evals.generated import REPORTS, ask_all, revision, sphinx_entries, summary, write
 
 DOCS = Path("/usr/share/doc/python3-doc/html/library")
 _DEFAULT = re.compile(r"\bdefaults?\b", re.IGNORECASE)
@@ -36,24 +36,13 @@ _STATES = re.compile(r"(?:it\s+defaults\s+to|defaults\s+to|the\s+default\b|by\s+
 def questions(page: Path) -> list[dict[str, str]]:
     """(question, gold default sentence, file) for a page's attributes and data whose default is
     stated in a sentence of its own, after the first."""
-    from bs4 import BeautifulSoup
-
-    from qa.sentences import split_sentences
-
-    soup = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
     out = []
-    for dl in soup.select("dl.py.attribute, dl.py.data"):
-        dt, dd = dl.find("dt"), dl.find("dd")
-        p = dd.find("p") if dd else None
-        if not dt or not dt.get("id") or not p:
-            continue
-        text = " ".join(p.get_text(" ").split())
-        sentences = [text[s:e] for s, e in split_sentences(text)]
-        if not sentences or _DEFAULT.search(sentences[0]):
+    for name, sentences in sphinx_entries(page, "dl.py.attribute, dl.py.data"):
+        if _DEFAULT.search(sentences[0]):
             continue
         stated = [s for s in sentences[1:] if _STATES.match(s)]
         if stated:
-            out.append({"question": f"What is the default value of {dt['id']}?", "gold": stated[0], "file": page.name})
+            out.append({"question": f"What is the default value of {name}?", "gold": stated[0], "file": page.name})
     return out
 
 

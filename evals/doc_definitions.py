@@ -23,7 +23,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from evals.generated import REPORTS, ask_all, revision, summary, write
+from evals.generated import REPORTS, ask_all, revision, sphinx_entries, summary, write
 
 DOCS = Path("/usr/share/doc/python3-doc/html/library")
 MODULES = ("textwrap", "heapq", "bisect", "statistics", "random", "string", "glob", "fnmatch", "tempfile", "csv")
@@ -31,25 +31,11 @@ MODULES = ("textwrap", "heapq", "bisect", "statistics", "random", "string", "glo
 
 def questions(page: Path, limit: int) -> list[dict[str, str]]:
     """(question, gold first sentence, file) for the documented functions and methods of a page."""
-    from bs4 import BeautifulSoup
-
-    from qa.sentences import split_sentences
-
-    soup = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
     out = []
-    for dl in soup.select("dl.py.function, dl.py.method"):
-        dt, dd = dl.find("dt"), dl.find("dd")
-        p = dd.find("p") if dd else None
-        if not dt or not dt.get("id") or not p:
+    for name, sentences in sphinx_entries(page, "dl.py.function, dl.py.method"):
+        if len(sentences[0]) < 20:
             continue
-        text = " ".join(p.get_text(" ").split())
-        spans = split_sentences(text)
-        if not spans:
-            continue
-        gold = text[spans[0][0] : spans[0][1]]
-        if len(gold) < 20:
-            continue
-        out.append({"question": f"What does {dt['id']} do?", "gold": gold, "file": page.name})
+        out.append({"question": f"What does {name} do?", "gold": sentences[0], "file": page.name})
         if len(out) >= limit:
             break
     return out

@@ -27,6 +27,28 @@ def norm(text: str) -> str:
     return re.sub(r"[\W_]+", "", text.lower())
 
 
+def sphinx_entries(page: Path, selector: str) -> list[tuple[str, list[str]]]:
+    """The documented objects of a Sphinx HTML page that match ``selector`` ("dl.py.function"):
+    each one's id and the sentences of its description's first paragraph (white space collapsed),
+    for those that have both."""
+    from bs4 import BeautifulSoup
+
+    from qa.sentences import split_sentences
+
+    soup = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
+    out = []
+    for dl in soup.select(selector):
+        dt, dd = dl.find("dt"), dl.find("dd")
+        p = dd.find("p") if dd else None
+        if not dt or not dt.get("id") or not p:
+            continue
+        text = " ".join(p.get_text(" ").split())
+        sentences = [text[s:e] for s, e in split_sentences(text)]
+        if sentences:
+            out.append((str(dt["id"]), sentences))
+    return out
+
+
 def revision() -> str:
     """The checkout's short commit, or "" outside git."""
     try:
