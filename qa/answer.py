@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -264,7 +265,8 @@ class ExtractiveAnswerer:
             # A default asked about is a setting's (an attribute's, a constant's, an option's): its
             # entry is under a line that names it without a call; a function's default is one of
             # its parameters', stated anywhere in its description.
-            setting = _DEFAULT.search(question) is not None and not asks_definition(question)
+            definition = asks_definition(question)
+            setting = not definition and _DEFAULT.search(question) is not None
             defining = (
                 [
                     i
@@ -272,7 +274,7 @@ class ExtractiveAnswerer:
                     if (c.lead and defines(c.lead, question) and not (setting and "(" in c.lead))
                     or (options and is_option_entry(c.text, options))
                 ]
-                if asks_definition(question) or setting
+                if definition or setting
                 else []
             )
         else:
@@ -463,17 +465,13 @@ def default_after(question: str, cands: list[Candidate], i: int) -> list[Candida
     passage, under no line of their own) that begins by stating one ("By default these are bx and
     m.", "It defaults to '='."). A reference entry says what a setting is, then its default. Empty
     otherwise."""
-    c = cands[i]
-    if not _DEFAULT.search(question) or _DEFAULT.search(c.text):
+    if not _DEFAULT.search(question) or _DEFAULT.search(cands[i].text):
         return []
-    prev = c
-    for nxt in cands[i + 1 : i + 1 + MAX_DEFAULT_AHEAD]:
-        between = c.passage.text[prev.end : nxt.start]
-        if nxt.passage.chunk_id != c.passage.chunk_id or nxt.lead or between.strip() or between.count("\n") > 1:
+    for nxt, gap in following(cands, i, MAX_DEFAULT_AHEAD):
+        if nxt.lead or gap.count("\n") > 1:  # under a line of its own, or in the next paragraph
             break
         if _OPENS_WITH_DEFAULT.match(nxt.text):
             return [nxt]
-        prev = nxt
     return []
 
 
@@ -570,11 +568,23 @@ def list_after(cands: list[Candidate], i: int) -> list[Candidate]:
     if not c.text.rstrip().endswith(":"):
         return []
     out: list[Candidate] = []
-    prev = c
-    for nxt in cands[i + 1 : i + 1 + MAX_LIST_ITEMS]:
-        same = nxt.passage.chunk_id == c.passage.chunk_id
-        if not same or nxt.kind != "item" or c.passage.text[prev.end : nxt.start].strip():
+    for nxt, _ in following(cands, i, MAX_LIST_ITEMS):
+        if nxt.kind != "item":
             break
         out.append(nxt)
-        prev = nxt
     return out
+
+
+def following(cands: list[Candidate], i: int, limit: int) -> Iterator[tuple[Candidate, str]]:
+    """The next ``limit`` candidates after ``cands[i]`` in its passage, each with the text between it
+    and the one before: up to the first with anything but white space between."""
+    c = cands[i]
+    prev = c
+    for nxt in cands[i + 1 : i + 1 + limit]:
+        if nxt.passage.chunk_id != c.passage.chunk_id:
+            return
+        gap = c.passage.text[prev.end : nxt.start]
+        if gap.strip():
+            return
+        yield nxt, gap
+        prev = nxt
