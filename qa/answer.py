@@ -258,9 +258,10 @@ class ExtractiveAnswerer:
 
     def feature_score(self, question: str, cands: list[Candidate], rows: np.ndarray) -> np.ndarray:
         """Each candidate's weighted feature score; minus infinity for all but a definition's or an
-        option's own entries when the question asks for one and some are among ``cands``."""
+        option's (or a format conversion's: "%a") own entries when the question asks for one and
+        some are among ``cands``."""
         base = rows @ self.weights
-        options = [t for t in exact_tokens(question) if t.startswith("-")]
+        options = [t for t in exact_tokens(question) if t.startswith(("-", "%"))]
         if self.analyser.english:
             # A default asked about is a setting's (an attribute's, a constant's, an option's): its
             # entry is under a line that names it without a call; a function's default is one of
@@ -536,7 +537,8 @@ def asks_definition(question: str) -> bool:
 
 def is_option_entry(text: str, options: list[str]) -> bool:
     """Whether ``text`` is an option's entry in a list of options ("-S     sort by file size",
-    "-v, --invert-match  Invert the sense of matching"): it starts with an asked option, exactly."""
+    "-v, --invert-match  Invert the sense of matching") or a format conversion's ("%a     permission
+    bits in octal"): it starts with an asked option or conversion, exactly."""
     head = text.lstrip()
     for o in options:
         if head.startswith(o) and (len(head) == len(o) or not (head[len(o)].isalnum() or head[len(o)] in "-_")):

@@ -123,6 +123,29 @@ def test_an_options_own_entry_answers_what_the_option_does(make_service) -> None
         assert ans.found and ans.citations[0].quote.startswith(start), (question, ans.citations[0].quote)
 
 
+def test_a_format_conversions_own_entry_answers_what_it_does(make_service) -> None:  # type: ignore[no-untyped-def]
+    from qa.answer import is_option_entry
+    from qa.types import Document
+
+    assert is_option_entry("%K     the kettle's temperature", ["%K"])
+    assert not is_option_entry("%k     the kettle's name", ["%K"])  # case matters
+    assert not is_option_entry("%Kx    the kettle's temperature in the unit x", ["%K"])
+
+    text = (
+        "BREW(1)                    User Commands                    BREW(1)\n\nDESCRIPTION\n       Print "
+        "what the kettle reports, in the given FORMAT.\n\n       The valid format sequences are:\n\n"
+        "       %k     the kettle's name as set by the owner\n\n       %K     the water temperature in "
+        "degrees Celsius\n\n       %t     the time the tea has steeped, in seconds\n\n       A sequence "
+        "such as %K or %k is replaced by the kettle's report, and %t counts from the moment the tea goes in.\n"
+    )
+    svc = make_service("conversions")
+    svc.add_documents([Document(id="brew.1.txt", title="brew", text=text)])
+    asked = (("What does brew %K do?", "%K"), ("What does brew %k do?", "%k"), ("What does %t mean?", "%t"))
+    for question, start in asked:
+        ans = svc.ask(question)
+        assert ans.found and ans.citations[0].quote.startswith(start), (question, ans.citations[0].quote)
+
+
 def test_only_a_question_of_what_something_is_or_does_goes_to_its_definition() -> None:
     from qa.answer import asks_definition
 
