@@ -34,6 +34,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument(
+        "--xquad-langs",
+        default="",
+        help="prepare/train: XQuAD languages (comma-separated) whose train-article questions train the model too",
+    )
+    ap.add_argument(
         "--no-validate",
         action="store_true",
         help="train: skip scoring every validation sentence at the end (slow with 12 layers)",
@@ -53,7 +58,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.step == "prepare":
         from evals.train_answer.data import prepare
 
-        stats = prepare(args.squad, split, args.work / "cache", args.work / "groups")
+        langs = [lang for lang in args.xquad_langs.split(",") if lang]
+        stats = prepare(args.squad, split, args.work / "cache", args.work / "groups", args.xquad.parent, langs)
         (args.work / "prepare.json").write_text(json.dumps(stats, indent=2) + "\n")
         print(json.dumps(stats))
     elif args.step == "train":
@@ -71,6 +77,7 @@ def main(argv: list[str] | None = None) -> None:
                 threads=args.threads,
                 max_tokens=args.max_tokens,
                 base=args.base,
+                xquad_langs=args.xquad_langs,
             ),
             validate=not args.no_validate,
         )

@@ -111,12 +111,14 @@ def export(work: Path, out: Path | None = None) -> dict[str, Any]:
         tok.save(str(tmp / TOKENIZER_FILE))
     digest = hashlib.sha256((tmp / MODEL_FILE).read_bytes()).hexdigest()
     card = json.loads((work / "card.json").read_text()) if (work / "card.json").is_file() else {}
+    xl = h.get("xquad_langs") or ""  # XQuAD languages it was trained on too (evals.train_answer.data)
     card.update(BASE_CARDS[base](h))
     card.update(
         {
             "exported": datetime.now(UTC).isoformat(timespec="seconds"),
             "sha256": digest,
-            "training_data": "SQuAD v1.1 dev (CC BY-SA 4.0): the train articles of evals/answer_split.json",
+            "training_data": "SQuAD v1.1 dev (CC BY-SA 4.0): the train articles of evals/answer_split.json"
+            + (f"; XQuAD (CC BY-SA 4.0) in {xl}: the paragraphs and questions of those train articles" if xl else ""),
             "hyper": h,
             "train_seconds": result["train_seconds"],
             "validation_top1": result.get("validation_top1"),  # absent when trained with --no-validate
@@ -124,8 +126,9 @@ def export(work: Path, out: Path | None = None) -> dict[str, Any]:
             "onnx_opset": OPSET,
             "recipe": [
                 "python -m evals.train_answer split",
-                "python -m evals.train_answer prepare",
+                "python -m evals.train_answer prepare" + (f" --xquad-langs {xl}" if xl else ""),
                 f"python -m evals.train_answer train --base {base} --layers {h['layers']} --epochs {h['epochs']}"
+                + (f" --xquad-langs {xl}" if xl else "")
                 + ("" if "validation_top1" in result else " --no-validate"),
                 "python -m evals.train_answer export",
             ],

@@ -100,6 +100,33 @@ class Split:
         return "eval"  # the eval articles, and anything unknown: never trained on
 
 
+def xquad_sides(xquad: Path, split: Split) -> dict[str, str]:
+    """The side of every XQuAD paragraph id (the same ids in every language): its article's, read
+    from the English corpus's titles (an XQuAD title is its SQuAD article's name). A paragraph of a
+    train article may train the multilingual model in the languages it answers (``prepare
+    --xquad-langs``); then only the XQuAD questions of the validation and eval articles measure it
+    (``held_out_qids``)."""
+    out = {}
+    for d in _jsonl(xquad / "en" / "corpus.jsonl"):
+        title = str(d["title"])
+        side = (
+            "train" if title in split.train_articles else "validation" if title in split.validation_articles else "eval"
+        )
+        out[str(d["doc_id"])] = side
+    return out
+
+
+def held_out_qids(xquad: Path, split: Split) -> list[str]:
+    """XQuAD's question ids (the same in every language) whose gold paragraphs are all outside the
+    train articles: what a model trained with ``--xquad-langs`` has never read, in any language."""
+    sides = xquad_sides(xquad, split)
+    return [
+        str(q["qid"])
+        for q in _jsonl(xquad / "en" / "queries.jsonl")
+        if all(sides[str(g)] != "train" for g in q["gold_doc_ids"])
+    ]
+
+
 def load_split(path: Path = SPLIT_FILE) -> Split:
     raw = json.loads(path.read_text(encoding="utf-8"))
     return Split(

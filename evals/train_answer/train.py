@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from evals.train_answer.data import read_groups
+from evals.train_answer.data import read_groups, train_group_files
 from qa.answer import WEIGHTS
 
 
@@ -45,6 +45,9 @@ class Hyper:
     warmup: float = 0.05
     checkpoint_every: int = 200
     base: str = "minilm"  # or "e5" (see the module's docstring)
+    # XQuAD languages whose train-article questions train it too, comma-separated ("" none: SQuAD's
+    # English train articles only; evals.train_answer.data)
+    xquad_langs: str = ""
 
 
 BASES = ("minilm", "e5")
@@ -155,7 +158,7 @@ def epoch_examples(
 
 
 def _same_run(saved: dict[str, Any], now: dict[str, Any]) -> bool:
-    saved = {"base": "minilm", **saved}  # a checkpoint from before bases existed
+    saved = {"base": "minilm", "xquad_langs": "", **saved}  # a checkpoint from before they existed
     return {k: v for k, v in saved.items() if k != "threads"} == {k: v for k, v in now.items() if k != "threads"}
 
 
@@ -206,7 +209,8 @@ def train(work: Path, h: Hyper, validate: bool = True) -> dict[str, Any]:
     torch.set_num_threads(h.threads)
     torch.manual_seed(h.seed)
     rng = random.Random(h.seed)
-    train_groups = read_groups(work / "groups" / "train.jsonl.gz")
+    langs = [lang for lang in h.xquad_langs.split(",") if lang]
+    train_groups = [g for path in train_group_files(work, langs) for g in read_groups(path)]
     val_groups = read_groups(work / "groups" / "validation.jsonl.gz")
     model = build_model(h.layers, h.base)
     tok = tokenizer(h.max_tokens, h.base)

