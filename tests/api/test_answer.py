@@ -103,7 +103,6 @@ def test_what_does_name_do_is_answered_under_that_names_own_signature(make_servi
 
 def test_an_options_own_entry_answers_what_the_option_does(make_service) -> None:  # type: ignore[no-untyped-def]
     from qa.answer import is_option_entry
-    from qa.types import Document
 
     assert is_option_entry("  -S     sort by file size", ["-S"])
     assert not is_option_entry("-s, --size  print the size", ["-S"])  # case matters
@@ -116,16 +115,23 @@ def test_an_options_own_entry_answers_what_the_option_does(make_service) -> None
         "       -S     sort by file size, largest first\n\n       -s, --size\n              print the "
         "allocated size of each file, in blocks\n\n       With -l, -S sorts by the size column as well.\n"
     )
-    svc = make_service("options")
-    svc.add_documents([Document(id="ls.1.txt", title="ls", text=text)])
-    for question, start in (("What does ls -S do?", "-S"), ("What does ls -s do?", "-s, --size")):
+    _answered_from_entries(
+        make_service("options"), "ls", text, (("What does ls -S do?", "-S"), ("What does ls -s do?", "-s, --size"))
+    )
+
+
+def _answered_from_entries(svc, command: str, text: str, asked: tuple[tuple[str, str], ...]) -> None:  # type: ignore[no-untyped-def]
+    """Each question of ``asked`` over ``command``'s page ``text`` cites a sentence that starts as given."""
+    from qa.types import Document
+
+    svc.add_documents([Document(id=f"{command}.1.txt", title=command, text=text)])
+    for question, start in asked:
         ans = svc.ask(question)
         assert ans.found and ans.citations[0].quote.startswith(start), (question, ans.citations[0].quote)
 
 
 def test_a_format_conversions_own_entry_answers_what_it_does(make_service) -> None:  # type: ignore[no-untyped-def]
     from qa.answer import is_option_entry
-    from qa.types import Document
 
     assert is_option_entry("%K     the kettle's temperature", ["%K"])
     assert not is_option_entry("%k     the kettle's name", ["%K"])  # case matters
@@ -138,12 +144,8 @@ def test_a_format_conversions_own_entry_answers_what_it_does(make_service) -> No
         "degrees Celsius\n\n       %t     the time the tea has steeped, in seconds\n\n       A sequence "
         "such as %K or %k is replaced by the kettle's report, and %t counts from the moment the tea goes in.\n"
     )
-    svc = make_service("conversions")
-    svc.add_documents([Document(id="brew.1.txt", title="brew", text=text)])
     asked = (("What does brew %K do?", "%K"), ("What does brew %k do?", "%k"), ("What does %t mean?", "%t"))
-    for question, start in asked:
-        ans = svc.ask(question)
-        assert ans.found and ans.citations[0].quote.startswith(start), (question, ans.citations[0].quote)
+    _answered_from_entries(make_service("conversions"), "brew", text, asked)
 
 
 def test_only_a_question_of_what_something_is_or_does_goes_to_its_definition() -> None:
