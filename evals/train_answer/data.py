@@ -128,16 +128,18 @@ def prepare(
         path = out / f"{side}.jsonl.gz"
         if not path.is_file():
             stats[side] = _write(path, groups(load(squad), split.side, cache_dir, side))
-    if xquad_langs and xquad is None:
+    if not xquad_langs:
+        return stats
+    if xquad is None:
         raise ValueError("xquad_langs needs the XQuAD folder")
-    sides = xquad_sides(xquad, split) if xquad is not None else {}
+    sides = xquad_sides(xquad, split)
 
     def xquad_side(doc_id: str) -> str:
         return sides.get(doc_id, "eval")
 
     for lang in xquad_langs:
         path = out / f"xquad-{lang}-train.jsonl.gz"
-        if path.is_file() or xquad is None:
+        if path.is_file():
             continue
         rows = groups(
             load(xquad / lang),
