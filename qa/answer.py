@@ -18,8 +18,8 @@ model card's ``combine``); its logit then also counts in the answer's score.
 
 Documentation has structure that prose does not: when the question asks what a code name or a
 command-line option does, the candidates that define it (the sentence right under that name's own
-signature or heading line, ``defines``; an option's own entry, a sentence starting with it) are
-the only ones the weights choose among.
+signature or heading line, ``defines``; an option's own entry, a sentence starting with it; a term's
+entry in a definition list, ``is_term_entry``) are the only ones the weights choose among.
 
 A lead-in sentence ("The options are:", "Initialize it as follows:") answers together with what it
 leads in: the list items right after it (``list_after``) or, in documentation, the lines of the
@@ -58,6 +58,7 @@ from qa.types import Answer, Citation, Passage, Short, Signals
 __all__ = [
     "FEATURES",
     "NOT_FOUND",
+    "TERM_ENTRY",
     "WEIGHTS",
     "Candidate",
     "ExtractiveAnswerer",
@@ -67,6 +68,7 @@ __all__ = [
     "features",
     "asks_definition",
     "is_option_entry",
+    "is_term_entry",
     "list_after",
     "passage_coverage",
 ]
@@ -274,6 +276,9 @@ class ExtractiveAnswerer:
                     for i, c in enumerate(cands)
                     if (c.lead and defines(c.lead, question) and not (setting and "(" in c.lead))
                     or (options and is_option_entry(c.text, options))
+                    # A term's own entry, unless the question asks about an option: "What does
+                    # sort -r do?" is about -r, not about "sort - sort lines of text files".
+                    or (not options and is_term_entry(c.text, question))
                 ]
                 if definition or setting
                 else []
@@ -500,10 +505,11 @@ def code_after(c: Candidate) -> list[Candidate]:
 MAX_LIST_ITEMS = 8
 MAX_CODE_LINES = 4
 MAX_DEFAULT_AHEAD = 3
-# A question about a default or a sentence that states one; a sentence that begins by stating it.
+# A question about a default or a sentence that states one; a sentence that begins by stating it
+# (in parentheses too: "(default: True)", after an entry's description).
 _DEFAULT = re.compile(r"\bdefaults?\b", re.IGNORECASE)
 _OPENS_WITH_DEFAULT = re.compile(
-    r"(?:by\s+default\b|(?:the|its|their)\s+defaults?\b|defaults?\b|(?:it|this|they|these)\s+defaults?\s+to\b)",
+    r"\(?(?:by\s+default\b|(?:the|its|their)\s+defaults?\b|defaults?\b|(?:it|this|they|these)\s+defaults?\s+to\b)",
     re.IGNORECASE,
 )
 
@@ -544,6 +550,32 @@ def is_option_entry(text: str, options: list[str]) -> bool:
         if head.startswith(o) and (len(head) == len(o) or not (head[len(o)].isalnum() or head[len(o)] in "-_")):
             return True
     return False
+
+
+# An entry of a definition list, in one line (a list item's marker first, if any): the term (quoted
+# or not, a call's "()" kept), an optional gloss in quotes or parentheses, then a dash or a colon
+# ("allow_abbrev - Allows long options to be abbreviated", "- 'count' - This counts the number of
+# times", "tbtags 'Top-or-bottom tags': For an equation containing a split environment").
+TERM_ENTRY = re.compile(
+    r"\s*(?:[-*•+]\s+|\d{1,3}[.)]\s+)?['\"`‘“]?(?P<term>[A-Za-z_][\w.]*(?:\(\))?)['\"`’”]?"
+    r"(?:\s+(?:['\"‘“][^'\"’”\n]{1,40}['\"’”]|\([^()\n]{1,40}\)))?\s*(?:[-–—]|:)\s"
+)
+# Words of a question that name no term ("What is the default value of X?").
+_NOT_TERMS = frozenset(
+    "what which is are does do did the a an of for to in on mean means return returns value default defaults".split()
+)
+
+
+def is_term_entry(text: str, question: str) -> bool:
+    """Whether ``text`` is the entry of a term the question names in a definition list: it starts
+    with that term, then a dash or a colon (``TERM_ENTRY``). A term is a word of the question as it
+    is written, not a question word."""
+    m = TERM_ENTRY.match(text)
+    if not m:
+        return False
+    term = m.group("term").removesuffix("()")
+    asked = {w.removesuffix("()") for w in re.findall(r"[A-Za-z_][\w.]*(?:\(\))?", question)}
+    return term.lower() not in _NOT_TERMS and len(term) > 1 and term in asked
 
 
 def defines(lead: str, question: str) -> bool:

@@ -148,6 +148,45 @@ def test_a_format_conversions_own_entry_answers_what_it_does(make_service) -> No
     _answered_from_entries(make_service("conversions"), "brew", text, asked)
 
 
+def test_a_terms_own_entry_in_a_definition_list_answers_what_it_is(make_service) -> None:  # type: ignore[no-untyped-def]
+    from qa.answer import is_term_entry
+
+    assert is_term_entry("steep_time - How long the tea steeps, in seconds.", "What is steep_time?")
+    assert is_term_entry("'boil' - Heats the water to 100 degrees.", "What does the boil action do?")
+    assert is_term_entry("kettle ( str ) – The kettle's name.", "What is kettle?")  # a parameter's type
+    assert is_term_entry("greentea 'Green tea mode': Stops at 80 degrees.", "What does the greentea option do?")
+    assert not is_term_entry("steep_time is read at the start.", "What is steep_time?")  # prose, no entry
+    assert not is_term_entry("Steep_time - How long.", "What is steep_time?")  # as the question writes it
+    assert not is_term_entry("What - a question word.", "What is What?")  # not a question word
+    assert not is_term_entry("boil - Heats the water.", "What does steep_time do?")  # another term
+
+    text = (
+        "Brewing settings\n\nThe kettle reads these settings when it starts. A long steep_time makes strong "
+        "tea, and the boil action is how every brew begins.\n\n"
+        "- steep_time - How long the tea steeps, in seconds (default: 180).\n"
+        "- boil - Heats the water to the temperature the tea needs.\n"
+        "- quiet - Turns the whistle off.\n"
+        "- volume - How loud the whistle is. (default: 5)\n\n"
+        "When steep_time ends, the kettle whistles unless quiet is set.\n"
+    )
+    asked = (
+        ("What is steep_time?", "- steep_time - How long"),
+        ("What does the boil action do?", "- boil - Heats"),
+        ("What is the default value of steep_time?", "- steep_time - How long"),
+    )
+    svc = make_service("term-entries")
+    _answered_from_entries(svc, "brewing", text, asked)
+    # A default stated after the entry's description is cited with it.
+    ans = svc.ask("What is the default value of volume?")
+    assert [c.quote for c in ans.citations] == ["- volume - How loud the whistle is.", "(default: 5)"]
+    # A question about an option is answered from the option's entry, not from the command's own line.
+    page = (
+        "BREW(1)\n\nNAME\n       brew - make tea from the command line\n\nOPTIONS\n"
+        "       -q     quiet: do not whistle when the tea is ready\n\n       -s     strong: steep twice as long\n"
+    )
+    _answered_from_entries(svc, "brew", page, (("What does brew -q do?", "-q"), ("What is brew?", "brew - make")))
+
+
 def test_only_a_question_of_what_something_is_or_does_goes_to_its_definition() -> None:
     from qa.answer import asks_definition
 
