@@ -57,9 +57,10 @@ BUCKETS = ("chosen", "misranked", "outside_shortlist", "no_candidate")
 
 
 def read_choices(svc: QAService, queries: Sequence[Any], depth: int) -> list[dict[str, Any]]:
-    """Per question: its candidates in feature-score order (the first ``depth``), each with whether
-    it is a positive and whether it is from a gold document, its feature score and (the first
-    ``depth``) the model's logit; and whether any candidate at all is a positive.
+    """Per question: its first ``depth`` candidates in feature-score order (the shortlist a model
+    reading ``depth`` sentences gets), each with whether it is a positive, whether it holds a gold
+    answer, whether it is from a gold document, its feature score and the model's logit; and
+    whether any candidate at all is a positive.
 
     Raises:
         ValueError: the service has no answer model to read the shortlist.
@@ -84,17 +85,21 @@ def read_choices(svc: QAService, queries: Sequence[Any], depth: int) -> list[dic
             last.clear()
             svc.ask(q.question)
             if not last:  # no candidate sentence at all
-                out.append({"qid": q.qid, "positive": [], "gold_doc": [], "base": [], "logit": [], "any": False})
+                out.append(
+                    {"qid": q.qid, "positive": [], "holds": [], "gold_doc": [], "base": [], "logit": [], "any": False}
+                )
                 continue
             cands = last["cands"]
             scores = answerer.feature_score(last["question"], cands, last["rows"])
             top, logits = answerer.read(last["question"], cands, scores)
             gold = [c.passage.doc_id in q.gold for c in cands]
-            positive = [g and contains_answer(c.text, q.answers, q.language) for c, g in zip(cands, gold, strict=True)]
+            holds = [contains_answer(c.text, q.answers, q.language) for c in cands]
+            positive = [h and g for h, g in zip(holds, gold, strict=True)]
             out.append(
                 {
                     "qid": q.qid,
                     "positive": [positive[i] for i in top],
+                    "holds": [holds[i] for i in top],
                     "gold_doc": [gold[i] for i in top],
                     "base": [float(scores[i]) for i in top],
                     "logit": [float(v) for v in logits],

@@ -39,10 +39,10 @@ import torch
 import typer
 
 from evals import configs as configs_mod
+from evals.answer_ceiling import read_choices
 from evals.data import load
 from evals.fit_answerability import SPLIT, xquad_split
 from evals.harness import build_index, open_service
-from evals.metrics import contains_answer
 from evals.tune_answer import fit_pairwise
 from qa.answer_model import CARD_FILE, AnswerModel
 from qa.config import Settings
@@ -64,35 +64,10 @@ def shortlists(lang: str, model: Path, datasets: Path, cache_dir: Path, config: 
     answerer = svc.answerer
     if answerer.model is None or answerer.model.path.resolve() != model.resolve():
         raise typer.BadParameter(f"the service did not load {model} for {lang}")
-    last: dict[str, Any] = {}
-    choose = answerer.choose
-
-    def recording(question: str, cands: list[Any], rows: np.ndarray) -> Any:
-        last.update(question=question, cands=cands, rows=rows.copy())
-        return choose(question, cands, rows)
-
-    answerer.choose = recording  # type: ignore[method-assign]
-    out: list[dict[str, Any]] = []
-    for q in ds.queries:
-        last.clear()
-        svc.ask(q.question)
-        if not last:  # no candidate sentence at all
-            out.append({"qid": q.qid, "y": [], "holds": [], "base": [], "logit": []})
-            continue
-        cands = last["cands"]
-        scores = answerer.feature_score(last["question"], cands, last["rows"])
-        top, logits = answerer.read(last["question"], cands, scores)
-        holds = [contains_answer(cands[i].text, q.answers, q.language) for i in top]
-        out.append(
-            {
-                "qid": q.qid,
-                "y": [bool(h and cands[i].passage.doc_id in q.gold) for h, i in zip(holds, top, strict=True)],
-                "holds": holds,
-                "base": [float(scores[i]) for i in top],
-                "logit": [float(v) for v in logits],
-            }
-        )
-    return out
+    return [
+        {"qid": g["qid"], "y": g["positive"], "holds": g["holds"], "base": g["base"], "logit": g["logit"]}
+        for g in read_choices(svc, ds.queries, answerer.shortlist)
+    ]
 
 
 def chosen_holds(groups: list[dict[str, Any]], w: float) -> float:
