@@ -174,7 +174,7 @@ def main(
     try:
         chosen_articles = frozenset(read_list(articles)) if articles else None
         ds = load(dataset, limit, articles=chosen_articles)
-    except ValueError as e:
+    except (ValueError, FileNotFoundError) as e:
         raise typer.BadParameter(str(e)) from None
     svc, _ = open_service(ds, configs_mod.get(config), Settings(), cache_dir, None)
     build_index(svc, ds, cache_dir / f"{svc.settings.index_name}.build.json", None)

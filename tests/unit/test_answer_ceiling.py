@@ -5,8 +5,11 @@ test_eval_answer_ceiling.py)."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
-from evals.answer_ceiling import BUCKETS, buckets, chosen, first, reachable
+from typer.testing import CliRunner
+
+from evals.answer_ceiling import BUCKETS, app, buckets, chosen, first, reachable
 
 
 def group(positive: list[bool], base: list[float], logit: list[float], any_positive: bool | None = None) -> dict:
@@ -63,3 +66,22 @@ def test_each_question_falls_in_one_bucket() -> None:
     # At a shortlist of 1 the misranked question's positive is outside it.
     assert buckets(groups, 1, 0.0)["outside_shortlist"] == 0.4
     assert math.isclose(sum(b.values()), 1.0)
+
+
+def test_a_missing_dataset_or_article_list_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    missing = CliRunner().invoke(app, ["--dataset", str(tmp_path / "nowhere"), "--out", str(tmp_path / "out")])
+    assert missing.exit_code == 2
+    assert (
+        "a dataset directory holds corpus.jsonl and queries.jsonl" in _flat(missing.output)
+        and "Traceback" not in missing.output
+    )
+    (tmp_path / "set").mkdir()
+    args = ["--dataset", str(tmp_path / "set"), "--articles", str(tmp_path / "none.json"), "--out", str(tmp_path / "o")]
+    articles = CliRunner().invoke(app, args)
+    assert articles.exit_code == 2 and "is not a file" in _flat(articles.output)
+    assert not (tmp_path / "out").exists()
+
+
+def _flat(output: str) -> str:
+    """The CLI's error text without the box rich draws around it."""
+    return " ".join(output.replace("│", " ").split())
