@@ -24,9 +24,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from evals.generated import REPORTS, ask_all, revision, sphinx_entries, summary, write
+from evals.generated import PYTHON_DOCS, REPORTS, ask_all, python_doc_pages, revision, sphinx_entries, summary, write
 
-DOCS = Path("/usr/share/doc/python3-doc/html/library")
 _DEFAULT = re.compile(r"\bdefaults?\b", re.IGNORECASE)
 # A sentence that states the default: "It defaults to ','.", "The default is 9.", "Defaults to
 # False.", "By default, 128 statements."
@@ -46,16 +45,13 @@ def questions(page: Path) -> list[dict[str, str]]:
     return out
 
 
-def pages_with_questions(docs: Path = DOCS) -> list[str]:
+def pages_with_questions(docs: Path = PYTHON_DOCS) -> list[str]:
     """The library pages that have at least one such entry, by module name."""
     return [p.stem for p in sorted(docs.glob("*.html")) if questions(p)]
 
 
 def run(modules: list[str], answer_model: str) -> dict[str, Any]:
-    pages = [DOCS / f"{m}.html" for m in modules]
-    missing = [str(p) for p in pages if not p.is_file()]
-    if missing:
-        raise SystemExit(f"missing {', '.join(missing)}: apt-get install python3-doc")
+    pages = python_doc_pages(modules)
     qs = [q for p in pages for q in questions(p)]
     rows, index_s = ask_all(pages, qs, prefix=50, answer_model=answer_model)
     command = f"python -m evals.doc_defaults --modules {' '.join(modules)} --answer-model {answer_model}"
@@ -69,8 +65,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", type=Path, default=REPORTS)
     ap.add_argument("--name", default="doc-defaults", help="report file name, without extension")
     args = ap.parse_args(argv)
-    if not DOCS.is_dir():
-        raise SystemExit(f"missing {DOCS}: apt-get install python3-doc")
+    if not PYTHON_DOCS.is_dir():
+        raise SystemExit(f"missing {PYTHON_DOCS}: apt-get install python3-doc")
     report = run(args.modules or pages_with_questions(), args.answer_model)
     write(
         report,

@@ -23,9 +23,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from evals.generated import REPORTS, ask_all, revision, sphinx_entries, summary, write
+from evals.generated import REPORTS, ask_all, python_doc_pages, revision, sphinx_entries, summary, write
 
-DOCS = Path("/usr/share/doc/python3-doc/html/library")
 MODULES = ("textwrap", "heapq", "bisect", "statistics", "random", "string", "glob", "fnmatch", "tempfile", "csv")
 
 
@@ -42,10 +41,7 @@ def questions(page: Path, limit: int) -> list[dict[str, str]]:
 
 
 def run(modules: list[str], limit: int, answer_model: str) -> dict[str, Any]:
-    pages = [DOCS / f"{m}.html" for m in modules]
-    missing = [str(p) for p in pages if not p.is_file()]
-    if missing:
-        raise SystemExit(f"missing {', '.join(missing)}: apt-get install python3-doc")
+    pages = python_doc_pages(modules)
     qs = [q for p in pages for q in questions(p, limit)]
     rows, index_s = ask_all(pages, qs, prefix=50, answer_model=answer_model)
     command = f"python -m evals.doc_definitions --modules {' '.join(modules)} --limit-per-module {limit}"

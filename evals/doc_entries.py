@@ -22,9 +22,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from evals.generated import REPORTS, ask_all, revision, summary, write
+from evals.generated import REPORTS, ask_all, python_doc_pages, revision, summary, write
 
-DOCS = Path("/usr/share/doc/python3-doc/html/library")
 MODULES = (
     "dataclasses",
     "datetime",
@@ -74,10 +73,7 @@ def questions(pages: list[Path], limit: int) -> list[dict[str, str]]:
 
 
 def run(modules: list[str], limit: int, answer_model: str) -> dict[str, Any]:
-    pages = [DOCS / f"{m}.html" for m in modules]
-    missing = [str(p) for p in pages if not p.is_file()]
-    if missing:
-        raise SystemExit(f"missing {', '.join(missing)}: apt-get install python3-doc")
+    pages = python_doc_pages(modules)
     qs = questions(pages, limit)
     rows, index_s = ask_all(pages, qs, prefix=40, answer_model=answer_model)
     command = f"python -m evals.doc_entries --modules {' '.join(modules)} --limit-per-module {limit}"

@@ -20,6 +20,20 @@ from pathlib import Path
 from typing import Any
 
 REPORTS = Path(__file__).resolve().parent / "reports"
+PYTHON_DOCS = Path("/usr/share/doc/python3-doc/html/library")
+
+
+def python_doc_pages(modules: list[str]) -> list[Path]:
+    """The library pages of Python's HTML documentation (Debian's python3-doc) for ``modules``.
+
+    Raises:
+        SystemExit: a page is missing (one line: what to install).
+    """
+    pages = [PYTHON_DOCS / f"{m}.html" for m in modules]
+    missing = [str(p) for p in pages if not p.is_file()]
+    if missing:
+        raise SystemExit(f"missing {', '.join(missing)}: apt-get install python3-doc")
+    return pages
 
 
 def norm(text: str) -> str:
