@@ -555,10 +555,12 @@ def is_option_entry(text: str, options: list[str]) -> bool:
 # An entry of a definition list, in one line (a list item's marker first, if any): the term (quoted
 # or not, a call's "()" kept), an optional gloss in quotes or parentheses, then a dash or a colon
 # ("allow_abbrev - Allows long options to be abbreviated", "- 'count' - This counts the number of
-# times", "tbtags 'Top-or-bottom tags': For an equation containing a split environment").
+# times", "tbtags 'Top-or-bottom tags': For an equation containing a split environment"); or, for a
+# lowercase term, straight the description's capital, as a PDF's description list reads without its
+# bold ("nosumlimits Always place the subscripts ...", "centertags (default) For an equation ...").
 TERM_ENTRY = re.compile(
     r"\s*(?:[-*•+]\s+|\d{1,3}[.)]\s+)?['\"`‘“]?(?P<term>[A-Za-z_][\w.]*(?:\(\))?)['\"`’”]?"
-    r"(?:\s+(?:['\"‘“][^'\"’”\n]{1,40}['\"’”]|\([^()\n]{1,40}\)))?\s*(?:[-–—]|:)\s"
+    r"(?:\s+(?:['\"‘“][^'\"’”\n]{1,40}['\"’”]|\([^()\n]{1,40}\)))?(?:\s*(?:[-–—]|:)\s|(?P<capital>\s+[A-Z]))"
 )
 # Words of a question that name no term ("What is the default value of X?").
 _NOT_TERMS = frozenset(
@@ -568,12 +570,14 @@ _NOT_TERMS = frozenset(
 
 def is_term_entry(text: str, question: str) -> bool:
     """Whether ``text`` is the entry of a term the question names in a definition list: it starts
-    with that term, then a dash or a colon (``TERM_ENTRY``). A term is a word of the question as it
-    is written, not a question word."""
+    with that term, then a dash or a colon, or (a lowercase term) its description's capital
+    (``TERM_ENTRY``). A term is a word of the question as it is written, not a question word."""
     m = TERM_ENTRY.match(text)
     if not m:
         return False
     term = m.group("term").removesuffix("()")
+    if m.group("capital") and not term[0].islower():  # "Victoria Beckham ..." is no entry of Victoria
+        return False
     asked = {w.removesuffix("()") for w in re.findall(r"[A-Za-z_][\w.]*(?:\(\))?", question)}
     return term.lower() not in _NOT_TERMS and len(term) > 1 and term in asked
 

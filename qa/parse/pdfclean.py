@@ -23,8 +23,11 @@ layout information, so they work on any extractor's output and are tested on pla
   sentence; it goes after the page's text, or before it when that text goes on into the next
   page, so it never cuts a sentence in two;
 - a line is joined to the next with a space when it is full (near the page's usual line length)
-  and the next does not start a list item; otherwise a blank line separates them, so headings,
-  code lines and the last line of a paragraph are never glued to what follows;
+  and the next does not start a list item or, after a line that ends a sentence, a description
+  list's entry (a lowercase term, maybe a gloss, then a colon or a capital: "tbtags
+  'Top-or-bottom tags': For ...", "family The name for ..."); otherwise a blank line separates
+  them, so headings, code lines, entries and the last line of a paragraph are never glued to what
+  follows;
 - a word hyphenated across lines is joined ("exam-" + "ple" = "example") unless the hyphen is
   real: the word before it is already a compound ("state-of-the-" + "art"), the hyphenated form
   is the one the document uses elsewhere, or the prefix is one that takes a hyphen ("well-known");
@@ -79,6 +82,18 @@ _INDEX_ENTRY = re.compile(r".*[^\W\d_].*,\s*\d{1,5}(?:\s*[,–-]\s*\d{1,5})*")
 TOC_RUN = 5
 # A list item's first line: a bullet, or "(a)", "1." / "1)" followed by a space.
 _LIST_ITEM = re.compile(r"(?:[•◦▪▫●○■□‣⁃∙·*–-]|\(?[0-9a-z]{1,3}[.)])\s+\S")
+# A description list entry's first line, as LaTeX sets one (the term in bold, lost in the text):
+# a lowercase term, maybe a gloss in quotes or parentheses, then a colon or the description's
+# capital ("tbtags 'Top-or-bottom tags': For an equation ...", "family The name for a collection
+# of fonts ..."). Counted only after a line that ends a sentence, and not when the term is one of
+# the words prose starts a line with ("the AMS classes have ...").
+_ENTRY_LINE = re.compile(
+    r"(?P<term>[a-z][\w-]*)(?:\s+(?:‘[^’]{1,40}’|'[^']{1,40}'|\"[^\"]{1,40}\"|“[^”]{1,40}”|\([^()]{1,40}\)))?"
+    r"(?::\s|\s+[A-Z])"
+)
+_PROSE_STARTS = frozenset(
+    "a an the and or but of in on at to for by with as is are was were be it its this that".split()
+)
 # Footnote markers: symbols, or a number of one or two digits.
 _MARKERS = "∗*†‡§¶"
 _FOOTNOTE_LINE = re.compile(rf"([{_MARKERS}]|\d{{1,2}})\s?(?=[A-Z(“‘\"'])")
@@ -371,9 +386,16 @@ def _glue(prev: str, line: str, vocab: Vocabulary, joinable: bool, width: float)
         if line[0].islower() and prev[-2].isalpha():
             return "", "" if prev[-1] == _SOFT_HYPHEN else _hyphen(_word_before(prev), _word_after(line), vocab)
         return "", "-"  # "CMEX10-" + "Baseline": the hyphen stays, and no space comes in
-    if _LIST_ITEM.match(line) or _heading_after(prev, line, width):
+    if _LIST_ITEM.match(line) or _heading_after(prev, line, width) or _entry_after(prev, line):
         return "\n\n", None
     return " ", None
+
+
+def _entry_after(prev: str, line: str) -> bool:
+    """Whether ``line`` starts a description list's entry after a line that ends a sentence (the
+    entry before, or the sentence that leads in the list)."""
+    m = _ENTRY_LINE.match(line)
+    return prev[-1] in ".:;" and m is not None and m.group("term") not in _PROSE_STARTS
 
 
 def _heading_after(prev: str, line: str, width: float) -> bool:

@@ -159,6 +159,10 @@ def test_a_terms_own_entry_in_a_definition_list_answers_what_it_is(make_service)
     assert not is_term_entry("Steep_time - How long.", "What is steep_time?")  # as the question writes it
     assert not is_term_entry("What - a question word.", "What is What?")  # not a question word
     assert not is_term_entry("boil - Heats the water.", "What does steep_time do?")  # another term
+    # A PDF's description list, its bold lost: a lowercase term, then the description's capital.
+    assert is_term_entry("hold (default) Keep the peak temperature.", "What does the hold option do?")
+    assert is_term_entry("vent Open the vent when it cools.", "What is vent?")
+    assert not is_term_entry("Victoria Beckham sang.", "What is Victoria?")  # a name, not an entry
 
     text = (
         "Brewing settings\n\nThe kettle reads these settings when it starts. A long steep_time makes strong "

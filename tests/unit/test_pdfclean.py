@@ -183,6 +183,27 @@ def test_lines_join_into_paragraphs_and_headings_stay_apart() -> None:
     ]
 
 
+def test_a_description_lists_entries_stay_apart() -> None:
+    # LaTeX's description list: each entry's term was bold, and its line ends the entry before.
+    page = [
+        "The kiln controller reads the following settings when it starts each firing:",
+        "ramp ‘Heating rate’: How fast the temperature rises, in degrees for each hour.",
+        "hold (default) Keep the peak temperature for the given number of minutes, and",
+        "then let the kiln cool by itself without any more heating from the coil sets.",
+        "vent Open the vent when the temperature falls below the given number, so the",
+        "fumes leave the room before the operator opens the lid and takes the pieces.",
+        "the operator may change any setting between firings, and logs every change.",
+    ]
+    paragraphs = clean_pages(["\n".join(page)]).text.split("\n\n")
+    assert paragraphs == [
+        page[0],
+        page[1],
+        " ".join(page[2:4]),
+        # A line that starts with one of prose's own words goes on with the paragraph.
+        " ".join(page[4:7]),
+    ]
+
+
 def test_a_sentence_goes_on_over_the_page_break() -> None:
     first = [*PARA, "After a firing the controller switches the elements off, and the vent stays"]
     second = ["open for one hour while the kiln cools down slowly to room temperature again.", *PARA]
