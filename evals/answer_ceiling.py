@@ -112,9 +112,10 @@ def read_choices(svc: QAService, queries: Sequence[Any], depth: int) -> list[dic
     return out
 
 
-def first(group: dict[str, Any], n: int, weight: float) -> int | None:
-    """The position the chooser ranks first among the first ``n`` candidates: the model's logit plus
-    ``weight`` x the feature score (``AnswerModel.combine``); None without candidates."""
+def first(group: dict[str, Any], n: int | None, weight: float) -> int | None:
+    """The position the chooser ranks first among the first ``n`` candidates (None: all read): the
+    model's logit plus ``weight`` x the feature score (``AnswerModel.combine``); None without
+    candidates."""
     if not group["logit"]:
         return None
     logit = np.array(group["logit"][:n])
@@ -124,13 +125,13 @@ def first(group: dict[str, Any], n: int, weight: float) -> int | None:
     return int(np.argmax(np.where(np.isnan(score), -np.inf, score)))
 
 
-def chosen(groups: list[dict[str, Any]], n: int, weight: float, label: str = "positive") -> float:
+def chosen(groups: list[dict[str, Any]], n: int | None, weight: float, label: str = "positive") -> float:
     """The share of questions whose chooser over a shortlist of ``n`` picks a ``label`` candidate."""
     hits = [(at := first(g, n, weight)) is not None and bool(g[label][at]) for g in groups]
     return round(float(np.mean(hits)), 4) if hits else 0.0
 
 
-def reachable(groups: list[dict[str, Any]], n: int, label: str = "positive") -> float:
+def reachable(groups: list[dict[str, Any]], n: int | None, label: str = "positive") -> float:
     """The share of questions with a ``label`` candidate among the first ``n``: a perfect chooser's."""
     hits = [any(g[label][:n]) for g in groups]
     return round(float(np.mean(hits)), 4) if hits else 0.0

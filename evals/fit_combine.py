@@ -39,7 +39,7 @@ import torch
 import typer
 
 from evals import configs as configs_mod
-from evals.answer_ceiling import read_choices
+from evals.answer_ceiling import chosen, reachable, read_choices
 from evals.data import load
 from evals.fit_answerability import SPLIT, xquad_split
 from evals.harness import build_index, open_service
@@ -72,11 +72,7 @@ def shortlists(lang: str, model: Path, datasets: Path, cache_dir: Path, config: 
 
 def chosen_holds(groups: list[dict[str, Any]], w: float) -> float:
     """The share of questions whose sentence ranked first by logit + ``w`` x feature score holds gold."""
-    hits = [
-        g["holds"][int(np.argmax(np.array(g["logit"]) + w * np.array(g["base"])))] if g["holds"] else False
-        for g in groups
-    ]
-    return round(float(np.mean(hits)), 4) if hits else 0.0
+    return chosen(groups, None, w, "holds")
 
 
 def fit_weight(groups: list[dict[str, Any]]) -> float:
@@ -125,7 +121,7 @@ def main(
             str(w): {**{lang: chosen_holds(g, w) for lang, g in per_lang.items()}, "all": chosen_holds(pooled, w)}
             for w in weights
         },
-        "oracle": {lang: round(float(np.mean([any(g["holds"]) for g in gs])), 4) for lang, gs in per_lang.items()},
+        "oracle": {lang: reachable(gs, None, "holds") for lang, gs in per_lang.items()},
         "seconds": round(time.perf_counter() - t0, 1),
         "load_average": round(os.getloadavg()[0], 2),
     }
