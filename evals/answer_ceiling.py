@@ -72,9 +72,9 @@ def read_choices(svc: QAService, queries: Sequence[Any], depth: int) -> list[dic
     last: dict[str, Any] = {}
     choose = answerer.choose
 
-    def recording(question: str, cands: list[Any], rows: np.ndarray) -> Any:
+    def recording(question: str, cands: list[Any], rows: np.ndarray, across: bool = False) -> Any:
         last.update(question=question, cands=cands, rows=rows.copy())
-        return choose(question, cands, rows)
+        return choose(question, cands, rows, across)
 
     answerer.choose = recording  # type: ignore[method-assign]
     shortlist = answerer.shortlist

@@ -75,6 +75,7 @@ def run_eval(
     thresholds: Sequence[float] = (),
     min_answered: float = harness.abst.MIN_ANSWERED,
     verify_exclusion: int = 0,
+    questions_from: Path | None = None,
 ) -> int:
     """Run, report, optionally pin and check. Returns the exit code (1 when the gate fails)."""
     if not (dataset / "queries.jsonl").is_file():
@@ -86,6 +87,9 @@ def run_eval(
         article_list = frozenset(read_list(articles)) if articles else None
     except ValueError as exc:
         err.print(f"error: {exc}", markup=False)
+        return 2
+    if questions_from is not None and not (questions_from / "queries.jsonl").is_file():
+        err.print(f"error: {questions_from} has no queries.jsonl; pass one language of ../shared/datasets/xquad")
         return 2
     selection = " ".join(f"--{opt} {value}" for opt, value in (("qids", qids), ("articles", articles)) if value)
     spec = harness.Spec(
@@ -104,9 +108,13 @@ def run_eval(
         thresholds=tuple(thresholds),
         min_answered=min_answered,
         verify_exclusion=verify_exclusion,
+        questions_from=questions_from,
     )
     name = dataset.resolve().name
-    out = out or Path("evals/reports") / default_out(name, limit, skip, selection)
+    default = default_out(name, limit, skip, selection)
+    if questions_from is not None:  # English questions of German paragraphs: xquad-de-questions-en
+        default += f"-questions-{questions_from.resolve().name}"
+    out = out or Path("evals/reports") / default
     try:
         with _progress(show=not as_json and sys.stderr.isatty()) as progress:
             report = harness.evaluate(
@@ -233,6 +241,14 @@ def main(
             "indexes built without their gold documents.",
         ),
     ] = 0,
+    questions_from: Annotated[
+        Path | None,
+        typer.Option(
+            help="Ask each question in the words of its namesake (same qid) in this dataset, e.g. "
+            "--dataset ../shared/datasets/xquad/de --questions-from ../shared/datasets/xquad/en: English "
+            "questions of German paragraphs, answered in German."
+        ),
+    ] = None,
     check: Annotated[bool, typer.Option(help="Exit 1 when a score drops below evals/expected/<dataset>.json.")] = False,
     pin: Annotated[bool, typer.Option(help="Write this run's scores into evals/expected/<dataset>.json.")] = False,
     as_json: JsonOpt = False,
@@ -260,5 +276,6 @@ def main(
         thresholds=threshold or (),
         min_answered=min_answered,
         verify_exclusion=verify_exclusion,
+        questions_from=questions_from,
     )
     raise typer.Exit(code)

@@ -87,6 +87,7 @@ def load(
     skip: int = 0,
     qids: Collection[str] | None = None,
     articles: Collection[str] | None = None,
+    questions_from: Path | None = None,
 ) -> Dataset:
     """Read a dataset: the chosen queries and a corpus that holds all their gold documents.
 
@@ -99,6 +100,10 @@ def load(
             e.g. to calibrate a threshold on).
         qids: keep only these query ids.
         articles: keep only queries whose gold documents all belong to these articles (``article``).
+        questions_from: a dataset of the same questions in another language (XQuAD's): each query
+            is asked in the words of its namesake (same qid) there, its answers and gold documents
+            staying this dataset's, so a question in English is asked of German paragraphs
+            (MLQA's cross-lingual setting). A qid missing there is an error.
         corpus_limit: documents to keep (None = the whole corpus). The gold documents of the kept
             queries always stay; the rest of the budget is filled with other documents in corpus
             order, which act as distractors. Never fewer documents than there are gold ones.
@@ -118,6 +123,15 @@ def load(
         allowed = set(articles)
         rows = [r for r in rows if r.get("gold_doc_ids") and all(article(str(g)) in allowed for g in r["gold_doc_ids"])]
     chosen = rows[skip:][:limit]
+    if questions_from is not None:
+        asked = {str(r["qid"]): str(r["question"]) for r in _read_jsonl(questions_from / "queries.jsonl")}
+        missing = [str(r["qid"]) for r in chosen if str(r["qid"]) not in asked]
+        if missing:
+            raise ValueError(
+                f"{len(missing)} of the chosen questions are not in {questions_from / 'queries.jsonl'} "
+                f"(the first: {missing[0]}): its questions must have the same ids"
+            )
+        chosen = [{**r, "question": asked[str(r["qid"])]} for r in chosen]
     # The service stores ids through normalize_text; gold ids must compare equal to stored ones.
     queries = [
         Query(

@@ -209,25 +209,59 @@ def write_calibration(cal: answerability.Calibration, fitted: dict[str, Any], pa
     answerability.calibrations.cache_clear()
 
 
+def pooled(dirs: Sequence[Path], config: str = "default") -> tuple[dict[str, Any], dict[str, Any]]:
+    """The records of ``dirs``' runs as one run (fitted on together), and the first one's settings.
+
+    Raises:
+        ValueError: no run, a run of another embedder or chooser than the first, or of questions
+            of an eval article (``check_articles``).
+    """
+    if not dirs:
+        raise ValueError("no run to fit on")
+    runs, settings = [], []
+    for d in dirs:
+        runs.append(load_run(d, config))
+        report = json.loads((d / "report.json").read_text())
+        check_articles(
+            runs[-1]["answerable"],
+            dataset_dir=Path(report.get("dataset_dir", "")) if report.get("dataset_dir") else None,
+        )
+        settings.append(report["configs"][config]["settings"])
+    pairs = {(str(s["model"]), chooser_of(s)) for s in settings}
+    if len(pairs) > 1:
+        raise ValueError(f"the runs to fit on were answered by different embedders or choosers: {sorted(pairs)}")
+    if len(runs) == 1:
+        return runs[0], settings[0]
+    run = {
+        "dir": " + ".join(r["dir"] for r in runs),
+        "dataset": ", ".join(r["dataset"] for r in runs),
+        "command": "; ".join(r["command"] for r in runs),
+        "threshold": runs[0]["threshold"],
+        **{k: [x for r in runs for x in r[k]] for k in ("answerable", "removed", "offtopic")},
+    }
+    return run, settings[0]
+
+
 def fit_runs(
-    fit_dir: Path,
+    fit_dir: Path | Sequence[Path],
     apply: Sequence[Path],
     answered: float,
     config: str = "default",
     signals: Sequence[str] = SIGNALS,
     language_specific: bool = False,
+    crosslingual: bool = False,
 ) -> dict[str, Any]:
-    """Fit on ``fit_dir``'s records; score it and every ``apply`` run under the fit, under the
-    evidence alone calibrated the same way, and at the threshold each ran with. With
-    ``language_specific``, the calibration is for the run's ``QA_LANGUAGE`` only."""
-    run = load_run(fit_dir, config)
-    report = json.loads((fit_dir / "report.json").read_text())
-    check_articles(
-        run["answerable"], dataset_dir=Path(report.get("dataset_dir", "")) if report.get("dataset_dir") else None
-    )
-    settings = report["configs"][config]["settings"]
+    """Fit on the records of ``fit_dir`` (or of several runs, pooled); score it and every ``apply``
+    run under the fit, under the evidence alone calibrated the same way, and at the threshold each
+    ran with. With ``language_specific``, the calibration is for the run's ``QA_LANGUAGE`` only;
+    with ``crosslingual``, for questions in another language than the documents'
+    (``answerability.CROSSLINGUAL``: the runs asked them, ``python -m evals --questions-from``)."""
+    dirs = [fit_dir] if isinstance(fit_dir, Path) else list(fit_dir)
+    run, settings = pooled(dirs, config)
     embedder, chooser = str(settings["model"]), chooser_of(settings)
-    language = str(settings.get("language", "en")) if language_specific else ""
+    language = (
+        answerability.CROSSLINGUAL if crosslingual else str(settings.get("language", "en")) if language_specific else ""
+    )
     modelled = [s for s in signals if s != "evidence"]
     if modelled and chooser == answerability.FEATURES_CHOOSER:
         raise ValueError(
@@ -236,14 +270,14 @@ def fit_runs(
     cal = fit(run, embedder, chooser, signals, answered)
     baseline = cal if tuple(signals) == ("evidence",) else fit(run, embedder, chooser, ("evidence",), answered)
     runs = []
-    for d in [fit_dir, *apply]:
-        r = run if d == fit_dir else load_run(d, config)
+    for d in [None, *apply]:
+        r = run if d is None else load_run(d, config)
         runs.append(
             {
-                "dir": str(d),
+                "dir": r["dir"],
                 "dataset": r["dataset"],
                 "command": r["command"],
-                "role": "fit" if d == fit_dir else "apply",
+                "role": "fit" if d is None else "apply",
                 "questions": len(r["answerable"]),
                 "offtopic": len(r["offtopic"]),
                 "calibrated": score_run(r, cal),
@@ -259,19 +293,25 @@ def fit_runs(
         "answered_target": answered,
         "calibration": {"signals": list(cal.signals), "weights": list(cal.weights), "threshold": cal.threshold},
         "evidence_only": {"weights": list(baseline.weights), "threshold": baseline.threshold},
-        "fit": str(fit_dir),
+        "fit": run["dir"],
         "runs": runs,
     }
 
 
+def run_name(dirs: str) -> str:
+    """A run's folder name; a pooled run's names joined (``pooled``)."""
+    return " + ".join(Path(d).name for d in dirs.split(" + "))
+
+
 def write_markdown(result: dict[str, Any], path: Path, command: str) -> None:
     cal = result["calibration"]
+    fitted_on = run_name(result["fit"])
     lines = [
         f"# Answer score for `{result['embedder']}` chosen by `{result['chooser']}`"
         + (f", language `{result['language']}`" if result.get("language") else ""),
         "",
         f"- command: `{command}`",
-        f"- date: {result['date']}; fitted on `{Path(result['fit']).name}` (answerable = 1, gold-removed = 0)",
+        f"- date: {result['date']}; fitted on `{fitted_on}` (answerable = 1, gold-removed = 0)",
         f"- signals {', '.join(cal['signals'])}; weights (bias first) {cal['weights']}; threshold "
         f"**{cal['threshold']}** (keeps {result['answered_target']:.0%} of the fitting run's answerable questions "
         "answered)",
@@ -289,7 +329,7 @@ def write_markdown(result: dict[str, Any], path: Path, command: str) -> None:
             (f"ran with {r['ran_with']['threshold']}", r["ran_with"]),
         ):
             lines.append(
-                f"| `{Path(r['dir']).name}` | {r['role']} | {r['questions']} | {label} | {share(row['answered'])} | "
+                f"| `{run_name(r['dir'])}` | {r['role']} | {r['questions']} | {label} | {share(row['answered'])} | "
                 f"{share(row['not_found'])} | {share(row['offtopic_not_found'])} ({r['offtopic']}) | "
                 f"{share(row['precision'])} | {share(row['holds_gold'])} |"
             )
@@ -301,14 +341,19 @@ def write_markdown(result: dict[str, Any], path: Path, command: str) -> None:
         "",
         "Runs:",
         "",
-    ] + [f"- `{Path(r['dir']).name}`: `{r['command']}`" for r in result["runs"]]
+    ] + [f"- `{run_name(r['dir'])}`: `{r['command']}`" for r in result["runs"]]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 @app.command()
 def main(
     fit_run: Annotated[
-        Path, typer.Option("--fit", help="Report directory of a --abstention run on validation articles.")
+        list[Path],
+        typer.Option(
+            "--fit",
+            help="Report directory of a --abstention run on validation articles (repeatable: the runs' "
+            "records are pooled).",
+        ),
     ],
     apply: Annotated[
         list[Path] | None, typer.Option(help="Report directory of a --abstention run to check it on (repeatable).")
@@ -324,12 +369,19 @@ def main(
     language_specific: Annotated[
         bool, typer.Option(help="Fit for the run's QA_LANGUAGE only (else for any language without its own).")
     ] = False,
+    crosslingual: Annotated[
+        bool,
+        typer.Option(
+            help="Fit for questions asked in another language than the documents' (runs with "
+            "--questions-from), for every language."
+        ),
+    ] = False,
     write: Annotated[bool, typer.Option(help="Also write the calibration into qa/models/answerability.json.")] = False,
 ) -> None:
     """Fit an answer score on a run's records and check it on others (module docstring)."""
     try:
         chosen = [x.strip() for x in signals.split(",") if x.strip()]
-        result = fit_runs(fit_run, apply or [], answered, config, chosen, language_specific)
+        result = fit_runs(fit_run, apply or [], answered, config, chosen, language_specific, crosslingual)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise typer.Exit(2) from None
@@ -345,7 +397,7 @@ def main(
     if write:
         cal = result["calibration"]
         fitted = {
-            "on": Path(fit_run).name,
+            "on": ", ".join(Path(d).name for d in fit_run),
             "date": result["date"],
             "answered_target": answered,
             "command": command,
@@ -370,7 +422,7 @@ def main(
     for r in result["runs"]:
         c, e = r["calibrated"], r["evidence_only"]
         print(
-            f"  {Path(r['dir']).name}: answered {share(c['answered'])}, not found {share(c['not_found'])} "
+            f"  {run_name(r['dir'])}: answered {share(c['answered'])}, not found {share(c['not_found'])} "
             f"gold-removed, {share(c['offtopic_not_found'])} off-topic; "
             f"evidence only: {share(e['answered'])}, {share(e['not_found'])}"
         )

@@ -79,6 +79,8 @@ class Spec:
     qids: frozenset[str] | None = None
     articles: frozenset[str] | None = None
     selection: str | None = None  # how the qids/articles were given, for the report
+    # Ask each question in the words of its namesake in this dataset (``evals.data.load``).
+    questions_from: Path | None = None
     # Abstention (evals/abstention.py): ask every question again with its gold documents removed,
     # and the off-topic questions; `thresholds` go into the sweep beside the calibrated ones.
     abstention: bool = False
@@ -306,7 +308,7 @@ def _evaluate(
 
     if (spec.abstention or spec.verify_exclusion) and not spec.answers:
         raise ValueError("abstention needs answers: drop --no-answers")
-    ds = load(spec.dataset, spec.limit, spec.corpus_limit, spec.skip, spec.qids, spec.articles)
+    ds = load(spec.dataset, spec.limit, spec.corpus_limit, spec.skip, spec.qids, spec.articles, spec.questions_from)
     if not ds.queries:
         chosen_by = " of that selection" if spec.selection or spec.skip else ""
         raise ValueError(f"{spec.dataset}/queries.jsonl holds no queries{chosen_by}")
@@ -324,6 +326,7 @@ def _evaluate(
         "corpus_limit": spec.corpus_limit,
         "skip": spec.skip or None,
         "selection": spec.selection,
+        "questions_from": str(spec.questions_from) if spec.questions_from else None,
         "selected_queries": ds.selected_queries,
         "k": spec.k,
         "answers": spec.answers,

@@ -14,6 +14,10 @@ default: English's analysis for every language, as the service shipped before la
 (each language's own: ``de`` for German...), ``multilingual``, or a code. The index is shared (the
 analysis changes only the lexical index, which is rebuilt from SQLite when it changes).
 
+``--questions en`` asks each language's paragraphs the English questions instead (the same ids;
+answers and gold paragraphs stay the language's): MLQA's cross-lingual setting, a user asking in
+English about German documents. English's own paragraphs are then left out (nothing is across).
+
 Each harness run writes its usual outputs in ``<out>/runs/<lang>-<embedder>[-retrieval]/``; this
 module gathers their metrics into ``<out>/report.json`` and ``<out>/report.md``, with the command,
 date, load average, timings, and what the sentence splitter makes of each language's paragraphs.
@@ -116,17 +120,23 @@ def run(
     echo: bool = True,
     languages: tuple[str, ...] = ("en",),
     held_out: bool = False,
+    questions: str | None = None,
 ) -> dict[str, Any]:
     """Score every language with every embedder and every lexical analysis in ``languages`` (see
     the module docstring); write ``report.json`` and ``report.md`` in ``out``. ``held_out``: only
     the questions of the articles a model trained with ``--xquad-langs`` never read
-    (``evals.train_answer.split.held_out_qids``)."""
+    (``evals.train_answer.split.held_out_qids``). ``questions``: ask every language the questions
+    of this one (see the module docstring)."""
     for setting in languages:
         if setting != "match" and setting not in LANGUAGE_CODES:
             raise ValueError(f"unknown language {setting!r}; choose from match, {', '.join(LANGUAGE_CODES)}")
     for e in embedders:
         if e not in EMBEDDERS:
             raise ValueError(f"unknown embedder {e!r}; choose from {', '.join(EMBEDDERS)}")
+    if questions is not None:
+        langs = [lang for lang in langs if lang != questions]
+        if not (datasets / questions / "queries.jsonl").is_file():
+            raise ValueError(f"{datasets / questions} has no queries.jsonl; pass --questions with a language of it")
     for lang in langs:
         if not (datasets / lang / "queries.jsonl").is_file():
             raise ValueError(f"{datasets / lang} has no queries.jsonl; pass --datasets ../shared/datasets/xquad")
@@ -144,6 +154,7 @@ def run(
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "limit": limit,
         "qids": len(qids) if qids is not None else None,
+        "questions": questions,
         "machine": {
             "cpu_count": os.cpu_count(),
             "threads": threads,
@@ -160,7 +171,7 @@ def run(
         for e in embedders:
             for setting in settings:
                 key = e if setting == "en" else f"{e}/{setting}"
-                entry = _one(lang, e, setting, base, datasets, out, cache_dir, threads, limit, command, qids)
+                entry = _one(lang, e, setting, base, datasets, out, cache_dir, threads, limit, command, qids, questions)
                 report["results"][lang][key] = entry
                 if echo:
                     h = entry["configs"]["hybrid"]["metrics"]
@@ -186,6 +197,7 @@ def _one(
     limit: int | None,
     command: str,
     qids: list[str] | None = None,
+    questions: str | None = None,
 ) -> dict[str, Any]:
     """One language, embedder and lexical analysis: its hybrid run with answers and its retrieval-only runs."""
     hybrid, retrieval_only = EMBEDDERS[e]
@@ -202,6 +214,7 @@ def _one(
             answers=answers,
             threads=threads,
             qids=frozenset(qids) if qids is not None else None,
+            questions_from=datasets / questions if questions else None,
         )
         r = harness.evaluate(spec, settings, run_dir, cache_dir=cache_dir, command=command)
         for config, c in r["configs"].items():
@@ -248,6 +261,12 @@ def write_markdown(report: dict[str, Any], path: Path) -> None:
             else f"the first {report['limit']} questions"
             if report["limit"]
             else "all 1,190 questions"
+        )
+        + (
+            f", asked in `{report['questions']}` (each question in the words of its namesake there; answers "
+            "and gold paragraphs the language's: --questions)"
+            if report.get("questions")
+            else ""
         ),
         f"- lexical side: `QA_LANGUAGE` per row (`en`: English's analysis, tantivy simple tokenizer, Snowball "
         "English, English stop words, for every language, as before languages existed; `match`: each language's "
@@ -329,6 +348,13 @@ def main(
             "them trained a model made with `evals.train_answer train --xquad-langs`."
         ),
     ] = False,
+    questions: Annotated[
+        str | None,
+        typer.Option(
+            help="Ask every language's paragraphs this language's questions (e.g. en: English questions of "
+            "German paragraphs, answered in German); that language itself is left out."
+        ),
+    ] = None,
 ) -> None:
     """Score retrieval and answers on XQuAD per language and embedder, in one report (evals/README.md)."""
     command = shlex.join(["python", "-m", "evals.xquad", *sys.argv[1:]])
@@ -344,6 +370,7 @@ def main(
             command,
             languages=tuple(_names(language)),
             held_out=held_out,
+            questions=questions,
         )
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)

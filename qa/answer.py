@@ -16,6 +16,14 @@ With the learned answer model (``qa.answer_model``), the features only shortlist
 under the model's logit plus a weight of the feature score (fitted on validation questions: the
 model card's ``combine``); its logit then also counts in the answer's score.
 
+A question asked in another language than the documents' (``qa.langid``; "Which file sets the
+mount options?" over a German manual), when the model reads both, is chosen differently: the
+features compare words, which such a question shares with almost no sentence, so the model reads
+the ``crosslingual_shortlist`` best (16, not 4) and chooses by its logit plus
+``CROSSLINGUAL_COSINE_WEIGHT`` x the sentence's embedding cosine with the question (the one feature
+that reads meaning rather than words), and the answer's score is the calibration fitted on
+questions asked across languages, when there is one (``qa.answerability.find_crosslingual``).
+
 Documentation has structure that prose does not: when the question asks what a code name or a
 command-line option does, the candidates that define it (the sentence right under that name's own
 signature or heading line, ``defines``; an option's own entry, a sentence starting with it; a term's
@@ -47,6 +55,7 @@ from qa.answer_model import AnswerModel, context_before, pair
 from qa.answerability import FALLBACK_THRESHOLD, Calibration
 from qa.embed import Embedder, embed_queries
 from qa.embed.queries import LRUCache
+from qa.langid import other_language
 from qa.language import ENGLISH, Analyser
 from qa.sentences import FENCE_LINE, sentence_spans
 from qa.span import answer_kind, holds_typed_span, short_answer, shortest_span
@@ -114,6 +123,17 @@ def candidates(passages: list[Passage]) -> list[Candidate]:
                 out.append(Candidate(p, s, e, lead, sentence.kind, lead_start))
             lead, lead_start = "", -1
     return out
+
+
+# A question in another language than the documents': the weight of the sentence's embedding cosine
+# beside the answer model's logit (multilingual-e5's cosines lie within about 0.1 of each other: at
+# 20, a cosine 0.05 higher is worth one logit). On XQuAD's validation questions asked in English of
+# the German, Chinese and Spanish paragraphs, the model reading 16, answers holding gold: the logit
+# alone 0.641 / 0.535 / 0.718, the logit with 20 x the cosine 0.655 / 0.606 / 0.669, with 5 to 40 x
+# within 0.03 of that (evals/reports/crosslingual/crosslingual-choice.md; 20 was chosen on a first
+# run of the same questions). A candidate beyond the ``embed_sentences`` embedded has the lowest
+# cosine read as its estimate, as for any question, until it is chosen and read.
+CROSSLINGUAL_COSINE_WEIGHT = 20.0
 
 
 def _stems(words: set[str]) -> set[str]:
@@ -216,6 +236,8 @@ class ExtractiveAnswerer:
         embed_sentences: int = 0,
         analyser: Analyser = ENGLISH,
         calibration: Calibration | None = None,
+        crosslingual_shortlist: int = 16,
+        crosslingual_calibration: Calibration | None = None,
     ) -> None:
         if len(weights) != len(FEATURES):
             raise ValueError(f"{len(FEATURES)} weights needed ({', '.join(FEATURES)}), got {len(weights)}")
@@ -226,6 +248,12 @@ class ExtractiveAnswerer:
         # (``qa.answerability``), or without a calibration the chosen sentence's evidence; below
         # ``min_score`` (by default the calibration's threshold) the answer is "not found".
         self.calibration = calibration
+        # A question in another language than the documents': the model reads this many and
+        # chooses by its logit and the sentence's cosine (0: such a question is answered as any
+        # other), and its answer's score is this calibration's, when there is one (module docstring).
+        self.crosslingual_shortlist = crosslingual_shortlist
+        self.crosslingual_calibration = crosslingual_calibration
+        self._min_score = min_score
         if min_score is None:
             min_score = calibration.threshold if calibration else FALLBACK_THRESHOLD
         self.min_score = min_score
@@ -238,16 +266,34 @@ class ExtractiveAnswerer:
         # (``qa.span_languages``).
         self.analyser = analyser
 
-    def choose(self, question: str, cands: list[Candidate], rows: np.ndarray) -> tuple[int, Signals]:
+    def question_language(self, question: str) -> str | None:
+        """The language ``question`` is written in when it is not the documents' and the answer
+        model reads both (``qa.langid``); None otherwise, and always without a model or with
+        ``crosslingual_shortlist`` 0."""
+        if self.model is None or not self.crosslingual_shortlist:
+            return None
+        other = other_language(question, self.analyser.language.code)
+        return other if other is not None and self.model.reads(other) else None
+
+    def choose(
+        self, question: str, cands: list[Candidate], rows: np.ndarray, across: bool = False
+    ) -> tuple[int, Signals]:
         """The index of the answer sentence among ``cands`` and what the choice says about whether it
-        answers (``Signals``; see the module docstring)."""
+        answers (``Signals``; see the module docstring). ``across``: the question is in another
+        language than the documents (``question_language``)."""
         base = self.feature_score(question, cands, rows)
         if self.model is None:
             best = int(np.argmax(base))
             # The evidence: how well the chosen sentence matches the question, in meaning and in words.
             return best, Signals(evidence=float(rows[best, 0] + rows[best, 1]) / 2)
-        top, logits = self.read(question, cands, base)
-        at = int(np.argmax(self.model.combine(logits, base[top])))
+        if across:
+            # Across languages the words say nothing: the model's logit, with the sentence's
+            # embedding cosine (the one feature that reads meaning, not words) beside it.
+            top, logits = self.read(question, cands, base, self.crosslingual_shortlist)
+            at = int(np.argmax(logits + CROSSLINGUAL_COSINE_WEIGHT * rows[top, 0]))
+        else:
+            top, logits = self.read(question, cands, base)
+            at = int(np.argmax(self.model.combine(logits, base[top])))
         best = int(top[at])
         # The model chooses; the evidence, the model's logit and its margin over the best other
         # sentence it read decide "not found" together (``qa.answerability``).
@@ -299,13 +345,18 @@ class ExtractiveAnswerer:
             base = np.where(others, -np.inf, base)
         return base
 
-    def read(self, question: str, cands: list[Candidate], base: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The shortlist: the indices of the ``shortlist`` best of ``cands`` by their feature score
-        ``base``, and the answer model's logit for each (``evals.fit_combine`` fits the weight that
-        combines the two on them)."""
+    def read(
+        self, question: str, cands: list[Candidate], base: np.ndarray, shortlist: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The shortlist: the indices of the ``shortlist`` (by default ``self.shortlist``) best of
+        ``cands`` by their feature score ``base``, none that a rule ruled out (minus infinity), and
+        the answer model's logit for each (``evals.fit_combine`` fits the weight that combines the
+        two on them)."""
         if self.model is None:
             raise ValueError("no answer model to read the shortlist")
-        top = np.argsort(-base, kind="stable")[: self.shortlist]
+        top = np.argsort(-base, kind="stable")[: shortlist or self.shortlist]
+        if np.isfinite(base[top[0]]):
+            top = top[np.isfinite(base[top])]
         logits = self.model.score(
             [
                 pair(
@@ -383,7 +434,8 @@ class ExtractiveAnswerer:
         cands, rows, exact = self._score(question, passages, query_vector, passage_vectors)
         if not cands:
             return Answer(answer=NOT_FOUND, found=False, citations=(), passages=tuple(passages))
-        best, signals = self.choose(question, cands, rows)
+        across = self.question_language(question) is not None
+        best, signals = self.choose(question, cands, rows, across)
         q = query_vector
         while not exact[best]:
             # Chosen on an estimated cosine: read the sentence itself, and choose again with it, so
@@ -392,13 +444,17 @@ class ExtractiveAnswerer:
                 q = embed_queries(self.embedder, [question])[0]
             rows[best, 0] = float(self.sentences.embed([cands[best].text])[0] @ q)
             exact[best] = True
-            best, signals = self.choose(question, cands, rows)
+            best, signals = self.choose(question, cands, rows, across)
         signals = replace(
             signals,
             passage_coverage=passage_coverage(question, passages, cands[best].passage, self.analyser),
         )
-        score = self.calibration.probability(signals) if self.calibration else signals.evidence
-        if score < self.min_score:
+        calibration = (across and self.crosslingual_calibration) or self.calibration
+        score = calibration.probability(signals) if calibration else signals.evidence
+        min_score = self.min_score
+        if calibration is not None and calibration is not self.calibration and self._min_score is None:
+            min_score = calibration.threshold
+        if score < min_score:
             return Answer(
                 answer=NOT_FOUND, found=False, citations=(), passages=tuple(passages), score=score, signals=signals
             )

@@ -24,6 +24,12 @@ that language): multilingual-e5's evidence runs lower in some languages than in 
 threshold fitted on English questions leaves more Chinese questions unanswered than English ones.
 A language without its own uses the one fitted on English.
 
+A question asked in another language than the documents' (``qa.langid``) shares almost no words
+with them, so its evidence runs far lower than a same-language question's and a threshold fitted
+on those says "not found" to most of them. Its answer is scored by the calibration fitted for
+``CROSSLINGUAL`` (on XQuAD's validation questions asked in English of the other languages'
+paragraphs, pooled: ``find_crosslingual``), when there is one.
+
 Without a calibration for the pair (another embedder), the score is the evidence itself and the
 threshold ``FALLBACK_THRESHOLD``, as before calibrations existed. The evidence's scale is the
 embedder's: multilingual-e5's cosines are never far below 0.8, so its evidence is never below
@@ -45,16 +51,20 @@ from qa.types import Signals
 __all__ = [
     "CALIBRATIONS_FILE",
     "FALLBACK_THRESHOLD",
+    "CROSSLINGUAL",
     "FEATURES_CHOOSER",
     "SIGNALS",
     "Calibration",
     "calibrations",
     "find",
+    "find_crosslingual",
 ]
 
 CALIBRATIONS_FILE = Path(__file__).resolve().parent / "models" / "answerability.json"
 FALLBACK_THRESHOLD = 0.3  # on the evidence, for an embedder without a calibration
 FEATURES_CHOOSER = "features"  # the chooser name of the feature scorer alone
+# The ``language`` of a calibration fitted on questions asked in another language than the documents'.
+CROSSLINGUAL = "crosslingual"
 SIGNALS = Signals.NAMES
 
 
@@ -111,4 +121,14 @@ def find(embedder: str, chooser: str, language: str = "", path: Path = CALIBRATI
     fitted = [c for c in calibrations(path) if c.embedder == embedder and c.chooser == chooser]
     return next((c for c in fitted if c.language == language), None) or next(
         (c for c in fitted if not c.language), None
+    )
+
+
+def find_crosslingual(embedder: str, chooser: str, path: Path = CALIBRATIONS_FILE) -> Calibration | None:
+    """The calibration fitted for ``embedder`` and ``chooser`` on questions asked in another language
+    than the documents' (``CROSSLINGUAL``); None when there is none (such a question's answer is
+    then scored as any other)."""
+    return next(
+        (c for c in calibrations(path) if (c.embedder, c.chooser, c.language) == (embedder, chooser, CROSSLINGUAL)),
+        None,
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -197,6 +197,14 @@ class Settings(BaseSettings):
         ge=1,
         le=100,
         description="Candidate sentences (the feature scorer's best) that a learned answer model reads.",
+    )
+    answer_crosslingual_shortlist: int = Field(
+        16,
+        ge=0,
+        le=100,
+        description="Candidate sentences a multilingual answer model reads, choosing alone, for a question in "
+        'another language than the collection\'s (`qa.langid`; README, "Questions in another language"); 0: '
+        "such a question is answered as any other.",
     )
     answer_embed_sentences: int = Field(
         8,
@@ -388,3 +396,15 @@ class Settings(BaseSettings):
     @property
     def index_path(self) -> Path:
         return self.index_dir / self.index_name
+
+
+def settings_error(exc: ValidationError) -> str:
+    """One line for a rejected setting: each bad ``QA_*`` variable (or field, when the error is not a
+    setting's), what it must be, and the value given."""
+    parts = []
+    for e in exc.errors():
+        name = ".".join(str(x) for x in e.get("loc", ()))
+        field = f"QA_{name.upper()}" if exc.title == Settings.__name__ and name in Settings.model_fields else name
+        given = f" (got {e['input']!r})" if "input" in e and not isinstance(e["input"], dict) else ""
+        parts.append(f"{field}: {e['msg']}{given}")
+    return "; ".join(parts) or str(exc).splitlines()[0]

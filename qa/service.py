@@ -232,6 +232,8 @@ class QAService:
             self.embedder,
             min_score=s.min_answer_score,
             calibration=answerability.find(s.model, chooser, s.language),
+            crosslingual_shortlist=s.answer_crosslingual_shortlist,
+            crosslingual_calibration=answerability.find_crosslingual(s.model, chooser),
             passages=s.answer_passages,
             model=model,
             shortlist=s.answer_shortlist,

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
 from qa.cli.admin import eval_command, export_command, import_command, repair
 from qa.cli.collections import collection_app
@@ -34,6 +35,7 @@ from qa.cli.keys import keys_app
 from qa.cli.questions import ask, search
 from qa.cli.server import mcp, serve
 from qa.cli.watch import watch
+from qa.config import settings_error
 from qa.errors import QAError
 
 app = typer.Typer(
@@ -99,6 +101,9 @@ def main() -> None:
     except QAError as exc:
         err.print(f"error: {exc}", markup=False, highlight=False)
         sys.exit(1)
+    except ValidationError as exc:  # a QA_* setting out of range or of the wrong type
+        err.print(f"error: {settings_error(exc)}", markup=False, highlight=False)
+        sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)
     except Exception as exc:  # never a traceback for the user; -v logs it

@@ -83,6 +83,17 @@ def test_errors_are_one_line_with_exit_code(tmp_path: Path) -> None:
         assert len([line for line in lines if line.startswith(("error", "skipped"))]) == 1, (args, r.stderr)
 
 
+def test_a_bad_setting_is_one_line_naming_the_variable(tmp_path: Path) -> None:
+    """A QA_* variable out of range or of the wrong type: one line naming it and the value, exit 2
+    (it was a multi-line pydantic error reported as an internal one, exit 70)."""
+    r = qa(tmp_path, "ask", "Who met in Paris?", QA_ANSWER_SHORTLIST="0", QA_DEFAULT_K="abc")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    lines = [line for line in r.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, r.stderr
+    assert "QA_ANSWER_SHORTLIST: Input should be greater than or equal to 1 (got '0')" in lines[0]
+    assert "QA_DEFAULT_K:" in lines[0] and "(got 'abc')" in lines[0]
+
+
 def test_read_commands_never_create_an_index(tmp_path: Path) -> None:
     """A read command where no index is (another directory, a typo in --index) fails with one line and
     a non-zero exit, naming where it looked, instead of answering "not found" from a new empty index."""

@@ -86,3 +86,29 @@ def test_held_out_asks_only_the_questions_no_model_was_trained_on(tmp_path: Path
     )
     assert report["qids"] == 3 and report["results"]["en"]["default"]["configs"]["hybrid"]["metrics"]["queries"] == 3
     assert "the 3 questions of the articles no model was trained on" in (out / "report.md").read_text(encoding="utf-8")
+
+
+def test_questions_of_another_language_are_asked_of_each_languages_paragraphs(tmp_path: Path) -> None:
+    """``--questions en``: German paragraphs asked the English questions (the same ids), answers and
+    gold paragraphs German; English itself is left out, as nothing there is across."""
+    data = tmp_path / "xquad"
+    for lang in ("en", "de"):
+        slice_of(lang, data, questions=3, paragraphs=6)
+    out = tmp_path / "out"
+    report = xquad.run(
+        ["en", "de"], ["default"], data, out, tmp_path / "cache", 1, None, "test", echo=False, questions="en"
+    )
+    assert report["results"].keys() == {"de"} and report["questions"] == "en"
+
+    def rows(path: Path) -> list[dict]:
+        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+    asked = rows(out / "runs" / "de-default" / "queries.default.jsonl")
+    english = {q["qid"]: q["question"] for q in rows(data / "en" / "queries.jsonl")}
+    german = {q["qid"]: q["answers"] for q in rows(data / "de" / "queries.jsonl")}
+    assert len(asked) == 3
+    assert [r["question"] for r in asked] == [english[r["qid"]] for r in asked]
+    assert all(r["answers"] == german[r["qid"]] for r in asked)
+    assert "asked in `en`" in (out / "report.md").read_text(encoding="utf-8")
+    with pytest.raises(ValueError, match="no queries.jsonl"):
+        xquad.run(["de"], ["default"], data, out, None, None, None, "test", echo=False, questions="xx")

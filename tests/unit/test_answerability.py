@@ -66,7 +66,11 @@ def test_the_shipped_calibrations_cover_the_bundled_embedder_and_model() -> None
     shipped = calibrations()
     assert len(shipped) == len(data["calibrations"]) >= 2
     pairs = {(c.embedder, c.chooser) for c in shipped}
-    assert len(pairs) == len(shipped)  # one per pair
+    assert len({(c.embedder, c.chooser, c.language) for c in shipped}) == len(shipped)  # one per pair and language
+    # The multilingual pair has one for questions asked across languages, beside its own.
+    across = [c for c in shipped if c.language == answerability.CROSSLINGUAL]
+    assert [(c.embedder, c.chooser) for c in across] == [("intfloat/multilingual-e5-small", "qa-answer-e5-l12")]
+    assert answerability.find_crosslingual(across[0].embedder, across[0].chooser) == across[0]
     assert ("sentence-transformers/all-MiniLM-L6-v2", "qa-answer-minilm-l6") in pairs
     assert ("sentence-transformers/all-MiniLM-L6-v2", answerability.FEATURES_CHOOSER) in pairs
     for e in data["calibrations"]:

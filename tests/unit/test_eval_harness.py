@@ -58,6 +58,26 @@ def record(
     }
 
 
+def test_questions_from_another_dataset_keep_this_ones_answers_and_gold(tmp_path: Path) -> None:
+    """``questions_from``: each query asked in the words of its namesake there (XQuAD's English
+    question of a German paragraph); a query missing there is an error, not a silent skip."""
+    root = write_dataset(tmp_path / "toy")
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "queries.jsonl").write_text(
+        "".join(json.dumps({"qid": q, "question": f"{q} in English?"}) + "\n" for q in ("q1", "q2", "q3"))
+    )
+    ds = data.load(root, limit=2, questions_from=other)
+    assert [(q.qid, q.question, q.answers) for q in ds.queries] == [
+        ("q1", "q1 in English?", ("x",)),
+        ("q2", "q2 in English?", ()),
+    ]
+    assert ds.queries[1].gold == {"d8", "d2"}
+    (other / "queries.jsonl").write_text(json.dumps({"qid": "q1", "question": "only one?"}) + "\n")
+    with pytest.raises(ValueError, match="2 of the chosen questions are not in"):
+        data.load(root, questions_from=other, limit=3)
+
+
 def test_score_averages_over_queries() -> None:
     records = [
         record(

@@ -189,3 +189,38 @@ def test_the_xquad_split_is_written_down_and_disjoint() -> None:
             assert articles <= set(SPLIT["validation_articles"])
         if q["qid"] in check:
             assert not articles & set(SPLIT["validation_articles"])
+
+
+def test_runs_are_pooled_and_a_crosslingual_fit_is_found_only_for_questions_across(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Questions asked in another language than the documents' (``--questions-from``) get their own
+    calibration, fitted on several languages' runs at once; ``find`` never returns it for a
+    collection's own questions, and ``find_crosslingual`` returns nothing else."""
+    articles = SPLIT["validation_articles"]
+    runs = [_run(tmp_path / f"r{i}", articles[i], seed=10 + i, n=60) for i in range(3)]
+    one = [fa.pooled([r])[0] for r in runs]
+    pooled, settings = fa.pooled(runs)
+    for kind in ("answerable", "removed", "offtopic"):
+        assert pooled[kind] == [x for r in one for x in r[kind]]
+    assert settings["language"] == "en" and pooled["dir"].count(" + ") == 2
+    target = tmp_path / "answerability.json"
+    monkeypatch.setattr(answerability, "CALIBRATIONS_FILE", target)
+    out = tmp_path / "out"
+    argv = [a for r in runs for a in ("--fit", str(r))]
+    result = CliRunner().invoke(fa.app, [*argv, "--out", str(out), "--crosslingual", "--write"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(
+        (out / "sentence-transformers_all-MiniLM-L6-v2--qa-answer-minilm-l6--crosslingual.json").read_text()
+    )
+    assert report["runs"][0]["questions"] == 180 and report["language"] == answerability.CROSSLINGUAL
+    embedder, chooser = "sentence-transformers/all-MiniLM-L6-v2", "qa-answer-minilm-l6"
+    across = answerability.find_crosslingual(embedder, chooser, path=target)
+    assert across is not None and across.threshold == report["calibration"]["threshold"]
+    assert find(embedder, chooser, "en", path=target) is None  # only the cross-lingual one is written
+    assert answerability.find_crosslingual("x/y", chooser, path=target) is None
+    # Runs of different choosers are not pooled.
+    other = _run(tmp_path / "features", articles[0], seed=20, n=20, answer_model="features")
+    with pytest.raises(ValueError, match="different embedders or choosers"):
+        fa.pooled([runs[0], other])
+    answerability.calibrations.cache_clear()

@@ -22,6 +22,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "qa.answerability",
         "qa.terms",
         "qa.language",
+        "qa.langid",
         "qa.span",
         "qa.span_languages",
         "qa.access",
