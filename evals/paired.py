@@ -38,10 +38,16 @@ def outcomes(r: dict[str, Any]) -> dict[str, float]:
     return out
 
 
-def compare(before: Path, after: Path) -> dict[str, Any]:
+def compare(before: Path, after: Path, common: bool = False) -> dict[str, Any]:
+    """``common``: compare the questions both runs hold (a run of the first N against a full one)."""
     a, b = records(before), records(after)
+    if common:
+        shared = a.keys() & b.keys()
+        if not shared:
+            raise typer.BadParameter(f"{before} and {after} hold no question in common")
+        a, b = {q: a[q] for q in a if q in shared}, {q: b[q] for q in a if q in shared}
     if a.keys() != b.keys():
-        raise typer.BadParameter(f"{before} and {after} hold different questions")
+        raise typer.BadParameter(f"{before} and {after} hold different questions (--common compares those of both)")
     result: dict[str, Any] = {"before": str(before), "after": str(after), "questions": len(a)}
     for metric in ("recall@5", "answer_contains_gold"):
         pairs = [(outcomes(a[q]).get(metric), outcomes(b[q]).get(metric)) for q in a]
@@ -60,9 +66,12 @@ def main(
     before: Annotated[Path, typer.Argument(help="Run directory before the change.")],
     after: Annotated[Path, typer.Argument(help="Run directory after it.")],
     out: Annotated[Path, typer.Option(help="Report file (JSON; the Markdown beside it).")] = Path("paired.json"),
+    common: Annotated[
+        bool, typer.Option(help="Compare only the questions both runs hold (a run of the first N against a full one).")
+    ] = False,
 ) -> None:
     """R@5 and 'answer sentence holds gold' of two runs, question by question (gained, lost)."""
-    result = {"command": shlex.join(["python", "-m", "evals.paired", *sys.argv[1:]]), **compare(before, after)}
+    result = {"command": shlex.join(["python", "-m", "evals.paired", *sys.argv[1:]]), **compare(before, after, common)}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     lines = [

@@ -45,6 +45,12 @@ def test_paired_counts_questions_gained_and_lost(tmp_path: Path) -> None:
     other = run_dir(tmp_path, "other", [record("z", ["g"], "42")])
     with pytest.raises(typer.BadParameter, match="different questions"):
         paired.compare(before, other)
+    # --common: a run of the first questions against a full one compares the questions of both.
+    first = run_dir(tmp_path, "first", [record("a", ["g"], "no")])
+    assert paired.compare(first, after, common=True)["questions"] == 1
+    assert paired.compare(first, after, common=True)["answer_contains_gold"]["before"] == 0.0
+    with pytest.raises(typer.BadParameter, match="no question in common"):
+        paired.compare(other, after, common=True)
 
 
 def test_long_words_counts_bytes_against_characters() -> None:
