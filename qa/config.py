@@ -202,7 +202,8 @@ class Settings(BaseSettings):
         16,
         ge=0,
         le=100,
-        description="Candidate sentences a multilingual answer model reads, choosing alone, for a question in "
+        description="Candidate sentences a multilingual answer model reads, choosing by its logit and the "
+        "sentence's embedding cosine, for a question in "
         'another language than the collection\'s (`qa.langid`; README, "Questions in another language"); 0: '
         "such a question is answered as any other.",
     )
