@@ -33,7 +33,8 @@ import os
 import shlex
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -46,6 +47,7 @@ from evals import configs as configs_mod
 from evals.data import load, read_list
 from evals.harness import build_index, open_service
 from evals.metrics import contains_answer
+from qa.answer import ExtractiveAnswerer
 from qa.config import Settings
 from qa.service import QAService
 
@@ -54,6 +56,25 @@ app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 REPORTS = Path(__file__).resolve().parent / "reports" / "answer-ceiling"
 SHORTLISTS = (1, 2, 4, 8, 16)
 BUCKETS = ("chosen", "misranked", "outside_shortlist", "no_candidate")
+
+
+@contextmanager
+def last_choice(answerer: ExtractiveAnswerer) -> Iterator[dict[str, Any]]:
+    """While open, the dict it yields holds the answerer's last choice: the question, its candidates
+    and a copy of their feature rows (``choose``'s input; an answer that chose again records the
+    rows it chose with last). Clear it before each question."""
+    last: dict[str, Any] = {}
+    choose = answerer.choose
+
+    def recording(question: str, cands: list[Any], rows: np.ndarray, *args: Any, **kwargs: Any) -> Any:
+        last.update(question=question, cands=cands, rows=rows.copy())
+        return choose(question, cands, rows, *args, **kwargs)
+
+    answerer.choose = recording  # type: ignore[method-assign]
+    try:
+        yield last
+    finally:
+        answerer.choose = choose  # type: ignore[method-assign]
 
 
 def read_choices(svc: QAService, queries: Sequence[Any], depth: int) -> list[dict[str, Any]]:
@@ -69,46 +90,46 @@ def read_choices(svc: QAService, queries: Sequence[Any], depth: int) -> list[dic
     model = answerer.model
     if model is None:
         raise ValueError("the service loads no answer model (QA_ANSWER_MODEL=features): nothing to measure")
-    last: dict[str, Any] = {}
-    choose = answerer.choose
-
-    def recording(question: str, cands: list[Any], rows: np.ndarray, across: bool = False) -> Any:
-        last.update(question=question, cands=cands, rows=rows.copy())
-        return choose(question, cands, rows, across)
-
-    answerer.choose = recording  # type: ignore[method-assign]
     shortlist = answerer.shortlist
     out: list[dict[str, Any]] = []
     try:
         answerer.shortlist = depth
-        for q in queries:
-            last.clear()
-            svc.ask(q.question)
-            if not last:  # no candidate sentence at all
+        with last_choice(answerer) as last:
+            for q in queries:
+                last.clear()
+                svc.ask(q.question)
+                if not last:  # no candidate sentence at all
+                    out.append(
+                        {
+                            "qid": q.qid,
+                            "positive": [],
+                            "holds": [],
+                            "gold_doc": [],
+                            "base": [],
+                            "logit": [],
+                            "any": False,
+                        }
+                    )
+                    continue
+                cands = last["cands"]
+                scores = answerer.feature_score(last["question"], cands, last["rows"])
+                top, logits = answerer.read(last["question"], cands, scores)
+                gold = [c.passage.doc_id in q.gold for c in cands]
+                holds = [contains_answer(c.text, q.answers, q.language) for c in cands]
+                positive = [h and g for h, g in zip(holds, gold, strict=True)]
                 out.append(
-                    {"qid": q.qid, "positive": [], "holds": [], "gold_doc": [], "base": [], "logit": [], "any": False}
+                    {
+                        "qid": q.qid,
+                        "positive": [positive[i] for i in top],
+                        "holds": [holds[i] for i in top],
+                        "gold_doc": [gold[i] for i in top],
+                        "base": [float(scores[i]) for i in top],
+                        "logit": [float(v) for v in logits],
+                        "any": any(positive),
+                    }
                 )
-                continue
-            cands = last["cands"]
-            scores = answerer.feature_score(last["question"], cands, last["rows"])
-            top, logits = answerer.read(last["question"], cands, scores)
-            gold = [c.passage.doc_id in q.gold for c in cands]
-            holds = [contains_answer(c.text, q.answers, q.language) for c in cands]
-            positive = [h and g for h, g in zip(holds, gold, strict=True)]
-            out.append(
-                {
-                    "qid": q.qid,
-                    "positive": [positive[i] for i in top],
-                    "holds": [holds[i] for i in top],
-                    "gold_doc": [gold[i] for i in top],
-                    "base": [float(scores[i]) for i in top],
-                    "logit": [float(v) for v in logits],
-                    "any": any(positive),
-                }
-            )
     finally:
         answerer.shortlist = shortlist
-        answerer.choose = choose  # type: ignore[method-assign]
     return out
 
 

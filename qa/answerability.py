@@ -127,8 +127,6 @@ def find(embedder: str, chooser: str, language: str = "", path: Path = CALIBRATI
 def find_crosslingual(embedder: str, chooser: str, path: Path = CALIBRATIONS_FILE) -> Calibration | None:
     """The calibration fitted for ``embedder`` and ``chooser`` on questions asked in another language
     than the documents' (``CROSSLINGUAL``); None when there is none (such a question's answer is
-    then scored as any other)."""
-    return next(
-        (c for c in calibrations(path) if (c.embedder, c.chooser, c.language) == (embedder, chooser, CROSSLINGUAL)),
-        None,
-    )
+    then scored as any other): ``find`` without its fallback to the calibration for any language."""
+    found = find(embedder, chooser, CROSSLINGUAL, path)
+    return found if found is not None and found.language == CROSSLINGUAL else None

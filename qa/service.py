@@ -572,8 +572,19 @@ class QAService:
         may see; ``max_per_doc`` (0: no cap) overrides QA_MAX_PER_DOC for this search."""
         q, k = self._check(question, k, filters, max_per_doc)
         scoped = self.scoped(filters, caller)
+        mode = self.mode_for(q, mode)
         passages, _ = self._with_pages(self.retriever.retrieve(q, k, scoped, mode, rerank, max_per_doc=max_per_doc))
         return passages
+
+    def mode_for(self, query: str, mode: Mode | None) -> Mode | None:
+        """The retrieval mode for ``query``: the one asked for; else dense when the query is in
+        another language than the documents (``ExtractiveAnswerer.question_language``) and the
+        configured mode is hybrid; else the configured one (None). Across languages the question's
+        words are not the documents': BM25 adds noise to the embedder's ranking (XQuAD asked in
+        English: evals/reports/crosslingual)."""
+        if mode is None and self.settings.retrieval_mode == "hybrid" and self.answerer.question_language(query):
+            return "dense"
+        return mode
 
     def ask(
         self,
@@ -652,6 +663,7 @@ class QAService:
     ) -> Generator[Event, None, None]:
         """The one answer path: retrieve for ``query``, pick the extractive answer to
         ``question``, then generate and check when an LLM is configured."""
+        mode = self.mode_for(query, mode)
         vector = self.retriever.embed_query(query)
         passages, starts = self._with_pages(
             self.retriever.retrieve(query, k, filters, mode, rerank, vector, max_per_doc)

@@ -62,18 +62,65 @@ def test_the_exported_folder_has_a_card_with_its_recipe_split_licence_and_checks
     assert model.threshold == 0.5 and model.name == "qa-answer-minilm-l1"  # no calibration yet: the defaults
 
 
-def test_it_scores_pairs_deterministically_and_batch_order_does_not_matter(model_dir: Path) -> None:
-    model = AnswerModel(model_dir)
+def test_a_pairs_logit_is_its_own_whatever_else_is_scored_beside_it(model_dir: Path) -> None:
     q = "Where did the foreign ministers meet?"
     pairs = [
         pair(q, "The two foreign ministers met in Paris on Tuesday.", "Talks", ""),
         pair(q, "Tuesday was a rainy day across the region.", "Talks", "earlier text"),
+        pair(q, "Talks", "Talks", "a much longer context " * 20),
     ]
-    s = model.score(pairs)
-    assert s.shape == (2,) and np.isfinite(s).all()
-    assert np.allclose(model.score(pairs), s)
-    assert np.allclose(model.score(pairs[::-1])[::-1], s, atol=0.05)  # int8 activations: near, not equal
-    assert model.score([]).shape == (0,)
+    for model in (AnswerModel(model_dir), AnswerModel(BUNDLED)):
+        s = model.score(pairs)
+        assert s.shape == (3,) and np.isfinite(s).all()
+        # Each pair runs alone (int8 activations are scaled per tensor: batched, a pair's logit
+        # moved with its neighbours'), so its logit is exactly the same alone, in any order and
+        # beside pairs of any length.
+        assert np.array_equal(model.score(pairs), s)
+        assert np.array_equal(model.score(pairs[::-1])[::-1], s)
+        assert np.array_equal(np.concatenate([model.score([p]) for p in pairs]), s)
+        assert model.score([]).shape == (0,)
+
+
+def test_the_answerer_reads_a_sentence_once_per_answer(
+    make_service: Callable[..., QAService], seed_article: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An answer may choose again (after reading an estimated sentence's own cosine): the model's
+    # logits read before are kept (``known``), and only sentences not read yet are read.
+    svc = make_service("default")
+    svc.add_documents([Document(id="paris", title="Talks", text=seed_article.read_text(encoding="utf-8"))])
+    answerer, q = svc.answerer, "Who met in Paris?"
+    assert answerer.model is not None
+    cands, rows = answerer.score(q, svc.search(q, k=5))
+    base = answerer.feature_score(q, cands, rows)
+    fresh_top, fresh = answerer.read(q, cands, base, 8)
+    read: list[int] = []
+    real = answerer.model.score
+    monkeypatch.setattr(answerer.model, "score", lambda pairs: read.append(len(pairs)) or real(pairs))
+    known: dict[int, float] = {}
+    top4, _ = answerer.read(q, cands, base, 4, known)
+    top8, again = answerer.read(q, cands, base, 8, known)
+    assert len(top8) == 8 and read == [4, 4] and set(known) == set(top8.tolist())
+    assert np.array_equal(top8, fresh_top) and np.array_equal(again, fresh)  # as if read at once
+    answerer.read(q, cands, base, 8, known)
+    assert read == [4, 4, 0]
+
+
+def test_the_evals_read_the_answerers_own_last_choice(
+    make_service: Callable[..., QAService], seed_article: Path
+) -> None:
+    from evals.answer_ceiling import last_choice, read_choices
+    from evals.data import Query
+
+    svc = make_service("default")
+    svc.add_documents([Document(id="paris", title="Talks", text=seed_article.read_text(encoding="utf-8"))])
+    q = Query("q1", "Who met in Paris?", ("al-Shaibani",), frozenset({"paris"}))
+    with last_choice(svc.answerer) as last:
+        ans = svc.ask(q.question)
+    assert last["question"] == q.question and ans.citations[0].quote in [c.text for c in last["cands"]]
+    assert svc.answerer.choose.__name__ == "choose"  # given back
+    (group,) = read_choices(svc, [q], 4)
+    assert len(group["logit"]) == 4 and group["any"] and group["positive"][0]
+    assert svc.answerer.shortlist == 4
 
 
 def test_a_question_longer_than_the_window_is_scored(make_service: Callable[..., QAService]) -> None:

@@ -72,6 +72,16 @@ def test_a_question_in_the_collections_language_takes_the_usual_path(german: QAS
     assert ans.found and ans.citations[0].quote.startswith("Die Leihfrist für Bücher beträgt vier Wochen")
 
 
+def test_a_question_in_another_language_is_retrieved_by_the_embedder_alone(german: QAService) -> None:
+    # BM25 matches words, and an English question shares none with German text: the first stage is
+    # dense for it (unless the request names a mode), hybrid for a German question.
+    assert german.mode_for("How long may books be borrowed?", None) == "dense"
+    assert german.mode_for("How long may books be borrowed?", "lexical") == "lexical"
+    assert german.mode_for("Wie lange beträgt die Leihfrist für Bücher?", None) is None
+    hits = german.search("How long may books be borrowed?", k=1)
+    assert hits and hits[0].doc_id == "bibliothek"
+
+
 def test_the_crosslingual_path_can_be_turned_off(tmp_path: Path) -> None:
     svc = QAService(
         Settings(
@@ -84,5 +94,6 @@ def test_the_crosslingual_path_can_be_turned_off(tmp_path: Path) -> None:
     )
     try:
         assert svc.answerer.question_language("How long may books be borrowed?") is None
+        assert svc.mode_for("How long may books be borrowed?", None) is None
     finally:
         svc.close()
