@@ -65,15 +65,15 @@ def compare(before: Path, after: Path, common: bool = False) -> dict[str, Any]:
 def main(
     before: Annotated[Path, typer.Argument(help="Run directory before the change.")],
     after: Annotated[Path, typer.Argument(help="Run directory after it.")],
-    out: Annotated[Path, typer.Option(help="Report file (JSON; the Markdown beside it).")] = Path("paired.json"),
+    out: Annotated[
+        Path | None, typer.Option(help="Report file (JSON; the Markdown beside it). Without it, only printed.")
+    ] = None,
     common: Annotated[
         bool, typer.Option(help="Compare only the questions both runs hold (a run of the first N against a full one).")
     ] = False,
 ) -> None:
     """R@5 and 'answer sentence holds gold' of two runs, question by question (gained, lost)."""
     result = {"command": shlex.join(["python", "-m", "evals.paired", *sys.argv[1:]]), **compare(before, after, common)}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
     lines = [
         f"- command: `{result['command']}`; {result['questions']} questions",
         "",
@@ -83,7 +83,10 @@ def main(
     for metric in ("recall@5", "answer_contains_gold"):
         r = result[metric]
         lines.append(f"| {metric} | {r['before']:.3f} | {r['after']:.3f} | {r['gained']} | {r['lost']} |")
-    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=2) + "\n")
+        out.with_suffix(".md").write_text("\n".join(lines) + "\n")
     typer.echo("\n".join(lines))
 
 
