@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import shlex
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -44,13 +46,23 @@ def _progress(show: bool) -> Iterator[harness.Progress]:
         yield start
 
 
-def command_line(argv: Sequence[str]) -> str:
-    """The command as a user would type it again: `qa eval ...` (or `python -m evals ...`)."""
+# Settings in the environment that a run's command line does not repeat: secrets and addresses.
+_UNSHOWN = re.compile(r"KEY|SECRET|TOKEN|PASSWORD|URL|DSN")
+
+
+def command_line(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> str:
+    """The command as a user would type it again: `qa eval ...` (or `python -m evals ...`), after
+    the ``QA_*`` settings it ran with (``QA_LANGUAGE=de``: they shape the run as much as its
+    options), but for secrets and addresses."""
     args = list(argv[1:])
     prog = "python -m evals" if argv and argv[0].endswith("__main__.py") else "qa"
     if prog == "python -m evals" and args[:1] == ["eval"]:
         args = args[1:]
-    return shlex.join([*prog.split(), *args])
+    env = os.environ if environ is None else environ
+    settings = [
+        f"{k}={shlex.quote(v)}" for k, v in sorted(env.items()) if k.startswith("QA_") and not _UNSHOWN.search(k)
+    ]
+    return " ".join([*settings, shlex.join([*prog.split(), *args])])
 
 
 def run_eval(

@@ -26,8 +26,10 @@ because validation articles are easier than the others. No eval article (``eval_
 ``evals/answer_split.json``) may be in the fitting run.
 
 ``--signals`` (default ``evidence``): the chosen sentence's evidence, ``passage_coverage`` (how
-much of the question the chosen passage holds, ``qa.answer.passage_coverage``), and with an answer
-model's runs also its ``logit`` and ``logit_margin`` over the best other sentence it read. The
+much of the question the chosen passage holds, ``qa.answer.passage_coverage``), ``passage_gap``
+(how far the passage closest to the question stands above the next closest ones,
+``qa.answer.passage_gap``), and with an answer model's runs also its ``logit`` and
+``logit_margin`` over the best other sentence it read. The
 answer model's logit separates gold-removed questions far better on SQuAD, but it did not carry
 over to HotpotQA's multi-hop questions, where it left 0.82 of the answerable ones answered for the
 evidence's 0.95 (evals/reports/answerability/). The passage's coverage did carry over: the default
@@ -242,6 +244,24 @@ def pooled(dirs: Sequence[Path], config: str = "default") -> tuple[dict[str, Any
     return run, settings[0]
 
 
+def check_crosslingual(run_dir: Path, config: str = "default") -> None:
+    """Raise ValueError unless ``run_dir``'s questions were asked in another language than its
+    collection's (``--questions-from`` with ``QA_LANGUAGE`` the documents' language): without
+    ``QA_LANGUAGE`` a collection is English, and English questions of it take the usual path."""
+    report = json.loads((run_dir / "report.json").read_text())
+    source = report.get("questions_from")
+    language = str(report["configs"][config]["settings"].get("language", "en"))
+    asked = None
+    if source:
+        with (Path(source) / "queries.jsonl").open(encoding="utf-8") as f:
+            asked = json.loads(f.readline() or "{}").get("language")
+    if not source or asked == language:
+        raise ValueError(
+            f"{run_dir}: its questions are in the collection's language ({language}); a --crosslingual fit needs "
+            "runs with --questions-from another language and QA_LANGUAGE the documents' (e.g. QA_LANGUAGE=de)"
+        )
+
+
 def fit_runs(
     fit_dir: Path | Sequence[Path],
     apply: Sequence[Path],
@@ -257,12 +277,15 @@ def fit_runs(
     with ``crosslingual``, for questions in another language than the documents'
     (``answerability.CROSSLINGUAL``: the runs asked them, ``python -m evals --questions-from``)."""
     dirs = [fit_dir] if isinstance(fit_dir, Path) else list(fit_dir)
+    if crosslingual:
+        for d in dirs:
+            check_crosslingual(d, config)
     run, settings = pooled(dirs, config)
     embedder, chooser = str(settings["model"]), chooser_of(settings)
     language = (
         answerability.CROSSLINGUAL if crosslingual else str(settings.get("language", "en")) if language_specific else ""
     )
-    modelled = [s for s in signals if s != "evidence"]
+    modelled = [s for s in signals if s in ("logit", "logit_margin")]
     if modelled and chooser == answerability.FEATURES_CHOOSER:
         raise ValueError(
             f"{', '.join(modelled)}: only runs answered by an answer model have them; this one's chooser is features"

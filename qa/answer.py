@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -80,6 +80,7 @@ __all__ = [
     "is_term_entry",
     "list_after",
     "passage_coverage",
+    "passage_gap",
 ]
 
 NOT_FOUND = "I could not find an answer to that in the indexed documents."
@@ -134,6 +135,9 @@ def candidates(passages: list[Passage]) -> list[Candidate]:
 # run of the same questions). A candidate beyond the ``embed_sentences`` embedded has the lowest
 # cosine read as its estimate, as for any question, until it is chosen and read.
 CROSSLINGUAL_COSINE_WEIGHT = 20.0
+# The passages ``passage_gap`` compares the closest one with: the next four, so that a request's k
+# of 5 (the service's default) or more gives the same signal.
+PASSAGE_GAP_OTHERS = 4
 
 
 def _stems(words: set[str]) -> set[str]:
@@ -394,7 +398,7 @@ class ExtractiveAnswerer:
         passage_vectors: dict[int, np.ndarray] | None = None,
     ) -> tuple[list[Candidate], np.ndarray]:
         """The candidate sentences of the top passages and their feature rows."""
-        cands, rows, _ = self._score(question, passages, query_vector, passage_vectors)
+        cands, rows, _, _ = self._score(question, passages, query_vector, passage_vectors)
         return cands, rows
 
     def _score(
@@ -403,12 +407,13 @@ class ExtractiveAnswerer:
         passages: list[Passage],
         query_vector: np.ndarray | None,
         passage_vectors: dict[int, np.ndarray] | None,
-    ) -> tuple[list[Candidate], np.ndarray, np.ndarray]:
-        """``score``, and which rows hold their sentence's own cosine (the others an estimate)."""
+    ) -> tuple[list[Candidate], np.ndarray, np.ndarray, dict[int, float]]:
+        """``score``, which rows hold their sentence's own cosine (the others an estimate), and the
+        passages' cosines with the question by chunk id."""
         top = passages[: self.passages]
         cands = candidates(top)
         if not cands:
-            return [], np.zeros((0, len(FEATURES))), np.zeros(0, dtype=bool)
+            return [], np.zeros((0, len(FEATURES))), np.zeros(0, dtype=bool), {}
         q = query_vector if query_vector is not None else embed_queries(self.embedder, [question])[0]
         # A passage counts by its stored vector's cosine with the question (the retrieval score
         # scale depends on the mode) and by its rank, as the min-max normalized retrieval score.
@@ -418,7 +423,8 @@ class ExtractiveAnswerer:
             cos = self.sentences.embed([c.text for c in cands]) @ q
             for c, s in zip(cands, cos, strict=True):
                 pcos[c.passage.chunk_id] = max(pcos.get(c.passage.chunk_id, -1.0), float(s))
-            return cands, features(question, cands, cos, pcos, pscore, self.analyser), np.ones(len(cands), dtype=bool)
+            rows = features(question, cands, cos, pcos, pscore, self.analyser)
+            return cands, rows, np.ones(len(cands), dtype=bool), pcos
         rows = features(question, cands, np.zeros(len(cands)), pcos, pscore, self.analyser)
         read = self.to_embed(rows)
         cos = self.sentences.embed([cands[i].text for i in read]) @ q
@@ -429,7 +435,7 @@ class ExtractiveAnswerer:
         rows[read, 0] = cos
         exact = np.zeros(len(cands), dtype=bool)
         exact[read] = True
-        return cands, rows, exact
+        return cands, rows, exact, pcos
 
     def to_embed(self, rows: np.ndarray) -> np.ndarray:
         """Which candidates' sentences to embed: all of them, or (``embed_sentences``) the best under
@@ -447,7 +453,7 @@ class ExtractiveAnswerer:
         passage_vectors: dict[int, np.ndarray] | None = None,
     ) -> Answer:
         """Best sentence of the top passages, cited by its exact span."""
-        cands, rows, exact = self._score(question, passages, query_vector, passage_vectors)
+        cands, rows, exact, pcos = self._score(question, passages, query_vector, passage_vectors)
         if not cands:
             return Answer(answer=NOT_FOUND, found=False, citations=(), passages=tuple(passages))
         across = self.question_language(question) is not None
@@ -465,6 +471,7 @@ class ExtractiveAnswerer:
         signals = replace(
             signals,
             passage_coverage=passage_coverage(question, passages, cands[best].passage, self.analyser),
+            passage_gap=passage_gap(pcos.values()),
         )
         calibration = (across and self.crosslingual_calibration) or self.calibration
         score = calibration.probability(signals) if calibration else signals.evidence
@@ -536,6 +543,19 @@ def passage_coverage(question: str, passages: list[Passage], chosen: Passage, an
     weights = {t: math.log((n + 1) / (sum(t in ts for ts in read.values()) + 0.5)) for t in q_terms}
     total = sum(weights.values())
     return sum(w for t, w in weights.items() if t in held) / total if total > 0 else 0.0
+
+
+def passage_gap(cosines: Iterable[float]) -> float:
+    """How far the passage closest to the question stands above the next ``PASSAGE_GAP_OTHERS``
+    closest of those retrieved: its cosine minus the mean of theirs (0 for one passage). So it
+    does not depend on how many passages were asked for beyond those (the service's default ``k``
+    is 5, the evaluations' 10). An answer signal (``Signals.passage_gap``): the documents' passages
+    are all about as close to a question they do not answer, whatever the embedder's scale
+    (multilingual-e5's cosines are never far below 0.8) and the language pair; a question asked in
+    another language than the documents shares no words with them, and this is what tells its
+    "not found" best (evals/reports/answerability/)."""
+    cs = sorted(cosines, reverse=True)[: PASSAGE_GAP_OTHERS + 1]
+    return cs[0] - sum(cs[1:]) / (len(cs) - 1) if len(cs) > 1 else 0.0
 
 
 def default_after(question: str, cands: list[Candidate], i: int) -> list[Candidate]:

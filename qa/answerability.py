@@ -4,10 +4,12 @@ The answerer always has a best sentence among the top passages, whether or not a
 An answer's score says how likely it is that the documents answer at all: a logistic calibration
 (``Calibration``) of signals of the choice (``SIGNALS``: the sentence's evidence, the mean of its
 cosine with the question and its coverage of the question's terms; how much of the question its
-passage holds, a term weighted by how few of the retrieved passages hold it; when the learned answer
-model chose it, also the model's logit and its margin over the runner-up). Below the calibration's
-threshold, the answer is "not found". The default's calibration (MiniLM and its answer model) reads
-the evidence and the passage's coverage; the others the evidence alone. The answer model's logit
+passage holds, a term weighted by how few of the retrieved passages hold it; how far the passage
+closest to the question stands above the next ones; when the learned answer model chose it, also
+the model's logit and its margin over the runner-up). Below the calibration's threshold, the answer
+is "not found". The default's calibration (MiniLM and its answer model) reads the evidence and the
+passage's coverage; the one for questions across languages the evidence and the passages' gap; the
+others the evidence alone. The answer model's logit
 told gold-removed SQuAD questions apart far better, but it left 0.82 of HotpotQA's answerable
 questions answered where the evidence left 0.95 (evals/reports/answerability/); the passage's
 coverage carried over to both sets.
@@ -28,7 +30,10 @@ A question asked in another language than the documents' (``qa.langid``) shares 
 with them, so its evidence runs far lower than a same-language question's and a threshold fitted
 on those says "not found" to most of them. Its answer is scored by the calibration fitted for
 ``CROSSLINGUAL`` (on XQuAD's validation questions asked in English of the other languages'
-paragraphs, pooled: ``find_crosslingual``), when there is one.
+paragraphs, pooled: ``find_crosslingual``), when there is one. That one also reads the
+``passage_gap``, how far the passage closest to the question stands above the next ones: the
+evidence says little without shared words, and the answer model's logit runs higher for off-topic
+questions across languages than for answerable ones (evals/reports/answerability/crosslingual-signals/).
 
 Without a calibration for the pair (another embedder), the score is the evidence itself and the
 threshold ``FALLBACK_THRESHOLD``, as before calibrations existed. The evidence's scale is the

