@@ -29,12 +29,14 @@ because validation articles are easier than the others. No eval article (``eval_
 much of the question the chosen passage holds, ``qa.answer.passage_coverage``), ``passage_gap``
 (how far the passage closest to the question stands above the next closest ones,
 ``qa.answer.passage_gap``), and with an answer model's runs also its ``logit`` and
-``logit_margin`` over the best other sentence it read. The
-answer model's logit separates gold-removed questions far better on SQuAD, but it did not carry
-over to HotpotQA's multi-hop questions, where it left 0.82 of the answerable ones answered for the
-evidence's 0.95 (evals/reports/answerability/). The passage's coverage did carry over: the default
+``logit_margin`` over the best other sentence it read. The answer model's logit separates
+gold-removed questions far better on SQuAD, but it did not carry over to HotpotQA's multi-hop
+questions, where it left 0.82 of the answerable ones answered for the evidence's 0.95
+(evals/reports/answerability/). The passage's coverage did carry over: the default
 pair's calibration (MiniLM, its answer model) reads ``evidence,passage_coverage`` at ``--answered
-0.975``; the other shipped calibrations read the evidence alone (their runs predate the signal).
+0.975``; the one for questions across languages (``--crosslingual``) ``evidence,passage_gap``
+(evals/reports/answerability/crosslingual-signals/); the other shipped calibrations read the
+evidence alone (their runs predate those signals).
 
 ``--apply`` runs are rescored exactly from their records (the answer's choice does not depend on
 the threshold; the probability is a function of the recorded signals): answered, "not found" for
@@ -211,12 +213,15 @@ def write_calibration(cal: answerability.Calibration, fitted: dict[str, Any], pa
     answerability.calibrations.cache_clear()
 
 
-def pooled(dirs: Sequence[Path], config: str = "default") -> tuple[dict[str, Any], dict[str, Any]]:
+def pooled(
+    dirs: Sequence[Path], config: str = "default", crosslingual: bool = False
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """The records of ``dirs``' runs as one run (fitted on together), and the first one's settings.
 
     Raises:
         ValueError: no run, a run of another embedder or chooser than the first, or of questions
-            of an eval article (``check_articles``).
+            of an eval article (``check_articles``); with ``crosslingual``, a run whose questions
+            were in its collection's language (``check_crosslingual``).
     """
     if not dirs:
         raise ValueError("no run to fit on")
@@ -224,6 +229,8 @@ def pooled(dirs: Sequence[Path], config: str = "default") -> tuple[dict[str, Any
     for d in dirs:
         runs.append(load_run(d, config))
         report = json.loads((d / "report.json").read_text())
+        if crosslingual:
+            check_crosslingual(report, d, config)
         check_articles(
             runs[-1]["answerable"],
             dataset_dir=Path(report.get("dataset_dir", "")) if report.get("dataset_dir") else None,
@@ -244,11 +251,11 @@ def pooled(dirs: Sequence[Path], config: str = "default") -> tuple[dict[str, Any
     return run, settings[0]
 
 
-def check_crosslingual(run_dir: Path, config: str = "default") -> None:
-    """Raise ValueError unless ``run_dir``'s questions were asked in another language than its
-    collection's (``--questions-from`` with ``QA_LANGUAGE`` the documents' language): without
-    ``QA_LANGUAGE`` a collection is English, and English questions of it take the usual path."""
-    report = json.loads((run_dir / "report.json").read_text())
+def check_crosslingual(report: dict[str, Any], run_dir: Path, config: str = "default") -> None:
+    """Raise ValueError unless the run's questions (``report``: its report.json) were asked in
+    another language than its collection's (``--questions-from`` with ``QA_LANGUAGE`` the documents'
+    language): without ``QA_LANGUAGE`` a collection is English, and English questions of it take
+    the usual path."""
     source = report.get("questions_from")
     language = str(report["configs"][config]["settings"].get("language", "en"))
     asked = None
@@ -277,10 +284,7 @@ def fit_runs(
     with ``crosslingual``, for questions in another language than the documents'
     (``answerability.CROSSLINGUAL``: the runs asked them, ``python -m evals --questions-from``)."""
     dirs = [fit_dir] if isinstance(fit_dir, Path) else list(fit_dir)
-    if crosslingual:
-        for d in dirs:
-            check_crosslingual(d, config)
-    run, settings = pooled(dirs, config)
+    run, settings = pooled(dirs, config, crosslingual)
     embedder, chooser = str(settings["model"]), chooser_of(settings)
     language = (
         answerability.CROSSLINGUAL if crosslingual else str(settings.get("language", "en")) if language_specific else ""

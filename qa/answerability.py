@@ -9,10 +9,9 @@ closest to the question stands above the next ones; when the learned answer mode
 the model's logit and its margin over the runner-up). Below the calibration's threshold, the answer
 is "not found". The default's calibration (MiniLM and its answer model) reads the evidence and the
 passage's coverage; the one for questions across languages the evidence and the passages' gap; the
-others the evidence alone. The answer model's logit
-told gold-removed SQuAD questions apart far better, but it left 0.82 of HotpotQA's answerable
-questions answered where the evidence left 0.95 (evals/reports/answerability/); the passage's
-coverage carried over to both sets.
+others the evidence alone. The answer model's logit told gold-removed SQuAD questions apart far
+better, but it left 0.82 of HotpotQA's answerable questions answered where the evidence left 0.95
+(evals/reports/answerability/); the passage's coverage carried over to both sets.
 
 Calibrations are fitted by ``python -m evals.fit_answerability`` for one embedder and one chooser
 (the learned answer model by name, or ``features``, the feature scorer alone) on SQuAD v1.1 dev's
