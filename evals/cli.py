@@ -65,6 +65,28 @@ def command_line(argv: Sequence[str], environ: Mapping[str, str] | None = None) 
     return " ".join([*settings, shlex.join([*prog.split(), *args])])
 
 
+def dataset_language(dataset: Path) -> str:
+    """The language a dataset's questions (and, for XQuAD, its paragraphs) are written in: its first
+    query's ``language`` (XQuAD's), English without one (SQuAD, HotpotQA, SciFact)."""
+    with (dataset / "queries.jsonl").open(encoding="utf-8") as f:
+        first = f.readline().strip()
+    return str((json.loads(first) if first else {}).get("language") or "en")
+
+
+def language_note(collection: str, documents: str, questions: str) -> str | None:
+    """A warning when the collection's ``QA_LANGUAGE`` is not its documents' (German paragraphs in
+    an English collection are analysed as English, and German questions of them take the path for
+    questions across languages), else None; a ``multilingual`` collection suits any."""
+    if collection in (documents, "multilingual"):
+        return None
+    path = "across languages" if questions != collection else "in the collection's language"
+    return (
+        f"note: the documents are in {documents} but the collection's language is {collection} "
+        f"(QA_LANGUAGE), so questions in {questions} take the path for questions {path}; "
+        f"set QA_LANGUAGE={documents} to evaluate a {documents} collection"
+    )
+
+
 def run_eval(
     base: Settings,
     dataset: Path,
@@ -103,6 +125,9 @@ def run_eval(
     if questions_from is not None and not (questions_from / "queries.jsonl").is_file():
         err.print(f"error: {questions_from} has no queries.jsonl; pass one language of ../shared/datasets/xquad")
         return 2
+    note = language_note(base.language, dataset_language(dataset), dataset_language(questions_from or dataset))
+    if note:
+        err.print(note, markup=False)
     selection = " ".join(f"--{opt} {value}" for opt, value in (("qids", qids), ("articles", articles)) if value)
     spec = harness.Spec(
         dataset,

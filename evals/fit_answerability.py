@@ -34,7 +34,12 @@ gold-removed questions far better on SQuAD, but it did not carry over to HotpotQ
 questions, where it left 0.82 of the answerable ones answered for the evidence's 0.95
 (evals/reports/answerability/). The passage's coverage did carry over: the default
 pair's calibration (MiniLM, its answer model) reads ``evidence,passage_coverage`` at ``--answered
-0.975``; the one for questions across languages (``--crosslingual``) ``evidence,passage_gap``
+0.975``. The multilingual answer model's logit did carry over (to HotpotQA and SQuAD asked of a
+``QA_LANGUAGE=multilingual`` collection): its calibration reads
+``evidence,logit,logit_margin,passage_gap``, fitted on XQuAD's validation questions of six
+languages, each run with its ``QA_LANGUAGE``, pooled (``--fit`` once a language), and checked on
+their ``check_qids`` (evals/reports/answerability/samelanguage-signals/). The one for questions
+across languages (``--crosslingual``) reads ``evidence,passage_gap``
 (evals/reports/answerability/crosslingual-signals/); the other shipped calibrations read the
 evidence alone (their runs predate those signals).
 

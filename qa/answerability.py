@@ -8,15 +8,20 @@ passage holds, a term weighted by how few of the retrieved passages hold it; how
 closest to the question stands above the next ones; when the learned answer model chose it, also
 the model's logit and its margin over the runner-up). Below the calibration's threshold, the answer
 is "not found". The default's calibration (MiniLM and its answer model) reads the evidence and the
-passage's coverage; the one for questions across languages the evidence and the passages' gap; the
-others the evidence alone. The answer model's logit told gold-removed SQuAD questions apart far
+passage's coverage: the English answer model's logit told gold-removed SQuAD questions apart far
 better, but it left 0.82 of HotpotQA's answerable questions answered where the evidence left 0.95
-(evals/reports/answerability/); the passage's coverage carried over to both sets.
+(evals/reports/answerability/); the passage's coverage carried over to both sets. The multilingual
+answer model's (every language but English, and multilingual collections) reads the evidence, the
+model's logit and margin and the passages' gap: its logit did carry over, to HotpotQA and SQuAD asked
+of a multilingual collection (evals/reports/answerability/samelanguage-signals/). The one for
+questions across languages reads the evidence and the gap; the others the evidence alone.
 
 Calibrations are fitted by ``python -m evals.fit_answerability`` for one embedder and one chooser
 (the learned answer model by name, or ``features``, the feature scorer alone) on SQuAD v1.1 dev's
-validation articles (``evals/answer_split.json``), each question asked twice: against the whole
-corpus (it is answerable) and with its gold paragraphs removed (the right answer is "not found").
+validation articles (``evals/answer_split.json``; the multilingual answer model's on XQuAD's
+validation questions in German, Spanish, Russian, Chinese, Arabic and Hindi, pooled), each question
+asked twice: against the whole corpus (it is answerable) and with its gold paragraphs removed (the
+right answer is "not found").
 The threshold keeps ``answered`` of the answerable validation questions answered. They ship in
 ``qa/models/answerability.json``, with the numbers they were fitted to and checked on.
 

@@ -165,3 +165,26 @@ def test_a_question_the_documents_do_not_answer_scores_below_those_they_answer_a
         ans = town.ask(question)
         assert ans.signals is not None and ans.signals.passage_gap < min(gaps), question
         assert ans.score < min(scores), question
+
+
+def test_a_question_in_the_collections_language_the_documents_do_not_answer_is_not_found(town: QAService) -> None:
+    # Asked in German of German notices: the same-language calibration, fitted on XQuAD's six
+    # languages, which reads the answer model's logit (evals/reports/answerability/samelanguage-signals).
+    cal = town.answerer.calibration
+    assert cal is not None and cal.language == "" and "logit" in cal.signals
+    answered = {
+        "Wie viel kostet eine Tageskarte für Erwachsene im Hallenbad?": ("hallenbad", "Eine Tageskarte kostet"),
+        "Von welchem Gleis fahren die Züge nach Hamburg?": ("bahnhof", "Züge nach Hamburg"),
+        "An welchen Tagen findet der Wochenmarkt statt?": ("markt", "Der Wochenmarkt findet dienstags"),
+    }
+    scores = []
+    for question, (doc_id, start) in answered.items():
+        assert town.answerer.question_language(question) is None, question
+        ans = town.ask(question)
+        assert ans.found, question
+        assert (ans.citations[0].doc_id, ans.citations[0].quote[: len(start)]) == (doc_id, start), question
+        scores.append(ans.score)
+    for question in ("Wie heißt der Bürgermeister der Stadt?", "Wie viele Einwohner hat die Stadt?"):
+        ans = town.ask(question)
+        assert not ans.found and not ans.citations, question
+        assert ans.score < min(scores) and ans.signals is not None and ans.signals.logit < 0, question

@@ -84,3 +84,25 @@ def test_an_eval_runs_command_names_the_qa_settings_it_ran_with_but_no_secret() 
         command_line(argv, env) == "QA_LANGUAGE=de QA_MIN_ANSWER_SCORE=0 python -m evals --dataset 'a dir' --abstention"
     )
     assert command_line(["/bin/qa", "eval", "--dataset", "d"], {}) == "qa eval --dataset d"
+
+
+def test_an_eval_of_documents_in_another_language_than_the_collections_says_so(tmp_path: Path) -> None:
+    from evals.cli import dataset_language, language_note
+
+    de, squad = tmp_path / "de", tmp_path / "squad"
+    for d, line in (
+        (de, {"qid": "1", "question": "Wer?", "language": "de"}),
+        (squad, {"qid": "1", "question": "Who?"}),
+    ):
+        d.mkdir()
+        (d / "queries.jsonl").write_text(json.dumps(line) + "\n", encoding="utf-8")
+    assert (dataset_language(de), dataset_language(squad)) == ("de", "en")
+    # German paragraphs in an English collection: German questions take the cross-language path.
+    note = language_note("en", "de", "de")
+    assert note is not None and "across languages" in note and "QA_LANGUAGE=de" in note
+    # English questions of German paragraphs, the collection English too: they look same-language.
+    assert "in the collection's language" in (language_note("en", "de", "en") or "")
+    # Right: the collection is the documents' language, or multilingual.
+    assert language_note("de", "de", "en") is None
+    assert language_note("multilingual", "zh", "zh") is None
+    assert language_note("en", "en", "en") is None
