@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from evals import harness
-from evals.data import read_list
+from evals.data import dataset_language, read_list
 from qa.config import Settings
 
 err = Console(stderr=True, soft_wrap=True)
@@ -63,14 +63,6 @@ def command_line(argv: Sequence[str], environ: Mapping[str, str] | None = None) 
         f"{k}={shlex.quote(v)}" for k, v in sorted(env.items()) if k.startswith("QA_") and not _UNSHOWN.search(k)
     ]
     return " ".join([*settings, shlex.join([*prog.split(), *args])])
-
-
-def dataset_language(dataset: Path) -> str:
-    """The language a dataset's questions (and, for XQuAD, its paragraphs) are written in: its first
-    query's ``language`` (XQuAD's), English without one (SQuAD, HotpotQA, SciFact)."""
-    with (dataset / "queries.jsonl").open(encoding="utf-8") as f:
-        first = f.readline().strip()
-    return str((json.loads(first) if first else {}).get("language") or "en")
 
 
 def language_note(collection: str, documents: str, questions: str) -> str | None:

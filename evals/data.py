@@ -44,6 +44,14 @@ def _read_jsonl(path: Path) -> list[dict]:
         return [json.loads(line) for line in fh if line.strip()]
 
 
+def dataset_language(dataset: Path) -> str:
+    """The language a dataset's questions (and, for XQuAD, its paragraphs) are written in: its first
+    query's ``language`` (XQuAD's), English without one (SQuAD, HotpotQA, SciFact)."""
+    with (dataset / "queries.jsonl").open(encoding="utf-8") as f:
+        first = f.readline().strip()
+    return str((json.loads(first) if first else {}).get("language") or "en")
+
+
 def article(doc_id: str) -> str:
     """The article a paragraph id belongs to: ``Super_Bowl_50#3`` -> ``Super_Bowl_50`` (SQuAD's
     ids; an id without ``#`` is its own article)."""

@@ -15,7 +15,9 @@ the feature scorer's.) ``--apply DIR`` checks it on another ``--abstention`` run
 (``--language-specific``), the fitting run is XQuAD's questions on the validation articles in that
 language (``--qids evals/xquad_split.json:validation_qids``, written by ``xquad_split``), with
 ``QA_LANGUAGE`` set, checked on ``check_qids``; the reports in ``evals/reports/answerability/``
-give each run's command.
+give each run's command. A run whose documents or questions were in another language than its
+collection's (XQuAD's German without ``QA_LANGUAGE=de``: its German questions took the path for
+questions across languages) is refused, and for ``--crosslingual`` one whose were not.
 
 Each answerable question (asked against the whole corpus) is a positive, the same question asked
 with its gold paragraphs removed (the right answer there: "not found") a negative. Their recorded
@@ -70,7 +72,7 @@ import typer
 
 from evals import metrics as m
 from evals.calibrate import load_run
-from evals.data import article
+from evals.data import article, dataset_language
 from evals.fit_short import fit_logistic
 from evals.report import share
 from qa import answerability
@@ -226,7 +228,8 @@ def pooled(
     Raises:
         ValueError: no run, a run of another embedder or chooser than the first, or of questions
             of an eval article (``check_articles``); with ``crosslingual``, a run whose questions
-            were in its collection's language (``check_crosslingual``).
+            were in its collection's language (``check_crosslingual``), without it a run whose
+            documents or questions were not (``check_same_language``).
     """
     if not dirs:
         raise ValueError("no run to fit on")
@@ -234,8 +237,7 @@ def pooled(
     for d in dirs:
         runs.append(load_run(d, config))
         report = json.loads((d / "report.json").read_text())
-        if crosslingual:
-            check_crosslingual(report, d, config)
+        (check_crosslingual if crosslingual else check_same_language)(report, d, config)
         check_articles(
             runs[-1]["answerable"],
             dataset_dir=Path(report.get("dataset_dir", "")) if report.get("dataset_dir") else None,
@@ -256,6 +258,11 @@ def pooled(
     return run, settings[0]
 
 
+def _language_of(folder: str | None) -> str | None:
+    """The language of a dataset folder's questions (``dataset_language``); None without one."""
+    return dataset_language(Path(folder)) if folder and (Path(folder) / "queries.jsonl").is_file() else None
+
+
 def check_crosslingual(report: dict[str, Any], run_dir: Path, config: str = "default") -> None:
     """Raise ValueError unless the run's questions (``report``: its report.json) were asked in
     another language than its collection's (``--questions-from`` with ``QA_LANGUAGE`` the documents'
@@ -263,14 +270,26 @@ def check_crosslingual(report: dict[str, Any], run_dir: Path, config: str = "def
     the usual path."""
     source = report.get("questions_from")
     language = str(report["configs"][config]["settings"].get("language", "en"))
-    asked = None
-    if source:
-        with (Path(source) / "queries.jsonl").open(encoding="utf-8") as f:
-            asked = json.loads(f.readline() or "{}").get("language")
-    if not source or asked == language:
+    if not source or _language_of(source) in (language, None):
         raise ValueError(
             f"{run_dir}: its questions are in the collection's language ({language}); a --crosslingual fit needs "
             "runs with --questions-from another language and QA_LANGUAGE the documents' (e.g. QA_LANGUAGE=de)"
+        )
+
+
+def check_same_language(report: dict[str, Any], run_dir: Path, config: str = "default") -> None:
+    """Raise ValueError when the run's documents or questions were in another language than its
+    collection's (``QA_LANGUAGE``; a ``multilingual`` collection takes any): German paragraphs
+    evaluated without ``QA_LANGUAGE=de`` sat in an English collection, and their German questions
+    took the path for questions across languages, whose records say nothing about this one."""
+    language = str(report["configs"][config]["settings"].get("language", "en"))
+    documents = _language_of(report.get("dataset_dir"))
+    questions = _language_of(report.get("questions_from")) or documents
+    wrong = sorted({x for x in (documents, questions) if x is not None and x != language})
+    if language != "multilingual" and wrong:
+        raise ValueError(
+            f"{run_dir}: its documents or questions are in {', '.join(wrong)} but its collection in {language}; "
+            f"fit on runs with QA_LANGUAGE the documents' language (questions across languages: --crosslingual)"
         )
 
 

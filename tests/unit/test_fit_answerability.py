@@ -27,6 +27,7 @@ def _run(
     answer_model: str = "bundled",
     language: str = "en",
     questions_from: Path | None = None,
+    dataset_dir: Path | None = None,
 ) -> Path:
     """A ``--abstention`` run whose answerable answers have more evidence and higher logits than
     its gold-removed ones, the evidence alone separating them less well than with the logit."""
@@ -66,6 +67,7 @@ def _run(
         "command": "python -m evals --abstention",
         "configs": {"default": {"settings": settings}},
         "questions_from": str(questions_from) if questions_from else None,
+        **({"dataset_dir": str(dataset_dir)} if dataset_dir else {}),
     }
     (path / "report.json").write_text(json.dumps(report))
     return path
@@ -212,8 +214,8 @@ def test_runs_are_pooled_and_a_crosslingual_fit_is_found_only_for_questions_acro
         _run(tmp_path / f"r{i}", articles[i], seed=10 + i, n=60, language=lang, questions_from=english)
         for i, lang in enumerate(("de", "zh", "ar"))
     ]
-    one = [fa.pooled([r])[0] for r in runs]
-    pooled, settings = fa.pooled(runs)
+    one = [fa.pooled([r], crosslingual=True)[0] for r in runs]
+    pooled, settings = fa.pooled(runs, crosslingual=True)
     for kind in ("answerable", "removed", "offtopic"):
         assert pooled[kind] == [x for r in one for x in r[kind]]
     assert settings["language"] == "de" and pooled["dir"].count(" + ") == 2
@@ -237,7 +239,38 @@ def test_runs_are_pooled_and_a_crosslingual_fit_is_found_only_for_questions_acro
     assert find(embedder, chooser, "en", path=target) is None  # only the cross-lingual one is written
     assert answerability.find_crosslingual("x/y", chooser, path=target) is None
     # Runs of different choosers are not pooled.
+    plain = _run(tmp_path / "plain", articles[1], seed=21, n=20)
     other = _run(tmp_path / "features", articles[0], seed=20, n=20, answer_model="features")
     with pytest.raises(ValueError, match="different embedders or choosers"):
-        fa.pooled([runs[0], other])
+        fa.pooled([plain, other])
     answerability.calibrations.cache_clear()
+
+
+def test_a_same_language_fit_refuses_runs_whose_collection_was_not_in_the_documents_language(tmp_path: Path) -> None:
+    """German paragraphs evaluated without QA_LANGUAGE=de sat in an English collection, and their
+    German questions took the path for questions across languages: such a run is refused."""
+    articles = SPLIT["validation_articles"]
+    folders = {}
+    for lang in ("de", "en"):
+        folders[lang] = tmp_path / f"data-{lang}"
+        folders[lang].mkdir()
+        line = {"qid": "q0", "question": "?", **({"language": lang} if lang != "en" else {})}
+        (folders[lang] / "queries.jsonl").write_text(json.dumps(line) + "\n")
+    german = _run(tmp_path / "de", articles[0], seed=40, n=40, language="de", dataset_dir=folders["de"])
+    squad = _run(tmp_path / "en", articles[1], seed=41, n=40, dataset_dir=folders["en"])
+    everything = _run(tmp_path / "ml", articles[2], seed=42, n=40, language="multilingual", dataset_dir=folders["de"])
+    assert fa.fit_runs([german, everything], [], 0.97)["runs"][0]["questions"] == 80
+    assert fa.fit_runs([squad], [], 0.97)["runs"][0]["questions"] == 40
+    unset = _run(tmp_path / "unset", articles[0], seed=43, n=40, dataset_dir=folders["de"])  # no QA_LANGUAGE
+    asked_across = _run(
+        tmp_path / "across",
+        articles[0],
+        seed=44,
+        n=40,
+        language="de",
+        dataset_dir=folders["de"],
+        questions_from=folders["en"],
+    )
+    for bad, named in ((unset, "in de but its collection in en"), (asked_across, "in en but its collection in de")):
+        with pytest.raises(ValueError, match=named):
+            fa.fit_runs([german, bad], [], 0.97)
