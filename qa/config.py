@@ -299,13 +299,15 @@ class Settings(BaseSettings):
     )
     require_key_for_read: bool = Field(
         False,
-        description="With API keys set, every /v1/ route and /mcp need a key, and so do /docs, /openapi.json, "
-        "/redoc and /metrics unless `QA_OPEN_DOCS_AND_METRICS`.",
+        description="With API keys set, every /v1/ route and /mcp need a key, and so do /docs, /openapi.json "
+        "and /redoc unless `QA_OPEN_DOCS_AND_METRICS` (/metrics needs an admin's key whenever keys are set).",
     )
     open_docs_and_metrics: bool = Field(
         False,
-        description="With `QA_REQUIRE_KEY_FOR_READ`: leave /docs, /redoc, /openapi.json and /metrics open "
-        "(e.g. for a Prometheus without credentials). /healthz is always open.",
+        description="Leave /metrics open although API keys are set (it counts every collection's documents, "
+        "those an access list hides too; otherwise it needs a key that is admin of every collection), e.g. for "
+        "a Prometheus without credentials; with `QA_REQUIRE_KEY_FOR_READ`, also /docs, /redoc and /openapi.json. "
+        "/healthz is always open.",
     )
     cors_origins: str = Field(
         "",

@@ -2,8 +2,10 @@
 
 With ``QA_API_KEYS`` set, requests that change the index (POST, PUT, PATCH, DELETE under
 ``/v1/documents``, ``/v1/collections``) need ``Authorization: Bearer <key>``; with ``QA_REQUIRE_KEY_FOR_READ`` every
-``/v1/`` route does, and ``/mcp`` too, and so do the docs and ``/metrics`` unless
-``QA_OPEN_DOCS_AND_METRICS``. On ``/mcp`` every call is a POST, reads as well: the one tool that
+``/v1/`` route does, and ``/mcp`` too, and so do the docs unless ``QA_OPEN_DOCS_AND_METRICS``.
+``/metrics`` counts every collection's documents, those an access list hides included, so whenever
+keys are set it needs a key that is admin of every collection (``*``: a ``QA_API_KEYS`` key),
+unless ``QA_OPEN_DOCS_AND_METRICS`` opens it. On ``/mcp`` every call is a POST, reads as well: the one tool that
 writes (``add_document``) checks the key itself (``qa.api.mcp``), with ``check_key``.
 ``/healthz`` and the chat page stay open. Keys are compared in constant time and never logged.
 
@@ -23,8 +25,10 @@ from qa.access import Scope
 from qa.errors import Forbidden, Unauthorized
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-# What describes the API and the index without being part of it: closed with the reads.
-DOCS_AND_METRICS = frozenset({"/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+# What describes the API and the index without being part of it: the docs closed with the reads,
+# the metrics (the index's counts) to all but admins of every collection.
+METRICS_PATH = "/metrics"
+DOCS_AND_METRICS = frozenset({METRICS_PATH, "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
 # The MCP server's endpoint (``qa.api.mcp``): its tools read, but for ``add_document``.
 MCP_PATH = "/mcp"
 
@@ -66,6 +70,8 @@ def needs_key(
 ) -> bool:
     if not keys:
         return False
+    if path == METRICS_PATH:
+        return not open_docs_and_metrics
     if path in DOCS_AND_METRICS:
         return for_read and not open_docs_and_metrics
     if path == MCP_PATH or path.startswith(MCP_PATH + "/"):
@@ -79,13 +85,13 @@ def needs_key(
 
 def required_scope(method: str, path: str) -> Scope | None:
     """The scope (``qa.access``) a route needs of the caller: ``write`` to change documents,
-    ``admin`` for the index's statistics, ``read`` for the rest of ``/v1/`` and ``/mcp`` (whose
-    one writing tool checks ``write`` itself); None outside them."""
+    ``admin`` for the index's statistics and metrics, ``read`` for the rest of ``/v1/`` and ``/mcp``
+    (whose one writing tool checks ``write`` itself); None outside them."""
     if path.startswith("/v1/documents") and method.upper() in WRITE_METHODS:
         return "write"
     if path.startswith("/v1/collections") and method.upper() in WRITE_METHODS:
         return "admin"
-    if path == "/v1/stats":
+    if path in ("/v1/stats", METRICS_PATH):
         return "admin"
     if path.startswith("/v1/") or path == MCP_PATH or path.startswith(MCP_PATH + "/"):
         return "read"

@@ -130,6 +130,11 @@ def check_isolation(client: Client, keys: dict[str, str], k: int = 3) -> None:
             assert r.status_code == 404 and r.json()["error"] == "not_found", r.text
     assert client.get("/v1/documents/fin-budget?include_text=true", headers=fin).status_code == 200
     assert client.get("/v1/stats", headers=fin).status_code == 403  # counts of everything: admins only
+    # Was: /metrics open to every key and to none, its qa_index_documents counting hr's documents too.
+    for headers in (fin, {}):
+        r = client.get("/metrics", headers=headers)
+        assert r.status_code in (401, 403) and "qa_index_documents" not in r.text, headers
+    assert "qa_index_documents" in client.get("/metrics", headers=auth(keys["admin"])).text
 
     # MCP over HTTP: the same caller, the same view.
     found = mcp_call(client, keys["finance"], "search", {"query": question, "k": k})

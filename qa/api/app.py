@@ -74,7 +74,9 @@ not exist, or was deleted (even while the request was being served), is a 404 (`
 **API keys.** With `QA_API_KEYS` set, writes (`POST /v1/documents`, `POST /v1/documents/upload`,
 `DELETE /v1/documents/{doc_id}`, `POST /v1/collections`, `DELETE /v1/collections/{name}`) need
 `Authorization: Bearer <key>`; reads need it too only with
-`QA_REQUIRE_KEY_FOR_READ` (their security lists the key as optional). A server without keys ignores the header."""
+`QA_REQUIRE_KEY_FOR_READ` (their security lists the key as optional). `/metrics`, which counts every
+collection's documents, needs a key that is admin of every collection whenever keys are set, unless
+`QA_OPEN_DOCS_AND_METRICS`. A server without keys ignores the header."""
 
 # The groups of operations, in the docs' order (a generated client's modules: qa_client.api.<tag>).
 TAGS = [
@@ -93,8 +95,8 @@ TAGS = [
 ]
 BEARER = "bearer"
 KEY_HELP = (
-    "One of the server's QA_API_KEYS. Needed for writes whenever keys are set; for reads (and /metrics, "
-    "/openapi.json, the docs) only with QA_REQUIRE_KEY_FOR_READ. Without keys the server ignores it."
+    "One of the server's QA_API_KEYS. Needed for writes and /metrics (an admin's) whenever keys are set; for "
+    "reads (and /openapi.json, the docs) only with QA_REQUIRE_KEY_FOR_READ. Without keys the server ignores it."
 )
 
 

@@ -29,12 +29,20 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import JSONResponse
 
-from qa.access import ADMIN, ANONYMOUS, DEFAULT_COLLECTION, Caller, Keyring
+from qa.access import ADMIN, ALL_COLLECTIONS, ANONYMOUS, DEFAULT_COLLECTION, Caller, Keyring
 from qa.api.deps import RELEASE_KEY
 from qa.api.errors import INTERNAL_MESSAGE, deleted_response, is_openai_path, openai_error, qa_error_response, refusal
 from qa.errors import MissingScope, QAError
 from qa.observability import Metrics, access_log, new_request_id, request_id, request_span
-from qa.security import MCP_PATH, host_refusal, needs_key, origin_refusal, required_scope
+from qa.security import (
+    DOCS_AND_METRICS,
+    MCP_PATH,
+    METRICS_PATH,
+    host_refusal,
+    needs_key,
+    origin_refusal,
+    required_scope,
+)
 from qa.stages import observing
 
 Scope = MutableMapping[str, Any]
@@ -216,6 +224,8 @@ def collection_of(scope: Scope, default: str = DEFAULT_COLLECTION) -> str | None
         return None
     if path == "/v1/collections":
         return None  # the list shows what the key reads; a new one's name is in the body
+    if path == METRICS_PATH:
+        return ALL_COLLECTIONS  # it counts every collection's documents
     if path.startswith("/v1/collections/"):
         return path.split("/")[3] or default
     for name, value in parse_qsl(scope.get("query_string", b"").decode("latin-1")):
@@ -256,7 +266,7 @@ class RequireKey:
             caller = self.keyring.caller(authorization)
         else:
             caller = ANONYMOUS
-        needed = required_scope(method, path)
+        needed = None if self.open_docs and path in DOCS_AND_METRICS else required_scope(method, path)
         if needed is not None and collection is not None and not caller.can(needed, collection):
             raise MissingScope(
                 f"this API key lacks the {needed!r} scope on collection {collection!r} (see QA_KEYS_FILE)"

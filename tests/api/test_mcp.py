@@ -189,7 +189,7 @@ def test_http_add_document_needs_the_api_key(server: str) -> None:
 
     run(go)
     assert document_text(server, "notes/kiln") == doc["text"]
-    metrics = httpx.get(f"{server}/metrics").text
+    metrics = httpx.get(f"{server}/metrics", headers={"Authorization": f"Bearer {KEY}"}).text
     counted = [m for m in metrics.splitlines() if m.startswith("qa_ingested_documents_total")]
     assert 'qa_ingested_documents_total{collection="default",route="/mcp",status="added"} 1.0' in counted, counted
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from qa.access import add_key
 from qa.api import create_app
 from qa.config import Settings
 from qa.security import allowed_hosts, check_key, is_loopback, needs_key
@@ -96,7 +97,26 @@ def test_docs_and_metrics_need_a_key_when_reads_do(tmp_path: Path) -> None:
         assert all(c.get(path).status_code == 200 for path in DOCS_AND_METRICS)
         assert c.get("/v1/documents").status_code == 401
     with make_client(tmp_path / "c", api_keys=KEY) as c:
-        assert all(c.get(path).status_code == 200 for path in DOCS_AND_METRICS)
+        assert all(c.get(path).status_code == 200 for path in DOCS_AND_METRICS if path != "/metrics")
+        # The metrics count every document, those an access list hides too: admins of every
+        # collection only (a QA_API_KEYS key is one), whenever keys are set.
+        assert c.get("/metrics").status_code == 401
+        assert c.get("/metrics", headers=auth).status_code == 200
+    with make_client(tmp_path / "d", api_keys=KEY, open_docs_and_metrics=True) as c:
+        assert c.get("/metrics").status_code == 200
+
+
+def test_metrics_need_a_key_that_is_admin_of_every_collection(tmp_path: Path) -> None:
+    keys_file = tmp_path / "keys.json"
+    reader = add_key(keys_file, "default:read", principal="fred", groups=["finance"])[0]
+    one_admin = add_key(keys_file, "default:admin", principal="ada")[0]
+    everywhere = add_key(keys_file, "*:admin", principal="root")[0]
+    with make_client(tmp_path / "i", keys_file=str(keys_file)) as c:
+        for key in (reader, one_admin):
+            r = c.get("/metrics", headers={"Authorization": f"Bearer {key}"})
+            assert r.status_code == 403 and "'admin' scope on collection '*'" in r.json()["message"], r.text
+        r = c.get("/metrics", headers={"Authorization": f"Bearer {everywhere}"})
+        assert r.status_code == 200 and "qa_index_documents" in r.text
 
 
 EVIL = "https://evil.example"
