@@ -16,13 +16,15 @@ every XQuAD question in six languages and of 99.7% of the English ones (3 of 1,1
 ergänzungsschulen funded?"), in well under a millisecond. A short question is often ambiguous
 ("Who met in Paris?": Dutch, 0.42), so another language counts only at ``MIN_PROBABILITY``: a
 question the identifier is unsure of is taken to be in the collection's language, as before.
+``conversation_language`` names the language a chat's follow-ups are read in (``qa.chat``).
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 
-__all__ = ["MIN_PROBABILITY", "identify", "other_language"]
+__all__ = ["MIN_PROBABILITY", "conversation_language", "identify", "other_language"]
 
 # The identifier's probability (normalised over qa's languages) at which a question counts as
 # written in another language than its collection's.
@@ -60,3 +62,17 @@ def other_language(question: str, language: str) -> str | None:
         return None
     code, probability = identify(question)
     return code if code != language and probability >= MIN_PROBABILITY else None
+
+
+def conversation_language(texts: Sequence[str], language: str) -> str:
+    """The language a conversation's user turns (``texts``) are written in, for reading a
+    follow-up's words (``qa.chat``): the collection's ``language`` unless the identifier is sure
+    of another (over all the turns: "Und dort?" alone is too short to tell); for a
+    ``multilingual`` collection the identifier's guess when sure, else English."""
+    joined = " ".join(t for t in texts if t.strip())
+    if language != "multilingual":
+        return other_language(joined, language) or language
+    if not joined:
+        return "en"
+    code, probability = identify(joined)
+    return code if probability >= MIN_PROBABILITY else "en"

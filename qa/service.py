@@ -42,6 +42,7 @@ from qa.ingest import (
     validate,
 )
 from qa.jobs import JOBS_FILE, Job, JobKind, JobRunner, JobStore
+from qa.langid import conversation_language
 from qa.language import Analyser
 from qa.limits import Limits, check_max_per_doc, check_unicode
 from qa.parse.files import Skipped
@@ -643,7 +644,10 @@ class QAService:
         own words (the query when they carry no content word, e.g. "Why?")."""
         for i, turn in enumerate(turns):
             check_unicode(turn.content, f"message {i}")
-        resolved = resolve(turns, self.settings.max_question_chars)
+        asked = [t.content for t in turns if t.role == "user"]
+        resolved = resolve(
+            turns, self.settings.max_question_chars, conversation_language(asked, self.settings.language)
+        )
         scoped = self.scoped(filters, caller)
         if max_per_doc is not None:
             check_max_per_doc(max_per_doc)

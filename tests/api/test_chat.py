@@ -60,6 +60,57 @@ def test_standalone_questions_are_not_follow_ups(question: str) -> None:
     assert not is_follow_up(question)
 
 
+FOLLOW_UPS = [
+    ("de", "Und wann öffnet es?"),
+    ("de", "Wie viel kostet sie?"),
+    ("de", "Was ist mit dem Museum?"),
+    ("es", "¿Y cuánto cuesta?"),
+    ("es", "¿Dónde está ella?"),
+    ("fr", "Et en 2024 ?"),
+    ("fr", "Combien coûte-t-elle ?"),
+    ("ru", "А когда он открылся?"),
+    ("zh", "它是什么时候开放的？"),
+    ("zh", "那德国呢？"),
+    ("ar", "ماذا عن دمشق؟"),
+    ("hi", "और उसका दाम क्या है?"),
+]
+STANDALONE = [
+    ("de", "Wann wurde die Stadtbibliothek eröffnet?"),
+    ("de", "Gibt es ein Café in der Bibliothek?"),
+    ("es", "¿Cuánto cuesta la entrada al museo?"),
+    ("fr", "Qu'est-ce que la photosynthèse ?"),
+    ("ru", "Когда был основан Санкт-Петербург?"),
+    ("zh", "加密文件系统的配置存放在哪里？"),
+    ("ar", "ما هي عاصمة سوريا؟"),
+    ("hi", "भारत की राजधानी क्या है?"),
+]
+
+
+@pytest.mark.parametrize(("language", "question"), FOLLOW_UPS)
+def test_follow_ups_are_recognised_in_the_questions_language(language: str, question: str) -> None:
+    assert is_follow_up(question, language)
+
+
+@pytest.mark.parametrize(("language", "question"), STANDALONE)
+def test_standalone_questions_in_other_languages_are_not_follow_ups(language: str, question: str) -> None:
+    assert not is_follow_up(question, language)
+
+
+def test_a_language_without_lists_is_read_with_englishs() -> None:
+    assert is_follow_up("What about it?", "th") and not is_follow_up("What is BM25?", "th")
+
+
+def test_the_conversations_language_names_the_lists_a_follow_up_is_read_with() -> None:
+    from qa.langid import conversation_language
+
+    german = ["Wann wurde die Stadtbibliothek am Hafen eröffnet?", "Und wie viele Bücher besitzt sie heute?"]
+    assert conversation_language(german, "de") == "de"
+    assert conversation_language(german, "multilingual") == "de"
+    assert conversation_language(german, "en") == "de"  # German questions of an English collection
+    assert conversation_language(["Und dort?"], "de") == "de"  # too short to tell: the collection's
+    assert conversation_language([], "multilingual") == "en"
+
+
 def test_first_question_is_searched_as_asked() -> None:
     r = resolve([user("  What did they discuss? ")], max_chars=2000)
     assert (r.question, r.query, r.rewritten) == ("What did they discuss?", "What did they discuss?", False)

