@@ -16,7 +16,7 @@ returns ``query`` and ``rewritten``). It applies only to a question that refers 
 word at all, like "Why?"); any other question is taken as a new topic and searched as asked.
 Pronouns and openers are listed per language (``REFERRING``, ``OPENERS``: "Und wann öffnet es?",
 "¿Y cuánto cuesta?", "它是什么时候开放的？", "那德国呢？"), read in the language of the question
-(``qa.langid.question_language``); articles are left out, since every question has one. A
+(``qa.langid.conversation_language``); articles are left out, since every question has one. A
 language without lists is read with English's.
 Retrieval uses the rewritten query, so the right documents come back; the answer sentence is
 then chosen against the user's own words, so "Did they sign an agreement?" is answered by the
