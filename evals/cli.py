@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import re
 import shlex
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -18,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from evals import harness
 from evals.data import dataset_language, read_list
+from evals.report import qa_settings
 from qa.config import Settings
 
 err = Console(stderr=True, soft_wrap=True)
@@ -46,10 +45,6 @@ def _progress(show: bool) -> Iterator[harness.Progress]:
         yield start
 
 
-# Settings in the environment that a run's command line does not repeat: secrets and addresses.
-_UNSHOWN = re.compile(r"KEY|SECRET|TOKEN|PASSWORD|URL|DSN")
-
-
 def command_line(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> str:
     """The command as a user would type it again: `qa eval ...` (or `python -m evals ...`), after
     the ``QA_*`` settings it ran with (``QA_LANGUAGE=de``: they shape the run as much as its
@@ -58,11 +53,7 @@ def command_line(argv: Sequence[str], environ: Mapping[str, str] | None = None) 
     prog = "python -m evals" if argv and argv[0].endswith("__main__.py") else "qa"
     if prog == "python -m evals" and args[:1] == ["eval"]:
         args = args[1:]
-    env = os.environ if environ is None else environ
-    settings = [
-        f"{k}={shlex.quote(v)}" for k, v in sorted(env.items()) if k.startswith("QA_") and not _UNSHOWN.search(k)
-    ]
-    return " ".join([*settings, shlex.join([*prog.split(), *args])])
+    return " ".join([*qa_settings(environ), shlex.join([*prog.split(), *args])])
 
 
 def language_note(collection: str, documents: str, questions: str) -> str | None:

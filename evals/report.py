@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -40,11 +41,23 @@ def fmt(value: Any, digits: int = 3) -> str:
     return str(value)
 
 
+# Settings in the environment that a run's command line does not repeat: secrets and addresses.
+_UNSHOWN = re.compile(r"KEY|SECRET|TOKEN|PASSWORD|URL|DSN")
+
+
+def qa_settings(environ: Mapping[str, str] | None = None) -> list[str]:
+    """The environment's ``QA_*`` settings as ``NAME=value`` words to start a run's command line
+    with (``QA_LANGUAGE=de``, ``QA_MIN_ANSWER_SCORE=0``: they shape a run as much as its options),
+    but for secrets and addresses."""
+    env = os.environ if environ is None else environ
+    return [f"{k}={shlex.quote(v)}" for k, v in sorted(env.items()) if k.startswith("QA_") and not _UNSHOWN.search(k)]
+
+
 def run_info(module: str, load_average: bool = False) -> dict[str, Any]:
-    """The ``command`` (``python -m <module>`` and this process's arguments) and UTC ``date`` of a run,
-    and with ``load_average`` the machine's 1, 5 and 15 minute load averages."""
+    """The ``command`` (the ``QA_*`` settings, ``python -m <module>`` and this process's arguments)
+    and UTC ``date`` of a run, and with ``load_average`` the machine's 1, 5 and 15 minute load averages."""
     info: dict[str, Any] = {
-        "command": shlex.join(["python", "-m", module, *sys.argv[1:]]),
+        "command": " ".join([*qa_settings(), shlex.join(["python", "-m", module, *sys.argv[1:]])]),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     if load_average:

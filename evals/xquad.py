@@ -27,9 +27,7 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 import statistics
-import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,7 +36,7 @@ from typing import Annotated, Any
 import typer
 
 from evals import harness
-from evals.report import fmt
+from evals.report import fmt, run_info
 from qa.config import Settings
 from qa.language import LANGUAGES as LANGUAGE_CODES
 from qa.sentences import split_sentences
@@ -357,7 +355,7 @@ def main(
     ] = None,
 ) -> None:
     """Score retrieval and answers on XQuAD per language and embedder, in one report (evals/README.md)."""
-    command = shlex.join(["python", "-m", "evals.xquad", *sys.argv[1:]])
+    command = run_info("evals.xquad")["command"]
     try:
         report = run(
             _names(langs),

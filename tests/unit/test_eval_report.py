@@ -15,9 +15,17 @@ from evals import cjk_segmentation, report
 def test_run_info_names_the_command_and_date(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "argv", ["x", "--out", "a dir"])
     monkeypatch.setattr(os, "getloadavg", lambda: (1.234, 0.5, 2.0))
+    for name in [k for k in os.environ if k.startswith("QA_")]:
+        monkeypatch.delenv(name)
     info = report.run_info("evals.stopwords")
     assert list(info) == ["command", "date"]
     assert info["command"] == "python -m evals.stopwords --out 'a dir'"
+    # The QA_* settings it ran with come first (evals.xquad's QA_MIN_ANSWER_SCORE=0 was lost), no secret.
+    monkeypatch.setenv("QA_MIN_ANSWER_SCORE", "0")
+    monkeypatch.setenv("QA_API_KEYS", "secret")
+    assert (
+        report.run_info("evals.stopwords")["command"] == "QA_MIN_ANSWER_SCORE=0 python -m evals.stopwords --out 'a dir'"
+    )
     assert info["date"].endswith("+00:00") and "T" in info["date"]
     loaded = report.run_info("evals.stopwords", load_average=True)
     assert list(loaded) == ["command", "date", "load_average"] and loaded["load_average"] == [1.23, 0.5, 2.0]
