@@ -83,15 +83,16 @@ def needs_key(
     return method.upper() in WRITE_METHODS and path.startswith(("/v1/documents", "/v1/collections"))
 
 
-def required_scope(method: str, path: str) -> Scope | None:
+def required_scope(method: str, path: str, open_metrics: bool = False) -> Scope | None:
     """The scope (``qa.access``) a route needs of the caller: ``write`` to change documents,
-    ``admin`` for the index's statistics and metrics, ``read`` for the rest of ``/v1/`` and ``/mcp``
-    (whose one writing tool checks ``write`` itself); None outside them."""
+    ``admin`` for the index's statistics and metrics (none for the metrics with ``open_metrics``,
+    ``QA_OPEN_DOCS_AND_METRICS``), ``read`` for the rest of ``/v1/`` and ``/mcp`` (whose one
+    writing tool checks ``write`` itself); None outside them."""
     if path.startswith("/v1/documents") and method.upper() in WRITE_METHODS:
         return "write"
     if path.startswith("/v1/collections") and method.upper() in WRITE_METHODS:
         return "admin"
-    if path in ("/v1/stats", METRICS_PATH):
+    if path == "/v1/stats" or (path == METRICS_PATH and not open_metrics):
         return "admin"
     if path.startswith("/v1/") or path == MCP_PATH or path.startswith(MCP_PATH + "/"):
         return "read"

@@ -35,7 +35,6 @@ from qa.api.errors import INTERNAL_MESSAGE, deleted_response, is_openai_path, op
 from qa.errors import MissingScope, QAError
 from qa.observability import Metrics, access_log, new_request_id, request_id, request_span
 from qa.security import (
-    DOCS_AND_METRICS,
     MCP_PATH,
     METRICS_PATH,
     host_refusal,
@@ -266,7 +265,7 @@ class RequireKey:
             caller = self.keyring.caller(authorization)
         else:
             caller = ANONYMOUS
-        needed = None if self.open_docs and path in DOCS_AND_METRICS else required_scope(method, path)
+        needed = required_scope(method, path, self.open_docs)
         if needed is not None and collection is not None and not caller.can(needed, collection):
             raise MissingScope(
                 f"this API key lacks the {needed!r} scope on collection {collection!r} (see QA_KEYS_FILE)"
